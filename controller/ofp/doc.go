@@ -1,0 +1,12 @@
+// Package ofp encodes and decodes OpenFlow 1.3 messages (OpenFlow Switch
+// Specification 1.3.5, wire protocol 0x04).
+//
+// It is pure encoding: no I/O, no goroutines. Every message is a struct that
+// implements [Message]; [Decode] turns the bytes of one message into a
+// Message, [Marshal] turns a Message back into bytes. Decoding never trusts a
+// length field: short, overlong and misaligned input is rejected with a
+// [*DecodeError] that names the message and the byte offset. Elements the
+// codec does not model (unknown messages, actions, instructions, OXM fields,
+// properties) are kept as raw bytes, so Marshal(Decode(b)) == b for every
+// valid message.
+package ofp
