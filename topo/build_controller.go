@@ -1,0 +1,88 @@
+package topo
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Defaults for the controller section. The echo interval matches the
+// inactivity probe Open vSwitch uses towards its controller.
+const (
+	DefaultListen       = "tcp:0.0.0.0:6653"
+	DefaultEchoInterval = 5 * time.Second
+	DefaultEchoTimeout  = 15 * time.Second
+)
+
+func (b *builder) buildController(fc *fileController) {
+	if fc == nil {
+		fc = &fileController{}
+	}
+	c := &b.t.Controller
+	listen := fc.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	c.Listen = b.listen("controller.listen", listen)
+
+	switch {
+	case fc.TLS != nil:
+		c.TLS = &TLS{Cert: fc.TLS.Cert, Key: fc.TLS.Key, CA: fc.TLS.CA}
+		if c.TLS.Cert == "" {
+			b.p.add("controller.tls.cert", "missing certificate file")
+		}
+		if c.TLS.Key == "" {
+			b.p.add("controller.tls.key", "missing key file")
+		}
+		if c.Listen.Scheme == "tcp" {
+			b.p.add("controller.listen", "listen is %q but a tls section is given; use \"tls:\" to listen with TLS", listen)
+		}
+	case c.Listen.Scheme == "tls":
+		b.p.add("controller.listen", "listen uses tls: but there is no controller.tls section with cert and key")
+	}
+
+	if fc.Metrics != "" {
+		ap, err := netip.ParseAddrPort(fc.Metrics)
+		if err != nil || ap.Port() == 0 {
+			b.p.add("controller.metrics", "malformed address %q (want 127.0.0.1:9464 or [::1]:9464)", fc.Metrics)
+		}
+		c.Metrics = ap
+	}
+
+	c.EchoInterval = b.duration("controller.echo_interval", fc.EchoInterval, DefaultEchoInterval)
+	c.EchoTimeout = b.duration("controller.echo_timeout", fc.EchoTimeout, DefaultEchoTimeout)
+	if c.EchoInterval < 100*time.Millisecond && fc.EchoInterval != "" {
+		b.p.add("controller.echo_interval", "%v is too short (at least 100ms)", c.EchoInterval)
+	}
+	if c.EchoTimeout <= c.EchoInterval {
+		b.p.add("controller.echo_timeout", "echo_timeout (%v) must be longer than echo_interval (%v)", c.EchoTimeout, c.EchoInterval)
+	}
+}
+
+// listen reads "tcp:IP:PORT" or "tls:IP:PORT".
+func (b *builder) listen(path, s string) Listen {
+	scheme, rest, _ := strings.Cut(s, ":")
+	if scheme != "tcp" && scheme != "tls" {
+		b.p.add(path, "malformed listen address %q (want tcp:0.0.0.0:6653 or tls:[::]:6653)", s)
+		return Listen{}
+	}
+	ap, err := netip.ParseAddrPort(rest)
+	if err != nil || ap.Port() == 0 {
+		b.p.add(path, "malformed listen address %q (want tcp:0.0.0.0:6653 or tls:[::]:6653)", s)
+		return Listen{Scheme: scheme}
+	}
+	return Listen{Scheme: scheme, Addr: ap}
+}
+
+// duration reads an optional duration, using def when it is absent.
+func (b *builder) duration(path, s string, def time.Duration) time.Duration {
+	if s == "" {
+		return def
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		b.p.add(path, "%v", err)
+		return def
+	}
+	return d
+}

@@ -1,0 +1,227 @@
+package topo
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// DefaultMTU6 is the IPv6-side MTU when splice46.mtu6 is not given.
+const DefaultMTU6 = 1500
+
+// pool6Lengths are the prefix lengths RFC 6052 section 2.2 defines for
+// embedding an IPv4 address in IPv6.
+var pool6Lengths = []int{32, 40, 48, 56, 64, 96}
+
+// vipGroup lets several services share one VIP (on different ports).
+const vipGroup = "vip"
+
+func (b *builder) buildSplice46(fs *fileSplice46) {
+	if fs == nil {
+		return
+	}
+	const entry = "splice46"
+	s := &Splice46{MTU6: DefaultMTU6, Line: b.p.lines.line(entry)}
+	b.t.Splice46 = s
+
+	mac, err := parseUnicastMAC(fs.MAC)
+	if err != nil {
+		b.p.add(entry+".mac", "%v", err)
+	} else {
+		o := b.ownerAt(entry, entry+".mac")
+		o.group = virtualMAC
+		claim(b, b.macs, macKey(mac), o, entry+".mac", "MAC "+mac.String())
+		s.MAC = mac
+	}
+
+	if pool, err := parsePrefix(fs.Pool6); err != nil {
+		b.p.add(entry+".pool6", "%v", err)
+	} else if !pool.Addr().Is6() {
+		b.p.add(entry+".pool6", "%s is not an IPv6 prefix", pool)
+	} else if !slices.Contains(pool6Lengths, pool.Bits()) {
+		b.p.add(entry+".pool6", "prefix length /%d is not one RFC 6052 allows (32, 40, 48, 56, 64 or 96)", pool.Bits())
+	} else {
+		s.Pool6 = pool
+		b.checkPoolAgainstHosts(pool)
+	}
+
+	if fs.MTU6 != "" {
+		v, err := parseUint(fs.MTU6, 1280, 65535)
+		if err != nil {
+			b.p.add(entry+".mtu6", "%v", err)
+		}
+		s.MTU6 = int(v)
+	}
+
+	if len(fs.Services) == 0 {
+		b.p.add(entry+".services", "at least one service must be declared")
+	}
+	seen := map[netip.AddrPort]owner{}
+	for i, fsvc := range fs.Services {
+		path := fmt.Sprintf("%s.services[%d]", entry, i)
+		if svc, ok := b.service(path, fsvc, s.Pool6); ok {
+			key := netip.AddrPortFrom(svc.VIP, svc.Port)
+			if claim(b, seen, key, b.ownerAt(path, path), path, "service "+key.String()) {
+				s.Services = append(s.Services, svc)
+			}
+		}
+	}
+}
+
+// checkPoolAgainstHosts rejects host addresses inside pool6: the controller
+// answers for the whole pool, so such a host would be unreachable.
+func (b *builder) checkPoolAgainstHosts(pool netip.Prefix) {
+	for _, h := range b.t.Hosts {
+		for _, a := range h.IPv6 {
+			if pool.Contains(a) {
+				o := b.addrs[a]
+				b.p.add("splice46.pool6", "%s contains %s of host %s (%s at line %d)", pool, a, h.Name, o.entry, o.line)
+			}
+		}
+	}
+}
+
+func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Service, bool) {
+	errs := len(b.p.list)
+	svc := &Service{Line: b.p.lines.line(path)}
+
+	if vip, err := parseAddrSpec(fs.VIP); fs.VIP == "" {
+		b.p.add(path+".vip", "missing VIP")
+	} else if err != nil {
+		b.p.add(path+".vip", "%v", err)
+	} else if vip.bits >= 0 {
+		b.p.add(path+".vip", "write the VIP as a bare address, without /%d", vip.bits)
+	} else if err := checkUnicast(vip.addr, true); err != nil {
+		b.p.add(path+".vip", "VIP must be IPv4: %v", err)
+	} else {
+		svc.VIP = vip.addr
+		o := b.ownerAt(path, path+".vip")
+		o.group = vipGroup
+		claim(b, b.addrs, vip.addr, o, path+".vip", "address "+vip.addr.String())
+	}
+
+	if port, err := parseTCPPort(fs.Port); err != nil {
+		b.p.add(path+".port", "%v", err)
+	} else {
+		svc.Port = port
+	}
+
+	svc.Select = SelectHash
+	if fs.Select != "" {
+		svc.Select = SelectPolicy(fs.Select)
+		if !slices.Contains(selectPolicies, svc.Select) {
+			b.p.add(path+".select", "unknown select policy %q (want prefix, http-host, sni, hash or round-robin)", fs.Select)
+		}
+	}
+
+	if len(fs.Backends) == 0 && fs.Default == "" {
+		b.p.add(path+".backends", "at least one backend must be declared")
+	}
+	defaultFrom := ""
+	matches := map[string]owner{}
+	addrs := map[netip.AddrPort]owner{}
+	for i, fb := range fs.Backends {
+		bp := fmt.Sprintf("%s.backends[%d]", path, i)
+		be := b.backend(bp, fb, svc.Select, pool, matches)
+		if be == nil {
+			continue
+		}
+		claim(b, addrs, be.Address, b.ownerAt(bp, bp+".address"), bp+".address", "backend "+be.Address.String())
+		if be.Default {
+			if defaultFrom != "" {
+				b.p.add(bp+".default", "only one backend may be the default (also %s)", defaultFrom)
+			}
+			defaultFrom = bp
+			svc.Default = be.Address
+		}
+		svc.Backends = append(svc.Backends, be)
+	}
+
+	if fs.Default != "" {
+		dp := path + ".default"
+		ap, err := backendAddress(fs.Default, pool)
+		switch {
+		case err != nil:
+			b.p.add(dp, "%v", err)
+		case defaultFrom != "":
+			b.p.add(dp, "the service already has a default backend (%s)", defaultFrom)
+		case !svc.Select.NeedsPayload() && len(fs.Backends) > 0:
+			b.p.add(dp, "a default backend is only used with select prefix, http-host or sni")
+		default:
+			svc.Default = ap
+		}
+	}
+	return svc, len(b.p.list) == errs
+}
+
+func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool netip.Prefix, matches map[string]owner) *Backend {
+	errs := len(b.p.list)
+	be := &Backend{Default: fb.Default, Line: b.p.lines.line(path)}
+	if ap, err := backendAddress(fb.Address, pool); err != nil {
+		b.p.add(path+".address", "%v", err)
+	} else {
+		be.Address = ap
+	}
+
+	if !policy.NeedsPayload() {
+		if len(fb.Match) > 0 {
+			b.p.add(path+".match", "match is only used with select prefix, http-host or sni, not %s", policy)
+		}
+		if fb.Default {
+			b.p.add(path+".default", "a default backend is only used with select prefix, http-host or sni, not %s", policy)
+		}
+		return keepIf(be, len(b.p.list) == errs)
+	}
+	if len(fb.Match) == 0 && !fb.Default {
+		b.p.add(path+".match", "with select %s a backend needs match values or default: true", policy)
+	}
+	for i, m := range fb.Match {
+		mp := fmt.Sprintf("%s.match[%d]", path, i)
+		if m == "" {
+			b.p.add(mp, "empty match value")
+			continue
+		}
+		if policy != SelectPrefix {
+			// Server names and Host headers compare without case (RFC 4343).
+			m = strings.ToLower(m)
+			if strings.ContainsAny(m, " \t/") {
+				b.p.add(mp, "%q is not a host name", m)
+				continue
+			}
+		}
+		if claim(b, matches, m, b.ownerAt(path, mp), mp, fmt.Sprintf("match %q", m)) {
+			be.Match = append(be.Match, m)
+		}
+	}
+	return keepIf(be, len(b.p.list) == errs)
+}
+
+// backendAddress reads "[2001:db8::1]:80", which must be IPv6 and outside
+// pool6 (an address there would be spliced back to the controller).
+func backendAddress(s string, pool netip.Prefix) (netip.AddrPort, error) {
+	if s == "" {
+		return netip.AddrPort{}, fmt.Errorf("missing backend address")
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("malformed backend address %q (want \"[2001:db8::1]:80\")", s)
+	}
+	if err := checkUnicast(ap.Addr(), false); err != nil || ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, fmt.Errorf("backend %s must be an IPv6 unicast address", s)
+	}
+	if ap.Port() == 0 {
+		return netip.AddrPort{}, fmt.Errorf("backend %s has port 0", s)
+	}
+	if pool.IsValid() && pool.Contains(ap.Addr()) {
+		return netip.AddrPort{}, fmt.Errorf("backend %s is inside pool6 %s", s, pool)
+	}
+	return ap, nil
+}
+
+func keepIf[T any](v *T, keep bool) *T {
+	if keep {
+		return v
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package topo
+
+// The types in this file mirror the YAML text one to one. Scalars are read as
+// strings and converted by this package, so that a bad number or address gets
+// the same clear message as any other mistake instead of a decoder type error.
+// The yaml tags are also the list of known keys: anything else is an error.
+
+type fileConfig struct {
+	Controller *fileController `yaml:"controller"`
+	Subnets    []string        `yaml:"subnets"`
+	Switches   []fileSwitch    `yaml:"switches"`
+	Links      []fileLink      `yaml:"links"`
+	Hosts      []fileHost      `yaml:"hosts"`
+	Gateways   []fileGateway   `yaml:"gateways"`
+	Splice46   *fileSplice46   `yaml:"splice46"`
+}
+
+type fileController struct {
+	Listen       string   `yaml:"listen"`
+	TLS          *fileTLS `yaml:"tls"`
+	Metrics      string   `yaml:"metrics"`
+	EchoInterval string   `yaml:"echo_interval"`
+	EchoTimeout  string   `yaml:"echo_timeout"`
+}
+
+type fileTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	CA   string `yaml:"ca"`
+}
+
+type fileSwitch struct {
+	Name string `yaml:"name"`
+	DPID string `yaml:"dpid"`
+}
+
+type fileLink struct {
+	A string `yaml:"a"`
+	B string `yaml:"b"`
+}
+
+type fileHost struct {
+	Name   string   `yaml:"name"`
+	Switch string   `yaml:"switch"`
+	Port   string   `yaml:"port"`
+	MAC    string   `yaml:"mac"`
+	IPv4   []string `yaml:"ipv4"`
+	IPv6   []string `yaml:"ipv6"`
+}
+
+type fileGateway struct {
+	Name                 string   `yaml:"name"`
+	MAC                  string   `yaml:"mac"`
+	IPv4                 []string `yaml:"ipv4"`
+	IPv6                 []string `yaml:"ipv6"`
+	LinkLocal            string   `yaml:"link_local"`
+	RouterAdvertisements bool     `yaml:"router_advertisements"`
+	RA                   *fileRA  `yaml:"ra"`
+}
+
+type fileRA struct {
+	Interval          string   `yaml:"interval"`
+	RouterLifetime    string   `yaml:"router_lifetime"`
+	HopLimit          string   `yaml:"hop_limit"`
+	MTU               string   `yaml:"mtu"`
+	Managed           bool     `yaml:"managed"`
+	Other             bool     `yaml:"other"`
+	Prefixes          []string `yaml:"prefixes"`
+	ValidLifetime     string   `yaml:"valid_lifetime"`
+	PreferredLifetime string   `yaml:"preferred_lifetime"`
+}
+
+type fileSplice46 struct {
+	MAC      string        `yaml:"mac"`
+	Pool6    string        `yaml:"pool6"`
+	MTU6     string        `yaml:"mtu6"`
+	Services []fileService `yaml:"services"`
+}
+
+type fileService struct {
+	VIP      string        `yaml:"vip"`
+	Port     string        `yaml:"port"`
+	Select   string        `yaml:"select"`
+	Backends []fileBackend `yaml:"backends"`
+	Default  string        `yaml:"default"`
+}
+
+type fileBackend struct {
+	Address string   `yaml:"address"`
+	Match   []string `yaml:"match"`
+	Default bool     `yaml:"default"`
+}

@@ -1,0 +1,57 @@
+package topo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// MaxFileSize is the largest topology file Parse accepts. Real fabrics are
+// far smaller; the bound keeps a wrong file (a disk image, a log) from being
+// read into memory and parsed.
+const MaxFileSize = 4 << 20
+
+// Load reads and validates the topology file at path. Relative TLS file names
+// are taken relative to the directory of path. A validation failure is
+// returned as Errors listing every problem found.
+func Load(path string) (*Topology, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("topo: %w", err)
+	}
+	t, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if tls := t.Controller.TLS; tls != nil {
+		dir := filepath.Dir(path)
+		for _, f := range []*string{&tls.Cert, &tls.Key, &tls.CA} {
+			if *f != "" && !filepath.IsAbs(*f) {
+				*f = filepath.Join(dir, *f)
+			}
+		}
+	}
+	return t, nil
+}
+
+// Parse validates a topology file held in memory. name is only used in error
+// messages. A validation failure is returned as Errors listing every problem
+// found, each naming name, the line and the field.
+func Parse(name string, data []byte) (*Topology, error) {
+	p := newProblems(name)
+	if len(data) > MaxFileSize {
+		p.addAt(0, "", "file is %d bytes, more than the %d allowed", len(data), MaxFileSize)
+		return nil, p.err()
+	}
+	var fc fileConfig
+	if !readFile(p, data, &fc) {
+		return nil, p.err()
+	}
+	b := newBuilder(p, name)
+	b.build(&fc)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	b.t.index()
+	return b.t, nil
+}

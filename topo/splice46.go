@@ -1,0 +1,81 @@
+package topo
+
+import (
+	"net"
+	"net/netip"
+)
+
+// Splice46 is the 4->6 TCP splicing service: IPv4 clients connect to a VIP
+// and are spliced to IPv6 backends, appearing there as pool6 + their IPv4
+// address (RFC 6052).
+type Splice46 struct {
+	MAC      net.HardwareAddr // answers ARP for the VIPs and NDP for pool6
+	Pool6    netip.Prefix     // length is one of 32, 40, 48, 56, 64, 96 (RFC 6052)
+	MTU6     int              // MTU of the IPv6 side; MSS to clients is at most MTU6-60
+	Services []*Service
+	Line     int
+}
+
+// Service is one VIP and TCP port and the backends behind it.
+type Service struct {
+	VIP      netip.Addr // IPv4
+	Port     uint16
+	Select   SelectPolicy
+	Backends []*Backend // in file order, the order in which they are tried
+	// Default is the backend used when nothing matches: either the one
+	// marked "default: true" or the service's own "default:" address.
+	// Invalid (zero) when there is none; then a connection that matches
+	// nothing is reset.
+	Default netip.AddrPort
+	Line    int
+}
+
+// Backend is one IPv6 server behind a service.
+type Backend struct {
+	Address netip.AddrPort // IPv6
+	Match   []string       // SNI or Host names (lower case), or payload prefixes
+	Default bool
+	Line    int
+}
+
+// SelectPolicy says how a service picks the backend of a new connection.
+type SelectPolicy string
+
+const (
+	SelectPrefix     SelectPolicy = "prefix"      // the first payload bytes start with a backend's match
+	SelectHTTPHost   SelectPolicy = "http-host"   // the HTTP/1.x Host header equals a backend's match
+	SelectSNI        SelectPolicy = "sni"         // the TLS ClientHello server name equals a backend's match
+	SelectHash       SelectPolicy = "hash"        // a hash of the client address and port
+	SelectRoundRobin SelectPolicy = "round-robin" // each new connection takes the next backend
+)
+
+var selectPolicies = []SelectPolicy{SelectPrefix, SelectHTTPHost, SelectSNI, SelectHash, SelectRoundRobin}
+
+// NeedsPayload reports whether the policy waits for the client's first
+// bytes before it can choose, which is when backends carry match values.
+func (s SelectPolicy) NeedsPayload() bool {
+	return s == SelectPrefix || s == SelectHTTPHost || s == SelectSNI
+}
+
+// ServiceFor returns the service listening on vip and port.
+func (s *Splice46) ServiceFor(vip netip.Addr, port uint16) (*Service, bool) {
+	for _, svc := range s.Services {
+		if svc.VIP == vip && svc.Port == port {
+			return svc, true
+		}
+	}
+	return nil, false
+}
+
+// VIPs returns each distinct VIP once, in file order.
+func (s *Splice46) VIPs() []netip.Addr {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, svc := range s.Services {
+		if !seen[svc.VIP] {
+			seen[svc.VIP] = true
+			out = append(out, svc.VIP)
+		}
+	}
+	return out
+}
