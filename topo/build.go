@@ -14,7 +14,7 @@ type builder struct {
 	p *problems
 	t *Topology
 
-	names map[string]owner     // switch and host names share one namespace, as in Mininet
+	names map[string]owner // switch and host names share one namespace, as in Mininet
 	dpids map[uint64]owner
 	macs  map[[6]byte]owner
 	addrs map[netip.Addr]owner
