@@ -33,14 +33,20 @@ func readFile(p *problems, data []byte, fc *fileConfig) bool {
 		}
 		return false
 	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		p.addAt(extra.Line, "", "a second YAML document is not allowed; put everything in one")
-		return false
-	case !errors.Is(err, io.EOF):
-		addYAMLError(p, err)
-		return false
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			addYAMLError(p, err)
+			return false
+		}
+		if !isEmptyDocument(&extra) {
+			p.addAt(extra.Line, "", "a second YAML document is not allowed; put everything in one")
+			return false
+		}
 	}
 
 	check := &shapeCheck{p: p}
@@ -255,4 +261,14 @@ func describe(n *yaml.Node) string {
 	default:
 		return strconv.Quote(n.Value)
 	}
+}
+
+// isEmptyDocument reports whether n holds nothing, as after a trailing "---".
+func isEmptyDocument(n *yaml.Node) bool {
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode || c.ShortTag() != "!!null" {
+			return false
+		}
+	}
+	return true
 }
