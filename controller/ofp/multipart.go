@@ -122,82 +122,113 @@ func (m *MultipartReply) unmarshalBody(d *decoder) {
 }
 
 func unmarshalRequestBody(t MultipartType, d *decoder) MultipartBody {
+	var b interface {
+		MultipartBody
+		unmarshal(d *decoder)
+	}
 	switch t {
 	case MultipartDesc, MultipartTable, MultipartPortDesc, MultipartGroupDesc,
 		MultipartGroupFeatures, MultipartMeterFeatures:
 		if d.len() != 0 {
+			// The specification gives these requests no body; whatever a
+			// peer sent survives a round trip.
 			return unmarshalRaw(d)
 		}
 		return nil
 	case MultipartFlow, MultipartAggregate:
-		r := &FlowStatsRequest{}
-		r.unmarshal(d)
-		return r
+		b = &FlowStatsRequest{}
 	case MultipartPortStats:
-		r := &PortStatsRequest{PortNo: d.u32("port_no")}
-		d.pad(4)
-		return r
+		b = &PortStatsRequest{}
+	case MultipartQueue:
+		b = &QueueStatsRequest{}
+	case MultipartGroup:
+		b = &GroupStatsRequest{}
+	case MultipartMeter, MultipartMeterConfig:
+		b = &MeterStatsRequest{}
+	case MultipartTableFeatures:
+		b = &TableFeaturesBody{}
+	case MultipartExperimenter:
+		b = &MultipartExperimenterBody{}
+	default:
+		return unmarshalRaw(d)
 	}
-	return unmarshalRaw(d)
+	b.unmarshal(d)
+	return b
 }
 
 func unmarshalReplyBody(t MultipartType, d *decoder) MultipartBody {
+	var b interface {
+		MultipartBody
+		unmarshal(d *decoder)
+	}
 	switch t {
 	case MultipartDesc:
-		r := &DescReply{}
-		r.unmarshal(d)
-		return r
+		b = &DescReply{}
 	case MultipartFlow:
-		r := &FlowStatsReply{}
-		for d.len() > 0 && !d.failed() {
-			var s FlowStats
-			s.unmarshal(d)
-			r.Stats = append(r.Stats, s)
-		}
-		return r
+		b = &FlowStatsReply{}
 	case MultipartAggregate:
-		r := &AggregateStatsReply{PacketCount: d.u64("packet_count"), ByteCount: d.u64("byte_count"), FlowCount: d.u32("flow_count")}
-		d.pad(4)
-		return r
+		b = &AggregateStatsReply{}
 	case MultipartTable:
-		r := &TableStatsReply{}
-		for d.len() > 0 && !d.failed() {
-			var s TableStats
-			s.TableID = d.u8("table_id")
-			d.pad(3)
-			s.ActiveCount = d.u32("active_count")
-			s.LookupCount = d.u64("lookup_count")
-			s.MatchedCount = d.u64("matched_count")
-			r.Stats = append(r.Stats, s)
-		}
-		return r
+		b = &TableStatsReply{}
 	case MultipartPortStats:
-		r := &PortStatsReply{}
-		for d.len() > 0 && !d.failed() {
-			var s PortStats
-			s.unmarshal(d)
-			r.Stats = append(r.Stats, s)
-		}
-		return r
+		b = &PortStatsReply{}
 	case MultipartPortDesc:
-		r := &PortDescReply{}
-		for d.len() > 0 && !d.failed() {
-			var p Port
-			p.unmarshal(d)
-			r.Ports = append(r.Ports, p)
-		}
-		return r
+		b = &PortDescReply{}
+	case MultipartQueue:
+		b = &QueueStatsReply{}
+	case MultipartGroup:
+		b = &GroupStatsReply{}
+	case MultipartGroupDesc:
+		b = &GroupDescReply{}
+	case MultipartGroupFeatures:
+		b = &GroupFeaturesReply{}
+	case MultipartMeter:
+		b = &MeterStatsReply{}
+	case MultipartMeterConfig:
+		b = &MeterConfigReply{}
+	case MultipartMeterFeatures:
+		b = &MeterFeaturesReply{}
+	case MultipartTableFeatures:
+		b = &TableFeaturesBody{}
+	case MultipartExperimenter:
+		b = &MultipartExperimenterBody{}
+	default:
+		return unmarshalRaw(d)
 	}
-	return unmarshalRaw(d)
+	b.unmarshal(d)
+	return b
 }
 
-// MultipartRaw is a multipart body the codec keeps as bytes.
+// MultipartRaw is a multipart body the codec keeps as bytes: that of a
+// multipart type it does not know, or a body where the specification
+// gives none.
 type MultipartRaw struct{ Data []byte }
 
 func (r *MultipartRaw) Len() int         { return len(r.Data) }
 func (r *MultipartRaw) marshal(b []byte) { copy(b, r.Data) }
 
 func unmarshalRaw(d *decoder) MultipartBody { return &MultipartRaw{Data: d.rest()} }
+
+// MultipartExperimenterBody is the body of an EXPERIMENTER multipart
+// request or reply (ofp_experimenter_multipart_header and what follows).
+type MultipartExperimenterBody struct {
+	Experimenter uint32
+	ExpType      uint32
+	Data         []byte
+}
+
+func (r *MultipartExperimenterBody) Len() int { return 8 + len(r.Data) }
+func (r *MultipartExperimenterBody) marshal(b []byte) {
+	be.PutUint32(b, r.Experimenter)
+	be.PutUint32(b[4:], r.ExpType)
+	copy(b[8:], r.Data)
+}
+
+func (r *MultipartExperimenterBody) unmarshal(d *decoder) {
+	r.Experimenter = d.u32("experimenter")
+	r.ExpType = d.u32("exp_type")
+	r.Data = d.rest()
+}
 
 // DescReply describes the switch (ofp_desc).
 type DescReply struct {
@@ -329,6 +360,14 @@ func (r *FlowStatsReply) Len() int {
 	return n
 }
 
+func (r *FlowStatsReply) unmarshal(d *decoder) {
+	for d.len() > 0 && !d.failed() {
+		var s FlowStats
+		s.unmarshal(d)
+		r.Stats = append(r.Stats, s)
+	}
+}
+
 func (r *FlowStatsReply) marshal(b []byte) {
 	for i := range r.Stats {
 		r.Stats[i].marshal(b)
@@ -344,6 +383,12 @@ type AggregateStatsReply struct {
 }
 
 func (r *AggregateStatsReply) Len() int { return 24 }
+func (r *AggregateStatsReply) unmarshal(d *decoder) {
+	r.PacketCount = d.u64("packet_count")
+	r.ByteCount = d.u64("byte_count")
+	r.FlowCount = d.u32("flow_count")
+	d.pad(4)
+}
 func (r *AggregateStatsReply) marshal(b []byte) {
 	be.PutUint64(b, r.PacketCount)
 	be.PutUint64(b[8:], r.ByteCount)
@@ -362,6 +407,17 @@ type TableStats struct {
 type TableStatsReply struct{ Stats []TableStats }
 
 func (r *TableStatsReply) Len() int { return 24 * len(r.Stats) }
+func (r *TableStatsReply) unmarshal(d *decoder) {
+	for d.len() > 0 && !d.failed() {
+		var s TableStats
+		s.TableID = d.u8("table_id")
+		d.pad(3)
+		s.ActiveCount = d.u32("active_count")
+		s.LookupCount = d.u64("lookup_count")
+		s.MatchedCount = d.u64("matched_count")
+		r.Stats = append(r.Stats, s)
+	}
+}
 func (r *TableStatsReply) marshal(b []byte) {
 	for i, s := range r.Stats {
 		p := b[24*i:]
@@ -377,6 +433,10 @@ type PortStatsRequest struct{ PortNo uint32 }
 
 func (r *PortStatsRequest) Len() int         { return 8 }
 func (r *PortStatsRequest) marshal(b []byte) { be.PutUint32(b, r.PortNo) }
+func (r *PortStatsRequest) unmarshal(d *decoder) {
+	r.PortNo = d.u32("port_no")
+	d.pad(4)
+}
 
 // PortStats counts traffic on one port (ofp_port_stats).
 type PortStats struct {
@@ -417,6 +477,13 @@ func (s *PortStats) unmarshal(d *decoder) {
 type PortStatsReply struct{ Stats []PortStats }
 
 func (r *PortStatsReply) Len() int { return 112 * len(r.Stats) }
+func (r *PortStatsReply) unmarshal(d *decoder) {
+	for d.len() > 0 && !d.failed() {
+		var s PortStats
+		s.unmarshal(d)
+		r.Stats = append(r.Stats, s)
+	}
+}
 func (r *PortStatsReply) marshal(b []byte) {
 	for i := range r.Stats {
 		s := &r.Stats[i]
@@ -434,6 +501,13 @@ func (r *PortStatsReply) marshal(b []byte) {
 type PortDescReply struct{ Ports []Port }
 
 func (r *PortDescReply) Len() int { return portLen * len(r.Ports) }
+func (r *PortDescReply) unmarshal(d *decoder) {
+	for d.len() > 0 && !d.failed() {
+		var p Port
+		p.unmarshal(d)
+		r.Ports = append(r.Ports, p)
+	}
+}
 func (r *PortDescReply) marshal(b []byte) {
 	for i := range r.Ports {
 		r.Ports[i].marshal(b[portLen*i:])

@@ -103,11 +103,49 @@ var basicFields = map[uint8]fieldInfo{
 	FieldPBBUCA: {"pbb_uca", 1, kindInt},
 }
 
-// Nicira extension fields Open vSwitch accepts in OpenFlow 1.3 matches.
+// Nicira extension fields (class NXM_1) that Open vSwitch uses in OpenFlow
+// 1.3 matches and set-field actions, with their ovs-fields(7) names. Their
+// sizes are checked like the basic fields', since a packet-in from Open
+// vSwitch carries registers and conntrack state in its match.
 var nxm1Fields = map[uint8]fieldInfo{
-	31: {"tun_ipv4_src", 4, kindIPv4},
-	32: {"tun_ipv4_dst", 4, kindIPv4},
+	0: {"reg0", 4, kindInt}, 1: {"reg1", 4, kindInt}, 2: {"reg2", 4, kindInt},
+	3: {"reg3", 4, kindInt}, 4: {"reg4", 4, kindInt}, 5: {"reg5", 4, kindInt},
+	6: {"reg6", 4, kindInt}, 7: {"reg7", 4, kindInt}, 8: {"reg8", 4, kindInt},
+	9: {"reg9", 4, kindInt}, 10: {"reg10", 4, kindInt}, 11: {"reg11", 4, kindInt},
+	12: {"reg12", 4, kindInt}, 13: {"reg13", 4, kindInt}, 14: {"reg14", 4, kindInt},
+	15: {"reg15", 4, kindInt},
+	16: {"tun_id", 8, kindInt},
+	17: {"arp_sha", 6, kindMAC}, 18: {"arp_tha", 6, kindMAC},
+	19: {"ipv6_src", 16, kindIPv6}, 20: {"ipv6_dst", 16, kindIPv6},
+	21: {"icmpv6_type", 1, kindInt}, 22: {"icmpv6_code", 1, kindInt},
+	23: {"nd_target", 16, kindIPv6}, 24: {"nd_sll", 6, kindMAC}, 25: {"nd_tll", 6, kindMAC},
+	26: {"ip_frag", 1, kindInt}, 27: {"ipv6_label", 4, kindInt},
+	28: {"nw_ecn", 1, kindInt}, 29: {"nw_ttl", 1, kindInt}, 30: {"mpls_ttl", 1, kindInt},
+	31: {"tun_ipv4_src", 4, kindIPv4}, 32: {"tun_ipv4_dst", 4, kindIPv4},
+	33: {"pkt_mark", 4, kindInt}, 34: {"tcp_flags", 2, kindInt},
 	37: {"conj_id", 4, kindInt},
+	38: {"tun_gbp_id", 2, kindInt}, 39: {"tun_gbp_flags", 1, kindInt},
+	104: {"tun_flags", 2, kindInt},
+	105: {"ct_state", 4, kindInt}, 106: {"ct_zone", 2, kindInt},
+	107: {"ct_mark", 4, kindInt}, 108: {"ct_label", 16, kindInt},
+	109: {"tun_ipv6_src", 16, kindIPv6}, 110: {"tun_ipv6_dst", 16, kindIPv6},
+	119: {"ct_nw_proto", 1, kindInt}, 120: {"ct_nw_src", 4, kindIPv4},
+	121: {"ct_nw_dst", 4, kindIPv4}, 122: {"ct_ipv6_src", 16, kindIPv6},
+	123: {"ct_ipv6_dst", 16, kindIPv6}, 124: {"ct_tp_src", 2, kindInt},
+	125: {"ct_tp_dst", 2, kindInt},
+}
+
+// Nicira NXM_0 fields: the OpenFlow 1.0 fields under their NXM names.
+var nxm0Fields = map[uint8]fieldInfo{
+	0: {"nxm_of_in_port", 2, kindInt}, 1: {"nxm_of_eth_dst", 6, kindMAC},
+	2: {"nxm_of_eth_src", 6, kindMAC}, 3: {"nxm_of_eth_type", 2, kindInt},
+	4: {"nxm_of_vlan_tci", 2, kindInt}, 5: {"nxm_of_ip_tos", 1, kindInt},
+	6: {"nxm_of_ip_proto", 1, kindInt}, 7: {"nxm_of_ip_src", 4, kindIPv4},
+	8: {"nxm_of_ip_dst", 4, kindIPv4}, 9: {"nxm_of_tcp_src", 2, kindInt},
+	10: {"nxm_of_tcp_dst", 2, kindInt}, 11: {"nxm_of_udp_src", 2, kindInt},
+	12: {"nxm_of_udp_dst", 2, kindInt}, 13: {"nxm_of_icmp_type", 1, kindInt},
+	14: {"nxm_of_icmp_code", 1, kindInt}, 15: {"nxm_of_arp_op", 2, kindInt},
+	16: {"nxm_of_arp_spa", 4, kindIPv4}, 17: {"nxm_of_arp_tpa", 4, kindIPv4},
 }
 
 // OXM is one match field TLV. Fields of classes and types the codec does not
@@ -126,6 +164,9 @@ func (o *OXM) info() (fieldInfo, bool) {
 	switch o.Class {
 	case OXMClassOpenFlow:
 		fi, ok := basicFields[o.Field]
+		return fi, ok
+	case OXMClassNXM0:
+		fi, ok := nxm0Fields[o.Field]
 		return fi, ok
 	case OXMClassNXM1:
 		fi, ok := nxm1Fields[o.Field]
@@ -243,7 +284,8 @@ func (o *OXM) MaskString() string {
 
 func (o *OXM) format(v []byte) string {
 	fi, ok := o.info()
-	if !ok {
+	if !ok || len(v) != fi.size {
+		// A field built by hand may have the wrong size; it still prints.
 		return fmt.Sprintf("0x%x", v)
 	}
 	switch fi.kind {
