@@ -1,0 +1,263 @@
+// Package ofptest is an in-process OpenFlow 1.3 switch for tests: it speaks
+// the protocol over any net.Conn, keeps a flow table that flow-mods change,
+// answers requests, and can misbehave on purpose.
+package ofptest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+
+	"github.com/sixgate/sixgate/controller/ofp"
+)
+
+// Switch is a fake datapath.
+type Switch struct {
+	DPID  uint64
+	Ports []ofp.Port
+	// NTables is the number of tables; flow-mods to others fail with
+	// BAD_TABLE_ID as Open vSwitch's do.
+	NTables uint8
+	// PartSize is the most flow entries per multipart reply part, to
+	// exercise REPLY_MORE.
+	PartSize int
+	// IgnoreEchoes makes the switch never answer ECHO_REQUEST.
+	IgnoreEchoes bool
+	// HelloVersion, if set, replaces the version of the switch's HELLO
+	// and drops its version bitmap.
+	HelloVersion uint8
+
+	mu       sync.Mutex
+	flows    []*ofp.FlowStats
+	flowMods int
+	received []ofp.Message
+	conn     net.Conn
+}
+
+// Flows returns a copy of the flow table, sorted by table, priority, cookie.
+func (s *Switch) Flows() []ofp.FlowStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ofp.FlowStats, len(s.flows))
+	for i, f := range s.flows {
+		out[i] = *f
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.TableID != b.TableID {
+			return a.TableID < b.TableID
+		}
+		if a.Priority != b.Priority {
+			return a.Priority > b.Priority
+		}
+		return a.Cookie < b.Cookie
+	})
+	return out
+}
+
+// AddFlow installs a flow directly, as another controller would have.
+func (s *Switch) AddFlow(f ofp.FlowStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flows = append(s.flows, &f)
+}
+
+// FlowMods counts the flow-mods received.
+func (s *Switch) FlowMods() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flowMods
+}
+
+// Received returns every message received so far.
+func (s *Switch) Received() []ofp.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ofp.Message(nil), s.received...)
+}
+
+// Send writes raw bytes to the controller, for malformed input.
+func (s *Switch) Send(b []byte) error {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		return errors.New("not connected")
+	}
+	_, err := c.Write(b)
+	return err
+}
+
+// SendMessage writes one message to the controller.
+func (s *Switch) SendMessage(m ofp.Message) error {
+	b, err := ofp.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return s.Send(b)
+}
+
+// Dial connects to a controller at addr and serves the connection until
+// ctx is done or the controller closes it.
+func (s *Switch) Dial(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, c)
+}
+
+// Serve speaks OpenFlow on c until ctx is done or c fails; it returns the
+// error that ended it (io.EOF when the controller hung up).
+func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
+	s.mu.Lock()
+	s.conn = c
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	defer c.Close()
+
+	hello := ofp.NewHello()
+	if s.HelloVersion != 0 {
+		hello = &ofp.Hello{}
+		hello.Version = s.HelloVersion
+	}
+	if err := s.SendMessage(hello); err != nil {
+		return err
+	}
+	r := bufio.NewReader(c)
+	hdr := make([]byte, ofp.HeaderLen)
+	for {
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			return err
+		}
+		_, _, length, _, _ := ofp.PeekHeader(hdr)
+		if length < ofp.HeaderLen {
+			return fmt.Errorf("bad length %d", length)
+		}
+		b := make([]byte, length)
+		copy(b, hdr)
+		if _, err := io.ReadFull(r, b[ofp.HeaderLen:]); err != nil {
+			return err
+		}
+		m, err := ofp.Decode(b)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.received = append(s.received, m)
+		s.mu.Unlock()
+		for _, rep := range s.answer(m) {
+			if err := s.SendMessage(rep); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func reply[T ofp.Message](req ofp.Message, m T) T {
+	m.SetXID(req.XID())
+	return m
+}
+
+func (s *Switch) errorFor(req ofp.Message, t ofp.ErrorType, code uint16) *ofp.ErrorMsg {
+	b, _ := ofp.Marshal(req)
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return reply(req, &ofp.ErrorMsg{ErrType: t, Code: code, Data: b})
+}
+
+func (s *Switch) answer(m ofp.Message) []ofp.Message {
+	switch m := m.(type) {
+	case *ofp.EchoRequest:
+		if s.IgnoreEchoes {
+			return nil
+		}
+		return []ofp.Message{reply(m, &ofp.EchoReply{Data: m.Data})}
+	case *ofp.FeaturesRequest:
+		return []ofp.Message{reply(m, &ofp.FeaturesReply{DatapathID: s.DPID, NTables: s.NTables, Capabilities: ofp.CapFlowStats})}
+	case *ofp.BarrierRequest:
+		return []ofp.Message{reply(m, &ofp.BarrierReply{})}
+	case *ofp.FlowMod:
+		if m.TableID >= s.NTables && m.TableID != ofp.TableAll {
+			return []ofp.Message{s.errorFor(m, ofp.ErrFlowModFailed, ofp.FlowModBadTableID)}
+		}
+		s.applyFlowMod(m)
+	case *ofp.MultipartRequest:
+		return s.multipart(m)
+	}
+	return nil
+}
+
+func sameMatch(a, b ofp.Match) bool {
+	x, _ := ofp.Marshal(&ofp.FlowMod{Match: a})
+	y, _ := ofp.Marshal(&ofp.FlowMod{Match: b})
+	return string(x) == string(y)
+}
+
+func (s *Switch) applyFlowMod(m *ofp.FlowMod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flowMods++
+	switch m.Command {
+	case ofp.FlowAdd:
+		for _, f := range s.flows {
+			if f.TableID == m.TableID && f.Priority == m.Priority && sameMatch(f.Match, m.Match) {
+				f.Cookie, f.Instructions = m.Cookie, m.Instructions
+				f.IdleTimeout, f.HardTimeout, f.Flags = m.IdleTimeout, m.HardTimeout, m.Flags
+				return
+			}
+		}
+		s.flows = append(s.flows, &ofp.FlowStats{TableID: m.TableID, Priority: m.Priority, Cookie: m.Cookie,
+			Match: m.Match, Instructions: m.Instructions, IdleTimeout: m.IdleTimeout, HardTimeout: m.HardTimeout, Flags: m.Flags})
+	case ofp.FlowDeleteStrict, ofp.FlowDelete:
+		kept := s.flows[:0]
+		for _, f := range s.flows {
+			hit := f.Cookie&m.CookieMask == m.Cookie&m.CookieMask &&
+				(m.TableID == ofp.TableAll || f.TableID == m.TableID)
+			if m.Command == ofp.FlowDeleteStrict {
+				hit = hit && f.Priority == m.Priority && sameMatch(f.Match, m.Match)
+			} else {
+				hit = hit && len(m.Match.Fields) == 0
+			}
+			if !hit {
+				kept = append(kept, f)
+			}
+		}
+		s.flows = kept
+	}
+}
+
+func (s *Switch) multipart(m *ofp.MultipartRequest) []ofp.Message {
+	switch m.MPType {
+	case ofp.MultipartPortDesc:
+		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.PortDescReply{Ports: s.Ports}})}
+	case ofp.MultipartFlow:
+		req, _ := m.Body.(*ofp.FlowStatsRequest)
+		var sel []ofp.FlowStats
+		for _, f := range s.Flows() {
+			if req != nil && f.Cookie&req.CookieMask != req.Cookie&req.CookieMask {
+				continue
+			}
+			sel = append(sel, f)
+		}
+		size := s.PartSize
+		if size <= 0 {
+			size = len(sel) + 1
+		}
+		var out []ofp.Message
+		for len(sel) > size {
+			out = append(out, reply(m, &ofp.MultipartReply{MPType: m.MPType, Flags: ofp.MultipartMore, Body: &ofp.FlowStatsReply{Stats: sel[:size]}}))
+			sel = sel[size:]
+		}
+		return append(out, reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.FlowStatsReply{Stats: sel}}))
+	}
+	return []ofp.Message{s.errorFor(m, ofp.ErrBadRequest, ofp.BadRequestBadMultipart)}
+}
