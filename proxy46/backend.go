@@ -1,0 +1,236 @@
+package proxy46
+
+import (
+	"encoding/binary"
+)
+
+// defaultMSS6 is the MSS assumed when a backend announces none (RFC 8200
+// minimum MTU less the headers).
+const defaultMSS6 = 1220
+
+// openBackend sends the SYN that opens the IPv6 half towards backend idx,
+// from the client's embedded address, with the client's ISN and options
+// (step 3). A backend 4-tuple already used by another connection is
+// skipped, as the backend could not tell the two apart.
+func (e *Engine) openBackend(c *conn, idx int, out *Batch) {
+	client6 := embed4in6(e.pool, e.poolBits, c.k4.client)
+	for idx >= 0 {
+		b := &c.svc.backends[idx]
+		k := key6{backend: b.addr, client6: client6, backendPort: b.port, clientPort: c.k4.clientPort}
+		c.tried |= 1 << idx
+		if other := e.by6[k]; other == nil || other == c {
+			c.backend, c.k6 = idx, k
+			e.by6[k] = c
+			break
+		}
+		e.stats.Drops[DropPortCollision]++
+		idx, _ = e.choose(c, true, true)
+	}
+	if idx < 0 {
+		e.stats.NoBackend++
+		e.resetClient(c, out)
+		e.remove(c)
+		return
+	}
+	c.svc.backends[idx].chosen++
+	c.adj46, c.adj64 = addressAdjustments(c.k4, c.k6)
+	if c.state != StateBackendSyn {
+		e.setState(c, StateBackendSyn)
+	}
+	c.synTries = 0
+	c.synStarted = e.now
+	e.sendBackendSyn(c, out)
+	e.stats.BackendSyns++
+}
+
+// addressAdjustments returns the constant checksum changes of each
+// direction: the pseudo-header addresses and the VIP/backend port. The
+// protocol and length words are equal in both pseudo-headers.
+func addressAdjustments(k4 key4, k6 key6) (adj46, adj64 uint16) {
+	var s4, s6 uint16
+	s4 = addSum(sumWords(k4.client[:]), sumWords(k4.vip[:]))
+	s4 = addSum(s4, k4.vipPort)
+	s6 = addSum(sumWords(k6.client6[:]), sumWords(k6.backend[:]))
+	s6 = addSum(s6, k6.backendPort)
+	return addSum(^s4, s6), addSum(^s6, s4)
+}
+
+// sendBackendSyn sends (or resends) the SYN to the chosen backend.
+func (e *Engine) sendBackendSyn(c *conn, out *Batch) {
+	var w optionWriter
+	w.mss(uint16(min(int(c.mssClient), e.cfg.MTU6-60)))
+	w.sackAndTimestamps(c.clientSACK, c.clientTS, c.tsClient, 0)
+	if c.clientWScale {
+		w.windowScale(c.scaleClient)
+	}
+	s := segment{
+		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
+		seq: c.isnClient, flags: flagSYN, window: c.windowClient,
+		opts: w.bytes(),
+	}
+	e.emit6(out, c.k6.client6, c.k6.backend, &s)
+	c.synTries++
+	e.schedule(c, min(e.now+int64(e.cfg.Timeouts.SYNRetransmit), c.synStarted+int64(e.cfg.Timeouts.Backend)))
+}
+
+// backendSlow handles backend segments outside the established path: the
+// SYN-ACK, refusals, and segments for unknown connections.
+func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *Batch) Verdict {
+	e.clock()
+	flags := tcp[tcpFlags]
+	if c == nil {
+		e.resetStray6(k, tcp, doff, out)
+		return e.drop(DropNoConnection)
+	}
+	ack := binary.BigEndian.Uint32(tcp[tcpAck:])
+	if c.state != StateBackendSyn {
+		if flags&(flagSYN|flagACK) == flagSYN|flagACK && c.state >= StateEstablished &&
+			binary.BigEndian.Uint32(tcp[tcpSeq:]) == c.isnBackend {
+			// Our ACK of its SYN-ACK was lost; the held data replayed
+			// after it may be lost too, but the client resends that.
+			e.ackBackend(c, out)
+			return Consumed
+		}
+		return e.drop(DropStateMismatch)
+	}
+	if flags&flagRST != 0 {
+		if flags&flagACK == 0 || ack != c.isnClient+1 {
+			return e.drop(DropBadAck)
+		}
+		e.stats.BackendRefused++
+		e.failover(c, out)
+		return Consumed
+	}
+	if flags&(flagSYN|flagACK) != flagSYN|flagACK {
+		return e.drop(DropStateMismatch)
+	}
+	if ack != c.isnClient+1 {
+		return e.drop(DropBadAck)
+	}
+	e.splice(c, tcp, doff, out)
+	return Consumed
+}
+
+// splice completes the connection on the backend's SYN-ACK (step 4):
+// learn the backend's ISN and options, acknowledge, replay what was held.
+func (e *Engine) splice(c *conn, tcp []byte, doff int, out *Batch) {
+	o := parseSynOptions(tcp[tcpMinLen:doff])
+	c.isnBackend = binary.BigEndian.Uint32(tcp[tcpSeq:])
+	c.seqShift = c.isnBackend - c.isnEdge
+	mss := defaultMSS6
+	if o.hasMSS {
+		mss = int(o.mss)
+	}
+	c.mssBackend = uint16(min(mss, e.cfg.MTU6-60))
+	if c.clientWScale && o.hasWScale {
+		c.backendWScale, c.scaleBackend = true, o.wscale
+	}
+	c.rescaleB2C = c.scaleBackend != c.scaleClientView()
+	c.rescaleC2B = c.clientWScale && !c.backendWScale
+	if c.clientTS && o.hasTS {
+		c.translateTS = true
+		c.tsBackend = o.tsVal
+		c.tsShift = c.tsBackend - c.tsEdge
+	}
+	e.unschedule(c)
+	e.setState(c, StateEstablished)
+	e.stats.Spliced++
+	e.replay(c, out)
+	c.lastSeen = e.now
+}
+
+// replay acknowledges the backend's SYN-ACK and sends the held bytes in
+// order, cut to the backend's MSS. The hold is then released: from here
+// on the client's retransmissions are the only copy, as with any TCP.
+func (e *Engine) replay(c *conn, out *Batch) {
+	var w optionWriter
+	if c.translateTS {
+		w.alignedTimestamps(c.tsClient, c.tsBackend)
+	}
+	window := c.windowClient
+	if c.rescaleC2B {
+		window = rescaleWindow(window, c.scaleClient, 0)
+	}
+	chunk := max(int(c.mssBackend)-w.n, 1)
+	data := c.held
+	s := segment{
+		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
+		seq: c.isnClient + 1, ack: c.isnBackend + 1, window: window,
+		opts: w.bytes(),
+	}
+	for {
+		n := min(len(data), chunk)
+		s.payload = data[:n]
+		s.flags = flagACK
+		last := n == len(data)
+		if n > 0 {
+			s.flags |= flagPSH
+			e.stats.Replayed++
+		}
+		if last && c.heldFIN {
+			s.flags |= flagFIN
+			c.finClient = true
+		}
+		e.emit6(out, c.k6.client6, c.k6.backend, &s)
+		if last {
+			break
+		}
+		s.seq += uint32(n)
+		data = data[n:]
+	}
+	e.releaseHeld(c)
+}
+
+// ackBackend acknowledges a retransmitted SYN-ACK.
+func (e *Engine) ackBackend(c *conn, out *Batch) {
+	var w optionWriter
+	if c.translateTS {
+		w.alignedTimestamps(c.tsClient, c.tsBackend)
+	}
+	s := segment{
+		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
+		seq: c.isnClient + 1, ack: c.isnBackend + 1, flags: flagACK,
+		window: c.windowClient, opts: w.bytes(),
+	}
+	if c.rescaleC2B {
+		s.window = rescaleWindow(s.window, c.scaleClient, 0)
+	}
+	e.emit6(out, c.k6.client6, c.k6.backend, &s)
+}
+
+// failover gives up on the current backend before any byte was relayed
+// and tries the next one for the same match (step 5).
+func (e *Engine) failover(c *conn, out *Batch) {
+	c.svc.backends[c.backend].failed++
+	if e.by6[c.k6] == c {
+		delete(e.by6, c.k6)
+	}
+	idx, _ := e.choose(c, true, true)
+	if idx < 0 {
+		e.stats.NoBackend++
+		e.resetClient(c, out)
+		e.remove(c)
+		return
+	}
+	e.stats.Failovers++
+	e.openBackend(c, idx, out)
+}
+
+// resetBackend aborts the backend half while its handshake is pending.
+func (e *Engine) resetBackend(c *conn, out *Batch) {
+	s := segment{
+		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
+		seq: c.isnClient + 1, flags: flagRST,
+	}
+	e.emit6(out, c.k6.client6, c.k6.backend, &s)
+	e.stats.BackendResets++
+}
+
+// resetStray6 answers a backend segment to pool6 that belongs to no
+// connection, so that backends drop state the edge has forgotten.
+func (e *Engine) resetStray6(k key6, tcp []byte, doff int, out *Batch) {
+	if s, ok := strayReset(tcp, doff); ok {
+		e.emit6(out, k.client6, k.backend, &s)
+		e.stats.BackendResets++
+	}
+}

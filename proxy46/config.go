@@ -1,0 +1,227 @@
+package proxy46
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Policy says how a service picks the backend of a connection.
+type Policy uint8
+
+const (
+	// PolicyPrefix matches the first bytes the client sends against each
+	// backend's match strings.
+	PolicyPrefix Policy = iota
+	// PolicyHTTPHost matches the Host header of an HTTP/1.x request.
+	PolicyHTTPHost
+	// PolicySNI matches the server_name of a TLS ClientHello.
+	PolicySNI
+	// PolicyHash picks by a hash of the client's address, so a client
+	// keeps landing on the same backend.
+	PolicyHash
+	// PolicyRoundRobin takes the backends in turn.
+	PolicyRoundRobin
+)
+
+var policyNames = [...]string{"prefix", "http-host", "sni", "hash", "round-robin"}
+
+func (p Policy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return fmt.Sprintf("Policy(%d)", p)
+}
+
+// ParsePolicy maps a configuration name ("prefix", "http-host", "sni",
+// "hash", "round-robin") to a Policy.
+func ParsePolicy(s string) (Policy, error) {
+	for i, n := range policyNames {
+		if s == n {
+			return Policy(i), nil
+		}
+	}
+	return 0, fmt.Errorf("proxy46: unknown select policy %q", s)
+}
+
+// layer4 reports whether the policy decides without looking at data, so
+// the backend is opened as soon as the client completes its handshake
+// (which is what a server-speaks-first protocol needs).
+func (p Policy) layer4() bool { return p == PolicyHash || p == PolicyRoundRobin }
+
+// Backend is one IPv6 server behind a service.
+type Backend struct {
+	Addr netip.AddrPort
+	// Match lists what selects this backend under an L7 policy: payload
+	// prefixes, Host names or SNI names. Names match case-insensitively,
+	// and "*.example.com" matches any name under example.com.
+	Match []string
+}
+
+// Service is one IPv4 VIP and TCP port with its backends.
+type Service struct {
+	VIP      netip.Addr
+	Port     uint16
+	Policy   Policy
+	Backends []Backend
+	// Default, if valid, takes connections no backend matched, and those
+	// whose first bytes did not decide in time.
+	Default netip.AddrPort
+}
+
+// Timeouts bound each phase of a connection. Zero values take defaults.
+type Timeouts struct {
+	// Embryonic bounds the time from the client's SYN to a backend being
+	// chosen (waiting for the handshake ACK and the deciding bytes).
+	Embryonic time.Duration
+	// SYNRetransmit is the interval between SYNs to a silent backend.
+	SYNRetransmit time.Duration
+	// Backend bounds the wait for one backend's SYN-ACK before the next
+	// one is tried.
+	Backend time.Duration
+	// Idle removes an established connection that saw no packet.
+	Idle time.Duration
+	// Linger keeps a closed connection's state so that the last ACKs and
+	// retransmitted FINs are still translated.
+	Linger time.Duration
+}
+
+// Config configures an Engine.
+type Config struct {
+	Services []Service
+	// Pool6 is the RFC 6052 prefix that IPv4 client addresses are
+	// embedded in as the source of the IPv6 half.
+	Pool6 netip.Prefix
+	// MTU6 is the IPv6 path MTU towards the backends (default 1500).
+	MTU6 int
+	// MaxConnections bounds the connection table (default 65536).
+	MaxConnections int
+	// MaxHeldBytes bounds the client bytes held per connection before a
+	// backend is chosen (default 16384, at most 65535 as it is also the
+	// window offered to the client).
+	MaxHeldBytes int
+	// WindowScale is the shift offered to clients that offer one
+	// (default 7). Backend windows are rescaled when theirs differs.
+	WindowScale uint8
+	// ExpireBudget bounds the connections Expire examines for idleness in
+	// one call (default 65536), so that huge tables are swept in slices.
+	ExpireBudget int
+	Timeouts     Timeouts
+	// ISNKey keys the sequence number and timestamp hashes. Use random
+	// bytes; a fixed key makes tests repeatable.
+	ISNKey [16]byte
+	// Clock returns the current time; nil means time.Now. Tests inject
+	// a fake clock to make timers deterministic.
+	Clock func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.MTU6 == 0 {
+		c.MTU6 = 1500
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 65536
+	}
+	if c.MaxHeldBytes == 0 {
+		c.MaxHeldBytes = 16384
+	}
+	if c.WindowScale == 0 {
+		c.WindowScale = 7
+	}
+	if c.ExpireBudget == 0 {
+		c.ExpireBudget = 65536
+	}
+	t := &c.Timeouts
+	setDur(&t.Embryonic, 10*time.Second)
+	setDur(&t.SYNRetransmit, time.Second)
+	setDur(&t.Backend, 3*time.Second)
+	setDur(&t.Idle, time.Hour)
+	setDur(&t.Linger, 5*time.Second)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+func setDur(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+func (c *Config) validate() error {
+	if err := validPool6(c.Pool6); err != nil {
+		return err
+	}
+	if c.MTU6 < 1280 || c.MTU6 > 65535 {
+		return fmt.Errorf("proxy46: MTU6 %d out of range 1280..65535", c.MTU6)
+	}
+	if c.MaxHeldBytes < 1 || c.MaxHeldBytes > 65535 {
+		return fmt.Errorf("proxy46: MaxHeldBytes %d out of range 1..65535", c.MaxHeldBytes)
+	}
+	if c.WindowScale > maxWindowScale {
+		return fmt.Errorf("proxy46: WindowScale %d above %d", c.WindowScale, maxWindowScale)
+	}
+	if c.MaxConnections < 1 {
+		return fmt.Errorf("proxy46: MaxConnections %d must be positive", c.MaxConnections)
+	}
+	seen := make(map[netip.AddrPort]bool)
+	for i, s := range c.Services {
+		name := fmt.Sprintf("proxy46: service %d (%v:%d)", i, s.VIP, s.Port)
+		if !s.VIP.Is4() {
+			return fmt.Errorf("%s: VIP must be an IPv4 address", name)
+		}
+		if s.Port == 0 {
+			return fmt.Errorf("%s: port must be set", name)
+		}
+		key := netip.AddrPortFrom(s.VIP, s.Port)
+		if seen[key] {
+			return fmt.Errorf("%s: duplicate VIP and port", name)
+		}
+		seen[key] = true
+		if int(s.Policy) >= len(policyNames) {
+			return fmt.Errorf("%s: unknown policy %d", name, s.Policy)
+		}
+		if len(s.Backends) == 0 && !s.Default.IsValid() {
+			return fmt.Errorf("%s: no backends and no default", name)
+		}
+		if len(s.Backends) > maxBackends {
+			return fmt.Errorf("%s: %d backends, at most %d", name, len(s.Backends), maxBackends)
+		}
+		for j, b := range s.Backends {
+			if err := validBackend(b.Addr); err != nil {
+				return fmt.Errorf("%s: backend %d: %w", name, j, err)
+			}
+			if !s.Policy.layer4() && len(b.Match) == 0 {
+				return fmt.Errorf("%s: backend %d: policy %v needs match strings", name, j, s.Policy)
+			}
+			for _, m := range b.Match {
+				if m == "" {
+					return fmt.Errorf("%s: backend %d: empty match string", name, j)
+				}
+				if (s.Policy == PolicyHTTPHost || s.Policy == PolicySNI) && strings.ContainsAny(m, " /") {
+					return fmt.Errorf("%s: backend %d: %q is not a host name", name, j, m)
+				}
+			}
+		}
+		if s.Default.IsValid() {
+			if err := validBackend(s.Default); err != nil {
+				return fmt.Errorf("%s: default: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// maxBackends keeps the per-connection record of tried backends in one word.
+const maxBackends = 63
+
+func validBackend(a netip.AddrPort) error {
+	if !a.Addr().Is6() || a.Addr().Is4In6() || a.Addr().Zone() != "" {
+		return fmt.Errorf("%v is not a plain IPv6 address", a)
+	}
+	if a.Port() == 0 {
+		return fmt.Errorf("%v has no port", a)
+	}
+	return nil
+}

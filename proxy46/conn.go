@@ -1,0 +1,97 @@
+package proxy46
+
+// State is where a spliced connection is in its life.
+type State uint8
+
+const (
+	// StateSynReceived: SYN-ACK sent to the client, its ACK awaited.
+	StateSynReceived State = iota
+	// StateHolding: client handshake done, holding its first bytes until
+	// they decide the backend.
+	StateHolding
+	// StateBackendSyn: SYN sent to a backend, its SYN-ACK awaited.
+	StateBackendSyn
+	// StateEstablished: spliced, every segment translated.
+	StateEstablished
+	// StateClosed: both FINs or a RST seen; translated a little longer.
+	StateClosed
+	numStates
+)
+
+var stateNames = [numStates]string{"syn-received", "holding", "backend-syn", "established", "closed"}
+
+func (s State) String() string {
+	if s < numStates {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// key4 identifies a connection on the client side (client -> VIP).
+type key4 struct {
+	client, vip         [4]byte
+	clientPort, vipPort uint16
+}
+
+// key6 identifies a connection on the backend side (backend -> client6).
+type key6 struct {
+	backend, client6        [16]byte
+	backendPort, clientPort uint16
+}
+
+// conn is one spliced connection. Sequence arithmetic is modulo 2^32.
+type conn struct {
+	svc   *service
+	state State
+	k4    key4
+	k6    key6
+	// backend is the index of the chosen backend in svc.backends, where
+	// the last entry may be the service's default.
+	backend int
+	// tried records the backends already tried, for failover.
+	tried uint64
+
+	isnClient  uint32 // client's ISN
+	isnEdge    uint32 // ISN the edge gave the client
+	isnBackend uint32 // backend's ISN
+	seqShift   uint32 // isnBackend - isnEdge
+
+	tsEdge    uint32 // TSval the edge sent in its SYN-ACK
+	tsShift   uint32 // backend TSval - edge TSval
+	tsClient  uint32 // latest TSval seen from the client
+	tsBackend uint32 // backend's TSval in its SYN-ACK
+
+	mssClient     uint16 // MSS the client announced
+	mssBackend    uint16 // MSS the backend announced, clamped to MTU6
+	windowClient  uint16 // latest raw window from the client
+	scaleClient   uint8  // client's shift, if it offered one
+	scaleBackend  uint8  // backend's shift, if it answered one
+	scaleEdge     uint8  // shift the edge offered the client
+	clientWScale  bool   // client offered window scaling
+	backendWScale bool   // backend answered window scaling
+	clientTS      bool   // client offered timestamps
+	clientSACK    bool   // client offered SACK
+	translateTS   bool   // timestamps in use on both halves
+	rescaleB2C    bool   // backend windows need rescaling for the client
+	rescaleC2B    bool   // client windows need rescaling for the backend
+
+	finClient, finBackend bool
+	heldFIN               bool
+	held                  []byte
+
+	// adj46 and adj64 are the constant checksum adjustments for the
+	// address and port changes of each direction.
+	adj46, adj64 uint16
+
+	synTries   int   // SYNs sent to the current backend
+	synStarted int64 // first SYN to the current backend
+	created    int64 // engine clock, nanoseconds
+	lastSeen   int64
+	deadline   int64 // state timer: embryonic, backend SYN, linger
+
+	packetsC2B, packetsB2C uint64
+	bytesC2B, bytesB2C     uint64
+
+	allIdx     int // position in Engine.all
+	pendingIdx int // position in Engine.pending, or -1
+}

@@ -1,0 +1,179 @@
+package proxy46
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Engine splices IPv4 client connections onto IPv6 backends. All its
+// methods are safe for concurrent use; they serialize on one lock, which
+// is cheap next to a packet's trip through a switch.
+type Engine struct {
+	mu  sync.Mutex
+	cfg Config
+
+	services map[vipKey]*service
+	vips     map[[4]byte]bool
+	svcs     []*service
+
+	pool     [16]byte
+	poolBits int
+	isn      isnGenerator
+
+	by4     map[key4]*conn
+	by6     map[key6]*conn
+	all     []*conn // every connection, for the idle sweep
+	pending []*conn // connections with a running state timer
+	sweep   int     // idle sweep cursor into all
+
+	epoch time.Time
+	// now is the engine clock in nanoseconds since epoch. Slow paths and
+	// Expire refresh it; the established path only reads it, so idle
+	// times are as precise as the Expire period.
+	now int64
+
+	stats Stats
+}
+
+type vipKey struct {
+	vip  [4]byte
+	port uint16
+}
+
+// service is a configured Service ready for lookups.
+type service struct {
+	cfg      Service
+	vip      [4]byte
+	port     uint16
+	backends []backend // the configured ones, then the default if any
+	// hasDefault says the last entry of backends is the default.
+	hasDefault bool
+	rr         uint32
+}
+
+type backend struct {
+	ap        netip.AddrPort
+	addr      [16]byte
+	port      uint16
+	match     []string
+	isDefault bool
+	chosen    uint64
+	failed    uint64
+}
+
+// New checks cfg and returns an Engine ready for packets.
+func New(cfg Config) (*Engine, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Services = append([]Service(nil), cfg.Services...)
+	e := &Engine{
+		cfg:      cfg,
+		services: make(map[vipKey]*service),
+		vips:     make(map[[4]byte]bool),
+		pool:     cfg.Pool6.Addr().As16(),
+		poolBits: cfg.Pool6.Bits(),
+		isn:      newISNGenerator(cfg.ISNKey),
+		by4:      make(map[key4]*conn),
+		by6:      make(map[key6]*conn),
+		epoch:    cfg.Clock(),
+	}
+	for _, s := range cfg.Services {
+		svc := &service{cfg: s, vip: s.VIP.As4(), port: s.Port}
+		for _, b := range s.Backends {
+			svc.backends = append(svc.backends, backend{
+				ap: b.Addr, addr: b.Addr.Addr().As16(), port: b.Addr.Port(),
+				match: append([]string(nil), b.Match...),
+			})
+		}
+		if s.Default.IsValid() {
+			svc.hasDefault = true
+			svc.backends = append(svc.backends, backend{
+				ap: s.Default, addr: s.Default.Addr().As16(), port: s.Default.Port(), isDefault: true,
+			})
+		}
+		e.services[vipKey{svc.vip, svc.port}] = svc
+		e.vips[svc.vip] = true
+		e.svcs = append(e.svcs, svc)
+	}
+	return e, nil
+}
+
+// clock reads the injected clock and refreshes the cached engine time.
+func (e *Engine) clock() int64 {
+	e.now = int64(e.cfg.Clock().Sub(e.epoch))
+	return e.now
+}
+
+// insert adds a new connection to the client-side table.
+func (e *Engine) insert(c *conn) {
+	e.by4[c.k4] = c
+	c.allIdx = len(e.all)
+	e.all = append(e.all, c)
+	c.pendingIdx = -1
+	e.stats.ConnectionsOpened++
+	e.stats.ByState[c.state]++
+}
+
+// remove forgets a connection entirely.
+func (e *Engine) remove(c *conn) {
+	delete(e.by4, c.k4)
+	if c.backend >= 0 && e.by6[c.k6] == c {
+		delete(e.by6, c.k6)
+	}
+	last := e.all[len(e.all)-1]
+	e.all[c.allIdx] = last
+	last.allIdx = c.allIdx
+	e.all[len(e.all)-1] = nil
+	e.all = e.all[:len(e.all)-1]
+	e.unschedule(c)
+	e.releaseHeld(c)
+	e.stats.ByState[c.state]--
+	e.stats.ConnectionsClosed++
+}
+
+// schedule sets the connection's state timer.
+func (e *Engine) schedule(c *conn, at int64) {
+	c.deadline = at
+	if c.pendingIdx < 0 {
+		c.pendingIdx = len(e.pending)
+		e.pending = append(e.pending, c)
+	}
+}
+
+func (e *Engine) unschedule(c *conn) {
+	if c.pendingIdx < 0 {
+		return
+	}
+	last := e.pending[len(e.pending)-1]
+	e.pending[c.pendingIdx] = last
+	last.pendingIdx = c.pendingIdx
+	e.pending[len(e.pending)-1] = nil
+	e.pending = e.pending[:len(e.pending)-1]
+	c.pendingIdx = -1
+}
+
+func (e *Engine) setState(c *conn, s State) {
+	e.stats.ByState[c.state]--
+	c.state = s
+	e.stats.ByState[s]++
+}
+
+func (e *Engine) releaseHeld(c *conn) {
+	e.stats.HeldBytes -= uint64(len(c.held))
+	c.held = nil
+}
+
+func (e *Engine) drop(r DropReason) Verdict {
+	e.stats.Drops[r]++
+	return Drop
+}
+
+// clientAddr and vipAddr give netip forms for output packets; they do not
+// allocate.
+func (c *conn) clientAddr() netip.Addr { return netip.AddrFrom4(c.k4.client) }
+func (c *conn) backendAddr() netip.Addr {
+	return c.svc.backends[c.backend].ap.Addr()
+}

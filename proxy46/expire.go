@@ -1,0 +1,69 @@
+package proxy46
+
+// Expire runs the engine's timers at the injected clock's current time and
+// appends any packets they produce (SYN retransmissions, resets) to out.
+// Call it periodically; every few hundred milliseconds suits the default
+// timeouts. Connections with a running state timer are examined on every
+// call; established ones are swept for idleness at most ExpireBudget at a
+// time, so a huge table costs a bounded amount per call.
+func (e *Engine) Expire(out *Batch) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock()
+	for i := 0; i < len(e.pending); {
+		c := e.pending[i]
+		if now >= c.deadline {
+			e.fire(c, now, out)
+		}
+		if i < len(e.pending) && e.pending[i] == c {
+			i++
+		}
+	}
+	idle := int64(e.cfg.Timeouts.Idle)
+	for n := min(e.cfg.ExpireBudget, len(e.all)); n > 0 && len(e.all) > 0; n-- {
+		if e.sweep >= len(e.all) {
+			e.sweep = 0
+		}
+		c := e.all[e.sweep]
+		if c.state == StateEstablished && now-c.lastSeen >= idle {
+			e.stats.IdleExpired++
+			e.remove(c) // the last entry moved to sweep: look at it next
+			continue
+		}
+		e.sweep++
+	}
+}
+
+// fire handles a connection whose state timer ran out.
+func (e *Engine) fire(c *conn, now int64, out *Batch) {
+	switch c.state {
+	case StateSynReceived:
+		// The client never completed its handshake.
+		e.stats.EmbryonicExpired++
+		e.remove(c)
+	case StateHolding:
+		// The first bytes did not decide in time: a default backend
+		// takes the connection, as it would for a server-speaks-first
+		// protocol behind an L7 policy; without one the client is reset.
+		e.stats.EmbryonicExpired++
+		e.tryChoose(c, true, out)
+		if c.state == StateHolding {
+			e.resetClient(c, out)
+			e.remove(c)
+		}
+	case StateBackendSyn:
+		if now-c.synStarted >= int64(e.cfg.Timeouts.Backend) {
+			e.stats.BackendTimeouts++
+			e.resetBackend(c, out)
+			e.failover(c, out)
+			return
+		}
+		e.stats.BackendSynRetries++
+		e.sendBackendSyn(c, out)
+	case StateClosed:
+		e.stats.LingerExpired++
+		e.remove(c)
+	default:
+		e.unschedule(c)
+	}
+}

@@ -1,0 +1,81 @@
+package proxy46
+
+import "net/netip"
+
+// NumDropReasons is the length of Stats.Drops.
+const NumDropReasons = int(numDropReasons)
+
+// NumStates is the length of Stats.ByState.
+const NumStates = int(numStates)
+
+// Stats are the engine's counters. Totals only grow; HeldBytes and
+// ByState are gauges.
+type Stats struct {
+	Packets4In, Packets6In   uint64
+	Packets4Out, Packets6Out uint64
+	Bytes4In, Bytes6In       uint64 // IP bytes of translated segments
+
+	ConnectionsOpened uint64 // SYNs accepted into the table
+	ConnectionsClosed uint64 // removed for any reason
+	Spliced           uint64 // reached established
+	ByState           [NumStates]int64
+
+	SynAcksSent       uint64
+	BackendSyns       uint64 // first SYNs to a backend
+	BackendSynRetries uint64
+	BackendRefused    uint64 // RST from a backend during its handshake
+	BackendTimeouts   uint64
+	Failovers         uint64 // next backend tried after a refusal or timeout
+	ClientResets      uint64 // resets the engine sent to clients
+	BackendResets     uint64 // resets the engine sent to backends
+	NoBackend         uint64 // connections reset as nothing matched and no default
+	DefaultChosen     uint64 // connections sent to a default backend
+	ForcedChoices     uint64 // chosen when the hold bound, a FIN or the timer forced it
+
+	HeldBytes      uint64 // bytes held right now
+	HeldBytesTotal uint64
+	Replayed       uint64 // held segments replayed to backends
+
+	EmbryonicExpired uint64
+	IdleExpired      uint64
+	LingerExpired    uint64
+
+	ICMPTranslated uint64 // Packet Too Big turned into Fragmentation Needed
+	ICMPSent       uint64 // Fragmentation Needed for oversize client segments
+
+	Drops [NumDropReasons]uint64
+
+	Backends []BackendStats
+}
+
+// BackendStats counts what happened to one backend of one service.
+type BackendStats struct {
+	VIP     netip.AddrPort
+	Backend netip.AddrPort
+	Default bool
+	Chosen  uint64
+	Failed  uint64
+}
+
+// DropReasonName names index i of Stats.Drops.
+func DropReasonName(i int) string { return DropReason(i).String() }
+
+// StateName names index i of Stats.ByState.
+func StateName(i int) string { return State(i).String() }
+
+// Stats returns a consistent snapshot of the counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.Backends = nil
+	for _, svc := range e.svcs {
+		vip := netip.AddrPortFrom(svc.cfg.VIP, svc.port)
+		for _, b := range svc.backends {
+			s.Backends = append(s.Backends, BackendStats{
+				VIP: vip, Backend: b.ap, Default: b.isDefault, Chosen: b.chosen, Failed: b.failed,
+			})
+		}
+	}
+	return s
+}

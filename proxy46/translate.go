@@ -1,0 +1,187 @@
+package proxy46
+
+import "encoding/binary"
+
+// The established path: one segment in, one segment out, translated
+// between the families with its sequence space shifted. It copies the
+// segment once and touches only the fields it changes; the checksum is
+// updated from the changed words alone (RFC 1624), never over the payload.
+
+// clientToBackend translates a client segment (IPv4) for the backend.
+func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *Batch) Verdict {
+	ttl := pkt[ip4TTL]
+	if ttl <= 1 {
+		return e.drop(DropTTLExpired)
+	}
+	n := len(tcp)
+	if ip6HeaderLen+n > e.cfg.MTU6 {
+		return e.clientTooBig(c, pkt, out)
+	}
+	b := out.next(ip6HeaderLen+n, IPv6, c.backendAddr())
+	// RFC 7915 §4.1: traffic class from TOS, flow label zero, hop limit
+	// from TTL, which this hop decrements.
+	binary.BigEndian.PutUint32(b[0:], 6<<28|uint32(pkt[ip4TOS])<<20)
+	binary.BigEndian.PutUint16(b[ip6PayloadLen:], uint16(n))
+	b[ip6NextHeader] = protoTCP
+	b[ip6HopLimit] = ttl - 1
+	copy(b[ip6Src:], c.k6.client6[:])
+	copy(b[ip6Dst:], c.k6.backend[:])
+	seg := b[ip6HeaderLen:]
+	copy(seg, tcp)
+
+	// The port change is part of adj46, so it is written unrecorded.
+	binary.BigEndian.PutUint16(seg[tcpDstPort:], c.k6.backendPort)
+	var ed csumEdit
+	flags := seg[tcpFlags]
+	if flags&flagACK != 0 {
+		ed.put32(seg, tcpAck, binary.BigEndian.Uint32(seg[tcpAck:])+c.seqShift)
+	}
+	if c.rescaleC2B {
+		w := binary.BigEndian.Uint16(seg[tcpWindow:])
+		ed.put16(seg, tcpWindow, rescaleWindow(w, c.scaleClient, 0))
+	}
+	if doff > tcpMinLen {
+		c.tsClient = rewriteOptionsC2B(c, seg, doff, &ed, c.tsClient)
+	}
+	sum := binary.BigEndian.Uint16(seg[tcpChecksum:])
+	binary.BigEndian.PutUint16(seg[tcpChecksum:], ed.apply(sum, c.adj46))
+
+	c.lastSeen = e.now
+	c.packetsC2B++
+	c.bytesC2B += uint64(n - doff)
+	e.stats.Bytes4In += uint64(len(pkt))
+	e.stats.Packets6Out++
+	if flags&(flagFIN|flagRST) != 0 {
+		e.noteClose(c, flags, true)
+	}
+	return Consumed
+}
+
+// backendToClient translates a backend segment (IPv6) for the client.
+func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch) Verdict {
+	hops := pkt[ip6HopLimit]
+	if hops <= 1 {
+		return e.drop(DropTTLExpired)
+	}
+	n := len(tcp)
+	if ip4MinLen+n > 0xffff {
+		return e.drop(DropTooBig)
+	}
+	b := out.next(ip4MinLen+n, IPv4, c.clientAddr())
+	// RFC 7915 §5.1: TOS from traffic class, DF set, no identification
+	// needed for an atomic datagram, TTL from the hop limit less one.
+	tclass := uint8(binary.BigEndian.Uint16(pkt[0:]) >> 4)
+	putIPv4Header(b, ip4MinLen+n, tclass, hops-1, protoTCP, c.k4.vip, c.k4.client)
+	seg := b[ip4MinLen:]
+	copy(seg, tcp)
+
+	binary.BigEndian.PutUint16(seg[tcpSrcPort:], c.k4.vipPort)
+	var ed csumEdit
+	ed.put32(seg, tcpSeq, binary.BigEndian.Uint32(seg[tcpSeq:])-c.seqShift)
+	if c.rescaleB2C {
+		w := binary.BigEndian.Uint16(seg[tcpWindow:])
+		ed.put16(seg, tcpWindow, rescaleWindow(w, c.scaleBackend, c.scaleClientView()))
+	}
+	if doff > tcpMinLen && c.translateTS {
+		if i := findTimestamp(seg[tcpMinLen:doff]); i >= 0 {
+			off := tcpMinLen + i
+			ed.put32(seg, off, binary.BigEndian.Uint32(seg[off:])-c.tsShift)
+		}
+	}
+	flags := seg[tcpFlags]
+	sum := binary.BigEndian.Uint16(seg[tcpChecksum:])
+	binary.BigEndian.PutUint16(seg[tcpChecksum:], ed.apply(sum, c.adj64))
+
+	c.lastSeen = e.now
+	c.packetsB2C++
+	c.bytesB2C += uint64(n - doff)
+	e.stats.Bytes6In += uint64(len(pkt))
+	e.stats.Packets4Out++
+	if flags&(flagFIN|flagRST) != 0 {
+		e.noteClose(c, flags, false)
+	}
+	return Consumed
+}
+
+// rewriteOptionsC2B shifts the client's TSecr into the backend's clock and
+// its SACK blocks into the backend's sequence space. It returns the client's
+// TSval (or last unchanged), remembered for segments the edge originates.
+func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *csumEdit, last uint32) uint32 {
+	opts := seg[tcpMinLen:doff]
+	for i := 0; i < len(opts); {
+		kind := opts[i]
+		if kind == optEnd {
+			break
+		}
+		if kind == optNOP {
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			break
+		}
+		l := int(opts[i+1])
+		if l < 2 || i+l > len(opts) {
+			break
+		}
+		off := tcpMinLen + i
+		switch {
+		case kind == optTimestamp && l == 10:
+			last = binary.BigEndian.Uint32(seg[off+2:])
+			if c.translateTS {
+				ed.put32(seg, off+6, binary.BigEndian.Uint32(seg[off+6:])+c.tsShift)
+			}
+		case kind == optSACK && (l-2)%8 == 0:
+			for j := off + 2; j < off+l; j += 4 {
+				ed.put32(seg, j, binary.BigEndian.Uint32(seg[j:])+c.seqShift)
+			}
+		}
+		i += l
+	}
+	return last
+}
+
+// rescaleWindow converts a window field scaled by from into one scaled by
+// to, clamped to 16 bits, and never turns an open window into a zero one.
+func rescaleWindow(w uint16, from, to uint8) uint16 {
+	bytes := uint64(w) << from >> to
+	switch {
+	case bytes > 0xffff:
+		return 0xffff
+	case bytes == 0 && w != 0:
+		return 1
+	}
+	return uint16(bytes)
+}
+
+// scaleClientView is the shift the client applies to windows it receives.
+func (c *conn) scaleClientView() uint8 {
+	if c.clientWScale {
+		return c.scaleEdge
+	}
+	return 0
+}
+
+// noteClose follows FINs and resets on a spliced connection.
+func (e *Engine) noteClose(c *conn, flags uint8, fromClient bool) {
+	if flags&flagRST != 0 {
+		e.closeNow(c)
+		return
+	}
+	if fromClient {
+		c.finClient = true
+	} else {
+		c.finBackend = true
+	}
+	if c.finClient && c.finBackend {
+		e.closeNow(c)
+	}
+}
+
+// closeNow moves a connection to the linger state.
+func (e *Engine) closeNow(c *conn) {
+	if c.state != StateClosed {
+		e.setState(c, StateClosed)
+		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Linger))
+	}
+}
