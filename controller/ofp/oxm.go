@@ -175,11 +175,37 @@ func (o *OXM) info() (fieldInfo, bool) {
 	return fieldInfo{}, false
 }
 
+// ONFExperimenter is the experimenter id of the Open Networking
+// Foundation, whose extensions to 1.3 (EXT-256: pbb_uca) are experimenter
+// OXMs with a 16-bit exp_type ahead of the value.
+const ONFExperimenter = 0x4f4e4600
+
+// onfPBBUCA is the exp_type of the ONF's pbb_uca field.
+const onfPBBUCA = 2560
+
+// onfField returns the name of an ONF experimenter field the codec knows.
+// Its Value starts with the exp_type.
+func (o *OXM) onfField() (string, bool) {
+	if o.Class != OXMClassExperimenter || o.Experimenter != ONFExperimenter || len(o.Value) != 3 {
+		return "", false
+	}
+	if binary.BigEndian.Uint16(o.Value) == onfPBBUCA {
+		return "pbb_uca", true
+	}
+	return "", false
+}
+
 // Name is the field's name as Ryu and Open vSwitch's OXM names spell it
 // ("eth_dst"), or a numeric form for fields the codec does not know.
 func (o *OXM) Name() string {
 	if fi, ok := o.info(); ok {
 		return fi.name
+	}
+	if name, ok := o.onfField(); ok {
+		return name
+	}
+	if o.Class == OXMClassExperimenter {
+		return fmt.Sprintf("oxm(experimenter=0x%08x,field=%d)", o.Experimenter, o.Field)
 	}
 	return fmt.Sprintf("oxm(class=0x%04x,field=%d)", o.Class, o.Field)
 }
@@ -283,6 +309,9 @@ func (o *OXM) MaskString() string {
 }
 
 func (o *OXM) format(v []byte) string {
+	if _, ok := o.onfField(); ok && len(v) == 3 {
+		return fmt.Sprint(v[2])
+	}
 	fi, ok := o.info()
 	if !ok || len(v) != fi.size {
 		// A field built by hand may have the wrong size; it still prints.

@@ -9,22 +9,22 @@ type TableFeaturePropType uint16
 // Table feature property types of OpenFlow 1.3. Each *Miss type describes
 // the table-miss flow entry and has the layout of the type before it.
 const (
-	TFPInstructions       TableFeaturePropType = 0
-	TFPInstructionsMiss   TableFeaturePropType = 1
-	TFPNextTables         TableFeaturePropType = 2
-	TFPNextTablesMiss     TableFeaturePropType = 3
-	TFPWriteActions       TableFeaturePropType = 4
-	TFPWriteActionsMiss   TableFeaturePropType = 5
-	TFPApplyActions       TableFeaturePropType = 6
-	TFPApplyActionsMiss   TableFeaturePropType = 7
-	TFPMatch              TableFeaturePropType = 8
-	TFPWildcards          TableFeaturePropType = 10
-	TFPWriteSetfield      TableFeaturePropType = 12
-	TFPWriteSetfieldMiss  TableFeaturePropType = 13
-	TFPApplySetfield      TableFeaturePropType = 14
-	TFPApplySetfieldMiss  TableFeaturePropType = 15
-	TFPExperimenter       TableFeaturePropType = 0xfffe
-	TFPExperimenterMiss   TableFeaturePropType = 0xffff
+	TFPInstructions      TableFeaturePropType = 0
+	TFPInstructionsMiss  TableFeaturePropType = 1
+	TFPNextTables        TableFeaturePropType = 2
+	TFPNextTablesMiss    TableFeaturePropType = 3
+	TFPWriteActions      TableFeaturePropType = 4
+	TFPWriteActionsMiss  TableFeaturePropType = 5
+	TFPApplyActions      TableFeaturePropType = 6
+	TFPApplyActionsMiss  TableFeaturePropType = 7
+	TFPMatch             TableFeaturePropType = 8
+	TFPWildcards         TableFeaturePropType = 10
+	TFPWriteSetfield     TableFeaturePropType = 12
+	TFPWriteSetfieldMiss TableFeaturePropType = 13
+	TFPApplySetfield     TableFeaturePropType = 14
+	TFPApplySetfieldMiss TableFeaturePropType = 15
+	TFPExperimenter      TableFeaturePropType = 0xfffe
+	TFPExperimenterMiss  TableFeaturePropType = 0xffff
 )
 
 // tableFeaturesFixedLen is the size of ofp_table_features before the
