@@ -65,7 +65,7 @@ func (e *Engine) sendBackendSyn(c *conn, out *Batch) {
 	}
 	s := segment{
 		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
-		seq: c.isnClient, flags: flagSYN, window: c.windowClient,
+		seq: c.isnClient, flags: flagSYN, window: c.synWindow,
 		opts: w.bytes(),
 	}
 	e.emit6(out, c.k6.client6, c.k6.backend, &s)

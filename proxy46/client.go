@@ -74,6 +74,7 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *Batc
 		isnEdge:      e.isn.isn(k.vip, k.client, k.vipPort, k.clientPort, now),
 		mssClient:    defaultMSS4,
 		windowClient: binary.BigEndian.Uint16(tcp[tcpWindow:]),
+		synWindow:    binary.BigEndian.Uint16(tcp[tcpWindow:]),
 		clientSACK:   o.sackOK,
 		clientTS:     o.hasTS,
 		tsClient:     o.tsVal,

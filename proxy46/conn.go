@@ -64,6 +64,7 @@ type conn struct {
 	mssClient     uint16 // MSS the client announced
 	mssBackend    uint16 // MSS the backend announced, clamped to MTU6
 	windowClient  uint16 // latest raw window from the client
+	synWindow     uint16 // window of the client's SYN, unscaled
 	scaleClient   uint8  // client's shift, if it offered one
 	scaleBackend  uint8  // backend's shift, if it answered one
 	scaleEdge     uint8  // shift the edge offered the client
