@@ -204,4 +204,3 @@ func join(ss []string) string {
 	}
 	return out
 }
-
