@@ -1,0 +1,63 @@
+package ofp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Reader frames OpenFlow messages read from a byte stream (a TCP
+// connection, a capture file) by the length in their headers.
+type Reader struct {
+	r   io.Reader
+	buf []byte
+	off int64 // stream offset of the next message, for errors
+}
+
+// NewReader returns a Reader that reads messages from r. It does its own
+// reads of exactly the bytes each message needs, so r need not be
+// buffered and nothing past the last message is consumed.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: r, buf: make([]byte, HeaderLen, 1024)}
+}
+
+// ReadRaw returns the bytes of the next message, header included. They are
+// valid until the next call. At a clean end of stream it returns io.EOF; a
+// message cut short returns io.ErrUnexpectedEOF; a header length shorter
+// than the header is a *DecodeError, since the stream cannot be framed
+// past it.
+func (r *Reader) ReadRaw() ([]byte, error) {
+	r.buf = r.buf[:HeaderLen]
+	if _, err := io.ReadFull(r.r, r.buf); err != nil {
+		return nil, err
+	}
+	_, typ, length, _, _ := PeekHeader(r.buf)
+	if int(length) < HeaderLen {
+		return nil, &DecodeError{Msg: typ.String(), Offset: 2,
+			Err: fmt.Errorf("length %d shorter than the header, at stream offset %d", length, r.off)}
+	}
+	if cap(r.buf) < int(length) {
+		r.buf = append(r.buf, make([]byte, int(length)-HeaderLen)...)
+	}
+	r.buf = r.buf[:length]
+	if _, err := io.ReadFull(r.r, r.buf[HeaderLen:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("ofp: %s at stream offset %d: %d-byte message: %w", typ, r.off, length, err)
+	}
+	r.off += int64(length)
+	return r.buf, nil
+}
+
+// ReadMessage reads and decodes the next message. At a clean end of
+// stream it returns io.EOF. A message that frames correctly but does not
+// decode returns the *DecodeError and leaves the stream at the next
+// message, so a caller may log and go on.
+func (r *Reader) ReadMessage() (Message, error) {
+	b, err := r.ReadRaw()
+	if err != nil {
+		return nil, err
+	}
+	return Decode(b)
+}
