@@ -1,0 +1,45 @@
+# sixgate: see README.md.
+GO        ?= go
+FUZZTIME  ?= 10s
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build test unit e2e lint fuzz bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o bin/sixgate ./cmd/sixgate
+
+# Everything CI runs: static checks, unit tests, fuzz seeds, and the
+# end-to-end tests on real Open vSwitch (which need root; see README).
+test: lint unit e2e
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -count=1 -race $$($(GO) list ./... | grep -v /test)
+
+# End-to-end tests share one Open vSwitch, so packages run one at a time.
+e2e: build
+	$(GO) test -count=1 -p 1 -timeout 15m ./test/...
+
+# Runs every fuzz target for FUZZTIME each.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./proxy46/...
+
+demo: build
+	scripts/demo.sh
+
+clean:
+	rm -rf bin

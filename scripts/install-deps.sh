@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need from Debian's packages, then
+# starts Open vSwitch. Run as root on Debian 12 with Go already installed.
+set -euo pipefail
+pkgs=(openvswitch-switch iproute2 ethtool iperf3 socat curl openssl tcpdump)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+"$(dirname "$0")/start-ovs.sh"
