@@ -112,6 +112,24 @@ func TestRyuOracle(t *testing.T) {
 				if err == nil {
 					t.Fatalf("truncated message decoded as %T", m)
 				}
+				// The stored file may be cut anywhere (ours is empty);
+				// cut the whole message at 64 bytes as Ryu did, both as
+				// is and with the header length rewritten to match, and
+				// check both are refused.
+				full, err := os.ReadFile(strings.Replace(f, ".truncated64", ".packet", 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cut := append([]byte(nil), full[:64]...)
+				if m, err := Decode(cut); err == nil {
+					t.Fatalf("64-byte cut decoded as %T", m)
+				}
+				cut[2], cut[3] = 0, 64
+				if m, err := Decode(cut); err == nil {
+					t.Fatalf("64-byte cut with its length rewritten decoded as %T", m)
+				} else {
+					t.Logf("refused: %v", err)
+				}
 				return
 			}
 			if err != nil {
