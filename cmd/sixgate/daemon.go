@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/topo"
+)
+
+func daemonMain(args []string) int {
+	fs := flag.NewFlagSet("sixgate", flag.ContinueOnError)
+	config := fs.String("config", "", "topology and service `file` (YAML)")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	format := fs.String("log-format", "text", "log `format`: text or json")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *config == "" || fs.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: sixgate -config FILE [-log-level LEVEL] [-log-format text|json]")
+		return 2
+	}
+	log := logrus.New()
+	lvl, err := logrus.ParseLevel(*level)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sixgate: -log-level: %v\n", err)
+		return 2
+	}
+	log.SetLevel(lvl)
+	switch *format {
+	case "text":
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	case "json":
+		log.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		fmt.Fprintf(os.Stderr, "sixgate: -log-format: %q is neither text nor json\n", *format)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, *config, logrus.NewEntry(log)); err != nil {
+		log.WithError(err).Error("sixgate stopped")
+		return 1
+	}
+	log.Info("sixgate stopped")
+	return 0
+}
+
+// serve runs the controller until ctx is done, reloading the configuration
+// on SIGHUP.
+func serve(ctx context.Context, path string, log *logrus.Entry) error {
+	t, err := topo.Load(path)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	apps, err := newApps(t, log)
+	if err != nil {
+		return err
+	}
+	cfg := controller.Config{
+		Listen:       t.Controller.Listen.String(),
+		EchoInterval: t.Controller.EchoInterval,
+		EchoTimeout:  t.Controller.EchoTimeout,
+		Apps:         apps.list,
+		Log:          log,
+		Registerer:   reg,
+	}
+	if t.Controller.TLS != nil {
+		if cfg.TLS, err = loadTLS(t.Controller.TLS); err != nil {
+			return err
+		}
+	}
+	ctl, err := controller.New(cfg)
+	if err != nil {
+		return err
+	}
+	l, err := ctl.Listen()
+	if err != nil {
+		return err
+	}
+	if t.Controller.Metrics.IsValid() {
+		srv, err := serveMetrics(t.Controller.Metrics.String(), reg, log)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		defer srv.Close()
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(path, t, apps, ctl, log)
+			}
+		}
+	}()
+	return ctl.Serve(ctx, l)
+}
+
+// reload reads the file again; a bad file keeps the running configuration.
+func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
+	t, err := topo.Load(path)
+	if err != nil {
+		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
+		return
+	}
+	if t.Controller != running.Controller {
+		log.Warn("reload: controller section changed; restart sixgate to apply it")
+	}
+	if err := apps.reload(t); err != nil {
+		log.WithError(err).Error("reload: apps rejected the configuration; keeping the running one")
+		return
+	}
+	log.WithField("file", path).Info("configuration reloaded")
+	ctl.ResyncAll()
+}
+
+func serveMetrics(addr string, reg *prometheus.Registry, log *logrus.Entry) (*http.Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("metrics server stopped")
+		}
+	}()
+	log.WithField("addr", l.Addr().String()).Info("serving metrics")
+	return srv, nil
+}
+
+func loadTLS(c *topo.TLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.CA != "" {
+		pem, err := os.ReadFile(c.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls: %s: no certificate found", c.CA)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
