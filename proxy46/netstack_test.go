@@ -1,0 +1,282 @@
+package proxy46
+
+import (
+	"context"
+	"crypto/tls"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+)
+
+// This file wires real TCP stacks (gVisor's netstack) through an Engine:
+// one IPv4 client stack and one IPv6 stack per backend address, joined by
+// pumps that read each stack's link, hand the packets to the engine and
+// inject what comes out into the other side, optionally losing,
+// duplicating and reordering them.
+
+// impairment makes a direction of the fabric lossy.
+type impairment struct {
+	Loss, Duplicate, Reorder float64
+}
+
+// netstackOptions configures one stack.
+type netstackOptions struct {
+	// rcvBuf sets the default receive buffer, which decides the window
+	// scale the stack offers.
+	rcvBuf int
+	mtu    uint32
+}
+
+// fabric is the test network.
+type fabric struct {
+	t      testing.TB
+	engine *Engine
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	client   *stack.Stack
+	clientEP *channel.Endpoint
+	backends map[netip.Addr]*backendHost
+
+	toClient, toBackend *impairedLink
+	tlsCert             tls.Certificate
+}
+
+type backendHost struct {
+	stack *stack.Stack
+	ep    *channel.Endpoint
+}
+
+// newStack builds a stack with one NIC on a channel link.
+func newStack(t testing.TB, addr netip.Addr, o netstackOptions) (*stack.Stack, *channel.Endpoint) {
+	t.Helper()
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+	})
+	sack := tcpip.TCPSACKEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	if o.rcvBuf > 0 {
+		opt := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: o.rcvBuf, Max: o.rcvBuf}
+		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &opt); err != nil {
+			t.Fatalf("receive buffer: %v", err)
+		}
+		mod := tcpip.TCPModerateReceiveBufferOption(false)
+		s.SetTransportProtocolOption(tcp.ProtocolNumber, &mod)
+	}
+	mtu := o.mtu
+	if mtu == 0 {
+		mtu = 1500
+	}
+	ep := channel.New(4096, mtu, "")
+	if err := s.CreateNIC(1, ep); err != nil {
+		t.Fatalf("CreateNIC: %v", err)
+	}
+	pa := tcpip.ProtocolAddress{AddressWithPrefix: tcpip.AddrFromSlice(addr.AsSlice()).WithPrefix()}
+	if addr.Is4() {
+		pa.Protocol = ipv4.ProtocolNumber
+	} else {
+		pa.Protocol = ipv6.ProtocolNumber
+	}
+	if err := s.AddProtocolAddress(1, pa, stack.AddressProperties{}); err != nil {
+		t.Fatalf("AddProtocolAddress: %v", err)
+	}
+	s.SetRouteTable([]tcpip.Route{
+		{Destination: header.IPv4EmptySubnet, NIC: 1},
+		{Destination: header.IPv6EmptySubnet, NIC: 1},
+	})
+	return s, ep
+}
+
+// impairedLink delivers packets into one stack, impaired.
+type impairedLink struct {
+	mu      sync.Mutex
+	imp     impairment
+	rng     *rand.Rand
+	held    []byte // a packet delayed behind the next one
+	heldEP  *channel.Endpoint
+	heldFam Family
+}
+
+func (l *impairedLink) deliver(ep *channel.Endpoint, fam Family, data []byte) {
+	pkt := append([]byte(nil), data...)
+	l.mu.Lock()
+	if l.rng.Float64() < l.imp.Loss {
+		l.mu.Unlock()
+		return
+	}
+	dup := l.rng.Float64() < l.imp.Duplicate
+	if l.held == nil && l.rng.Float64() < l.imp.Reorder {
+		l.held, l.heldEP, l.heldFam = pkt, ep, fam
+		l.mu.Unlock()
+		return
+	}
+	late, lateEP, lateFam := l.held, l.heldEP, l.heldFam
+	l.held = nil
+	l.mu.Unlock()
+	inject(ep, fam, pkt)
+	if dup {
+		inject(ep, fam, pkt)
+	}
+	if late != nil {
+		inject(lateEP, lateFam, late)
+	}
+}
+
+// flush releases a delayed packet when no other packet followed it.
+func (l *impairedLink) flush() {
+	l.mu.Lock()
+	late, lateEP, lateFam := l.held, l.heldEP, l.heldFam
+	l.held = nil
+	l.mu.Unlock()
+	if late != nil {
+		inject(lateEP, lateFam, late)
+	}
+}
+
+func inject(ep *channel.Endpoint, fam Family, data []byte) {
+	proto := ipv4.ProtocolNumber
+	if fam == IPv6 {
+		proto = ipv6.ProtocolNumber
+	}
+	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(data)})
+	ep.InjectInbound(proto, pkb)
+	pkb.DecRef()
+}
+
+// fabricConfig describes a test network.
+type fabricConfig struct {
+	engine    Config
+	client    netstackOptions
+	backends  map[netip.Addr]netstackOptions
+	toClient  impairment
+	toBackend impairment
+	seed      uint64
+}
+
+func newFabric(t testing.TB, fc fabricConfig) *fabric {
+	t.Helper()
+	e, err := New(fc.engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fabric{
+		t: t, engine: e, ctx: ctx, cancel: cancel,
+		backends:  make(map[netip.Addr]*backendHost),
+		toClient:  &impairedLink{imp: fc.toClient, rng: rand.New(rand.NewPCG(fc.seed, 1))},
+		toBackend: &impairedLink{imp: fc.toBackend, rng: rand.New(rand.NewPCG(fc.seed, 2))},
+	}
+	f.client, f.clientEP = newStack(t, client4, fc.client)
+	for a, o := range fc.backends {
+		s, ep := newStack(t, a, o)
+		f.backends[a] = &backendHost{stack: s, ep: ep}
+	}
+	f.pump(f.clientEP)
+	for _, b := range f.backends {
+		f.pump(b.ep)
+	}
+	f.wg.Add(1)
+	go f.timers()
+	t.Cleanup(f.close)
+	return f
+}
+
+// pump moves the packets one stack sends through the engine.
+func (f *fabric) pump(ep *channel.Endpoint) {
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		out := NewBatch(16, 2048)
+		for {
+			pkb := ep.ReadContext(f.ctx)
+			if pkb == nil {
+				return
+			}
+			v := pkb.ToView()
+			pkb.DecRef()
+			out.Reset()
+			f.engine.Handle(v.AsSlice(), out)
+			v.Release()
+			f.send(out)
+		}
+	}()
+}
+
+// timers runs Expire as a controller would, and releases delayed packets.
+func (f *fabric) timers() {
+	defer f.wg.Done()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	out := NewBatch(16, 2048)
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		out.Reset()
+		f.engine.Expire(out)
+		f.send(out)
+		f.toClient.flush()
+		f.toBackend.flush()
+	}
+}
+
+func (f *fabric) send(out *Batch) {
+	for _, p := range out.Packets {
+		switch p.Family {
+		case IPv4:
+			if p.Dst == client4 {
+				f.toClient.deliver(f.clientEP, IPv4, p.Data)
+			}
+		case IPv6:
+			if b := f.backends[p.Dst]; b != nil {
+				f.toBackend.deliver(b.ep, IPv6, p.Data)
+			}
+		}
+	}
+}
+
+func (f *fabric) close() {
+	f.cancel()
+	f.wg.Wait()
+	f.client.Close()
+	for _, b := range f.backends {
+		b.stack.Close()
+	}
+}
+
+// dial opens a TCP connection from the client stack to a VIP port.
+func (f *fabric) dial(ctx context.Context, port uint16) (*gonet.TCPConn, error) {
+	return gonet.DialContextTCP(ctx, f.client, tcpip.FullAddress{
+		NIC: 1, Addr: tcpip.AddrFrom4(vip.As4()), Port: port,
+	}, ipv4.ProtocolNumber)
+}
+
+// listen opens a listener on a backend stack.
+func (f *fabric) listen(ap netip.AddrPort) *gonet.TCPListener {
+	f.t.Helper()
+	b := f.backends[ap.Addr()]
+	l, err := gonet.ListenTCP(b.stack, tcpip.FullAddress{
+		NIC: 1, Addr: tcpip.AddrFrom16(ap.Addr().As16()), Port: ap.Port(),
+	}, ipv6.ProtocolNumber)
+	if err != nil {
+		f.t.Fatalf("listen %v: %v", ap, err)
+	}
+	f.t.Cleanup(func() { l.Close() })
+	return l
+}
