@@ -123,7 +123,7 @@ func (b *builder) gatewayRA(entry string, fg fileGateway, g *Gateway) bool {
 	if fr == nil {
 		fr = &fileRA{}
 	}
-	errs := len(b.p.list)
+	errs := b.p.count
 	path := entry + ".ra"
 	ra := &RouterAdvertisement{
 		Interval:          b.duration(path+".interval", fr.Interval, DefaultRAInterval),
@@ -182,5 +182,5 @@ func (b *builder) gatewayRA(entry string, fg fileGateway, g *Gateway) bool {
 		}
 	}
 	g.RA = ra
-	return len(b.p.list) == errs
+	return b.p.count == errs
 }

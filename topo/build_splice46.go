@@ -83,7 +83,7 @@ func (b *builder) checkPoolAgainstHosts(pool netip.Prefix) {
 }
 
 func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Service, bool) {
-	errs := len(b.p.list)
+	errs := b.p.count
 	svc := &Service{Line: b.p.lines.line(path)}
 
 	if vip, err := parseAddrSpec(fs.VIP); fs.VIP == "" {
@@ -152,11 +152,11 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 			svc.Default = ap
 		}
 	}
-	return svc, len(b.p.list) == errs
+	return svc, b.p.count == errs
 }
 
 func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool netip.Prefix, matches map[string]owner) *Backend {
-	errs := len(b.p.list)
+	errs := b.p.count
 	be := &Backend{Default: fb.Default, Line: b.p.lines.line(path)}
 	if ap, err := backendAddress(fb.Address, pool); err != nil {
 		b.p.add(path+".address", "%v", err)
@@ -171,7 +171,7 @@ func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool
 		if fb.Default {
 			b.p.add(path+".default", "a default backend is only used with select prefix, http-host or sni, not %s", policy)
 		}
-		return keepIf(be, len(b.p.list) == errs)
+		return keepIf(be, b.p.count == errs)
 	}
 	if len(fb.Match) == 0 && !fb.Default {
 		b.p.add(path+".match", "with select %s a backend needs match values or default: true", policy)
@@ -194,7 +194,7 @@ func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool
 			be.Match = append(be.Match, m)
 		}
 	}
-	return keepIf(be, len(b.p.list) == errs)
+	return keepIf(be, b.p.count == errs)
 }
 
 // backendAddress reads "[2001:db8::1]:80", which must be IPv6 and outside

@@ -55,7 +55,7 @@ func readFile(p *problems, data []byte, fc *fileConfig) bool {
 		root = root.Content[0]
 	}
 	check.walk(root, reflect.TypeOf(fileConfig{}), "")
-	if len(p.list) > 0 {
+	if p.count > 0 {
 		return false
 	}
 

@@ -61,7 +61,12 @@ type problems struct {
 	file  string
 	lines lineIndex
 	list  Errors
+	count int // problems found, which may exceed len(list)
 }
+
+// maxErrors bounds the list kept: past it nobody reads on, and a file built
+// to produce millions of errors must not take the memory to hold them.
+const maxErrors = 200
 
 func newProblems(file string) *problems {
 	return &problems{file: file, lines: lineIndex{}}
@@ -73,15 +78,21 @@ func (p *problems) add(path, format string, args ...any) {
 }
 
 func (p *problems) addAt(line int, path, format string, args ...any) {
-	p.list = append(p.list, &Error{File: p.file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)})
+	p.count++
+	if len(p.list) < maxErrors {
+		p.list = append(p.list, &Error{File: p.file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)})
+	}
 }
 
 // err returns the collected problems sorted by line, or nil when there are none.
 func (p *problems) err() error {
-	if len(p.list) == 0 {
+	if p.count == 0 {
 		return nil
 	}
 	sort.SliceStable(p.list, func(i, j int) bool { return p.list[i].Line < p.list[j].Line })
+	if p.count > len(p.list) {
+		return append(p.list, &Error{File: p.file, Msg: fmt.Sprintf("%d more problems not shown", p.count-len(p.list))})
+	}
 	return p.list
 }
 

@@ -118,3 +118,19 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestErrorListIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("switches: [{name: s1, dpid: 1}]\nhosts:\n")
+	for range 300 {
+		b.WriteString("  - {name: h1, switch: s1, port: 1, mac: \"00:00:0a:00:00:01\"}\n")
+	}
+	_, err := Parse("t.yaml", []byte(b.String()))
+	list, ok := err.(Errors)
+	if !ok || len(list) != maxErrors+1 {
+		t.Fatalf("got %d errors, want %d and a summary", len(list), maxErrors)
+	}
+	if got := list[maxErrors].Error(); got != "t.yaml: 697 more problems not shown" {
+		t.Errorf("summary = %q", got)
+	}
+}
