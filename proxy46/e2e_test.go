@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -340,5 +341,154 @@ func TestNetstackRouting(t *testing.T) {
 	st := f.engine.Stats()
 	if st.Drops[DropMalformed] != 0 || st.ClientResets != 0 {
 		t.Errorf("unexpected drops or resets: %+v", st)
+	}
+}
+
+// TestNetstackManyConnections runs 1000 HTTP connections, each on its own
+// TCP connection, spread over the Host-routed backends.
+func TestNetstackManyConnections(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := e2eFabric(t, impairment{}, impairment{})
+	client := f.httpClient(f.tlsCert)
+	const total, workers = 1000, 16
+	jobs := make(chan int)
+	errs := make(chan error, total)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				host, want := "a.example", "A"
+				switch i % 3 {
+				case 1:
+					host, want = "b.example", "B"
+				case 2:
+					host, want = fmt.Sprintf("n%d.example", i), "C"
+				}
+				got, err := get(ctx, client, "http://"+host+"/")
+				if err == nil && !strings.HasPrefix(got, want+" host="+host) {
+					err = fmt.Errorf("got %q", got)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("request %d to %s: %w", i, host, err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < total; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := f.engine.Stats()
+	if st.Spliced != total {
+		t.Errorf("spliced %d connections, want %d", st.Spliced, total)
+	}
+	var chosen uint64
+	for _, b := range st.Backends {
+		if b.VIP.Port() == 80 {
+			chosen += b.Chosen
+		}
+	}
+	if chosen != total {
+		t.Errorf("backend choices %d, want %d", chosen, total)
+	}
+}
+
+// TestNetstackBulk moves 10 MB each way through backends whose window
+// scales (3 and 9) differ from the one the edge offers the client (7).
+func TestNetstackBulk(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	f := e2eFabric(t, impairment{}, impairment{})
+	for _, port := range []uint16{9000, 9001} {
+		start := time.Now()
+		if err := bulk(ctx, f, port, 10<<20, 10<<20, uint64(port)); err != nil {
+			t.Fatalf("port %d: %v", port, err)
+		}
+		t.Logf("port %d: 10 MB each way in %v", port, time.Since(start))
+	}
+	// The connections linger: check the scales really differed.
+	f.engine.mu.Lock()
+	defer f.engine.mu.Unlock()
+	scales := map[uint16]uint8{}
+	for _, c := range f.engine.all {
+		if c.k4.vipPort >= 9000 {
+			if !c.rescaleB2C || !c.clientWScale || c.scaleEdge != 7 {
+				t.Errorf("port %d: no rescaling (client %v, backend %d)", c.k4.vipPort, c.clientWScale, c.scaleBackend)
+			}
+			scales[c.k4.vipPort] = c.scaleBackend
+		}
+	}
+	if scales[9000] >= 7 || scales[9001] <= 7 {
+		t.Errorf("backend window scales %v, want one below 7 and one above", scales)
+	}
+}
+
+// TestNetstackImpaired injects loss, duplication and reordering on both
+// sides; every transfer must still complete intact.
+func TestNetstackImpaired(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	imp := impairment{Loss: 0.03, Duplicate: 0.02, Reorder: 0.03}
+	f := e2eFabric(t, imp, imp)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			checkRouting(ctx, t, f, f.tlsCert)
+		}()
+	}
+	for i, port := range []uint16{9000, 9001} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := bulk(ctx, f, port, 2<<20, 2<<20, uint64(100+i)); err != nil {
+				errs <- fmt.Errorf("bulk via %d: %w", port, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := f.engine.Stats()
+	t.Logf("spliced %d, drops %v, held total %d", st.Spliced, st.Drops, st.HeldBytesTotal)
+}
+
+// TestNetstackFailover: a refusing backend and a silent one are skipped
+// for the next backend of the same match; with none left the client is
+// reset.
+func TestNetstackFailover(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := e2eFabric(t, impairment{}, impairment{})
+	client := f.httpClient(f.tlsCert)
+	for _, tc := range []struct{ host, want string }{
+		{"refused.example", "B host=refused.example:81 sni="},
+		{"silent.example", "B host=silent.example:81 sni="},
+	} {
+		got, err := get(ctx, client, "http://"+tc.host+":81/")
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.host, got, err, tc.want)
+		}
+	}
+	_, err := get(ctx, client, "http://alone.example:81/")
+	if err == nil || !strings.Contains(err.Error(), "reset") {
+		t.Errorf("alone.example: error %v, want a connection reset", err)
+	}
+	st := f.engine.Stats()
+	if st.BackendRefused < 2 || st.BackendTimeouts != 1 || st.Failovers != 2 || st.NoBackend != 1 {
+		t.Errorf("refused %d, timeouts %d, failovers %d, no backend %d",
+			st.BackendRefused, st.BackendTimeouts, st.Failovers, st.NoBackend)
 	}
 }
