@@ -78,9 +78,13 @@ func (m *Hello) unmarshalBody(d *decoder) {
 		if d.failed() {
 			return
 		}
+		// Elements are padded to 8 bytes, the last one too, as for
+		// matches; accepting a missing pad would make the message encode
+		// to other bytes than it was decoded from.
 		padded := align8(n)
 		if padded > d.len() {
-			padded = n // the last element may lack its padding
+			d.fail("hello element: padded length %d overruns the %d bytes left", padded, d.len())
+			return
 		}
 		e := d.sub(padded, "hello element")
 		el := HelloElem{Type: e.u16("type")}
