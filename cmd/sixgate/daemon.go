@@ -129,7 +129,7 @@ func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.C
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
 		return
 	}
-	if t.Controller != running.Controller {
+	if !sameController(t.Controller, running.Controller) {
 		log.Warn("reload: controller section changed; restart sixgate to apply it")
 	}
 	if err := apps.reload(t); err != nil {
@@ -138,6 +138,13 @@ func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.C
 	}
 	log.WithField("file", path).Info("configuration reloaded")
 	ctl.ResyncAll()
+}
+
+// sameController compares controller sections by value, TLS files included.
+func sameController(a, b topo.Controller) bool {
+	ta, tb := a.TLS, b.TLS
+	a.TLS, b.TLS = nil, nil
+	return a == b && (ta == nil) == (tb == nil) && (ta == nil || *ta == *tb)
 }
 
 func serveMetrics(addr string, reg *prometheus.Registry, log *logrus.Entry) (*http.Server, error) {
