@@ -26,10 +26,12 @@ type Config struct {
 	// TLS is required for a tls: listener; set ClientAuth and ClientCAs
 	// in it for mutual authentication.
 	TLS *tls.Config
-	// EchoInterval is how often an idle switch is sent an ECHO_REQUEST;
-	// a switch silent for EchoInterval+EchoTimeout is disconnected.
+	// EchoInterval is how often a switch is sent an ECHO_REQUEST.
 	EchoInterval time.Duration
-	EchoTimeout  time.Duration
+	// EchoTimeout is how long a switch may stay silent (no message at
+	// all, echo replies included) before it is disconnected; it should
+	// be a few EchoIntervals.
+	EchoTimeout time.Duration
 	// HandshakeTimeout bounds HELLO, FEATURES and the first PORT_DESC.
 	HandshakeTimeout time.Duration
 	// RequestTimeout bounds each request the core makes on its own.
@@ -57,7 +59,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.EchoInterval, 5*time.Second)
-	def(&c.EchoTimeout, 10*time.Second)
+	def(&c.EchoTimeout, 15*time.Second)
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)

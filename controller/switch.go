@@ -327,17 +327,16 @@ func readMessage(r io.Reader, buf []byte) ([]byte, error) {
 
 // readLoop reads until the connection fails, answering echoes, routing
 // replies to their requests and queueing events. Any message proves the
-// switch alive; silence longer than the echo interval plus timeout ends
-// the session.
+// switch alive; silence longer than the echo timeout ends the session.
 func (s *Switch) readLoop(r *bufio.Reader) {
 	buf := make([]byte, ofp.MaxMessageLen)
 	for {
-		s.conn.SetReadDeadline(time.Now().Add(s.ctl.cfg.EchoInterval + s.ctl.cfg.EchoTimeout))
+		s.conn.SetReadDeadline(time.Now().Add(s.ctl.cfg.EchoTimeout))
 		b, err := readMessage(r, buf)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				err = fmt.Errorf("no message for %v: echo timeout", s.ctl.cfg.EchoInterval+s.ctl.cfg.EchoTimeout)
+				err = fmt.Errorf("no message for %v: echo timeout", s.ctl.cfg.EchoTimeout)
 			}
 			s.close(err)
 			return
