@@ -9,4 +9,9 @@
 // codec does not model (unknown messages, actions, instructions, OXM fields,
 // properties) are kept as raw bytes, so Marshal(Decode(b)) == b for every
 // valid message.
+//
+// [Reader] frames messages from a byte stream by their header length, and
+// [Format] renders a message on one line in the style of
+// "ovs-ofctl ofp-print". Match fields include the Nicira (NXM) fields Open
+// vSwitch sends in OpenFlow 1.3, such as registers and conntrack state.
 package ofp
