@@ -1,0 +1,171 @@
+package proxy46
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// fuzzSetup returns packets that leave an engine with live connections in
+// several states: one established on port 22, one holding on port 8000,
+// one waiting for its backend on port 80.
+func fuzzSetup(t testing.TB) (setup [][]byte, p4, p6 []byte) {
+	e, _ := newTestEngine(t, nil)
+	rec := &recorder{}
+	p4, p6 = establishedPairRecorded(t, e, rec, 100)
+	tsOpts := []layers.TCPOption{optNOPv(), optNOPv(), optTS(300, 0)}
+	synOpts := []layers.TCPOption{optMSSv(1400), optSACKOK(), optTS(300, 0), optNOPv(), optWS(7)}
+	for _, port := range []uint16{8000, 80} {
+		syn := pkt4(t, client4, vip, 41000+port, port, seg{seq: 5000, flags: "S", opts: synOpts})
+		out := NewBatch(2, 2048)
+		e.Handle(syn, out)
+		isnV := binary.BigEndian.Uint32(out.Packets[0].Data[20+tcpSeq:])
+		rec.add(syn)
+		payload := "GET / HTTP/1.1\r\nHo"
+		if port == 80 {
+			payload = "B"
+		}
+		rec.add(pkt4(t, client4, vip, 41000+port, port, seg{seq: 5001, ack: isnV + 1, flags: "PA", opts: tsOpts, payload: []byte(payload)}))
+	}
+	return rec.pkts, p4, p6
+}
+
+type recorder struct{ pkts [][]byte }
+
+func (r *recorder) add(p []byte) { r.pkts = append(r.pkts, p) }
+
+// establishedPairRecorded is establishedPair that also records the
+// packets it fed, so that fresh engines can be brought to the same state.
+func establishedPairRecorded(t testing.TB, e *Engine, rec *recorder, payload int) ([]byte, []byte) {
+	spy := &spyEngine{Engine: e, rec: rec}
+	return spy.establish(t, payload)
+}
+
+type spyEngine struct {
+	*Engine
+	rec *recorder
+}
+
+func (s *spyEngine) establish(t testing.TB, payload int) ([]byte, []byte) {
+	const cport, isnC, isnB = 50000, 1, 900
+	out := NewBatch(4, 2048)
+	syn := pkt4(t, client4, vip, cport, 22, seg{seq: isnC, flags: "S", window: 64240,
+		opts: []layers.TCPOption{optMSSv(1460), optSACKOK(), optTS(100, 0), optNOPv(), optWS(8)}})
+	s.Handle(syn, out)
+	s.rec.add(syn)
+	isnV := binary.BigEndian.Uint32(out.Packets[0].Data[20+tcpSeq:])
+	out.Reset()
+	ack := pkt4(t, client4, vip, cport, 22, seg{seq: isnC + 1, ack: isnV + 1, flags: "A",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(101, 1)}})
+	s.Handle(ack, out)
+	s.rec.add(ack)
+	bsyn := decodeOut(t, out.Packets[0])
+	backend, bport := ip(bsyn.ip6.DstIP), uint16(bsyn.tcp.DstPort)
+	synack := pkt6(t, backend, client6, bport, cport, seg{seq: isnB, ack: isnC + 1, flags: "SA",
+		opts: []layers.TCPOption{optMSSv(1440), optSACKOK(), optTS(7, 101), optNOPv(), optWS(6)}})
+	s.rec.add(synack)
+	data := make([]byte, payload)
+	p4 := pkt4(t, client4, vip, cport, 22, seg{seq: isnC + 1, ack: isnV + 1, flags: "PA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(102, 7), optNOPv(), optNOPv(), optSACKBlocks(isnV+5, isnV+9)}, payload: data})
+	p6 := pkt6(t, backend, client6, bport, cport, seg{seq: isnB + 1, ack: isnC + 1, flags: "PA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(8, 102)}, payload: data})
+	return p4, p6
+}
+
+// FuzzHandle feeds arbitrary packets, and arbitrary TCP segments inside
+// valid headers of live connections, to an engine, then runs its timers.
+// It must not panic, must keep its table and holds within their bounds,
+// and every packet it emits must have consistent IP lengths.
+func FuzzHandle(f *testing.F) {
+	setup, p4, p6 := fuzzSetup(f)
+	f.Add(byte(0), p4)
+	f.Add(byte(0), p6)
+	f.Add(byte(1), p4[20:])
+	f.Add(byte(2), p6[40:])
+	for _, p := range setup {
+		f.Add(byte(0), p)
+		f.Add(byte(3), append([]byte{byte(len(p) >> 8), byte(len(p))}, p...))
+	}
+	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
+		clock := newFakeClock()
+		cfg := testConfig(clock)
+		cfg.MaxConnections = 8
+		cfg.MaxHeldBytes = 512
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := NewBatch(8, 2048)
+		for _, p := range setup {
+			e.Handle(p, out)
+		}
+		var pkts [][]byte
+		switch kind % 4 {
+		case 0:
+			pkts = [][]byte{data}
+		case 1: // a client segment inside a valid header
+			pkts = [][]byte{withIPv4(p4, data)}
+		case 2: // a backend segment inside a valid header
+			pkts = [][]byte{withIPv6(p6, data)}
+		case 3: // a sequence of length-prefixed packets
+			for len(data) >= 2 {
+				n := min(int(binary.BigEndian.Uint16(data)), len(data)-2)
+				pkts = append(pkts, data[2:2+n])
+				data = data[2+n:]
+			}
+		}
+		for i, p := range pkts {
+			e.Handle(p, out)
+			if i%2 == 1 {
+				clock.Advance(time.Duration(kind) * 100 * time.Millisecond)
+				e.Expire(out)
+			}
+		}
+		clock.Advance(11 * time.Second)
+		e.Expire(out)
+		st := e.Stats()
+		if e.Len() > cfg.MaxConnections || len(e.by6) > e.Len() || len(e.all) != e.Len() {
+			t.Fatalf("table out of bounds: %d by4, %d by6, %d all", e.Len(), len(e.by6), len(e.all))
+		}
+		if st.HeldBytes > uint64(cfg.MaxConnections*cfg.MaxHeldBytes) {
+			t.Fatalf("holding %d bytes", st.HeldBytes)
+		}
+		for _, p := range out.Packets {
+			checkLengths(t, p)
+		}
+	})
+}
+
+// withIPv4 puts seg behind p's IPv4 header, keeping p's ports.
+func withIPv4(p, seg []byte) []byte {
+	b := append(append([]byte(nil), p[:20+4]...), seg[min(4, len(seg)):]...)
+	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
+	return b
+}
+
+// withIPv6 puts seg behind p's IPv6 header, keeping p's ports.
+func withIPv6(p, seg []byte) []byte {
+	b := append(append([]byte(nil), p[:40+4]...), seg[min(4, len(seg)):]...)
+	binary.BigEndian.PutUint16(b[4:], uint16(len(b)-40))
+	return b
+}
+
+func checkLengths(t *testing.T, p Packet) {
+	switch p.Family {
+	case IPv4:
+		if len(p.Data) < 20 || int(binary.BigEndian.Uint16(p.Data[2:])) != len(p.Data) {
+			t.Fatalf("IPv4 output with inconsistent length: %x", p.Data)
+		}
+		if sumWords(p.Data[:20]) != 0xffff {
+			t.Fatalf("IPv4 header checksum wrong: %x", p.Data[:20])
+		}
+	case IPv6:
+		if len(p.Data) < 40 || int(binary.BigEndian.Uint16(p.Data[4:]))+40 != len(p.Data) {
+			t.Fatalf("IPv6 output with inconsistent length: %x", p.Data)
+		}
+	default:
+		t.Fatalf("family %d", p.Family)
+	}
+}
