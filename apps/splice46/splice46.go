@@ -1,0 +1,288 @@
+// Package splice46 connects the proxy46 splicing engine to the switches:
+// it sends the TCP traffic of every VIP, and the backends' answers to pool6
+// addresses, to the controller, feeds those packets to the engine, and sends
+// what the engine produces out of the port of the destination host. It also
+// answers the rest of the IPv4 traffic to a VIP the way a host would: echo
+// replies to pings, a reset for a closed TCP port, port unreachable for UDP.
+//
+// This is the controller data path: every spliced segment is a packet-in
+// and a packet-out, which suits demos and light load.
+package splice46
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/proxy46"
+	"github.com/sixgate/sixgate/topo"
+)
+
+// CookieID is the top byte of the cookies of this app's flows.
+const CookieID = 0x03
+
+// Flow priorities: above the neighbor app's forwarding, so VIP and pool6
+// traffic is steered here whatever MAC it was sent to.
+const (
+	prioService = 2100 // TCP to a service, TCP and Packet Too Big to pool6
+	prioVIP     = 2000 // anything else to a VIP
+)
+
+// expireEvery is the engine's timer tick.
+const expireEvery = 200 * time.Millisecond
+
+// state is one configuration with the engine built from it; a reload swaps
+// it whole.
+type state struct {
+	topo   *topo.Topology
+	engine *proxy46.Engine
+}
+
+// App is the splice46 app.
+type App struct {
+	log   *logrus.Entry
+	state atomic.Pointer[state]
+	ctl   *controller.Controller
+
+	batches sync.Pool
+	stats   counters
+}
+
+// counters are the app's own, beside the engine's.
+type counters struct {
+	packetIns    atomic.Uint64
+	packetOuts   atomic.Uint64
+	noRoute      atomic.Uint64
+	notIP        atomic.Uint64
+	echoReplies  atomic.Uint64
+	closedPort   atomic.Uint64
+	sendFailures atomic.Uint64
+}
+
+var (
+	_ controller.FlowApp         = (*App)(nil)
+	_ controller.PacketInHandler = (*App)(nil)
+	_ controller.Starter         = (*App)(nil)
+)
+
+// New builds the app for a topology with a splice46 section.
+func New(t *topo.Topology, log *logrus.Entry) (*App, error) {
+	a := &App{log: log.WithField("app", "splice46")}
+	a.batches.New = func() any { return proxy46.NewBatch(8, 2048) }
+	st, err := newState(t)
+	if err != nil {
+		return nil, err
+	}
+	a.state.Store(st)
+	return a, nil
+}
+
+func newState(t *topo.Topology) (*state, error) {
+	if t.Splice46 == nil {
+		return nil, fmt.Errorf("splice46: no splice46 section in %s", t.File)
+	}
+	cfg, err := engineConfig(t.Splice46)
+	if err != nil {
+		return nil, err
+	}
+	e, err := proxy46.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("splice46: %w", err)
+	}
+	return &state{topo: t, engine: e}, nil
+}
+
+// engineConfig maps the file's section onto the engine's configuration.
+func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
+	cfg := proxy46.Config{Pool6: s.Pool6, MTU6: s.MTU6}
+	if _, err := rand.Read(cfg.ISNKey[:]); err != nil {
+		return cfg, fmt.Errorf("splice46: ISN key: %w", err)
+	}
+	for _, svc := range s.Services {
+		p, err := proxy46.ParsePolicy(string(svc.Select))
+		if err != nil {
+			return cfg, err
+		}
+		ps := proxy46.Service{VIP: svc.VIP, Port: svc.Port, Policy: p, Default: svc.Default}
+		for _, b := range svc.Backends {
+			if b.Default {
+				ps.Default = b.Address
+			}
+			ps.Backends = append(ps.Backends, proxy46.Backend{Addr: b.Address, Match: b.Match})
+		}
+		cfg.Services = append(cfg.Services, ps)
+	}
+	return cfg, nil
+}
+
+func (a *App) Name() string    { return "splice46" }
+func (a *App) CookieID() uint8 { return CookieID }
+
+// Engine returns the running engine, for status and metrics.
+func (a *App) Engine() *proxy46.Engine { return a.state.Load().engine }
+
+// Start runs the engine's timers until ctx is done.
+func (a *App) Start(ctx context.Context, c *controller.Controller) error {
+	a.ctl = c
+	go func() {
+		t := time.NewTicker(expireEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				st := a.state.Load()
+				b := a.batches.Get().(*proxy46.Batch)
+				st.engine.Expire(b)
+				a.send(st, b)
+				b.Reset()
+				a.batches.Put(b)
+			}
+		}
+	}()
+	return nil
+}
+
+// Reload takes a new configuration. An unchanged splice46 section keeps
+// the engine and its connections; a changed one starts a new engine, and
+// the connections of the old one are forgotten (their clients see resets
+// from the backends or time out).
+func (a *App) Reload(t *topo.Topology) error {
+	old := a.state.Load()
+	if sameSection(old.topo.Splice46, t.Splice46) {
+		a.state.Store(&state{topo: t, engine: old.engine})
+		return nil
+	}
+	st, err := newState(t)
+	if err != nil {
+		return err
+	}
+	a.state.Store(st)
+	a.log.WithField("connections_dropped", old.engine.Len()).Warn("splice46 section changed: new engine")
+	return nil
+}
+
+func sameSection(x, y *topo.Splice46) bool {
+	if x == nil || y == nil {
+		return x == y
+	}
+	return fmt.Sprintf("%v|%v|%v|%v", x.MAC, x.Pool6, x.MTU6, services(x)) ==
+		fmt.Sprintf("%v|%v|%v|%v", y.MAC, y.Pool6, y.MTU6, services(y))
+}
+
+func services(s *topo.Splice46) string {
+	out := ""
+	for _, svc := range s.Services {
+		out += fmt.Sprintf("%v:%d/%s/%v[", svc.VIP, svc.Port, svc.Select, svc.Default)
+		for _, b := range svc.Backends {
+			out += fmt.Sprintf("%v%v%v,", b.Address, b.Match, b.Default)
+		}
+		out += "]"
+	}
+	return out
+}
+
+// Flows steers, on every switch, the packets the engine and the VIP
+// answers need to the controller.
+func (a *App) Flows(*controller.Switch) []controller.Flow {
+	s := a.state.Load().topo.Splice46
+	toController := []ofp.Instruction{ofp.ApplyActions(ofp.Output(ofp.PortController))}
+	var flows []controller.Flow
+	for i, svc := range s.Services {
+		flows = append(flows, controller.Flow{
+			Priority: prioService, Cookie: uint64(i + 1), Instructions: toController,
+			Match: ofp.NewMatch(ofp.EthType(0x0800), ofp.IPProto(6),
+				ofp.IPv4Dst(netip.PrefixFrom(svc.VIP, 32)), ofp.TCPDst(svc.Port)),
+		})
+	}
+	for _, vip := range s.VIPs() {
+		flows = append(flows, controller.Flow{
+			Priority: prioVIP, Cookie: 0x1000, Instructions: toController,
+			Match: ofp.NewMatch(ofp.EthType(0x0800), ofp.IPv4Dst(netip.PrefixFrom(vip, 32))),
+		})
+	}
+	// Backends answer to pool6 addresses. Only TCP and Packet Too Big:
+	// neighbor discovery for pool6 addresses belongs to the neighbor app.
+	flows = append(flows,
+		controller.Flow{Priority: prioService, Cookie: 0x2000, Instructions: toController,
+			Match: ofp.NewMatch(ofp.EthType(0x86dd), ofp.IPProto(6), ofp.IPv6Dst(s.Pool6))},
+		controller.Flow{Priority: prioService, Cookie: 0x2001, Instructions: toController,
+			Match: ofp.NewMatch(ofp.EthType(0x86dd), ofp.IPProto(58), ofp.IPv6Dst(s.Pool6), ofp.ICMPv6Type(2))},
+	)
+	return flows
+}
+
+// PacketIn runs one packet through the VIP answers or the engine.
+func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
+	a.stats.packetIns.Add(1)
+	frame := pi.Data
+	if len(frame) < 14 {
+		a.stats.notIP.Add(1)
+		return
+	}
+	st := a.state.Load()
+	et := binary.BigEndian.Uint16(frame[12:14])
+	ip := frame[14:]
+	switch et {
+	case 0x0800:
+		if a.answerVIP(st, ip) {
+			return
+		}
+	case 0x86dd:
+	default:
+		a.stats.notIP.Add(1)
+		return
+	}
+	b := a.batches.Get().(*proxy46.Batch)
+	st.engine.Handle(ip, b)
+	a.send(st, b)
+	b.Reset()
+	a.batches.Put(b)
+}
+
+// send puts each packet of b in an Ethernet frame for the host that owns
+// its destination and sends it out of that host's port.
+func (a *App) send(st *state, b *proxy46.Batch) {
+	for _, p := range b.Packets {
+		a.output(st, p.Family == proxy46.IPv6, p.Dst, p.Data)
+	}
+}
+
+func (a *App) output(st *state, v6 bool, dst netip.Addr, ip []byte) {
+	h, ok := st.topo.HostByAddr(dst)
+	if !ok || a.ctl == nil {
+		a.stats.noRoute.Add(1)
+		return
+	}
+	sw, ok := a.ctl.Switch(h.DPID)
+	if !ok {
+		a.stats.noRoute.Add(1)
+		return
+	}
+	frame := make([]byte, 14+len(ip))
+	copy(frame, h.MAC)
+	copy(frame[6:], st.topo.Splice46.MAC)
+	et := uint16(0x0800)
+	if v6 {
+		et = 0x86dd
+	}
+	binary.BigEndian.PutUint16(frame[12:], et)
+	copy(frame[14:], ip)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := sw.PacketOut(ctx, h.Port, frame); err != nil {
+		a.stats.sendFailures.Add(1)
+		return
+	}
+	a.stats.packetOuts.Add(1)
+}

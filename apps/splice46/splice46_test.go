@@ -1,0 +1,254 @@
+package splice46
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/controller/ofptest"
+	"github.com/sixgate/sixgate/topo"
+)
+
+// rig is the seed topology's switch, faked, under a real controller
+// running the app.
+type rig struct {
+	t   *testing.T
+	top *topo.Topology
+	app *App
+	sw  *ofptest.Switch
+	ctx context.Context
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	top, err := topo.Load("../../topo/examples/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	app, err := New(top, logrus.NewEntry(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := controller.New(controller.Config{Listen: "tcp:127.0.0.1:0", Apps: []controller.App{app}, Log: logrus.NewEntry(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	go c.Serve(ctx, l)
+	sw := &ofptest.Switch{DPID: 1, NTables: 254}
+	go sw.Dial(ctx, l.Addr().String())
+	r := &rig{t: t, top: top, app: app, sw: sw, ctx: ctx}
+	r.wait("flows installed", func() bool { return len(sw.Flows()) == len(app.Flows(nil)) })
+	return r
+}
+
+func (r *rig) wait(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var (
+	h3MAC     = net.HardwareAddr{0, 0, 0x0a, 0, 0, 3}
+	spliceMAC = net.HardwareAddr{0, 0, 0x0a, 0, 0, 0x42}
+	h3        = net.IP{10, 0, 0, 3}
+	vip       = net.IP{10, 0, 0, 42}
+)
+
+// packetIn sends the frame built from ls to the controller as if the
+// switch's flow with the given cookie had punted it from port 3.
+func (r *rig) packetIn(ls ...gopacket.SerializableLayer) {
+	r.t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	eth := &layers.Ethernet{SrcMAC: h3MAC, DstMAC: spliceMAC, EthernetType: layers.EthernetTypeIPv4}
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		append([]gopacket.SerializableLayer{eth}, ls...)...); err != nil {
+		r.t.Fatal(err)
+	}
+	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: controller.AppCookie(CookieID, 1),
+		Match: ofp.NewMatch(ofp.InPort(3)), Data: buf.Bytes()}
+	if err := r.sw.SendMessage(pi); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// nextPacketOut waits for the n-th packet-out and decodes its frame,
+// checking its output port and that every checksum in it is right.
+func (r *rig) nextPacketOut(n int, port uint32) gopacket.Packet {
+	r.t.Helper()
+	var po *ofp.PacketOut
+	r.wait("packet-out", func() bool {
+		seen := 0
+		for _, m := range r.sw.Received() {
+			if p, ok := m.(*ofp.PacketOut); ok {
+				seen++
+				if seen == n {
+					po = p
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if len(po.Actions) != 1 || po.Actions[0].(*ofp.ActionOutput).Port != port {
+		r.t.Fatalf("packet-out actions %v, want output:%d", po.Actions, port)
+	}
+	pkt := gopacket.NewPacket(po.Data, layers.LayerTypeEthernet, gopacket.Default)
+	if el := pkt.ErrorLayer(); el != nil {
+		r.t.Fatalf("packet-out does not decode: %v", el.Error())
+	}
+	eth := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+	if eth.SrcMAC.String() != spliceMAC.String() {
+		r.t.Errorf("frame from %v, want the splice46 MAC %v", eth.SrcMAC, spliceMAC)
+	}
+	verifyChecksums(r.t, pkt)
+	return pkt
+}
+
+// verifyChecksums re-serializes the IPv4 and transport layers with
+// gopacket computing checksums and compares with what was sent.
+func verifyChecksums(t *testing.T, pkt gopacket.Packet) {
+	t.Helper()
+	ip, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+	if !ok {
+		return
+	}
+	sent := ip.Checksum
+	buf := gopacket.NewSerializeBuffer()
+	ip2 := *ip
+	if err := ip2.SerializeTo(buf, gopacket.SerializeOptions{ComputeChecksums: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := uint16(buf.Bytes()[10])<<8 | uint16(buf.Bytes()[11]); got != sent {
+		t.Errorf("IPv4 checksum %#04x, want %#04x", sent, got)
+	}
+	if tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
+		want := tcp.Checksum
+		tcp.SetNetworkLayerForChecksum(ip)
+		b := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{ComputeChecksums: true}, tcp, gopacket.Payload(tcp.Payload)); err != nil {
+			t.Fatal(err)
+		}
+		if got := uint16(b.Bytes()[16])<<8 | uint16(b.Bytes()[17]); got != want {
+			t.Errorf("TCP checksum %#04x, want %#04x", want, got)
+		}
+	}
+	if icmp, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
+		want := icmp.Checksum
+		b := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(b, gopacket.SerializeOptions{ComputeChecksums: true}, icmp, gopacket.Payload(icmp.Payload)); err != nil {
+			t.Fatal(err)
+		}
+		if got := uint16(b.Bytes()[2])<<8 | uint16(b.Bytes()[3]); got != want {
+			t.Errorf("ICMP checksum %#04x, want %#04x", want, got)
+		}
+	}
+}
+
+func TestFlowsSteerVIPAndPool6(t *testing.T) {
+	r := newRig(t)
+	var tcp80, pool6 bool
+	for _, f := range r.sw.Flows() {
+		if f.Cookie>>controller.CookieShift != CookieID {
+			t.Errorf("flow with foreign cookie %#x", f.Cookie)
+		}
+		m := f.Match
+		if o, ok := m.Field(ofp.FieldTCPDst); ok && o.Uint() == 80 {
+			d, _ := m.Field(ofp.FieldIPv4Dst)
+			tcp80 = d.ValueString() == "10.0.0.42"
+		}
+		if o, ok := m.Field(ofp.FieldIPv6Dst); ok && o.ValueString() == "2001:db8:ffff::" && o.MaskString() == "ffff:ffff:ffff:ffff:ffff:ffff::" {
+			if p, ok := m.Field(ofp.FieldIPProto); ok && p.Uint() == 6 {
+				pool6 = true
+			}
+		}
+	}
+	if !tcp80 || !pool6 {
+		t.Errorf("flows %v: VIP:80 steered %v, pool6 TCP steered %v", r.sw.Flows(), tcp80, pool6)
+	}
+}
+
+func TestVIPAnswersLikeAHost(t *testing.T) {
+	r := newRig(t)
+	ip := func(p layers.IPProtocol) *layers.IPv4 {
+		return &layers.IPv4{Version: 4, TTL: 64, Protocol: p, SrcIP: h3, DstIP: vip}
+	}
+
+	// Ping: an echo reply with the same id, sequence and data.
+	r.packetIn(ip(layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 9},
+		gopacket.Payload("ping!"))
+	pkt := r.nextPacketOut(1, 3)
+	icmp := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+	if icmp.TypeCode.Type() != layers.ICMPv4TypeEchoReply || icmp.Id != 7 || icmp.Seq != 9 || string(icmp.Payload) != "ping!" {
+		t.Errorf("echo reply %v payload %q", icmp, icmp.Payload)
+	}
+	if got := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); !got.SrcIP.Equal(vip) || !got.DstIP.Equal(h3) {
+		t.Errorf("echo reply %v -> %v", got.SrcIP, got.DstIP)
+	}
+
+	// TCP to a port without a service: a reset acknowledging the SYN.
+	r.packetIn(ip(layers.IPProtocolTCP), withIP(&layers.TCP{SrcPort: 40000, DstPort: 22, SYN: true, Seq: 1000, Window: 100}))
+	tcp := r.nextPacketOut(2, 3).Layer(layers.LayerTypeTCP).(*layers.TCP)
+	if !tcp.RST || !tcp.ACK || tcp.Ack != 1001 || tcp.SrcPort != 22 || tcp.DstPort != 40000 {
+		t.Errorf("closed port answered %+v", tcp)
+	}
+
+	// UDP: port unreachable quoting the datagram.
+	r.packetIn(ip(layers.IPProtocolUDP), withIP(&layers.UDP{SrcPort: 5353, DstPort: 53}), gopacket.Payload("query"))
+	icmp = r.nextPacketOut(3, 3).Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+	if icmp.TypeCode != layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodePort) || len(icmp.Payload) != 28 {
+		t.Errorf("UDP answered %v with %d quoted bytes, want port unreachable quoting 28", icmp.TypeCode, len(icmp.Payload))
+	}
+
+	// A SYN to a service goes to the engine, which answers for the VIP
+	// with an MSS that leaves room for the IPv6 header.
+	r.packetIn(ip(layers.IPProtocolTCP), withIP(&layers.TCP{SrcPort: 40001, DstPort: 80, SYN: true, Seq: 5000, Window: 64240,
+		Options: []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xb4}}}}))
+	tcp = r.nextPacketOut(4, 3).Layer(layers.LayerTypeTCP).(*layers.TCP)
+	if !tcp.SYN || !tcp.ACK || tcp.Ack != 5001 {
+		t.Fatalf("SYN to VIP:80 answered %+v", tcp)
+	}
+	for _, o := range tcp.Options {
+		if o.OptionType == layers.TCPOptionKindMSS {
+			if mss := int(o.OptionData[0])<<8 | int(o.OptionData[1]); mss > 1500-60 {
+				t.Errorf("MSS %d offered to the client, want at most %d", mss, 1500-60)
+			}
+		}
+	}
+	conns := r.app.Engine().Connections()
+	if len(conns) != 1 || conns[0].Client != netip.MustParseAddrPort("10.0.0.3:40001") {
+		t.Errorf("engine connections %+v", conns)
+	}
+}
+
+// withIP marks a transport layer for checksumming over the rig's IPv4
+// pseudo-header.
+func withIP[T interface {
+	gopacket.SerializableLayer
+	SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
+}](l T) T {
+	l.SetNetworkLayerForChecksum(&layers.IPv4{Version: 4, Protocol: layers.IPProtocolTCP, SrcIP: h3, DstIP: vip})
+	return l
+}
