@@ -1,0 +1,95 @@
+package proxy46
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector exposes an Engine's Stats as Prometheus metrics, read at
+// scrape time.
+type Collector struct {
+	engine *Engine
+
+	packets, connsOpened, connsClosed, spliced *prometheus.Desc
+	byState, drops, heldBytes, heldTotal       *prometheus.Desc
+	backendChosen, backendFailed, events       *prometheus.Desc
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// NewCollector returns a collector for e; register it with a registry.
+func NewCollector(e *Engine) *Collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("sixgate_proxy46_"+name, help, labels, nil)
+	}
+	return &Collector{
+		engine:        e,
+		packets:       d("packets_total", "Packets by family and direction (in to the engine, out of it).", "family", "direction"),
+		connsOpened:   d("connections_opened_total", "Client SYNs accepted into the connection table."),
+		connsClosed:   d("connections_closed_total", "Connections removed from the table."),
+		spliced:       d("connections_spliced_total", "Connections that reached the established state."),
+		byState:       d("connections", "Connections in the table by state.", "state"),
+		drops:         d("drops_total", "Dropped packets by reason.", "reason"),
+		heldBytes:     d("held_bytes", "Client bytes held while choosing backends."),
+		heldTotal:     d("held_bytes_total", "Client bytes ever held."),
+		backendChosen: d("backend_chosen_total", "Connections sent to a backend.", "vip", "backend", "default"),
+		backendFailed: d("backend_failed_total", "Backend handshakes that failed (refused or timed out).", "vip", "backend", "default"),
+		events:        d("events_total", "Handshake, failover, reset and timer events.", "event"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.packets, c.connsOpened, c.connsClosed, c.spliced, c.byState,
+		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.engine.Stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter(c.packets, s.Packets4In, "ipv4", "in")
+	counter(c.packets, s.Packets6In, "ipv6", "in")
+	counter(c.packets, s.Packets4Out, "ipv4", "out")
+	counter(c.packets, s.Packets6Out, "ipv6", "out")
+	counter(c.connsOpened, s.ConnectionsOpened)
+	counter(c.connsClosed, s.ConnectionsClosed)
+	counter(c.spliced, s.Spliced)
+	for i, n := range s.ByState {
+		gauge(c.byState, float64(n), StateName(i))
+	}
+	for i, n := range s.Drops {
+		counter(c.drops, n, DropReasonName(i))
+	}
+	gauge(c.heldBytes, float64(s.HeldBytes))
+	counter(c.heldTotal, s.HeldBytesTotal)
+	for _, b := range s.Backends {
+		def := strconv.FormatBool(b.Default)
+		counter(c.backendChosen, b.Chosen, b.VIP.String(), b.Backend.String(), def)
+		counter(c.backendFailed, b.Failed, b.VIP.String(), b.Backend.String(), def)
+	}
+	for _, ev := range []struct {
+		name string
+		v    uint64
+	}{
+		{"syn_ack_sent", s.SynAcksSent}, {"backend_syn", s.BackendSyns},
+		{"backend_syn_retry", s.BackendSynRetries}, {"backend_refused", s.BackendRefused},
+		{"backend_timeout", s.BackendTimeouts}, {"failover", s.Failovers},
+		{"client_reset", s.ClientResets}, {"backend_reset", s.BackendResets},
+		{"no_backend", s.NoBackend}, {"default_chosen", s.DefaultChosen},
+		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed},
+		{"embryonic_expired", s.EmbryonicExpired}, {"idle_expired", s.IdleExpired},
+		{"linger_expired", s.LingerExpired}, {"icmp_translated", s.ICMPTranslated},
+		{"icmp_sent", s.ICMPSent},
+	} {
+		counter(c.events, ev.v, ev.name)
+	}
+}
