@@ -65,6 +65,3 @@ func (b *Batch) next(n int, fam Family, dst netip.Addr) []byte {
 	}
 	return p.Data
 }
-
-// drop removes the last packet, for a builder that changed its mind.
-func (b *Batch) drop() { b.Packets = b.Packets[:len(b.Packets)-1] }

@@ -44,7 +44,6 @@ func handshake(t *testing.T, e *Engine, port, cport uint16, isnC uint32) (isnV, 
 	if sa.ip4 == nil || !sa.tcp.SYN || !sa.tcp.ACK || sa.tcp.Ack != isnC+1 {
 		t.Fatalf("not a SYN-ACK: %+v", sa.tcp)
 	}
-	_, tsV = tsOf(t, sa.tcp)
 	tsV, _ = tsOf(t, sa.tcp)
 	isnV = sa.tcp.Seq
 	v, ds := handle(t, e, pkt4(t, client4, vip, cport, port, seg{seq: isnC + 1, ack: isnV + 1, flags: "A",
