@@ -1,26 +1,58 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/apps/tablemiss"
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/topo"
 )
 
 // appSet is the one place that lists the apps the binary runs, in the order
-// they see events.
+// they see events, with what they add to the metrics server.
 type appSet struct {
-	list []controller.App
+	list       []controller.App
+	collectors []prometheus.Collector
+	handlers   map[string]http.Handler
+}
+
+// reloader is an app that takes a new configuration on SIGHUP.
+type reloader interface {
+	Reload(*topo.Topology) error
 }
 
 func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
-	s := &appSet{}
+	s := &appSet{handlers: map[string]http.Handler{}}
 	s.list = append(s.list, tablemiss.New(log))
+	if t.Splice46 != nil {
+		sp, err := splice46.New(t, log)
+		if err != nil {
+			return nil, err
+		}
+		s.list = append(s.list, sp)
+		s.collectors = append(s.collectors, sp.Collector())
+		s.handlers["/connections"] = sp.StatusHandler()
+	}
 	return s, nil
 }
 
-// reload hands a new configuration to the apps that take one.
+// reload hands a new configuration to the apps that take one. Apps that
+// cannot follow a change of shape (a section added or removed) need a
+// restart, which reload reports as an error.
 func (s *appSet) reload(t *topo.Topology) error {
-	return nil
+	var errs []error
+	for _, a := range s.list {
+		if r, ok := a.(reloader); ok {
+			if err := r.Reload(t); err != nil {
+				errs = append(errs, fmt.Errorf("app %s: %w", a.Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

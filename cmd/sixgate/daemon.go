@@ -97,8 +97,13 @@ func serve(ctx context.Context, path string, log *logrus.Entry) error {
 	if err != nil {
 		return err
 	}
+	for _, c := range apps.collectors {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
 	if t.Controller.Metrics.IsValid() {
-		srv, err := serveMetrics(t.Controller.Metrics.String(), reg, log)
+		srv, err := serveMetrics(t.Controller.Metrics.String(), reg, apps.handlers, log)
 		if err != nil {
 			l.Close()
 			return err
@@ -147,13 +152,17 @@ func sameController(a, b topo.Controller) bool {
 	return a == b && (ta == nil) == (tb == nil) && (ta == nil || *ta == *tb)
 }
 
-func serveMetrics(addr string, reg *prometheus.Registry, log *logrus.Entry) (*http.Server, error) {
+// serveMetrics serves /metrics and the apps' status pages on addr.
+func serveMetrics(addr string, reg *prometheus.Registry, handlers map[string]http.Handler, log *logrus.Entry) (*http.Server, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	for path, h := range handlers {
+		mux.Handle(path, h)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

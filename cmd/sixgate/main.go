@@ -3,6 +3,7 @@
 //	sixgate -config FILE [-log-level LEVEL] [-log-format text|json]
 //	sixgate check -config FILE
 //	sixgate ofp-print [-hex] [-reencode] FILE|-
+//	sixgate status [-metrics ADDR] [-json]
 //
 // Exit status: 0 after a clean shutdown (SIGTERM, SIGINT) or a successful
 // check, 1 on a runtime or configuration error, 2 on a usage error.
@@ -24,6 +25,8 @@ func run(args []string) int {
 			return checkMain(args[1:])
 		case "ofp-print":
 			return ofpPrintMain(args[1:])
+		case "status":
+			return statusMain(args[1:])
 		}
 	}
 	return daemonMain(args)
