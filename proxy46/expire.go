@@ -45,12 +45,10 @@ func (e *Engine) fire(c *conn, now int64, out *Batch) {
 		// The first bytes did not decide in time: a default backend
 		// takes the connection, as it would for a server-speaks-first
 		// protocol behind an L7 policy; without one the client is reset.
+		// A forced choice always decides, and removes the connection
+		// itself when it resets the client.
 		e.stats.EmbryonicExpired++
 		e.tryChoose(c, true, out)
-		if c.state == StateHolding {
-			e.resetClient(c, out)
-			e.remove(c)
-		}
 	case StateBackendSyn:
 		if now-c.synStarted >= int64(e.cfg.Timeouts.Backend) {
 			e.stats.BackendTimeouts++

@@ -324,3 +324,22 @@ func captureHello(t *testing.T, name string) []byte {
 	}
 	return append(hdr, body...)
 }
+
+// TestHoldTimeoutWithoutDefault resets a client whose first bytes never
+// decide on a service without a default backend.
+func TestHoldTimeoutWithoutDefault(t *testing.T) {
+	e, clock := newTestEngine(t, nil)
+	hello := captureHello(t, "d.example")
+	if _, ds := openToBackend(t, e, 443, 40008, string(hello[:100])); len(ds) != 0 {
+		t.Fatalf("decided on a partial ClientHello: %+v", ds)
+	}
+	clock.Advance(11 * time.Second)
+	ds := expire(t, e)
+	if len(ds) != 1 || ds[0].ip4 == nil || !ds[0].tcp.RST {
+		t.Fatalf("want one reset to the client, got %+v", ds)
+	}
+	st := e.Stats()
+	if e.Len() != 0 || st.ConnectionsClosed != 1 || st.ByState[StateHolding] != 0 || st.HeldBytes != 0 {
+		t.Fatalf("after the reset: %d connections, stats %+v", e.Len(), st)
+	}
+}
