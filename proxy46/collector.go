@@ -6,10 +6,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// StatsSource is what a Collector reads: an *Engine, or something that
+// hands out the current engine's Stats when engines are replaced on reload.
+type StatsSource interface {
+	Stats() Stats
+}
+
 // Collector exposes an Engine's Stats as Prometheus metrics, read at
 // scrape time.
 type Collector struct {
-	engine *Engine
+	engine StatsSource
 
 	packets, connsOpened, connsClosed, spliced *prometheus.Desc
 	byState, drops, heldBytes, heldTotal       *prometheus.Desc
@@ -19,7 +25,7 @@ type Collector struct {
 var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector returns a collector for e; register it with a registry.
-func NewCollector(e *Engine) *Collector {
+func NewCollector(e StatsSource) *Collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("sixgate_proxy46_"+name, help, labels, nil)
 	}

@@ -36,7 +36,7 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 			return nil, err
 		}
 		s.list = append(s.list, sp)
-		s.collectors = append(s.collectors, sp.Collector())
+		s.collectors = append(s.collectors, sp.Collectors()...)
 		s.handlers["/connections"] = sp.StatusHandler()
 	}
 	return s, nil
