@@ -119,11 +119,10 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 		b.p.add(path+".backends", "at least one backend must be declared")
 	}
 	defaultFrom := ""
-	matches := map[string]owner{}
 	addrs := map[netip.AddrPort]owner{}
 	for i, fb := range fs.Backends {
 		bp := fmt.Sprintf("%s.backends[%d]", path, i)
-		be := b.backend(bp, fb, svc.Select, pool, matches)
+		be := b.backend(bp, fb, svc.Select, pool)
 		if be == nil {
 			continue
 		}
@@ -155,8 +154,11 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 	return svc, b.p.count == errs
 }
 
-func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool netip.Prefix, matches map[string]owner) *Backend {
+// backend reads one backend. Several backends may share a match value:
+// they are tried in file order when one refuses or does not answer.
+func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool netip.Prefix) *Backend {
 	errs := b.p.count
+	matches := map[string]owner{}
 	be := &Backend{Default: fb.Default, Line: b.p.lines.line(path)}
 	if ap, err := backendAddress(fb.Address, pool); err != nil {
 		b.p.add(path+".address", "%v", err)

@@ -325,11 +325,27 @@ splice46:
 `,
 		want: []string{
 			`t.yaml:10: splice46.services[0].default: the service already has a default backend (splice46.services[0].backends[3])`,
-			`t.yaml:13: splice46.services[0].backends[1].match[0]: duplicate match "a.example" (also splice46.services[0].backends[0] at line 12)`,
 			`t.yaml:14: splice46.services[0].backends[2].match: with select sni a backend needs match values or default: true`,
 			`t.yaml:15: splice46.services[0].backends[3].address: duplicate backend [2001:db8::1]:443 (also splice46.services[0].backends[0] at line 12)`,
 			`t.yaml:19: splice46.services[1].backends[0].match: match is only used with select prefix, http-host or sni, not round-robin`,
 		},
+	},
+	{
+		name: "duplicate match within a backend; shared across backends for failover",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services:
+    - vip: "10.0.0.42"
+      port: 443
+      select: sni
+      backends:
+        - {address: "[2001:db8::1]:443", match: ["a.example", "A.example"]}
+        - {address: "[2001:db8::2]:443", match: ["a.example"]}
+`,
+		want: []string{`t.yaml:11: splice46.services[0].backends[0].match[1]: duplicate match "a.example" (also splice46.services[0].backends[0] at line 11)`},
 	},
 	{
 		name: "duplicate service",
