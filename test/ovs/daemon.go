@@ -48,8 +48,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// StartSixgate runs bin with args. Its output is kept and printed if the
-// test fails; the process is killed when the test ends if still running.
+// StartSixgate runs bin with args (any long-lived command, in fact). Its
+// output is kept and printed if the test fails; the process is killed when
+// the test ends if still running.
 func StartSixgate(t testing.TB, bin string, args ...string) *Daemon {
 	t.Helper()
 	d := &Daemon{cmd: exec.Command(bin, args...), logs: &lockedBuffer{}, done: make(chan struct{})}
