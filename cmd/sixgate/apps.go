@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/apps/tablemiss"
 	"github.com/sixgate/sixgate/controller"
@@ -18,6 +19,7 @@ import (
 // they see events, with what they add to the metrics server.
 type appSet struct {
 	list       []controller.App
+	neighbor   *neighbor.App // nil when the topology declares no hosts
 	collectors []prometheus.Collector
 	handlers   map[string]http.Handler
 }
@@ -29,7 +31,15 @@ type reloader interface {
 
 func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 	s := &appSet{handlers: map[string]http.Handler{}}
-	s.list = append(s.list, tablemiss.New(log))
+	// With hosts declared, the neighbor app knows every address and owns
+	// table 0 down to its miss flow (drop); without, the table-miss app
+	// sends everything to the controller.
+	if len(t.Hosts) > 0 {
+		s.neighbor = neighbor.New(t, log)
+		s.list = append(s.list, s.neighbor)
+	} else {
+		s.list = append(s.list, tablemiss.New(log))
+	}
 	if t.Splice46 != nil {
 		sp, err := splice46.New(t, log)
 		if err != nil {
@@ -46,6 +56,9 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 // cannot follow a change of shape (a section added or removed) need a
 // restart, which reload reports as an error.
 func (s *appSet) reload(t *topo.Topology) error {
+	if (len(t.Hosts) > 0) != (s.neighbor != nil) {
+		return errors.New("hosts were added or removed altogether, which changes the set of apps: restart sixgate to apply it")
+	}
 	var errs []error
 	for _, a := range s.list {
 		if r, ok := a.(reloader); ok {

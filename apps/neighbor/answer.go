@@ -1,0 +1,329 @@
+package neighbor
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// verdict says what became of one ARP or NDP packet; each has a counter.
+type verdict uint8
+
+const (
+	answered      verdict = iota // an answer was built
+	malformed                    // not a valid ARP or NDP message (RFC 826, RFC 4861 section 6.1 and 7.1)
+	notQuestion                  // an ARP reply, an NA, a gratuitous ARP: nothing to answer
+	dadProbe                     // a duplicate address detection probe: answering would make the host drop its address
+	unknownTarget                // nobody in the model owns the address
+	selfQuery                    // the owner asking about its own address
+	noRouter                     // an RS while no gateway advertises
+)
+
+func (v verdict) String() string {
+	switch v {
+	case answered:
+		return "answered"
+	case malformed:
+		return "malformed"
+	case notQuestion:
+		return "not a question"
+	case dadProbe:
+		return "DAD probe"
+	case unknownTarget:
+		return "unknown target"
+	case selfQuery:
+		return "asks for itself"
+	case noRouter:
+		return "no router advertises"
+	}
+	return "unknown"
+}
+
+// ndHopLimit is the hop limit every Neighbor Discovery message is sent and
+// received with, proof that it was not forwarded (RFC 4861 section 6.1.1).
+const ndHopLimit = 255
+
+// NA flags (RFC 4861 section 4.4).
+const (
+	naRouter    = 0x80
+	naSolicited = 0x40
+	naOverride  = 0x20
+)
+
+func serialize(ls ...gopacket.SerializableLayer) ([]byte, error) {
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	if err := gopacket.SerializeLayers(buf, opts, ls...); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func addr4(b []byte) (netip.Addr, bool) {
+	if len(b) != 4 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte(b)), true
+}
+
+func addr16(b net.IP) (netip.Addr, bool) {
+	if len(b) != 16 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom16([16]byte(b)), true
+}
+
+// answerARP answers an ARP request for an address the view knows with a
+// reply to the asker (RFC 826).
+func (v *view) answerARP(eth *layers.Ethernet, arp *layers.ARP) ([]byte, verdict) {
+	if arp.AddrType != layers.LinkTypeEthernet || arp.Protocol != layers.EthernetTypeIPv4 ||
+		arp.HwAddressSize != 6 || arp.ProtAddressSize != 4 {
+		return nil, malformed
+	}
+	if arp.Operation != layers.ARPRequest {
+		return nil, notQuestion
+	}
+	target, ok1 := addr4(arp.DstProtAddress)
+	sender, ok2 := addr4(arp.SourceProtAddress)
+	if !ok1 || !ok2 {
+		return nil, malformed
+	}
+	if target == sender {
+		// A gratuitous ARP announces; it asks nothing.
+		return nil, notQuestion
+	}
+	ans, ok := v.lookup(target)
+	if !ok {
+		return nil, unknownTarget
+	}
+	if string(ans.mac) == string(arp.SourceHwAddress) {
+		// RFC 5227 probes and announcements by the owner itself.
+		return nil, selfQuery
+	}
+	frame, err := serialize(
+		&layers.Ethernet{SrcMAC: ans.mac, DstMAC: eth.SrcMAC, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{
+			AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
+			HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPReply,
+			SourceHwAddress: ans.mac, SourceProtAddress: target.AsSlice(),
+			DstHwAddress: arp.SourceHwAddress, DstProtAddress: arp.SourceProtAddress,
+		},
+	)
+	if err != nil {
+		return nil, malformed
+	}
+	return frame, answered
+}
+
+// solicitedNode returns the solicited-node multicast address of a
+// (RFC 4291 section 2.7.1).
+func solicitedNode(a netip.Addr) netip.Addr {
+	b := a.As16()
+	return netip.AddrFrom16([16]byte{0xff, 0x02, 10: 0, 11: 1, 12: 0xff, 13: b[13], 14: b[14], 15: b[15]})
+}
+
+// multicastMAC returns the Ethernet address an IPv6 multicast address maps
+// to (RFC 2464 section 7).
+func multicastMAC(a netip.Addr) net.HardwareAddr {
+	b := a.As16()
+	return net.HardwareAddr{0x33, 0x33, b[12], b[13], b[14], b[15]}
+}
+
+// linkLayerOption returns the source or target link-layer address option.
+func linkLayerOption(typ layers.ICMPv6Opt, mac net.HardwareAddr) layers.ICMPv6Option {
+	return layers.ICMPv6Option{Type: typ, Data: append([]byte(nil), mac...)}
+}
+
+// sourceLinkLayer returns the source link-layer address option of opts.
+func sourceLinkLayer(opts layers.ICMPv6Options) (net.HardwareAddr, bool) {
+	for _, o := range opts {
+		if o.Type == layers.ICMPv6OptSourceAddress && len(o.Data) == 6 {
+			return net.HardwareAddr(o.Data), true
+		}
+	}
+	return nil, false
+}
+
+// validND applies the checks RFC 4861 (sections 6.1 and 7.1) asks of every
+// received Neighbor Discovery message that the switch could not.
+func validND(ip *layers.IPv6, icmp *layers.ICMPv6) bool {
+	return ip.HopLimit == ndHopLimit && icmp.TypeCode.Code() == 0
+}
+
+// answerNS answers a Neighbor Solicitation for an address the view knows
+// with a solicited Neighbor Advertisement to the asker (RFC 4861 section
+// 7.2.4). DAD probes, from the unspecified address, get nothing: the asker
+// is the owner checking its own address, and any answer would make it give
+// the address up.
+func (v *view) answerNS(eth *layers.Ethernet, ip *layers.IPv6, icmp *layers.ICMPv6, ns *layers.ICMPv6NeighborSolicitation) ([]byte, verdict) {
+	target, ok := addr16(ns.TargetAddress)
+	src, ok2 := addr16(ip.SrcIP)
+	dst, ok3 := addr16(ip.DstIP)
+	if !ok || !ok2 || !ok3 || !validND(ip, icmp) || target.IsMulticast() {
+		return nil, malformed
+	}
+	sll, hasSLL := sourceLinkLayer(ns.Options)
+	if src.IsUnspecified() {
+		if dst != solicitedNode(target) || hasSLL {
+			return nil, malformed
+		}
+		return nil, dadProbe
+	}
+	if dst.IsMulticast() && dst != solicitedNode(target) {
+		return nil, malformed
+	}
+	ans, ok := v.lookup(target)
+	if !ok {
+		return nil, unknownTarget
+	}
+	if string(ans.mac) == string(eth.SrcMAC) {
+		return nil, selfQuery
+	}
+	to := eth.SrcMAC
+	if hasSLL {
+		to = sll
+	}
+	flags := uint8(naSolicited | naOverride)
+	if ans.router {
+		flags |= naRouter
+	}
+	out := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolICMPv6, HopLimit: ndHopLimit, SrcIP: target.AsSlice(), DstIP: src.AsSlice()}
+	frame, err := v.ndFrame(ans.mac, to, out, layers.ICMPv6TypeNeighborAdvertisement, &layers.ICMPv6NeighborAdvertisement{
+		Flags: flags, TargetAddress: target.AsSlice(),
+		Options: layers.ICMPv6Options{linkLayerOption(layers.ICMPv6OptTargetAddress, ans.mac)},
+	})
+	if err != nil {
+		return nil, malformed
+	}
+	return frame, answered
+}
+
+// ndFrame builds an Ethernet frame holding one ICMPv6 message, with the
+// checksum over the IPv6 pseudo-header.
+func (v *view) ndFrame(from, to net.HardwareAddr, ip *layers.IPv6, typ uint8, msg gopacket.SerializableLayer) ([]byte, error) {
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}
+	if err := icmp.SetNetworkLayerForChecksum(ip); err != nil {
+		return nil, err
+	}
+	return serialize(&layers.Ethernet{SrcMAC: from, DstMAC: to, EthernetType: layers.EthernetTypeIPv6}, ip, icmp, msg)
+}
+
+// answerRS answers a Router Solicitation with one Router Advertisement per
+// gateway that advertises: to the asker if it gave its address, else to
+// all nodes (RFC 4861 section 6.2.6).
+func (v *view) answerRS(eth *layers.Ethernet, ip *layers.IPv6, icmp *layers.ICMPv6, rs *layers.ICMPv6RouterSolicitation) ([][]byte, verdict) {
+	src, ok := addr16(ip.SrcIP)
+	if !ok || !validND(ip, icmp) {
+		return nil, malformed
+	}
+	sll, hasSLL := sourceLinkLayer(rs.Options)
+	if src.IsUnspecified() && hasSLL {
+		return nil, malformed
+	}
+	dst, to := allNodes(), multicastMAC(allNodes())
+	if !src.IsUnspecified() {
+		dst, to = src, eth.SrcMAC
+		if hasSLL {
+			to = sll
+		}
+	}
+	frames := v.routerAdvertisements(dst, to)
+	if len(frames) == 0 {
+		return nil, noRouter
+	}
+	return frames, answered
+}
+
+// allNodes is ff02::1.
+func allNodes() netip.Addr { return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 1}) }
+
+// RA flags and prefix option flags (RFC 4861 sections 4.2 and 4.6.2).
+const (
+	raManaged    = 0x80
+	raOther      = 0x40
+	prefixOnLink = 0x80
+)
+
+// routerAdvertisements builds the RA of every advertising gateway, sent
+// from its link-local address to dst at MAC to.
+func (v *view) routerAdvertisements(dst netip.Addr, to net.HardwareAddr) [][]byte {
+	var frames [][]byte
+	for _, g := range v.topo.Gateways {
+		ra := g.RA
+		if ra == nil || !g.LinkLocal.IsValid() {
+			continue
+		}
+		msg := &layers.ICMPv6RouterAdvertisement{
+			HopLimit:       ra.HopLimit,
+			RouterLifetime: uint16(min(ra.RouterLifetime.Seconds(), 0xffff)),
+		}
+		if ra.Managed {
+			msg.Flags |= raManaged
+		}
+		if ra.Other {
+			msg.Flags |= raOther
+		}
+		// gopacket writes options in reverse; their order carries no
+		// meaning (RFC 4861 section 4.6).
+		msg.Options = append(msg.Options, linkLayerOption(layers.ICMPv6OptSourceAddress, g.MAC))
+		if ra.MTU != 0 {
+			mtu := make([]byte, 6)
+			binary.BigEndian.PutUint32(mtu[2:], ra.MTU)
+			msg.Options = append(msg.Options, layers.ICMPv6Option{Type: layers.ICMPv6OptMTU, Data: mtu})
+		}
+		for _, p := range ra.Prefixes {
+			// On-link only, without the autonomous flag: the fabric
+			// forwards to the addresses the model declares, so an
+			// address a host made up for itself would be unreachable.
+			d := make([]byte, 30)
+			d[0] = byte(p.Bits())
+			d[1] = prefixOnLink
+			binary.BigEndian.PutUint32(d[2:], seconds(ra.ValidLifetime.Seconds()))
+			binary.BigEndian.PutUint32(d[6:], seconds(ra.PreferredLifetime.Seconds()))
+			a := p.Masked().Addr().As16()
+			copy(d[14:], a[:])
+			msg.Options = append(msg.Options, layers.ICMPv6Option{Type: layers.ICMPv6OptPrefixInfo, Data: d})
+		}
+		ip := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolICMPv6, HopLimit: ndHopLimit, SrcIP: g.LinkLocal.AsSlice(), DstIP: dst.AsSlice()}
+		frame, err := v.ndFrame(g.MAC, to, ip, layers.ICMPv6TypeRouterAdvertisement, msg)
+		if err == nil {
+			frames = append(frames, frame)
+		}
+	}
+	return frames
+}
+
+func seconds(s float64) uint32 { return uint32(min(s, 0xffffffff)) }
+
+// gratuitousARP announces that addr is at mac: an ARP request for addr
+// from addr, broadcast (RFC 5227 section 3), which makes hosts that have an
+// entry for addr update it.
+func gratuitousARP(addr netip.Addr, mac net.HardwareAddr) ([]byte, error) {
+	return serialize(
+		&layers.Ethernet{SrcMAC: mac, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{
+			AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
+			HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPRequest,
+			SourceHwAddress: mac, SourceProtAddress: addr.AsSlice(),
+			DstHwAddress: make([]byte, 6), DstProtAddress: addr.AsSlice(),
+		},
+	)
+}
+
+// unsolicitedNA announces that addr is at mac to all nodes, with the
+// Override flag so that existing cache entries take the MAC (RFC 4861
+// section 7.2.6).
+func (v *view) unsolicitedNA(addr netip.Addr, ans answer) ([]byte, error) {
+	flags := uint8(naOverride)
+	if ans.router {
+		flags |= naRouter
+	}
+	ip := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolICMPv6, HopLimit: ndHopLimit, SrcIP: addr.AsSlice(), DstIP: allNodes().AsSlice()}
+	return v.ndFrame(ans.mac, multicastMAC(allNodes()), ip, layers.ICMPv6TypeNeighborAdvertisement, &layers.ICMPv6NeighborAdvertisement{
+		Flags: flags, TargetAddress: addr.AsSlice(),
+		Options: layers.ICMPv6Options{linkLayerOption(layers.ICMPv6OptTargetAddress, ans.mac)},
+	})
+}
