@@ -204,7 +204,7 @@ func (c *Controller) ResyncAll() {
 func (c *Controller) serveConn(ctx context.Context, conn net.Conn) {
 	s := newSwitch(c, conn)
 	c.metrics.connections.Inc()
-	r := bufio.NewReaderSize(conn, 64<<10)
+	r := ofp.NewReader(bufio.NewReaderSize(conn, 64<<10))
 	if err := s.handshake(ctx, r); err != nil {
 		c.metrics.handshakeFailures.Inc()
 		s.close(err)
@@ -227,7 +227,7 @@ func (c *Controller) serveConn(ctx context.Context, conn net.Conn) {
 
 // handshake negotiates the version, learns the datapath id and ports, sets
 // the switch configuration and starts the session's goroutines.
-func (s *Switch) handshake(ctx context.Context, r *bufio.Reader) error {
+func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	cfg := s.ctl.cfg
 	deadline := time.Now().Add(cfg.HandshakeTimeout)
 	s.conn.SetDeadline(deadline)
@@ -238,12 +238,7 @@ func (s *Switch) handshake(ctx context.Context, r *bufio.Reader) error {
 	if _, err := s.conn.Write(hello); err != nil {
 		return fmt.Errorf("send HELLO: %w", err)
 	}
-	buf := make([]byte, ofp.MaxMessageLen)
-	b, err := readMessage(r, buf)
-	if err != nil {
-		return fmt.Errorf("read HELLO: %w", err)
-	}
-	m, err := ofp.Decode(b)
+	m, err := r.ReadMessage()
 	if err != nil {
 		return fmt.Errorf("read HELLO: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sort"
 	"sync"
@@ -310,29 +309,13 @@ func (s *Switch) writeLoop() {
 	}
 }
 
-// readMessage reads one framed message, never more than its header allows.
-func readMessage(r io.Reader, buf []byte) ([]byte, error) {
-	if _, err := io.ReadFull(r, buf[:ofp.HeaderLen]); err != nil {
-		return nil, err
-	}
-	_, typ, length, _, _ := ofp.PeekHeader(buf)
-	if length < ofp.HeaderLen {
-		return nil, &ofp.DecodeError{Msg: typ.String(), Offset: 2, Err: fmt.Errorf("length %d shorter than the header", length)}
-	}
-	if _, err := io.ReadFull(r, buf[ofp.HeaderLen:length]); err != nil {
-		return nil, fmt.Errorf("%s: reading %d-byte body: %w", typ, length-ofp.HeaderLen, err)
-	}
-	return buf[:length], nil
-}
-
 // readLoop reads until the connection fails, answering echoes, routing
 // replies to their requests and queueing events. Any message proves the
 // switch alive; silence longer than the echo timeout ends the session.
-func (s *Switch) readLoop(r *bufio.Reader) {
-	buf := make([]byte, ofp.MaxMessageLen)
+func (s *Switch) readLoop(r *ofp.Reader) {
 	for {
 		s.conn.SetReadDeadline(time.Now().Add(s.ctl.cfg.EchoTimeout))
-		b, err := readMessage(r, buf)
+		b, err := r.ReadRaw()
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {

@@ -7,8 +7,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"sort"
 	"sync"
@@ -131,22 +129,9 @@ func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
 	if err := s.SendMessage(hello); err != nil {
 		return err
 	}
-	r := bufio.NewReader(c)
-	hdr := make([]byte, ofp.HeaderLen)
+	r := ofp.NewReader(bufio.NewReader(c))
 	for {
-		if _, err := io.ReadFull(r, hdr); err != nil {
-			return err
-		}
-		_, _, length, _, _ := ofp.PeekHeader(hdr)
-		if length < ofp.HeaderLen {
-			return fmt.Errorf("bad length %d", length)
-		}
-		b := make([]byte, length)
-		copy(b, hdr)
-		if _, err := io.ReadFull(r, b[ofp.HeaderLen:]); err != nil {
-			return err
-		}
-		m, err := ofp.Decode(b)
+		m, err := r.ReadMessage()
 		if err != nil {
 			return err
 		}
