@@ -33,17 +33,24 @@ const (
 	prioMiss = 0
 )
 
-// Cookie low bits. Fixed flows have kind 0 and a code in the low byte;
-// per-MAC flows carry the MAC in their low 48 bits, so that a flow dump
-// reads like the table it is: 0x201000a000003 forwards to 00:00:0a:00:00:03.
+// Low bits of the cookies of the drop flows, whose packet counts say what
+// the fabric dropped (see Drops; with ovs-ofctl, cookie=0x200000000000001/-1
+// and so on).
 const (
-	cookieMiss        = 0x01
-	cookieMulticast   = 0x02
-	cookieHandoffMiss = 0x03
-	cookieARP         = 0x10
-	cookieNS          = 0x11
-	cookieNA          = 0x12
-	cookieRS          = 0x13
+	CookieDropUnknown   = 0x01 // unicast to a MAC nobody owns
+	CookieDropMulticast = 0x02 // broadcast and multicast other than ARP and NDP
+	CookieDropHandoff   = 0x03 // traffic for a virtual MAC that no app took
+)
+
+// Cookie low bits of the other flows. Fixed flows have kind 0 and a code
+// in the low byte; per-MAC flows carry the MAC in their low 48 bits, so
+// that a flow dump reads like the table it is: 0x201000a000003 forwards to
+// 00:00:0a:00:00:03.
+const (
+	cookieARP = 0x10
+	cookieNS  = 0x11
+	cookieNA  = 0x12
+	cookieRS  = 0x13
 
 	kindShift   = 48
 	kindMask    = uint64(0xff) << kindShift
@@ -112,9 +119,9 @@ func (a *App) Flows(sw *controller.Switch) []controller.Flow {
 //     its own flow so that its packet count says what was lost.
 func (v *view) flowsFor(dpid uint64) []controller.Flow {
 	flows := []controller.Flow{
-		{Priority: prioMiss, Cookie: cookieMiss},
-		{Priority: prioMulticast, Cookie: cookieMulticast, Match: ofp.NewMatch(groupBit())},
-		{Table: HandoffTable, Priority: 0, Cookie: cookieHandoffMiss},
+		{Priority: prioMiss, Cookie: CookieDropUnknown},
+		{Priority: prioMulticast, Cookie: CookieDropMulticast, Match: ofp.NewMatch(groupBit())},
+		{Table: HandoffTable, Priority: 0, Cookie: CookieDropHandoff},
 		{Priority: prioNeighbor, Cookie: cookieARP, Match: ofp.NewMatch(ofp.EthType(etherARP), groupBit()), Instructions: toController()},
 		{Priority: prioNeighbor, Cookie: cookieNS, Match: ndp(icmpNS, groupBit()), Instructions: toController()},
 		{Priority: prioNeighbor, Cookie: cookieNA, Match: ndp(icmpNA, groupBit()), Instructions: toController()},
@@ -166,11 +173,11 @@ func (a *App) Drops(ctx context.Context, sw *controller.Switch) (Drops, error) {
 		}
 		for _, f := range fs.Stats {
 			switch f.Cookie &^ controller.CookieMask {
-			case cookieMiss:
+			case CookieDropUnknown:
 				d.UnknownUnicast += f.PacketCount
-			case cookieMulticast:
+			case CookieDropMulticast:
 				d.Multicast += f.PacketCount
-			case cookieHandoffMiss:
+			case CookieDropHandoff:
 				d.Handoff += f.PacketCount
 			}
 		}

@@ -321,11 +321,11 @@ func TestDropCounters(t *testing.T) {
 	for _, f := range app.view.Load().flowsFor(1) {
 		var n uint64
 		switch f.Cookie {
-		case cookieMiss:
+		case CookieDropUnknown:
 			n = 7
-		case cookieMulticast:
+		case CookieDropMulticast:
 			n = 11
-		case cookieHandoffMiss:
+		case CookieDropHandoff:
 			n = 13
 		default:
 			continue
