@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,8 +120,10 @@ func TestNeighborRingEndToEnd(t *testing.T) {
 	// the hand-off table, which no app fills here, and is dropped and
 	// counted there.
 	h1 := r.hosts["h1"]
-	if err := h1.Ping("10.0.0.254", 300*time.Millisecond); err == nil {
-		t.Error("the gateway answered a ping, but no app routes for it")
+	for _, gw := range []string{"10.0.0.254", "2001:db8::fe"} {
+		if err := h1.Ping(gw, 300*time.Millisecond); err == nil {
+			t.Errorf("the gateway answered a ping to %s, but no app routes for it", gw)
+		}
 	}
 	if n := r.br["s1"].PacketCount(t, controller.AppCookie(neighbor.CookieID, neighbor.CookieDropHandoff)); n == 0 {
 		t.Error("hand-off drop flow counted nothing after a ping to the gateway")
@@ -168,14 +171,15 @@ func TestNeighborRingEndToEnd(t *testing.T) {
 		return
 	}
 
-	r.killAndRestart(t, d)
+	d = r.killAndRestart(t, d)
 	r.cutRingLink(t)
+	r.reloadGatewayMAC(t, d)
 }
 
 // killAndRestart kills sixgate as a crash would: traffic keeps flowing on
 // the flows left in the switches (fail mode secure), and a new process
 // reconciles to the same tables without reinstalling anything.
-func (r *ring) killAndRestart(t *testing.T, d *ovs.Daemon) {
+func (r *ring) killAndRestart(t *testing.T, d *ovs.Daemon) *ovs.Daemon {
 	before := r.dumps(t)
 	durations := r.br["s1"].FlowDurations(t)
 	d.Kill()
@@ -209,6 +213,7 @@ func (r *ring) killAndRestart(t *testing.T, d *ovs.Daemon) {
 		}
 	}
 	r.pingAll(t)
+	return d2
 }
 
 func mapsEqual(a, b map[string][]string) bool {
@@ -307,5 +312,48 @@ func (r *ring) cutRingLink(t *testing.T) {
 		t.Fatalf("h1 -> h3 after the link came back: %v", err)
 	}
 	t.Logf("link s1:3-s2:4 up: flow tables back to the short paths after %v, echo reply after %v", back.Round(time.Millisecond), time.Since(restored).Round(time.Millisecond))
+	r.pingAll(t)
+}
+
+// reloadGatewayMAC gives the gateway a new MAC and sends SIGHUP: the flows
+// follow, and the announcements sixgate sends on reload move the hosts'
+// cache entries for the gateway to the new MAC.
+func (r *ring) reloadGatewayMAC(t *testing.T, d *ovs.Daemon) {
+	const oldMAC, newMAC = "00:00:0a:00:00:fe", "00:00:0a:00:00:fd"
+	src, err := os.ReadFile(r.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `mac: "`+oldMAC+`"`) {
+		t.Fatalf("no gateway MAC %s in %s", oldMAC, r.config)
+	}
+	if err := os.WriteFile(r.config, []byte(strings.Replace(string(src), oldMAC, newMAC, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range r.br {
+		if !ovs.Wait(10*time.Second, func() bool {
+			fs := strings.Join(b.DumpFlows(t), "\n")
+			return strings.Contains(fs, "dl_dst="+newMAC) && !strings.Contains(fs, "dl_dst="+oldMAC)
+		}) {
+			t.Errorf("%s flows after reload:\n%s", name, join(b.DumpFlows(t)))
+		}
+	}
+	h1 := r.hosts["h1"]
+	var entries []ovs.NeighborEntry
+	if !ovs.Wait(10*time.Second, func() bool {
+		entries = h1.NeighborEntries(t)
+		moved := 0
+		for _, e := range entries {
+			if (e.Dst == "10.0.0.254" || e.Dst == "2001:db8::fe") && e.LLAddr == newMAC {
+				moved++
+			}
+		}
+		return moved == 2
+	}) {
+		t.Errorf("h1's entries for the gateway did not move to %s: %+v", newMAC, entries)
+	}
 	r.pingAll(t)
 }
