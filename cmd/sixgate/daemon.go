@@ -28,11 +28,12 @@ func daemonMain(args []string) int {
 	config := fs.String("config", "", "topology and service `file` (YAML)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log `format`: text or json")
+	solo := fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *config == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: sixgate -config FILE [-log-level LEVEL] [-log-format text|json]")
+		fmt.Fprintln(os.Stderr, "usage: sixgate -config FILE [-log-level LEVEL] [-log-format text|json] [-app learning]")
 		return 2
 	}
 	log := logrus.New()
@@ -54,7 +55,13 @@ func daemonMain(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serve(ctx, *config, logrus.NewEntry(log)); err != nil {
+	if *solo != "" {
+		if _, err := soloApps(*solo, logrus.NewEntry(log)); err != nil {
+			fmt.Fprintf(os.Stderr, "sixgate: %v\n", err)
+			return 2
+		}
+	}
+	if err := serve(ctx, *config, *solo, logrus.NewEntry(log)); err != nil {
 		log.WithError(err).Error("sixgate stopped")
 		return 1
 	}
@@ -63,8 +70,9 @@ func daemonMain(args []string) int {
 }
 
 // serve runs the controller until ctx is done, reloading the configuration
-// on SIGHUP.
-func serve(ctx context.Context, path string, log *logrus.Entry) error {
+// on SIGHUP. A non-empty solo names the one app to run instead of the
+// configured ones.
+func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	t, err := topo.Load(path)
 	if err != nil {
 		return err
@@ -72,7 +80,12 @@ func serve(ctx context.Context, path string, log *logrus.Entry) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	apps, err := newApps(t, log)
+	var apps *appSet
+	if solo != "" {
+		apps, err = soloApps(solo, log)
+	} else {
+		apps, err = newApps(t, log)
+	}
 	if err != nil {
 		return err
 	}
