@@ -20,6 +20,7 @@ const (
 	unknownTarget                // nobody in the model owns the address
 	selfQuery                    // the owner asking about its own address
 	noRouter                     // an RS while no gateway advertises
+	notND                        // neither ARP nor NDP
 )
 
 func (v verdict) String() string {
@@ -29,15 +30,17 @@ func (v verdict) String() string {
 	case malformed:
 		return "malformed"
 	case notQuestion:
-		return "not a question"
+		return "not_a_question"
 	case dadProbe:
-		return "DAD probe"
+		return "dad_probe"
 	case unknownTarget:
-		return "unknown target"
+		return "unknown_target"
 	case selfQuery:
-		return "asks for itself"
+		return "self_query"
 	case noRouter:
-		return "no router advertises"
+		return "no_router"
+	case notND:
+		return "not_arp_or_ndp"
 	}
 	return "unknown"
 }

@@ -474,3 +474,17 @@ func TestMalformedFramesDoNotPanic(t *testing.T) {
 		}
 	}
 }
+
+func TestNotNeighborDiscovery(t *testing.T) {
+	v := newView(t, "fabric.yaml")
+	ip4 := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 0, 0, 1}, DstIP: net.IP{10, 0, 0, 255}}
+	udp := &layers.UDP{SrcPort: 68, DstPort: 67}
+	udp.SetNetworkLayerForChecksum(ip4)
+	bcast := frame(t, &layers.Ethernet{SrcMAC: mac(h1MAC), DstMAC: mac("ff:ff:ff:ff:ff:ff"), EthernetType: layers.EthernetTypeIPv4}, ip4, udp)
+	echo6 := icmp6(t, mac(h1MAC), mac(h3MAC), "2001:db8::1", "2001:db8::3", uint8(layers.ICMPv6TypeEchoRequest), &layers.ICMPv6Echo{Identifier: 1})
+	for name, f := range map[string][]byte{"IPv4 broadcast": bcast, "ICMPv6 echo": echo6} {
+		if _, _, vd := v.handle(f); vd != notND {
+			t.Errorf("%s: verdict %v, want %v", name, vd, notND)
+		}
+	}
+}

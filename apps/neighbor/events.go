@@ -24,8 +24,7 @@ type counters struct {
 	raSent       atomic.Uint64
 	announced    atomic.Uint64
 	sendFailures atomic.Uint64
-	notAnswered  [noRouter + 1]atomic.Uint64 // by verdict; answered stays 0
-	notNeighbor  atomic.Uint64               // neither ARP nor NDP
+	notAnswered  [notND + 1]atomic.Uint64 // by verdict; answered stays 0
 	reroutes     atomic.Uint64
 }
 
@@ -37,11 +36,10 @@ type Stats struct {
 	RASent       uint64 // Router Advertisements sent, solicited or not
 	Announced    uint64 // gratuitous ARPs and unsolicited NAs sent
 	SendFailures uint64
-	// Ignored counts the ARP and NDP packets not answered, by reason:
-	// "malformed", "DAD probe", "unknown target" and so on.
-	Ignored     map[string]uint64
-	NotNeighbor uint64 // packet-ins that were neither ARP nor NDP
-	Reroutes    uint64 // forwarding recomputations that changed paths
+	// Ignored counts the packet-ins not answered, by reason:
+	// "malformed", "dad_probe", "unknown_target" and so on.
+	Ignored  map[string]uint64
+	Reroutes uint64 // forwarding recomputations that changed paths
 }
 
 // Stats returns the app's counters.
@@ -54,7 +52,6 @@ func (a *App) Stats() Stats {
 		Announced:    a.stats.announced.Load(),
 		SendFailures: a.stats.sendFailures.Load(),
 		Ignored:      map[string]uint64{},
-		NotNeighbor:  a.stats.notNeighbor.Load(),
 		Reroutes:     a.stats.reroutes.Load(),
 	}
 	for v := range a.stats.notAnswered {
@@ -115,10 +112,13 @@ func (v *view) handle(data []byte) (frames [][]byte, kind string, _ verdict) {
 		f, vd := v.answerARP(eth, arp)
 		return [][]byte{f}, "arp", vd
 	case layers.EthernetTypeIPv6:
-		ip, ok1 := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
-		icmp, ok2 := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
-		if !ok1 || !ok2 {
+		ip, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		if !ok {
 			return nil, "ipv6", malformed
+		}
+		icmp, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		if !ok {
+			return nil, "ipv6", notND
 		}
 		switch icmp.TypeCode.Type() {
 		case icmpNS:
@@ -139,7 +139,7 @@ func (v *view) handle(data []byte) (frames [][]byte, kind string, _ verdict) {
 			return nil, "na", notQuestion
 		}
 	}
-	return nil, "other", notQuestion
+	return nil, "other", notND
 }
 
 // SwitchUp reads the switch's ports into the link state, rerouting if a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/controller/ofp"
@@ -198,7 +199,7 @@ func TestPacketInAnsweredOutOfInPort(t *testing.T) {
 	r.packetIn(2, 2, cookieARP, arpRequest(t, mac("00:00:0a:00:00:04"), "10.0.0.4", "10.0.0.200"))
 	r.wait("both counted", func() bool {
 		s := r.app.Stats()
-		return s.Ignored["DAD probe"] == 1 && s.Ignored["unknown target"] == 1
+		return s.Ignored["dad_probe"] == 1 && s.Ignored["unknown_target"] == 1
 	})
 	if got := r.packetOuts(2); got != n+1 {
 		t.Errorf("%d packet-outs after the probe and the unknown target, want %d", got, n+1)
@@ -352,5 +353,38 @@ func TestDropCounters(t *testing.T) {
 	}
 	if d != (Drops{UnknownUnicast: 7, Multicast: 11, Handoff: 13}) {
 		t.Errorf("drops %+v", d)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	r := newRig(t, loadTopo(t, "fabric.yaml"))
+	r.packetIn(1, 1, CookieDropUnknown, arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.99"))
+	r.wait("packet-in counted", func() bool { return r.app.Stats().PacketIns == 1 })
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r.app.Collectors()...)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]int{}
+	values := map[string]float64{}
+	for _, mf := range mfs {
+		series[mf.GetName()] = len(mf.GetMetric())
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "/" + l.GetValue()
+			}
+			values[key] = m.GetCounter().GetValue()
+		}
+	}
+	if series["sixgate_neighbor_switch_dropped_packets_total"] != 3*3 {
+		t.Errorf("drop series: %d, want 3 switches x 3 reasons", series["sixgate_neighbor_switch_dropped_packets_total"])
+	}
+	if values["sixgate_neighbor_ignored_total/unknown_target"] != 1 || values["sixgate_neighbor_packets_total/packet_in"] != 1 {
+		t.Errorf("counters %v", values)
+	}
+	if values["sixgate_neighbor_packets_total/announcement"] != 3*2*3 {
+		t.Errorf("announcements %v, want 3 addresses on 2 ports of 3 switches", values["sixgate_neighbor_packets_total/announcement"])
 	}
 }

@@ -37,6 +37,7 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 	if len(t.Hosts) > 0 {
 		s.neighbor = neighbor.New(t, log)
 		s.list = append(s.list, s.neighbor)
+		s.collectors = append(s.collectors, s.neighbor.Collectors()...)
 	} else {
 		s.list = append(s.list, tablemiss.New(log))
 	}
