@@ -18,10 +18,13 @@ import (
 // appSet is the one place that lists the apps the binary runs, in the order
 // they see events, with what they add to the metrics server.
 type appSet struct {
-	list       []controller.App
-	neighbor   *neighbor.App // nil when the topology declares no hosts
-	collectors []prometheus.Collector
-	handlers   map[string]http.Handler
+	list     []controller.App
+	neighbor *neighbor.App // nil when the topology declares no hosts
+	// fromTopology is set when the topology chose the apps (newApps), so
+	// that a reload which would choose others can say it needs a restart.
+	fromTopology bool
+	collectors   []prometheus.Collector
+	handlers     map[string]http.Handler
 }
 
 // reloader is an app that takes a new configuration on SIGHUP.
@@ -30,7 +33,7 @@ type reloader interface {
 }
 
 func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
-	s := &appSet{handlers: map[string]http.Handler{}}
+	s := &appSet{handlers: map[string]http.Handler{}, fromTopology: true}
 	// With hosts declared, the neighbor app knows every address and owns
 	// table 0 down to its miss flow (drop); without, the table-miss app
 	// sends everything to the controller.
@@ -57,7 +60,7 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 // cannot follow a change of shape (a section added or removed) need a
 // restart, which reload reports as an error.
 func (s *appSet) reload(t *topo.Topology) error {
-	if (len(t.Hosts) > 0) != (s.neighbor != nil) {
+	if s.fromTopology && (len(t.Hosts) > 0) != (s.neighbor != nil) {
 		return errors.New("hosts were added or removed altogether, which changes the set of apps: restart sixgate to apply it")
 	}
 	var errs []error
