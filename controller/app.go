@@ -41,6 +41,30 @@ type FlowApp interface {
 	Flows(sw *Switch) []Flow
 }
 
+// GroupApp declares the groups an app wants on a switch, like FlowApp
+// does for flows. Group ids carry the app's cookie id in their top byte,
+// as cookies do; the core sets it.
+type GroupApp interface {
+	App
+	Groups(sw *Switch) []Group
+}
+
+// Group is a group an app wants on a switch. ID holds the app's own low 24
+// bits; the core owns the top byte.
+type Group struct {
+	ID      uint32
+	Type    uint8
+	Buckets []ofp.Bucket
+}
+
+// GroupIDShift places an app's cookie id in the top byte of its group ids.
+const GroupIDShift = 24
+
+// AppGroupID returns the group id of app id's group number low.
+func AppGroupID(id uint8, low uint32) uint32 {
+	return uint32(id)<<GroupIDShift | low&(1<<GroupIDShift-1)
+}
+
 // SwitchHandler is told when a switch has finished its handshake and its
 // flows are synced, and when it goes away.
 type SwitchHandler interface {

@@ -432,5 +432,5 @@ func (s *Switch) syncAndLog() {
 		s.log.WithError(err).Error("flow sync failed")
 		return
 	}
-	s.log.WithFields(logrus.Fields{"added": st.Added, "deleted": st.Deleted, "kept": st.Kept}).Info("flows synced")
+	s.log.WithFields(logrus.Fields{"added": st.Added, "deleted": st.Deleted, "kept": st.Kept, "group_mods": st.Groups}).Info("flows synced")
 }

@@ -9,11 +9,13 @@ import (
 	"github.com/sixgate/sixgate/controller/ofp"
 )
 
-// SyncStats counts what a flow sync changed.
+// SyncStats counts what a sync changed.
 type SyncStats struct {
 	Added   int
 	Deleted int
 	Kept    int
+	// Groups counts group-mods (adds, modifications, deletions).
+	Groups int
 }
 
 // flowKey identifies a flow entry the way a switch does: table, priority
@@ -57,13 +59,20 @@ func instructionBytes(is []ofp.Instruction) string {
 	return string(b[ofp.HeaderLen+40+fm.Match.Len():])
 }
 
-// SyncFlows makes the switch's flow table equal, for every app's cookie
-// range, to the flows the apps declare: it reads the app's installed flows,
-// deletes those not declared, adds those missing or different, and waits
-// for a barrier. Flows of cookies no app owns are left alone.
+// SyncFlows makes the switch's groups and flow table equal, for every app's
+// id range, to the groups and flows the apps declare: it reads what is
+// installed, deletes what is not declared, adds what is missing or
+// different, and waits for a barrier. Groups are added before the flows
+// that may point to them and deleted after the flows that did. Groups and
+// flows of ids no app owns are left alone.
 func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
 	var st SyncStats
-	var mods []ofp.Message
+	groupAdds, groupDels, err := s.groupMods(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Groups = len(groupAdds) + len(groupDels)
+	mods := groupAdds
 	for _, a := range s.ctl.cfg.Apps {
 		fa, ok := a.(FlowApp)
 		if !ok {
@@ -120,12 +129,80 @@ func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
 			st.Added++
 		}
 	}
+	mods = append(mods, groupDels...)
 	if len(mods) == 0 {
 		return st, nil
 	}
 	if err := s.Apply(ctx, mods...); err != nil {
 		return st, err
 	}
-	s.ctl.metrics.flowMods.Add(float64(len(mods)))
+	s.ctl.metrics.flowMods.Add(float64(st.Added + st.Deleted))
 	return st, nil
+}
+
+// groupMods returns the group-mods that make the switch's groups equal to
+// the apps' declared ones: adds and modifications, then deletions.
+func (s *Switch) groupMods(ctx context.Context) (adds, dels []ofp.Message, err error) {
+	want := map[uint32]Group{}
+	var order []uint32
+	owned := map[uint8]bool{}
+	for _, a := range s.ctl.cfg.Apps {
+		ga, ok := a.(GroupApp)
+		if !ok {
+			continue
+		}
+		owned[a.CookieID()] = true
+		for _, g := range ga.Groups(s) {
+			g.ID = AppGroupID(a.CookieID(), g.ID)
+			if _, dup := want[g.ID]; !dup {
+				order = append(order, g.ID)
+			}
+			want[g.ID] = g
+		}
+	}
+	if len(owned) == 0 {
+		return nil, nil, nil
+	}
+	parts, err := s.Multipart(ctx, &ofp.MultipartRequest{MPType: ofp.MultipartGroupDesc})
+	if err != nil {
+		return nil, nil, fmt.Errorf("dump groups: %w", err)
+	}
+	have := map[uint32]string{}
+	for _, p := range parts {
+		gd, ok := p.Body.(*ofp.GroupDescReply)
+		if !ok {
+			continue
+		}
+		for _, g := range gd.Groups {
+			if !owned[uint8(g.GroupID>>GroupIDShift)] {
+				continue
+			}
+			have[g.GroupID] = groupBody(g.GroupType, g.Buckets)
+			if _, wanted := want[g.GroupID]; !wanted {
+				dels = append(dels, &ofp.GroupMod{Command: ofp.GroupDelete, GroupType: g.GroupType, GroupID: g.GroupID})
+			}
+		}
+	}
+	for _, id := range order {
+		g := want[id]
+		body, installed := have[id]
+		if installed && body == groupBody(g.Type, g.Buckets) {
+			continue
+		}
+		cmd := uint16(ofp.GroupAdd)
+		if installed {
+			cmd = ofp.GroupModify
+		}
+		adds = append(adds, &ofp.GroupMod{Command: cmd, GroupType: g.Type, GroupID: g.ID, Buckets: g.Buckets})
+	}
+	return adds, dels, nil
+}
+
+// groupBody is a group's type and buckets in wire form, for comparison.
+func groupBody(t uint8, bs []ofp.Bucket) string {
+	b, err := ofp.Marshal(&ofp.GroupMod{GroupType: t, Buckets: bs})
+	if err != nil {
+		return ""
+	}
+	return string(b[ofp.HeaderLen:])
 }

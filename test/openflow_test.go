@@ -37,12 +37,26 @@ func (flowApp) Flows(*controller.Switch) []controller.Flow {
 	}
 }
 
+// Groups declares a select group over ports 1 and 2, used by no flow, to
+// show that groups are desired state too.
+func (flowApp) Groups(*controller.Switch) []controller.Group {
+	bucket := func(port uint32) ofp.Bucket {
+		return ofp.Bucket{Weight: 1, WatchPort: ofp.PortAny, WatchGroup: ofp.GroupAny, Actions: []ofp.Action{ofp.Output(port)}}
+	}
+	return []controller.Group{{ID: 1, Type: ofp.GroupTypeSelect, Buckets: []ofp.Bucket{bucket(1), bucket(2)}}}
+}
+
 // The table Open vSwitch must show, in its own words.
 var wantFlows = []string{
 	"cookie=0x700000000000000, priority=0 actions=CONTROLLER:65535",
 	"cookie=0x700000000000001, priority=100,arp actions=CONTROLLER:65535",
 	"cookie=0x700000000000002, priority=200,ipv6,dl_dst=00:00:0a:00:00:01 actions=dec_ttl,output:2",
 	"cookie=0x700000000000003, table=1, priority=300,ip,nw_dst=10.0.0.0/24 actions=goto_table:2",
+}
+
+// The group table Open vSwitch must show.
+var wantGroups = []string{
+	"group_id=117440513,type=select,bucket=actions=output:1,bucket=actions=output:2",
 }
 
 // A flow another controller (or an operator) added: never ours to delete.
@@ -116,13 +130,18 @@ func TestOVSDesiredFlowsAndRestart(t *testing.T) {
 	if n := len(ctl.Switches()); n != 2 {
 		t.Fatalf("controller sees %d switches, want 2", n)
 	}
+	for _, b := range []*ovs.Bridge{b1, b2} {
+		if got := b.DumpGroups(t); !slices.Equal(got, wantGroups) {
+			t.Errorf("%s groups:\n%s\nwant:\n%s", b.Name, join(got), join(wantGroups))
+		}
+	}
 
 	// Restart: a new controller on the same address reconciles without
 	// reinstalling anything, so no flow's duration starts over.
 	before := b1.FlowDurations(t)
 	stopped := time.Now()
 	stop()
-	_, _, stop2 := runController(t, ctx, "tcp:"+addr, nil)
+	ctl2, _, stop2 := runController(t, ctx, "tcp:"+addr, nil)
 	defer stop2()
 	for _, b := range []*ovs.Bridge{b1, b2} {
 		if !ovs.Wait(20*time.Second, func() bool { return b.Connected(t) }) {
@@ -138,6 +157,18 @@ func TestOVSDesiredFlowsAndRestart(t *testing.T) {
 			return slices.Equal(withoutForeign(got), wantFlows) && slices.Contains(got, foreignFlow)
 		}) {
 			t.Fatalf("after restart %s flows:\n%s", b.Name, join(got))
+		}
+	}
+	// What Open vSwitch reports back, flows and groups, compares equal to
+	// what the app declares: a further sync changes nothing.
+	for _, b := range []*ovs.Bridge{b1, b2} {
+		var sw *controller.Switch
+		if !ovs.Wait(20*time.Second, func() bool { var ok bool; sw, ok = ctl2.Switch(b.DPID); return ok }) {
+			t.Fatalf("%s not connected to the new controller", b.Name)
+		}
+		st, err := sw.SyncFlows(ctx)
+		if err != nil || st.Added+st.Deleted+st.Groups != 0 {
+			t.Errorf("%s: sync of a synced switch: %+v, %v", b.Name, st, err)
 		}
 	}
 	after := b1.FlowDurations(t)

@@ -31,6 +31,7 @@ type Switch struct {
 	HelloVersion uint8
 
 	mu       sync.Mutex
+	groups   map[uint32]ofp.GroupDesc
 	flows    []*ofp.FlowStats
 	flowMods int
 	received []ofp.Message
@@ -56,6 +57,27 @@ func (s *Switch) Flows() []ofp.FlowStats {
 		return a.Cookie < b.Cookie
 	})
 	return out
+}
+
+// Groups returns a copy of the group table.
+func (s *Switch) Groups() map[uint32]ofp.GroupDesc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[uint32]ofp.GroupDesc{}
+	for id, g := range s.groups {
+		out[id] = g
+	}
+	return out
+}
+
+// SetGroup installs a group directly, as another controller would have.
+func (s *Switch) SetGroup(g ofp.GroupDesc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		s.groups = map[uint32]ofp.GroupDesc{}
+	}
+	s.groups[g.GroupID] = g
 }
 
 // AddFlow installs a flow directly, as another controller would have.
@@ -175,9 +197,39 @@ func (s *Switch) answer(m ofp.Message) []ofp.Message {
 			return []ofp.Message{s.errorFor(m, ofp.ErrFlowModFailed, ofp.FlowModBadTableID)}
 		}
 		s.applyFlowMod(m)
+	case *ofp.GroupMod:
+		if e := s.applyGroupMod(m); e != nil {
+			return []ofp.Message{e}
+		}
 	case *ofp.MultipartRequest:
 		return s.multipart(m)
 	}
+	return nil
+}
+
+// applyGroupMod changes the group table, failing as the specification
+// says for an add of an existing group or a change of a missing one.
+func (s *Switch) applyGroupMod(m *ofp.GroupMod) *ofp.ErrorMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		s.groups = map[uint32]ofp.GroupDesc{}
+	}
+	_, exists := s.groups[m.GroupID]
+	switch m.Command {
+	case ofp.GroupAdd:
+		if exists {
+			return s.errorFor(m, ofp.ErrGroupModFailed, 0) // GROUP_EXISTS
+		}
+	case ofp.GroupModify:
+		if !exists {
+			return s.errorFor(m, ofp.ErrGroupModFailed, 8) // UNKNOWN_GROUP
+		}
+	case ofp.GroupDelete:
+		delete(s.groups, m.GroupID)
+		return nil
+	}
+	s.groups[m.GroupID] = ofp.GroupDesc{GroupType: m.GroupType, GroupID: m.GroupID, Buckets: m.Buckets}
 	return nil
 }
 
@@ -224,6 +276,13 @@ func (s *Switch) multipart(m *ofp.MultipartRequest) []ofp.Message {
 	switch m.MPType {
 	case ofp.MultipartPortDesc:
 		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.PortDescReply{Ports: s.Ports}})}
+	case ofp.MultipartGroupDesc:
+		var gs []ofp.GroupDesc
+		for _, g := range s.Groups() {
+			gs = append(gs, g)
+		}
+		sort.Slice(gs, func(i, j int) bool { return gs[i].GroupID < gs[j].GroupID })
+		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.GroupDescReply{Groups: gs}})}
 	case ofp.MultipartFlow:
 		req, _ := m.Body.(*ofp.FlowStatsRequest)
 		var sel []ofp.FlowStats

@@ -130,6 +130,22 @@ func (b *Bridge) DumpFlows(t testing.TB) []string {
 	return flows
 }
 
+// DumpGroups returns the bridge's groups as ovs-ofctl prints them, sorted.
+func (b *Bridge) DumpGroups(t testing.TB) []string {
+	t.Helper()
+	out := Run(t, "ovs-ofctl", "-O", "OpenFlow13", "dump-groups", b.Name)
+	var groups []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "OFPST_GROUP_DESC") {
+			continue
+		}
+		groups = append(groups, l)
+	}
+	sort.Strings(groups)
+	return groups
+}
+
 // FlowDurations returns, for each flow line without statistics, how long
 // the flow has been installed, read from ovs-ofctl's duration field.
 func (b *Bridge) FlowDurations(t testing.TB) map[string]time.Duration {
