@@ -1,0 +1,263 @@
+// Package report holds the results of one benchmark run and writes them as
+// a Markdown table, JSON and a PNG bar chart.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sixgate/sixgate/bench/cbench"
+)
+
+// Results is everything one run measured. A part that did not run says why
+// in its Note; a row that could not be measured has Available false.
+type Results struct {
+	Started time.Time     `json:"started"`
+	Took    time.Duration `json:"took_ns"`
+	Machine Machine       `json:"machine"`
+	// Contended marks a run made while other work shared the machine.
+	Contended bool `json:"contended"`
+
+	Micro     []Micro `json:"micro"`
+	MicroNote string  `json:"micro_note,omitempty"`
+
+	Controllers    []Controller `json:"controllers"`
+	ControllerNote string       `json:"controller_note,omitempty"`
+
+	E2E     []Setup `json:"e2e"`
+	E2ENote string  `json:"e2e_note,omitempty"`
+}
+
+// Machine is what the numbers were measured on.
+type Machine struct {
+	CPU    string `json:"cpu"`
+	Cores  int    `json:"cores"`
+	Kernel string `json:"kernel"`
+	OVS    string `json:"ovs"`
+	Go     string `json:"go"`
+}
+
+// Micro is one engine microbenchmark: one segment through the engine with
+// Conns connections in its table.
+type Micro struct {
+	Conns       int     `json:"conns"`
+	Payload     int     `json:"payload"`
+	Direction   string  `json:"direction"` // client-to-backend or backend-to-client
+	NsPerOp     float64 `json:"ns_per_segment"`
+	AllocsPerOp float64 `json:"allocs_per_segment"`
+	BytesPerOp  float64 `json:"bytes_per_segment"`
+}
+
+// Controller is one controller's cbench figures.
+type Controller struct {
+	Name       string         `json:"name"`
+	Available  bool           `json:"available"`
+	Note       string         `json:"note,omitempty"`
+	Throughput *cbench.Result `json:"throughput,omitempty"`
+	Latency    *cbench.Result `json:"latency,omitempty"`
+}
+
+// Setup is one end-to-end path from the IPv4 client to the IPv6 servers.
+type Setup struct {
+	Name      string `json:"name"`
+	Label     string `json:"label"`
+	Available bool   `json:"available"`
+	Note      string `json:"note,omitempty"`
+	// ThroughputMbps is iperf3's receiver figure for one TCP stream.
+	ThroughputMbps float64 `json:"throughput_mbps"`
+	// ConnPerSec is short HTTP requests per second, a new connection for
+	// each, with Concurrency connections at a time.
+	ConnPerSec  float64 `json:"conn_per_sec"`
+	Concurrency int     `json:"concurrency"`
+	Errors      int     `json:"errors"`
+	// LatencyP50 and LatencyP99 are one short request's time (connect,
+	// request, response, close) with one connection at a time.
+	LatencyP50 time.Duration `json:"latency_p50_ns"`
+	LatencyP99 time.Duration `json:"latency_p99_ns"`
+}
+
+// Write writes results.md, results.json and chart.png into dir and
+// returns the Markdown.
+func (r *Results) Write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	md := r.Markdown()
+	if err := os.WriteFile(filepath.Join(dir, "results.md"), []byte(md), 0o644); err != nil {
+		return "", err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return "", err
+	}
+	f, err := os.Create(filepath.Join(dir, "chart.png"))
+	if err != nil {
+		return "", err
+	}
+	if err := r.Chart(f); err != nil {
+		f.Close()
+		return "", err
+	}
+	return md, f.Close()
+}
+
+func (r *Results) setup(name string) *Setup {
+	for i := range r.E2E {
+		if r.E2E[i].Name == name && r.E2E[i].Available {
+			return &r.E2E[i]
+		}
+	}
+	return nil
+}
+
+// ratio formats a/b, or "–" when either is missing.
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func ms(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+}
+
+// us shows a controller latency: microseconds below a millisecond,
+// milliseconds above.
+func us(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "–"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	}
+	return ms(d)
+}
+
+// Markdown renders the results; the end-to-end ratios come first since
+// they are the headline.
+func (r *Results) Markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("# sixgate benchmark, %s\n\n", r.Started.UTC().Format("2006-01-02 15:04 UTC"))
+	if r.Contended {
+		p("**Contended run**: other work shared this machine; compare rows within this run only.\n\n")
+	}
+	m := r.Machine
+	p("Machine: %s, %d cores, Linux %s, Open vSwitch %s, %s. Whole run: %v.\n\n", m.CPU, m.Cores, m.Kernel, m.OVS, m.Go, r.Took.Round(time.Second))
+
+	p("## End to end: IPv4 client to IPv6 servers on one Open vSwitch bridge\n\n")
+	if r.E2ENote != "" {
+		p("%s\n\n", r.E2ENote)
+	}
+	if len(r.E2E) > 0 {
+		hap, ceil := r.setup("haproxy"), r.setup("ceiling")
+		p("| setup | iperf3 Mbit/s | short conn/s | p50 request | added p50 | p99 request | vs haproxy (Mbit/s, conn/s) | vs ceiling (Mbit/s, conn/s) |\n")
+		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, s := range r.E2E {
+			if !s.Available {
+				p("| %s | not available: %s | | | | | | |\n", s.Label, s.Note)
+				continue
+			}
+			added := "–"
+			if ceil != nil && s.LatencyP50 > 0 && ceil.LatencyP50 > 0 {
+				added = fmt.Sprintf("%+.2f ms", float64(s.LatencyP50-ceil.LatencyP50)/1e6)
+			}
+			vsH, vsC := "–", "–"
+			if hap != nil {
+				vsH = ratio(s.ThroughputMbps, hap.ThroughputMbps) + ", " + ratio(s.ConnPerSec, hap.ConnPerSec)
+			}
+			if ceil != nil {
+				vsC = ratio(s.ThroughputMbps, ceil.ThroughputMbps) + ", " + ratio(s.ConnPerSec, ceil.ConnPerSec)
+			}
+			errs := ""
+			if s.Errors > 0 {
+				errs = fmt.Sprintf(" (%d errors)", s.Errors)
+			}
+			p("| %s | %.0f | %.0f%s | %s | %s | %s | %s | %s |\n", s.Label, s.ThroughputMbps, s.ConnPerSec, errs,
+				ms(s.LatencyP50), added, ms(s.LatencyP99), vsH, vsC)
+		}
+		for _, s := range r.E2E {
+			if s.Available && s.Note != "" {
+				p("\n%s: %s", s.Label, s.Note)
+			}
+		}
+		p("\n")
+	}
+
+	p("## Controller: cbench-style simulated switches, learning-switch app\n\n")
+	if r.ControllerNote != "" {
+		p("%s\n\n", r.ControllerNote)
+	}
+	if len(r.Controllers) > 0 {
+		p("| controller | responses/s | flow-mods/s | p50 | p90 | p99 | latency mode: responses/s | p50 | p90 | p99 |\n")
+		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, c := range r.Controllers {
+			if !c.Available {
+				p("| %s | not available: %s | | | | | | | | |\n", c.Name, c.Note)
+				continue
+			}
+			t, l := c.Throughput, c.Latency
+			p("| %s | %.0f | %.0f | %s | %s | %s | %.0f | %s | %s | %s |\n", c.Name,
+				t.ResponsesPerSec, t.FlowModsPerSec, us(t.P50), us(t.P90), us(t.P99),
+				l.ResponsesPerSec, us(l.P50), us(l.P90), us(l.P99))
+		}
+		if len(r.Controllers) == 2 && r.Controllers[0].Available && r.Controllers[1].Available {
+			a, o := r.Controllers[0], r.Controllers[1]
+			p("\n%s answers %s the packet-ins of %s (throughput mode) at %s its p50 latency (latency mode).\n",
+				a.Name, ratio(a.Throughput.ResponsesPerSec, o.Throughput.ResponsesPerSec), o.Name,
+				ratio(float64(a.Latency.P50), float64(o.Latency.P50)))
+		}
+		p("\n")
+	}
+
+	p("## Engine: one segment through proxy46, established connection\n\n")
+	if r.MicroNote != "" {
+		p("%s\n\n", r.MicroNote)
+	}
+	if len(r.Micro) > 0 {
+		p("| connections | payload | client -> backend ns | allocs | backend -> client ns | allocs |\n")
+		p("| ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		type key struct{ conns, payload int }
+		rows := map[key][2]*Micro{}
+		var order []key
+		for i := range r.Micro {
+			mi := &r.Micro[i]
+			k := key{mi.Conns, mi.Payload}
+			row, seen := rows[k]
+			if !seen {
+				order = append(order, k)
+			}
+			if mi.Direction == "client-to-backend" {
+				row[0] = mi
+			} else {
+				row[1] = mi
+			}
+			rows[k] = row
+		}
+		cell := func(mi *Micro) string {
+			if mi == nil {
+				return "– | –"
+			}
+			return fmt.Sprintf("%.0f | %.0f", mi.NsPerOp, mi.AllocsPerOp)
+		}
+		for _, k := range order {
+			row := rows[k]
+			p("| %d | %d | %s | %s |\n", k.conns, k.payload, cell(row[0]), cell(row[1]))
+		}
+		p("\n")
+	}
+	p("Chart (`chart.png`): left, iperf3 Mbit/s; right, short connections per second; one bar per setup in table order, colours: %s. Missing setups leave a gap.\n",
+		legend(r.E2E))
+	return b.String()
+}
