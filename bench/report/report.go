@@ -125,6 +125,15 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// cellText makes a note fit in a table cell: one line, no pipes, bounded.
+func cellText(s string) string {
+	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "|", "/")), " ")
+	if r := []rune(s); len(r) > 240 {
+		s = string(r[:240]) + "…"
+	}
+	return s
+}
+
 func ms(d time.Duration) string {
 	if d <= 0 {
 		return "–"
@@ -166,7 +175,7 @@ func (r *Results) Markdown() string {
 		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, s := range r.E2E {
 			if !s.Available {
-				p("| %s | not available: %s | | | | | | |\n", s.Label, s.Note)
+				p("| %s | not available: %s | | | | | | |\n", s.Label, cellText(s.Note))
 				continue
 			}
 			added := "–"
@@ -189,7 +198,7 @@ func (r *Results) Markdown() string {
 		}
 		for _, s := range r.E2E {
 			if s.Available && s.Note != "" {
-				p("\n%s: %s", s.Label, s.Note)
+				p("\n%s: %s\n", s.Label, cellText(s.Note))
 			}
 		}
 		p("\n")
@@ -204,7 +213,7 @@ func (r *Results) Markdown() string {
 		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, c := range r.Controllers {
 			if !c.Available {
-				p("| %s | not available: %s | | | | | | | | |\n", c.Name, c.Note)
+				p("| %s | not available: %s | | | | | | | | |\n", c.Name, cellText(c.Note))
 				continue
 			}
 			t, l := c.Throughput, c.Latency

@@ -77,7 +77,7 @@ splice46:
 // it is deployed for IPv6-only hosting today: TLS routed by SNI in TCP
 // mode, HTTP routed by Host, iperf3 passed through in TCP mode.
 const haproxyConfig = `global
-    maxconn 20000
+    maxconn 4000
 defaults
     timeout connect 5s
     timeout client 30s
@@ -293,7 +293,12 @@ func portModeAvailable(l *e2eLab) string {
 		return err.Error()
 	}
 	if out, err := exec.Command(l.bin, "check", "-config", path).CombinedOutput(); err != nil {
-		return "this sixgate does not accept `splice46.datapath: port` (" + strings.TrimSpace(lastLines(out, 1)) + ")"
+		// "FILE:LINE: field: problem": the file is ours, the problem is news.
+		msg := strings.TrimSpace(lastLines(out, 1))
+		if i := strings.Index(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		return "sixgate does not accept `splice46.datapath: port` yet (" + msg + ")"
 	}
 	if err := l.t.Do(func() { l.startSixgate(path) }); err != nil {
 		return err.Error()

@@ -59,9 +59,25 @@ func run() int {
 	}
 	o := &options{root: root, duration: *duration, benchtime: *benchtime, setups: split(*setups), log: os.Stderr}
 
+	res := &report.Results{Started: time.Now(), Machine: machine(), Contended: *contended}
+	dir := filepath.Join(*out, res.Started.UTC().Format("20060102-150405"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "sixgate-bench: %v\n", err)
+		return 1
+	}
+	// The harness's own messages (the output of a process that failed, a
+	// clean-up that went wrong) go to a log beside the results, so that
+	// the terminal shows progress only.
+	logf, err := os.Create(filepath.Join(dir, "log.txt"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sixgate-bench: %v\n", err)
+		return 1
+	}
+	defer logf.Close()
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	t := lab.New("sixgate-bench", os.Stderr)
+	t := lab.New("sixgate-bench", logf)
 	defer t.Close()
 	// On an interrupt the running step's commands die with ctx and the
 	// deferred Close removes what was built; if the step does not return
@@ -74,7 +90,6 @@ func run() int {
 		os.Exit(130)
 	}()
 
-	res := &report.Results{Started: time.Now(), Machine: machine(), Contended: *contended}
 	want := map[string]bool{}
 	for _, p := range split(*parts) {
 		want[p] = true
@@ -99,19 +114,18 @@ func run() int {
 		res.E2ENote = "Not run (-parts)."
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintln(os.Stderr, "sixgate-bench: interrupted; no report written")
+		fmt.Fprintf(os.Stderr, "sixgate-bench: interrupted; no report written (log in %s)\n", dir)
 		return 130
 	}
 	res.Took = time.Since(res.Started)
 
-	dir := filepath.Join(*out, res.Started.UTC().Format("20060102-150405"))
 	md, err := res.Write(dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sixgate-bench: %v\n", err)
 		return 1
 	}
 	fmt.Print(md)
-	fmt.Fprintf(os.Stderr, "\nsixgate-bench: wrote %s/{results.md,results.json,chart.png}\n", dir)
+	fmt.Fprintf(os.Stderr, "\nsixgate-bench: wrote %s/{results.md,results.json,chart.png,log.txt}\n", dir)
 	return 0
 }
 
