@@ -35,8 +35,17 @@ fuzz:
 		done; \
 	done
 
+# The benchmark suite (docs/benchmarks.md): engine microbenchmarks, the
+# controller against os-ken under simulated switches, and end to end on Open
+# vSwitch against plain IPv6 forwarding and haproxy. As root it installs
+# what it needs and runs everything; otherwise the end-to-end part is
+# skipped and the report says so. Results go to results/<timestamp>/.
+# BENCHFLAGS passes options, e.g. BENCHFLAGS="-duration 5s -contended".
+BENCHFLAGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./proxy46/...
+	@if [ "$$(id -u)" = 0 ]; then bench/install-deps.sh; \
+	else echo "bench: not root: engine and controller parts only (os-ken if installed)"; fi
+	$(GO) run ./bench/cmd/sixgate-bench $(BENCHFLAGS)
 
 demo: build
 	scripts/demo.sh

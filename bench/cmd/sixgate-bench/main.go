@@ -3,7 +3,8 @@
 // simulated switches, and end-to-end throughput, connection rate and
 // latency on Open vSwitch against plain IPv6 forwarding and haproxy.
 //
-//	sixgate-bench [-out DIR] [-parts micro,controller,e2e] [-setups ceiling,controller,port,haproxy] [-duration 3s]
+//	sixgate-bench [-out DIR] [-parts micro,controller,e2e] [-setups ceiling,controller,port,haproxy]
+//	              [-duration 3s] [-benchtime 200ms] [-contended] [-publish]
 //
 // It prints the Markdown table and writes DIR/<timestamp>/results.md,
 // results.json and chart.png. The end-to-end part needs root and Open
@@ -47,6 +48,7 @@ func run() int {
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
 	contended := flag.Bool("contended", false, "label the report as measured on a shared, busy machine")
+	doPublish := flag.Bool("publish", false, "also put the table into docs/benchmarks.md and the chart into docs/benchmarks.png")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()
@@ -125,6 +127,13 @@ func run() int {
 		return 1
 	}
 	fmt.Print(md)
+	if *doPublish {
+		if err := publish(root, dir, md); err != nil {
+			fmt.Fprintf(os.Stderr, "sixgate-bench: -publish: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "sixgate-bench: docs/benchmarks.md and docs/benchmarks.png updated")
+	}
 	fmt.Fprintf(os.Stderr, "\nsixgate-bench: wrote %s/{results.md,results.json,chart.png,log.txt}\n", dir)
 	return 0
 }

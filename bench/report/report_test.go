@@ -1,0 +1,74 @@
+package report
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sixgate/sixgate/bench/cbench"
+)
+
+func sample() *Results {
+	ctl := &cbench.Result{ResponsesPerSec: 1000, P50: 500 * time.Microsecond, P90: time.Millisecond, P99: 20 * time.Millisecond}
+	return &Results{
+		Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Took: time.Minute, Contended: true,
+		Machine: Machine{CPU: "Test CPU", Cores: 2, Kernel: "6.1", OVS: "3.1.0", Go: "go1.26"},
+		Micro:   []Micro{{Conns: 1, Payload: 64, Direction: "client-to-backend", NsPerOp: 60}, {Conns: 1, Payload: 64, Direction: "backend-to-client", NsPerOp: 70}},
+		Controllers: []Controller{
+			{Name: "sixgate", Available: true, Throughput: ctl, Latency: ctl},
+			{Name: "os-ken", Note: "osken-manager not installed"},
+		},
+		E2E: []Setup{
+			{Name: "ceiling", Label: "ceiling", Available: true, ThroughputMbps: 1000, ConnPerSec: 4000, LatencyP50: time.Millisecond},
+			{Name: "controller", Label: "controller mode", Available: true, ThroughputMbps: 250, ConnPerSec: 1000, LatencyP50: 3 * time.Millisecond},
+			{Name: "port", Label: "port mode", Note: "not built\nyet | really"},
+			{Name: "haproxy", Label: "haproxy", Available: true, ThroughputMbps: 500, ConnPerSec: 2000, LatencyP50: 2 * time.Millisecond},
+		},
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	md := sample().Markdown()
+	for _, want := range []string{
+		"**Contended run**",
+		"Test CPU, 2 cores",
+		"| controller mode | 250 | 1000 | 3.00 ms | +2.00 ms | – | 0.50×, 0.50× | 0.25×, 0.25× |",
+		"| port mode | not available: not built yet / really |",
+		"| os-ken | not available: osken-manager not installed |",
+		"| 1 | 64 | 60 | 0 | 70 | 0 |",
+		"20.00 ms",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := sample().Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"results.md", "results.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "chart.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tallest bar of the left panel (the ceiling, first slot) reaches
+	// the top of the panel.
+	if r, g, b, _ := img.At(30+345/4/6+5, 32).RGBA(); r>>8 != 0x80 || g>>8 != 0x80 || b>>8 != 0x80 {
+		t.Errorf("ceiling bar missing at the top of the left panel: %x %x %x", r>>8, g>>8, b>>8)
+	}
+}
