@@ -196,6 +196,14 @@ func (r *Results) Markdown() string {
 			p("| %s | %.0f | %.0f%s | %s | %s | %s | %s | %s |\n", s.Label, s.ThroughputMbps, s.ConnPerSec, errs,
 				ms(s.LatencyP50), added, ms(s.LatencyP99), vsH, vsC)
 		}
+		if hap != nil {
+			for _, s := range r.E2E {
+				if s.Available && (s.Name == "controller" || s.Name == "port") {
+					p("\n**%s: %s haproxy's throughput, %s its short connections per second.**\n", s.Label,
+						ratio(s.ThroughputMbps, hap.ThroughputMbps), ratio(s.ConnPerSec, hap.ConnPerSec))
+				}
+			}
+		}
 		for _, s := range r.E2E {
 			if s.Available && s.Note != "" {
 				p("\n%s: %s\n", s.Label, cellText(s.Note))
@@ -266,7 +274,7 @@ func (r *Results) Markdown() string {
 		}
 		p("\n")
 	}
-	p("Chart (`chart.png`): left, iperf3 Mbit/s; right, short connections per second; one bar per setup in table order, colours: %s. Missing setups leave a gap.\n",
+	p("Chart (`chart.png`): left, iperf3 Mbit/s; right, short connections per second; each panel scaled to its tallest bar, a grid line every tenth of it; one bar per setup in table order, colours: %s. Missing setups leave a gap.\n",
 		legend(r.E2E))
 	return b.String()
 }

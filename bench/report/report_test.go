@@ -41,6 +41,7 @@ func TestMarkdown(t *testing.T) {
 		"| os-ken | not available: osken-manager not installed |",
 		"| 1 | 64 | 60 | 0 | 70 | 0 |",
 		"20.00 ms",
+		"**controller mode: 0.50× haproxy's throughput, 0.50× its short connections per second.**",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
