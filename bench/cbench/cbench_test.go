@@ -44,7 +44,7 @@ func TestThroughput(t *testing.T) {
 	addr := controllerAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := Run(ctx, Config{Addr: addr, Mode: Throughput, Switches: 4, Hosts: 50,
+	res, err := Run(ctx, Config{Addr: addr, Mode: Throughput, Switches: 4, Hosts: 50, StallTimeout: 5 * time.Second,
 		Warmup: 300 * time.Millisecond, Duration: 700 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
