@@ -43,6 +43,14 @@ type Config struct {
 	EventQueue int
 	// MaxMultipartBytes bounds the sum of the parts of one multipart reply.
 	MaxMultipartBytes int
+	// PacketInRate bounds the packet-ins per second from each switch (0:
+	// no bound). Switches with meters get an OFPM_CONTROLLER meter that
+	// drops the excess before it is sent; the controller also drops, and
+	// counts, what exceeds it on arrival.
+	PacketInRate int
+	// PacketInBurst is the burst allowed above PacketInRate (default a
+	// tenth of a second's worth).
+	PacketInBurst int
 	Apps              []App
 	Log               *logrus.Entry
 	// Registerer receives the controller's metrics; nil keeps them private.
@@ -288,6 +296,14 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 		}
 	}
 	s.mu.Unlock()
+
+	if cfg.PacketInRate > 0 {
+		metered, err := s.installPacketInMeter(hctx)
+		if err != nil {
+			s.log.WithError(err).Warn("switch refused the packet-in meter; limiting packet-ins on arrival only")
+		}
+		s.log.WithFields(logrus.Fields{"rate": cfg.PacketInRate, "switch_meter": metered}).Info("packet-in rate limited")
+	}
 
 	c := s.ctl
 	c.mu.Lock()

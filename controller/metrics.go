@@ -5,15 +5,16 @@ import (
 )
 
 type metrics struct {
-	connections       prometheus.Counter
-	handshakeFailures prometheus.Counter
-	decodeErrors      prometheus.Counter
-	switchErrors      prometheus.Counter
-	syncErrors        prometheus.Counter
-	packetIns         prometheus.Counter
-	packetInsDropped  prometheus.Counter
-	flowMods          prometheus.Counter
-	messagesIn        *prometheus.CounterVec
+	connections        prometheus.Counter
+	handshakeFailures  prometheus.Counter
+	decodeErrors       prometheus.Counter
+	switchErrors       prometheus.Counter
+	syncErrors         prometheus.Counter
+	packetIns          prometheus.Counter
+	packetInsDropped   prometheus.Counter
+	packetInsThrottled prometheus.Counter
+	flowMods           prometheus.Counter
+	messagesIn         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
@@ -21,21 +22,22 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of", Name: name, Help: help})
 	}
 	m := &metrics{
-		connections:       counter("connections_total", "Switch connections accepted."),
-		handshakeFailures: counter("handshake_failures_total", "Switch connections that failed the handshake."),
-		decodeErrors:      counter("decode_errors_total", "Malformed messages that ended a switch session."),
-		switchErrors:      counter("switch_errors_total", "ERROR messages no request was waiting for."),
-		syncErrors:        counter("sync_errors_total", "Flow syncs that failed."),
-		packetIns:         counter("packet_ins_total", "Packet-ins received."),
-		packetInsDropped:  counter("packet_ins_dropped_total", "Packet-ins dropped because a switch's event queue was full."),
-		flowMods:          counter("flow_mods_total", "Flow-mods sent by flow syncs."),
+		connections:        counter("connections_total", "Switch connections accepted."),
+		handshakeFailures:  counter("handshake_failures_total", "Switch connections that failed the handshake."),
+		decodeErrors:       counter("decode_errors_total", "Malformed messages that ended a switch session."),
+		switchErrors:       counter("switch_errors_total", "ERROR messages no request was waiting for."),
+		syncErrors:         counter("sync_errors_total", "Flow syncs that failed."),
+		packetIns:          counter("packet_ins_total", "Packet-ins received."),
+		packetInsDropped:   counter("packet_ins_dropped_total", "Packet-ins dropped because a switch's event queue was full."),
+		packetInsThrottled: counter("packet_ins_throttled_total", "Packet-ins dropped on arrival for exceeding the per-switch rate."),
+		flowMods:           counter("flow_mods_total", "Flow-mods sent by flow syncs."),
 		messagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
 			Name: "messages_in_total", Help: "Messages received, by type."}, []string{"type"}),
 	}
 	switches := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
 		Name: "switches", Help: "Switches connected."}, func() float64 { return float64(len(c.Switches())) })
 	for _, col := range []prometheus.Collector{m.connections, m.handshakeFailures, m.decodeErrors,
-		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.flowMods, m.messagesIn, switches} {
+		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.messagesIn, switches} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

@@ -38,6 +38,8 @@ type Switch struct {
 
 	events chan event
 	resync chan struct{}
+	// packetIns limits packet-ins on arrival; nil when unbounded.
+	packetIns *tokenBucket
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -79,6 +81,9 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		done:    make(chan struct{}),
 	}
 	s.xid.Store(0x1000)
+	if c.cfg.PacketInRate > 0 {
+		s.packetIns = newTokenBucket(c.cfg.PacketInRate, c.cfg.PacketInBurst)
+	}
 	return s
 }
 
@@ -345,6 +350,10 @@ func (s *Switch) handle(m ofp.Message) {
 		// Liveness is proven by the read itself.
 	case *ofp.PacketIn:
 		s.ctl.metrics.packetIns.Inc()
+		if s.packetIns != nil && !s.packetIns.allow(time.Now()) {
+			s.ctl.metrics.packetInsThrottled.Inc()
+			return
+		}
 		select {
 		case s.events <- event{kind: eventPacketIn, msg: m}:
 		default:

@@ -30,6 +30,8 @@ func switchesOnlyConfig(port int) string {
   listen: "tcp:127.0.0.1:%d"
   echo_interval: 1s
   echo_timeout: 3s
+  packet_in_rate: 500
+  packet_in_burst: 50
 switches:
   - {name: s1, dpid: "0xb1"}
   - {name: s2, dpid: "0xb2"}
@@ -52,6 +54,14 @@ func TestDaemonProgramsBridgesAndRestartsCleanly(t *testing.T) {
 	for _, b := range []*ovs.Bridge{b1, b2} {
 		if !ovs.Wait(20*time.Second, func() bool { return slices.Equal(b.DumpFlows(t), []string{tableMissFlow}) }) {
 			t.Fatalf("%s flows %q, want only the table-miss flow", b.Name, b.DumpFlows(t))
+		}
+	}
+
+	// The packet-in bound became the switches' controller meter.
+	for _, b := range []*ovs.Bridge{b1, b2} {
+		meters := ovs.Run(t, "ovs-ofctl", "-O", "OpenFlow13", "dump-meters", b.Name)
+		if !strings.Contains(meters, "meter=controller pktps burst stats bands=") || !strings.Contains(meters, "type=drop rate=500 burst_size=50") {
+			t.Errorf("%s meters:\n%s\nwant the controller meter at 500 pktps, burst 50", b.Name, meters)
 		}
 	}
 

@@ -54,6 +54,13 @@ func (b *builder) buildController(fc *fileController) {
 	if c.EchoInterval < 100*time.Millisecond && fc.EchoInterval != "" {
 		b.p.add("controller.echo_interval", "%v is too short (at least 100ms)", c.EchoInterval)
 	}
+	c.PacketInRate, c.PacketInBurst = fc.PacketInRate, fc.PacketInBurst
+	if fc.PacketInRate < 0 {
+		b.p.add("controller.packet_in_rate", "%d is negative (0 means unbounded)", fc.PacketInRate)
+	}
+	if fc.PacketInBurst < 0 {
+		b.p.add("controller.packet_in_burst", "%d is negative", fc.PacketInBurst)
+	}
 	if c.EchoTimeout <= c.EchoInterval {
 		b.p.add("controller.echo_timeout", "echo_timeout (%v) must be longer than echo_interval (%v)", c.EchoTimeout, c.EchoInterval)
 	}

@@ -16,11 +16,13 @@ type fileConfig struct {
 }
 
 type fileController struct {
-	Listen       string   `yaml:"listen"`
-	TLS          *fileTLS `yaml:"tls"`
-	Metrics      string   `yaml:"metrics"`
-	EchoInterval string   `yaml:"echo_interval"`
-	EchoTimeout  string   `yaml:"echo_timeout"`
+	Listen        string   `yaml:"listen"`
+	TLS           *fileTLS `yaml:"tls"`
+	Metrics       string   `yaml:"metrics"`
+	EchoInterval  string   `yaml:"echo_interval"`
+	EchoTimeout   string   `yaml:"echo_timeout"`
+	PacketInRate  int      `yaml:"packet_in_rate"`
+	PacketInBurst int      `yaml:"packet_in_burst"`
 }
 
 type fileTLS struct {

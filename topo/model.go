@@ -38,6 +38,10 @@ type Controller struct {
 	Metrics      netip.AddrPort // where to serve Prometheus metrics; invalid (zero) when disabled
 	EchoInterval time.Duration  // how often to send ECHO_REQUEST to an idle switch
 	EchoTimeout  time.Duration  // how long without any message before a switch is dropped
+	// PacketInRate bounds packet-ins per second per switch (0: unbounded);
+	// PacketInBurst is the burst above it (0: a tenth of the rate).
+	PacketInRate  int
+	PacketInBurst int
 }
 
 // Listen is an OpenFlow listening endpoint written the Open vSwitch way,

@@ -412,12 +412,14 @@ controller:
   metrics: "localhost:9464"
   echo_interval: 10s
   echo_timeout: 5
+  packet_in_rate: -1
 switches: [{name: s1, dpid: "0x1"}]
 `,
 		want: []string{
 			`t.yaml:3: controller.listen: malformed listen address "udp:0.0.0.0:6653" (want tcp:0.0.0.0:6653 or tls:[::]:6653)`,
 			`t.yaml:4: controller.metrics: malformed address "localhost:9464" (want 127.0.0.1:9464 or [::1]:9464)`,
 			`t.yaml:6: controller.echo_timeout: echo_timeout (5s) must be longer than echo_interval (10s)`,
+			`t.yaml:7: controller.packet_in_rate: -1 is negative (0 means unbounded)`,
 		},
 	},
 	{

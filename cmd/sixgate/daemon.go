@@ -90,12 +90,14 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		return err
 	}
 	cfg := controller.Config{
-		Listen:       t.Controller.Listen.String(),
-		EchoInterval: t.Controller.EchoInterval,
-		EchoTimeout:  t.Controller.EchoTimeout,
-		Apps:         apps.list,
-		Log:          log,
-		Registerer:   reg,
+		Listen:        t.Controller.Listen.String(),
+		EchoInterval:  t.Controller.EchoInterval,
+		EchoTimeout:   t.Controller.EchoTimeout,
+		PacketInRate:  t.Controller.PacketInRate,
+		PacketInBurst: t.Controller.PacketInBurst,
+		Apps:          apps.list,
+		Log:           log,
+		Registerer:    reg,
 	}
 	if t.Controller.TLS != nil {
 		if cfg.TLS, err = loadTLS(t.Controller.TLS); err != nil {
