@@ -132,6 +132,18 @@ func (e *Engine) splice(c *conn, tcp []byte, doff int, out *Batch) {
 		c.tsBackend = o.tsVal
 		c.tsShift = c.tsBackend - c.tsEdge
 	}
+	// Starting points of the established path's RFC 5961 checks.
+	c.sndNxtB = c.isnBackend + 1
+	c.ackB = c.isnClient + 1
+	// The client may have up to the window the edge offered in flight,
+	// beside what the backend offers (a SYN's window is unscaled).
+	c.maxWinB = max(uint32(binary.BigEndian.Uint16(tcp[tcpWindow:])), uint32(e.cfg.MaxHeldBytes))
+	c.ackC = c.isnEdge + 1
+	c.maxWinC = max(uint32(c.synWindow), uint32(c.windowClient)<<c.scaleClient)
+	c.sndNxtC = c.isnClient + 1 + uint32(len(c.held))
+	if c.heldFIN {
+		c.sndNxtC++
+	}
 	e.unschedule(c)
 	e.setState(c, StateEstablished)
 	e.stats.Spliced++

@@ -65,3 +65,7 @@ func (b *Batch) next(n int, fam Family, dst netip.Addr) []byte {
 	}
 	return p.Data
 }
+
+// unnext takes back the packet next appended last, when the segment
+// written into it turns out to be dropped. Its buffer stays for reuse.
+func (b *Batch) unnext() { b.Packets = b.Packets[:len(b.Packets)-1] }

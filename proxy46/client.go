@@ -9,7 +9,8 @@ import (
 const defaultMSS4 = 536
 
 // clientSlow handles client segments outside the established path: SYNs,
-// the handshake ACK, held data, and segments for unknown connections.
+// the handshake ACK, held data, and segments for unknown connections. The
+// caller has verified the checksum and the options.
 func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Batch) Verdict {
 	e.clock()
 	flags := tcp[tcpFlags]
@@ -24,8 +25,11 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Bat
 			e.resetStray4(k, tcp, doff, out)
 			return e.drop(DropNoService)
 		}
-		if flags&(flagSYN|flagACK|flagRST|flagFIN) == flagSYN {
+		switch {
+		case flags&(flagSYN|flagACK|flagRST|flagFIN) == flagSYN:
 			return e.acceptSYN(svc, k, tcp, doff, out)
+		case flags&(flagSYN|flagACK|flagRST) == flagACK && e.cookiesRecent():
+			return e.acceptCookie(svc, k, tcp, doff, out)
 		}
 		e.resetStray4(k, tcp, doff, out)
 		return e.drop(DropNoConnection)
@@ -33,6 +37,12 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Bat
 	switch c.state {
 	case StateSynReceived:
 		if flags&flagRST != 0 {
+			// RFC 5961 §3.2: only the exact next sequence number resets.
+			// Nothing but the SYN-ACK was sent, so there is no ACK to
+			// challenge with; the embryonic timer cleans up otherwise.
+			if binary.BigEndian.Uint32(tcp[tcpSeq:]) != c.isnClient+1 {
+				return e.drop(DropRSTOutOfWindow)
+			}
 			e.remove(c)
 			return Consumed
 		}
@@ -40,6 +50,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Bat
 			if binary.BigEndian.Uint32(tcp[tcpSeq:]) != c.isnClient {
 				return e.drop(DropStateMismatch)
 			}
+			e.noteSYNData(tcp, doff)
 			e.sendSynAck(c, out) // our SYN-ACK was lost
 			return Consumed
 		}
@@ -58,11 +69,32 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Bat
 	return e.drop(DropStateMismatch)
 }
 
-// acceptSYN answers a client's SYN from the VIP (step 1 of the splice).
+// noteSYNData counts a SYN that carries data. Without TCP Fast Open the
+// data is not acknowledged, so the client sends it again after the
+// handshake; the SYN itself is answered (as Linux does).
+func (e *Engine) noteSYNData(tcp []byte, doff int) {
+	if len(tcp) > doff {
+		e.stats.Drops[DropSYNData]++
+	}
+}
+
+// acceptSYN answers a client's SYN from the VIP (step 1 of the splice),
+// keeping state below SynCookieThreshold embryonic connections and
+// answering with a SYN cookie from there on.
 func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *Batch) Verdict {
 	if len(e.by4) >= e.cfg.MaxConnections {
 		return e.drop(DropTableFull)
 	}
+	emb := e.embryonic()
+	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th {
+		e.noteSYNData(tcp, doff)
+		e.sendCookie(k, tcp, doff, out)
+		return Consumed
+	}
+	if emb >= e.cfg.MaxEmbryonic {
+		return e.drop(DropEmbryonicFull)
+	}
+	e.noteSYNData(tcp, doff)
 	o := parseSynOptions(tcp[tcpMinLen:doff])
 	now := e.now
 	c := &conn{
@@ -88,7 +120,7 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *Batc
 		c.clientWScale, c.scaleClient, c.scaleEdge = true, o.wscale, e.cfg.WindowScale
 	}
 	if o.hasTS {
-		c.tsEdge = uint32(now/1e6) + e.isn.tsOffset(k.vip, k.client, k.vipPort, k.clientPort)
+		c.tsEdge = e.tsBase(k)
 	}
 	e.insert(c)
 	e.schedule(c, now+int64(e.cfg.Timeouts.Embryonic))
@@ -96,22 +128,139 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *Batc
 	return Consumed
 }
 
-// sendSynAck answers the client from the VIP. The window is the hold
-// bound, so the client never sends more than the edge is willing to hold.
+// tsBase is the edge's timestamp clock for a connection: milliseconds
+// plus a per-connection offset, so that TSvals leak no uptime.
+func (e *Engine) tsBase(k key4) uint32 {
+	return uint32(e.now/1e6) + e.isn.tsOffset(k.vip, k.client, k.vipPort, k.clientPort)
+}
+
+// sendCookie answers a SYN without keeping state: the SYN-ACK's ISN and
+// TSval carry what the handshake ACK needs to rebuild the connection.
+func (e *Engine) sendCookie(k key4, tcp []byte, doff int, out *Batch) {
+	o := parseSynOptions(tcp[tcpMinLen:doff])
+	mss := uint16(defaultMSS4)
+	if o.hasMSS {
+		mss = o.mss
+	}
+	count := cookieCount(e.now)
+	isnClient := binary.BigEndian.Uint32(tcp[tcpSeq:])
+	p := synAck{
+		k:         k,
+		isnClient: isnClient,
+		isnEdge:   e.isn.cookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, count, cookieMSSIndex(mss)),
+		// Window scale and SACK survive only inside the TSval.
+		ts:       o.hasTS,
+		sack:     o.hasTS && o.sackOK,
+		wscale:   o.hasTS && o.hasWScale,
+		shift:    e.cfg.WindowScale,
+		tsClient: o.tsVal,
+	}
+	if o.hasTS {
+		p.tsEdge = cookieTSVal(e.tsBase(k), o.hasWScale, o.wscale, o.sackOK)
+	}
+	e.writeSynAck(p, out)
+	e.cookieCount, e.cookiesSent = count, true
+	e.stats.SynCookiesSent++
+}
+
+// cookiesRecent reports whether a cookie sent earlier may still come back.
+func (e *Engine) cookiesRecent() bool {
+	return e.cookiesSent && cookieCount(e.now)-e.cookieCount <= cookieMaxAge
+}
+
+// acceptCookie takes an ACK for no connection: if it returns a valid
+// cookie, the connection is created as if its SYN had been kept and the
+// segment proceeds exactly as on the stateful path.
+func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *Batch) Verdict {
+	isnClient := binary.BigEndian.Uint32(tcp[tcpSeq:]) - 1
+	isnEdge := binary.BigEndian.Uint32(tcp[tcpAck:]) - 1
+	idx, ok := e.isn.checkCookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, isnEdge, cookieCount(e.now))
+	var (
+		tsVal, tsEcr uint32
+		hasTS        bool
+		wscale, sack bool
+		shift        uint8
+	)
+	if i := findTimestamp(tcp[tcpMinLen:doff]); ok && i >= 0 {
+		hasTS = true
+		tsVal = binary.BigEndian.Uint32(tcp[tcpMinLen+i:])
+		tsEcr = binary.BigEndian.Uint32(tcp[tcpMinLen+i+4:])
+		wscale, shift, sack, ok = decodeCookieTS(e.tsBase(k), tsEcr)
+	}
+	if !ok {
+		e.resetStray4(k, tcp, doff, out)
+		return e.drop(DropBadCookie)
+	}
+	if len(e.by4) >= e.cfg.MaxConnections {
+		return e.drop(DropTableFull)
+	}
+	if e.embryonic() >= e.cfg.MaxEmbryonic {
+		// The client resends its ACK or data; there may be room then.
+		return e.drop(DropEmbryonicFull)
+	}
+	now := e.now
+	window := binary.BigEndian.Uint16(tcp[tcpWindow:])
+	c := &conn{
+		svc:          svc,
+		state:        StateHolding,
+		k4:           k,
+		backend:      -1,
+		isnClient:    isnClient,
+		isnEdge:      isnEdge,
+		mssClient:    cookieMSSTable()[idx],
+		windowClient: window,
+		synWindow:    window,
+		clientSACK:   sack,
+		clientTS:     hasTS,
+		tsClient:     tsVal,
+		tsEdge:       tsEcr,
+		created:      now,
+		lastSeen:     now,
+	}
+	if wscale {
+		c.clientWScale, c.scaleClient, c.scaleEdge = true, shift, e.cfg.WindowScale
+		// The SYN's window was unscaled; this one is scaled.
+		c.synWindow = uint16(min(uint32(window)<<shift, 0xffff))
+	}
+	e.insert(c)
+	e.schedule(c, now+int64(e.cfg.Timeouts.Embryonic))
+	e.stats.SynCookiesAccepted++
+	return e.hold(c, tcp, doff, out)
+}
+
+// synAck describes a SYN-ACK from the VIP, from a connection or a cookie.
+type synAck struct {
+	k                  key4
+	isnEdge, isnClient uint32
+	tsEdge, tsClient   uint32
+	ts, sack, wscale   bool
+	shift              uint8 // the edge's window scale, if wscale
+}
+
+// sendSynAck answers the client from the VIP.
 func (e *Engine) sendSynAck(c *conn, out *Batch) {
+	e.writeSynAck(synAck{
+		k: c.k4, isnEdge: c.isnEdge, isnClient: c.isnClient, tsEdge: c.tsEdge, tsClient: c.tsClient,
+		ts: c.clientTS, sack: c.clientSACK, wscale: c.clientWScale, shift: c.scaleEdge,
+	}, out)
+}
+
+// writeSynAck emits a SYN-ACK. The window is the hold bound, so the
+// client never sends more than the edge is willing to hold.
+func (e *Engine) writeSynAck(p synAck, out *Batch) {
 	var w optionWriter
 	w.mss(uint16(min(e.cfg.MTU6-60, 0xffff)))
-	w.sackAndTimestamps(c.clientSACK, c.clientTS, c.tsEdge, c.tsClient)
-	if c.clientWScale {
-		w.windowScale(c.scaleEdge)
+	w.sackAndTimestamps(p.sack, p.ts, p.tsEdge, p.tsClient)
+	if p.wscale {
+		w.windowScale(p.shift)
 	}
 	s := segment{
-		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
-		seq: c.isnEdge, ack: c.isnClient + 1,
+		srcPort: p.k.vipPort, dstPort: p.k.clientPort,
+		seq: p.isnEdge, ack: p.isnClient + 1,
 		flags: flagSYN | flagACK, window: uint16(e.cfg.MaxHeldBytes),
 		opts: w.bytes(),
 	}
-	e.emit4(out, c.k4.vip, c.k4.client, &s)
+	e.emit4(out, p.k.vip, p.k.client, &s)
 	e.stats.SynAcksSent++
 }
 
@@ -120,11 +269,7 @@ func (e *Engine) sendSynAck(c *conn, out *Batch) {
 func (e *Engine) hold(c *conn, tcp []byte, doff int, out *Batch) Verdict {
 	flags := tcp[tcpFlags]
 	if flags&flagRST != 0 {
-		if c.state == StateBackendSyn {
-			e.resetBackend(c, out)
-		}
-		e.remove(c)
-		return Consumed
+		return e.holdReset(c, tcp, out)
 	}
 	if flags&flagSYN != 0 || flags&flagACK == 0 {
 		return e.drop(DropStateMismatch)
@@ -150,6 +295,72 @@ func (e *Engine) hold(c *conn, tcp []byte, doff int, out *Batch) Verdict {
 	return verdict
 }
 
+// holdReset checks a client RST before the splice (RFC 5961 §3.2). The
+// edge has acknowledged only the SYN but has received the held bytes, so
+// either end of them resets: the first is what a client answering a
+// challenge ACK uses, the second what a client that saw no loss sends.
+// Anything else inside the offered window gets a challenge ACK; anything
+// outside is dropped.
+func (e *Engine) holdReset(c *conn, tcp []byte, out *Batch) Verdict {
+	seq := binary.BigEndian.Uint32(tcp[tcpSeq:])
+	next := c.isnClient + 1 + uint32(len(c.held))
+	if c.heldFIN {
+		next++
+	}
+	switch {
+	case seq == c.isnClient+1 || seq == next:
+		if c.state == StateBackendSyn {
+			e.resetBackend(c, out)
+		}
+		e.remove(c)
+		return Consumed
+	case seq-(c.isnClient+1) < uint32(e.cfg.MaxHeldBytes):
+		e.challengeClient(c, out)
+		return e.drop(DropRSTChallenged)
+	}
+	return e.drop(DropRSTOutOfWindow)
+}
+
+// challengeClient sends the client an ACK of what the edge acknowledged so
+// far (RFC 5961 §3.2), within ChallengeACKLimit per second.
+func (e *Engine) challengeClient(c *conn, out *Batch) {
+	if !e.challengeAllowed() {
+		return
+	}
+	var w optionWriter
+	if c.clientTS {
+		w.alignedTimestamps(e.tsBase(c.k4), c.tsClient)
+	}
+	window := e.cfg.MaxHeldBytes - len(c.held)
+	if c.clientWScale {
+		window >>= c.scaleEdge
+	}
+	s := segment{
+		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
+		seq: c.isnEdge + 1, ack: c.isnClient + 1, flags: flagACK,
+		window: uint16(max(window, 1)), opts: w.bytes(),
+	}
+	e.emit4(out, c.k4.vip, c.k4.client, &s)
+	e.stats.ChallengeACKs++
+}
+
+// challengeAllowed counts a challenge ACK against the per-second limit.
+func (e *Engine) challengeAllowed() bool {
+	if e.cfg.ChallengeACKLimit < 0 {
+		e.stats.ChallengeACKsLimited++
+		return false
+	}
+	if sec := e.now / 1e9; sec != e.challengeSecond {
+		e.challengeSecond, e.challengeN = sec, 0
+	}
+	if e.challengeN >= e.cfg.ChallengeACKLimit {
+		e.stats.ChallengeACKsLimited++
+		return false
+	}
+	e.challengeN++
+	return true
+}
+
 // appendHeld adds the new part of a segment to the held bytes. Segments
 // past a gap are dropped rather than kept: the client will send them again.
 func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) Verdict {
@@ -166,10 +377,22 @@ func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) Verdi
 	}
 	fresh := payload[held-off:]
 	room := e.cfg.MaxHeldBytes - len(c.held)
-	full := false
+	cut := false // a FIN after cut bytes is not held either
 	if len(fresh) > room {
-		fresh, full = fresh[:room], true
+		fresh, cut = fresh[:room], true
 		e.stats.Drops[DropHoldFull]++
+	}
+	if total := e.cfg.MaxHeldBytesTotal - int(e.stats.HeldBytes); len(fresh) > total {
+		// The engine-wide bound: keep what fits and let the client
+		// resend the rest, by which time other connections may have
+		// released theirs (or the embryonic timer decides this one).
+		// The choice is not forced: that would decide on partial bytes
+		// because of other connections.
+		fresh, cut = fresh[:max(total, 0)], true
+		if len(fresh) == 0 {
+			return e.drop(DropHeldTotalFull)
+		}
+		e.stats.Drops[DropHeldTotalFull]++
 	}
 	if c.held == nil && len(fresh) > 0 {
 		c.held = make([]byte, 0, min(e.cfg.MaxHeldBytes, max(len(fresh), 2048)))
@@ -177,7 +400,7 @@ func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) Verdi
 	c.held = append(c.held, fresh...)
 	e.stats.HeldBytes += uint64(len(fresh))
 	e.stats.HeldBytesTotal += uint64(len(fresh))
-	if fin && !full {
+	if fin && !cut {
 		c.heldFIN = true
 	}
 	return Consumed

@@ -20,6 +20,7 @@ type Collector struct {
 	packets, connsOpened, connsClosed, spliced *prometheus.Desc
 	byState, drops, heldBytes, heldTotal       *prometheus.Desc
 	backendChosen, backendFailed, events       *prometheus.Desc
+	embryonic, limits                          *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -41,14 +42,16 @@ func NewCollector(e StatsSource) *Collector {
 		heldTotal:     d("held_bytes_total", "Client bytes ever held."),
 		backendChosen: d("backend_chosen_total", "Connections sent to a backend.", "vip", "backend", "default"),
 		backendFailed: d("backend_failed_total", "Backend handshakes that failed (refused or timed out).", "vip", "backend", "default"),
-		events:        d("events_total", "Handshake, failover, reset and timer events.", "event"),
+		events:        d("events_total", "Handshake, failover, reset, SYN cookie and timer events.", "event"),
+		embryonic:     d("embryonic_connections", "Connections not yet spliced (syn-received, holding, backend-syn)."),
+		limits:        d("limit", "Configured bounds (negative: off).", "bound"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.connsOpened, c.connsClosed, c.spliced, c.byState,
-		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events} {
+		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events, c.embryonic, c.limits} {
 		ch <- d
 	}
 }
@@ -94,8 +97,21 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed},
 		{"embryonic_expired", s.EmbryonicExpired}, {"idle_expired", s.IdleExpired},
 		{"linger_expired", s.LingerExpired}, {"icmp_translated", s.ICMPTranslated},
-		{"icmp_sent", s.ICMPSent},
+		{"icmp_sent", s.ICMPSent}, {"syn_cookie_sent", s.SynCookiesSent},
+		{"syn_cookie_accepted", s.SynCookiesAccepted}, {"challenge_ack", s.ChallengeACKs},
+		{"challenge_ack_limited", s.ChallengeACKsLimited},
 	} {
 		counter(c.events, ev.v, ev.name)
+	}
+	gauge(c.embryonic, float64(s.ByState[StateSynReceived]+s.ByState[StateHolding]+s.ByState[StateBackendSyn]))
+	for _, l := range []struct {
+		name string
+		v    int
+	}{
+		{"max_connections", s.Limits.MaxConnections}, {"max_embryonic", s.Limits.MaxEmbryonic},
+		{"syn_cookie_threshold", s.Limits.SynCookieThreshold}, {"max_held_bytes", s.Limits.MaxHeldBytes},
+		{"max_held_bytes_total", s.Limits.MaxHeldBytesTotal}, {"challenge_ack_limit", s.Limits.ChallengeACKLimit},
+	} {
+		gauge(c.limits, float64(l.v), l.name)
 	}
 }

@@ -101,6 +101,22 @@ type Config struct {
 	// backend is chosen (default 16384, at most 65535 as it is also the
 	// window offered to the client).
 	MaxHeldBytes int
+	// MaxHeldBytesTotal bounds the client bytes held across all
+	// connections (default 64 MiB), so that many connections each at
+	// MaxHeldBytes cannot exhaust memory. Bytes beyond it are dropped
+	// unacknowledged; the client sends them again.
+	MaxHeldBytesTotal int
+	// MaxEmbryonic bounds the connections that are not yet spliced
+	// (syn-received, holding, backend-syn); default MaxConnections. SYNs,
+	// and handshake ACKs carrying a SYN cookie, beyond it are dropped.
+	MaxEmbryonic int
+	// SynCookieThreshold is the number of embryonic connections from
+	// which SYNs are answered with SYN cookies instead of creating state
+	// (default 1024, or MaxEmbryonic if smaller; negative: never).
+	SynCookieThreshold int
+	// ChallengeACKLimit bounds the challenge ACKs (RFC 5961 §7) sent per
+	// second across the engine (default 1000; negative: none are sent).
+	ChallengeACKLimit int
 	// WindowScale is the shift offered to clients that offer one
 	// (default 7). Backend windows are rescaled when theirs differs.
 	WindowScale uint8
@@ -125,6 +141,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxHeldBytes == 0 {
 		c.MaxHeldBytes = 16384
+	}
+	if c.MaxHeldBytesTotal == 0 {
+		c.MaxHeldBytesTotal = 64 << 20
+	}
+	if c.MaxEmbryonic == 0 {
+		c.MaxEmbryonic = c.MaxConnections
+	}
+	if c.SynCookieThreshold == 0 {
+		c.SynCookieThreshold = min(1024, c.MaxEmbryonic)
+	}
+	if c.ChallengeACKLimit == 0 {
+		c.ChallengeACKLimit = 1000
 	}
 	if c.WindowScale == 0 {
 		c.WindowScale = 7
@@ -164,6 +192,16 @@ func (c *Config) validate() error {
 	}
 	if c.MaxConnections < 1 {
 		return fmt.Errorf("proxy46: MaxConnections %d must be positive", c.MaxConnections)
+	}
+	if c.MaxHeldBytesTotal < c.MaxHeldBytes {
+		return fmt.Errorf("proxy46: MaxHeldBytesTotal %d below MaxHeldBytes %d", c.MaxHeldBytesTotal, c.MaxHeldBytes)
+	}
+	if c.MaxEmbryonic < 1 {
+		return fmt.Errorf("proxy46: MaxEmbryonic %d must be positive", c.MaxEmbryonic)
+	}
+	if c.SynCookieThreshold > c.MaxEmbryonic {
+		// Cookies would never be sent: the hard cap would refuse first.
+		return fmt.Errorf("proxy46: SynCookieThreshold %d above MaxEmbryonic %d", c.SynCookieThreshold, c.MaxEmbryonic)
 	}
 	seen := make(map[netip.AddrPort]bool)
 	for i, s := range c.Services {

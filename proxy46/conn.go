@@ -76,6 +76,14 @@ type conn struct {
 	rescaleB2C    bool   // backend windows need rescaling for the client
 	rescaleC2B    bool   // client windows need rescaling for the backend
 
+	// What the established path checks segments against (RFC 5961),
+	// each in the sender's own sequence space: the end of the highest
+	// segment each side sent, the latest acknowledgment from each side,
+	// and the largest window in bytes each side advertised.
+	sndNxtC, sndNxtB uint32
+	ackC, ackB       uint32
+	maxWinC, maxWinB uint32
+
 	finClient, finBackend bool
 	heldFIN               bool
 	held                  []byte

@@ -33,6 +33,17 @@ type Engine struct {
 	// times are as precise as the Expire period.
 	now int64
 
+	// cookieCount is the cookie clock when a cookie was last sent, valid
+	// if cookiesSent: ACKs for unknown connections are checked as cookies
+	// only while a cookie may still come back.
+	cookieCount uint32
+	cookiesSent bool
+
+	// challengeSecond and challengeN count challenge ACKs in the current
+	// second for ChallengeACKLimit.
+	challengeSecond int64
+	challengeN      int
+
 	stats Stats
 }
 
@@ -164,6 +175,11 @@ func (e *Engine) setState(c *conn, s State) {
 func (e *Engine) releaseHeld(c *conn) {
 	e.stats.HeldBytes -= uint64(len(c.held))
 	c.held = nil
+}
+
+// embryonic is the number of connections not yet spliced.
+func (e *Engine) embryonic() int {
+	return int(e.stats.ByState[StateSynReceived] + e.stats.ByState[StateHolding] + e.stats.ByState[StateBackendSyn])
 }
 
 func (e *Engine) drop(r DropReason) Verdict {

@@ -21,27 +21,38 @@ func (e *Engine) Handle(pkt []byte, out *Batch) Verdict {
 
 func (e *Engine) handle4(pkt []byte, out *Batch) Verdict {
 	if len(pkt) < ip4MinLen {
-		return Pass
+		return Pass // too short to tell whether it is for a VIP
 	}
-	ihl := int(pkt[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(pkt[ip4TotalLen:]))
 	dst := [4]byte(pkt[ip4Dst : ip4Dst+4])
-
 	if !e.vips[dst] { // immutable after New, read without the lock
 		return Pass
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stats.Packets4In++
-	if ihl < ip4MinLen || total < ihl || total > len(pkt) {
+	ihl := int(pkt[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(pkt[ip4TotalLen:]))
+	if total > len(pkt) || total < ip4MinLen {
 		return e.drop(DropMalformed)
 	}
-	pkt = pkt[:total]
-	if pkt[ip4Proto] != protoTCP {
-		return e.drop(DropNotTCP)
+	if ihl < ip4MinLen || ihl > total {
+		return e.drop(DropBadHeaderLength)
 	}
+	if !ipv4HeaderOK(pkt[:ihl]) {
+		return e.drop(DropIPChecksum)
+	}
+	pkt = pkt[:total]
 	if binary.BigEndian.Uint16(pkt[ip4Flags:])&(ip4FlagMF|ip4FragOffMask) != 0 {
 		return e.drop(DropFragment)
+	}
+	switch pkt[ip4Proto] {
+	case protoTCP:
+	case protoICMP4:
+		// Errors from the client side are not translated for backends:
+		// the client's own TCP recovers, and the backend never learns.
+		return e.drop(DropICMPUnhandled)
+	default:
+		return e.drop(DropNotTCP)
 	}
 	tcp := pkt[ihl:]
 	if len(tcp) < tcpMinLen {
@@ -49,7 +60,7 @@ func (e *Engine) handle4(pkt []byte, out *Batch) Verdict {
 	}
 	doff := int(tcp[tcpDataOff]>>4) * 4
 	if doff < tcpMinLen || doff > len(tcp) {
-		return e.drop(DropMalformed)
+		return e.drop(DropBadHeaderLength)
 	}
 	k := key4{
 		client:     [4]byte(pkt[ip4Src : ip4Src+4]),
@@ -60,6 +71,12 @@ func (e *Engine) handle4(pkt []byte, out *Batch) Verdict {
 	c := e.by4[k]
 	if c != nil && c.state >= StateEstablished && tcp[tcpFlags]&flagSYN == 0 {
 		return e.clientToBackend(c, pkt, tcp, doff, out)
+	}
+	if !tcpChecksumOK4(k.client, k.vip, tcp) {
+		return e.drop(DropTCPChecksum)
+	}
+	if !optionsOK(tcp[tcpMinLen:doff]) {
+		return e.drop(DropBadOptions)
 	}
 	return e.clientSlow(c, k, pkt, tcp, doff, out)
 }
@@ -84,6 +101,8 @@ func (e *Engine) handle6(pkt []byte, out *Batch) Verdict {
 	case protoTCP:
 	case protoICMP6:
 		return e.packetTooBig(pkt, out)
+	case protoFragment6:
+		return e.drop(DropFragment)
 	default:
 		return e.drop(DropNotTCP)
 	}
@@ -93,7 +112,7 @@ func (e *Engine) handle6(pkt []byte, out *Batch) Verdict {
 	}
 	doff := int(tcp[tcpDataOff]>>4) * 4
 	if doff < tcpMinLen || doff > len(tcp) {
-		return e.drop(DropMalformed)
+		return e.drop(DropBadHeaderLength)
 	}
 	k := key6{
 		backend:     [16]byte(pkt[ip6Src : ip6Src+16]),
@@ -104,6 +123,12 @@ func (e *Engine) handle6(pkt []byte, out *Batch) Verdict {
 	c := e.by6[k]
 	if c != nil && c.state >= StateEstablished && tcp[tcpFlags]&flagSYN == 0 {
 		return e.backendToClient(c, pkt, tcp, doff, out)
+	}
+	if !upperChecksumOK6(&k.backend, dst, protoTCP, tcp) {
+		return e.drop(DropTCPChecksum)
+	}
+	if !optionsOK(tcp[tcpMinLen:doff]) {
+		return e.drop(DropBadOptions)
 	}
 	return e.backendSlow(c, k, pkt, tcp, doff, out)
 }

@@ -35,6 +35,7 @@ const (
 	protoICMP4       = 1
 	protoTCP         = 6
 	protoICMP6       = 58
+	protoFragment6   = 44
 	icmp4DestUnreach = 3
 	icmp4FragNeeded  = 4
 )

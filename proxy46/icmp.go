@@ -16,6 +16,9 @@ func (e *Engine) packetTooBig(pkt []byte, out *Batch) Verdict {
 	if icmp[0] != icmp6PacketTooBig || icmp[1] != 0 {
 		return e.drop(DropICMPUnhandled)
 	}
+	if !upperChecksumOK6((*[16]byte)(pkt[ip6Src:ip6Src+16]), (*[16]byte)(pkt[ip6Dst:ip6Dst+16]), protoICMP6, icmp) {
+		return e.drop(DropICMPChecksum)
+	}
 	mtu := binary.BigEndian.Uint32(icmp[4:])
 	inner := icmp[quoteOff:]
 	if inner[0]>>4 != 6 || inner[ip6NextHeader] != protoTCP {
@@ -29,8 +32,10 @@ func (e *Engine) packetTooBig(pkt []byte, out *Batch) Verdict {
 		backendPort: binary.BigEndian.Uint16(itcp[tcpDstPort:]),
 	}
 	c := e.by6[k]
-	if c == nil {
-		return e.drop(DropNoConnection)
+	if c == nil || !c.quotesInFlight(binary.BigEndian.Uint32(itcp[tcpSeq:])) {
+		// RFC 5927 §4.1: an error must quote a segment that could still
+		// be in flight, or anyone could lower a connection's MTU blind.
+		return e.drop(DropICMPUnknown)
 	}
 	// The quoted IPv4 packet: header, then as much TCP as was quoted.
 	quotedTCP := itcp[:min(len(itcp), 548-ip4MinLen)]
@@ -50,4 +55,16 @@ func (e *Engine) packetTooBig(pkt []byte, out *Batch) Verdict {
 	e.stats.ICMPSent--
 	e.stats.ICMPTranslated++
 	return Consumed
+}
+
+// quotesInFlight reports whether seq, quoted by an ICMP error from the
+// backend's path, belongs to a segment the engine sent towards the backend
+// that may still be unacknowledged: the SYN while the handshake runs, then
+// anything from the backend's last acknowledgment to the end of what the
+// client sent (a pure ACK quotes exactly that end).
+func (c *conn) quotesInFlight(seq uint32) bool {
+	if c.state < StateEstablished {
+		return seq == c.isnClient
+	}
+	return seq-c.ackB <= c.sndNxtC-c.ackB
 }

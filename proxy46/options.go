@@ -51,8 +51,12 @@ func parseSynOptions(opts []byte) synOptions {
 	return o
 }
 
+// optsMalformed is what findTimestamp returns for options that overrun.
+const optsMalformed = -2
+
 // findTimestamp returns the offset within opts of the timestamp option's
-// TSval, or -1. It is the established path's option walk.
+// TSval, -1 if there is none, or optsMalformed. It is the established
+// path's option walk.
 func findTimestamp(opts []byte) int {
 	for i := 0; i < len(opts); {
 		kind := opts[i]
@@ -64,11 +68,11 @@ func findTimestamp(opts []byte) int {
 			continue
 		}
 		if i+1 >= len(opts) {
-			return -1
+			return optsMalformed
 		}
 		l := int(opts[i+1])
 		if l < 2 || i+l > len(opts) {
-			return -1
+			return optsMalformed
 		}
 		if kind == optTimestamp && l == 10 {
 			return i + 2

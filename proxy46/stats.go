@@ -40,12 +40,31 @@ type Stats struct {
 	IdleExpired      uint64
 	LingerExpired    uint64
 
+	SynCookiesSent       uint64 // SYN-ACKs carrying a SYN cookie, no state kept
+	SynCookiesAccepted   uint64 // handshake ACKs whose cookie validated
+	ChallengeACKs        uint64 // challenge ACKs sent for in-window RSTs
+	ChallengeACKsLimited uint64 // challenge ACKs not sent: ChallengeACKLimit reached
+
 	ICMPTranslated uint64 // Packet Too Big turned into Fragmentation Needed
 	ICMPSent       uint64 // Fragmentation Needed for oversize client segments
 
 	Drops [NumDropReasons]uint64
 
+	// Limits are the configured bounds, so that dashboards can show how
+	// close the gauges are to them.
+	Limits Limits
+
 	Backends []BackendStats
+}
+
+// Limits are the engine's configured bounds (after defaults).
+type Limits struct {
+	MaxConnections     int
+	MaxEmbryonic       int
+	SynCookieThreshold int // negative: cookies off
+	MaxHeldBytes       int // per connection
+	MaxHeldBytesTotal  int
+	ChallengeACKLimit  int // per second; negative: none sent
 }
 
 // BackendStats counts what happened to one backend of one service.
@@ -69,6 +88,11 @@ func (e *Engine) Stats() Stats {
 	defer e.mu.Unlock()
 	s := e.stats
 	s.Backends = nil
+	s.Limits = Limits{
+		MaxConnections: e.cfg.MaxConnections, MaxEmbryonic: e.cfg.MaxEmbryonic,
+		SynCookieThreshold: e.cfg.SynCookieThreshold, MaxHeldBytes: e.cfg.MaxHeldBytes,
+		MaxHeldBytesTotal: e.cfg.MaxHeldBytesTotal, ChallengeACKLimit: e.cfg.ChallengeACKLimit,
+	}
 	for _, svc := range e.svcs {
 		vip := netip.AddrPortFrom(svc.cfg.VIP, svc.port)
 		for _, b := range svc.backends {

@@ -17,6 +17,20 @@ func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	if ip6HeaderLen+n > e.cfg.MTU6 {
 		return e.clientTooBig(c, pkt, out)
 	}
+	flags := tcp[tcpFlags]
+	seq := binary.BigEndian.Uint32(tcp[tcpSeq:])
+	ack := binary.BigEndian.Uint32(tcp[tcpAck:]) + c.seqShift // in the backend's space
+	if flags&flagACK != 0 && !ackAcceptable(ack, c.sndNxtB, c.maxWinC) {
+		return e.drop(DropACKOutOfWindow)
+	}
+	if flags&flagRST != 0 {
+		if r := rstCheck(seq, c.ackB, c.maxWinB); r != rstExact {
+			if r == rstOutside {
+				return e.drop(DropRSTOutOfWindow)
+			}
+			flags &^= flagRST // forwarded for the backend to judge; state kept
+		}
+	}
 	b := out.next(ip6HeaderLen+n, IPv6, c.backendAddr())
 	// RFC 7915 §4.1: traffic class from TOS, flow label zero, hop limit
 	// from TTL, which this hop decrements.
@@ -32,20 +46,34 @@ func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	// The port change is part of adj46, so it is written unrecorded.
 	binary.BigEndian.PutUint16(seg[tcpDstPort:], c.k6.backendPort)
 	var ed csumEdit
-	flags := seg[tcpFlags]
 	if flags&flagACK != 0 {
-		ed.put32(seg, tcpAck, binary.BigEndian.Uint32(seg[tcpAck:])+c.seqShift)
+		ed.put32(seg, tcpAck, ack)
 	}
+	w := binary.BigEndian.Uint16(seg[tcpWindow:])
 	if c.rescaleC2B {
-		w := binary.BigEndian.Uint16(seg[tcpWindow:])
 		ed.put16(seg, tcpWindow, rescaleWindow(w, c.scaleClient, 0))
 	}
+	tsClient := c.tsClient
 	if doff > tcpMinLen {
-		c.tsClient = rewriteOptionsC2B(c, seg, doff, &ed, c.tsClient)
+		var ok bool
+		if tsClient, ok = rewriteOptionsC2B(c, seg, doff, &ed, tsClient); !ok {
+			out.unnext()
+			return e.drop(DropBadOptions)
+		}
 	}
 	sum := binary.BigEndian.Uint16(seg[tcpChecksum:])
 	binary.BigEndian.PutUint16(seg[tcpChecksum:], ed.apply(sum, c.adj46))
 
+	c.tsClient = tsClient
+	if flags&flagACK != 0 {
+		c.ackC = ack - c.seqShift
+	}
+	if end := seq + segLen(tcp, doff); int32(end-c.sndNxtC) > 0 {
+		c.sndNxtC = end
+	}
+	if win := uint32(w) << c.scaleClient; win > c.maxWinC {
+		c.maxWinC = win
+	}
 	c.lastSeen = e.now
 	c.packetsC2B++
 	c.bytesC2B += uint64(n - doff)
@@ -67,6 +95,20 @@ func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	if ip4MinLen+n > 0xffff {
 		return e.drop(DropTooBig)
 	}
+	flags := tcp[tcpFlags]
+	seq := binary.BigEndian.Uint32(tcp[tcpSeq:]) - c.seqShift // in the edge's space
+	ack := binary.BigEndian.Uint32(tcp[tcpAck:])
+	if flags&flagACK != 0 && !ackAcceptable(ack, c.sndNxtC, c.maxWinB) {
+		return e.drop(DropACKOutOfWindow)
+	}
+	if flags&flagRST != 0 {
+		if r := rstCheck(seq, c.ackC, c.maxWinC); r != rstExact {
+			if r == rstOutside {
+				return e.drop(DropRSTOutOfWindow)
+			}
+			flags &^= flagRST // forwarded for the client to judge; state kept
+		}
+	}
 	b := out.next(ip4MinLen+n, IPv4, c.clientAddr())
 	// RFC 7915 §5.1: TOS from traffic class, DF set, no identification
 	// needed for an atomic datagram, TTL from the hop limit less one.
@@ -77,21 +119,34 @@ func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch)
 
 	binary.BigEndian.PutUint16(seg[tcpSrcPort:], c.k4.vipPort)
 	var ed csumEdit
-	ed.put32(seg, tcpSeq, binary.BigEndian.Uint32(seg[tcpSeq:])-c.seqShift)
+	ed.put32(seg, tcpSeq, seq)
+	w := binary.BigEndian.Uint16(seg[tcpWindow:])
 	if c.rescaleB2C {
-		w := binary.BigEndian.Uint16(seg[tcpWindow:])
 		ed.put16(seg, tcpWindow, rescaleWindow(w, c.scaleBackend, c.scaleClientView()))
 	}
 	if doff > tcpMinLen && c.translateTS {
-		if i := findTimestamp(seg[tcpMinLen:doff]); i >= 0 {
+		i := findTimestamp(seg[tcpMinLen:doff])
+		if i == optsMalformed {
+			out.unnext()
+			return e.drop(DropBadOptions)
+		}
+		if i >= 0 {
 			off := tcpMinLen + i
 			ed.put32(seg, off, binary.BigEndian.Uint32(seg[off:])-c.tsShift)
 		}
 	}
-	flags := seg[tcpFlags]
 	sum := binary.BigEndian.Uint16(seg[tcpChecksum:])
 	binary.BigEndian.PutUint16(seg[tcpChecksum:], ed.apply(sum, c.adj64))
 
+	if flags&flagACK != 0 {
+		c.ackB = ack
+	}
+	if end := seq + c.seqShift + segLen(tcp, doff); int32(end-c.sndNxtB) > 0 {
+		c.sndNxtB = end
+	}
+	if win := uint32(w) << c.scaleBackend; win > c.maxWinB {
+		c.maxWinB = win
+	}
 	c.lastSeen = e.now
 	c.packetsB2C++
 	c.bytesB2C += uint64(n - doff)
@@ -103,10 +158,45 @@ func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	return Consumed
 }
 
+// ackAcceptable applies RFC 5961 §5.2 to an acknowledgment in the space of
+// the side being acknowledged: no later than the end of what that side
+// sent, and no further behind it than the acknowledging side's largest
+// window twice over (a bound on SND.UNA - MAX.SND.WND the engine can keep
+// without tracking SND.UNA). Both ends check again; the engine checks so
+// that blind segments neither refresh nor close its state.
+func ackAcceptable(ack, sndNxt, maxWin uint32) bool {
+	d := int64(int32(ack - sndNxt))
+	return d <= 0 && -d <= 2*int64(maxWin)
+}
+
+type rstVerdict uint8
+
+const (
+	rstExact   rstVerdict = iota // the receiver's next sequence number: resets
+	rstInside                    // in the window: the receiver challenges
+	rstOutside                   // dropped
+)
+
+// rstCheck applies RFC 5961 §3.2 to a RST against the receiver's latest
+// acknowledgment (its RCV.NXT as far as the engine saw) and its largest
+// window. Only an exact RST ends the engine's state; one inside the window
+// is passed on so that the receiver sends its own challenge ACK, which a
+// real peer answers with an exact RST.
+func rstCheck(seq, rcvNxt, win uint32) rstVerdict {
+	switch d := seq - rcvNxt; {
+	case d == 0:
+		return rstExact
+	case d < max(win, 1):
+		return rstInside
+	}
+	return rstOutside
+}
+
 // rewriteOptionsC2B shifts the client's TSecr into the backend's clock and
 // its SACK blocks into the backend's sequence space. It returns the client's
-// TSval (or last unchanged), remembered for segments the edge originates.
-func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *csumEdit, last uint32) uint32 {
+// TSval (or last unchanged), remembered for segments the edge originates,
+// and false if the options overrun the header.
+func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *csumEdit, last uint32) (uint32, bool) {
 	opts := seg[tcpMinLen:doff]
 	for i := 0; i < len(opts); {
 		kind := opts[i]
@@ -118,11 +208,11 @@ func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *csumEdit, last uint32)
 			continue
 		}
 		if i+1 >= len(opts) {
-			break
+			return last, false
 		}
 		l := int(opts[i+1])
 		if l < 2 || i+l > len(opts) {
-			break
+			return last, false
 		}
 		off := tcpMinLen + i
 		switch {
@@ -138,7 +228,7 @@ func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *csumEdit, last uint32)
 		}
 		i += l
 	}
-	return last
+	return last, true
 }
 
 // rescaleWindow converts a window field scaled by from into one scaled by

@@ -33,21 +33,34 @@ func (v Verdict) String() string {
 type DropReason uint8
 
 const (
-	DropMalformed     DropReason = iota // truncated or inconsistent headers
-	DropFragment                        // IPv4 fragments are not reassembled
-	DropNotTCP                          // other protocols to a VIP or pool6
-	DropNoService                       // VIP without a service on that port
-	DropNoConnection                    // no connection for the segment
-	DropTableFull                       // connection table at its bound
-	DropTTLExpired                      // TTL or hop limit would reach zero
-	DropTooBig                          // larger than MTU6 after translation
-	DropBadAck                          // handshake ACK that does not match
-	DropOutOfOrder                      // held data beyond a gap
-	DropDuplicate                       // held data already held
-	DropHoldFull                        // held data beyond the bound
-	DropStateMismatch                   // segment not valid in the state
-	DropPortCollision                   // backend 4-tuple already in use
-	DropICMPUnhandled                   // ICMPv6 other than a usable PTB
+	DropMalformed       DropReason = iota // truncated or inconsistent lengths
+	DropFragment                          // IP fragments are not reassembled
+	DropNotTCP                            // other protocols to a VIP or pool6
+	DropNoService                         // VIP without a service on that port
+	DropNoConnection                      // no connection for the segment
+	DropTableFull                         // connection table at MaxConnections
+	DropTTLExpired                        // TTL or hop limit would reach zero
+	DropTooBig                            // larger than MTU6 after translation
+	DropBadAck                            // handshake ACK that does not match
+	DropOutOfOrder                        // held data beyond a gap
+	DropDuplicate                         // held data already held
+	DropHoldFull                          // held data beyond MaxHeldBytes
+	DropStateMismatch                     // segment not valid in the state
+	DropPortCollision                     // backend 4-tuple already in use
+	DropICMPUnhandled                     // ICMP other than a usable Packet Too Big
+	DropEmbryonicFull                     // embryonic connections at MaxEmbryonic
+	DropHeldTotalFull                     // held data beyond MaxHeldBytesTotal
+	DropBadCookie                         // ACK for no connection, not a valid SYN cookie
+	DropBadHeaderLength                   // IPv4 IHL or TCP data offset out of range
+	DropIPChecksum                        // IPv4 header checksum wrong
+	DropTCPChecksum                       // TCP checksum wrong (verified off the established path)
+	DropBadOptions                        // TCP options overrunning the header
+	DropSYNData                           // payload of a SYN, ignored (no TCP Fast Open)
+	DropRSTOutOfWindow                    // RST whose sequence number is outside the window
+	DropRSTChallenged                     // RST in the window but not exact: challenge ACK instead
+	DropACKOutOfWindow                    // ACK of data never sent, or far behind (RFC 5961 §5)
+	DropICMPUnknown                       // ICMP error quoting no connection or no segment in flight
+	DropICMPChecksum                      // ICMPv6 checksum wrong
 	numDropReasons
 )
 
@@ -55,7 +68,10 @@ var dropReasonNames = [numDropReasons]string{
 	"malformed", "fragment", "not-tcp", "no-service", "no-connection",
 	"table-full", "ttl-expired", "too-big", "bad-ack", "out-of-order",
 	"duplicate", "hold-full", "state-mismatch", "port-collision",
-	"icmp-unhandled",
+	"icmp-unhandled", "embryonic-full", "held-total-full", "bad-cookie",
+	"bad-header-length", "bad-ip-checksum", "bad-tcp-checksum", "bad-options",
+	"syn-data", "rst-out-of-window", "rst-challenged", "ack-out-of-window",
+	"icmp-unknown", "bad-icmp-checksum",
 }
 
 func (r DropReason) String() string {
