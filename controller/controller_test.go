@@ -367,3 +367,33 @@ func TestDuplicateCookieIDRejected(t *testing.T) {
 		t.Error("cookie id 0 accepted")
 	}
 }
+
+func TestDisconnectMidReconcile(t *testing.T) {
+	app := &testApp{id: 7, flows: desiredFlows()}
+	h := startController(t, Config{Apps: []App{app}})
+	flaky, steady := newFake(0xd), newFake(0xe)
+	// The flaky switch hangs up when asked for its flows, in the middle
+	// of the first sync.
+	flaky.HangUp = func(m ofp.Message) bool {
+		mp, ok := m.(*ofp.MultipartRequest)
+		return ok && mp.MPType == ofp.MultipartFlow
+	}
+	done := h.connect(flaky)
+	h.connect(steady)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("flaky switch did not hang up")
+	}
+	waitFor(t, "steady switch synced", func() bool { return len(steady.Flows()) == 3 })
+	waitFor(t, "flaky switch unregistered", func() bool { _, ok := h.ctl.Switch(0xd); return !ok })
+
+	// It comes back, behaving: the sync completes.
+	flaky.HangUp = nil
+	h.connect(flaky)
+	waitFor(t, "flaky switch synced after reconnecting", func() bool { return len(flaky.Flows()) == 3 })
+	s, _ := h.ctl.Switch(0xe)
+	if err := s.Barrier(h.ctx); err != nil {
+		t.Errorf("steady switch: %v", err)
+	}
+}

@@ -29,6 +29,9 @@ type Switch struct {
 	// HelloVersion, if set, replaces the version of the switch's HELLO
 	// and drops its version bitmap.
 	HelloVersion uint8
+	// HangUp, if set, is asked about every message received; when it
+	// says so the switch closes the connection instead of answering.
+	HangUp func(ofp.Message) bool
 
 	mu       sync.Mutex
 	groups   map[uint32]ofp.GroupDesc
@@ -160,6 +163,9 @@ func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
 		s.mu.Lock()
 		s.received = append(s.received, m)
 		s.mu.Unlock()
+		if s.HangUp != nil && s.HangUp(m) {
+			return errors.New("hung up on purpose")
+		}
 		for _, rep := range s.answer(m) {
 			if err := s.SendMessage(rep); err != nil {
 				return err
