@@ -51,8 +51,8 @@ type Config struct {
 	// PacketInBurst is the burst allowed above PacketInRate (default a
 	// tenth of a second's worth).
 	PacketInBurst int
-	Apps              []App
-	Log               *logrus.Entry
+	Apps          []App
+	Log           *logrus.Entry
 	// Registerer receives the controller's metrics; nil keeps them private.
 	Registerer prometheus.Registerer
 }
