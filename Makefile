@@ -1,6 +1,6 @@
 # sixgate: see README.md.
 GO        ?= go
-FUZZTIME  ?= 10s
+FUZZTIME  ?= 5s
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build test unit e2e lint fuzz bench demo clean
@@ -10,9 +10,10 @@ all: build
 build:
 	$(GO) build -o bin/sixgate ./cmd/sixgate
 
-# Everything CI runs: static checks, unit tests, fuzz seeds, and the
-# end-to-end tests on real Open vSwitch (which need root; see README).
-test: lint unit e2e
+# Everything CI runs: static checks, unit tests (fuzz seeds included), every
+# fuzz target for FUZZTIME, and the end-to-end tests on real Open vSwitch
+# (which need root; see README).
+test: lint unit fuzz e2e
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
