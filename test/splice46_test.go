@@ -20,6 +20,7 @@ import (
 // route to pool6 on the servers).
 type seedLab struct {
 	bin, config string
+	metrics     string // sixgate's metrics address
 	br          *ovs.Bridge
 	h1, h2, h3  *ovs.Netns
 	sixgate     *ovs.Daemon
@@ -54,7 +55,8 @@ func newSeedLab(t *testing.T) *seedLab {
 	cfg := strings.Replace(string(seed), `listen: "tcp:0.0.0.0:6653"`, fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, port), 1)
 	cfg = strings.Replace(cfg, `metrics: "127.0.0.1:9464"`, fmt.Sprintf(`metrics: "127.0.0.1:%d"`, metrics), 1)
 	cfg = strings.TrimRight(cfg, "\n") + "\n" + extraServices
-	l := &seedLab{bin: ovs.BuildSixgate(t), config: ovs.WriteFile(t, "seed.yaml", cfg), servers: map[string]*ovs.Daemon{}}
+	l := &seedLab{bin: ovs.BuildSixgate(t), config: ovs.WriteFile(t, "seed.yaml", cfg), servers: map[string]*ovs.Daemon{},
+		metrics: fmt.Sprintf("127.0.0.1:%d", metrics)}
 	if out, err := exec.Command(l.bin, "check", "-config", l.config).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}

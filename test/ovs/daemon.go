@@ -77,6 +77,9 @@ func StartSixgate(t testing.TB, bin string, args ...string) *Daemon {
 	return d
 }
 
+// PID is the process id.
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
+
 // Logs returns what the process printed so far.
 func (d *Daemon) Logs() string { return d.logs.String() }
 
