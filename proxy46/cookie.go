@@ -10,14 +10,17 @@ import "encoding/binary"
 //
 // The sequence number is, modulo 2^32:
 //
-//	H0(tuple) + clientISN + count<<24 + (H1(tuple, count) + mssIndex) mod 2^24
+//	H0(tuple, clientISN) + count<<24 + (H1(tuple, count) + mssIndex) mod 2^24
 //
 // count is a coarse clock (one tick per cookiePeriod). Given the ACK, the
-// edge subtracts H0 and the client's ISN (the ACK's seq - 1) and reads the
+// edge subtracts H0 of the client's ISN (the ACK's seq - 1) and reads the
 // count in the top byte; if the count is at most cookieMaxAge ticks old, it
 // subtracts H1 for that count and reads an MSS index that must fall inside
 // the table. A blind attacker therefore has about len(table)/2^24 chance per
-// count per guess, and a cookie also binds the client's ISN.
+// count per guess. The client's ISN goes through the hash rather than being
+// added: added, an ACK whose seq is a few bytes past the ISN (its first
+// segments lost) would decode as a neighbouring MSS index and rebuild the
+// connection with the wrong ISN.
 //
 // The low cookieTSBits of the TSval carry the client's window scale (4 bits,
 // 15 meaning none) and its SACK-permitted flag; the remaining bits keep the
@@ -61,7 +64,7 @@ func cookieMSSIndex(mss uint16) uint32 {
 }
 
 // cookieHash keys a hash on the connection 4-tuple, a domain tag and an
-// extra word (the count for H1, zero for H0).
+// extra word (the client's ISN for H0, the count for H1).
 func (g isnGenerator) cookieHash(tag byte, src, dst [4]byte, sport, dport uint16, x uint32) uint32 {
 	var m [20]byte
 	copy(m[0:], src[:])
@@ -79,14 +82,14 @@ func cookieCount(now int64) uint32 { return uint32(now / cookiePeriod) }
 // cookie returns the edge ISN that encodes mssIdx for the connection
 // src:sport -> dst:dport whose client chose clientISN.
 func (g isnGenerator) cookie(src, dst [4]byte, sport, dport uint16, clientISN, count, mssIdx uint32) uint32 {
-	return g.cookieHash('C', src, dst, sport, dport, 0) + clientISN + count<<cookieCountShift +
+	return g.cookieHash('C', src, dst, sport, dport, clientISN) + count<<cookieCountShift +
 		(g.cookieHash('M', src, dst, sport, dport, count)+mssIdx)&cookieDataMask
 }
 
 // checkCookie validates the cookie an ACK returns and gives the MSS index
 // it encodes.
 func (g isnGenerator) checkCookie(src, dst [4]byte, sport, dport uint16, clientISN, cookie, now uint32) (uint32, bool) {
-	v := cookie - clientISN - g.cookieHash('C', src, dst, sport, dport, 0)
+	v := cookie - g.cookieHash('C', src, dst, sport, dport, clientISN)
 	age := (now - v>>cookieCountShift) & 0xff
 	if age > cookieMaxAge {
 		return 0, false

@@ -8,11 +8,24 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
+// fuzzConfig has small bounds so that fuzzing reaches all of them: SYN
+// cookies from the third embryonic connection, a hard cap of four, and a
+// total hold bound of one connection's.
+func fuzzConfig(clock *fakeClock) Config {
+	cfg := testConfig(clock)
+	cfg.MaxConnections = 8
+	cfg.MaxHeldBytes = 512
+	cfg.MaxHeldBytesTotal = 512
+	cfg.MaxEmbryonic = 4
+	cfg.SynCookieThreshold = 3
+	return cfg
+}
+
 // fuzzSetup returns packets that leave an engine with live connections in
 // several states: one established on port 22, one holding on port 8000,
 // one waiting for its backend on port 80.
 func fuzzSetup(t testing.TB) (setup [][]byte, p4, p6 []byte) {
-	e, _ := newTestEngine(t, nil)
+	e, _ := newTestEngine(t, func(c *Config) { *c = fuzzConfig(newFakeClock()) })
 	rec := &recorder{}
 	p4, p6 = establishedPairRecorded(t, e, rec, 100)
 	tsOpts := []layers.TCPOption{optNOPv(), optNOPv(), optTS(300, 0)}
@@ -90,9 +103,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
 		clock := newFakeClock()
-		cfg := testConfig(clock)
-		cfg.MaxConnections = 8
-		cfg.MaxHeldBytes = 512
+		cfg := fuzzConfig(clock)
 		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -129,8 +140,11 @@ func FuzzHandle(f *testing.F) {
 		if e.Len() > cfg.MaxConnections || len(e.by6) > e.Len() || len(e.all) != e.Len() {
 			t.Fatalf("table out of bounds: %d by4, %d by6, %d all", e.Len(), len(e.by6), len(e.all))
 		}
-		if st.HeldBytes > uint64(cfg.MaxConnections*cfg.MaxHeldBytes) {
+		if st.HeldBytes > uint64(cfg.MaxHeldBytesTotal) {
 			t.Fatalf("holding %d bytes", st.HeldBytes)
+		}
+		if emb := e.embryonic(); emb > cfg.MaxEmbryonic {
+			t.Fatalf("%d embryonic connections", emb)
 		}
 		for _, p := range out.Packets {
 			checkLengths(t, p)
