@@ -42,13 +42,15 @@ const (
 	cookieTSMask  = 1<<cookieTSBits - 1
 	cookieNoScale = 0xf
 	cookieSACK    = 1 << 4
+
+	cookieMSSEntries = 8
 )
 
 // cookieMSSTable is the set of MSS values a cookie can carry, in increasing
 // order: common IPv4 path MSS values, so that rounding the client's down to
 // an entry loses little.
-func cookieMSSTable() [8]uint16 {
-	return [8]uint16{536, 1200, 1300, 1360, 1400, 1440, 1460, 8960}
+func cookieMSSTable() [cookieMSSEntries]uint16 {
+	return [cookieMSSEntries]uint16{536, 1200, 1300, 1360, 1400, 1440, 1460, 8960}
 }
 
 // cookieMSSIndex returns the index of the largest table entry not above
@@ -96,7 +98,7 @@ func (g isnGenerator) checkCookie(src, dst [4]byte, sport, dport uint16, clientI
 	}
 	count := now - age
 	idx := (v - g.cookieHash('M', src, dst, sport, dport, count)) & cookieDataMask
-	if idx >= uint32(len(cookieMSSTable())) {
+	if idx >= cookieMSSEntries {
 		return 0, false
 	}
 	return idx, true

@@ -26,4 +26,9 @@
 //   - RFC 7323: window scale and timestamps, rewritten per connection.
 //   - RFC 2018: selective acknowledgment, whose blocks are shifted.
 //   - RFC 9293: TCP itself (reset generation, state handling).
+//   - RFC 4987: SYN cookies under SYN floods (the encoding is described in
+//     cookie.go).
+//   - RFC 5961: blind reset and data injection: exact RSTs, challenge ACKs,
+//     acceptable ACK range.
+//   - RFC 5927: ICMP errors must quote a segment in flight.
 package proxy46

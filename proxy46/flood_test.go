@@ -2,8 +2,8 @@ package proxy46
 
 import (
 	"context"
-	"fmt"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -162,7 +162,7 @@ func TestSynCookieOptions(t *testing.T) {
 func TestSynCookieAge(t *testing.T) {
 	g := newISNGenerator([16]byte{7})
 	src, dst := [4]byte{198, 51, 100, 7}, [4]byte{192, 0, 2, 10}
-	for idx := uint32(0); idx < uint32(len(cookieMSSTable())); idx++ {
+	for idx := uint32(0); idx < cookieMSSEntries; idx++ {
 		c := g.cookie(src, dst, 40000, 80, 12345, 1000, idx)
 		for age := uint32(0); age <= cookieMaxAge+1; age++ {
 			got, ok := g.checkCookie(src, dst, 40000, 80, 12345, c, 1000+age)
