@@ -91,7 +91,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}{
 		{"syn_ack_sent", s.SynAcksSent}, {"backend_syn", s.BackendSyns},
 		{"backend_syn_retry", s.BackendSynRetries}, {"backend_refused", s.BackendRefused},
-		{"backend_timeout", s.BackendTimeouts}, {"failover", s.Failovers},
+		{"backend_timeout", s.BackendTimeouts}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
 		{"client_reset", s.ClientResets}, {"backend_reset", s.BackendResets},
 		{"no_backend", s.NoBackend}, {"default_chosen", s.DefaultChosen},
 		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed},

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,8 @@ type fabric struct {
 type backendHost struct {
 	stack *stack.Stack
 	ep    *channel.Endpoint
+	// dead cuts the host off, as a crash or a pulled cable would.
+	dead atomic.Bool
 }
 
 // newStack builds a stack with one NIC on a channel link.
@@ -185,9 +188,9 @@ func newFabric(t testing.TB, fc fabricConfig) *fabric {
 		s, ep := newStack(t, a, o)
 		f.backends[a] = &backendHost{stack: s, ep: ep}
 	}
-	f.pump(f.clientEP)
+	f.pump(f.clientEP, nil)
 	for _, b := range f.backends {
-		f.pump(b.ep)
+		f.pump(b.ep, &b.dead)
 	}
 	f.wg.Add(1)
 	go f.timers()
@@ -195,8 +198,9 @@ func newFabric(t testing.TB, fc fabricConfig) *fabric {
 	return f
 }
 
-// pump moves the packets one stack sends through the engine.
-func (f *fabric) pump(ep *channel.Endpoint) {
+// pump moves the packets one stack sends through the engine, unless the
+// stack's host is dead.
+func (f *fabric) pump(ep *channel.Endpoint, dead *atomic.Bool) {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
@@ -208,6 +212,10 @@ func (f *fabric) pump(ep *channel.Endpoint) {
 			}
 			v := pkb.ToView()
 			pkb.DecRef()
+			if dead != nil && dead.Load() {
+				v.Release()
+				continue
+			}
 			out.Reset()
 			f.engine.Handle(v.AsSlice(), out)
 			v.Release()
@@ -244,7 +252,7 @@ func (f *fabric) send(out *Batch) {
 				f.toClient.deliver(f.clientEP, IPv4, p.Data)
 			}
 		case IPv6:
-			if b := f.backends[p.Dst]; b != nil {
+			if b := f.backends[p.Dst]; b != nil && !b.dead.Load() {
 				f.toBackend.deliver(b.ep, IPv6, p.Data)
 			}
 		}

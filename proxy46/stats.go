@@ -25,6 +25,7 @@ type Stats struct {
 	BackendSynRetries uint64
 	BackendRefused    uint64 // RST from a backend during its handshake
 	BackendTimeouts   uint64
+	BackendLost       uint64 // spliced connections reset because their backend went down
 	Failovers         uint64 // next backend tried after a refusal or timeout
 	ClientResets      uint64 // resets the engine sent to clients
 	BackendResets     uint64 // resets the engine sent to backends
