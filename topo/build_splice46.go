@@ -54,6 +54,8 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 		s.MTU6 = int(v)
 	}
 
+	b.dataPath(s, fs)
+
 	if len(fs.Services) == 0 {
 		b.p.add(entry+".services", "at least one service must be declared")
 	}
@@ -67,6 +69,82 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 			}
 		}
 	}
+}
+
+// dataPath reads mode and ports. In port mode every engine port must be on
+// one switch: that switch balances over them with a select group, and the
+// others route to it.
+func (b *builder) dataPath(s *Splice46, fs *fileSplice46) {
+	const entry = "splice46"
+	switch DataPath(fs.Mode) {
+	case "", DataPathController:
+		s.Mode = DataPathController
+		if len(fs.Ports) > 0 {
+			b.p.add(entry+".ports", "ports are only used with mode: port")
+		}
+		return
+	case DataPathPort:
+		s.Mode = DataPathPort
+	default:
+		b.p.add(entry+".mode", "unknown mode %q (want controller or port)", fs.Mode)
+		return
+	}
+	if len(fs.Ports) == 0 {
+		b.p.add(entry+".ports", "mode port needs at least one port")
+	}
+	ifaces := map[string]owner{}
+	for i, fp := range fs.Ports {
+		path := fmt.Sprintf("%s.ports[%d]", entry, i)
+		p := &EnginePort{Interface: fp.Interface, Switch: fp.Switch, Line: b.p.lines.line(path)}
+		ok := true
+		if err := checkInterfaceName(fp.Interface); err != nil {
+			b.p.add(path+".interface", "%v", err)
+			ok = false
+		} else if !claim(b, ifaces, fp.Interface, b.ownerAt(path, path+".interface"), path+".interface", "interface "+fp.Interface) {
+			ok = false
+		}
+		sw, known := b.t.switchByName[fp.Switch]
+		switch {
+		case fp.Switch == "":
+			b.p.add(path+".switch", "missing switch")
+			ok = false
+		case !known:
+			b.p.add(path+".switch", "unknown switch %q", fp.Switch)
+			ok = false
+		case len(s.Ports) > 0 && s.Ports[0].Switch != fp.Switch:
+			b.p.add(path+".switch", "every engine port must be on one switch (%s is on %s)", s.Ports[0].Interface, s.Ports[0].Switch)
+			ok = false
+		}
+		port, err := parseSwitchPort(fp.Port)
+		if err != nil {
+			b.p.add(path+".port", "%v", err)
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		p.DPID, p.Port = sw.DPID, port
+		if claim(b, b.ports, portKey{sw.DPID, port}, b.ownerAt(path, path+".port"), path+".port", fmt.Sprintf("port %s:%d", sw.Name, port)) {
+			s.Ports = append(s.Ports, p)
+		}
+	}
+}
+
+// checkInterfaceName applies the kernel's rules for network device names
+// (dev_valid_name): at most 15 bytes, not "." or "..", no '/', ':' or
+// white space.
+func checkInterfaceName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("missing interface name")
+	case len(name) > 15:
+		return fmt.Errorf("interface name %q is longer than 15 bytes", name)
+	case name == "." || name == "..":
+		return fmt.Errorf("%q is not an interface name", name)
+	case strings.ContainsAny(name, "/: \t\n\r\x00"):
+		return fmt.Errorf("interface name %q may not contain '/', ':' or white space", name)
+	}
+	return nil
 }
 
 // checkPoolAgainstHosts rejects host addresses inside pool6: the controller

@@ -73,10 +73,18 @@ type fileRA struct {
 }
 
 type fileSplice46 struct {
-	MAC      string        `yaml:"mac"`
-	Pool6    string        `yaml:"pool6"`
-	MTU6     string        `yaml:"mtu6"`
-	Services []fileService `yaml:"services"`
+	MAC      string           `yaml:"mac"`
+	Pool6    string           `yaml:"pool6"`
+	MTU6     string           `yaml:"mtu6"`
+	Mode     string           `yaml:"mode"`
+	Ports    []fileEnginePort `yaml:"ports"`
+	Services []fileService    `yaml:"services"`
+}
+
+type fileEnginePort struct {
+	Interface string `yaml:"interface"`
+	Switch    string `yaml:"switch"`
+	Port      string `yaml:"port"`
 }
 
 type fileService struct {

@@ -125,3 +125,12 @@ func (t *Topology) peer(dpid uint64, port uint32) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// SwitchPort returns the port switch from sends out of towards switch to,
+// for traffic addressed to something on that switch that is not a host
+// (an engine port of splice46). ok is false when from is to or the fabric
+// is cut between them.
+func (f *Forwarding) SwitchPort(from, to uint64) (port uint32, ok bool) {
+	port, ok = f.toSwitch[from][to]
+	return port, ok
+}

@@ -1,6 +1,7 @@
 package topo
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 )
@@ -12,8 +13,36 @@ type Splice46 struct {
 	MAC      net.HardwareAddr // answers ARP for the VIPs and NDP for pool6
 	Pool6    netip.Prefix     // length is one of 32, 40, 48, 56, 64, 96 (RFC 6052)
 	MTU6     int              // MTU of the IPv6 side; MSS to clients is at most MTU6-60
+	Mode     DataPath         // where the engine sees the packets
+	Ports    []*EnginePort    // the engine's switch ports, in port mode
 	Services []*Service
 	Line     int
+}
+
+// DataPath says how spliced packets reach the engine.
+type DataPath string
+
+const (
+	// DataPathController sends every spliced segment to the controller as
+	// a packet-in and back as a packet-out.
+	DataPathController DataPath = "controller"
+	// DataPathPort steers spliced segments to switch ports whose other
+	// ends are Linux interfaces the engine reads and writes directly.
+	DataPathPort DataPath = "port"
+)
+
+// EnginePort is a Linux interface of the machine running sixgate, cabled
+// to a switch port; in port mode the engine reads and writes frames on it.
+type EnginePort struct {
+	Interface string // Linux interface name
+	Switch    string
+	DPID      uint64
+	Port      uint32
+	Line      int
+}
+
+func (p *EnginePort) String() string {
+	return fmt.Sprintf("%s (%s:%d)", p.Interface, p.Switch, p.Port)
 }
 
 // Service is one VIP and TCP port and the backends behind it.
