@@ -69,9 +69,10 @@ type counters struct {
 }
 
 var (
-	_ controller.FlowApp         = (*App)(nil)
-	_ controller.PacketInHandler = (*App)(nil)
-	_ controller.Starter         = (*App)(nil)
+	_ controller.FlowApp           = (*App)(nil)
+	_ controller.PacketInHandler   = (*App)(nil)
+	_ controller.PortStatusHandler = (*App)(nil)
+	_ controller.Starter           = (*App)(nil)
 )
 
 // New builds the app for a topology with a splice46 section.
@@ -248,6 +249,33 @@ func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
 	a.send(st, b)
 	b.Reset()
 	a.batches.Put(b)
+}
+
+// PortStatus tells the engine when a backend's port goes down (link lost,
+// port disabled or removed): connections opening towards it fail over and
+// spliced ones are reset towards their clients, instead of hanging until
+// the idle timeout.
+func (a *App) PortStatus(sw *controller.Switch, ps *ofp.PortStatus) {
+	if ps.Reason != ofp.PortReasonDelete && ps.Port.Up() {
+		return
+	}
+	st := a.state.Load()
+	h, ok := st.topo.HostAt(sw.DPID(), ps.Port.PortNo)
+	if !ok {
+		return
+	}
+	b := a.batches.Get().(*proxy46.Batch)
+	n := 0
+	for _, addr := range h.IPv6 {
+		n += st.engine.BackendDown(addr, b)
+	}
+	a.send(st, b)
+	b.Reset()
+	a.batches.Put(b)
+	if n > 0 {
+		a.log.WithFields(logrus.Fields{"host": h.Name, "dpid": sw.String(), "port": ps.Port.PortNo, "connections": n}).
+			Warn("backend port down: its connections failed over or were reset")
+	}
 }
 
 // send puts each packet of b in an Ethernet frame for the host that owns
