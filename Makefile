@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 5s
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test unit e2e lint fuzz bench demo clean
+.PHONY: all build test unit e2e lint fuzz bench soak demo clean
 
 all: build
 
@@ -43,6 +43,11 @@ fuzz:
 # skipped and the report says so. Results go to results/<timestamp>/.
 # BENCHFLAGS passes options, e.g. BENCHFLAGS="-duration 5s -contended".
 BENCHFLAGS ?=
+# A long run of legitimate transfers under a SYN flood and malformed
+# packets; SOAK_DURATION sets its length (default 3m). Not part of test.
+soak: build
+	$(GO) test -count=1 -tags soak -run TestSoak -timeout 60m -v ./test/
+
 bench:
 	@if [ "$$(id -u)" = 0 ]; then bench/install-deps.sh; \
 	else echo "bench: not root: engine and controller parts only (os-ken if installed)"; fi
