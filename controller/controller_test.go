@@ -109,17 +109,6 @@ func (h *harness) connect(sw *ofptest.Switch) <-chan error {
 	return ch
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func newFake(dpid uint64) *ofptest.Switch {
 	return &ofptest.Switch{DPID: dpid, NTables: 254, Ports: []ofp.Port{
 		{PortNo: 1, Name: "p1", HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}},
@@ -132,7 +121,7 @@ func TestHandshakeInstallsDesiredFlows(t *testing.T) {
 	h := startController(t, Config{Apps: []App{app}})
 	sw := newFake(0x1)
 	h.connect(sw)
-	waitFor(t, "switch up", func() bool { return app.upCount() == 1 })
+	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
 
 	flows := sw.Flows()
 	if len(flows) != 3 {
@@ -180,7 +169,7 @@ func TestReconcileOnConnect(t *testing.T) {
 	sw.AddFlow(foreign)
 
 	h.connect(sw)
-	waitFor(t, "switch up", func() bool { return app.upCount() == 1 })
+	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
 	if got := sw.FlowMods(); got != 3 {
 		t.Errorf("sync sent %d flow-mods, want 3 (add table-miss, replace one, delete one)", got)
 	}
@@ -222,7 +211,7 @@ func TestErrorMappedToRequest(t *testing.T) {
 	sw.NTables = 2
 	h.connect(sw)
 	var s *Switch
-	waitFor(t, "switch registered", func() bool { var ok bool; s, ok = h.ctl.Switch(0x3); return ok })
+	ofptest.WaitFor(t, "switch registered", func() bool { var ok bool; s, ok = h.ctl.Switch(0x3); return ok })
 
 	good := ofp.NewFlowAdd(1, 10, 0, ofp.Match{})
 	bad := ofp.NewFlowAdd(200, 10, 0, ofp.Match{})
@@ -248,7 +237,7 @@ func TestEchoTimeoutDropsSilentSwitch(t *testing.T) {
 	silent.IgnoreEchoes = true
 	done := h.connect(silent)
 	var s *Switch
-	waitFor(t, "switch registered", func() bool { var ok bool; s, ok = h.ctl.Switch(0x4); return ok })
+	ofptest.WaitFor(t, "switch registered", func() bool { var ok bool; s, ok = h.ctl.Switch(0x4); return ok })
 	select {
 	case <-s.Done():
 		if err := s.Err(); err == nil || !strings.Contains(err.Error(), "echo timeout") {
@@ -277,7 +266,7 @@ func TestMalformedSwitchDisconnectedOthersUnaffected(t *testing.T) {
 			badDone := h.connect(bad)
 			h.connect(good)
 			var gs *Switch
-			waitFor(t, "both registered", func() bool {
+			ofptest.WaitFor(t, "both registered", func() bool {
 				_, ok1 := h.ctl.Switch(0x5)
 				var ok2 bool
 				gs, ok2 = h.ctl.Switch(0x6)
@@ -291,7 +280,7 @@ func TestMalformedSwitchDisconnectedOthersUnaffected(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("misbehaving switch not disconnected")
 			}
-			waitFor(t, "bad switch unregistered", func() bool { _, ok := h.ctl.Switch(0x5); return !ok })
+			ofptest.WaitFor(t, "bad switch unregistered", func() bool { _, ok := h.ctl.Switch(0x5); return !ok })
 			if err := gs.Barrier(h.ctx); err != nil {
 				t.Errorf("other switch: %v", err)
 			}
@@ -347,7 +336,7 @@ func TestPacketInDispatchedByCookie(t *testing.T) {
 	h := startController(t, Config{Apps: []App{mine, other}})
 	sw := newFake(0x8)
 	h.connect(sw)
-	waitFor(t, "switch up", func() bool { return mine.upCount() == 1 })
+	ofptest.WaitFor(t, "switch up", func() bool { return mine.upCount() == 1 })
 	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}}
 	if err := sw.SendMessage(pi); err != nil {
 		t.Fatal(err)
@@ -356,7 +345,7 @@ func TestPacketInDispatchedByCookie(t *testing.T) {
 	if err := sw.SendMessage(unowned); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "packet-ins", func() bool { return mine.packetIns() == 2 && other.packetIns() == 1 })
+	ofptest.WaitFor(t, "packet-ins", func() bool { return mine.packetIns() == 2 && other.packetIns() == 1 })
 }
 
 func TestDuplicateCookieIDRejected(t *testing.T) {
@@ -385,13 +374,13 @@ func TestDisconnectMidReconcile(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("flaky switch did not hang up")
 	}
-	waitFor(t, "steady switch synced", func() bool { return len(steady.Flows()) == 3 })
-	waitFor(t, "flaky switch unregistered", func() bool { _, ok := h.ctl.Switch(0xd); return !ok })
+	ofptest.WaitFor(t, "steady switch synced", func() bool { return len(steady.Flows()) == 3 })
+	ofptest.WaitFor(t, "flaky switch unregistered", func() bool { _, ok := h.ctl.Switch(0xd); return !ok })
 
 	// It comes back, behaving: the sync completes.
 	flaky.HangUp = nil
 	h.connect(flaky)
-	waitFor(t, "flaky switch synced after reconnecting", func() bool { return len(flaky.Flows()) == 3 })
+	ofptest.WaitFor(t, "flaky switch synced after reconnecting", func() bool { return len(flaky.Flows()) == 3 })
 	s, _ := h.ctl.Switch(0xe)
 	if err := s.Barrier(h.ctx); err != nil {
 		t.Errorf("steady switch: %v", err)

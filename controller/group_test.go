@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/controller/ofptest"
 )
 
 // groupApp declares a select group over ports 1 and 2, an indirect group,
@@ -38,7 +39,7 @@ func TestGroupsSyncedAsDesiredState(t *testing.T) {
 	sw.SetGroup(ofp.GroupDesc{GroupType: ofp.GroupTypeAll, GroupID: AppGroupID(7, 99)})
 	sw.SetGroup(ofp.GroupDesc{GroupType: ofp.GroupTypeAll, GroupID: 5})
 	h.connect(sw)
-	waitFor(t, "switch up", func() bool { return app.upCount() == 1 })
+	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
 
 	groups := sw.Groups()
 	if len(groups) != 3 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/controller/ofptest"
 )
 
 func TestTokenBucket(t *testing.T) {
@@ -49,7 +50,7 @@ func TestPacketInFloodThrottledOthersServed(t *testing.T) {
 	bad, good := newFake(0xb), newFake(0xc)
 	h.connect(bad)
 	h.connect(good)
-	waitFor(t, "both up", func() bool { return flooded.upCount() == 2 })
+	ofptest.WaitFor(t, "both up", func() bool { return flooded.upCount() == 2 })
 
 	pi := func(port uint32) *ofp.PacketIn {
 		return &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(port)), Data: make([]byte, 64)}
@@ -84,7 +85,7 @@ func TestPacketInFloodThrottledOthersServed(t *testing.T) {
 	if fromBad > limit || fromBad == 0 {
 		t.Errorf("%d of %d flooded packet-ins reached the app in %v, want between 1 and %d", fromBad, flood, elapsed, limit)
 	}
-	waitFor(t, "the other switch's packet-in", func() bool {
+	ofptest.WaitFor(t, "the other switch's packet-in", func() bool {
 		flooded.mu.Lock()
 		defer flooded.mu.Unlock()
 		for _, p := range flooded.pins {

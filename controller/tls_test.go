@@ -114,7 +114,7 @@ func TestTLSWithClientCertificates(t *testing.T) {
 
 	// With one, it is programmed like any other.
 	sw, _ := dial([]tls.Certificate{pki.client})
-	waitFor(t, "switch up over TLS", func() bool { return app.upCount() == 1 })
+	ofptest.WaitFor(t, "switch up over TLS", func() bool { return app.upCount() == 1 })
 	if n := len(sw.Flows()); n != 3 {
 		t.Errorf("switch over TLS has %d flows, want 3", n)
 	}

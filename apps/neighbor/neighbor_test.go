@@ -62,33 +62,14 @@ func newRig(t *testing.T, top *topo.Topology) *rig {
 	// Synced, and the SwitchUp announcements all out: on each of the two
 	// host ports, three addresses and one RA.
 	for dpid, sw := range r.sw {
-		r.wait(fmt.Sprintf("switch %d synced", dpid), func() bool {
+		ofptest.WaitFor(r.t, fmt.Sprintf("switch %d synced", dpid), func() bool {
 			return len(sw.Flows()) == len(app.view.Load().flowsFor(dpid)) && r.packetOuts(dpid) == 2*4
 		})
 	}
 	return r
 }
 
-func (r *rig) wait(what string, cond func() bool) {
-	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (r *rig) packetOuts(dpid uint64) int {
-	n := 0
-	for _, m := range r.sw[dpid].Received() {
-		if _, ok := m.(*ofp.PacketOut); ok {
-			n++
-		}
-	}
-	return n
-}
+func (r *rig) packetOuts(dpid uint64) int { return len(r.sw[dpid].PacketOuts()) }
 
 // packetIn sends frame to the controller as the switch's flow with the
 // given cookie would have, from port.
@@ -121,7 +102,7 @@ func (r *rig) route(dpid uint64, m net.HardwareAddr) (uint32, bool) {
 
 func (r *rig) wantRoute(dpid uint64, hostMAC string, port uint32) {
 	r.t.Helper()
-	r.wait(fmt.Sprintf("switch %d to send %s out of port %d", dpid, hostMAC, port), func() bool {
+	ofptest.WaitFor(r.t, fmt.Sprintf("switch %d to send %s out of port %d", dpid, hostMAC, port), func() bool {
 		p, ok := r.route(dpid, mac(hostMAC))
 		return ok && p == port
 	})
@@ -178,7 +159,7 @@ func TestPacketInAnsweredOutOfInPort(t *testing.T) {
 	r := newRig(t, loadTopo(t, "fabric.yaml"))
 	n := r.packetOuts(2)
 	r.packetIn(2, 2, cookieNS, neighborSolicitation(t, mac("00:00:0a:00:00:04"), "2001:db8::4", "2001:db8::1"))
-	r.wait("NA", func() bool { return r.packetOuts(2) == n+1 })
+	ofptest.WaitFor(r.t, "NA", func() bool { return r.packetOuts(2) == n+1 })
 	var po *ofp.PacketOut
 	for _, m := range r.sw[2].Received() {
 		if p, ok := m.(*ofp.PacketOut); ok {
@@ -197,7 +178,7 @@ func TestPacketInAnsweredOutOfInPort(t *testing.T) {
 	// A DAD probe and an unknown target: nothing sent, both counted.
 	r.packetIn(2, 2, cookieNS, neighborSolicitation(t, mac("00:00:0a:00:00:04"), "::", "2001:db8::4"))
 	r.packetIn(2, 2, cookieARP, arpRequest(t, mac("00:00:0a:00:00:04"), "10.0.0.4", "10.0.0.200"))
-	r.wait("both counted", func() bool {
+	ofptest.WaitFor(r.t, "both counted", func() bool {
 		s := r.app.Stats()
 		return s.Ignored["dad_probe"] == 1 && s.Ignored["unknown_target"] == 1
 	})
@@ -266,7 +247,7 @@ func TestLinkDownReroutesEverySwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for dpid := uint64(1); dpid <= 3; dpid++ {
-		r.wait("h3's routes removed", func() bool { _, ok := r.route(dpid, mac(h3MAC)); return !ok })
+		ofptest.WaitFor(r.t, "h3's routes removed", func() bool { _, ok := r.route(dpid, mac(h3MAC)); return !ok })
 	}
 	if s := r.app.Stats(); s.Reroutes != 3 {
 		t.Errorf("%d reroutes, want 3", s.Reroutes)
@@ -293,7 +274,7 @@ func TestReloadSwapsModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wantRoute(1, "00:00:0a:00:00:33", 3)
-	r.wait("old MAC gone", func() bool { _, ok := r.route(1, mac(h3MAC)); return !ok })
+	ofptest.WaitFor(r.t, "old MAC gone", func() bool { _, ok := r.route(1, mac(h3MAC)); return !ok })
 	v := r.app.view.Load()
 	if _, _, vd := v.handle(arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.3")); vd != unknownTarget {
 		t.Errorf("old address: %v", vd)
@@ -359,7 +340,7 @@ func TestDropCounters(t *testing.T) {
 func TestCollector(t *testing.T) {
 	r := newRig(t, loadTopo(t, "fabric.yaml"))
 	r.packetIn(1, 1, CookieDropUnknown, arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.99"))
-	r.wait("packet-in counted", func() bool { return r.app.Stats().PacketIns == 1 })
+	ofptest.WaitFor(r.t, "packet-in counted", func() bool { return r.app.Stats().PacketIns == 1 })
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(r.app.Collectors()...)
 	mfs, err := reg.Gather()

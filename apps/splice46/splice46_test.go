@@ -54,19 +54,8 @@ func newRig(t *testing.T) *rig {
 	sw := &ofptest.Switch{DPID: 1, NTables: 254}
 	go sw.Dial(ctx, l.Addr().String())
 	r := &rig{t: t, top: top, app: app, sw: sw, ctx: ctx}
-	r.wait("flows installed", func() bool { return len(sw.Flows()) == len(app.Flows(nil)) })
+	ofptest.WaitFor(r.t, "flows installed", func() bool { return len(sw.Flows()) == len(app.Flows(nil)) })
 	return r
-}
-
-func (r *rig) wait(what string, cond func() bool) {
-	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 var (
@@ -97,20 +86,8 @@ func (r *rig) packetIn(ls ...gopacket.SerializableLayer) {
 // checking its output port and that every checksum in it is right.
 func (r *rig) nextPacketOut(n int, port uint32) gopacket.Packet {
 	r.t.Helper()
-	var po *ofp.PacketOut
-	r.wait("packet-out", func() bool {
-		seen := 0
-		for _, m := range r.sw.Received() {
-			if p, ok := m.(*ofp.PacketOut); ok {
-				seen++
-				if seen == n {
-					po = p
-					return true
-				}
-			}
-		}
-		return false
-	})
+	ofptest.WaitFor(r.t, "packet-out", func() bool { return len(r.sw.PacketOuts()) >= n })
+	po := r.sw.PacketOuts()[n-1]
 	if len(po.Actions) != 1 || po.Actions[0].(*ofp.ActionOutput).Port != port {
 		r.t.Fatalf("packet-out actions %v, want output:%d", po.Actions, port)
 	}
