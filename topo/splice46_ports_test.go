@@ -31,8 +31,8 @@ func TestSplice46PortMode(t *testing.T) {
 	if s.Mode != DataPathPort || len(s.Ports) != 2 {
 		t.Fatalf("mode %q ports %v", s.Mode, s.Ports)
 	}
-	if p := s.Ports[1]; p.Interface != "sg-eng1" || p.DPID != 2 || p.Port != 11 || p.Switch != "s2" || p.Line != 13 {
-		t.Errorf("second port %+v", p)
+	if p := s.Ports[1]; p.Interface != "sg-eng1" || p.DPID != 2 || p.Port != 11 || p.Switch != "s2" || p.Line != 14 {
+		t.Errorf("second port %+v", *p)
 	}
 	fwd := top.Forwarding(nil)
 	if port, ok := fwd.SwitchPort(1, 2); !ok || port != 9 {

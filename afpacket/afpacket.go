@@ -1,0 +1,315 @@
+//go:build linux
+
+package afpacket
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Defaults for Config's zero values.
+const (
+	// DefaultBlockSize holds about 128 full-sized frames: a block is the
+	// unit the kernel hands over, so it bounds the work done per wakeup.
+	DefaultBlockSize = 256 << 10
+	// DefaultBlocks gives each socket 4 MiB of ring, a few milliseconds
+	// of a 10 Gb/s link, to ride out a scheduling delay.
+	DefaultBlocks = 16
+	// DefaultRetire is how long the kernel keeps a block that is not full
+	// before handing it over anyway. It is the latency a lone frame can
+	// see; 1 ms is the smallest the interface takes.
+	DefaultRetire = time.Millisecond
+	// DefaultBatch is how many frames one recvmmsg or sendmmsg call moves.
+	DefaultBatch = 64
+	// frameSize is the largest frame taken whole, VLAN tags and jumbo
+	// frames included; the ring's frame size only has to divide a block.
+	frameSize = 9216
+)
+
+// Config describes the sockets of a Group.
+type Config struct {
+	Interface string
+	// Sockets is the size of the fanout group; 0 means one per usable
+	// CPU (GOMAXPROCS).
+	Sockets int
+	// BlockSize (bytes, a multiple of the page size) and Blocks shape each
+	// socket's receive ring; Retire is the block timeout.
+	BlockSize int
+	Blocks    int
+	Retire    time.Duration
+	// Batch is the number of frames per recvmmsg and sendmmsg call.
+	Batch int
+	// NoRing skips the TPACKET_V3 ring and uses recvmmsg, as the fallback
+	// does; for tests and for comparing the two.
+	NoRing bool
+	// Promiscuous puts the interface in promiscuous mode for as long as
+	// the sockets are open. Frames steered to the interface by a switch
+	// carry someone else's destination MAC, which a NIC would filter out.
+	Promiscuous bool
+}
+
+func (c *Config) setDefaults() {
+	if c.Sockets <= 0 {
+		c.Sockets = runtime.GOMAXPROCS(0)
+	}
+	if c.BlockSize <= 0 {
+		c.BlockSize = DefaultBlockSize
+	}
+	if c.Blocks <= 0 {
+		c.Blocks = DefaultBlocks
+	}
+	if c.Retire <= 0 {
+		c.Retire = DefaultRetire
+	}
+	if c.Batch <= 0 {
+		c.Batch = DefaultBatch
+	}
+}
+
+// Group is a fanout group of sockets on one interface.
+type Group struct {
+	Interface string
+	Index     int // interface index
+	sockets   []*Socket
+	// Fallback says why the sockets use recvmmsg rather than a ring; nil
+	// when they use rings.
+	Fallback error
+}
+
+// Open opens cfg.Sockets sockets on cfg.Interface and joins them in one
+// fanout group. If the first socket cannot get a ring, every socket uses
+// recvmmsg and Group.Fallback says why.
+func Open(cfg Config) (*Group, error) {
+	cfg.setDefaults()
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: %w", err)
+	}
+	g := &Group{Interface: cfg.Interface, Index: ifi.Index}
+	if cfg.NoRing {
+		g.Fallback = errors.New("rings disabled by configuration")
+	}
+	fanoutID := -1
+	for i := 0; i < cfg.Sockets; i++ {
+		s, err := openSocket(ifi.Index, cfg, g.Fallback == nil)
+		if err != nil && g.Fallback == nil && i == 0 && errors.Is(err, errRing) {
+			g.Fallback = err
+			s, err = openSocket(ifi.Index, cfg, false)
+		}
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("afpacket: %s: %w", cfg.Interface, err)
+		}
+		g.sockets = append(g.sockets, s)
+		if cfg.Promiscuous && i == 0 {
+			mreq := unix.PacketMreq{Ifindex: int32(ifi.Index), Type: unix.PACKET_MR_PROMISC}
+			if err := unix.SetsockoptPacketMreq(s.fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
+				g.Close()
+				return nil, fmt.Errorf("afpacket: %s: promiscuous mode: %w", cfg.Interface, err)
+			}
+		}
+		if fanoutID, err = s.joinFanout(fanoutID); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("afpacket: %s: fanout: %w", cfg.Interface, err)
+		}
+	}
+	return g, nil
+}
+
+// Sockets returns the group's sockets; give each its own goroutine.
+func (g *Group) Sockets() []*Socket { return g.sockets }
+
+// Close closes every socket.
+func (g *Group) Close() error {
+	var errs []error
+	for _, s := range g.sockets {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// OpenSender opens a socket on iface that only sends: it is bound with
+// protocol 0, so the kernel delivers it nothing. It suits a goroutine that
+// sends now and then (timers) beside the workers that own the group.
+func OpenSender(iface string, batch int) (*Socket, error) {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: %w", err)
+	}
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: socket: %w", err)
+	}
+	s := &Socket{fd: fd}
+	s.initTX(batch)
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("afpacket: bind %s: %w", iface, err)
+	}
+	return s, nil
+}
+
+// errRing marks failures to set up the ring, after which the socket can
+// still work without one.
+var errRing = errors.New("TPACKET_V3 ring")
+
+// Socket is one AF_PACKET socket. Receive and the sending methods must be
+// called from one goroutine at a time, and Close only once that goroutine
+// is done with the socket (the ring is unmapped); Stats from any.
+type Socket struct {
+	fd   int
+	poll []unix.PollFd
+
+	// The ring, when there is one.
+	ring      []byte
+	blockSize int
+	blocks    int
+	cur       int
+
+	// recvmmsg buffers, when there is no ring.
+	rxMsgs  []unix.Mmsghdr
+	rxIov   []unix.Iovec
+	rxBufs  [][]byte
+	rxAddrs []unix.RawSockaddrLinklayer
+
+	// sendmmsg batch: two iovecs per frame.
+	txMsgs []unix.Mmsghdr
+	txIov  []unix.Iovec
+	txN    int
+
+	closed atomic.Bool
+	stats  struct {
+		received, sent, truncated, sendErrors atomic.Uint64
+		kernelPackets, kernelDrops            atomic.Uint64
+		freezes                               atomic.Uint64
+	}
+}
+
+func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
+	// Protocol 0 until bind: a socket made with ETH_P_ALL would receive
+	// every interface's frames until it is bound to one.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	s := &Socket{fd: fd, poll: []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}}}
+	s.initTX(cfg.Batch)
+	if ring {
+		if err := s.setupRing(cfg); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%w: %w", errRing, err)
+		}
+	} else {
+		s.initRX(cfg.Batch)
+	}
+	// Our own frames would come back as PACKET_OUTGOING; kernels before
+	// 4.20 lack the option, and Receive skips them anyway.
+	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+	// Frames go straight to the driver: the engine does its own batching
+	// and a qdisc would only add a lock.
+	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bind: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Socket) setupRing(cfg Config) error {
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("PACKET_VERSION: %w", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size:     uint32(cfg.BlockSize),
+		Block_nr:       uint32(cfg.Blocks),
+		Frame_size:     frameSize + 2048, // room for the tpacket header in front
+		Retire_blk_tov: uint32(max(1, cfg.Retire.Milliseconds())),
+	}
+	if cfg.BlockSize%int(req.Frame_size) != 0 {
+		// The kernel wants the frame size to divide the block; any
+		// multiple of TPACKET_ALIGNMENT does.
+		req.Frame_size = 2048
+	}
+	req.Frame_nr = req.Block_size / req.Frame_size * req.Block_nr
+	if err := unix.SetsockoptTpacketReq3(s.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("PACKET_RX_RING: %w", err)
+	}
+	ring, err := unix.Mmap(s.fd, 0, cfg.BlockSize*cfg.Blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return fmt.Errorf("mmap: %w", err)
+	}
+	s.ring, s.blockSize, s.blocks = ring, cfg.BlockSize, cfg.Blocks
+	return nil
+}
+
+func (s *Socket) initRX(n int) {
+	s.rxMsgs = make([]unix.Mmsghdr, n)
+	s.rxIov = make([]unix.Iovec, n)
+	s.rxBufs = make([][]byte, n)
+	s.rxAddrs = make([]unix.RawSockaddrLinklayer, n)
+	for i := range s.rxMsgs {
+		s.rxBufs[i] = make([]byte, frameSize)
+		s.rxIov[i].Base = &s.rxBufs[i][0]
+		s.rxIov[i].SetLen(frameSize)
+		h := &s.rxMsgs[i].Hdr
+		h.Iov = &s.rxIov[i]
+		h.SetIovlen(1)
+		h.Name = (*byte)(unsafe.Pointer(&s.rxAddrs[i]))
+		h.Namelen = unix.SizeofSockaddrLinklayer
+	}
+}
+
+func (s *Socket) initTX(n int) {
+	s.txMsgs = make([]unix.Mmsghdr, n)
+	s.txIov = make([]unix.Iovec, 2*n)
+	for i := range s.txMsgs {
+		s.txMsgs[i].Hdr.Iov = &s.txIov[2*i]
+		s.txMsgs[i].Hdr.SetIovlen(2)
+	}
+}
+
+// joinFanout puts the socket in fanout group id, or, for id < 0, makes a
+// new group with an id the kernel picks so that it cannot collide with
+// another process's, and returns the id.
+func (s *Socket) joinFanout(id int) (int, error) {
+	if id < 0 {
+		v := (unix.PACKET_FANOUT_HASH | unix.PACKET_FANOUT_FLAG_UNIQUEID) << 16
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, v); err != nil {
+			return 0, err
+		}
+		got, err := unix.GetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
+		if err != nil {
+			return 0, err
+		}
+		return got & 0xffff, nil
+	}
+	return id, unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, unix.PACKET_FANOUT_HASH<<16|id)
+}
+
+// Ring reports whether the socket receives through a TPACKET_V3 ring.
+func (s *Socket) Ring() bool { return s.ring != nil }
+
+// Close releases the socket and its ring. Call it once nothing uses the
+// socket any more.
+func (s *Socket) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := unix.Close(s.fd)
+	if s.ring != nil {
+		err = errors.Join(err, unix.Munmap(s.ring))
+	}
+	return err
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
