@@ -233,7 +233,7 @@ type Stats struct {
 }
 
 // Stats returns the socket's counters. The kernel resets its own on every
-// read, so they are accumulated here; call it from one goroutine.
+// read, so they are accumulated here. Safe from any goroutine.
 func (s *Socket) Stats() Stats {
 	if !s.closed.Load() {
 		if s.ring != nil {

@@ -22,7 +22,13 @@ type collector struct{ a *App }
 var descAppPackets = prometheus.NewDesc("sixgate_splice46_packets_total",
 	"Packets through the splice46 app, by event.", []string{"event"}, nil)
 
-func (c *collector) Describe(ch chan<- *prometheus.Desc) { ch <- descAppPackets }
+var descPortFrames = prometheus.NewDesc("sixgate_splice46_port_frames_total",
+	"Frames on the engine interfaces in port mode, by interface and event.", []string{"interface", "event"}, nil)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descAppPackets
+	ch <- descPortFrames
+}
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := &c.a.stats
@@ -32,5 +38,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		"send_failure": s.sendFailures.Load(),
 	} {
 		ch <- prometheus.MustNewConstMetric(descAppPackets, prometheus.CounterValue, float64(v), event)
+	}
+	for _, p := range c.a.PortStats() {
+		for event, v := range map[string]uint64{
+			"received": p.Received, "sent": p.Sent, "truncated": p.Truncated, "send_error": p.SendErrors,
+			"kernel_drop": p.KernelDrops, "ring_full": p.RingFull,
+			"not_ip": p.NotIP, "pass": p.Pass, "no_route": p.NoRoute,
+		} {
+			ch <- prometheus.MustNewConstMetric(descPortFrames, prometheus.CounterValue, float64(v), p.Interface, event)
+		}
 	}
 }

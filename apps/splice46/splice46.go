@@ -5,8 +5,11 @@
 // answers the rest of the IPv4 traffic to a VIP the way a host would: echo
 // replies to pings, a reset for a closed TCP port, port unreachable for UDP.
 //
-// This is the controller data path: every spliced segment is a packet-in
-// and a packet-out, which suits demos and light load.
+// In controller mode (the default) every spliced segment is a packet-in
+// and a packet-out, which suits demos and light load. In port mode the
+// flows steer the same traffic to switch ports cabled to Linux interfaces
+// of this machine, and workers run the engine on those interfaces
+// directly (port.go); only the VIP answers stay on the controller path.
 package splice46
 
 import (
@@ -45,6 +48,9 @@ const expireEvery = 200 * time.Millisecond
 type state struct {
 	topo   *topo.Topology
 	engine *proxy46.Engine
+	// fwd are the paths with every link up, which port mode follows to
+	// the engine's switch.
+	fwd *topo.Forwarding
 }
 
 // App is the splice46 app.
@@ -55,6 +61,8 @@ type App struct {
 
 	batches sync.Pool
 	stats   counters
+	// ports is the port data path, set by Start in port mode.
+	ports atomic.Pointer[portIO]
 }
 
 // counters are the app's own, beside the engine's.
@@ -99,7 +107,7 @@ func newState(t *topo.Topology) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("splice46: %w", err)
 	}
-	return &state{topo: t, engine: e}, nil
+	return &state{topo: t, engine: e, fwd: t.Forwarding(nil)}, nil
 }
 
 // engineConfig maps the file's section onto the engine's configuration.
@@ -131,9 +139,13 @@ func (a *App) CookieID() uint8 { return CookieID }
 // Engine returns the running engine, for status and metrics.
 func (a *App) Engine() *proxy46.Engine { return a.state.Load().engine }
 
-// Start runs the engine's timers until ctx is done.
+// Start runs the engine's timers until ctx is done and, in port mode,
+// opens the engine ports and starts their workers.
 func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 	a.ctl = c
+	if a.state.Load().topo.Splice46.Mode == topo.DataPathPort {
+		return a.startPorts(ctx)
+	}
 	go func() {
 		t := time.NewTicker(expireEvery)
 		defer t.Stop()
@@ -160,8 +172,11 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 // from the backends or time out).
 func (a *App) Reload(t *topo.Topology) error {
 	old := a.state.Load()
+	if err := sameDataPath(old.topo.Splice46, t.Splice46); err != nil {
+		return err
+	}
 	if sameSection(old.topo.Splice46, t.Splice46) {
-		a.state.Store(&state{topo: t, engine: old.engine})
+		a.state.Store(&state{topo: t, engine: old.engine, fwd: t.Forwarding(nil)})
 		return nil
 	}
 	st, err := newState(t)
@@ -191,36 +206,6 @@ func services(s *topo.Splice46) string {
 		out += "]"
 	}
 	return out
-}
-
-// Flows steers, on every switch, the packets the engine and the VIP
-// answers need to the controller.
-func (a *App) Flows(*controller.Switch) []controller.Flow {
-	s := a.state.Load().topo.Splice46
-	toController := []ofp.Instruction{ofp.ApplyActions(ofp.Output(ofp.PortController))}
-	var flows []controller.Flow
-	for i, svc := range s.Services {
-		flows = append(flows, controller.Flow{
-			Priority: prioService, Cookie: uint64(i + 1), Instructions: toController,
-			Match: ofp.NewMatch(ofp.EthType(0x0800), ofp.IPProto(6),
-				ofp.IPv4Dst(netip.PrefixFrom(svc.VIP, 32)), ofp.TCPDst(svc.Port)),
-		})
-	}
-	for _, vip := range s.VIPs() {
-		flows = append(flows, controller.Flow{
-			Priority: prioVIP, Cookie: 0x1000, Instructions: toController,
-			Match: ofp.NewMatch(ofp.EthType(0x0800), ofp.IPv4Dst(netip.PrefixFrom(vip, 32))),
-		})
-	}
-	// Backends answer to pool6 addresses. Only TCP and Packet Too Big:
-	// neighbor discovery for pool6 addresses belongs to the neighbor app.
-	flows = append(flows,
-		controller.Flow{Priority: prioService, Cookie: 0x2000, Instructions: toController,
-			Match: ofp.NewMatch(ofp.EthType(0x86dd), ofp.IPProto(6), ofp.IPv6Dst(s.Pool6))},
-		controller.Flow{Priority: prioService, Cookie: 0x2001, Instructions: toController,
-			Match: ofp.NewMatch(ofp.EthType(0x86dd), ofp.IPProto(58), ofp.IPv6Dst(s.Pool6), ofp.ICMPv6Type(2))},
-	)
-	return flows
 }
 
 // PacketIn runs one packet through the VIP answers or the engine.
