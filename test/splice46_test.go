@@ -14,11 +14,38 @@ import (
 	"github.com/sixgate/sixgate/test/ovs"
 )
 
+// dataPath is how the lab's spliced packets reach the engine; every
+// splice46 test runs once for each (docs/splice46.md, "Data paths").
+type dataPath string
+
+const (
+	// controllerMode: packet-ins and packet-outs.
+	controllerMode dataPath = "controller"
+	// portMode: the engine reads and writes engineIface, one end of a
+	// veth pair whose other end is port enginePort of the bridge.
+	portMode dataPath = "port"
+)
+
+var dataPaths = []dataPath{controllerMode, portMode}
+
+const (
+	engineIface = "sgs-eng0"
+	enginePort  = 10
+)
+
+// inEachMode runs fn as a subtest per data path, each on a lab of its own.
+func inEachMode(t *testing.T, fn func(t *testing.T, l *seedLab)) {
+	for _, mode := range dataPaths {
+		t.Run(string(mode), func(t *testing.T) { fn(t, newSeedLabIn(t, mode)) })
+	}
+}
+
 // seedLab is the seed demo's topology on a real bridge: h1 and h2 IPv6-only
 // servers running test/demoserver, h3 an IPv4-only client, sixgate in
 // between, and nothing configured on the hosts but their addresses (and a
 // route to pool6 on the servers).
 type seedLab struct {
+	mode        dataPath
 	bin, config string
 	metrics     string // sixgate's metrics address
 	br          *ovs.Bridge
@@ -42,9 +69,24 @@ const extraServices = `
       select: prefix
       backends:
         - {address: "[2001:db8::1]:9", match: ["A"]}
+    - vip: "10.0.0.42"
+      port: 5201
+      select: hash
+      backends:
+        - {address: "[2001:db8::1]:5201"}
 `
 
-func newSeedLab(t *testing.T) *seedLab {
+// portSection puts the engine on the lab's engine port.
+const portSection = `  mode: port
+  ports:
+    - {interface: "` + engineIface + `", switch: s1, port: 10}
+`
+
+// newSeedLab builds the lab in controller mode.
+func newSeedLab(t *testing.T) *seedLab { t.Helper(); return newSeedLabIn(t, controllerMode) }
+
+// newSeedLabIn builds the lab with the given data path.
+func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 	t.Helper()
 	ovs.Require(t)
 	seed, err := os.ReadFile("../topo/examples/seed.yaml")
@@ -55,7 +97,10 @@ func newSeedLab(t *testing.T) *seedLab {
 	cfg := strings.Replace(string(seed), `listen: "tcp:0.0.0.0:6653"`, fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, port), 1)
 	cfg = strings.Replace(cfg, `metrics: "127.0.0.1:9464"`, fmt.Sprintf(`metrics: "127.0.0.1:%d"`, metrics), 1)
 	cfg = strings.TrimRight(cfg, "\n") + "\n" + extraServices
-	l := &seedLab{bin: ovs.BuildSixgate(t), config: ovs.WriteFile(t, "seed.yaml", cfg), servers: map[string]*ovs.Daemon{},
+	if mode == portMode {
+		cfg = strings.Replace(cfg, "  mtu6: 1500\n", "  mtu6: 1500\n"+portSection, 1)
+	}
+	l := &seedLab{mode: mode, bin: ovs.BuildSixgate(t), config: ovs.WriteFile(t, "seed.yaml", cfg), servers: map[string]*ovs.Daemon{},
 		metrics: fmt.Sprintf("127.0.0.1:%d", metrics)}
 	if out, err := exec.Command(l.bin, "check", "-config", l.config).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
@@ -67,6 +112,9 @@ func newSeedLab(t *testing.T) *seedLab {
 
 	l.br = ovs.NewBridge(t, "sgs1", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", l.br.Name, "controller_queue_size=512")
+	if mode == portMode {
+		addEnginePort(t, l.br)
+	}
 	l.h1 = ovs.AddNetns(t, l.br, "sgs-h1", 1, "00:00:0a:00:00:01", "2001:db8::1/64")
 	l.h2 = ovs.AddNetns(t, l.br, "sgs-h2", 2, "00:00:0a:00:00:02", "2001:db8::2/64")
 	l.h3 = ovs.AddNetns(t, l.br, "sgs-h3", 3, "00:00:0a:00:00:03", "10.0.0.3/24")
@@ -82,6 +130,25 @@ func newSeedLab(t *testing.T) *seedLab {
 		l.servers[name] = d
 	}
 	return l
+}
+
+// addEnginePort cables the engine interface to the bridge: a veth pair in
+// the root namespace, where sixgate runs, with every offload off on both
+// ends (the userspace datapath and the engine want whole frames with their
+// checksums) and no IPv6 on the engine end, whose kernel would otherwise
+// send its own solicitations into the switch.
+func addEnginePort(t *testing.T, br *ovs.Bridge) {
+	t.Helper()
+	peer := engineIface + "p"
+	exec.Command("ip", "link", "del", engineIface).Run()
+	ovs.Run(t, "ip", "link", "add", engineIface, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", engineIface).Run() })
+	ovs.Run(t, "sysctl", "-qw", "net.ipv6.conf."+engineIface+".disable_ipv6=1")
+	for _, dev := range []string{engineIface, peer} {
+		ovs.Run(t, "ethtool", "-K", dev, "tx", "off", "rx", "off", "gro", "off", "gso", "off", "tso", "off")
+		ovs.Run(t, "ip", "link", "set", dev, "up")
+	}
+	ovs.Run(t, "ovs-vsctl", "add-port", br.Name, peer, "--", "set", "interface", peer, fmt.Sprintf("ofport_request=%d", enginePort))
 }
 
 // start runs sixgate and waits until it has synced the bridge.
@@ -106,8 +173,9 @@ func (l *seedLab) expect(t *testing.T, what, want string, stdin string, args ...
 	}
 }
 
-func TestSpliceSeedDemo(t *testing.T) {
-	l := newSeedLab(t)
+func TestSpliceSeedDemo(t *testing.T) { inEachMode(t, testSeedDemo) }
+
+func testSeedDemo(t *testing.T, l *seedLab) {
 	l.expect(t, "prefix A", `h1 got "A" from [2001:db8:ffff::a00:3]`, "A\n", "socat", "-t", "5", "-", "TCP:10.0.0.42:80")
 	l.expect(t, "prefix B", `h2 got "B" from [2001:db8:ffff::a00:3]`, "B\n", "socat", "-t", "5", "-", "TCP:10.0.0.42:80")
 	l.expect(t, "HTTP Host", "h2: Host b.example from [2001:db8:ffff::a00:3]", "",
@@ -128,10 +196,12 @@ func TestSpliceSeedDemo(t *testing.T) {
 			t.Errorf("%s has static neighbor entries: %s", h.Name, n)
 		}
 	}
+	l.checkDataPath(t)
 }
 
-func TestSpliceConcurrentHTTP(t *testing.T) {
-	l := newSeedLab(t)
+func TestSpliceConcurrentHTTP(t *testing.T) { inEachMode(t, testConcurrentHTTP) }
+
+func testConcurrentHTTP(t *testing.T, l *seedLab) {
 	// 100 requests in parallel, each on its own connection.
 	out, err := l.client(90*time.Second, "", "curl", "-sS", "--max-time", "60", "--parallel", "--parallel-immediate",
 		"--parallel-max", "100", "-H", "Host: a.example", "http://10.0.0.42:8080/?[1-100]")
@@ -158,8 +228,9 @@ func patternSum(n int) string {
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
-func TestSpliceBulkTransfers(t *testing.T) {
-	l := newSeedLab(t)
+func TestSpliceBulkTransfers(t *testing.T) { inEachMode(t, testBulkTransfers) }
+
+func testBulkTransfers(t *testing.T, l *seedLab) {
 	const size = 50 << 20
 	want := patternSum(size)
 
@@ -169,7 +240,7 @@ func TestSpliceBulkTransfers(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, want) {
 		t.Fatalf("50 MB download: sha256 %q (%v), want %s", out, err, want)
 	}
-	t.Logf("50 MB download through the splice (controller mode): %v, %.1f MB/s", time.Since(start).Round(time.Millisecond), size/1e6/time.Since(start).Seconds())
+	t.Logf("50 MB download through the splice (%s mode): %v, %.1f MB/s", l.mode, time.Since(start).Round(time.Millisecond), size/1e6/time.Since(start).Seconds())
 
 	upload := filepath.Join(t.TempDir(), "upload")
 	f, err := os.Create(upload)
@@ -186,7 +257,7 @@ func TestSpliceBulkTransfers(t *testing.T) {
 	if err != nil || strings.TrimSpace(out) != want {
 		t.Fatalf("50 MB upload: server computed %q (%v), want %s", out, err, want)
 	}
-	t.Logf("50 MB upload through the splice (controller mode): %v, %.1f MB/s", time.Since(start).Round(time.Millisecond), size/1e6/time.Since(start).Seconds())
+	t.Logf("50 MB upload through the splice (%s mode): %v, %.1f MB/s", l.mode, time.Since(start).Round(time.Millisecond), size/1e6/time.Since(start).Seconds())
 }
 
 type patternReader struct{ off int }
@@ -199,8 +270,9 @@ func (r *patternReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestSpliceBackendFailures(t *testing.T) {
-	l := newSeedLab(t)
+func TestSpliceBackendFailures(t *testing.T) { inEachMode(t, testBackendFailures) }
+
+func testBackendFailures(t *testing.T, l *seedLab) {
 	// Data and FIN back to back, before any backend could answer: socat
 	// shuts its sending side down as soon as stdin ends.
 	l.expect(t, "data and FIN before the backend answers", `h1 got "A"`, "A\n", "socat", "-t", "5", "-", "TCP:10.0.0.42:80")
@@ -222,8 +294,12 @@ func TestSpliceBackendFailures(t *testing.T) {
 	t.Logf("dead backend: client reset after %v", took.Round(time.Millisecond))
 }
 
-func TestSpliceSurvivesControllerKill(t *testing.T) {
-	l := newSeedLab(t)
+// In port mode the engine lives in the sixgate process too, so a kill
+// takes it along; what must hold is the same: the flows stay, and a new
+// connection works once sixgate is back.
+func TestSpliceSurvivesControllerKill(t *testing.T) { inEachMode(t, testSurvivesControllerKill) }
+
+func testSurvivesControllerKill(t *testing.T, l *seedLab) {
 	l.expect(t, "before the kill", `h1 got "A"`, "A\n", "socat", "-t", "5", "-", "TCP:10.0.0.42:80")
 	flows := l.br.DumpFlows(t)
 	l.sixgate.Kill()
