@@ -113,7 +113,7 @@ func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 	l.br = ovs.NewBridge(t, "sgs1", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", l.br.Name, "controller_queue_size=512")
 	if mode == portMode {
-		addEnginePort(t, l.br)
+		ovs.AddEnginePort(t, l.br, engineIface, enginePort)
 	}
 	l.h1 = ovs.AddNetns(t, l.br, "sgs-h1", 1, "00:00:0a:00:00:01", "2001:db8::1/64")
 	l.h2 = ovs.AddNetns(t, l.br, "sgs-h2", 2, "00:00:0a:00:00:02", "2001:db8::2/64")
@@ -130,25 +130,6 @@ func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 		l.servers[name] = d
 	}
 	return l
-}
-
-// addEnginePort cables the engine interface to the bridge: a veth pair in
-// the root namespace, where sixgate runs, with every offload off on both
-// ends (the userspace datapath and the engine want whole frames with their
-// checksums) and no IPv6 on the engine end, whose kernel would otherwise
-// send its own solicitations into the switch.
-func addEnginePort(t *testing.T, br *ovs.Bridge) {
-	t.Helper()
-	peer := engineIface + "p"
-	exec.Command("ip", "link", "del", engineIface).Run()
-	ovs.Run(t, "ip", "link", "add", engineIface, "type", "veth", "peer", "name", peer)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", engineIface).Run() })
-	ovs.Run(t, "sysctl", "-qw", "net.ipv6.conf."+engineIface+".disable_ipv6=1")
-	for _, dev := range []string{engineIface, peer} {
-		ovs.Run(t, "ethtool", "-K", dev, "tx", "off", "rx", "off", "gro", "off", "gso", "off", "tso", "off")
-		ovs.Run(t, "ip", "link", "set", dev, "up")
-	}
-	ovs.Run(t, "ovs-vsctl", "add-port", br.Name, peer, "--", "set", "interface", peer, fmt.Sprintf("ofport_request=%d", enginePort))
 }
 
 // start runs sixgate and waits until it has synced the bridge.

@@ -92,3 +92,23 @@ func (n *Netns) Neighbors(t testing.TB) string {
 	t.Helper()
 	return n.Run(t, "ip", "neigh", "show")
 }
+
+// AddEnginePort cables an interface for sixgate's port mode to the bridge:
+// a veth pair in the root namespace, where sixgate runs, iface on sixgate's
+// side and iface+"p" on port ofport of b. Every offload is off on both ends
+// (the userspace datapath and the engine want whole frames with their
+// checksums) and IPv6 is off on iface, whose kernel would otherwise send
+// its own solicitations into the switch. The pair is removed when t ends.
+func AddEnginePort(t testing.TB, b *Bridge, iface string, ofport int) {
+	t.Helper()
+	peer := iface + "p"
+	exec.Command("ip", "link", "del", iface).Run()
+	Run(t, "ip", "link", "add", iface, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", iface).Run() })
+	Run(t, "sysctl", "-qw", "net.ipv6.conf."+iface+".disable_ipv6=1")
+	for _, dev := range []string{iface, peer} {
+		Run(t, "ethtool", "-K", dev, "tx", "off", "rx", "off", "gro", "off", "gso", "off", "tso", "off")
+		Run(t, "ip", "link", "set", dev, "up")
+	}
+	Run(t, "ovs-vsctl", "add-port", b.Name, peer, "--", "set", "interface", peer, fmt.Sprintf("ofport_request=%d", ofport))
+}

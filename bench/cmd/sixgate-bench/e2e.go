@@ -280,14 +280,21 @@ func (l *e2eLab) prepare(_ context.Context, name string) string {
 	return ""
 }
 
-// portModeAvailable asks the binary whether it knows port mode: a copy of
-// the bench topology with the splice46 data path set to "port" must pass
-// `sixgate check`. Until port mode exists the check fails and the setup is
-// reported as not available; when it does, this is where the lab switches
-// sixgate over (restarting it with that file), and the measurement is the
-// same as for the other setups.
+// Port mode runs the engine on enginePort of the bridge, cabled to
+// engineIface in the root namespace.
+const (
+	engineIface = "sgb-eng0"
+	enginePort  = 10
+)
+
+// portModeAvailable switches sixgate to port mode: a copy of the bench
+// topology with `mode: port` on the engine interface must pass `sixgate
+// check` (a binary without port mode says why, and the setup is reported as
+// not available); then the engine port is cabled and sixgate restarted with
+// that file. The measurement is the same as for the other setups.
 func portModeAvailable(l *e2eLab) string {
-	cfg := strings.Replace(fmt.Sprintf(benchTopology, l.ctlPort, l.metricsAt), "  mtu6: 1500\n", "  mtu6: 1500\n  datapath: port\n", 1)
+	section := fmt.Sprintf("  mode: port\n  ports:\n    - {interface: %q, switch: s1, port: %d}\n", engineIface, enginePort)
+	cfg := strings.Replace(fmt.Sprintf(benchTopology, l.ctlPort, l.metricsAt), "  mtu6: 1500\n", "  mtu6: 1500\n"+section, 1)
 	path := filepath.Join(filepath.Dir(l.config), "bench-port.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return err.Error()
@@ -298,9 +305,17 @@ func portModeAvailable(l *e2eLab) string {
 		if i := strings.Index(msg, ": "); i >= 0 {
 			msg = msg[i+2:]
 		}
-		return "sixgate does not accept `splice46.datapath: port` yet (" + msg + ")"
+		return "sixgate does not accept `splice46.mode: port` (" + msg + ")"
 	}
-	if err := l.t.Do(func() { l.startSixgate(path) }); err != nil {
+	if err := l.t.Do(func() {
+		ovs.AddEnginePort(l.t, l.br, engineIface, enginePort)
+		l.startSixgate(path)
+		// The old process's flows are still there: wait for the steering.
+		steer := fmt.Sprintf("output:%d", enginePort)
+		if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(strings.Join(l.br.DumpFlows(l.t), "\n"), steer) }) {
+			l.t.Fatalf("port mode: no flow steers to port %d:\n%s", enginePort, strings.Join(l.br.DumpFlows(l.t), "\n"))
+		}
+	}); err != nil {
 		return err.Error()
 	}
 	return ""
