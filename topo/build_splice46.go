@@ -95,7 +95,7 @@ func (b *builder) dataPath(s *Splice46, fs *fileSplice46) {
 	ifaces := map[string]owner{}
 	for i, fp := range fs.Ports {
 		path := fmt.Sprintf("%s.ports[%d]", entry, i)
-		p := &EnginePort{Interface: fp.Interface, Switch: fp.Switch, Line: b.p.lines.line(path)}
+		p := &EnginePort{Interface: fp.Interface, Switch: fp.Switch, Ring: fp.Ring, Line: b.p.lines.line(path)}
 		ok := true
 		if err := checkInterfaceName(fp.Interface); err != nil {
 			b.p.add(path+".interface", "%v", err)

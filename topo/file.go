@@ -85,6 +85,7 @@ type fileEnginePort struct {
 	Interface string `yaml:"interface"`
 	Switch    string `yaml:"switch"`
 	Port      string `yaml:"port"`
+	Ring      bool   `yaml:"ring"`
 }
 
 type fileService struct {

@@ -65,7 +65,7 @@ func (a *App) startPorts(ctx context.Context) error {
 	st := a.state.Load()
 	pio := &portIO{}
 	for _, p := range st.topo.Splice46.Ports {
-		g, err := afpacket.Open(afpacket.Config{Interface: p.Interface, Promiscuous: true})
+		g, err := afpacket.Open(afpacket.Config{Interface: p.Interface, Promiscuous: true, NoRing: !p.Ring})
 		if err != nil {
 			pio.close()
 			return err
@@ -74,7 +74,9 @@ func (a *App) startPorts(ctx context.Context) error {
 		io := "tpacket_v3"
 		if g.Fallback != nil {
 			io = "recvmmsg"
-			a.log.WithError(g.Fallback).WithField("interface", p.Interface).Warn("engine port without a receive ring: using recvmmsg")
+			if p.Ring {
+				a.log.WithError(g.Fallback).WithField("interface", p.Interface).Warn("engine port without a receive ring: using recvmmsg")
+			}
 		}
 		a.log.WithFields(map[string]any{"interface": p.Interface, "switch": p.Switch, "port": p.Port,
 			"workers": len(g.Sockets()), "io": io}).Info("engine port open")
