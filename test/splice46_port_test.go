@@ -47,7 +47,7 @@ func (l *seedLab) checkDataPath(t *testing.T) {
 		if packetIns < 20 || frames != 0 {
 			t.Errorf("controller mode: %v packet-ins and %v engine port frames", packetIns, frames)
 		}
-	case portMode:
+	case portMode, portRingMode:
 		if frames < 20 || sent < 20 {
 			t.Errorf("port mode: %v frames received and %v sent on the engine port, want the spliced segments", frames, sent)
 		}
@@ -102,7 +102,7 @@ func TestSpliceIperf3(t *testing.T) {
 			startIperf3(t, l)
 			up, down := iperf3(t, l.h3, "10.0.0.42", false), iperf3(t, l.h3, "10.0.0.42", true)
 			rates[string(mode)+" mode"] = [2]float64{up, down}
-			if mode == portMode {
+			if mode.onPort() {
 				rates["plain IPv6"] = [2]float64{iperf3(t, l.h2, "2001:db8::1", false), iperf3(t, l.h2, "2001:db8::1", true)}
 			}
 		})
