@@ -77,11 +77,6 @@ const extraServices = `
       select: prefix
       backends:
         - {address: "[2001:db8::1]:9", match: ["A"]}
-    - vip: "10.0.0.42"
-      port: 5201
-      select: hash
-      backends:
-        - {address: "[2001:db8::1]:5201"}
 `
 
 // portSection puts the engine on the lab's engine port.
