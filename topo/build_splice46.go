@@ -55,6 +55,7 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 	}
 
 	b.dataPath(s, fs)
+	b.buildLimits(s, fs.Limits, fs.Timeouts)
 
 	if len(fs.Services) == 0 {
 		b.p.add(entry+".services", "at least one service must be declared")

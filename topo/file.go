@@ -79,6 +79,8 @@ type fileSplice46 struct {
 	Mode     string           `yaml:"mode"`
 	Ports    []fileEnginePort `yaml:"ports"`
 	Services []fileService    `yaml:"services"`
+	Limits   *fileLimits      `yaml:"limits"`
+	Timeouts *fileTimeouts    `yaml:"timeouts"`
 }
 
 type fileEnginePort struct {

@@ -16,6 +16,8 @@ type Splice46 struct {
 	Mode     DataPath         // where the engine sees the packets
 	Ports    []*EnginePort    // the engine's switch ports, in port mode
 	Services []*Service
+	Limits   Limits
+	Timeouts Timeouts
 	Line     int
 }
 

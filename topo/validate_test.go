@@ -348,6 +348,23 @@ splice46:
 		want: []string{`t.yaml:11: splice46.services[0].backends[0].match[1]: duplicate match "a.example" (also splice46.services[0].backends[0] at line 11)`},
 	},
 	{
+		name: "engine limits and timeouts",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  limits: {max_connections: -5, max_held_bytes: 70000, syn_cookie_threshold: -1}
+  timeouts: {idle: forever}
+`,
+		want: []string{
+			`t.yaml:7: splice46.limits.max_connections: -5 is negative (0 takes the default)`,
+			`t.yaml:7: splice46.limits.max_held_bytes: 70000 is above 65535 (it is also the window offered to clients)`,
+			`t.yaml:8: splice46.timeouts.idle: malformed duration "forever" (want 5s, 1500ms or a number of seconds)`,
+		},
+	},
+	{
 		name: "duplicate service",
 		yaml: `
 switches: [{name: s1, dpid: "0x1"}]

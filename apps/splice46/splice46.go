@@ -112,7 +112,14 @@ func newState(t *topo.Topology) (*state, error) {
 
 // engineConfig maps the file's section onto the engine's configuration.
 func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
-	cfg := proxy46.Config{Pool6: s.Pool6, MTU6: s.MTU6}
+	l, t := s.Limits, s.Timeouts
+	cfg := proxy46.Config{
+		Pool6: s.Pool6, MTU6: s.MTU6,
+		MaxConnections: l.MaxConnections, MaxEmbryonic: l.MaxEmbryonic, SynCookieThreshold: l.SynCookieThreshold,
+		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesTotal, ChallengeACKLimit: l.ChallengeACKLimit,
+		Timeouts: proxy46.Timeouts{Embryonic: t.Embryonic, SYNRetransmit: t.SYNRetransmit, Backend: t.Backend,
+			Idle: t.Idle, Linger: t.Linger},
+	}
 	if _, err := rand.Read(cfg.ISNKey[:]); err != nil {
 		return cfg, fmt.Errorf("splice46: ISN key: %w", err)
 	}
@@ -192,8 +199,8 @@ func sameSection(x, y *topo.Splice46) bool {
 	if x == nil || y == nil {
 		return x == y
 	}
-	return fmt.Sprintf("%v|%v|%v|%v", x.MAC, x.Pool6, x.MTU6, services(x)) ==
-		fmt.Sprintf("%v|%v|%v|%v", y.MAC, y.Pool6, y.MTU6, services(y))
+	return fmt.Sprintf("%v|%v|%v|%+v|%+v|%v", x.MAC, x.Pool6, x.MTU6, x.Limits, x.Timeouts, services(x)) ==
+		fmt.Sprintf("%v|%v|%v|%+v|%+v|%v", y.MAC, y.Pool6, y.MTU6, y.Limits, y.Timeouts, services(y))
 }
 
 func services(s *topo.Splice46) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/controller/ofp"
 	"github.com/sixgate/sixgate/controller/ofptest"
+	"github.com/sixgate/sixgate/proxy46"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -228,4 +229,30 @@ func withIP[T interface {
 }](l T) T {
 	l.SetNetworkLayerForChecksum(&layers.IPv4{Version: 4, Protocol: layers.IPProtocolTCP, SrcIP: h3, DstIP: vip})
 	return l
+}
+
+func TestLimitsAndTimeoutsReachTheEngine(t *testing.T) {
+	top, err := topo.Parse("t.yaml", []byte(`
+switches: [{name: s1, dpid: "0x1"}]
+hosts: [{name: h1, switch: s1, port: 1, mac: "00:00:0a:00:00:01", ipv6: ["2001:db8::1"]}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  limits: {max_connections: 5000, max_embryonic: 300, syn_cookie_threshold: 100, max_held_bytes: 4096, max_held_bytes_total: 1048576, challenge_ack_limit: 50}
+  timeouts: {idle: 10m}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(top, logrus.NewEntry(logrus.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := app.Engine().Stats().Limits
+	want := proxy46.Limits{MaxConnections: 5000, MaxEmbryonic: 300, SynCookieThreshold: 100, MaxHeldBytes: 4096,
+		MaxHeldBytesTotal: 1 << 20, ChallengeACKLimit: 50}
+	if got != want {
+		t.Errorf("engine limits %+v, want %+v", got, want)
+	}
 }
