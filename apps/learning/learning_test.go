@@ -1,7 +1,6 @@
 package learning
 
 import (
-	"context"
 	"io"
 	"net"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/controllertest"
 	"github.com/sixgate/sixgate/controller/ofp"
 	"github.com/sixgate/sixgate/controller/ofptest"
 )
@@ -77,19 +77,9 @@ func outPort(t *testing.T, as []ofp.Action) uint32 {
 // flow and a direct packet-out once both ends are known.
 func TestLearningSwitch(t *testing.T) {
 	app := New(quiet())
-	c, err := controller.New(controller.Config{Listen: "tcp:127.0.0.1:0", Apps: []controller.App{app}, Log: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := c.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	go c.Serve(ctx, l)
+	_, addr, ctx := controllertest.Start(t, app)
 	sw := &ofptest.Switch{DPID: 7, NTables: 254}
-	go sw.Dial(ctx, l.Addr().String())
+	go sw.Dial(ctx, addr)
 
 	waitFor(t, "table-miss flow", func() bool { return len(sw.Flows()) == 1 })
 	miss := sw.Flows()[0]

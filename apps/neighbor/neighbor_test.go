@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/controllertest"
 	"github.com/sixgate/sixgate/controller/ofp"
 	"github.com/sixgate/sixgate/controller/ofptest"
 	"github.com/sixgate/sixgate/topo"
@@ -42,22 +43,12 @@ func hostAndLinkPorts() []ofp.Port {
 func newRig(t *testing.T, top *topo.Topology) *rig {
 	t.Helper()
 	app := New(top, quietLog())
-	c, err := controller.New(controller.Config{Listen: "tcp:127.0.0.1:0", Apps: []controller.App{app}, Log: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := c.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	go c.Serve(ctx, l)
+	c, addr, ctx := controllertest.Start(t, app)
 	r := &rig{t: t, app: app, ctl: c, sw: map[uint64]*ofptest.Switch{}, ctx: ctx}
 	for dpid := uint64(1); dpid <= 3; dpid++ {
 		sw := &ofptest.Switch{DPID: dpid, NTables: 254, Ports: hostAndLinkPorts()}
 		r.sw[dpid] = sw
-		go sw.Dial(ctx, l.Addr().String())
+		go sw.Dial(ctx, addr)
 	}
 	// Synced, and the SwitchUp announcements all out: on each of the two
 	// host ports, three addresses and one RA.
@@ -286,17 +277,7 @@ func TestReloadSwapsModel(t *testing.T) {
 func TestDropCounters(t *testing.T) {
 	top := loadTopo(t, "fabric.yaml")
 	app := New(top, quietLog())
-	c, err := controller.New(controller.Config{Listen: "tcp:127.0.0.1:0", Apps: []controller.App{app}, Log: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := c.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	go c.Serve(ctx, l)
+	c, addr, ctx := controllertest.Start(t, app)
 	// The switch already holds the app's drop flows, with counts, from an
 	// earlier run: the sync keeps them and their counts.
 	sw := &ofptest.Switch{DPID: 1, NTables: 254, Ports: hostAndLinkPorts()}
@@ -315,7 +296,7 @@ func TestDropCounters(t *testing.T) {
 		sw.AddFlow(ofp.FlowStats{TableID: f.Table, Priority: f.Priority, Cookie: controller.AppCookie(CookieID, f.Cookie),
 			Match: f.Match, Instructions: f.Instructions, PacketCount: n})
 	}
-	go sw.Dial(ctx, l.Addr().String())
+	go sw.Dial(ctx, addr)
 	var s *controller.Switch
 	deadline := time.Now().Add(10 * time.Second)
 	for {

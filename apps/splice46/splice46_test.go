@@ -6,13 +6,13 @@ import (
 	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/controllertest"
 	"github.com/sixgate/sixgate/controller/ofp"
 	"github.com/sixgate/sixgate/controller/ofptest"
 	"github.com/sixgate/sixgate/proxy46"
@@ -41,19 +41,9 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := controller.New(controller.Config{Listen: "tcp:127.0.0.1:0", Apps: []controller.App{app}, Log: logrus.NewEntry(log)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := c.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	go c.Serve(ctx, l)
+	_, addr, ctx := controllertest.Start(t, app)
 	sw := &ofptest.Switch{DPID: 1, NTables: 254}
-	go sw.Dial(ctx, l.Addr().String())
+	go sw.Dial(ctx, addr)
 	r := &rig{t: t, top: top, app: app, sw: sw, ctx: ctx}
 	ofptest.WaitFor(r.t, "flows installed", func() bool { return len(sw.Flows()) == len(app.Flows(nil)) })
 	return r
