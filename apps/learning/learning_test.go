@@ -5,7 +5,6 @@ import (
 	"net"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -39,27 +38,6 @@ func quiet() *logrus.Entry {
 	return logrus.NewEntry(l)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func packetOuts(sw *ofptest.Switch) []*ofp.PacketOut {
-	var pos []*ofp.PacketOut
-	for _, m := range sw.Received() {
-		if po, ok := m.(*ofp.PacketOut); ok {
-			pos = append(pos, po)
-		}
-	}
-	return pos
-}
-
 func outPort(t *testing.T, as []ofp.Action) uint32 {
 	t.Helper()
 	if len(as) != 1 {
@@ -81,7 +59,7 @@ func TestLearningSwitch(t *testing.T) {
 	sw := &ofptest.Switch{DPID: 7, NTables: 254}
 	go sw.Dial(ctx, addr)
 
-	waitFor(t, "table-miss flow", func() bool { return len(sw.Flows()) == 1 })
+	ofptest.WaitFor(t, "table-miss flow", func() bool { return len(sw.Flows()) == 1 })
 	miss := sw.Flows()[0]
 	if miss.Priority != 0 || len(miss.Match.Fields) != 0 || miss.Cookie>>controller.CookieShift != CookieID {
 		t.Fatalf("table-miss flow %+v", miss)
@@ -91,8 +69,8 @@ func TestLearningSwitch(t *testing.T) {
 	if err := sw.SendMessage(packetIn(1, frame(macB, macA, 0x0800))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "flood packet-out", func() bool { return len(packetOuts(sw)) == 1 })
-	po := packetOuts(sw)[0]
+	ofptest.WaitFor(t, "flood packet-out", func() bool { return len(sw.PacketOuts()) == 1 })
+	po := sw.PacketOuts()[0]
 	if p := outPort(t, po.Actions); p != ofp.PortFlood {
 		t.Errorf("first packet-out to port %#x, want FLOOD", p)
 	}
@@ -107,8 +85,8 @@ func TestLearningSwitch(t *testing.T) {
 	if err := sw.SendMessage(packetIn(2, frame(macA, macB, 0x0800))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "second packet-out", func() bool { return len(packetOuts(sw)) == 2 })
-	if p := outPort(t, packetOuts(sw)[1].Actions); p != 1 {
+	ofptest.WaitFor(t, "second packet-out", func() bool { return len(sw.PacketOuts()) == 2 })
+	if p := outPort(t, sw.PacketOuts()[1].Actions); p != 1 {
 		t.Errorf("second packet-out to port %d, want 1", p)
 	}
 	flows := sw.Flows()
