@@ -48,16 +48,25 @@ const expireEvery = 200 * time.Millisecond
 type state struct {
 	topo   *topo.Topology
 	engine *proxy46.Engine
-	// fwd are the paths with every link up, which port mode follows to
-	// the engine's switch.
-	fwd *topo.Forwarding
+	// links is the state of the fabric's ports as PORT_STATUS reported
+	// them, and fwd the paths over the links that are up, which port
+	// mode follows to the engine's switch. links is guarded by App.swap.
+	links *topo.LinkState
+	fwd   *topo.Forwarding
+}
+
+// withTopo returns the state for topology t with engine e, every link up.
+func withTopo(t *topo.Topology, e *proxy46.Engine) *state {
+	return &state{topo: t, engine: e, links: t.NewLinkState(), fwd: t.Forwarding(nil)}
 }
 
 // App is the splice46 app.
 type App struct {
 	log   *logrus.Entry
 	state atomic.Pointer[state]
-	ctl   *controller.Controller
+	// swap serializes the changes of state (reloads, link changes).
+	swap sync.Mutex
+	ctl  *controller.Controller
 
 	batches sync.Pool
 	stats   counters
@@ -107,7 +116,7 @@ func newState(t *topo.Topology) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("splice46: %w", err)
 	}
-	return &state{topo: t, engine: e, fwd: t.Forwarding(nil)}, nil
+	return withTopo(t, e), nil
 }
 
 // engineConfig maps the file's section onto the engine's configuration.
@@ -178,12 +187,14 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 // the connections of the old one are forgotten (their clients see resets
 // from the backends or time out).
 func (a *App) Reload(t *topo.Topology) error {
+	a.swap.Lock()
+	defer a.swap.Unlock()
 	old := a.state.Load()
 	if err := sameDataPath(old.topo.Splice46, t.Splice46); err != nil {
 		return err
 	}
 	if sameSection(old.topo.Splice46, t.Splice46) {
-		a.state.Store(&state{topo: t, engine: old.engine, fwd: t.Forwarding(nil)})
+		a.state.Store(withTopo(t, old.engine))
 		return nil
 	}
 	st, err := newState(t)
@@ -248,7 +259,12 @@ func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
 // spliced ones are reset towards their clients, instead of hanging until
 // the idle timeout.
 func (a *App) PortStatus(sw *controller.Switch, ps *ofp.PortStatus) {
-	if ps.Reason != ofp.PortReasonDelete && ps.Port.Up() {
+	down := ps.Reason == ofp.PortReasonDelete || !ps.Port.Up()
+	if a.followLinks(sw.DPID(), ps.Port.PortNo, down) && a.ctl != nil {
+		// Port mode's steering from other switches follows the paths.
+		a.ctl.ResyncAll()
+	}
+	if !down {
 		return
 	}
 	st := a.state.Load()
@@ -268,6 +284,27 @@ func (a *App) PortStatus(sw *controller.Switch, ps *ofp.PortStatus) {
 		a.log.WithFields(logrus.Fields{"host": h.Name, "dpid": sw.String(), "port": ps.Port.PortNo, "connections": n}).
 			Warn("backend port down: its connections failed over or were reset")
 	}
+}
+
+// followLinks records a port's state and, when that changes the paths,
+// stores a state with the new ones; it reports whether it did.
+func (a *App) followLinks(dpid uint64, port uint32, down bool) bool {
+	a.swap.Lock()
+	defer a.swap.Unlock()
+	st := a.state.Load()
+	var changed bool
+	if down {
+		changed = st.links.SetPortDown(dpid, port)
+	} else {
+		changed = st.links.SetPortUp(dpid, port)
+	}
+	if !changed {
+		return false
+	}
+	next := *st
+	next.fwd = st.links.Forwarding()
+	a.state.Store(&next)
+	return true
 }
 
 // send puts each packet of b in an Ethernet frame for the host that owns

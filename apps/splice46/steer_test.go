@@ -1,6 +1,9 @@
 package splice46
 
 import (
+	"io"
+
+	"github.com/sirupsen/logrus"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,4 +145,55 @@ func TestReloadRefusesNewPorts(t *testing.T) {
 	if sameDataPath(a, b) == nil || sameDataPath(a, c) == nil {
 		t.Error("a change of ports or mode was accepted on reload")
 	}
+}
+
+// In a ring, a switch steers towards the engine's switch over the shortest
+// path that is up: cutting that link moves the steering to the long way.
+func TestSteeringFollowsLinkState(t *testing.T) {
+	top, err := topo.Parse("t.yaml", []byte(`
+switches: [{name: s1, dpid: "0x1"}, {name: s2, dpid: "0x2"}, {name: s3, dpid: "0x3"}]
+links: [{a: "s1:9", b: "s2:9"}, {a: "s2:8", b: "s3:8"}, {a: "s3:7", b: "s1:7"}]
+hosts:
+  - {name: h1, switch: s1, port: 1, mac: "00:00:0a:00:00:01", ipv6: ["2001:db8::1"]}
+  - {name: h3, switch: s1, port: 3, mac: "00:00:0a:00:00:03", ipv4: ["10.0.0.3"]}
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  mode: port
+  ports: [{interface: eng0, switch: s2, port: 10}]
+  services:
+    - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(top, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	steersTo := func() string {
+		got, _ := steering(t, app.state.Load().flowsFor(1))
+		return strings.Join(got, " ")
+	}
+	if got := steersTo(); got != "port:9 port:9 port:9" {
+		t.Fatalf("s1 steers %q with every link up, want port 9 (towards s2)", got)
+	}
+	if !app.followLinks(1, 9, true) {
+		t.Fatal("s1:9 going down changed nothing")
+	}
+	if got := steersTo(); got != "port:7 port:7 port:7" {
+		t.Errorf("s1 steers %q with s1:9 down, want port 7 (round by s3)", got)
+	}
+	if app.followLinks(1, 9, true) {
+		t.Error("a second down for the same port reported a change")
+	}
+	if !app.followLinks(1, 9, false) || steersTo() != "port:9 port:9 port:9" {
+		t.Errorf("s1:9 back up: steering %q", steersTo())
+	}
+}
+
+func quietLog() *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return logrus.NewEntry(l)
 }
