@@ -2,11 +2,11 @@ package splice46
 
 import (
 	"io"
-
-	"github.com/sirupsen/logrus"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/controller/ofp"
