@@ -21,7 +21,7 @@ func TestMininetSeedDemo(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("Mininet not importable from /usr/bin/python3 (apt-get install mininet python3-yaml): %v", err)
 		}
-		t.Skipf("Mininet not importable from /usr/bin/python3: %v", err)
+		t.Skipf("Mininet not importable from /usr/bin/python3 (set CI=true to fail instead): %v", err)
 	}
 	bin := ovs.BuildSixgate(t)
 	server := filepath.Join(t.TempDir(), "demoserver")
