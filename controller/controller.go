@@ -307,6 +307,11 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 
 	c := s.ctl
 	c.mu.Lock()
+	if ctx.Err() != nil {
+		// Serve is closing every session it knows; it would miss this one.
+		c.mu.Unlock()
+		return fmt.Errorf("controller stopping: %w", ctx.Err())
+	}
 	if old := c.switches[s.dpid]; old != nil {
 		// A switch that reconnects before its old session timed out.
 		old.close(errors.New("replaced by a new connection from the same datapath"))

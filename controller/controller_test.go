@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -384,5 +385,61 @@ func TestDisconnectMidReconcile(t *testing.T) {
 	s, _ := h.ctl.Switch(0xe)
 	if err := s.Barrier(h.ctx); err != nil {
 		t.Errorf("steady switch: %v", err)
+	}
+}
+
+// blockingApp makes a request to the switch from inside its first
+// packet-in callback, after letting the test flood the session.
+type blockingApp struct {
+	testApp
+	flood    chan struct{} // closed by the callback: flood now
+	flooded  chan struct{} // closed by the test: flood done
+	barrier  chan error
+	took     chan time.Duration
+	inFlight atomic.Bool
+}
+
+func (a *blockingApp) PacketIn(sw *Switch, pi *ofp.PacketIn) {
+	if !a.inFlight.CompareAndSwap(false, true) {
+		return
+	}
+	close(a.flood)
+	<-a.flooded
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.barrier <- sw.Barrier(ctx)
+	a.took <- time.Since(start)
+}
+
+// A session whose event loop is busy in a callback keeps reading: a
+// port status arriving behind a full packet-in queue must not stop the
+// reader from delivering the reply the callback waits for.
+func TestReaderNeverBlocksOnEvents(t *testing.T) {
+	app := &blockingApp{testApp: testApp{id: 7}, flood: make(chan struct{}), flooded: make(chan struct{}),
+		barrier: make(chan error, 1), took: make(chan time.Duration, 1)}
+	h := startController(t, Config{Apps: []App{app}, EventQueue: 16})
+	sw := newFake(0xf)
+	h.connect(sw)
+	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
+	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1))}
+	if err := sw.SendMessage(pi); err != nil {
+		t.Fatal(err)
+	}
+	<-app.flood
+	for range 40 {
+		if err := sw.SendMessage(pi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.SendMessage(&ofp.PortStatus{Reason: ofp.PortReasonModify, Port: ofp.Port{PortNo: 2, Config: ofp.PortConfigDown}}); err != nil {
+		t.Fatal(err)
+	}
+	close(app.flooded)
+	if err := <-app.barrier; err != nil {
+		t.Fatalf("barrier from the callback: %v", err)
+	}
+	if took := <-app.took; took > time.Second {
+		t.Errorf("barrier took %v: the reader was blocked", took)
 	}
 }

@@ -36,7 +36,10 @@ type Switch struct {
 	ports   map[uint32]ofp.Port
 	pending map[uint32]*pending
 
-	events chan event
+	events chan event // packet-ins: dropped when full
+	// control carries the events that must not be lost (switch up, port
+	// status, flow removed); the event loop serves it first.
+	control chan event
 	resync chan struct{}
 	// packetIns limits packet-ins on arrival; nil when unbounded.
 	packetIns *tokenBucket
@@ -77,6 +80,7 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		ports:   map[uint32]ofp.Port{},
 		pending: map[uint32]*pending{},
 		events:  make(chan event, c.cfg.EventQueue),
+		control: make(chan event, controlQueue),
 		resync:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -141,7 +145,15 @@ func (s *Switch) close(err error) {
 	})
 }
 
-func (s *Switch) nextXID() uint32 { return s.xid.Add(1) }
+// nextXID returns a fresh transaction id, never 0: Send takes 0 to mean
+// "assign one", which would orphan a request registered under it.
+func (s *Switch) nextXID() uint32 {
+	for {
+		if x := s.xid.Add(1); x != 0 {
+			return x
+		}
+	}
+}
 
 // Send queues messages for the switch without waiting for an answer. A
 // message with a zero xid gets a fresh one. Errors the switch returns for
@@ -409,21 +421,40 @@ func (s *Switch) handle(m ofp.Message) {
 	}
 }
 
-// queueEvent queues an event that must not be lost, unless the session ends.
+// controlQueue bounds the control events waiting for the event loop. A
+// switch that gets that far ahead is disconnected: when it reconnects, its
+// whole state is read and synced again, so nothing is lost.
+const controlQueue = 1024
+
+// queueEvent queues an event that must not be lost. It never blocks: the
+// reader must stay free to deliver the replies the event loop may be
+// waiting for.
 func (s *Switch) queueEvent(e event) {
 	select {
-	case s.events <- e:
-	case <-s.done:
+	case s.control <- e:
+	default:
+		s.close(fmt.Errorf("%d control events queued and not yet handled", controlQueue))
 	}
 }
 
 // eventLoop runs app callbacks and resyncs one at a time, off the reader,
-// so an app may make requests to the switch from its callbacks.
+// so an app may make requests to the switch from its callbacks. Control
+// events go before packet-ins.
 func (s *Switch) eventLoop() {
 	for {
 		select {
 		case <-s.done:
 			return
+		case e := <-s.control:
+			s.ctl.dispatch(s, e)
+			continue
+		default:
+		}
+		select {
+		case <-s.done:
+			return
+		case e := <-s.control:
+			s.ctl.dispatch(s, e)
 		case <-s.resync:
 			s.syncAndLog()
 		case e := <-s.events:
@@ -432,13 +463,19 @@ func (s *Switch) eventLoop() {
 	}
 }
 
+// syncRetry is how long a failed sync waits before it is tried again.
+const syncRetry = 2 * time.Second
+
 func (s *Switch) syncAndLog() {
 	ctx, cancel := context.WithTimeout(context.Background(), s.ctl.cfg.RequestTimeout*4)
 	defer cancel()
 	st, err := s.SyncFlows(ctx)
 	if err != nil {
 		s.ctl.metrics.syncErrors.Inc()
-		s.log.WithError(err).Error("flow sync failed")
+		s.log.WithError(err).WithField("retry_in", syncRetry).Error("flow sync failed")
+		// The switch's table is not what the apps want: try again. After
+		// the session ends the resync request is simply never read.
+		time.AfterFunc(syncRetry, s.Resync)
 		return
 	}
 	s.log.WithFields(logrus.Fields{"added": st.Added, "deleted": st.Deleted, "kept": st.Kept, "group_mods": st.Groups}).Info("flows synced")
