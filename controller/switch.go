@@ -40,7 +40,7 @@ type Switch struct {
 	// control carries the events that must not be lost (switch up, port
 	// status, flow removed); the event loop serves it first.
 	control chan event
-	resync chan struct{}
+	resync  chan struct{}
 	// packetIns limits packet-ins on arrival; nil when unbounded.
 	packetIns *tokenBucket
 
