@@ -40,6 +40,9 @@ const (
 	prioVIP     = 2000 // anything else to a VIP
 )
 
+// packetOutWait bounds the wait for room in a switch's send queue.
+const packetOutWait = 10 * time.Millisecond
+
 // expireEvery is the engine's timer tick.
 const expireEvery = 200 * time.Millisecond
 
@@ -89,6 +92,7 @@ var (
 	_ controller.FlowApp           = (*App)(nil)
 	_ controller.PacketInHandler   = (*App)(nil)
 	_ controller.PortStatusHandler = (*App)(nil)
+	_ controller.SwitchHandler     = (*App)(nil)
 	_ controller.Starter           = (*App)(nil)
 )
 
@@ -186,7 +190,22 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 // the engine and its connections; a changed one starts a new engine, and
 // the connections of the old one are forgotten (their clients see resets
 // from the backends or time out).
+//
+// The new configuration starts with every link up; the connected switches'
+// ports are then read again, as on connect.
 func (a *App) Reload(t *topo.Topology) error {
+	if err := a.reload(t); err != nil {
+		return err
+	}
+	if a.ctl != nil {
+		for _, sw := range a.ctl.Switches() {
+			a.applyPorts(sw.DPID(), sw.Port)
+		}
+	}
+	return nil
+}
+
+func (a *App) reload(t *topo.Topology) error {
 	a.swap.Lock()
 	defer a.swap.Unlock()
 	old := a.state.Load()
@@ -286,6 +305,32 @@ func (a *App) PortStatus(sw *controller.Switch, ps *ofp.PortStatus) {
 	}
 }
 
+// SwitchUp reads the state of a connecting switch's inter-switch ports,
+// which may have changed while it was away, and resyncs if the paths
+// changed.
+func (a *App) SwitchUp(sw *controller.Switch) {
+	if a.applyPorts(sw.DPID(), sw.Port) && a.ctl != nil {
+		a.ctl.ResyncAll()
+	}
+}
+
+// SwitchDown keeps the switch's last known port state.
+func (a *App) SwitchDown(*controller.Switch) {}
+
+// applyPorts records switch dpid's inter-switch ports as port reports
+// them: a port it does not know counts as down. It says whether paths
+// changed.
+func (a *App) applyPorts(dpid uint64, port func(uint32) (ofp.Port, bool)) bool {
+	changed := false
+	for _, no := range a.state.Load().topo.InterSwitchPorts(dpid) {
+		p, ok := port(no)
+		if a.followLinks(dpid, no, !ok || !p.Up()) {
+			changed = true
+		}
+	}
+	return changed
+}
+
 // followLinks records a port's state and, when that changes the paths,
 // stores a state with the new ones; it reports whether it did.
 func (a *App) followLinks(dpid uint64, port uint32, down bool) bool {
@@ -335,7 +380,9 @@ func (a *App) output(st *state, v6 bool, dst netip.Addr, ip []byte) {
 	}
 	binary.BigEndian.PutUint16(frame[12:], et)
 	copy(frame[14:], ip)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// A switch whose queue is full drops the packet at once rather than
+	// stall this switch's events: TCP resends it.
+	ctx, cancel := context.WithTimeout(context.Background(), packetOutWait)
 	defer cancel()
 	if err := sw.PacketOut(ctx, h.Port, frame); err != nil {
 		a.stats.sendFailures.Add(1)

@@ -147,10 +147,8 @@ func TestReloadRefusesNewPorts(t *testing.T) {
 	}
 }
 
-// In a ring, a switch steers towards the engine's switch over the shortest
-// path that is up: cutting that link moves the steering to the long way.
-func TestSteeringFollowsLinkState(t *testing.T) {
-	top, err := topo.Parse("t.yaml", []byte(`
+// ringPortMode is a ring with the engine port on s2.
+const ringPortMode = `
 switches: [{name: s1, dpid: "0x1"}, {name: s2, dpid: "0x2"}, {name: s3, dpid: "0x3"}]
 links: [{a: "s1:9", b: "s2:9"}, {a: "s2:8", b: "s3:8"}, {a: "s3:7", b: "s1:7"}]
 hosts:
@@ -163,7 +161,12 @@ splice46:
   ports: [{interface: eng0, switch: s2, port: 10}]
   services:
     - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}
-`))
+`
+
+// In a ring, a switch steers towards the engine's switch over the shortest
+// path that is up: cutting that link moves the steering to the long way.
+func TestSteeringFollowsLinkState(t *testing.T) {
+	top, err := topo.Parse("t.yaml", []byte(ringPortMode))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,4 +199,31 @@ func quietLog() *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	return logrus.NewEntry(l)
+}
+
+// A link already down when its switch connects is taken into account: the
+// switch reports port 9 down and does not report port 7 at all; the first
+// goes round by s3, the second (s1's other link) then leaves s1 cut off.
+func TestSteeringReadsPortsOnConnect(t *testing.T) {
+	top, err := topo.Parse("t.yaml", []byte(ringPortMode))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(top, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := map[uint32]ofp.Port{7: {PortNo: 7}, 9: {PortNo: 9, State: ofp.PortStateLinkDown}}
+	lookup := func(no uint32) (ofp.Port, bool) { p, ok := ports[no]; return p, ok }
+	if !app.applyPorts(1, lookup) {
+		t.Fatal("a down port on connect changed nothing")
+	}
+	if got, _ := steering(t, app.state.Load().flowsFor(1)); strings.Join(got, " ") != "port:7 port:7 port:7" {
+		t.Errorf("s1 steers %v with s1:9 down, want port 7", got)
+	}
+	delete(ports, 7)
+	app.applyPorts(1, lookup)
+	if got, _ := steering(t, app.state.Load().flowsFor(1)); strings.Join(got, " ") != "controller controller controller" {
+		t.Errorf("s1 steers %v with both links down, want the controller", got)
+	}
 }
