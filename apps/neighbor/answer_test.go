@@ -21,7 +21,7 @@ func quietLog() *logrus.Entry {
 	return logrus.NewEntry(l)
 }
 
-func loadTopo(t *testing.T, name string) *topo.Topology {
+func loadTopo(t testing.TB, name string) *topo.Topology {
 	t.Helper()
 	top, err := topo.Load("../../topo/examples/" + name)
 	if err != nil {
@@ -46,7 +46,7 @@ const (
 	gwLL  = "fe80::200:aff:fe00:fe"
 )
 
-func frame(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+func frame(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	b, err := serialize(ls...)
 	if err != nil {
@@ -55,7 +55,7 @@ func frame(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
 	return b
 }
 
-func arpRequest(t *testing.T, from net.HardwareAddr, sender, target string) []byte {
+func arpRequest(t testing.TB, from net.HardwareAddr, sender, target string) []byte {
 	return frame(t,
 		&layers.Ethernet{SrcMAC: from, DstMAC: mac("ff:ff:ff:ff:ff:ff"), EthernetType: layers.EthernetTypeARP},
 		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
@@ -64,7 +64,7 @@ func arpRequest(t *testing.T, from net.HardwareAddr, sender, target string) []by
 }
 
 // icmp6 builds an NDP frame with hop limit 255 from src to dst.
-func icmp6(t *testing.T, from, to net.HardwareAddr, src, dst string, typ uint8, msg gopacket.SerializableLayer) []byte {
+func icmp6(t testing.TB, from, to net.HardwareAddr, src, dst string, typ uint8, msg gopacket.SerializableLayer) []byte {
 	t.Helper()
 	ip := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolICMPv6, HopLimit: 255,
 		SrcIP: netip.MustParseAddr(src).AsSlice(), DstIP: netip.MustParseAddr(dst).AsSlice()}
@@ -73,7 +73,7 @@ func icmp6(t *testing.T, from, to net.HardwareAddr, src, dst string, typ uint8, 
 	return frame(t, &layers.Ethernet{SrcMAC: from, DstMAC: to, EthernetType: layers.EthernetTypeIPv6}, ip, ic, msg)
 }
 
-func neighborSolicitation(t *testing.T, from net.HardwareAddr, src, target string) []byte {
+func neighborSolicitation(t testing.TB, from net.HardwareAddr, src, target string) []byte {
 	t.Helper()
 	tgt := netip.MustParseAddr(target)
 	var opts layers.ICMPv6Options
