@@ -3,6 +3,7 @@ package splice46
 import (
 	"context"
 	"encoding/binary"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,7 @@ type portIO struct {
 type portWorker struct {
 	a     *App
 	iface string
+	index int // the interface index the socket is bound to
 	sock  *afpacket.Socket
 	out   *proxy46.Batch
 	heads [][ethHeaderLen]byte // one Ethernet header per queued packet
@@ -81,7 +83,7 @@ func (a *App) startPorts(ctx context.Context) error {
 		a.log.WithFields(map[string]any{"interface": p.Interface, "switch": p.Switch, "port": p.Port,
 			"workers": len(g.Sockets()), "io": io}).Info("engine port open")
 		for _, s := range g.Sockets() {
-			pio.workers = append(pio.workers, a.newPortWorker(p, s))
+			pio.workers = append(pio.workers, a.newPortWorker(p, g.Index, s))
 		}
 	}
 	// The timers' output (SYN retransmissions, resets, failover) leaves by
@@ -91,7 +93,7 @@ func (a *App) startPorts(ctx context.Context) error {
 		pio.close()
 		return err
 	}
-	pio.timer = a.newPortWorker(st.topo.Splice46.Ports[0], ts)
+	pio.timer = a.newPortWorker(st.topo.Splice46.Ports[0], pio.groups[0].Index, ts)
 	a.ports.Store(pio)
 
 	done := make(chan struct{}, len(pio.workers)+1)
@@ -120,16 +122,18 @@ func (p *portIO) close() {
 	}
 }
 
-func (a *App) newPortWorker(p *topo.EnginePort, s *afpacket.Socket) *portWorker {
-	w := &portWorker{a: a, iface: p.Interface, sock: s, out: proxy46.NewBatch(flushAt, 2048),
+func (a *App) newPortWorker(p *topo.EnginePort, index int, s *afpacket.Socket) *portWorker {
+	w := &portWorker{a: a, iface: p.Interface, index: index, sock: s, out: proxy46.NewBatch(flushAt, 2048),
 		heads: make([][ethHeaderLen]byte, flushAt)}
 	w.frame = w.handle
 	return w
 }
 
-// run receives until ctx is done. A socket error (the interface went
-// away) is logged and retried after a pause: the interface may come back
-// under the same name, and the other workers go on meanwhile.
+// run receives until ctx is done. A socket error (the interface is down)
+// is logged and retried after a pause while the other workers go on. A
+// socket stays bound to the interface index it was opened on: an interface
+// deleted and created again under the same name is a new one, which only a
+// restart attaches, and the log says so.
 func (w *portWorker) run(ctx context.Context) {
 	log := w.a.log.WithField("interface", w.iface)
 	failing := false
@@ -139,11 +143,18 @@ func (w *portWorker) run(ctx context.Context) {
 		w.flush()
 		switch {
 		case err != nil && !failing:
-			log.WithError(err).Error("engine port receive failed; retrying")
 			failing = true
+			if ifi, e := net.InterfaceByName(w.iface); e == nil && ifi.Index != w.index {
+				log.WithError(err).Error("engine port interface was recreated; restart sixgate to attach the new one")
+			} else {
+				log.WithError(err).Error("engine port receive failed; retrying")
+			}
 			fallthrough
 		case err != nil:
-			time.Sleep(time.Second)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
 		case failing:
 			log.Info("engine port receiving again")
 			failing = false
