@@ -291,7 +291,11 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	for _, p := range parts {
 		if pd, ok := p.Body.(*ofp.PortDescReply); ok {
 			for _, port := range pd.Ports {
-				s.ports[port.PortNo] = port
+				// A PORT_STATUS read since the request is newer than
+				// the description: keep it.
+				if _, updated := s.ports[port.PortNo]; !updated {
+					s.ports[port.PortNo] = port
+				}
 			}
 		}
 	}
