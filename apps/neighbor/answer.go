@@ -151,9 +151,40 @@ func sourceLinkLayer(opts layers.ICMPv6Options) (net.HardwareAddr, bool) {
 }
 
 // validND applies the checks RFC 4861 (sections 6.1 and 7.1) asks of every
-// received Neighbor Discovery message that the switch could not.
+// received Neighbor Discovery message that the switch could not: hop limit
+// 255 (it was not forwarded), code 0, and a correct ICMPv6 checksum.
 func validND(ip *layers.IPv6, icmp *layers.ICMPv6) bool {
-	return ip.HopLimit == ndHopLimit && icmp.TypeCode.Code() == 0
+	return ip.HopLimit == ndHopLimit && icmp.TypeCode.Code() == 0 && icmp6ChecksumOK(ip, icmp)
+}
+
+// icmp6ChecksumOK sums the IPv6 pseudo-header and the whole message,
+// checksum field included: a correct message sums to all ones.
+func icmp6ChecksumOK(ip *layers.IPv6, icmp *layers.ICMPv6) bool {
+	src, dst := ip.SrcIP.To16(), ip.DstIP.To16()
+	if src == nil || dst == nil {
+		return false
+	}
+	n := len(icmp.Contents) + len(icmp.Payload)
+	var sum uint32
+	add := func(b []byte) {
+		for i := 0; i+1 < len(b); i += 2 {
+			sum += uint32(b[i])<<8 | uint32(b[i+1])
+		}
+		if len(b)%2 == 1 {
+			sum += uint32(b[len(b)-1]) << 8
+		}
+	}
+	add(src)
+	add(dst)
+	sum += uint32(n>>16) + uint32(n&0xffff) + uint32(layers.IPProtocolICMPv6)
+	// Contents is the 4-byte header, of even length, so the two halves
+	// can be summed apart.
+	add(icmp.Contents)
+	add(icmp.Payload)
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum == 0xffff
 }
 
 // answerNS answers a Neighbor Solicitation for an address the view knows

@@ -256,6 +256,8 @@ func TestNSNotAnswered(t *testing.T) {
 		&layers.ICMPv6NeighborSolicitation{TargetAddress: tgt.AsSlice()})
 	forwarded := neighborSolicitation(t, mac(h1MAC), "2001:db8::1", "2001:db8::3")
 	forwarded[14+7] = 254 // hop limit: it crossed a router
+	corrupt := neighborSolicitation(t, mac(h1MAC), "2001:db8::1", "2001:db8::3")
+	corrupt[14+40+2] ^= 0x55 // ICMPv6 checksum
 	for name, c := range map[string]struct {
 		frame []byte
 		want  verdict
@@ -267,6 +269,7 @@ func TestNSNotAnswered(t *testing.T) {
 		"owner asks":          {neighborSolicitation(t, mac(h3MAC), "2001:db8::3", "2001:db8::3"), selfQuery},
 		"wrong group":         {wrongGroup, malformed},
 		"hop limit below 255": {forwarded, malformed},
+		"bad checksum":        {corrupt, malformed},
 	} {
 		if frames, _, vd := v.handle(c.frame); vd != c.want || len(frames) != 1 || frames[0] != nil {
 			t.Errorf("%s: verdict %v, want %v", name, vd, c.want)
