@@ -204,7 +204,7 @@ func (v *view) answerNS(eth *layers.Ethernet, ip *layers.IPv6, icmp *layers.ICMP
 		if dst != solicitedNode(target) || hasSLL {
 			return nil, malformed
 		}
-		return nil, dadProbe
+		return v.defend(eth, target)
 	}
 	if dst.IsMulticast() && dst != solicitedNode(target) {
 		return nil, malformed
@@ -345,6 +345,24 @@ func gratuitousARP(addr netip.Addr, mac net.HardwareAddr) ([]byte, error) {
 			DstHwAddress: make([]byte, 6), DstProtAddress: addr.AsSlice(),
 		},
 	)
+}
+
+// defend answers a duplicate address detection probe. A host checking its
+// own declared address is left alone: any answer would make it give the
+// address up. An address only the controller answers for (a gateway, a
+// VIP, pool6) is defended as its owner would (RFC 4861 section 7.2.4: an
+// advertisement to all nodes, not solicited), so a misconfigured host does
+// not take it.
+func (v *view) defend(eth *layers.Ethernet, target netip.Addr) ([]byte, verdict) {
+	ans, ok := v.lookup(target)
+	if _, isHost := v.topo.HostByAddr(target); !ok || isHost || string(ans.mac) == string(eth.SrcMAC) {
+		return nil, dadProbe
+	}
+	f, err := v.unsolicitedNA(target, ans)
+	if err != nil {
+		return nil, malformed
+	}
+	return f, answered
 }
 
 // unsolicitedNA announces that addr is at mac to all nodes, with the

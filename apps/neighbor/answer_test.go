@@ -249,6 +249,22 @@ func TestNSUnicastWithoutSourceOptionAnsweredToFrameSource(t *testing.T) {
 	}
 }
 
+// A host probing (DAD) an address only the controller answers for is told
+// it is taken, by an advertisement to all nodes.
+func TestDADDefendsVirtualAddresses(t *testing.T) {
+	v := newView(t, "fabric.yaml")
+	frames, kind, vd := v.handle(neighborSolicitation(t, mac(h1MAC), "::", "2001:db8::fe"))
+	if kind != "ns" {
+		t.Fatalf("kind %q", kind)
+	}
+	p := decode(t, one(t, frames, vd))
+	ip := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+	na := p.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
+	if ip.DstIP.String() != "ff02::1" || na.Solicited() || !na.Override() || net.IP(na.TargetAddress).String() != "2001:db8::fe" {
+		t.Errorf("defence: %v -> %v solicited %v override %v target %v", ip.SrcIP, ip.DstIP, na.Solicited(), na.Override(), net.IP(na.TargetAddress))
+	}
+}
+
 func TestNSNotAnswered(t *testing.T) {
 	v := newView(t, "fabric.yaml")
 	tgt := netip.MustParseAddr("2001:db8::3")
