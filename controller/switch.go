@@ -203,48 +203,43 @@ func (s *Switch) unregister(xid uint32) {
 // reply, or an ERROR returned as an *ofp.ErrorMsg error. For a multipart
 // request use Multipart.
 func (s *Switch) Request(ctx context.Context, m ofp.Message) (ofp.Message, error) {
+	r, _, err := s.roundTrip(ctx, m, m.Type().String())
+	return r, err
+}
+
+// roundTrip sends m under a fresh xid and waits for the message that
+// answers it (for a multipart request, the last part). An ERROR is
+// returned as an error naming what; p holds the multipart parts.
+func (s *Switch) roundTrip(ctx context.Context, m ofp.Message, what string) (ofp.Message, *pending, error) {
 	m.SetXID(s.nextXID())
 	p := s.register(m.XID())
 	defer s.unregister(m.XID())
 	if err := s.Send(ctx, m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	select {
 	case r := <-p.reply:
 		if e, ok := r.(*ofp.ErrorMsg); ok {
-			return nil, fmt.Errorf("switch %s: %s: %w", s, m.Type(), e)
+			return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, e)
 		}
-		return r, nil
+		return r, p, nil
 	case <-s.done:
-		return nil, fmt.Errorf("switch %s: %s: %w", s, m.Type(), ErrSwitchClosed)
+		return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, ErrSwitchClosed)
 	case <-ctx.Done():
-		return nil, fmt.Errorf("switch %s: %s: %w", s, m.Type(), ctx.Err())
+		return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, ctx.Err())
 	}
 }
 
 // Multipart sends a multipart request and returns every part of the reply,
 // following REPLY_MORE until the last one.
 func (s *Switch) Multipart(ctx context.Context, m *ofp.MultipartRequest) ([]*ofp.MultipartReply, error) {
-	m.SetXID(s.nextXID())
-	p := s.register(m.XID())
-	defer s.unregister(m.XID())
-	if err := s.Send(ctx, m); err != nil {
+	_, p, err := s.roundTrip(ctx, m, "multipart "+m.MPType.String())
+	if err != nil {
 		return nil, err
 	}
-	select {
-	case r := <-p.reply:
-		if e, ok := r.(*ofp.ErrorMsg); ok {
-			return nil, fmt.Errorf("switch %s: multipart %s: %w", s, m.MPType, e)
-		}
-		s.mu.Lock()
-		parts := p.parts
-		s.mu.Unlock()
-		return parts, nil
-	case <-s.done:
-		return nil, fmt.Errorf("switch %s: multipart %s: %w", s, m.MPType, ErrSwitchClosed)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("switch %s: multipart %s: %w", s, m.MPType, ctx.Err())
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return p.parts, nil
 }
 
 // Barrier waits until the switch has processed every message sent before.

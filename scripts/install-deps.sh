@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the tests and the demo need from Debian's packages, then
-# starts Open vSwitch. Run as root on Debian 12 with Go already installed.
+# Installs what the tests and the demo need from Debian's packages, plus
+# any packages named as arguments, then starts Open vSwitch. Run as root on
+# Debian 12 with Go already installed.
 set -euo pipefail
-pkgs=(openvswitch-switch iproute2 ethtool iputils-ping iperf3 socat curl openssl tcpdump mininet python3-yaml)
+pkgs=(openvswitch-switch iproute2 ethtool iputils-ping iperf3 socat curl openssl tcpdump mininet python3-yaml "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
