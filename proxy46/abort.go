@@ -1,6 +1,10 @@
 package proxy46
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/sixgate/sixgate/packet"
+)
 
 // BackendDown tells the engine that the backend host at addr is gone (its
 // switch port went down, say). Connections still opening towards it fail
@@ -8,7 +12,7 @@ import "net/netip"
 // ones are reset towards their clients, which would otherwise wait for a
 // host that will never answer. It returns the number of connections
 // affected; the packets to send are appended to out.
-func (e *Engine) BackendDown(addr netip.Addr, out *Batch) int {
+func (e *Engine) BackendDown(addr netip.Addr, out *packet.Batch) int {
 	if !addr.Is6() {
 		return 0
 	}
@@ -42,7 +46,7 @@ func (e *Engine) BackendDown(addr netip.Addr, out *Batch) int {
 // expects (RFC 5961), which is what it last acknowledged once the backend
 // has stopped sending; the end of what the backend sent is tried too, for
 // a client that had not yet acknowledged all of it.
-func (e *Engine) abortClient(c *conn, out *Batch) {
+func (e *Engine) abortClient(c *conn, out *packet.Batch) {
 	seqs := [2]uint32{c.ackC, c.sndNxtB - c.seqShift}
 	n := 1
 	if seqs[1] != seqs[0] {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // A backend that dies in the middle of a download: once the engine is told
@@ -30,7 +32,7 @@ func TestBackendDownResetsClient(t *testing.T) {
 	}
 
 	f.backends[hostA].dead.Store(true)
-	out := NewBatch(4, 2048)
+	out := packet.NewBatch(4, 2048)
 	if n := f.engine.BackendDown(hostA, out); n != 1 {
 		t.Fatalf("BackendDown affected %d connections, want 1", n)
 	}

@@ -2,6 +2,8 @@ package proxy46
 
 import (
 	"encoding/binary"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // defaultMSS6 is the MSS assumed when a backend announces none (RFC 8200
@@ -12,7 +14,7 @@ const defaultMSS6 = 1220
 // from the client's embedded address, with the client's ISN and options
 // (step 3). A backend 4-tuple already used by another connection is
 // skipped, as the backend could not tell the two apart.
-func (e *Engine) openBackend(c *conn, idx int, out *Batch) {
+func (e *Engine) openBackend(c *conn, idx int, out *packet.Batch) {
 	client6 := embed4in6(e.pool, e.poolBits, c.k4.client)
 	for idx >= 0 {
 		b := &c.svc.backends[idx]
@@ -56,7 +58,7 @@ func addressAdjustments(k4 key4, k6 key6) (adj46, adj64 uint16) {
 }
 
 // sendBackendSyn sends (or resends) the SYN to the chosen backend.
-func (e *Engine) sendBackendSyn(c *conn, out *Batch) {
+func (e *Engine) sendBackendSyn(c *conn, out *packet.Batch) {
 	var w optionWriter
 	w.mss(uint16(min(int(c.mssClient), e.cfg.MTU6-60)))
 	w.sackAndTimestamps(c.clientSACK, c.clientTS, c.tsClient, 0)
@@ -75,7 +77,7 @@ func (e *Engine) sendBackendSyn(c *conn, out *Batch) {
 
 // backendSlow handles backend segments outside the established path: the
 // SYN-ACK, refusals, and segments for unknown connections.
-func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *Batch) Verdict {
+func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
 	flags := tcp[tcpFlags]
 	if c == nil {
@@ -89,7 +91,7 @@ func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *Ba
 			// Our ACK of its SYN-ACK was lost; the held data replayed
 			// after it may be lost too, but the client resends that.
 			e.ackBackend(c, out)
-			return Consumed
+			return packet.Consumed
 		}
 		return e.drop(DropStateMismatch)
 	}
@@ -99,7 +101,7 @@ func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *Ba
 		}
 		e.stats.BackendRefused++
 		e.failover(c, out)
-		return Consumed
+		return packet.Consumed
 	}
 	if flags&(flagSYN|flagACK) != flagSYN|flagACK {
 		return e.drop(DropStateMismatch)
@@ -108,12 +110,12 @@ func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *Ba
 		return e.drop(DropBadAck)
 	}
 	e.splice(c, tcp, doff, out)
-	return Consumed
+	return packet.Consumed
 }
 
 // splice completes the connection on the backend's SYN-ACK (step 4):
 // learn the backend's ISN and options, acknowledge, replay what was held.
-func (e *Engine) splice(c *conn, tcp []byte, doff int, out *Batch) {
+func (e *Engine) splice(c *conn, tcp []byte, doff int, out *packet.Batch) {
 	o := parseSynOptions(tcp[tcpMinLen:doff])
 	c.isnBackend = binary.BigEndian.Uint32(tcp[tcpSeq:])
 	c.seqShift = c.isnBackend - c.isnEdge
@@ -154,7 +156,7 @@ func (e *Engine) splice(c *conn, tcp []byte, doff int, out *Batch) {
 // replay acknowledges the backend's SYN-ACK and sends the held bytes in
 // order, cut to the backend's MSS. The hold is then released: from here
 // on the client's retransmissions are the only copy, as with any TCP.
-func (e *Engine) replay(c *conn, out *Batch) {
+func (e *Engine) replay(c *conn, out *packet.Batch) {
 	var w optionWriter
 	if c.translateTS {
 		w.alignedTimestamps(c.tsClient, c.tsBackend)
@@ -194,7 +196,7 @@ func (e *Engine) replay(c *conn, out *Batch) {
 }
 
 // ackBackend acknowledges a retransmitted SYN-ACK.
-func (e *Engine) ackBackend(c *conn, out *Batch) {
+func (e *Engine) ackBackend(c *conn, out *packet.Batch) {
 	var w optionWriter
 	if c.translateTS {
 		w.alignedTimestamps(c.tsClient, c.tsBackend)
@@ -212,7 +214,7 @@ func (e *Engine) ackBackend(c *conn, out *Batch) {
 
 // failover gives up on the current backend before any byte was relayed
 // and tries the next one for the same match (step 5).
-func (e *Engine) failover(c *conn, out *Batch) {
+func (e *Engine) failover(c *conn, out *packet.Batch) {
 	c.svc.backends[c.backend].failed++
 	if e.by6[c.k6] == c {
 		delete(e.by6, c.k6)
@@ -229,7 +231,7 @@ func (e *Engine) failover(c *conn, out *Batch) {
 }
 
 // resetBackend aborts the backend half while its handshake is pending.
-func (e *Engine) resetBackend(c *conn, out *Batch) {
+func (e *Engine) resetBackend(c *conn, out *packet.Batch) {
 	s := segment{
 		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
 		seq: c.isnClient + 1, flags: flagRST,
@@ -240,7 +242,7 @@ func (e *Engine) resetBackend(c *conn, out *Batch) {
 
 // resetStray6 answers a backend segment to pool6 that belongs to no
 // connection, so that backends drop state the edge has forgotten.
-func (e *Engine) resetStray6(k key6, tcp []byte, doff int, out *Batch) {
+func (e *Engine) resetStray6(k key6, tcp []byte, doff int, out *packet.Batch) {
 	if s, ok := strayReset(tcp, doff); ok {
 		e.emit6(out, k.client6, k.backend, &s)
 		e.stats.BackendResets++

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // establishedPair sets up one spliced connection through the real
@@ -12,7 +13,7 @@ import (
 func establishedPair(t testing.TB, e *Engine, payload int) (fromClient, fromBackend []byte) {
 	t.Helper()
 	const cport, isnC, isnB = 50000, 1, 900
-	out := NewBatch(4, 2048)
+	out := packet.NewBatch(4, 2048)
 	syn := pkt4(t, client4, vip, cport, 22, seg{seq: isnC, flags: "S", window: 64240,
 		opts: []layers.TCPOption{optMSSv(1460), optSACKOK(), optTS(100, 0), optNOPv(), optWS(8)}})
 	e.Handle(syn, out)
@@ -62,13 +63,13 @@ func BenchmarkEstablished(b *testing.B) {
 			e, _ := newTestEngine(b, func(c *Config) { c.MaxConnections = 2_000_000; c.MTU6 = 9000 })
 			addSynthetic(e, conns-1)
 			p4, p6 := establishedPair(b, e, size)
-			out := NewBatch(4, 2048)
+			out := packet.NewBatch(4, 2048)
 			b.Run(fmt.Sprintf("conns=%d/payload=%d/client-to-backend", conns, size), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(p4)))
 				for b.Loop() {
 					out.Reset()
-					if e.Handle(p4, out) != Consumed {
+					if e.Handle(p4, out) != packet.Consumed {
 						b.Fatal("not consumed")
 					}
 				}
@@ -78,7 +79,7 @@ func BenchmarkEstablished(b *testing.B) {
 				b.SetBytes(int64(len(p6)))
 				for b.Loop() {
 					out.Reset()
-					if e.Handle(p6, out) != Consumed {
+					if e.Handle(p6, out) != packet.Consumed {
 						b.Fatal("not consumed")
 					}
 				}
@@ -93,7 +94,7 @@ func TestEstablishedPathAllocatesNothing(t *testing.T) {
 	e, _ := newTestEngine(t, func(c *Config) { c.MTU6 = 9000 })
 	addSynthetic(e, 1000)
 	p4, p6 := establishedPair(t, e, 1460)
-	out := NewBatch(4, 2048)
+	out := packet.NewBatch(4, 2048)
 	allocs := testing.AllocsPerRun(1000, func() {
 		out.Reset()
 		e.Handle(p4, out)

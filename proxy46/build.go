@@ -3,6 +3,8 @@ package proxy46
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // segment describes a TCP segment the engine originates (handshakes,
@@ -35,9 +37,9 @@ func (s *segment) put(b []byte) {
 }
 
 // emit4 appends an IPv4 packet carrying s from src to dst.
-func (e *Engine) emit4(out *Batch, src, dst [4]byte, s *segment) {
+func (e *Engine) emit4(out *packet.Batch, src, dst [4]byte, s *segment) {
 	n := ip4MinLen + s.len()
-	b := out.next(n, IPv4, netip.AddrFrom4(dst))
+	b := out.Next(n, packet.IPv4Family, netip.AddrFrom4(dst))
 	putIPv4Header(b, n, 0, ip4DefaultTTL, protoTCP, src, dst)
 	seg := b[ip4MinLen:]
 	s.put(seg)
@@ -46,9 +48,9 @@ func (e *Engine) emit4(out *Batch, src, dst [4]byte, s *segment) {
 }
 
 // emit6 appends an IPv6 packet carrying s from src to dst.
-func (e *Engine) emit6(out *Batch, src, dst [16]byte, s *segment) {
+func (e *Engine) emit6(out *packet.Batch, src, dst [16]byte, s *segment) {
 	n := ip6HeaderLen + s.len()
-	b := out.next(n, IPv6, netip.AddrFrom16(dst))
+	b := out.Next(n, packet.IPv6Family, netip.AddrFrom16(dst))
 	putIPv6Header(b, n-ip6HeaderLen, 0, ip4DefaultTTL, protoTCP, src, dst)
 	seg := b[ip6HeaderLen:]
 	s.put(seg)

@@ -3,6 +3,8 @@ package proxy46
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // defaultMSS4 is the MSS assumed when a client announces none (RFC 9293).
@@ -11,7 +13,7 @@ const defaultMSS4 = 536
 // clientSlow handles client segments outside the established path: SYNs,
 // the handshake ACK, held data, and segments for unknown connections. The
 // caller has verified the checksum and the options.
-func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Batch) Verdict {
+func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
 	flags := tcp[tcpFlags]
 	if c != nil && c.state == StateClosed && flags&(flagSYN|flagACK) == flagSYN {
@@ -44,7 +46,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Bat
 				return e.drop(DropRSTOutOfWindow)
 			}
 			e.remove(c)
-			return Consumed
+			return packet.Consumed
 		}
 		if flags&(flagSYN|flagACK) == flagSYN {
 			if binary.BigEndian.Uint32(tcp[tcpSeq:]) != c.isnClient {
@@ -52,7 +54,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *Bat
 			}
 			e.noteSYNData(tcp, doff)
 			e.sendSynAck(c, out) // our SYN-ACK was lost
-			return Consumed
+			return packet.Consumed
 		}
 		if flags&flagACK == 0 || flags&flagSYN != 0 {
 			return e.drop(DropStateMismatch)
@@ -81,7 +83,7 @@ func (e *Engine) noteSYNData(tcp []byte, doff int) {
 // acceptSYN answers a client's SYN from the VIP (step 1 of the splice),
 // keeping state below SynCookieThreshold embryonic connections and
 // answering with a SYN cookie from there on.
-func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *Batch) Verdict {
+func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
 	if len(e.by4) >= e.cfg.MaxConnections {
 		return e.drop(DropTableFull)
 	}
@@ -89,7 +91,7 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *Batc
 	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th {
 		e.noteSYNData(tcp, doff)
 		e.sendCookie(k, tcp, doff, out)
-		return Consumed
+		return packet.Consumed
 	}
 	if emb >= e.cfg.MaxEmbryonic {
 		return e.drop(DropEmbryonicFull)
@@ -125,7 +127,7 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *Batc
 	e.insert(c)
 	e.schedule(c, now+int64(e.cfg.Timeouts.Embryonic))
 	e.sendSynAck(c, out)
-	return Consumed
+	return packet.Consumed
 }
 
 // tsBase is the edge's timestamp clock for a connection: milliseconds
@@ -136,7 +138,7 @@ func (e *Engine) tsBase(k key4) uint32 {
 
 // sendCookie answers a SYN without keeping state: the SYN-ACK's ISN and
 // TSval carry what the handshake ACK needs to rebuild the connection.
-func (e *Engine) sendCookie(k key4, tcp []byte, doff int, out *Batch) {
+func (e *Engine) sendCookie(k key4, tcp []byte, doff int, out *packet.Batch) {
 	o := parseSynOptions(tcp[tcpMinLen:doff])
 	mss := uint16(defaultMSS4)
 	if o.hasMSS {
@@ -171,7 +173,7 @@ func (e *Engine) cookiesRecent() bool {
 // acceptCookie takes an ACK for no connection: if it returns a valid
 // cookie, the connection is created as if its SYN had been kept and the
 // segment proceeds exactly as on the stateful path.
-func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *Batch) Verdict {
+func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
 	isnClient := binary.BigEndian.Uint32(tcp[tcpSeq:]) - 1
 	isnEdge := binary.BigEndian.Uint32(tcp[tcpAck:]) - 1
 	idx, ok := e.isn.checkCookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, isnEdge, cookieCount(e.now))
@@ -238,7 +240,7 @@ type synAck struct {
 }
 
 // sendSynAck answers the client from the VIP.
-func (e *Engine) sendSynAck(c *conn, out *Batch) {
+func (e *Engine) sendSynAck(c *conn, out *packet.Batch) {
 	e.writeSynAck(synAck{
 		k: c.k4, isnEdge: c.isnEdge, isnClient: c.isnClient, tsEdge: c.tsEdge, tsClient: c.tsClient,
 		ts: c.clientTS, sack: c.clientSACK, wscale: c.clientWScale, shift: c.scaleEdge,
@@ -247,7 +249,7 @@ func (e *Engine) sendSynAck(c *conn, out *Batch) {
 
 // writeSynAck emits a SYN-ACK. The window is the hold bound, so the
 // client never sends more than the edge is willing to hold.
-func (e *Engine) writeSynAck(p synAck, out *Batch) {
+func (e *Engine) writeSynAck(p synAck, out *packet.Batch) {
 	var w optionWriter
 	w.mss(uint16(min(e.cfg.MTU6-60, 0xffff)))
 	w.sackAndTimestamps(p.sack, p.ts, p.tsEdge, p.tsClient)
@@ -266,7 +268,7 @@ func (e *Engine) writeSynAck(p synAck, out *Batch) {
 
 // hold keeps the client's early data in order, without acknowledging it
 // (step 2): the client retransmits whatever the edge does not keep.
-func (e *Engine) hold(c *conn, tcp []byte, doff int, out *Batch) Verdict {
+func (e *Engine) hold(c *conn, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
 	flags := tcp[tcpFlags]
 	if flags&flagRST != 0 {
 		return e.holdReset(c, tcp, out)
@@ -284,7 +286,7 @@ func (e *Engine) hold(c *conn, tcp []byte, doff int, out *Batch) Verdict {
 			c.tsClient = binary.BigEndian.Uint32(tcp[tcpMinLen+i:])
 		}
 	}
-	verdict := Consumed
+	verdict := packet.Consumed
 	payload := tcp[doff:]
 	if len(payload) > 0 || flags&flagFIN != 0 {
 		verdict = e.appendHeld(c, binary.BigEndian.Uint32(tcp[tcpSeq:]), payload, flags&flagFIN != 0)
@@ -301,7 +303,7 @@ func (e *Engine) hold(c *conn, tcp []byte, doff int, out *Batch) Verdict {
 // challenge ACK uses, the second what a client that saw no loss sends.
 // Anything else inside the offered window gets a challenge ACK; anything
 // outside is dropped.
-func (e *Engine) holdReset(c *conn, tcp []byte, out *Batch) Verdict {
+func (e *Engine) holdReset(c *conn, tcp []byte, out *packet.Batch) packet.Verdict {
 	seq := binary.BigEndian.Uint32(tcp[tcpSeq:])
 	next := c.isnClient + 1 + uint32(len(c.held))
 	if c.heldFIN {
@@ -313,7 +315,7 @@ func (e *Engine) holdReset(c *conn, tcp []byte, out *Batch) Verdict {
 			e.resetBackend(c, out)
 		}
 		e.remove(c)
-		return Consumed
+		return packet.Consumed
 	case seq-(c.isnClient+1) < uint32(e.cfg.MaxHeldBytes):
 		e.challengeClient(c, out)
 		return e.drop(DropRSTChallenged)
@@ -323,7 +325,7 @@ func (e *Engine) holdReset(c *conn, tcp []byte, out *Batch) Verdict {
 
 // challengeClient sends the client an ACK of what the edge acknowledged so
 // far (RFC 5961 §3.2), within ChallengeACKLimit per second.
-func (e *Engine) challengeClient(c *conn, out *Batch) {
+func (e *Engine) challengeClient(c *conn, out *packet.Batch) {
 	if !e.challengeAllowed() {
 		return
 	}
@@ -363,7 +365,7 @@ func (e *Engine) challengeAllowed() bool {
 
 // appendHeld adds the new part of a segment to the held bytes. Segments
 // past a gap are dropped rather than kept: the client will send them again.
-func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) Verdict {
+func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) packet.Verdict {
 	if c.heldFIN {
 		return e.drop(DropDuplicate)
 	}
@@ -403,12 +405,12 @@ func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) Verdi
 	if fin && !cut {
 		c.heldFIN = true
 	}
-	return Consumed
+	return packet.Consumed
 }
 
 // tryChoose picks the backend once the held bytes decide it. force makes
 // it decide with what there is (hold bound reached, FIN, timer).
-func (e *Engine) tryChoose(c *conn, force bool, out *Batch) {
+func (e *Engine) tryChoose(c *conn, force bool, out *packet.Batch) {
 	if len(c.held) >= e.cfg.MaxHeldBytes || c.heldFIN {
 		force = true
 	}
@@ -430,7 +432,7 @@ func (e *Engine) tryChoose(c *conn, force bool, out *Batch) {
 
 // resetClient aborts the connection towards the client. The sequence
 // number is the one the client expects from the VIP.
-func (e *Engine) resetClient(c *conn, out *Batch) {
+func (e *Engine) resetClient(c *conn, out *packet.Batch) {
 	next := c.isnClient + 1 + uint32(len(c.held))
 	if c.heldFIN {
 		next++
@@ -444,7 +446,7 @@ func (e *Engine) resetClient(c *conn, out *Batch) {
 }
 
 // resetStray4 answers a segment to a VIP that belongs to no connection.
-func (e *Engine) resetStray4(k key4, tcp []byte, doff int, out *Batch) {
+func (e *Engine) resetStray4(k key4, tcp []byte, doff int, out *packet.Batch) {
 	if s, ok := strayReset(tcp, doff); ok {
 		e.emit4(out, k.vip, k.client, &s)
 		e.stats.ClientResets++
@@ -454,7 +456,7 @@ func (e *Engine) resetStray4(k key4, tcp []byte, doff int, out *Batch) {
 // clientTooBig handles a client segment that would not fit MTU6 once
 // translated: with DF set the client learns the MTU (RFC 7915 §4 and
 // RFC 1191), otherwise the segment is dropped.
-func (e *Engine) clientTooBig(c *conn, pkt []byte, out *Batch) Verdict {
+func (e *Engine) clientTooBig(c *conn, pkt []byte, out *packet.Batch) packet.Verdict {
 	if binary.BigEndian.Uint16(pkt[ip4Flags:])&ip4FlagDF != 0 {
 		e.sendFragNeeded(out, c.k4.vip, c.k4.client, pkt, e.cfg.MTU6-20)
 	}
@@ -463,10 +465,10 @@ func (e *Engine) clientTooBig(c *conn, pkt []byte, out *Batch) Verdict {
 
 // sendFragNeeded sends ICMPv4 Destination Unreachable, Fragmentation
 // Needed, quoting the offending IPv4 packet's header and first bytes.
-func (e *Engine) sendFragNeeded(out *Batch, src, dst [4]byte, quoted []byte, mtu int) {
+func (e *Engine) sendFragNeeded(out *packet.Batch, src, dst [4]byte, quoted []byte, mtu int) {
 	quoted = quoted[:min(len(quoted), 548)] // stay within 576 bytes
 	n := ip4MinLen + 8 + len(quoted)
-	b := out.next(n, IPv4, netip.AddrFrom4(dst))
+	b := out.Next(n, packet.IPv4Family, netip.AddrFrom4(dst))
 	putIPv4Header(b, n, 0, ip4DefaultTTL, protoICMP4, src, dst)
 	icmp := b[ip4MinLen:]
 	icmp[0], icmp[1] = icmp4DestUnreach, icmp4FragNeeded

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // Engine splices IPv4 client connections onto IPv6 backends. All its
@@ -182,9 +184,9 @@ func (e *Engine) embryonic() int {
 	return int(e.stats.ByState[StateSynReceived] + e.stats.ByState[StateHolding] + e.stats.ByState[StateBackendSyn])
 }
 
-func (e *Engine) drop(r DropReason) Verdict {
+func (e *Engine) drop(r DropReason) packet.Verdict {
 	e.stats.Drops[r]++
-	return Drop
+	return packet.Drop
 }
 
 // clientAddr and vipAddr give netip forms for output packets; they do not

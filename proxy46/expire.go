@@ -1,12 +1,14 @@
 package proxy46
 
+import "github.com/sixgate/sixgate/packet"
+
 // Expire runs the engine's timers at the injected clock's current time and
 // appends any packets they produce (SYN retransmissions, resets) to out.
 // Call it periodically; every few hundred milliseconds suits the default
 // timeouts. Connections with a running state timer are examined on every
 // call; established ones are swept for idleness at most ExpireBudget at a
 // time, so a huge table costs a bounded amount per call.
-func (e *Engine) Expire(out *Batch) {
+func (e *Engine) Expire(out *packet.Batch) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clock()
@@ -35,7 +37,7 @@ func (e *Engine) Expire(out *Batch) {
 }
 
 // fire handles a connection whose state timer ran out.
-func (e *Engine) fire(c *conn, now int64, out *Batch) {
+func (e *Engine) fire(c *conn, now int64, out *packet.Batch) {
 	switch c.state {
 	case StateSynReceived:
 		// The client never completed its handshake.

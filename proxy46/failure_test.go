@@ -11,6 +11,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // openToBackend runs a client through the handshake and sends payload,
@@ -202,7 +203,7 @@ func TestTableFull(t *testing.T) {
 	e, _ := newTestEngine(t, func(c *Config) { c.MaxConnections = 2 })
 	for i := uint16(0); i < 3; i++ {
 		v, ds := handle(t, e, pkt4(t, client4, vip, 43000+i, 80, seg{seq: 1, flags: "S"}))
-		if i < 2 && (v != Consumed || len(ds) != 1) || i == 2 && (v != Drop || len(ds) != 0) {
+		if i < 2 && (v != packet.Consumed || len(ds) != 1) || i == 2 && (v != packet.Drop || len(ds) != 0) {
 			t.Fatalf("SYN %d: %v, %d packets", i, v, len(ds))
 		}
 	}
@@ -243,20 +244,20 @@ func TestIdleExpiry(t *testing.T) {
 func TestPassAndStray(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	other := pkt4(t, client4, client4, 1, 2, seg{flags: "S"})
-	if v, ds := handle(t, e, other); v != Pass || len(ds) != 0 {
+	if v, ds := handle(t, e, other); v != packet.Pass || len(ds) != 0 {
 		t.Fatalf("foreign packet: %v", v)
 	}
-	if v, _ := handle(t, e, pkt6(t, backendA.Addr(), backendB.Addr(), 1, 2, seg{flags: "S"})); v != Pass {
+	if v, _ := handle(t, e, pkt6(t, backendA.Addr(), backendB.Addr(), 1, 2, seg{flags: "S"})); v != packet.Pass {
 		t.Fatalf("foreign IPv6 packet: %v", v)
 	}
 	// A backend segment for a forgotten connection is reset.
 	v, ds := handle(t, e, pkt6(t, backendA.Addr(), client6, 8080, 5555, seg{seq: 10, ack: 20, flags: "A"}))
-	if v != Drop || len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Seq != 20 || ip(ds[0].ip6.DstIP) != backendA.Addr() {
+	if v != packet.Drop || len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Seq != 20 || ip(ds[0].ip6.DstIP) != backendA.Addr() {
 		t.Fatalf("stray backend segment: %v %+v", v, ds)
 	}
 	// A segment to a VIP port without a service is reset too.
 	v, ds = handle(t, e, pkt4(t, client4, vip, 1234, 9, seg{seq: 10, flags: "S"}))
-	if v != Drop || len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Ack != 11 {
+	if v != packet.Drop || len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Ack != 11 {
 		t.Fatalf("no service: %v %+v", v, ds)
 	}
 }
@@ -266,7 +267,7 @@ func TestPassAndStray(t *testing.T) {
 func TestPacketTooBig(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	p4, _ := establishedPair(t, e, 1000)
-	out := NewBatch(2, 2048)
+	out := packet.NewBatch(2, 2048)
 	e.Handle(p4, out)
 	sent := out.Packets[0].Data
 	router := net.ParseIP("2001:db8:ffff::1")
@@ -276,7 +277,7 @@ func TestPacketTooBig(t *testing.T) {
 	body := binary.BigEndian.AppendUint32(nil, 1280)
 	ptb := serialize(t, ip6, icmp, gopacket.Payload(append(body, sent[:1232-8]...)))
 	out.Reset()
-	if v := e.Handle(ptb, out); v != Consumed || out.Len() != 1 {
+	if v := e.Handle(ptb, out); v != packet.Consumed || out.Len() != 1 {
 		t.Fatalf("PTB: %v, %d packets", v, out.Len())
 	}
 	pk := gopacket.NewPacket(out.Packets[0].Data, layers.LayerTypeIPv4, gopacket.Default)

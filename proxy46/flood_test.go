@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // synFlood generates SYNs from random spoofed sources to port, rewriting
@@ -51,7 +52,7 @@ func TestSynFloodMemoryBounded(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	threshold := e.cfg.SynCookieThreshold
 	flood := newSynFlood(t, 80, 1)
-	out := NewBatch(4, 2048)
+	out := packet.NewBatch(4, 2048)
 	for i := 0; i < threshold; i++ { // warm up: the stateful part
 		out.Reset()
 		e.Handle(flood.next(), out)
@@ -62,7 +63,7 @@ func TestSynFloodMemoryBounded(t *testing.T) {
 	start := time.Now()
 	for i := threshold; i < n; i++ {
 		out.Reset()
-		if e.Handle(flood.next(), out) != Consumed || out.Len() != 1 {
+		if e.Handle(flood.next(), out) != packet.Consumed || out.Len() != 1 {
 			t.Fatalf("SYN %d not answered", i)
 		}
 	}
@@ -229,7 +230,7 @@ func TestNetstackSynFlood(t *testing.T) {
 	go func() {
 		defer close(floodDone)
 		flood := newSynFlood(t, 80, 2)
-		out := NewBatch(4, 2048)
+		out := packet.NewBatch(4, 2048)
 		for i := 0; i < n && ctx.Err() == nil; i++ {
 			out.Reset()
 			f.engine.Handle(flood.next(), out) // the SYN-ACKs go nowhere

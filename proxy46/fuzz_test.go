@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // fuzzConfig has small bounds so that fuzzing reaches all of them: SYN
@@ -32,7 +33,7 @@ func fuzzSetup(t testing.TB) (setup [][]byte, p4, p6 []byte) {
 	synOpts := []layers.TCPOption{optMSSv(1400), optSACKOK(), optTS(300, 0), optNOPv(), optWS(7)}
 	for _, port := range []uint16{8000, 80} {
 		syn := pkt4(t, client4, vip, 41000+port, port, seg{seq: 5000, flags: "S", opts: synOpts})
-		out := NewBatch(2, 2048)
+		out := packet.NewBatch(2, 2048)
 		e.Handle(syn, out)
 		isnV := binary.BigEndian.Uint32(out.Packets[0].Data[20+tcpSeq:])
 		rec.add(syn)
@@ -63,7 +64,7 @@ type spyEngine struct {
 
 func (s *spyEngine) establish(t testing.TB, payload int) ([]byte, []byte) {
 	const cport, isnC, isnB = 50000, 1, 900
-	out := NewBatch(4, 2048)
+	out := packet.NewBatch(4, 2048)
 	syn := pkt4(t, client4, vip, cport, 22, seg{seq: isnC, flags: "S", window: 64240,
 		opts: []layers.TCPOption{optMSSv(1460), optSACKOK(), optTS(100, 0), optNOPv(), optWS(8)}})
 	s.Handle(syn, out)
@@ -108,7 +109,7 @@ func FuzzHandle(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := NewBatch(8, 2048)
+		out := packet.NewBatch(8, 2048)
 		for _, p := range setup {
 			e.Handle(p, out)
 		}
@@ -166,16 +167,16 @@ func withIPv6(p, seg []byte) []byte {
 	return b
 }
 
-func checkLengths(t *testing.T, p Packet) {
+func checkLengths(t *testing.T, p packet.Out) {
 	switch p.Family {
-	case IPv4:
+	case packet.IPv4Family:
 		if len(p.Data) < 20 || int(binary.BigEndian.Uint16(p.Data[2:])) != len(p.Data) {
 			t.Fatalf("IPv4 output with inconsistent length: %x", p.Data)
 		}
 		if sumWords(p.Data[:20]) != 0xffff {
 			t.Fatalf("IPv4 header checksum wrong: %x", p.Data[:20])
 		}
-	case IPv6:
+	case packet.IPv6Family:
 		if len(p.Data) < 40 || int(binary.BigEndian.Uint16(p.Data[4:]))+40 != len(p.Data) {
 			t.Fatalf("IPv6 output with inconsistent length: %x", p.Data)
 		}

@@ -1,14 +1,18 @@
 package proxy46
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sixgate/sixgate/packet"
+)
 
 // Handle takes one raw IP packet (IPv4 from a client or IPv6 from a
 // backend, starting at the IP header) and appends the packets to send to
 // out. The packet is not retained and not modified. A Drop verdict may
 // still come with packets in out, such as a reset.
-func (e *Engine) Handle(pkt []byte, out *Batch) Verdict {
+func (e *Engine) Handle(pkt []byte, out *packet.Batch) packet.Verdict {
 	if len(pkt) == 0 {
-		return Pass
+		return packet.Pass
 	}
 	switch pkt[0] >> 4 {
 	case 4:
@@ -16,16 +20,16 @@ func (e *Engine) Handle(pkt []byte, out *Batch) Verdict {
 	case 6:
 		return e.handle6(pkt, out)
 	}
-	return Pass
+	return packet.Pass
 }
 
-func (e *Engine) handle4(pkt []byte, out *Batch) Verdict {
+func (e *Engine) handle4(pkt []byte, out *packet.Batch) packet.Verdict {
 	if len(pkt) < ip4MinLen {
-		return Pass // too short to tell whether it is for a VIP
+		return packet.Pass // too short to tell whether it is for a VIP
 	}
 	dst := [4]byte(pkt[ip4Dst : ip4Dst+4])
 	if !e.vips[dst] { // immutable after New, read without the lock
-		return Pass
+		return packet.Pass
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -81,13 +85,13 @@ func (e *Engine) handle4(pkt []byte, out *Batch) Verdict {
 	return e.clientSlow(c, k, pkt, tcp, doff, out)
 }
 
-func (e *Engine) handle6(pkt []byte, out *Batch) Verdict {
+func (e *Engine) handle6(pkt []byte, out *packet.Batch) packet.Verdict {
 	if len(pkt) < ip6HeaderLen {
-		return Pass
+		return packet.Pass
 	}
 	dst := (*[16]byte)(pkt[ip6Dst : ip6Dst+16])
 	if !inPool6(dst, &e.pool, e.poolBits) {
-		return Pass
+		return packet.Pass
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

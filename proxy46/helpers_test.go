@@ -11,6 +11,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // fakeClock is the injected clock of the packet-level tests.
@@ -175,14 +176,14 @@ type decoded struct {
 // decodeOut decodes an engine output packet and checks its checksums
 // independently: gopacket serializes the decoded layers again computing
 // the IPv4 and TCP checksums, and the bytes must be the same.
-func decodeOut(t testing.TB, p Packet) decoded {
+func decodeOut(t testing.TB, p packet.Out) decoded {
 	t.Helper()
 	var d decoded
 	var first gopacket.LayerType
 	switch p.Family {
-	case IPv4:
+	case packet.IPv4Family:
 		first = layers.LayerTypeIPv4
-	case IPv6:
+	case packet.IPv6Family:
 		first = layers.LayerTypeIPv6
 	default:
 		t.Fatalf("family %d", p.Family)
@@ -196,12 +197,12 @@ func decodeOut(t testing.TB, p Packet) decoded {
 	if l, ok := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
 		d.ip4, netLayer, nl = l, l, l
 		if got := netip.AddrFrom4([4]byte(l.DstIP.To4())); got != p.Dst {
-			t.Fatalf("Packet.Dst %v, header says %v", p.Dst, got)
+			t.Fatalf("packet.Out.Dst %v, header says %v", p.Dst, got)
 		}
 	} else if l, ok := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
 		d.ip6, netLayer, nl = l, l, l
 		if got := netip.AddrFrom16([16]byte(l.DstIP.To16())); got != p.Dst {
-			t.Fatalf("Packet.Dst %v, header says %v", p.Dst, got)
+			t.Fatalf("packet.Out.Dst %v, header says %v", p.Dst, got)
 		}
 	}
 	tcp, ok := pk.Layer(layers.LayerTypeTCP).(*layers.TCP)
@@ -218,7 +219,7 @@ func decodeOut(t testing.TB, p Packet) decoded {
 		t.Fatalf("re-serialized length %d, engine wrote %d", len(again), len(p.Data))
 	}
 	ipLen := len(p.Data) - len(tcp.Contents) - len(tcp.Payload)
-	if p.Family == IPv4 {
+	if p.Family == packet.IPv4Family {
 		if !sameChecksum(binary.BigEndian.Uint16(again[10:]), binary.BigEndian.Uint16(p.Data[10:])) {
 			t.Fatalf("IPv4 header checksum %#04x, want %#04x", binary.BigEndian.Uint16(p.Data[10:]), binary.BigEndian.Uint16(again[10:]))
 		}
@@ -229,7 +230,7 @@ func decodeOut(t testing.TB, p Packet) decoded {
 	}
 	a, b := bytes.Clone(again), bytes.Clone(p.Data)
 	for _, o := range []int{10, ipLen + 16} {
-		if p.Family == IPv6 && o == 10 {
+		if p.Family == packet.IPv6Family && o == 10 {
 			continue
 		}
 		a[o], a[o+1], b[o], b[o+1] = 0, 0, 0, 0
@@ -298,9 +299,9 @@ func tsOf(t testing.TB, tcp *layers.TCP) (uint32, uint32) {
 }
 
 // handle runs a packet and decodes what came out.
-func handle(t testing.TB, e *Engine, pkt []byte) (Verdict, []decoded) {
+func handle(t testing.TB, e *Engine, pkt []byte) (packet.Verdict, []decoded) {
 	t.Helper()
-	out := NewBatch(4, 2048)
+	out := packet.NewBatch(4, 2048)
 	v := e.Handle(pkt, out)
 	var ds []decoded
 	for _, p := range out.Packets {
@@ -311,7 +312,7 @@ func handle(t testing.TB, e *Engine, pkt []byte) (Verdict, []decoded) {
 
 func expire(t testing.TB, e *Engine) []decoded {
 	t.Helper()
-	out := NewBatch(4, 2048)
+	out := packet.NewBatch(4, 2048)
 	e.Expire(out)
 	var ds []decoded
 	for _, p := range out.Packets {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // hostileEngine is an engine in the state FuzzHandle starts from: one
@@ -20,7 +21,7 @@ func hostileEngine(t *testing.T) (*Engine, [][]byte, []byte, []byte) {
 	t.Helper()
 	setup, p4, p6 := fuzzSetup(t)
 	e, _ := newTestEngine(t, func(c *Config) { *c = fuzzConfig(newFakeClock()) })
-	out := NewBatch(8, 2048)
+	out := packet.NewBatch(8, 2048)
 	for _, p := range setup {
 		out.Reset()
 		e.Handle(p, out)
@@ -74,7 +75,7 @@ func ptb(t testing.TB, q []byte) []byte {
 type hostileCase struct {
 	name    string
 	build   func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte
-	verdict Verdict
+	verdict packet.Verdict
 	reason  DropReason // numDropReasons: none counted
 	check   func(t *testing.T, e *Engine, ds []decoded)
 }
@@ -94,11 +95,11 @@ func hostileCases() []hostileCase {
 	}
 	const isnC, isnB = 1, 900 // the established connection's ISNs
 	return []hostileCase{
-		{name: "ipv4-truncated", verdict: Drop, reason: DropMalformed,
+		{name: "ipv4-truncated", verdict: packet.Drop, reason: DropMalformed,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return p4[:30]
 			}},
-		{name: "tcp-truncated", verdict: Drop, reason: DropMalformed,
+		{name: "tcp-truncated", verdict: packet.Drop, reason: DropMalformed,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4[:30]...)
 				binary.BigEndian.PutUint16(p[ip4TotalLen:], 30)
@@ -106,43 +107,43 @@ func hostileCases() []hostileCase {
 				binary.BigEndian.PutUint16(p[ip4Checksum:], ipv4HeaderChecksum(p[:20]))
 				return p
 			}},
-		{name: "ipv6-truncated", verdict: Drop, reason: DropMalformed,
+		{name: "ipv6-truncated", verdict: packet.Drop, reason: DropMalformed,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return p6[:60]
 			}},
-		{name: "ihl-too-small", verdict: Drop, reason: DropBadHeaderLength,
+		{name: "ihl-too-small", verdict: packet.Drop, reason: DropBadHeaderLength,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				p[0] = 0x44
 				return p
 			}},
-		{name: "ihl-beyond-packet", verdict: Drop, reason: DropBadHeaderLength,
+		{name: "ihl-beyond-packet", verdict: packet.Drop, reason: DropBadHeaderLength,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4[:40]...)
 				p[0] = 0x4f
 				binary.BigEndian.PutUint16(p[ip4TotalLen:], 40)
 				return p
 			}},
-		{name: "ipv4-checksum", verdict: Drop, reason: DropIPChecksum,
+		{name: "ipv4-checksum", verdict: packet.Drop, reason: DropIPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				p[ip4Checksum] ^= 0x40
 				return p
 			}},
-		{name: "data-offset-too-small", verdict: Drop, reason: DropBadHeaderLength,
+		{name: "data-offset-too-small", verdict: packet.Drop, reason: DropBadHeaderLength,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				p[20+tcpDataOff] = 4 << 4
 				return refix4(p)
 			}},
-		{name: "data-offset-beyond-segment", verdict: Drop, reason: DropBadHeaderLength,
+		{name: "data-offset-beyond-segment", verdict: packet.Drop, reason: DropBadHeaderLength,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p6[:40+32]...)
 				binary.BigEndian.PutUint16(p[ip6PayloadLen:], 32)
 				p[40+tcpDataOff] = 15 << 4
 				return refix6(p)
 			}},
-		{name: "tcp-checksum-syn", verdict: Drop, reason: DropTCPChecksum,
+		{name: "tcp-checksum-syn", verdict: packet.Drop, reason: DropTCPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := syn(t, 42000, "")
 				p[20+tcpChecksum] ^= 1
@@ -153,13 +154,13 @@ func hostileCases() []hostileCase {
 					t.Errorf("answered a corrupted SYN")
 				}
 			}},
-		{name: "tcp-checksum-synack", verdict: Drop, reason: DropTCPChecksum,
+		{name: "tcp-checksum-synack", verdict: packet.Drop, reason: DropTCPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := pkt6(t, backendC.Addr(), client6, 80, 41080, seg{seq: 5, ack: 5001, flags: "SA"})
 				p[40+tcpChecksum] ^= 1
 				return p
 			}},
-		{name: "tcp-checksum-established-passes-bad", verdict: Consumed, reason: numDropReasons,
+		{name: "tcp-checksum-established-passes-bad", verdict: packet.Consumed, reason: numDropReasons,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				p[20+tcpChecksum] ^= 1
@@ -168,7 +169,7 @@ func hostileCases() []hostileCase {
 			check: func(t *testing.T, e *Engine, ds []decoded) {
 				// The incremental update carries the error through: the
 				// backend sees a wrong checksum and drops the segment.
-				out := NewBatch(1, 2048)
+				out := packet.NewBatch(1, 2048)
 				_, _, p4, _ := hostileEngine(t)
 				p := append([]byte(nil), p4...)
 				p[20+tcpChecksum] ^= 1
@@ -178,12 +179,12 @@ func hostileCases() []hostileCase {
 					t.Errorf("a bad checksum came out good")
 				}
 			}},
-		{name: "options-overrun-syn", verdict: Drop, reason: DropBadOptions,
+		{name: "options-overrun-syn", verdict: packet.Drop, reason: DropBadOptions,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := pkt4(t, client4, vip, 42001, 8000, seg{seq: 7000, flags: "S", opts: tsOnly})
 				return refix4(badOpts(p, 20))
 			}},
-		{name: "options-overrun-established", verdict: Drop, reason: DropBadOptions,
+		{name: "options-overrun-established", verdict: packet.Drop, reason: DropBadOptions,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return refix4(badOpts(append([]byte(nil), p4...), 20))
 			},
@@ -192,35 +193,35 @@ func hostileCases() []hostileCase {
 					t.Errorf("%d packets out", len(ds))
 				}
 			}},
-		{name: "options-overrun-backend", verdict: Drop, reason: DropBadOptions,
+		{name: "options-overrun-backend", verdict: packet.Drop, reason: DropBadOptions,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return refix6(badOpts(append([]byte(nil), p6...), 40))
 			}},
-		{name: "fragment-first", verdict: Drop, reason: DropFragment,
+		{name: "fragment-first", verdict: packet.Drop, reason: DropFragment,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				binary.BigEndian.PutUint16(p[ip4Flags:], ip4FlagMF)
 				return refix4(p)
 			}},
-		{name: "fragment-later", verdict: Drop, reason: DropFragment,
+		{name: "fragment-later", verdict: packet.Drop, reason: DropFragment,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				binary.BigEndian.PutUint16(p[ip4Flags:], 185)
 				return refix4(p)
 			}},
-		{name: "fragment-ipv6", verdict: Drop, reason: DropFragment,
+		{name: "fragment-ipv6", verdict: packet.Drop, reason: DropFragment,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p6...)
 				p[ip6NextHeader] = protoFragment6
 				return p
 			}},
-		{name: "icmpv4-to-vip", verdict: Drop, reason: DropICMPUnhandled,
+		{name: "icmpv4-to-vip", verdict: packet.Drop, reason: DropICMPUnhandled,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				p[ip4Proto] = protoICMP4
 				return refix4(p)
 			}},
-		{name: "syn-with-data", verdict: Consumed, reason: DropSYNData,
+		{name: "syn-with-data", verdict: packet.Consumed, reason: DropSYNData,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return syn(t, 42002, "GET / HTTP/1.1\r\n")
 			},
@@ -229,7 +230,7 @@ func hostileCases() []hostileCase {
 					t.Errorf("SYN with data not answered acknowledging the SYN alone: %+v", ds)
 				}
 			}},
-		{name: "rst-out-of-window", verdict: Drop, reason: DropRSTOutOfWindow,
+		{name: "rst-out-of-window", verdict: packet.Drop, reason: DropRSTOutOfWindow,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return pkt4(t, client4, vip, 50000, 22, seg{seq: isnC + 1 + 1<<20, flags: "R"})
 			},
@@ -238,7 +239,7 @@ func hostileCases() []hostileCase {
 					t.Errorf("blind RST passed or closed the connection")
 				}
 			}},
-		{name: "rst-in-window-passed-on", verdict: Consumed, reason: numDropReasons,
+		{name: "rst-in-window-passed-on", verdict: packet.Consumed, reason: numDropReasons,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return pkt4(t, client4, vip, 50000, 22, seg{seq: isnC + 1 + 100, flags: "R"})
 			},
@@ -247,7 +248,7 @@ func hostileCases() []hostileCase {
 					t.Errorf("in-window RST: %d packets, state %v", len(ds), e.Stats().ByState)
 				}
 			}},
-		{name: "rst-exact-closes", verdict: Consumed, reason: numDropReasons,
+		{name: "rst-exact-closes", verdict: packet.Consumed, reason: numDropReasons,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return pkt4(t, client4, vip, 50000, 22, seg{seq: isnC + 1, flags: "R"})
 			},
@@ -256,16 +257,16 @@ func hostileCases() []hostileCase {
 					t.Errorf("exact RST did not close")
 				}
 			}},
-		{name: "rst-backend-out-of-window", verdict: Drop, reason: DropRSTOutOfWindow,
+		{name: "rst-backend-out-of-window", verdict: packet.Drop, reason: DropRSTOutOfWindow,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return pkt6(t, backendA.Addr(), client6, backendA.Port(), 50000, seg{seq: wrapSub(isnB+1, 5000), flags: "R"})
 			}},
-		{name: "rst-syn-received", verdict: Drop, reason: DropRSTOutOfWindow,
+		{name: "rst-syn-received", verdict: packet.Drop, reason: DropRSTOutOfWindow,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				send(syn(t, 42003, "")) // stateful: two embryonic so far
 				return pkt4(t, client4, vip, 42003, 8000, seg{seq: 7005, flags: "R"})
 			}},
-		{name: "rst-holding-challenged", verdict: Drop, reason: DropRSTChallenged,
+		{name: "rst-holding-challenged", verdict: packet.Drop, reason: DropRSTChallenged,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return pkt4(t, client4, vip, 49000, 8000, seg{seq: 5001 + 5, flags: "R"})
 			},
@@ -277,7 +278,7 @@ func hostileCases() []hostileCase {
 					t.Errorf("challenge %d, holding %d", st.ChallengeACKs, st.ByState[StateHolding])
 				}
 			}},
-		{name: "rst-holding-exact", verdict: Consumed, reason: numDropReasons,
+		{name: "rst-holding-exact", verdict: packet.Consumed, reason: numDropReasons,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return pkt4(t, client4, vip, 49000, 8000, seg{seq: 5001 + 18, flags: "R"})
 			},
@@ -286,41 +287,41 @@ func hostileCases() []hostileCase {
 					t.Errorf("exact RST left the connection")
 				}
 			}},
-		{name: "ack-beyond-sent", verdict: Drop, reason: DropACKOutOfWindow,
+		{name: "ack-beyond-sent", verdict: packet.Drop, reason: DropACKOutOfWindow,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
 				ack := binary.BigEndian.Uint32(p[20+tcpAck:])
 				binary.BigEndian.PutUint32(p[20+tcpAck:], ack+1<<20)
 				return refix4(p)
 			}},
-		{name: "ack-far-behind-backend", verdict: Drop, reason: DropACKOutOfWindow,
+		{name: "ack-far-behind-backend", verdict: packet.Drop, reason: DropACKOutOfWindow,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p6...)
 				binary.BigEndian.PutUint32(p[40+tcpAck:], wrapSub(isnC+1, 1<<24))
 				return refix6(p)
 			}},
-		{name: "handshake-ack-wrong", verdict: Drop, reason: DropBadAck,
+		{name: "handshake-ack-wrong", verdict: packet.Drop, reason: DropBadAck,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				return pkt4(t, client4, vip, 49000, 8000, seg{seq: 5001 + 18, ack: 12345, flags: "A", opts: tsOnly})
 			}},
-		{name: "icmp-unknown-connection", verdict: Drop, reason: DropICMPUnknown,
+		{name: "icmp-unknown-connection", verdict: packet.Drop, reason: DropICMPUnknown,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				q := pkt6(t, client6, backendA.Addr(), 50001, 22, seg{seq: isnC + 1, ack: 1, flags: "A"})
 				return ptb(t, q)
 			}},
-		{name: "icmp-stale-sequence", verdict: Drop, reason: DropICMPUnknown,
+		{name: "icmp-stale-sequence", verdict: packet.Drop, reason: DropICMPUnknown,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				q := pkt6(t, client6, backendA.Addr(), 50000, backendA.Port(), seg{seq: isnC + 1 + 1<<20, ack: 1, flags: "A"})
 				return ptb(t, q)
 			}},
-		{name: "icmp-checksum", verdict: Drop, reason: DropICMPChecksum,
+		{name: "icmp-checksum", verdict: packet.Drop, reason: DropICMPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				q := pkt6(t, client6, backendA.Addr(), 50000, backendA.Port(), seg{seq: isnC + 1, ack: 1, flags: "A"})
 				p := ptb(t, q)
 				p[40+2] ^= 1
 				return p
 			}},
-		{name: "bad-cookie", verdict: Drop, reason: DropBadCookie,
+		{name: "bad-cookie", verdict: packet.Drop, reason: DropBadCookie,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				send(syn(t, 42004, "")) // stateful: three embryonic
 				ds := send(syn(t, 42005, ""))
@@ -334,7 +335,7 @@ func hostileCases() []hostileCase {
 					t.Errorf("no reset for a bad cookie")
 				}
 			}},
-		{name: "cookie-accepted", verdict: Consumed, reason: numDropReasons,
+		{name: "cookie-accepted", verdict: packet.Consumed, reason: numDropReasons,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				send(syn(t, 42006, ""))
 				ds := send(syn(t, 42007, ""))
@@ -345,7 +346,7 @@ func hostileCases() []hostileCase {
 					t.Errorf("cookie connection did not open its backend: %d accepted, %+v", st.SynCookiesAccepted, ds)
 				}
 			}},
-		{name: "embryonic-full", verdict: Drop, reason: DropEmbryonicFull,
+		{name: "embryonic-full", verdict: packet.Drop, reason: DropEmbryonicFull,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				send(syn(t, 42008, ""))
 				ds := send(syn(t, 42009, ""))
@@ -353,7 +354,7 @@ func hostileCases() []hostileCase {
 				ds = send(syn(t, 42010, ""))
 				return cookieACK(t, ds[0], 42010, ds[0].tcp.Seq, "GET")
 			}},
-		{name: "held-total-full", verdict: Consumed, reason: DropHeldTotalFull,
+		{name: "held-total-full", verdict: packet.Consumed, reason: DropHeldTotalFull,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				// One byte more than the total bound leaves room for,
 				// within this connection's own bound.
@@ -431,13 +432,13 @@ func TestHostileInput(t *testing.T) {
 // handleLoose is handle for packets whose output may itself be unusual
 // (a bad checksum carried through): outputs that do not decode cleanly
 // are left out rather than failing the test.
-func handleLoose(t *testing.T, e *Engine, pkt []byte) (Verdict, []decoded) {
-	out := NewBatch(4, 2048)
+func handleLoose(t *testing.T, e *Engine, pkt []byte) (packet.Verdict, []decoded) {
+	out := packet.NewBatch(4, 2048)
 	v := e.Handle(pkt, out)
 	var ds []decoded
 	for _, p := range out.Packets {
 		first := layers.LayerTypeIPv4
-		if p.Family == IPv6 {
+		if p.Family == packet.IPv6Family {
 			first = layers.LayerTypeIPv6
 		}
 		pk := gopacket.NewPacket(p.Data, first, gopacket.Default)

@@ -1,13 +1,17 @@
 package proxy46
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sixgate/sixgate/packet"
+)
 
 // packetTooBig turns an ICMPv6 Packet Too Big about a segment the engine
 // sent towards a backend into ICMPv4 Fragmentation Needed for the client
 // (RFC 7915 §5.2 and §5.3): the MTU is lowered by the 20 bytes the IPv6
 // header adds, and the quoted packet is translated back into the IPv4
 // segment the client sent.
-func (e *Engine) packetTooBig(pkt []byte, out *Batch) Verdict {
+func (e *Engine) packetTooBig(pkt []byte, out *packet.Batch) packet.Verdict {
 	icmp := pkt[ip6HeaderLen:]
 	const quoteOff = 8
 	if len(icmp) < quoteOff+ip6HeaderLen+8 {
@@ -54,7 +58,7 @@ func (e *Engine) packetTooBig(pkt []byte, out *Batch) Verdict {
 	e.sendFragNeeded(out, c.k4.vip, c.k4.client, q[:ip4MinLen+len(qt)], v4mtu)
 	e.stats.ICMPSent--
 	e.stats.ICMPTranslated++
-	return Consumed
+	return packet.Consumed
 }
 
 // quotesInFlight reports whether seq, quoted by an ICMP error from the

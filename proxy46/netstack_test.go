@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sixgate/sixgate/packet"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -111,10 +112,10 @@ type impairedLink struct {
 	rng     *rand.Rand
 	held    []byte // a packet delayed behind the next one
 	heldEP  *channel.Endpoint
-	heldFam Family
+	heldFam packet.Family
 }
 
-func (l *impairedLink) deliver(ep *channel.Endpoint, fam Family, data []byte) {
+func (l *impairedLink) deliver(ep *channel.Endpoint, fam packet.Family, data []byte) {
 	pkt := append([]byte(nil), data...)
 	l.mu.Lock()
 	if l.rng.Float64() < l.imp.Loss {
@@ -150,9 +151,9 @@ func (l *impairedLink) flush() {
 	}
 }
 
-func inject(ep *channel.Endpoint, fam Family, data []byte) {
+func inject(ep *channel.Endpoint, fam packet.Family, data []byte) {
 	proto := ipv4.ProtocolNumber
-	if fam == IPv6 {
+	if fam == packet.IPv6Family {
 		proto = ipv6.ProtocolNumber
 	}
 	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(data)})
@@ -204,7 +205,7 @@ func (f *fabric) pump(ep *channel.Endpoint, dead *atomic.Bool) {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		out := NewBatch(16, 2048)
+		out := packet.NewBatch(16, 2048)
 		for {
 			pkb := ep.ReadContext(f.ctx)
 			if pkb == nil {
@@ -229,7 +230,7 @@ func (f *fabric) timers() {
 	defer f.wg.Done()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	out := NewBatch(16, 2048)
+	out := packet.NewBatch(16, 2048)
 	for {
 		select {
 		case <-f.ctx.Done():
@@ -244,16 +245,16 @@ func (f *fabric) timers() {
 	}
 }
 
-func (f *fabric) send(out *Batch) {
+func (f *fabric) send(out *packet.Batch) {
 	for _, p := range out.Packets {
 		switch p.Family {
-		case IPv4:
+		case packet.IPv4Family:
 			if p.Dst == client4 {
-				f.toClient.deliver(f.clientEP, IPv4, p.Data)
+				f.toClient.deliver(f.clientEP, packet.IPv4Family, p.Data)
 			}
-		case IPv6:
+		case packet.IPv6Family:
 			if b := f.backends[p.Dst]; b != nil && !b.dead.Load() {
-				f.toBackend.deliver(b.ep, IPv6, p.Data)
+				f.toBackend.deliver(b.ep, packet.IPv6Family, p.Data)
 			}
 		}
 	}

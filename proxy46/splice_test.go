@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 func ip(a net.IP) netip.Addr {
@@ -16,9 +17,9 @@ func ip(a net.IP) netip.Addr {
 }
 
 // oneOut asserts exactly one output packet.
-func oneOut(t *testing.T, v Verdict, ds []decoded) decoded {
+func oneOut(t *testing.T, v packet.Verdict, ds []decoded) decoded {
 	t.Helper()
-	if v != Consumed {
+	if v != packet.Consumed {
 		t.Fatalf("verdict %v, want consumed", v)
 	}
 	if len(ds) != 1 {
@@ -48,7 +49,7 @@ func handshake(t *testing.T, e *Engine, port, cport uint16, isnC uint32) (isnV, 
 	isnV = sa.tcp.Seq
 	v, ds := handle(t, e, pkt4(t, client4, vip, cport, port, seg{seq: isnC + 1, ack: isnV + 1, flags: "A",
 		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(101, tsV)}}))
-	if v != Consumed || (len(ds) != 0 && port != 22 && port != 23) {
+	if v != packet.Consumed || (len(ds) != 0 && port != 22 && port != 23) {
 		t.Fatalf("handshake ACK: verdict %v, %d packets", v, len(ds))
 	}
 	return isnV, tsV
@@ -114,7 +115,7 @@ func TestSpliceStepByStep(t *testing.T) {
 			t.Fatalf("step %d: %d packets out, want %d", i, len(ds), want)
 		}
 		after := e.Stats().Drops
-		if step.reason < numDropReasons && (v != Drop || after[step.reason] != before[step.reason]+1) {
+		if step.reason < numDropReasons && (v != packet.Drop || after[step.reason] != before[step.reason]+1) {
 			t.Fatalf("step %d: verdict %v, drops %v", i, v, after)
 		}
 	}
@@ -125,10 +126,10 @@ func TestSpliceStepByStep(t *testing.T) {
 		t.Fatalf("connections: %+v", cs)
 	}
 	// More data while the backend answers is held too; a duplicate is not.
-	if v, ds := handle(t, e, ack(isnC+1+5, 104, "PA", "o")); v != Consumed || len(ds) != 0 {
+	if v, ds := handle(t, e, ack(isnC+1+5, 104, "PA", "o")); v != packet.Consumed || len(ds) != 0 {
 		t.Fatalf("held append: %v %d", v, len(ds))
 	}
-	if v, _ := handle(t, e, ack(isnC+1, 105, "PA", "Bh")); v != Drop {
+	if v, _ := handle(t, e, ack(isnC+1, 105, "PA", "Bh")); v != packet.Drop {
 		t.Fatalf("duplicate accepted: %v", v)
 	}
 	if got := e.Stats().HeldBytes; got != 6 {
@@ -246,7 +247,7 @@ func TestSpliceStepByStep(t *testing.T) {
 	}
 	// A late segment is now answered with a reset.
 	v, ds = handle(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: isnC + 8, ack: isnV + 19, flags: "A"}))
-	if v != Drop || len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Seq != isnV+19 {
+	if v != packet.Drop || len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Seq != isnV+19 {
 		t.Fatalf("stray segment: %v %d", v, len(ds))
 	}
 }

@@ -1,6 +1,10 @@
 package proxy46
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sixgate/sixgate/packet"
+)
 
 // The established path: one segment in, one segment out, translated
 // between the families with its sequence space shifted. It copies the
@@ -8,7 +12,7 @@ import "encoding/binary"
 // updated from the changed words alone (RFC 1624), never over the payload.
 
 // clientToBackend translates a client segment (IPv4) for the backend.
-func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *Batch) Verdict {
+func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
 	ttl := pkt[ip4TTL]
 	if ttl <= 1 {
 		return e.drop(DropTTLExpired)
@@ -31,7 +35,7 @@ func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *Batch)
 			flags &^= flagRST // forwarded for the backend to judge; state kept
 		}
 	}
-	b := out.next(ip6HeaderLen+n, IPv6, c.backendAddr())
+	b := out.Next(ip6HeaderLen+n, packet.IPv6Family, c.backendAddr())
 	// RFC 7915 §4.1: traffic class from TOS, flow label zero, hop limit
 	// from TTL, which this hop decrements.
 	binary.BigEndian.PutUint32(b[0:], 6<<28|uint32(pkt[ip4TOS])<<20)
@@ -57,7 +61,7 @@ func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	if doff > tcpMinLen {
 		var ok bool
 		if tsClient, ok = rewriteOptionsC2B(c, seg, doff, &ed, tsClient); !ok {
-			out.unnext()
+			out.Unnext()
 			return e.drop(DropBadOptions)
 		}
 	}
@@ -82,11 +86,11 @@ func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	if flags&(flagFIN|flagRST) != 0 {
 		e.noteClose(c, flags, true)
 	}
-	return Consumed
+	return packet.Consumed
 }
 
 // backendToClient translates a backend segment (IPv6) for the client.
-func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch) Verdict {
+func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
 	hops := pkt[ip6HopLimit]
 	if hops <= 1 {
 		return e.drop(DropTTLExpired)
@@ -109,7 +113,7 @@ func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch)
 			flags &^= flagRST // forwarded for the client to judge; state kept
 		}
 	}
-	b := out.next(ip4MinLen+n, IPv4, c.clientAddr())
+	b := out.Next(ip4MinLen+n, packet.IPv4Family, c.clientAddr())
 	// RFC 7915 §5.1: TOS from traffic class, DF set, no identification
 	// needed for an atomic datagram, TTL from the hop limit less one.
 	tclass := uint8(binary.BigEndian.Uint16(pkt[0:]) >> 4)
@@ -127,7 +131,7 @@ func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	if doff > tcpMinLen && c.translateTS {
 		i := findTimestamp(seg[tcpMinLen:doff])
 		if i == optsMalformed {
-			out.unnext()
+			out.Unnext()
 			return e.drop(DropBadOptions)
 		}
 		if i >= 0 {
@@ -155,7 +159,7 @@ func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *Batch)
 	if flags&(flagFIN|flagRST) != 0 {
 		e.noteClose(c, flags, false)
 	}
-	return Consumed
+	return packet.Consumed
 }
 
 // ackAcceptable applies RFC 5961 §5.2 to an acknowledgment in the space of

@@ -2,33 +2,6 @@ package proxy46
 
 import "strconv"
 
-// Verdict says what Handle did with a packet.
-type Verdict uint8
-
-const (
-	// Pass means the packet is not for the engine (not to a VIP, not to
-	// pool6); the caller forwards it as usual.
-	Pass Verdict = iota
-	// Consumed means the engine took the packet; what it produced, if
-	// anything, is in the Batch.
-	Consumed
-	// Drop means the packet was for the engine but was discarded; the
-	// drop counters say why.
-	Drop
-)
-
-func (v Verdict) String() string {
-	switch v {
-	case Pass:
-		return "pass"
-	case Consumed:
-		return "consumed"
-	case Drop:
-		return "drop"
-	}
-	return "Verdict(" + strconv.Itoa(int(v)) + ")"
-}
-
 // DropReason classifies dropped packets for the counters.
 type DropReason uint8
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/sixgate/sixgate/afpacket"
-	"github.com/sixgate/sixgate/proxy46"
+	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -45,7 +45,7 @@ type portWorker struct {
 	iface string
 	index int // the interface index the socket is bound to
 	sock  *afpacket.Socket
-	out   *proxy46.Batch
+	out   *packet.Batch
 	heads [][ethHeaderLen]byte // one Ethernet header per queued packet
 	st    *state               // loaded once per receive batch
 	frame func([]byte)         // w.handle, bound once so Receive gets no new closure
@@ -123,7 +123,7 @@ func (p *portIO) close() {
 }
 
 func (a *App) newPortWorker(p *topo.EnginePort, index int, s *afpacket.Socket) *portWorker {
-	w := &portWorker{a: a, iface: p.Interface, index: index, sock: s, out: proxy46.NewBatch(flushAt, 2048),
+	w := &portWorker{a: a, iface: p.Interface, index: index, sock: s, out: packet.NewBatch(flushAt, 2048),
 		heads: make([][ethHeaderLen]byte, flushAt)}
 	w.frame = w.handle
 	return w
@@ -175,7 +175,7 @@ func (w *portWorker) handle(frame []byte) {
 		w.stats.notIP.inc()
 		return
 	}
-	if w.st.engine.Handle(frame[ethHeaderLen:], w.out) == proxy46.Pass {
+	if w.st.engine.Handle(frame[ethHeaderLen:], w.out) == packet.Pass {
 		w.stats.pass.inc()
 	}
 	if w.out.Len() >= flushAt {
@@ -205,7 +205,7 @@ func (w *portWorker) flush() {
 		copy(head[0:6], h.MAC)
 		copy(head[6:12], t.Splice46.MAC)
 		et := uint16(etherIPv4)
-		if p.Family == proxy46.IPv6 {
+		if p.Family == packet.IPv6Family {
 			et = etherIPv6
 		}
 		binary.BigEndian.PutUint16(head[12:14], et)

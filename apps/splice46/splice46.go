@@ -26,6 +26,7 @@ import (
 
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/proxy46"
 	"github.com/sixgate/sixgate/topo"
 )
@@ -99,7 +100,7 @@ var (
 // New builds the app for a topology with a splice46 section.
 func New(t *topo.Topology, log *logrus.Entry) (*App, error) {
 	a := &App{log: log.WithField("app", "splice46")}
-	a.batches.New = func() any { return proxy46.NewBatch(8, 2048) }
+	a.batches.New = func() any { return packet.NewBatch(8, 2048) }
 	st, err := newState(t)
 	if err != nil {
 		return nil, err
@@ -175,7 +176,7 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 				return
 			case <-t.C:
 				st := a.state.Load()
-				b := a.batches.Get().(*proxy46.Batch)
+				b := a.batches.Get().(*packet.Batch)
 				st.engine.Expire(b)
 				a.send(st, b)
 				b.Reset()
@@ -266,7 +267,7 @@ func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
 		a.stats.notIP.Add(1)
 		return
 	}
-	b := a.batches.Get().(*proxy46.Batch)
+	b := a.batches.Get().(*packet.Batch)
 	st.engine.Handle(ip, b)
 	a.send(st, b)
 	b.Reset()
@@ -291,7 +292,7 @@ func (a *App) PortStatus(sw *controller.Switch, ps *ofp.PortStatus) {
 	if !ok {
 		return
 	}
-	b := a.batches.Get().(*proxy46.Batch)
+	b := a.batches.Get().(*packet.Batch)
 	n := 0
 	for _, addr := range h.IPv6 {
 		n += st.engine.BackendDown(addr, b)
@@ -354,9 +355,9 @@ func (a *App) followLinks(dpid uint64, port uint32, down bool) bool {
 
 // send puts each packet of b in an Ethernet frame for the host that owns
 // its destination and sends it out of that host's port.
-func (a *App) send(st *state, b *proxy46.Batch) {
+func (a *App) send(st *state, b *packet.Batch) {
 	for _, p := range b.Packets {
-		a.output(st, p.Family == proxy46.IPv6, p.Dst, p.Data)
+		a.output(st, p.Family == packet.IPv6Family, p.Dst, p.Data)
 	}
 }
 
