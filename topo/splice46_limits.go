@@ -23,6 +23,43 @@ type Timeouts struct {
 	Linger        time.Duration // a closed connection's state kept for last ACKs
 }
 
+// The engine's defaults for the limits the cross-field rules compare
+// (proxy46.Config; docs/operations.md). apps/splice46's tests hold these
+// rules to the engine's own validation.
+const (
+	engineMaxConnections = 65536
+	engineMaxHeldBytes   = 16384
+)
+
+// MaxBackends is the most backends one service may have: the engine records
+// the backends a connection has tried in one 64-bit word, the default
+// taking the last bit.
+const MaxBackends = 63
+
+// crossLimits applies the engine's rules that tie one limit to another,
+// with the engine's defaults for the limits left out, so that a file the
+// engine would refuse fails here with its line.
+func (b *builder) crossLimits(fl *fileLimits) {
+	embryonic, from := fl.MaxEmbryonic, "max_embryonic"
+	if embryonic == 0 {
+		embryonic, from = fl.MaxConnections, "max_connections, which max_embryonic defaults to"
+	}
+	if embryonic == 0 {
+		embryonic, from = engineMaxConnections, "the default max_embryonic"
+	}
+	if embryonic > 0 && fl.SynCookieThreshold > embryonic {
+		b.p.add("splice46.limits.syn_cookie_threshold", "%d is above %s (%d): SYN cookies would never be sent",
+			fl.SynCookieThreshold, from, embryonic)
+	}
+	held, from := fl.MaxHeldBytes, "max_held_bytes"
+	if held == 0 {
+		held, from = engineMaxHeldBytes, "the default max_held_bytes"
+	}
+	if fl.MaxHeldBytesTotal > 0 && held > 0 && fl.MaxHeldBytesTotal < held {
+		b.p.add("splice46.limits.max_held_bytes_total", "%d is below %s (%d)", fl.MaxHeldBytesTotal, from, held)
+	}
+}
+
 type fileLimits struct {
 	MaxConnections     int `yaml:"max_connections"`
 	MaxEmbryonic       int `yaml:"max_embryonic"`
@@ -58,6 +95,7 @@ func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 		if fl.MaxHeldBytes > 65535 {
 			b.p.add("splice46.limits.max_held_bytes", "%d is above 65535 (it is also the window offered to clients)", fl.MaxHeldBytes)
 		}
+		b.crossLimits(fl)
 	}
 	if ft != nil {
 		t := &s.Timeouts

@@ -2,6 +2,7 @@ package topo
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -365,6 +366,39 @@ splice46:
 		},
 	},
 	{
+		name: "engine limits that contradict each other",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  limits:
+    max_connections: 500
+    syn_cookie_threshold: 600
+    max_held_bytes: 8192
+    max_held_bytes_total: 4096
+`,
+		want: []string{
+			`t.yaml:9: splice46.limits.syn_cookie_threshold: 600 is above max_connections, which max_embryonic defaults to (500): SYN cookies would never be sent`,
+			`t.yaml:11: splice46.limits.max_held_bytes_total: 4096 is below max_held_bytes (8192)`,
+		},
+	},
+	{
+		name: "more backends than the engine tracks",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services:
+    - vip: "10.0.0.42"
+      port: 80
+      backends: [` + manyBackends(64) + `]
+`,
+		want: []string{`t.yaml:9: splice46.services[0].backends: 64 backends, at most 63`},
+	},
+	{
 		name: "duplicate service",
 		yaml: `
 switches: [{name: s1, dpid: "0x1"}]
@@ -527,4 +561,13 @@ func TestValidationErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyBackends writes n distinct backends for a flow list.
+func manyBackends(n int) string {
+	var bs []string
+	for i := range n {
+		bs = append(bs, fmt.Sprintf(`{address: "[2001:db8::%x]:80"}`, i+1))
+	}
+	return strings.Join(bs, ", ")
 }

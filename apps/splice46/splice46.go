@@ -114,14 +114,15 @@ func newState(t *topo.Topology) (*state, error) {
 		return nil, fmt.Errorf("splice46: no splice46 section in %s", t.File)
 	}
 	cfg, err := engineConfig(t.Splice46)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var e *proxy46.Engine
+		if e, err = proxy46.New(cfg); err == nil {
+			return withTopo(t, e), nil
+		}
 	}
-	e, err := proxy46.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("splice46: %w", err)
-	}
-	return withTopo(t, e), nil
+	// topo checks what the engine checks; should they ever differ, the
+	// engine's refusal still names the file and the section.
+	return nil, &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
 }
 
 // engineConfig maps the file's section onto the engine's configuration.
