@@ -186,7 +186,7 @@ func TestReconcileOnConnect(t *testing.T) {
 		if f.Priority == 300 {
 			t.Error("stale flow of our cookie range survived")
 		}
-		if f.Priority == d2.Priority && instructionBytes(f.Instructions) != instructionBytes(d2.Instructions) {
+		if got, want := mustInstructions(t, f.Instructions), mustInstructions(t, d2.Instructions); f.Priority == d2.Priority && got != want {
 			t.Error("flow with stale instructions not replaced")
 		}
 	}
