@@ -189,7 +189,7 @@ func (e *Engine) drop(r DropReason) packet.Verdict {
 	return packet.Drop
 }
 
-// clientAddr and vipAddr give netip forms for output packets; they do not
+// clientAddr and backendAddr give netip forms for output packets; they do not
 // allocate.
 func (c *conn) clientAddr() netip.Addr { return netip.AddrFrom4(c.k4.client) }
 func (c *conn) backendAddr() netip.Addr {
