@@ -137,7 +137,7 @@ func TestHandshakeInstallsDesiredFlows(t *testing.T) {
 	for _, m := range sw.Received() {
 		switch m := m.(type) {
 		case *ofp.SetConfig:
-			sawConfig = m.MissSendLen == ofp.NoBuffer
+			sawConfig = m.MissSendLen == ofp.MaxLenNoBuffer
 		case *ofp.MultipartRequest:
 			sawPortDesc = sawPortDesc || m.MPType == ofp.MultipartPortDesc
 		}
@@ -338,11 +338,11 @@ func TestPacketInDispatchedByCookie(t *testing.T) {
 	sw := newFake(0x8)
 	h.connect(sw)
 	ofptest.WaitFor(t, "switch up", func() bool { return mine.upCount() == 1 })
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}}
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}}
 	if err := sw.SendMessage(pi); err != nil {
 		t.Fatal(err)
 	}
-	unowned := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(2))}
+	unowned := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(2))}
 	if err := sw.SendMessage(unowned); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestReaderNeverBlocksOnEvents(t *testing.T) {
 	sw := newFake(0xf)
 	h.connect(sw)
 	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1))}
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1))}
 	if err := sw.SendMessage(pi); err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
 					mods = append(mods, &ofp.FlowMod{
 						Cookie: f.Cookie, CookieMask: ^uint64(0), TableID: f.TableID,
 						Command: ofp.FlowDeleteStrict, Priority: f.Priority,
-						BufferID: ofp.NoBuffer32, OutPort: ofp.PortAny, OutGroup: ofp.GroupAny,
+						BufferID: ofp.NoBufferID, OutPort: ofp.PortAny, OutGroup: ofp.GroupAny,
 						Match: f.Match,
 					})
 					st.Deleted++

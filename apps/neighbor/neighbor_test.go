@@ -66,7 +66,7 @@ func (r *rig) packetOuts(dpid uint64) int { return len(r.sw[dpid].PacketOuts()) 
 // given cookie would have, from port.
 func (r *rig) packetIn(dpid uint64, port uint32, cookie uint64, frame []byte) {
 	r.t.Helper()
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: controller.AppCookie(CookieID, cookie),
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: controller.AppCookie(CookieID, cookie),
 		Match: ofp.NewMatch(ofp.InPort(port)), Data: frame}
 	if err := r.sw[dpid].SendMessage(pi); err != nil {
 		r.t.Fatal(err)

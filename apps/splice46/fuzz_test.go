@@ -34,6 +34,6 @@ func FuzzPacketIn(f *testing.F) {
 	f.Add(ipv4(17, 0x14, 0xe9, 0, 53, 0, 8, 0, 0))                                                // UDP
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		app.PacketIn(nil, &ofp.PacketIn{BufferID: ofp.NoBuffer32, Data: frame})
+		app.PacketIn(nil, &ofp.PacketIn{BufferID: ofp.NoBufferID, Data: frame})
 	})
 }

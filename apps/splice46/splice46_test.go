@@ -66,7 +66,7 @@ func (r *rig) packetIn(ls ...gopacket.SerializableLayer) {
 		append([]gopacket.SerializableLayer{eth}, ls...)...); err != nil {
 		r.t.Fatal(err)
 	}
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: controller.AppCookie(CookieID, 1),
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: controller.AppCookie(CookieID, 1),
 		Match: ofp.NewMatch(ofp.InPort(3)), Data: buf.Bytes()}
 	if err := r.sw.SendMessage(pi); err != nil {
 		r.t.Fatal(err)
