@@ -197,7 +197,7 @@ func TestReconcileOnConnect(t *testing.T) {
 	// A second sync of an unchanged table changes nothing.
 	s, _ := h.ctl.Switch(0x2)
 	before := sw.FlowMods()
-	st, err := s.SyncFlows(h.ctx)
+	st, err := s.Sync(h.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

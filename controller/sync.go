@@ -66,13 +66,13 @@ func flowName(table uint8, priority uint16, m ofp.Match) string {
 	return fmt.Sprintf("flow table=%d priority=%d %v", table, priority, &m)
 }
 
-// SyncFlows makes the switch's groups and flow table equal, for every app's
+// Sync makes the switch's groups and flow table equal, for every app's
 // id range, to the groups and flows the apps declare: it reads what is
 // installed, deletes what is not declared, adds what is missing or
 // different, and waits for a barrier. Groups are added before the flows
 // that may point to them and deleted after the flows that did. Groups and
 // flows of ids no app owns are left alone.
-func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
+func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 	var st SyncStats
 	groupAdds, groupDels, err := s.groupMods(ctx)
 	if err != nil {

@@ -78,9 +78,9 @@ func TestSyncNamesTheFlowThatCannotBeEncoded(t *testing.T) {
 				s, ok = h.ctl.Switch(0x3)
 				return ok
 			})
-			_, err := s.SyncFlows(h.ctx)
+			_, err := s.Sync(h.ctx)
 			if err == nil {
-				t.Fatal("SyncFlows succeeded")
+				t.Fatal("Sync succeeded")
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {

@@ -134,7 +134,7 @@ func TestSyncIsIdempotent(t *testing.T) {
 	before := r.sw[1].FlowMods()
 	r.sw[1].Flows()
 	sw, _ := r.ctl.Switch(1)
-	st, err := sw.SyncFlows(r.ctx)
+	st, err := sw.Sync(r.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
