@@ -75,5 +75,6 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, err
 	}
 	b.t.index()
+	b.t.Warnings = p.warnings
 	return b.t, nil
 }

@@ -9,7 +9,7 @@ type Limits struct {
 	MaxEmbryonic       int // connections not yet spliced
 	SynCookieThreshold int // embryonic connections before SYN cookies; negative: never
 	MaxHeldBytes       int // client bytes held per connection before a backend is chosen
-	MaxHeldBytesTotal  int // the same, over all connections
+	MaxHeldBytesGlobal int // the same, over all connections together
 	ChallengeACKLimit  int // challenge ACKs per second; negative: none
 }
 
@@ -39,7 +39,7 @@ const MaxBackends = 63
 // crossLimits applies the engine's rules that tie one limit to another,
 // with the engine's defaults for the limits left out, so that a file the
 // engine would refuse fails here with its line.
-func (b *builder) crossLimits(fl *fileLimits) {
+func (b *builder) crossLimits(fl Limits, globalKey string) {
 	embryonic, from := fl.MaxEmbryonic, "max_embryonic"
 	if embryonic == 0 {
 		embryonic, from = fl.MaxConnections, "max_connections, which max_embryonic defaults to"
@@ -55,8 +55,8 @@ func (b *builder) crossLimits(fl *fileLimits) {
 	if held == 0 {
 		held, from = engineMaxHeldBytes, "the default max_held_bytes"
 	}
-	if fl.MaxHeldBytesTotal > 0 && held > 0 && fl.MaxHeldBytesTotal < held {
-		b.p.add("splice46.limits.max_held_bytes_total", "%d is below %s (%d)", fl.MaxHeldBytesTotal, from, held)
+	if fl.MaxHeldBytesGlobal > 0 && held > 0 && fl.MaxHeldBytesGlobal < held {
+		b.p.add("splice46.limits."+globalKey, "%d is below %s (%d)", fl.MaxHeldBytesGlobal, from, held)
 	}
 }
 
@@ -65,8 +65,32 @@ type fileLimits struct {
 	MaxEmbryonic       int `yaml:"max_embryonic"`
 	SynCookieThreshold int `yaml:"syn_cookie_threshold"`
 	MaxHeldBytes       int `yaml:"max_held_bytes"`
-	MaxHeldBytesTotal  int `yaml:"max_held_bytes_total"`
+	MaxHeldBytesGlobal int `yaml:"max_held_bytes_global"`
 	ChallengeACKLimit  int `yaml:"challenge_ack_limit"`
+	// MaxHeldBytesTotal is the old name of max_held_bytes_global, read
+	// with a warning: "total" read like the counter
+	// sixgate_proxy46_held_bytes_total.
+	MaxHeldBytesTotal int `yaml:"max_held_bytes_total"`
+}
+
+const (
+	keyHeldGlobal = "splice46.limits.max_held_bytes_global"
+	keyHeldTotal  = "splice46.limits.max_held_bytes_total"
+)
+
+// heldBytesGlobal reads max_held_bytes_global or, with a warning, its old
+// name; both at once is an error. It returns the value and the key written.
+func (b *builder) heldBytesGlobal(fl *fileLimits) (int, string) {
+	newLine, hasNew := b.p.lines[keyHeldGlobal]
+	if _, hasOld := b.p.lines[keyHeldTotal]; !hasOld {
+		return fl.MaxHeldBytesGlobal, "max_held_bytes_global"
+	}
+	if hasNew {
+		b.p.add(keyHeldTotal, "max_held_bytes_total is the old name of max_held_bytes_global, also given (line %d): keep only max_held_bytes_global", newLine)
+		return fl.MaxHeldBytesGlobal, "max_held_bytes_global"
+	}
+	b.p.warn(keyHeldTotal, "deprecated: rename it max_held_bytes_global (same meaning)")
+	return fl.MaxHeldBytesTotal, "max_held_bytes_total"
 }
 
 type fileTimeouts struct {
@@ -80,13 +104,17 @@ type fileTimeouts struct {
 // buildLimits reads splice46.limits and splice46.timeouts.
 func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 	if fl != nil {
-		s.Limits = Limits(*fl)
+		global, globalKey := b.heldBytesGlobal(fl)
+		s.Limits = Limits{
+			MaxConnections: fl.MaxConnections, MaxEmbryonic: fl.MaxEmbryonic, SynCookieThreshold: fl.SynCookieThreshold,
+			MaxHeldBytes: fl.MaxHeldBytes, MaxHeldBytesGlobal: global, ChallengeACKLimit: fl.ChallengeACKLimit,
+		}
 		for _, c := range []struct {
 			name string
 			v    int
 		}{
 			{"max_connections", fl.MaxConnections}, {"max_embryonic", fl.MaxEmbryonic},
-			{"max_held_bytes", fl.MaxHeldBytes}, {"max_held_bytes_total", fl.MaxHeldBytesTotal},
+			{"max_held_bytes", fl.MaxHeldBytes}, {globalKey, global},
 		} {
 			if c.v < 0 {
 				b.p.add("splice46.limits."+c.name, "%d is negative (0 takes the default)", c.v)
@@ -95,7 +123,7 @@ func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 		if fl.MaxHeldBytes > 65535 {
 			b.p.add("splice46.limits.max_held_bytes", "%d is above 65535 (it is also the window offered to clients)", fl.MaxHeldBytes)
 		}
-		b.crossLimits(fl)
+		b.crossLimits(s.Limits, globalKey)
 	}
 	if ft != nil {
 		t := &s.Timeouts

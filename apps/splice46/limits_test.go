@@ -31,10 +31,10 @@ func TestTopoRefusesWhatTheEngineRefuses(t *testing.T) {
 		{topo.Limits{SynCookieThreshold: 65537}, 1},
 		{topo.Limits{MaxConnections: 100}, 1},
 		{topo.Limits{MaxEmbryonic: 100}, 1},
-		{topo.Limits{MaxHeldBytes: 4096, MaxHeldBytesTotal: 4096}, 1},
-		{topo.Limits{MaxHeldBytes: 4096, MaxHeldBytesTotal: 4095}, 1},
-		{topo.Limits{MaxHeldBytesTotal: 16384}, 1},
-		{topo.Limits{MaxHeldBytesTotal: 16383}, 1},
+		{topo.Limits{MaxHeldBytes: 4096, MaxHeldBytesGlobal: 4096}, 1},
+		{topo.Limits{MaxHeldBytes: 4096, MaxHeldBytesGlobal: 4095}, 1},
+		{topo.Limits{MaxHeldBytesGlobal: 16384}, 1},
+		{topo.Limits{MaxHeldBytesGlobal: 16383}, 1},
 		{topo.Limits{MaxHeldBytes: 1000}, 1},
 	}
 	for _, c := range cases {
@@ -77,7 +77,7 @@ func limitsFile(l topo.Limits, n int) string {
 	}{
 		{"max_connections", l.MaxConnections}, {"max_embryonic", l.MaxEmbryonic},
 		{"syn_cookie_threshold", l.SynCookieThreshold}, {"max_held_bytes", l.MaxHeldBytes},
-		{"max_held_bytes_total", l.MaxHeldBytesTotal}, {"challenge_ack_limit", l.ChallengeACKLimit},
+		{"max_held_bytes_global", l.MaxHeldBytesGlobal}, {"challenge_ack_limit", l.ChallengeACKLimit},
 	} {
 		if f.v != 0 {
 			lim = append(lim, fmt.Sprintf("%s: %d", f.key, f.v))

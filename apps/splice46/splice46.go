@@ -131,7 +131,7 @@ func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
 	cfg := proxy46.Config{
 		Pool6: s.Pool6, MTU6: s.MTU6,
 		MaxConnections: l.MaxConnections, MaxEmbryonic: l.MaxEmbryonic, SynCookieThreshold: l.SynCookieThreshold,
-		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesTotal, ChallengeACKLimit: l.ChallengeACKLimit,
+		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesGlobal, ChallengeACKLimit: l.ChallengeACKLimit,
 		Timeouts: proxy46.Timeouts{Embryonic: t.Embryonic, SYNRetransmit: t.SYNRetransmit, Backend: t.Backend,
 			Idle: t.Idle, Linger: t.Linger},
 	}

@@ -229,7 +229,7 @@ splice46:
   mac: "00:00:0a:00:00:42"
   pool6: "2001:db8:ffff::/96"
   services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
-  limits: {max_connections: 5000, max_embryonic: 300, syn_cookie_threshold: 100, max_held_bytes: 4096, max_held_bytes_total: 1048576, challenge_ack_limit: 50}
+  limits: {max_connections: 5000, max_embryonic: 300, syn_cookie_threshold: 100, max_held_bytes: 4096, max_held_bytes_global: 1048576, challenge_ack_limit: 50}
   timeouts: {idle: 10m}
 `))
 	if err != nil {

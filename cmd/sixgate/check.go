@@ -30,6 +30,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	log := logrus.New()
 	log.SetOutput(stderr)
 	log.SetLevel(logrus.WarnLevel)
+	log.SetFormatter(plainFormatter{})
 	p, err := prepare(*config, "", logrus.NewEntry(log))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -38,4 +39,12 @@ func check(args []string, stdout, stderr io.Writer) int {
 	t := p.topo
 	fmt.Fprintf(stdout, "%s: ok: %d switches, %d links, %d hosts\n", *config, len(t.Switches), len(t.Links), len(t.Hosts))
 	return 0
+}
+
+// plainFormatter prints check's warnings as "warning: FILE:LINE: field:
+// message", one a line, like its errors.
+type plainFormatter struct{}
+
+func (plainFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	return []byte(e.Level.String() + ": " + e.Message + "\n"), nil
 }

@@ -42,10 +42,10 @@ func TestCheckRefusesWhatStartRefuses(t *testing.T) {
 			`:7: splice46.limits.syn_cookie_threshold: 200 is above max_connections`},
 		{"SYN cookies above the default cap", spliceFile("syn_cookie_threshold: 70000", 1),
 			`:7: splice46.limits.syn_cookie_threshold: 70000 is above the default max_embryonic (65536)`},
-		{"global held bytes below per connection", spliceFile("max_held_bytes: 4096, max_held_bytes_total: 1024", 1),
-			`:7: splice46.limits.max_held_bytes_total: 1024 is below max_held_bytes (4096)`},
-		{"global held bytes below the default", spliceFile("max_held_bytes_total: 1024", 1),
-			`:7: splice46.limits.max_held_bytes_total: 1024 is below the default max_held_bytes (16384)`},
+		{"global held bytes below per connection", spliceFile("max_held_bytes: 4096, max_held_bytes_global: 1024", 1),
+			`:7: splice46.limits.max_held_bytes_global: 1024 is below max_held_bytes (4096)`},
+		{"global held bytes below the default", spliceFile("max_held_bytes_global: 1024", 1),
+			`:7: splice46.limits.max_held_bytes_global: 1024 is below the default max_held_bytes (16384)`},
 		{"too many backends", spliceFile("", 64),
 			`:6: splice46.services[0].backends: 64 backends, at most 63`},
 	}
@@ -88,5 +88,30 @@ func TestCheckAcceptsTheExamples(t *testing.T) {
 		if code := check([]string{"-config", f}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), ": ok: ") {
 			t.Errorf("check %s: exit %d, stdout %q, stderr %q", f, code, stdout.String(), stderr.String())
 		}
+	}
+}
+
+func TestCheckWarnsOnceOfTheOldHeldBytesKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.yaml")
+	if err := os.WriteFile(path, []byte(spliceFile("max_held_bytes_total: 1048576", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check exit %d: %s", code, stderr.String())
+	}
+	want := "warning: " + path + ":7: splice46.limits.max_held_bytes_total: deprecated: rename it max_held_bytes_global (same meaning)\n"
+	if stderr.String() != want {
+		t.Errorf("check said:\n%q\nwant:\n%q", stderr.String(), want)
+	}
+
+	// Both names at once: an error.
+	if err := os.WriteFile(path, []byte(spliceFile("max_held_bytes_total: 1048576, max_held_bytes_global: 1048576", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), path+":7: splice46.limits.max_held_bytes_total: ") {
+		t.Errorf("check with both keys: exit %d, %q", code, stderr.String())
 	}
 }

@@ -84,7 +84,7 @@ type prepared struct {
 // is one the daemon starts with. A non-empty solo names the one app to run
 // instead of the configured ones.
 func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
-	t, err := topo.Load(path)
+	t, err := load(path, log)
 	if err != nil {
 		return nil, err
 	}
@@ -165,9 +165,22 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	return ctl.Serve(ctx, l)
 }
 
+// load reads and validates the configuration file and logs its warnings
+// (deprecated keys), once per load.
+func load(path string, log *logrus.Entry) (*topo.Topology, error) {
+	t, err := topo.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range t.Warnings {
+		log.Warn(w.Error())
+	}
+	return t, nil
+}
+
 // reload reads the file again; a bad file keeps the running configuration.
 func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
-	t, err := topo.Load(path)
+	t, err := load(path, log)
 	if err != nil {
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
 		return
