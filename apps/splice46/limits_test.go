@@ -55,7 +55,7 @@ func TestTopoRefusesWhatTheEngineRefuses(t *testing.T) {
 				b.Address = backendN(len(svc.Backends))
 				svc.Backends = append(svc.Backends, &b)
 			}
-			_, engineErr := newState(base)
+			_, engineErr := newEngine(base)
 
 			if (topoErr == nil) != (engineErr == nil) {
 				t.Errorf("topo says %v, the engine says %v", topoErr, engineErr)

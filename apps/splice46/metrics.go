@@ -31,11 +31,10 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	s := &c.a.stats
+	s := c.a.Counters()
 	for event, v := range map[string]uint64{
-		"packet_in": s.packetIns.Load(), "packet_out": s.packetOuts.Load(), "no_route": s.noRoute.Load(),
-		"not_ip": s.notIP.Load(), "echo_reply": s.echoReplies.Load(), "closed_port": s.closedPort.Load(),
-		"send_failure": s.sendFailures.Load(),
+		"packet_in": s.PacketIns.Load(), "packet_out": s.PacketOuts.Load(), "no_route": s.NoRoute.Load(),
+		"not_ip": s.NotIP.Load(), "send_failure": s.SendFailures.Load(),
 	} {
 		ch <- prometheus.MustNewConstMetric(descAppPackets, prometheus.CounterValue, float64(v), event)
 	}

@@ -28,22 +28,22 @@ splice46:
     - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}
 `
 
-func testState(t *testing.T, tail string) *state {
+func testApp(t *testing.T, tail string) *App {
 	t.Helper()
 	top, err := topo.Parse("t.yaml", []byte(twoSwitches+tail))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := newState(top)
+	a, err := New(top, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return a
 }
 
 // steering lists, for each steering flow (service and pool6), where its
 // action sends the packet: "port:N", "group:N" or "controller".
-func steering(t *testing.T, flows []controller.Flow) (out []string, guards int) {
+func steeringOf(t *testing.T, flows []controller.Flow) (out []string, guards int) {
 	t.Helper()
 	for _, f := range flows {
 		if f.Priority == prioGuard {
@@ -92,9 +92,9 @@ func TestSteeringByMode(t *testing.T) {
 			1, "port:9", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := testState(t, tc.tail)
-			flows := st.flowsFor(tc.dpid)
-			got, guards := steering(t, flows)
+			a := testApp(t, tc.tail)
+			flows := a.FlowsFor(tc.dpid)
+			got, guards := steeringOf(t, flows)
 			// One service flow, pool6 TCP, pool6 Packet Too Big.
 			if len(got) != 3 || strings.Count(strings.Join(got, " "), tc.want) != 3 {
 				t.Errorf("steering to %v, want 3 times %s", got, tc.want)
@@ -115,7 +115,7 @@ func TestSteeringByMode(t *testing.T) {
 			if vipFlows != 1 {
 				t.Errorf("%d VIP flows", vipFlows)
 			}
-			groups := st.groupsFor(tc.dpid)
+			groups := a.GroupsFor(tc.dpid)
 			if tc.groupBuckets == 0 {
 				if len(groups) != 0 {
 					t.Errorf("groups %+v, want none", groups)
@@ -136,62 +136,23 @@ func TestSteeringByMode(t *testing.T) {
 }
 
 func TestReloadRefusesNewPorts(t *testing.T) {
-	a := testState(t, "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n").topo.Splice46
-	b := testState(t, "  mode: port\n  ports: [{interface: eng1, switch: s2, port: 10}]\n").topo.Splice46
-	c := testState(t, "").topo.Splice46
-	if err := sameDataPath(a, a); err != nil {
-		t.Error(err)
+	port0 := "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n"
+	a := testApp(t, port0)
+	for _, tail := range []string{"  mode: port\n  ports: [{interface: eng1, switch: s2, port: 10}]\n", ""} {
+		top, err := topo.Parse("t.yaml", []byte(twoSwitches+tail))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Reload(top) == nil {
+			t.Errorf("a change of ports or mode was accepted on reload: %q", tail)
+		}
 	}
-	if sameDataPath(a, b) == nil || sameDataPath(a, c) == nil {
-		t.Error("a change of ports or mode was accepted on reload")
-	}
-}
-
-// ringPortMode is a ring with the engine port on s2.
-const ringPortMode = `
-switches: [{name: s1, dpid: "0x1"}, {name: s2, dpid: "0x2"}, {name: s3, dpid: "0x3"}]
-links: [{a: "s1:9", b: "s2:9"}, {a: "s2:8", b: "s3:8"}, {a: "s3:7", b: "s1:7"}]
-hosts:
-  - {name: h1, switch: s1, port: 1, mac: "00:00:0a:00:00:01", ipv6: ["2001:db8::1"]}
-  - {name: h3, switch: s1, port: 3, mac: "00:00:0a:00:00:03", ipv4: ["10.0.0.3"]}
-splice46:
-  mac: "00:00:0a:00:00:42"
-  pool6: "2001:db8:ffff::/96"
-  mode: port
-  ports: [{interface: eng0, switch: s2, port: 10}]
-  services:
-    - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}
-`
-
-// In a ring, a switch steers towards the engine's switch over the shortest
-// path that is up: cutting that link moves the steering to the long way.
-func TestSteeringFollowsLinkState(t *testing.T) {
-	top, err := topo.Parse("t.yaml", []byte(ringPortMode))
+	top, err := topo.Parse("t.yaml", []byte(twoSwitches+port0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := New(top, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	steersTo := func() string {
-		got, _ := steering(t, app.state.Load().flowsFor(1))
-		return strings.Join(got, " ")
-	}
-	if got := steersTo(); got != "port:9 port:9 port:9" {
-		t.Fatalf("s1 steers %q with every link up, want port 9 (towards s2)", got)
-	}
-	if !app.followLinks(1, 9, true) {
-		t.Fatal("s1:9 going down changed nothing")
-	}
-	if got := steersTo(); got != "port:7 port:7 port:7" {
-		t.Errorf("s1 steers %q with s1:9 down, want port 7 (round by s3)", got)
-	}
-	if app.followLinks(1, 9, true) {
-		t.Error("a second down for the same port reported a change")
-	}
-	if !app.followLinks(1, 9, false) || steersTo() != "port:9 port:9 port:9" {
-		t.Errorf("s1:9 back up: steering %q", steersTo())
+	if err := a.Reload(top); err != nil {
+		t.Errorf("same ports refused: %v", err)
 	}
 }
 
@@ -199,31 +160,4 @@ func quietLog() *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	return logrus.NewEntry(l)
-}
-
-// A link already down when its switch connects is taken into account: the
-// switch reports port 9 down and does not report port 7 at all; the first
-// goes round by s3, the second (s1's other link) then leaves s1 cut off.
-func TestSteeringReadsPortsOnConnect(t *testing.T) {
-	top, err := topo.Parse("t.yaml", []byte(ringPortMode))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := New(top, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports := map[uint32]ofp.Port{7: {PortNo: 7}, 9: {PortNo: 9, State: ofp.PortStateLinkDown}}
-	lookup := func(no uint32) (ofp.Port, bool) { p, ok := ports[no]; return p, ok }
-	if !app.applyPorts(1, lookup) {
-		t.Fatal("a down port on connect changed nothing")
-	}
-	if got, _ := steering(t, app.state.Load().flowsFor(1)); strings.Join(got, " ") != "port:7 port:7 port:7" {
-		t.Errorf("s1 steers %v with s1:9 down, want port 7", got)
-	}
-	delete(ports, 7)
-	app.applyPorts(1, lookup)
-	if got, _ := steering(t, app.state.Load().flowsFor(1)); strings.Join(got, " ") != "controller controller controller" {
-		t.Errorf("s1 steers %v with both links down, want the controller", got)
-	}
 }
