@@ -217,9 +217,16 @@ func hostileCases() []hostileCase {
 			}},
 		{name: "icmpv4-to-vip", verdict: packet.Drop, reason: DropICMPUnhandled,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				// An ICMP error from the client side: not answered, not
+				// translated.
 				p := append([]byte(nil), p4...)
 				p[ip4Proto] = protoICMP4
-				return refix4(p)
+				p = refix4(p)
+				icmp := packet.ICMP(p[20:])
+				icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv4DestUnreachable, packet.ICMPv4CodePortUnreachable
+				icmp.SetChecksum(0)
+				icmp.SetChecksum(packet.Checksum(0, icmp))
+				return p
 			}},
 		{name: "syn-with-data", verdict: packet.Consumed, reason: DropSYNData,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {

@@ -105,6 +105,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"icmp_sent", s.ICMPSent}, {"syn_cookie_sent", s.SynCookiesSent},
 		{"syn_cookie_accepted", s.SynCookiesAccepted}, {"challenge_ack", s.ChallengeACKs},
 		{"challenge_ack_limited", s.ChallengeACKsLimited},
+		{"echo_reply", s.EchoReplies}, {"closed_port_reset", s.ClosedPortResets},
+		{"port_unreachable", s.PortUnreachables}, {"icmp_error_limited", s.ICMPErrorsLimited},
 	} {
 		counter(c.events, ev.v, ev.name)
 	}
@@ -116,6 +118,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"max_connections", s.Limits.MaxConnections}, {"max_embryonic", s.Limits.MaxEmbryonic},
 		{"syn_cookie_threshold", s.Limits.SynCookieThreshold}, {"max_held_bytes", s.Limits.MaxHeldBytes},
 		{"max_held_bytes_total", s.Limits.MaxHeldBytesTotal}, {"challenge_ack_limit", s.Limits.ChallengeACKLimit},
+		{"icmp_error_limit", s.Limits.ICMPErrorLimit},
 	} {
 		gauge(c.limits, float64(l.v), l.name)
 	}

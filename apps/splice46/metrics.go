@@ -32,9 +32,13 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := &c.a.stats
+	// The VIP answers are the engine's now (sixgate_proxy46_events_total
+	// echo_reply, closed_port_reset, port_unreachable); echo_reply and
+	// closed_port stay here for the dashboards that read them.
+	es := c.a.Stats()
 	for event, v := range map[string]uint64{
 		"packet_in": s.packetIns.Load(), "packet_out": s.packetOuts.Load(), "no_route": s.noRoute.Load(),
-		"not_ip": s.notIP.Load(), "echo_reply": s.echoReplies.Load(), "closed_port": s.closedPort.Load(),
+		"not_ip": s.notIP.Load(), "echo_reply": es.EchoReplies, "closed_port": es.ClosedPortResets + es.PortUnreachables,
 		"send_failure": s.sendFailures.Load(),
 	} {
 		ch <- prometheus.MustNewConstMetric(descAppPackets, prometheus.CounterValue, float64(v), event)

@@ -1,9 +1,10 @@
 // Package splice46 connects the proxy46 splicing engine to the switches:
 // it sends the TCP traffic of every VIP, and the backends' answers to pool6
 // addresses, to the controller, feeds those packets to the engine, and sends
-// what the engine produces out of the port of the destination host. It also
-// answers the rest of the IPv4 traffic to a VIP the way a host would: echo
-// replies to pings, a reset for a closed TCP port, port unreachable for UDP.
+// what the engine produces out of the port of the destination host. The
+// rest of the IPv4 traffic to a VIP goes to the controller too, for the
+// engine answers it the way a host would: echo replies to pings, a reset
+// for a closed TCP port, port unreachable for UDP.
 //
 // In controller mode (the default) every spliced segment is a packet-in
 // and a packet-out, which suits demos and light load. In port mode the
@@ -84,8 +85,6 @@ type counters struct {
 	packetOuts   atomic.Uint64
 	noRoute      atomic.Uint64
 	notIP        atomic.Uint64
-	echoReplies  atomic.Uint64
-	closedPort   atomic.Uint64
 	sendFailures atomic.Uint64
 }
 
@@ -246,29 +245,18 @@ func services(s *topo.Splice46) string {
 	return out
 }
 
-// PacketIn runs one packet through the VIP answers or the engine.
+// PacketIn hands one IPv4 or IPv6 packet to the engine, which also
+// answers for the VIPs as a host would, and sends what it produced.
 func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
 	a.stats.packetIns.Add(1)
-	frame := pi.Data
-	if len(frame) < 14 {
+	eth := packet.Ethernet(pi.Data)
+	if !eth.IsValid() || (eth.Type() != packet.EtherTypeIPv4 && eth.Type() != packet.EtherTypeIPv6) {
 		a.stats.notIP.Add(1)
 		return
 	}
 	st := a.state.Load()
-	et := binary.BigEndian.Uint16(frame[12:14])
-	ip := frame[14:]
-	switch et {
-	case 0x0800:
-		if a.answerVIP(st, ip) {
-			return
-		}
-	case 0x86dd:
-	default:
-		a.stats.notIP.Add(1)
-		return
-	}
 	b := a.batches.Get().(*packet.Batch)
-	st.engine.Handle(ip, b)
+	st.engine.Handle(eth.Payload(), b)
 	a.send(st, b)
 	b.Reset()
 	a.batches.Put(b)

@@ -241,7 +241,7 @@ splice46:
 	}
 	got := app.Engine().Stats().Limits
 	want := proxy46.Limits{MaxConnections: 5000, MaxEmbryonic: 300, SynCookieThreshold: 100, MaxHeldBytes: 4096,
-		MaxHeldBytesTotal: 1 << 20, ChallengeACKLimit: 50}
+		MaxHeldBytesTotal: 1 << 20, ChallengeACKLimit: 50, ICMPErrorLimit: 1000}
 	if got != want {
 		t.Errorf("engine limits %+v, want %+v", got, want)
 	}
