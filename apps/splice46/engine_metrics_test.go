@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sixgate/sixgate/proxy46"
 )
@@ -16,49 +15,36 @@ type fixedStats proxy46.Stats
 
 func (f *fixedStats) Stats() proxy46.Stats { return proxy46.Stats(*f) }
 
-// gather registers the engine collector over s with a pedantic registry
-// and returns the metric families by name.
-func gather(t *testing.T, s proxy46.Stats) map[string]*dto.MetricFamily {
+// value gathers from g the value of the metric of family name whose
+// labels include want (name=value pairs).
+func value(t *testing.T, g prometheus.Gatherer, name string, want ...string) float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	fs := fixedStats(s)
-	reg.MustRegister(newEngineCollector(&fs))
-	families, err := reg.Gather()
+	families, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := make(map[string]*dto.MetricFamily)
 	for _, mf := range families {
-		m[mf.GetName()] = mf
-	}
-	return m
-}
-
-// value returns the value of the metric of family name whose labels
-// include want (name=value pairs).
-func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want ...string) float64 {
-	t.Helper()
-	mf, ok := fams[name]
-	if !ok {
-		t.Fatalf("no metric family %s", name)
-	}
-next:
-	for _, m := range mf.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
+		if mf.GetName() != name {
+			continue
 		}
-		for i := 0; i+1 < len(want); i += 2 {
-			if labels[want[i]] != want[i+1] {
-				continue next
+	next:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
 			}
+			for i := 0; i+1 < len(want); i += 2 {
+				if labels[want[i]] != want[i+1] {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
 		}
-		if c := m.GetCounter(); c != nil {
-			return c.GetValue()
-		}
-		return m.GetGauge().GetValue()
 	}
-	t.Fatalf("%s has no metric with labels %v", name, want)
+	t.Fatalf("no metric %s with labels %v", name, want)
 	return 0
 }
 
@@ -70,9 +56,17 @@ func TestEngineMetricNames(t *testing.T) {
 		Backends: []proxy46.BackendStats{{VIP: netip.MustParseAddrPort("10.0.0.42:80"),
 			Backend: netip.MustParseAddrPort("[2001:db8::1]:80"), Chosen: 3}},
 	}
+	s.EchoReplies, s.ClosedPortResets, s.PortUnreachables, s.ICMPErrorsLimited = 11, 12, 13, 14
+	s.Limits.ICMPErrorLimit = 1000
 	s.ByState[proxy46.StateHolding] = 2
 	s.Drops[proxy46.DropNoService] = 5
-	fams := gather(t, s)
+	reg := prometheus.NewPedanticRegistry()
+	fs := fixedStats(s)
+	reg.MustRegister(newEngineCollector(&fs))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]string{
 		"sixgate_proxy46_packets_total":             "Packets by family and direction (in to the engine, out of it).",
 		"sixgate_proxy46_connections_opened_total":  "Client SYNs accepted into the connection table.",
@@ -89,7 +83,8 @@ func TestEngineMetricNames(t *testing.T) {
 		"sixgate_proxy46_limit":                     "Configured bounds (negative: off).",
 	}
 	var got []string
-	for name, mf := range fams {
+	for _, mf := range families {
+		name := mf.GetName()
 		got = append(got, name)
 		if h, ok := want[name]; !ok {
 			t.Errorf("unexpected metric family %s", name)
@@ -111,8 +106,14 @@ func TestEngineMetricNames(t *testing.T) {
 		{"sixgate_proxy46_embryonic_connections", nil, 2},
 		{"sixgate_proxy46_drops_total", []string{"reason", "no-service"}, 5},
 		{"sixgate_proxy46_backend_chosen_total", []string{"vip", "10.0.0.42:80", "backend", "[2001:db8::1]:80", "default", "false"}, 3},
+		{"sixgate_proxy46_events_total", []string{"event", "echo_reply"}, 11},
+		{"sixgate_proxy46_events_total", []string{"event", "closed_port_reset"}, 12},
+		{"sixgate_proxy46_events_total", []string{"event", "port_unreachable"}, 13},
+		{"sixgate_proxy46_events_total", []string{"event", "icmp_error_limited"}, 14},
+		{"sixgate_proxy46_limit", []string{"bound", "icmp_error_limit"}, 1000},
+		{"sixgate_proxy46_limit", []string{"bound", "challenge_ack_limit"}, 0},
 	} {
-		if v := value(t, fams, c.name, c.labels...); v != c.want {
+		if v := value(t, reg, c.name, c.labels...); v != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)
 		}
 	}
