@@ -11,6 +11,7 @@ type Limits struct {
 	MaxHeldBytes       int // client bytes held per connection before a backend is chosen
 	MaxHeldBytesTotal  int // the same, over all connections
 	ChallengeACKLimit  int // challenge ACKs per second; negative: none
+	ICMPErrorLimit     int // ICMP errors for the VIPs per second; negative: none
 }
 
 // Timeouts are the splicing engine's timers. Zero means the engine's
@@ -30,6 +31,7 @@ type fileLimits struct {
 	MaxHeldBytes       int `yaml:"max_held_bytes"`
 	MaxHeldBytesTotal  int `yaml:"max_held_bytes_total"`
 	ChallengeACKLimit  int `yaml:"challenge_ack_limit"`
+	ICMPErrorLimit     int `yaml:"icmp_error_limit"`
 }
 
 type fileTimeouts struct {

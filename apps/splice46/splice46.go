@@ -130,6 +130,7 @@ func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
 		Pool6: s.Pool6, MTU6: s.MTU6,
 		MaxConnections: l.MaxConnections, MaxEmbryonic: l.MaxEmbryonic, SynCookieThreshold: l.SynCookieThreshold,
 		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesTotal, ChallengeACKLimit: l.ChallengeACKLimit,
+		ICMPErrorLimit: l.ICMPErrorLimit,
 		Timeouts: proxy46.Timeouts{Embryonic: t.Embryonic, SYNRetransmit: t.SYNRetransmit, Backend: t.Backend,
 			Idle: t.Idle, Linger: t.Linger},
 	}

@@ -262,7 +262,7 @@ splice46:
   mac: "00:00:0a:00:00:42"
   pool6: "2001:db8:ffff::/96"
   services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
-  limits: {max_connections: 5000, max_embryonic: 300, syn_cookie_threshold: 100, max_held_bytes: 4096, max_held_bytes_total: 1048576, challenge_ack_limit: 50}
+  limits: {max_connections: 5000, max_embryonic: 300, syn_cookie_threshold: 100, max_held_bytes: 4096, max_held_bytes_total: 1048576, challenge_ack_limit: 50, icmp_error_limit: 20}
   timeouts: {idle: 10m}
 `))
 	if err != nil {
@@ -274,7 +274,7 @@ splice46:
 	}
 	got := app.Engine().Stats().Limits
 	want := proxy46.Limits{MaxConnections: 5000, MaxEmbryonic: 300, SynCookieThreshold: 100, MaxHeldBytes: 4096,
-		MaxHeldBytesTotal: 1 << 20, ChallengeACKLimit: 50, ICMPErrorLimit: 1000}
+		MaxHeldBytesTotal: 1 << 20, ChallengeACKLimit: 50, ICMPErrorLimit: 20}
 	if got != want {
 		t.Errorf("engine limits %+v, want %+v", got, want)
 	}
