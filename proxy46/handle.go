@@ -49,7 +49,7 @@ func (e *Engine) handle4(pkt []byte, out *packet.Batch) packet.Verdict {
 	if binary.BigEndian.Uint16(pkt[ip4Flags:])&(ip4FlagMF|ip4FragOffMask) != 0 {
 		return e.drop(DropFragment)
 	}
-	if !hostAddr4([4]byte(pkt[ip4Src : ip4Src+4])) {
+	if !hostAddr4(packet.IPv4(pkt).Src()) {
 		return e.drop(DropBadSource)
 	}
 	switch pkt[ip4Proto] {

@@ -18,6 +18,10 @@ import (
 // hostTTL is the TTL of the answers, Linux's default.
 const hostTTL = 64
 
+// ecnMask is the ECN field of the TOS byte (RFC 3168): an answer copies a
+// request's DSCP but does not claim ECN capability.
+const ecnMask = 0x03
+
 // icmpErrorTOS is the TOS of the ICMP errors the engine originates:
 // precedence internetwork control (RFC 1812 §4.3.2.5), as Linux sends.
 const icmpErrorTOS = 0xc0
@@ -35,8 +39,8 @@ func hostAddr4(a [4]byte) bool {
 }
 
 // answerICMP answers an ICMP echo request to a VIP with an echo reply
-// carrying its identifier, sequence number and data (RFC 792), and
-// consumes it. Other ICMP is dropped unanswered: errors from the client
+// carrying its identifier, sequence number and data (RFC 792) and its
+// DSCP, and consumes it. Other ICMP is dropped unanswered: errors from the client
 // side are not translated for backends (the client's own TCP recovers,
 // and the backend never learns), and no error answers an error.
 func (e *Engine) answerICMP(pkt []byte, ihl int, out *packet.Batch) packet.Verdict {
@@ -54,7 +58,7 @@ func (e *Engine) answerICMP(pkt []byte, ihl int, out *packet.Batch) packet.Verdi
 	n := packet.IPv4MinLen + len(icmp)
 	b := out.Next(n, packet.IPv4Family, ip.SrcAddr())
 	packet.IPv4(b).Encode(&packet.IPv4Fields{
-		TOS: ip.TOS(), TotalLen: uint16(n), Flags: packet.IPv4FlagDF, TTL: hostTTL,
+		TOS: ip.TOS() &^ ecnMask, TotalLen: uint16(n), Flags: packet.IPv4FlagDF, TTL: hostTTL,
 		Protocol: packet.ProtoICMPv4, Src: ip.Dst(), Dst: ip.Src(),
 	})
 	reply := packet.ICMP(b[packet.IPv4MinLen:])

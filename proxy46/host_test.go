@@ -113,7 +113,7 @@ func TestVIPEchoReply(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	for _, data := range []string{"", "ping!", strings.Repeat("0123456789", 140)} {
 		req := ping(t, client4, 7, 9, data)
-		req[1] = 0x28 // TOS, copied into the reply
+		req[1] = 0x2a // DSCP copied into the reply, ECN (ECT(0)) not
 		req = refixIPv4Header(req)
 		v, as := handleAnswers(t, e, req)
 		if v != packet.Consumed || len(as) != 1 {
