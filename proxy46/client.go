@@ -24,8 +24,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *pac
 	if c == nil {
 		svc := e.services[vipKey{k.vip, k.vipPort}]
 		if svc == nil {
-			e.resetStray4(k, tcp, doff, out)
-			return e.drop(DropNoService)
+			return e.closedPort(k, tcp, doff, out) // host.go
 		}
 		switch {
 		case flags&(flagSYN|flagACK|flagRST|flagFIN) == flagSYN:

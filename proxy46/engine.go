@@ -46,6 +46,9 @@ type Engine struct {
 	challengeSecond int64
 	challengeN      int
 
+	// icmpLimit bounds the ICMP errors answered for the VIPs.
+	icmpLimit icmpBucket
+
 	stats Stats
 }
 

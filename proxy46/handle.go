@@ -49,12 +49,15 @@ func (e *Engine) handle4(pkt []byte, out *packet.Batch) packet.Verdict {
 	if binary.BigEndian.Uint16(pkt[ip4Flags:])&(ip4FlagMF|ip4FragOffMask) != 0 {
 		return e.drop(DropFragment)
 	}
+	if !hostAddr4(packet.IPv4(pkt).Src()) {
+		return e.drop(DropBadSource)
+	}
 	switch pkt[ip4Proto] {
 	case protoTCP:
 	case protoICMP4:
-		// Errors from the client side are not translated for backends:
-		// the client's own TCP recovers, and the backend never learns.
-		return e.drop(DropICMPUnhandled)
+		return e.answerICMP(pkt, ihl, out) // host.go
+	case packet.ProtoUDP:
+		return e.answerUDP(pkt, ihl, out)
 	default:
 		return e.drop(DropNotTCP)
 	}

@@ -11,6 +11,7 @@ type Limits struct {
 	MaxHeldBytes       int // client bytes held per connection before a backend is chosen
 	MaxHeldBytesGlobal int // the same, over all connections together
 	ChallengeACKLimit  int // challenge ACKs per second; negative: none
+	ICMPErrorLimit     int // ICMP errors for the VIPs per second; negative: none
 }
 
 // Timeouts are the splicing engine's timers. Zero means the engine's
@@ -67,6 +68,7 @@ type fileLimits struct {
 	MaxHeldBytes       int `yaml:"max_held_bytes"`
 	MaxHeldBytesGlobal int `yaml:"max_held_bytes_global"`
 	ChallengeACKLimit  int `yaml:"challenge_ack_limit"`
+	ICMPErrorLimit     int `yaml:"icmp_error_limit"`
 	// MaxHeldBytesTotal is the old name of max_held_bytes_global, read
 	// with a warning: "total" read like the counter
 	// sixgate_proxy46_held_bytes_total.
@@ -108,6 +110,7 @@ func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 		s.Limits = Limits{
 			MaxConnections: fl.MaxConnections, MaxEmbryonic: fl.MaxEmbryonic, SynCookieThreshold: fl.SynCookieThreshold,
 			MaxHeldBytes: fl.MaxHeldBytes, MaxHeldBytesGlobal: global, ChallengeACKLimit: fl.ChallengeACKLimit,
+			ICMPErrorLimit: fl.ICMPErrorLimit,
 		}
 		for _, c := range []struct {
 			name string

@@ -10,8 +10,8 @@ import (
 	"github.com/sixgate/sixgate/topo"
 )
 
-// FuzzPacketIn feeds arbitrary frames to the app as packet-ins: the VIP
-// answers and the engine behind them must never panic.
+// FuzzPacketIn feeds arbitrary frames to the app as packet-ins: the app
+// and the engine, which also answers for the VIPs, must never panic.
 func FuzzPacketIn(f *testing.F) {
 	top, err := topo.Load("../../topo/examples/seed.yaml")
 	if err != nil {

@@ -1,9 +1,10 @@
 // Package splice46 connects the proxy46 splicing engine to the switches:
 // it sends the TCP traffic of every VIP, and the backends' answers to pool6
 // addresses, to the controller, feeds those packets to the engine, and sends
-// what the engine produces out of the port of the destination host. It also
-// answers the rest of the IPv4 traffic to a VIP the way a host would: echo
-// replies to pings, a reset for a closed TCP port, port unreachable for UDP.
+// what the engine produces out of the port of the destination host. The
+// rest of the IPv4 traffic to a VIP goes to the controller too, for the
+// engine answers it the way a host would: echo replies to pings, a reset
+// for a closed TCP port, port unreachable for UDP.
 //
 // In controller mode (the default) every spliced segment is a packet-in
 // and a packet-out, which suits demos and light load. In port mode the
@@ -112,6 +113,7 @@ func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
 		Pool6: s.Pool6, MTU6: s.MTU6,
 		MaxConnections: l.MaxConnections, MaxEmbryonic: l.MaxEmbryonic, SynCookieThreshold: l.SynCookieThreshold,
 		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesGlobal, ChallengeACKLimit: l.ChallengeACKLimit,
+		ICMPErrorLimit: l.ICMPErrorLimit,
 		Timeouts: proxy46.Timeouts{Embryonic: t.Embryonic, SYNRetransmit: t.SYNRetransmit, Backend: t.Backend,
 			Idle: t.Idle, Linger: t.Linger},
 	}
