@@ -39,56 +39,88 @@ type packet struct {
 	proto uint8
 }
 
-// decodePacket parses an Ethernet frame received on inPort.
+// decodePacket parses an Ethernet frame received on inPort, as far as
+// the headers OpenFlow matches: what follows them (DNS in a UDP datagram,
+// say) is kept as an opaque payload, so that its decoding cannot fail a
+// lookup and a rewritten frame carries it unchanged.
 func decodePacket(data []byte, inPort uint32) (*packet, error) {
 	data = append([]byte(nil), data...)
 	pkt := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
-	if el := pkt.ErrorLayer(); el != nil {
-		return nil, fmt.Errorf("frame does not decode: %v", el.Error())
-	}
-	p := &packet{inPort: inPort, data: data, layers: pkt.Layers()}
-	for _, l := range p.layers {
-		switch l := l.(type) {
-		case *layers.Ethernet:
-			p.eth = l
-		case *layers.Dot1Q:
-			if p.vlan == nil { // the outer tag is the one vlan_vid matches
-				p.vlan = l
-			}
-		case *layers.ARP:
-			p.arp = l
-		case *layers.IPv4:
-			p.ip4, p.proto = l, uint8(l.Protocol)
-		case *layers.IPv6:
-			p.ip6, p.proto = l, uint8(l.NextHeader)
-		case *layers.IPv6HopByHop:
-			p.proto = uint8(l.NextHeader)
-		case *layers.IPv6Routing:
-			p.proto = uint8(l.NextHeader)
-		case *layers.IPv6Fragment:
-			p.proto = uint8(l.NextHeader)
-		case *layers.IPv6Destination:
-			p.proto = uint8(l.NextHeader)
-		case *layers.TCP:
-			p.tcp = l
-		case *layers.UDP:
-			p.udp = l
-		case *layers.SCTP:
-			p.sctp = l
-		case *layers.ICMPv4:
-			p.icmp4 = l
-		case *layers.ICMPv6:
-			p.icmp6 = l
-		case *layers.ICMPv6NeighborSolicitation:
-			p.ns = l
-		case *layers.ICMPv6NeighborAdvertisement:
-			p.na = l
+	p := &packet{inPort: inPort, data: data}
+	done := false
+	for _, l := range pkt.Layers() {
+		if done {
+			break
 		}
+		p.layers = append(p.layers, l)
+		p.keep(l)
+		done = endsHeaders(l)
+	}
+	if !done {
+		if el := pkt.ErrorLayer(); el != nil {
+			return nil, fmt.Errorf("frame does not decode: %v", el.Error())
+		}
+	} else if rest := p.layers[len(p.layers)-1].LayerPayload(); len(rest) > 0 {
+		p.layers = append(p.layers, gopacket.Payload(rest))
 	}
 	if p.eth == nil {
 		return nil, fmt.Errorf("not an Ethernet frame")
 	}
 	return p, nil
+}
+
+// endsHeaders reports whether l is the last header OpenFlow looks into.
+func endsHeaders(l gopacket.Layer) bool {
+	switch l := l.(type) {
+	case *layers.ARP, *layers.TCP, *layers.UDP, *layers.SCTP, *layers.ICMPv4,
+		*layers.ICMPv6NeighborSolicitation, *layers.ICMPv6NeighborAdvertisement:
+		return true
+	case *layers.ICMPv6:
+		// Neighbor Discovery's target and options are matched too.
+		t := l.TypeCode.Type()
+		return t != layers.ICMPv6TypeNeighborSolicitation && t != layers.ICMPv6TypeNeighborAdvertisement
+	}
+	return false
+}
+
+// keep notes l if it is a header the pipeline reads or rewrites.
+func (p *packet) keep(l gopacket.Layer) {
+	switch l := l.(type) {
+	case *layers.Ethernet:
+		p.eth = l
+	case *layers.Dot1Q:
+		if p.vlan == nil { // the outer tag is the one vlan_vid matches
+			p.vlan = l
+		}
+	case *layers.ARP:
+		p.arp = l
+	case *layers.IPv4:
+		p.ip4, p.proto = l, uint8(l.Protocol)
+	case *layers.IPv6:
+		p.ip6, p.proto = l, uint8(l.NextHeader)
+	case *layers.IPv6HopByHop:
+		p.proto = uint8(l.NextHeader)
+	case *layers.IPv6Routing:
+		p.proto = uint8(l.NextHeader)
+	case *layers.IPv6Fragment:
+		p.proto = uint8(l.NextHeader)
+	case *layers.IPv6Destination:
+		p.proto = uint8(l.NextHeader)
+	case *layers.TCP:
+		p.tcp = l
+	case *layers.UDP:
+		p.udp = l
+	case *layers.SCTP:
+		p.sctp = l
+	case *layers.ICMPv4:
+		p.icmp4 = l
+	case *layers.ICMPv6:
+		p.icmp6 = l
+	case *layers.ICMPv6NeighborSolicitation:
+		p.ns = l
+	case *layers.ICMPv6NeighborAdvertisement:
+		p.na = l
+	}
 }
 
 // clone returns an independent copy, as a group bucket gets.

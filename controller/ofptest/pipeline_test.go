@@ -416,3 +416,18 @@ func decode(t *testing.T, b []byte) gopacket.Packet {
 	}
 	return pkt
 }
+
+// Only the headers OpenFlow matches are decoded: a payload that does not
+// parse as what its port suggests (DNS on 53) is carried as it is.
+func TestLookupOpaquePayload(t *testing.T) {
+	p := &ofptest.Pipeline{Flows: []ofp.FlowStats{
+		flow(0, 10, 1, ofp.NewMatch(ofp.EthType(0x0800), ofp.IPProto(17), ofp.UDPDst(53)),
+			apply(ofp.SetField(ofp.EthDst(macC)), ofp.Output(2))...),
+	}}
+	r := p.Lookup(t, udp4(t, "10.0.0.2", 53), 1)
+	wantPorts(t, r, 2)
+	udp := gopacket.NewPacket(r.Outputs[0].Frame, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeUDP).(*layers.UDP)
+	if string(udp.Payload) != "x" {
+		t.Errorf("payload %q after a set-field, want %q", udp.Payload, "x")
+	}
+}
