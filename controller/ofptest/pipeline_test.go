@@ -431,3 +431,33 @@ func TestLookupOpaquePayload(t *testing.T) {
 		t.Errorf("payload %q after a set-field, want %q", udp.Payload, "x")
 	}
 }
+
+// Write-Metadata sets the bits under its mask, which later tables match.
+func TestLookupMetadata(t *testing.T) {
+	p := &ofptest.Pipeline{Flows: []ofp.FlowStats{
+		flow(0, 10, 1, ofp.NewMatch(), &ofp.InstructionWriteMetadata{Metadata: 0xab, Mask: 0xff}, ofp.GotoTable(1)),
+		flow(1, 10, 2, ofp.NewMatch(ofp.Metadata(0xa0, 0xf0)), apply(ofp.Output(2))...),
+		flow(1, 20, 3, ofp.NewMatch(ofp.Metadata(0xac, ^uint64(0))), apply(ofp.Output(3))...),
+	}}
+	wantPorts(t, p.Lookup(t, tcp4(t, "10.0.0.1", "10.0.0.2", 80), 9), 2)
+}
+
+// A fast-failover bucket may watch a group instead of a port: it is live
+// while that group has a live bucket.
+func TestLookupFastFailoverWatchGroup(t *testing.T) {
+	down := ports(1, 2)
+	down[0].State = ofp.PortStateLinkDown
+	p := &ofptest.Pipeline{Ports: down,
+		Groups: map[uint32]ofp.GroupDesc{
+			1: {GroupID: 1, GroupType: ofp.GroupTypeFastFailover, Buckets: []ofp.Bucket{
+				{WatchPort: ofp.PortAny, WatchGroup: 2, Actions: []ofp.Action{ofp.Output(5)}},
+				{WatchPort: 2, WatchGroup: ofp.GroupAny, Actions: []ofp.Action{ofp.Output(2)}}}},
+			2: {GroupID: 2, GroupType: ofp.GroupTypeFastFailover, Buckets: []ofp.Bucket{
+				{WatchPort: 1, WatchGroup: ofp.GroupAny, Actions: []ofp.Action{ofp.Output(1)}}}},
+		},
+		Flows: []ofp.FlowStats{flow(0, 10, 1, ofp.NewMatch(), apply(&ofp.ActionGroup{GroupID: 1})...)},
+	}
+	wantPorts(t, p.Lookup(t, tcp4(t, "10.0.0.1", "10.0.0.2", 80), 9), 2)
+	p.Ports[0].State = 0
+	wantPorts(t, p.Lookup(t, tcp4(t, "10.0.0.1", "10.0.0.2", 80), 9), 5)
+}
