@@ -181,6 +181,54 @@ func TestAppsPriorityContract(t *testing.T) {
 	}
 }
 
+// fabricSplice46 adds splice46 in port mode to the fabric example's ring,
+// its engine on s2's port 10, the backend h3 on s2.
+const fabricSplice46 = `
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  mode: port
+  ports: [{interface: eng0, switch: s2, port: 10}]
+  services:
+    - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::3]:80"}]}
+`
+
+// hop is one switch's part of a packet's way across the fabric.
+type hop struct {
+	dpid uint64
+	row
+}
+
+// Across the fabric's ring (s1: h1 on 1, s2 on 3, s3 on 4; s2: h3 on 1,
+// s3 on 3, s1 on 4, the engine on 10; s3: h5 on 1, s2 on 4, s1 on 3),
+// every switch steers towards the engine's, and the engine's output goes
+// home by the neighbor app's forwarding.
+func TestAppsPriorityContractAcrossSwitches(t *testing.T) {
+	const nb, sp = neighbor.CookieID, splice46.CookieID
+	h5MAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 5}
+	top := parse(t, fabricSource(t)+fabricSplice46)
+	sws := map[uint64]*ofptest.Switch{}
+	for dpid := uint64(1); dpid <= 3; dpid++ {
+		sws[dpid] = installAppsOn(t, top, dpid)
+	}
+	for _, h := range []hop{
+		{1, row{"h1's SYN to the VIP leaves s1 towards s2", 1, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, 3)}},
+		{2, row{"h1's SYN to the VIP enters s2 and goes to the engine", 4, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, enginePort)}},
+		{3, row{"h5's SYN to the VIP leaves s3 towards s2", 1, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, 4)}},
+		{2, row{"h5's SYN to the VIP enters s2 and goes to the engine", 3, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, enginePort)}},
+		{2, row{"the engine's SYN-ACK to h5 leaves s2 towards s3", enginePort, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 3)}},
+		{3, row{"the engine's SYN-ACK to h5 reaches h5", 4, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 1)}},
+		{2, row{"the engine's SYN to the backend h3", enginePort, tcp6(t, spliceMAC, h3MAC, "2001:db8:ffff::a00:5", "2001:db8::3", 80), outBy(nb, 1)}},
+		{2, row{"h3's answer to pool6 goes to the engine", 1, tcp6(t, h3MAC, spliceMAC, "2001:db8::3", "2001:db8:ffff::a00:5", 40000), outBy(sp, enginePort)}},
+		{1, row{"h1's TCP to pool6 leaves s1 towards s2", 1, tcp6(t, h1MAC, spliceMAC, h1, "2001:db8:ffff::a00:5", 40000), outBy(sp, 3)}},
+		{1, row{"a ping to the VIP on s1 goes to the controller", 1, ping4(t, h1MAC, spliceMAC, "10.0.0.1", vip), controllerBy(sp)}},
+		{3, row{"ARP for the VIP on s3 goes to the controller", 1, arpRequest(t, h5MAC, broadcast, "10.0.0.5", vip), controllerBy(nb)}},
+		{2, row{"TCP to the VIP from the engine port is dropped", enginePort, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), droppedBy(sp)}},
+	} {
+		t.Run(h.name, func(t *testing.T) { h.want.check(t, sws[h.dpid].Lookup(t, h.frame, h.inPort)) })
+	}
+}
+
 // declared stands for an app with only what it declares to switches:
 // where packets land does not depend on the apps' side effects
 // (announcements, the engine's ports), which a unit test cannot have.
@@ -204,6 +252,12 @@ func (d declared) Groups(sw *controller.Switch) []controller.Group {
 // fake switch, through a controller.
 func installApps(t *testing.T, top *topo.Topology) *ofptest.Switch {
 	t.Helper()
+	return installAppsOn(t, top, 1)
+}
+
+// installAppsOn does what installApps does for switch dpid.
+func installAppsOn(t *testing.T, top *topo.Topology, dpid uint64) *ofptest.Switch {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	set, err := newApps(top, logrus.NewEntry(log))
@@ -215,17 +269,21 @@ func installApps(t *testing.T, top *topo.Topology) *ofptest.Switch {
 		apps = append(apps, declared{a})
 	}
 	var ports []ofp.Port
-	for _, no := range []uint32{1, 2, 3, enginePort} {
+	for _, no := range []uint32{1, 2, 3, 4, enginePort} {
 		ports = append(ports, ofp.Port{PortNo: no})
 	}
-	sw := &ofptest.Switch{DPID: 1, NTables: 254, Ports: ports}
+	sw := &ofptest.Switch{DPID: dpid, NTables: 254, Ports: ports}
 	controllertest.StartWith(t, sw, apps...)
 	return sw
 }
 
-func seedSource(t *testing.T) string {
+func seedSource(t *testing.T) string { return example(t, "seed.yaml") }
+
+func fabricSource(t *testing.T) string { return example(t, "fabric.yaml") }
+
+func example(t *testing.T, name string) string {
 	t.Helper()
-	src, err := os.ReadFile("../../topo/examples/seed.yaml")
+	src, err := os.ReadFile("../../topo/examples/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
