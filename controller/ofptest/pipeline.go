@@ -334,7 +334,25 @@ func (x *run) emit(port uint32, frame []byte, o origin) {
 		out.Alternative, out.Group, out.Bucket = true, o.alt.group, o.alt.bucket
 	}
 	x.r.Outputs = append(x.r.Outputs, out)
+	if out.Alternative {
+		x.r.tracef("  output:%s (bucket %d of select group %#x: one choice)", ofp.PortName(port), out.Bucket, out.Group)
+		return
+	}
 	x.r.tracef("  output:%s", ofp.PortName(port))
+}
+
+func groupTypeName(t uint8) string {
+	switch t {
+	case ofp.GroupTypeAll:
+		return "all"
+	case ofp.GroupTypeSelect:
+		return "select"
+	case ofp.GroupTypeIndirect:
+		return "indirect"
+	case ofp.GroupTypeFastFailover:
+		return "fast failover"
+	}
+	return fmt.Sprintf("type %d", t)
 }
 
 // group runs pkt, a copy of its own, through a group's buckets.
@@ -367,7 +385,7 @@ func (x *run) group(pkt *packet, id uint32, o origin, depth int) error {
 		}
 	}
 	x.r.Groups = append(x.r.Groups, hit)
-	x.r.tracef("  group %d (type %d): live buckets %v, taken %v", id, g.GroupType, hit.Live, hit.Taken)
+	x.r.tracef("  group %#x (%s): live buckets %v, taken %v", id, groupTypeName(g.GroupType), hit.Live, hit.Taken)
 	if len(hit.Taken) == 0 {
 		x.r.tracef("  no live bucket: dropped")
 	}

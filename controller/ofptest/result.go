@@ -107,15 +107,6 @@ func (r *Result) Table(id uint8) (TableHit, bool) {
 	return TableHit{}, false
 }
 
-// Output returns the single output of the packet, failing when there is
-// not exactly one.
-func (r *Result) Output() (Output, error) {
-	if len(r.Outputs) != 1 {
-		return Output{}, fmt.Errorf("%d outputs, want 1:\n%s", len(r.Outputs), r)
-	}
-	return r.Outputs[0], nil
-}
-
 // String is the trace, one step a line.
 func (r *Result) String() string { return strings.Join(r.Trace, "\n") }
 
