@@ -461,3 +461,35 @@ func TestLookupFastFailoverWatchGroup(t *testing.T) {
 	p.Ports[0].State = 0
 	wantPorts(t, p.Lookup(t, tcp4(t, "10.0.0.1", "10.0.0.2", 80), 9), 5)
 }
+
+// ip_proto is the protocol after IPv6 extension headers, and vlan_vid
+// tells tagged frames from untagged ones.
+func TestLookupExtensionHeadersAndVLAN(t *testing.T) {
+	p := &ofptest.Pipeline{Flows: []ofp.FlowStats{
+		flow(0, 10, 1, ofp.NewMatch(ofp.EthType(0x86dd), ofp.IPProto(58), ofp.ICMPv6Type(143)), apply(ofp.Output(1))...),
+		flow(0, 10, 2, ofp.NewMatch(ofp.VlanVID(ofp.VlanPresent|100), ofp.EthType(0x0800)), apply(ofp.Output(2))...),
+		flow(0, 5, 3, ofp.NewMatch(ofp.VlanVID(0)), apply(ofp.Output(3))...),
+		flow(0, 0, 4, ofp.NewMatch(), apply(ofp.Output(4))...),
+	}}
+	ip := &layers.IPv6{Version: 6, HopLimit: 1, NextHeader: layers.IPProtocolIPv6HopByHop,
+		SrcIP: netip.MustParseAddr("fe80::1").AsSlice(), DstIP: netip.MustParseAddr("ff02::16").AsSlice()}
+	hbh := &layers.IPv6HopByHop{}
+	hbh.NextHeader = layers.IPProtocolICMPv6
+	hbh.Options = []*layers.IPv6HopByHopOption{{OptionType: 5, OptionLength: 2, OptionData: []byte{0, 0}}, {OptionType: 1, OptionLength: 0}}
+	ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(143, 0)}
+	ic.SetNetworkLayerForChecksum(ip)
+	mld := build(t, &layers.Ethernet{SrcMAC: macA, DstMAC: net.HardwareAddr{0x33, 0x33, 0, 0, 0, 0x16}, EthernetType: layers.EthernetTypeIPv6},
+		ip, hbh, ic, gopacket.Payload(make([]byte, 4)))
+	wantPorts(t, p.Lookup(t, mld, 9), 1)
+
+	tagged := func(vid uint16) []byte {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{10, 0, 0, 1}, DstIP: net.IP{10, 0, 0, 2}}
+		udp := &layers.UDP{SrcPort: 1, DstPort: 2}
+		udp.SetNetworkLayerForChecksum(ip)
+		return build(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeDot1Q},
+			&layers.Dot1Q{VLANIdentifier: vid, Type: layers.EthernetTypeIPv4}, ip, udp)
+	}
+	wantPorts(t, p.Lookup(t, tagged(100), 9), 2)
+	wantPorts(t, p.Lookup(t, tagged(200), 9), 4)
+	wantPorts(t, p.Lookup(t, udp4(t, "10.0.0.2", 2), 9), 3)
+}
