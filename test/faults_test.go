@@ -1,6 +1,7 @@
 package test
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -14,7 +15,17 @@ import (
 // starts it again; the bridges come back from the database with no flows.
 func restartVswitchd(t *testing.T) {
 	t.Helper()
+	pid, err := os.ReadFile("/var/run/openvswitch/ovs-vswitchd.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ovs.Run(t, "ovs-appctl", "-t", "ovs-vswitchd", "exit")
+	// ovs-appctl returns before the daemon is gone; ovs-ctl start would
+	// find it still running and start nothing.
+	proc := "/proc/" + strings.TrimSpace(string(pid))
+	if !ovs.Wait(10*time.Second, func() bool { _, err := os.Stat(proc); return os.IsNotExist(err) }) {
+		t.Fatalf("ovs-vswitchd (pid %s) still running 10 s after exit", strings.TrimSpace(string(pid)))
+	}
 	ctl := "/usr/share/openvswitch/scripts/ovs-ctl"
 	if out, err := exec.Command(ctl, "--no-ovsdb-server", "start").CombinedOutput(); err != nil {
 		t.Fatalf("%s --no-ovsdb-server start: %v: %s", ctl, err, out)

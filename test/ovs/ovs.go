@@ -52,10 +52,18 @@ func available() error {
 	return nil
 }
 
+// vsctlTimeout bounds every ovs-vsctl call: with ovs-vswitchd gone, a
+// change would otherwise wait for it for ever.
+const vsctlTimeout = "--timeout=30"
+
 // Run runs an Open vSwitch command and returns its standard output,
 // failing t with the command's own error message if it fails.
 func Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
+	if name == "ovs-vsctl" {
+		// Without a timeout ovs-vsctl waits for ovs-vswitchd for ever.
+		args = append([]string{vsctlTimeout}, args...)
+	}
 	out, err := exec.Command(name, args...).Output()
 	if err != nil {
 		msg := ""
@@ -79,7 +87,7 @@ type Bridge struct {
 // forward. The bridge is deleted when the test ends.
 func NewBridge(t testing.TB, name string, dpid uint64, target string) *Bridge {
 	t.Helper()
-	exec.Command("ovs-vsctl", "--if-exists", "del-br", name).Run()
+	exec.Command("ovs-vsctl", vsctlTimeout, "--if-exists", "del-br", name).Run()
 	args := []string{"add-br", name,
 		"--", "set", "bridge", name, "datapath_type=netdev", "protocols=OpenFlow13",
 		"fail-mode=secure", fmt.Sprintf("other-config:datapath-id=%016x", dpid)}
@@ -87,7 +95,7 @@ func NewBridge(t testing.TB, name string, dpid uint64, target string) *Bridge {
 		args = append(args, "--", "set-controller", name, target)
 	}
 	Run(t, "ovs-vsctl", args...)
-	t.Cleanup(func() { exec.Command("ovs-vsctl", "--if-exists", "del-br", name).Run() })
+	t.Cleanup(func() { exec.Command("ovs-vsctl", vsctlTimeout, "--if-exists", "del-br", name).Run() })
 	return &Bridge{Name: name, DPID: dpid}
 }
 
