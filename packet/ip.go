@@ -254,6 +254,8 @@ type Upper struct {
 	// IPv6 header.
 	Offset int
 	// Fragment is the offset of a Fragment header, or 0 if there is none.
+	// A fragment other than the first carries no upper-layer header at
+	// Offset: check IPv6Fragment(b[Fragment:]).Offset() before reading it.
 	Fragment int
 }
 
