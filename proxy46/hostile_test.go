@@ -314,6 +314,13 @@ func hostileCases() []hostileCase {
 				q := pkt6(t, client6, backendA.Addr(), 50000, backendA.Port(), seg{seq: isnC + 1 + 1<<20, ack: 1, flags: "A"})
 				return ptb(t, q)
 			}},
+		{name: "icmp-quote-stops-before-flags", verdict: packet.Consumed, reason: numDropReasons,
+			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				// A router may quote as little as it likes; 12 bytes of
+				// TCP reach the acknowledgment but not the flags.
+				q := pkt6(t, client6, backendA.Addr(), 50000, backendA.Port(), seg{seq: isnC + 1, ack: 1, flags: "A"})
+				return ptb(t, q[:packet.IPv6HeaderLen+12])
+			}},
 		{name: "icmp-checksum", verdict: packet.Drop, reason: DropICMPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				q := pkt6(t, client6, backendA.Addr(), 50000, backendA.Port(), seg{seq: isnC + 1, ack: 1, flags: "A"})
