@@ -1,8 +1,6 @@
 package proxy46
 
 import (
-	"encoding/binary"
-
 	"github.com/sixgate/sixgate/packet"
 )
 
@@ -74,17 +72,17 @@ func (e *Engine) sendBackendSyn(c *conn, out *packet.Batch) {
 
 // backendSlow handles backend segments outside the established path: the
 // SYN-ACK, refusals, and segments for unknown connections.
-func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
+func (e *Engine) backendSlow(c *conn, k key6, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
-	flags := tcp[packet.TCPFlags]
+	flags := tcp.Flags()
 	if c == nil {
 		e.resetStray6(k, tcp, out)
 		return e.drop(DropNoConnection)
 	}
-	ack := binary.BigEndian.Uint32(tcp[packet.TCPAck:])
+	ack := tcp.Ack()
 	if c.state != StateBackendSyn {
 		if flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN|packet.TCPFlagACK && c.state >= StateEstablished &&
-			binary.BigEndian.Uint32(tcp[packet.TCPSeq:]) == c.isnBackend {
+			tcp.Seq() == c.isnBackend {
 			// Our ACK of its SYN-ACK was lost; the held data replayed
 			// after it may be lost too, but the client resends that.
 			e.ackBackend(c, out)
@@ -106,15 +104,15 @@ func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *pa
 	if ack != c.isnClient+1 {
 		return e.drop(DropBadAck)
 	}
-	e.splice(c, tcp, doff, out)
+	e.splice(c, tcp, out)
 	return packet.Consumed
 }
 
 // splice completes the connection on the backend's SYN-ACK (step 4):
 // learn the backend's ISN and options, acknowledge, replay what was held.
-func (e *Engine) splice(c *conn, tcp []byte, doff int, out *packet.Batch) {
-	o := parseSynOptions(tcp[packet.TCPMinLen:doff])
-	c.isnBackend = binary.BigEndian.Uint32(tcp[packet.TCPSeq:])
+func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
+	o := parseSynOptions(tcp.Options())
+	c.isnBackend = tcp.Seq()
 	c.seqShift = c.isnBackend - c.isnEdge
 	mss := defaultMSS6
 	if o.hasMSS {
@@ -136,7 +134,7 @@ func (e *Engine) splice(c *conn, tcp []byte, doff int, out *packet.Batch) {
 	c.ackB = c.isnClient + 1
 	// The client may have up to the window the edge offered in flight,
 	// beside what the backend offers (a SYN's window is unscaled).
-	c.maxWinB = max(uint32(binary.BigEndian.Uint16(tcp[packet.TCPWindow:])), uint32(e.cfg.MaxHeldBytes))
+	c.maxWinB = max(uint32(tcp.Window()), uint32(e.cfg.MaxHeldBytes))
 	c.ackC = c.isnEdge + 1
 	c.maxWinC = max(uint32(c.synWindow), uint32(c.windowClient)<<c.scaleClient)
 	c.sndNxtC = c.isnClient + 1 + uint32(len(c.held))
@@ -239,7 +237,7 @@ func (e *Engine) resetBackend(c *conn, out *packet.Batch) {
 
 // resetStray6 answers a backend segment to pool6 that belongs to no
 // connection, so that backends drop state the edge has forgotten.
-func (e *Engine) resetStray6(k key6, tcp []byte, out *packet.Batch) {
+func (e *Engine) resetStray6(k key6, tcp packet.TCP, out *packet.Batch) {
 	if s, ok := strayReset(tcp); ok {
 		e.emit6(out, k.client6, k.backend, &s)
 		e.stats.BackendResets++

@@ -13,9 +13,9 @@ const defaultMSS4 = 536
 // clientSlow handles client segments outside the established path: SYNs,
 // the handshake ACK, held data, and segments for unknown connections. The
 // caller has verified the checksum and the options.
-func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
+func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
-	flags := tcp[packet.TCPFlags]
+	flags := tcp.Flags()
 	if c != nil && c.state == StateClosed && flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
 		// A new connection reusing the 4-tuple of one that is lingering.
 		e.remove(c)
@@ -42,14 +42,14 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *pac
 			// RFC 5961 §3.2: only the exact next sequence number resets.
 			// Nothing but the SYN-ACK was sent, so there is no ACK to
 			// challenge with; the embryonic timer cleans up otherwise.
-			if binary.BigEndian.Uint32(tcp[packet.TCPSeq:]) != c.isnClient+1 {
+			if tcp.Seq() != c.isnClient+1 {
 				return e.drop(DropRSTOutOfWindow)
 			}
 			e.remove(c)
 			return packet.Consumed
 		}
 		if flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
-			if binary.BigEndian.Uint32(tcp[packet.TCPSeq:]) != c.isnClient {
+			if tcp.Seq() != c.isnClient {
 				return e.drop(DropStateMismatch)
 			}
 			e.noteSYNData(tcp, doff)
@@ -59,7 +59,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *pac
 		if flags&packet.TCPFlagACK == 0 || flags&packet.TCPFlagSYN != 0 {
 			return e.drop(DropStateMismatch)
 		}
-		if binary.BigEndian.Uint32(tcp[packet.TCPAck:]) != c.isnEdge+1 {
+		if tcp.Ack() != c.isnEdge+1 {
 			return e.drop(DropBadAck)
 		}
 		e.setState(c, StateHolding)
@@ -74,7 +74,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *pac
 // noteSYNData counts a SYN that carries data. Without TCP Fast Open the
 // data is not acknowledged, so the client sends it again after the
 // handshake; the SYN itself is answered (as Linux does).
-func (e *Engine) noteSYNData(tcp []byte, doff int) {
+func (e *Engine) noteSYNData(tcp packet.TCP, doff int) {
 	if len(tcp) > doff {
 		e.stats.Drops[DropSYNData]++
 	}
@@ -83,32 +83,32 @@ func (e *Engine) noteSYNData(tcp []byte, doff int) {
 // acceptSYN answers a client's SYN from the VIP (step 1 of the splice),
 // keeping state below SynCookieThreshold embryonic connections and
 // answering with a SYN cookie from there on.
-func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
+func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	if len(e.by4) >= e.cfg.MaxConnections {
 		return e.drop(DropTableFull)
 	}
 	emb := e.embryonic()
 	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th {
 		e.noteSYNData(tcp, doff)
-		e.sendCookie(k, tcp, doff, out)
+		e.sendCookie(k, tcp, out)
 		return packet.Consumed
 	}
 	if emb >= e.cfg.MaxEmbryonic {
 		return e.drop(DropEmbryonicFull)
 	}
 	e.noteSYNData(tcp, doff)
-	o := parseSynOptions(tcp[packet.TCPMinLen:doff])
+	o := parseSynOptions(tcp.Options())
 	now := e.now
 	c := &conn{
 		svc:          svc,
 		state:        StateSynReceived,
 		k4:           k,
 		backend:      -1,
-		isnClient:    binary.BigEndian.Uint32(tcp[packet.TCPSeq:]),
+		isnClient:    tcp.Seq(),
 		isnEdge:      e.isn.isn(k.vip, k.client, k.vipPort, k.clientPort, now),
 		mssClient:    defaultMSS4,
-		windowClient: binary.BigEndian.Uint16(tcp[packet.TCPWindow:]),
-		synWindow:    binary.BigEndian.Uint16(tcp[packet.TCPWindow:]),
+		windowClient: tcp.Window(),
+		synWindow:    tcp.Window(),
 		clientSACK:   o.sackOK,
 		clientTS:     o.hasTS,
 		tsClient:     o.tsVal,
@@ -138,14 +138,14 @@ func (e *Engine) tsBase(k key4) uint32 {
 
 // sendCookie answers a SYN without keeping state: the SYN-ACK's ISN and
 // TSval carry what the handshake ACK needs to rebuild the connection.
-func (e *Engine) sendCookie(k key4, tcp []byte, doff int, out *packet.Batch) {
-	o := parseSynOptions(tcp[packet.TCPMinLen:doff])
+func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) {
+	o := parseSynOptions(tcp.Options())
 	mss := uint16(defaultMSS4)
 	if o.hasMSS {
 		mss = o.mss
 	}
 	count := cookieCount(e.now)
-	isnClient := binary.BigEndian.Uint32(tcp[packet.TCPSeq:])
+	isnClient := tcp.Seq()
 	p := synAck{
 		k:         k,
 		isnClient: isnClient,
@@ -173,9 +173,9 @@ func (e *Engine) cookiesRecent() bool {
 // acceptCookie takes an ACK for no connection: if it returns a valid
 // cookie, the connection is created as if its SYN had been kept and the
 // segment proceeds exactly as on the stateful path.
-func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
-	isnClient := binary.BigEndian.Uint32(tcp[packet.TCPSeq:]) - 1
-	isnEdge := binary.BigEndian.Uint32(tcp[packet.TCPAck:]) - 1
+func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+	isnClient := tcp.Seq() - 1
+	isnEdge := tcp.Ack() - 1
 	idx, ok := e.isn.checkCookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, isnEdge, cookieCount(e.now))
 	var (
 		tsVal, tsEcr uint32
@@ -183,7 +183,7 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *p
 		wscale, sack bool
 		shift        uint8
 	)
-	if i, _ := findTimestamp(tcp[packet.TCPMinLen:doff]); ok && i >= 0 {
+	if i, _ := findTimestamp(tcp.Options()); ok && i >= 0 {
 		hasTS = true
 		tsVal = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i:])
 		tsEcr = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i+4:])
@@ -201,7 +201,7 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *p
 		return e.drop(DropEmbryonicFull)
 	}
 	now := e.now
-	window := binary.BigEndian.Uint16(tcp[packet.TCPWindow:])
+	window := tcp.Window()
 	c := &conn{
 		svc:          svc,
 		state:        StateHolding,
@@ -268,28 +268,28 @@ func (e *Engine) writeSynAck(p synAck, out *packet.Batch) {
 
 // hold keeps the client's early data in order, without acknowledging it
 // (step 2): the client retransmits whatever the edge does not keep.
-func (e *Engine) hold(c *conn, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
-	flags := tcp[packet.TCPFlags]
+func (e *Engine) hold(c *conn, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+	flags := tcp.Flags()
 	if flags&packet.TCPFlagRST != 0 {
 		return e.holdReset(c, tcp, out)
 	}
 	if flags&packet.TCPFlagSYN != 0 || flags&packet.TCPFlagACK == 0 {
 		return e.drop(DropStateMismatch)
 	}
-	if binary.BigEndian.Uint32(tcp[packet.TCPAck:]) != c.isnEdge+1 {
+	if tcp.Ack() != c.isnEdge+1 {
 		return e.drop(DropBadAck)
 	}
 	c.lastSeen = e.now
-	c.windowClient = binary.BigEndian.Uint16(tcp[packet.TCPWindow:])
+	c.windowClient = tcp.Window()
 	if doff > packet.TCPMinLen {
-		if i, _ := findTimestamp(tcp[packet.TCPMinLen:doff]); i >= 0 {
+		if i, _ := findTimestamp(tcp.Options()); i >= 0 {
 			c.tsClient = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i:])
 		}
 	}
 	verdict := packet.Consumed
 	payload := tcp[doff:]
 	if len(payload) > 0 || flags&packet.TCPFlagFIN != 0 {
-		verdict = e.appendHeld(c, binary.BigEndian.Uint32(tcp[packet.TCPSeq:]), payload, flags&packet.TCPFlagFIN != 0)
+		verdict = e.appendHeld(c, tcp.Seq(), payload, flags&packet.TCPFlagFIN != 0)
 	}
 	if c.state == StateHolding {
 		e.tryChoose(c, false, out)
@@ -303,8 +303,8 @@ func (e *Engine) hold(c *conn, tcp []byte, doff int, out *packet.Batch) packet.V
 // challenge ACK uses, the second what a client that saw no loss sends.
 // Anything else inside the offered window gets a challenge ACK; anything
 // outside is dropped.
-func (e *Engine) holdReset(c *conn, tcp []byte, out *packet.Batch) packet.Verdict {
-	seq := binary.BigEndian.Uint32(tcp[packet.TCPSeq:])
+func (e *Engine) holdReset(c *conn, tcp packet.TCP, out *packet.Batch) packet.Verdict {
+	seq := tcp.Seq()
 	next := c.isnClient + 1 + uint32(len(c.held))
 	if c.heldFIN {
 		next++
@@ -446,7 +446,7 @@ func (e *Engine) resetClient(c *conn, out *packet.Batch) {
 }
 
 // resetStray4 answers a segment to a VIP that belongs to no connection.
-func (e *Engine) resetStray4(k key4, tcp []byte, out *packet.Batch) {
+func (e *Engine) resetStray4(k key4, tcp packet.TCP, out *packet.Batch) {
 	if s, ok := strayReset(tcp); ok {
 		e.emit4(out, k.vip, k.client, &s)
 		e.stats.ClientResets++
