@@ -38,6 +38,11 @@ fuzz:
 		done; \
 	done
 
+# A long run of legitimate transfers under a SYN flood and malformed
+# packets; SOAK_DURATION sets its length (default 3m). Not part of test.
+soak: build
+	$(GO) test -count=1 -tags soak -run TestSoak -timeout 60m -v ./test/
+
 # The benchmark suite (docs/benchmarks.md): engine microbenchmarks, the
 # controller against os-ken under simulated switches, and end to end on Open
 # vSwitch against plain IPv6 forwarding and haproxy. As root it installs
@@ -45,11 +50,6 @@ fuzz:
 # skipped and the report says so. Results go to results/<timestamp>/.
 # BENCHFLAGS passes options, e.g. BENCHFLAGS="-duration 5s -contended".
 BENCHFLAGS ?=
-# A long run of legitimate transfers under a SYN flood and malformed
-# packets; SOAK_DURATION sets its length (default 3m). Not part of test.
-soak: build
-	$(GO) test -count=1 -tags soak -run TestSoak -timeout 60m -v ./test/
-
 bench:
 	@if [ "$$(id -u)" = 0 ]; then bench/install-deps.sh; \
 	else echo "bench: not root: engine and controller parts only (os-ken if installed)"; fi

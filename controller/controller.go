@@ -279,7 +279,7 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	s.dpid = s.features.DatapathID
 	s.log = s.log.WithField("dpid", FormatDPID(s.dpid))
 
-	set := &ofp.SetConfig{SwitchConfig: ofp.SwitchConfig{Flags: ofp.ConfigFragNormal, MissSendLen: ofp.NoBuffer}}
+	set := &ofp.SetConfig{SwitchConfig: ofp.SwitchConfig{Flags: ofp.ConfigFragNormal, MissSendLen: ofp.MaxLenNoBuffer}}
 	if err := s.Send(hctx, set); err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func TestHandshakeInstallsDesiredFlows(t *testing.T) {
 	for _, m := range sw.Received() {
 		switch m := m.(type) {
 		case *ofp.SetConfig:
-			sawConfig = m.MissSendLen == ofp.NoBuffer
+			sawConfig = m.MissSendLen == ofp.MaxLenNoBuffer
 		case *ofp.MultipartRequest:
 			sawPortDesc = sawPortDesc || m.MPType == ofp.MultipartPortDesc
 		}
@@ -186,7 +186,7 @@ func TestReconcileOnConnect(t *testing.T) {
 		if f.Priority == 300 {
 			t.Error("stale flow of our cookie range survived")
 		}
-		if f.Priority == d2.Priority && instructionBytes(f.Instructions) != instructionBytes(d2.Instructions) {
+		if got, want := mustInstructions(t, f.Instructions), mustInstructions(t, d2.Instructions); f.Priority == d2.Priority && got != want {
 			t.Error("flow with stale instructions not replaced")
 		}
 	}
@@ -197,7 +197,7 @@ func TestReconcileOnConnect(t *testing.T) {
 	// A second sync of an unchanged table changes nothing.
 	s, _ := h.ctl.Switch(0x2)
 	before := sw.FlowMods()
-	st, err := s.SyncFlows(h.ctx)
+	st, err := s.Sync(h.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,11 +338,11 @@ func TestPacketInDispatchedByCookie(t *testing.T) {
 	sw := newFake(0x8)
 	h.connect(sw)
 	ofptest.WaitFor(t, "switch up", func() bool { return mine.upCount() == 1 })
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}}
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}}
 	if err := sw.SendMessage(pi); err != nil {
 		t.Fatal(err)
 	}
-	unowned := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(2))}
+	unowned := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(2))}
 	if err := sw.SendMessage(unowned); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestReaderNeverBlocksOnEvents(t *testing.T) {
 	sw := newFake(0xf)
 	h.connect(sw)
 	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1))}
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(1))}
 	if err := sw.SendMessage(pi); err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func TestGroupsSyncedAsDesiredState(t *testing.T) {
 	}
 
 	s, _ := h.ctl.Switch(0xa)
-	st, err := s.SyncFlows(h.ctx)
+	st, err := s.Sync(h.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

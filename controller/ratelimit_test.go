@@ -53,7 +53,7 @@ func TestPacketInFloodThrottledOthersServed(t *testing.T) {
 	ofptest.WaitFor(t, "both up", func() bool { return flooded.upCount() == 2 })
 
 	pi := func(port uint32) *ofp.PacketIn {
-		return &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(port)), Data: make([]byte, 64)}
+		return &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: AppCookie(7, 1), Match: ofp.NewMatch(ofp.InPort(port)), Data: make([]byte, 64)}
 	}
 	start := time.Now()
 	const flood = 5000

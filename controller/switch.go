@@ -464,7 +464,7 @@ const syncRetry = 2 * time.Second
 func (s *Switch) syncAndLog() {
 	ctx, cancel := context.WithTimeout(context.Background(), s.ctl.cfg.RequestTimeout*4)
 	defer cancel()
-	st, err := s.SyncFlows(ctx)
+	st, err := s.Sync(ctx)
 	if err != nil {
 		s.ctl.metrics.syncErrors.Inc()
 		s.log.WithError(err).WithField("retry_in", syncRetry).Error("flow sync failed")

@@ -50,22 +50,29 @@ type flowBody struct {
 	flags        uint16
 }
 
-func instructionBytes(is []ofp.Instruction) string {
-	fm := &ofp.FlowMod{Instructions: is}
-	b, err := ofp.Marshal(fm)
+// body returns what of flow f must also be equal for an installed flow to
+// be kept. Instructions that cannot be encoded are an error: they could
+// neither be installed nor compared.
+func body(cookie uint64, is []ofp.Instruction, idle, hard, flags uint16) (flowBody, error) {
+	b, err := ofp.MarshalInstructions(is)
 	if err != nil {
-		return ""
+		return flowBody{}, err
 	}
-	return string(b[ofp.HeaderLen+40+fm.Match.Len():])
+	return flowBody{cookie, string(b), idle, hard, flags}, nil
 }
 
-// SyncFlows makes the switch's groups and flow table equal, for every app's
+// flowName names a flow in errors the way ovs-ofctl prints it.
+func flowName(table uint8, priority uint16, m ofp.Match) string {
+	return fmt.Sprintf("flow table=%d priority=%d %v", table, priority, &m)
+}
+
+// Sync makes the switch's groups and flow table equal, for every app's
 // id range, to the groups and flows the apps declare: it reads what is
 // installed, deletes what is not declared, adds what is missing or
 // different, and waits for a barrier. Groups are added before the flows
 // that may point to them and deleted after the flows that did. Groups and
 // flows of ids no app owns are left alone.
-func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
+func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 	var st SyncStats
 	groupAdds, groupDels, err := s.groupMods(ctx)
 	if err != nil {
@@ -104,12 +111,16 @@ func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
 			}
 			for _, f := range fs.Stats {
 				k := keyOf(f.TableID, f.Priority, f.Match)
-				have[k] = flowBody{f.Cookie, instructionBytes(f.Instructions), f.IdleTimeout, f.HardTimeout, f.Flags}
+				hb, err := body(f.Cookie, f.Instructions, f.IdleTimeout, f.HardTimeout, f.Flags)
+				if err != nil {
+					return st, fmt.Errorf("app %s: installed %s: %w", a.Name(), flowName(f.TableID, f.Priority, f.Match), err)
+				}
+				have[k] = hb
 				if _, wanted := want[k]; !wanted {
 					mods = append(mods, &ofp.FlowMod{
 						Cookie: f.Cookie, CookieMask: ^uint64(0), TableID: f.TableID,
 						Command: ofp.FlowDeleteStrict, Priority: f.Priority,
-						BufferID: ofp.NoBuffer32, OutPort: ofp.PortAny, OutGroup: ofp.GroupAny,
+						BufferID: ofp.NoBufferID, OutPort: ofp.PortAny, OutGroup: ofp.GroupAny,
 						Match: f.Match,
 					})
 					st.Deleted++
@@ -118,8 +129,11 @@ func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
 		}
 		for _, k := range order {
 			f := want[k]
-			body := flowBody{f.Cookie, instructionBytes(f.Instructions), f.IdleTimeout, f.HardTimeout, f.Flags}
-			if h, ok := have[k]; ok && h == body {
+			wb, err := body(f.Cookie, f.Instructions, f.IdleTimeout, f.HardTimeout, f.Flags)
+			if err != nil {
+				return st, fmt.Errorf("app %s: %s: %w", a.Name(), flowName(f.Table, f.Priority, f.Match), err)
+			}
+			if h, ok := have[k]; ok && h == wb {
 				st.Kept++
 				continue
 			}
@@ -144,6 +158,7 @@ func (s *Switch) SyncFlows(ctx context.Context) (SyncStats, error) {
 // the apps' declared ones: adds and modifications, then deletions.
 func (s *Switch) groupMods(ctx context.Context) (adds, dels []ofp.Message, err error) {
 	want := map[uint32]Group{}
+	wantBody := map[uint32]string{}
 	var order []uint32
 	owned := map[uint8]bool{}
 	for _, a := range s.ctl.cfg.Apps {
@@ -154,10 +169,15 @@ func (s *Switch) groupMods(ctx context.Context) (adds, dels []ofp.Message, err e
 		owned[a.CookieID()] = true
 		for _, g := range ga.Groups(s) {
 			g.ID = AppGroupID(a.CookieID(), g.ID)
+			b, err := groupBody(g.Type, g.Buckets)
+			if err != nil {
+				return nil, nil, fmt.Errorf("app %s: group %#x: %w", a.Name(), g.ID, err)
+			}
 			if _, dup := want[g.ID]; !dup {
 				order = append(order, g.ID)
 			}
 			want[g.ID] = g
+			wantBody[g.ID] = b
 		}
 	}
 	if len(owned) == 0 {
@@ -177,7 +197,11 @@ func (s *Switch) groupMods(ctx context.Context) (adds, dels []ofp.Message, err e
 			if !owned[uint8(g.GroupID>>GroupIDShift)] {
 				continue
 			}
-			have[g.GroupID] = groupBody(g.GroupType, g.Buckets)
+			b, err := groupBody(g.GroupType, g.Buckets)
+			if err != nil {
+				return nil, nil, fmt.Errorf("installed group %#x: %w", g.GroupID, err)
+			}
+			have[g.GroupID] = b
 			if _, wanted := want[g.GroupID]; !wanted {
 				dels = append(dels, &ofp.GroupMod{Command: ofp.GroupDelete, GroupType: g.GroupType, GroupID: g.GroupID})
 			}
@@ -186,7 +210,7 @@ func (s *Switch) groupMods(ctx context.Context) (adds, dels []ofp.Message, err e
 	for _, id := range order {
 		g := want[id]
 		body, installed := have[id]
-		if installed && body == groupBody(g.Type, g.Buckets) {
+		if installed && body == wantBody[id] {
 			continue
 		}
 		cmd := uint16(ofp.GroupAdd)
@@ -199,10 +223,10 @@ func (s *Switch) groupMods(ctx context.Context) (adds, dels []ofp.Message, err e
 }
 
 // groupBody is a group's type and buckets in wire form, for comparison.
-func groupBody(t uint8, bs []ofp.Bucket) string {
-	b, err := ofp.Marshal(&ofp.GroupMod{GroupType: t, Buckets: bs})
+func groupBody(t uint8, bs []ofp.Bucket) (string, error) {
+	b, err := ofp.MarshalBuckets(bs)
 	if err != nil {
-		return ""
+		return "", err
 	}
-	return string(b[ofp.HeaderLen:])
+	return string(append([]byte{t}, b...)), nil
 }

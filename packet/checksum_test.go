@@ -77,6 +77,7 @@ func TestSumKnownValues(t *testing.T) {
 	// ddf2.
 	checkEq(t, "RFC 1071 example", Sum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}), 0xddf2)
 	checkEq(t, "odd byte padded", Sum([]byte{0x01}), 0x0100)
+	checkEq(t, "odd length", Sum([]byte{0x01, 0x02, 0x03}), 0x0402)
 	checkEq(t, "empty", Sum(nil), 0)
 	checkEq(t, "carries", Sum(bytes.Repeat([]byte{0xff}, 1000)), 0xffff)
 	checkEq(t, "carries and an odd byte", Sum(bytes.Repeat([]byte{0xff}, 1001)), 0xff00)

@@ -7,7 +7,7 @@ import (
 )
 
 // defaultTTL is the TTL (and hop limit) of the packets the engine
-// originates.
+// originates, Linux's default.
 const defaultTTL = 64
 
 // segment describes a TCP segment the engine originates (handshakes,

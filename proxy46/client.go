@@ -24,8 +24,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 	if c == nil {
 		svc := e.services[vipKey{k.vip, k.vipPort}]
 		if svc == nil {
-			e.resetStray4(k, tcp, out)
-			return e.drop(DropNoService)
+			return e.closedPort(k, tcp, out) // host.go
 		}
 		switch {
 		case flags&(packet.TCPFlagSYN|packet.TCPFlagACK|packet.TCPFlagRST|packet.TCPFlagFIN) == packet.TCPFlagSYN:

@@ -119,6 +119,12 @@ type Config struct {
 	// ChallengeACKLimit bounds the challenge ACKs (RFC 5961 §7) sent per
 	// second across the engine (default 1000; negative: none are sent).
 	ChallengeACKLimit int
+	// ICMPErrorLimit bounds the ICMP errors the engine originates for its
+	// VIPs (port unreachable) per second across the engine, in bursts of
+	// at most 50 (default 1000, as Linux's icmp_msgs_per_sec; negative:
+	// none are sent). Fragmentation Needed, which path MTU discovery
+	// relies on, is not limited, as in Linux.
+	ICMPErrorLimit int
 	// WindowScale is the shift offered to clients that offer one
 	// (default 7). Backend windows are rescaled when theirs differs.
 	WindowScale uint8
@@ -155,6 +161,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ChallengeACKLimit == 0 {
 		c.ChallengeACKLimit = 1000
+	}
+	if c.ICMPErrorLimit == 0 {
+		c.ICMPErrorLimit = 1000
 	}
 	if c.WindowScale == 0 {
 		c.WindowScale = 7
@@ -210,6 +219,9 @@ func (c *Config) validate() error {
 		name := fmt.Sprintf("proxy46: service %d (%v:%d)", i, s.VIP, s.Port)
 		if !s.VIP.Is4() {
 			return fmt.Errorf("%s: VIP must be an IPv4 address", name)
+		}
+		if !hostAddr4(s.VIP.As4()) {
+			return fmt.Errorf("%s: VIP must be a unicast address", name)
 		}
 		if s.Port == 0 {
 			return fmt.Errorf("%s: port must be set", name)

@@ -31,4 +31,7 @@
 //   - RFC 5961: blind reset and data injection: exact RSTs, challenge ACKs,
 //     acceptable ACK range.
 //   - RFC 5927: ICMP errors must quote a segment in flight.
+//   - RFC 792 and RFC 1122: the engine answers for its VIPs as a host does
+//     (echo replies, resets and port unreachable for closed ports, no
+//     answer to errors, fragments or sources that are no single host).
 package proxy46

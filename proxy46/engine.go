@@ -46,6 +46,9 @@ type Engine struct {
 	challengeSecond int64
 	challengeN      int
 
+	// icmpLimit bounds the ICMP errors answered for the VIPs.
+	icmpLimit icmpBucket
+
 	stats Stats
 }
 
@@ -189,7 +192,7 @@ func (e *Engine) drop(r DropReason) packet.Verdict {
 	return packet.Drop
 }
 
-// clientAddr and vipAddr give netip forms for output packets; they do not
+// clientAddr and backendAddr give netip forms for output packets; they do not
 // allocate.
 func (c *conn) clientAddr() netip.Addr { return netip.AddrFrom4(c.k4.client) }
 func (c *conn) backendAddr() netip.Addr {

@@ -102,6 +102,10 @@ func FuzzHandle(f *testing.F) {
 		f.Add(byte(0), p)
 		f.Add(byte(3), append([]byte{byte(len(p) >> 8), byte(len(p))}, p...))
 	}
+	// What the engine answers for its VIPs as a host (host.go).
+	f.Add(byte(0), ping(f, client4, 7, 9, "ping!"))
+	f.Add(byte(0), udpTo(f, client4, 5353, 53, "query"))
+	f.Add(byte(0), pkt4(f, client4, vip, 40000, 9999, seg{seq: 1000, flags: "S"}))
 	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
 		clock := newFakeClock()
 		cfg := fuzzConfig(clock)
@@ -149,6 +153,7 @@ func FuzzHandle(f *testing.F) {
 		}
 		for _, p := range out.Packets {
 			checkLengths(t, p)
+			checkICMPv4(t, p)
 		}
 	})
 }

@@ -57,12 +57,15 @@ func (e *Engine) handle4(pkt []byte, out *packet.Batch) packet.Verdict {
 	if ip.IsFragment() {
 		return e.drop(DropFragment)
 	}
+	if !hostAddr4(ip.Src()) {
+		return e.drop(DropBadSource)
+	}
 	switch ip.Protocol() {
 	case packet.ProtoTCP:
 	case packet.ProtoICMPv4:
-		// Errors from the client side are not translated for backends:
-		// the client's own TCP recovers, and the backend never learns.
-		return e.drop(DropICMPUnhandled)
+		return e.answerICMP(pkt, ihl, out) // host.go
+	case packet.ProtoUDP:
+		return e.answerUDP(pkt, ihl, out)
 	default:
 		return e.drop(DropNotTCP)
 	}

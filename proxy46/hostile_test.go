@@ -3,6 +3,7 @@ package proxy46
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -217,9 +218,16 @@ func hostileCases() []hostileCase {
 			}},
 		{name: "icmpv4-to-vip", verdict: packet.Drop, reason: DropICMPUnhandled,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				// An ICMP error from the client side: not answered, not
+				// translated.
 				p := append([]byte(nil), p4...)
 				p[packet.IPv4Protocol] = packet.ProtoICMPv4
-				return refix4(p)
+				p = refix4(p)
+				icmp := packet.ICMP(p[20:])
+				icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv4DestUnreachable, packet.ICMPv4CodePortUnreachable
+				icmp.SetChecksum(0)
+				icmp.SetChecksum(packet.Checksum(0, icmp))
+				return p
 			}},
 		{name: "syn-with-data", verdict: packet.Consumed, reason: DropSYNData,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
@@ -376,6 +384,34 @@ func hostileCases() []hostileCase {
 				if st := e.Stats(); st.HeldBytes != 512 {
 					t.Errorf("holding %d bytes, bound 512", st.HeldBytes)
 				}
+			}},
+		// What the engine answers for its VIPs as a host (host.go).
+		{name: "echo-request", verdict: packet.Consumed, reason: numDropReasons,
+			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				return ping(t, client4, 7, 9, "ping!")
+			}},
+		{name: "tcp-closed-port", verdict: packet.Drop, reason: DropNoService,
+			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				return pkt4(t, client4, vip, 40000, 9999, seg{seq: 1000, flags: "S"})
+			},
+			check: func(t *testing.T, e *Engine, ds []decoded) {
+				if len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Ack != 1001 {
+					t.Errorf("SYN to a closed port answered %+v", ds)
+				}
+			}},
+		{name: "udp-port-unreachable", verdict: packet.Drop, reason: DropNoService,
+			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				return udpTo(t, client4, 5353, 53, "query")
+			}},
+		{name: "udp-checksum", verdict: packet.Drop, reason: DropUDPChecksum,
+			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				p := udpTo(t, client4, 5353, 53, "query")
+				p[len(p)-1] ^= 0x55
+				return p
+			}},
+		{name: "source-multicast", verdict: packet.Drop, reason: DropBadSource,
+			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				return pkt4(t, netip.MustParseAddr("224.0.0.1"), vip, 40000, 80, seg{seq: 1000, flags: "S"})
 			}},
 	}
 }

@@ -49,6 +49,12 @@ type Stats struct {
 	ICMPTranslated uint64 // Packet Too Big turned into Fragmentation Needed
 	ICMPSent       uint64 // Fragmentation Needed for oversize client segments
 
+	// Answers for the VIPs, as a host gives them (host.go).
+	EchoReplies       uint64 // echo replies to pings
+	ClosedPortResets  uint64 // resets for TCP to a port without a service (also in ClientResets)
+	PortUnreachables  uint64 // ICMP port unreachable for UDP
+	ICMPErrorsLimited uint64 // ICMP errors not sent: ICMPErrorLimit reached
+
 	Drops [NumDropReasons]uint64
 
 	// Limits are the configured bounds, so that dashboards can show how
@@ -66,6 +72,7 @@ type Limits struct {
 	MaxHeldBytes       int // per connection
 	MaxHeldBytesTotal  int
 	ChallengeACKLimit  int // per second; negative: none sent
+	ICMPErrorLimit     int // per second; negative: none sent
 }
 
 // BackendStats counts what happened to one backend of one service.
@@ -93,6 +100,7 @@ func (e *Engine) Stats() Stats {
 		MaxConnections: e.cfg.MaxConnections, MaxEmbryonic: e.cfg.MaxEmbryonic,
 		SynCookieThreshold: e.cfg.SynCookieThreshold, MaxHeldBytes: e.cfg.MaxHeldBytes,
 		MaxHeldBytesTotal: e.cfg.MaxHeldBytesTotal, ChallengeACKLimit: e.cfg.ChallengeACKLimit,
+		ICMPErrorLimit: e.cfg.ICMPErrorLimit,
 	}
 	for _, svc := range e.svcs {
 		vip := netip.AddrPortFrom(svc.cfg.VIP, svc.port)

@@ -9,7 +9,7 @@ const (
 	DropMalformed       DropReason = iota // truncated or inconsistent lengths
 	DropFragment                          // IP fragments are not reassembled
 	DropNotTCP                            // other protocols to a VIP or pool6
-	DropNoService                         // VIP without a service on that port
+	DropNoService                         // VIP without a service on that port (TCP: reset sent; UDP: port unreachable)
 	DropNoConnection                      // no connection for the segment
 	DropTableFull                         // connection table at MaxConnections
 	DropTTLExpired                        // TTL or hop limit would reach zero
@@ -33,7 +33,9 @@ const (
 	DropRSTChallenged                     // RST in the window but not exact: challenge ACK instead
 	DropACKOutOfWindow                    // ACK of data never sent, or far behind (RFC 5961 §5)
 	DropICMPUnknown                       // ICMP error quoting no connection or no segment in flight
-	DropICMPChecksum                      // ICMPv6 checksum wrong
+	DropICMPChecksum                      // ICMP checksum wrong
+	DropBadSource                         // IPv4 source not a single host: 0/8, 127/8, multicast, class E
+	DropUDPChecksum                       // UDP checksum wrong (datagram not answered)
 	numDropReasons
 )
 
@@ -44,7 +46,7 @@ var dropReasonNames = [numDropReasons]string{
 	"icmp-unhandled", "embryonic-full", "held-total-full", "bad-cookie",
 	"bad-header-length", "bad-ip-checksum", "bad-tcp-checksum", "bad-options",
 	"syn-data", "rst-out-of-window", "rst-challenged", "ack-out-of-window",
-	"icmp-unknown", "bad-icmp-checksum",
+	"icmp-unknown", "bad-icmp-checksum", "bad-source", "bad-udp-checksum",
 }
 
 func (r DropReason) String() string {

@@ -166,7 +166,7 @@ func TestOVSDesiredFlowsAndRestart(t *testing.T) {
 		if !ovs.Wait(20*time.Second, func() bool { var ok bool; sw, ok = ctl2.Switch(b.DPID); return ok }) {
 			t.Fatalf("%s not connected to the new controller", b.Name)
 		}
-		st, err := sw.SyncFlows(ctx)
+		st, err := sw.Sync(ctx)
 		if err != nil || st.Added+st.Deleted+st.Groups != 0 {
 			t.Errorf("%s: sync of a synced switch: %+v, %v", b.Name, st, err)
 		}

@@ -196,6 +196,8 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 
 	if len(fs.Backends) == 0 && fs.Default == "" {
 		b.p.add(path+".backends", "at least one backend must be declared")
+	} else if len(fs.Backends) > MaxBackends {
+		b.p.add(path+".backends", "%d backends, at most %d", len(fs.Backends), MaxBackends)
 	}
 	defaultFrom := ""
 	addrs := map[netip.AddrPort]owner{}

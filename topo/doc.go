@@ -11,8 +11,7 @@
 // A Topology never changes once loaded. Link state does: LinkState records
 // the ports that PORT_STATUS reports down, and Forwarding computes, for the
 // links still up, the output port of every switch towards every host
-// (shortest path in hops, ties broken by neighbour name then port) and a
-// loop-free flood tree.
+// (shortest path in hops, ties broken by neighbour name then port).
 //
 // The file format is summarised in README.md beside this file and described
 // key by key in docs/configuration.md; examples/ holds working files.

@@ -58,10 +58,11 @@ func (es Errors) Unwrap() []error {
 // field path seen in the document, so checks that run on decoded structs can
 // still point at the source.
 type problems struct {
-	file  string
-	lines lineIndex
-	list  Errors
-	count int // problems found, which may exceed len(list)
+	file     string
+	lines    lineIndex
+	list     Errors
+	count    int      // problems found, which may exceed len(list)
+	warnings []*Error // what loads but should change, like a deprecated key
 }
 
 // maxErrors bounds the list kept: past it nobody reads on, and a file built
@@ -81,6 +82,14 @@ func (p *problems) addAt(line int, path, format string, args ...any) {
 	p.count++
 	if len(p.list) < maxErrors {
 		p.list = append(p.list, &Error{File: p.file, Line: line, Field: path, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+// warn records something that does not stop the file from loading but
+// should change, at the line where path is written.
+func (p *problems) warn(path, format string, args ...any) {
+	if len(p.warnings) < maxErrors {
+		p.warnings = append(p.warnings, &Error{File: p.file, Line: p.lines.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 	}
 }
 

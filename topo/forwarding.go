@@ -10,8 +10,8 @@ import (
 type PortDown func(dpid uint64, port uint32) bool
 
 // Forwarding is the result of one path computation over the links that are
-// up: for every switch, the output port towards every reachable host, and a
-// loop-free flood tree. It is immutable; when a port changes state, compute a
+// up: for every switch, the output port towards every reachable host. It is
+// immutable; when a port changes state, compute a
 // new one (LinkState does the bookkeeping) and compare with Equal.
 //
 // Paths are shortest in hops. Among equally short paths each switch takes the
@@ -24,8 +24,6 @@ type Forwarding struct {
 	toSwitch map[uint64]map[uint64]uint32
 	// hostUp holds the hosts whose own port is up.
 	hostUp map[*Host]bool
-	// treePorts[dpid] are the inter-switch ports on the flood tree, sorted.
-	treePorts map[uint64][]uint32
 }
 
 // adjacency is one usable link seen from one of its ends.
@@ -42,10 +40,9 @@ func (t *Topology) Forwarding(down PortDown) *Forwarding {
 		down = func(uint64, uint32) bool { return false }
 	}
 	f := &Forwarding{
-		topo:      t,
-		toSwitch:  map[uint64]map[uint64]uint32{},
-		hostUp:    map[*Host]bool{},
-		treePorts: map[uint64][]uint32{},
+		topo:     t,
+		toSwitch: map[uint64]map[uint64]uint32{},
+		hostUp:   map[*Host]bool{},
 	}
 	for _, h := range t.Hosts {
 		if !down(h.DPID, h.Port) {
@@ -67,7 +64,6 @@ func (t *Topology) Forwarding(down PortDown) *Forwarding {
 			f.toSwitch[s.DPID][dst.DPID] = towards(s, dist, adj).port
 		}
 	}
-	f.buildFloodTree(order, adj)
 	return f
 }
 
@@ -132,32 +128,4 @@ func towards(s *Switch, dist map[*Switch]int, adj map[*Switch][]adjacency) adjac
 		}
 	}
 	panic("topo: switch with a distance but no link towards the root")
-}
-
-// buildFloodTree spans each connected group of switches from its lowest-named
-// member, so that a broadcast sent out of tree ports only reaches every
-// switch exactly once even when the links form a ring.
-func (f *Forwarding) buildFloodTree(order []*Switch, adj map[*Switch][]adjacency) {
-	inTree := map[*Switch]bool{}
-	for _, root := range order {
-		if inTree[root] {
-			continue
-		}
-		dist := hops(root, order, adj)
-		for _, s := range order {
-			if dist[s] < 0 {
-				continue
-			}
-			inTree[s] = true
-			if s == root {
-				continue
-			}
-			up := towards(s, dist, adj)
-			f.treePorts[s.DPID] = append(f.treePorts[s.DPID], up.port)
-			f.treePorts[up.peer.DPID] = append(f.treePorts[up.peer.DPID], up.peerPort)
-		}
-	}
-	for _, ports := range f.treePorts {
-		slices.Sort(ports)
-	}
 }

@@ -3,7 +3,6 @@ package topo
 import (
 	"maps"
 	"net"
-	"slices"
 )
 
 // Route is where one switch sends traffic for one host.
@@ -80,37 +79,13 @@ func (f *Forwarding) Path(dpid uint64, h *Host) ([]Hop, bool) {
 	return nil, false // cannot happen with shortest paths; bounded all the same
 }
 
-// FloodPorts returns the ports of switch dpid that a broadcast or unknown
-// destination is copied to: its host ports that are up and its inter-switch
-// ports on the flood tree, sorted. Leave out the ingress port. A broadcast
-// that arrives on an inter-switch port not in this list has looped and
-// should be dropped.
-func (f *Forwarding) FloodPorts(dpid uint64) []uint32 {
-	out := slices.Clone(f.treePorts[dpid])
-	for _, h := range f.topo.Hosts {
-		if h.DPID == dpid && f.hostUp[h] {
-			out = append(out, h.Port)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// IsTreePort reports whether port of switch dpid is an inter-switch port on
-// the flood tree.
-func (f *Forwarding) IsTreePort(dpid uint64, port uint32) bool {
-	_, found := slices.BinarySearch(f.treePorts[dpid], port)
-	return found
-}
-
-// Equal reports whether f and g forward every host the same way and have the
-// same flood tree, so that a caller can skip reinstalling flows after a port
-// change that altered nothing.
+// Equal reports whether f and g forward every host the same way, so that a
+// caller can skip reinstalling flows after a port change that altered
+// nothing.
 func (f *Forwarding) Equal(g *Forwarding) bool {
 	return f.topo == g.topo &&
 		maps.Equal(f.hostUp, g.hostUp) &&
-		maps.EqualFunc(f.toSwitch, g.toSwitch, maps.Equal) &&
-		maps.EqualFunc(f.treePorts, g.treePorts, slices.Equal)
+		maps.EqualFunc(f.toSwitch, g.toSwitch, maps.Equal)
 }
 
 // peer returns the switch at the other end of the link on port of dpid.

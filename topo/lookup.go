@@ -79,7 +79,7 @@ func (t *Topology) HostAt(dpid uint64, port uint32) (*Host, bool) {
 
 // InterSwitchPorts returns the ports of switch dpid that lead to another
 // switch, sorted. Traffic arriving on them comes from the fabric, not from a
-// host, and flooding must not use them blindly (see Forwarding.FloodPorts).
+// host.
 // The slice is shared; do not modify it.
 func (t *Topology) InterSwitchPorts(dpid uint64) []uint32 {
 	return t.linkPorts[dpid]

@@ -19,6 +19,9 @@ type Topology struct {
 	Hosts      []*Host
 	Gateways   []*Gateway
 	Splice46   *Splice46 // nil when the section is absent
+	// Warnings are what loads but should change, such as a deprecated
+	// key, each with its place like an Error. The caller shows them.
+	Warnings []*Error
 
 	switchByName map[string]*Switch
 	switchByDPID map[uint64]*Switch

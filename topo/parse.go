@@ -2,6 +2,7 @@ package topo
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -15,9 +16,9 @@ const MaxFileSize = 4 << 20
 // are taken relative to the directory of path. A validation failure is
 // returned as Errors listing every problem found.
 func Load(path string) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("topo: %w", err)
+		return nil, err
 	}
 	t, err := Parse(path, data)
 	if err != nil {
@@ -32,6 +33,27 @@ func Load(path string) (*Topology, error) {
 		}
 	}
 	return t, nil
+}
+
+// readLimited reads the file at path but no more than one byte past
+// MaxFileSize, so that a huge or endless file is refused without being read
+// into memory.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("topo: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("topo: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		p := newProblems(path)
+		p.addAt(0, "", "file is larger than the %d bytes allowed", MaxFileSize)
+		return nil, p.err()
+	}
+	return data, nil
 }
 
 // Parse validates a topology file held in memory. name is only used in error
@@ -53,5 +75,6 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, err
 	}
 	b.t.index()
+	b.t.Warnings = p.warnings
 	return b.t, nil
 }

@@ -9,8 +9,9 @@ type Limits struct {
 	MaxEmbryonic       int // connections not yet spliced
 	SynCookieThreshold int // embryonic connections before SYN cookies; negative: never
 	MaxHeldBytes       int // client bytes held per connection before a backend is chosen
-	MaxHeldBytesTotal  int // the same, over all connections
+	MaxHeldBytesGlobal int // the same, over all connections together
 	ChallengeACKLimit  int // challenge ACKs per second; negative: none
+	ICMPErrorLimit     int // ICMP errors for the VIPs per second; negative: none
 }
 
 // Timeouts are the splicing engine's timers. Zero means the engine's
@@ -23,13 +24,75 @@ type Timeouts struct {
 	Linger        time.Duration // a closed connection's state kept for last ACKs
 }
 
+// The engine's defaults for the limits the cross-field rules compare
+// (proxy46.Config; docs/operations.md). apps/splice46's tests hold these
+// rules to the engine's own validation.
+const (
+	engineMaxConnections = 65536
+	engineMaxHeldBytes   = 16384
+)
+
+// MaxBackends is the most backends one service may have: the engine records
+// the backends a connection has tried in one 64-bit word, the default
+// taking the last bit.
+const MaxBackends = 63
+
+// crossLimits applies the engine's rules that tie one limit to another,
+// with the engine's defaults for the limits left out, so that a file the
+// engine would refuse fails here with its line.
+func (b *builder) crossLimits(fl Limits, globalKey string) {
+	embryonic, from := fl.MaxEmbryonic, "max_embryonic"
+	if embryonic == 0 {
+		embryonic, from = fl.MaxConnections, "max_connections, which max_embryonic defaults to"
+	}
+	if embryonic == 0 {
+		embryonic, from = engineMaxConnections, "the default max_embryonic"
+	}
+	if embryonic > 0 && fl.SynCookieThreshold > embryonic {
+		b.p.add("splice46.limits.syn_cookie_threshold", "%d is above %s (%d): SYN cookies would never be sent",
+			fl.SynCookieThreshold, from, embryonic)
+	}
+	held, from := fl.MaxHeldBytes, "max_held_bytes"
+	if held == 0 {
+		held, from = engineMaxHeldBytes, "the default max_held_bytes"
+	}
+	if fl.MaxHeldBytesGlobal > 0 && held > 0 && fl.MaxHeldBytesGlobal < held {
+		b.p.add("splice46.limits."+globalKey, "%d is below %s (%d)", fl.MaxHeldBytesGlobal, from, held)
+	}
+}
+
 type fileLimits struct {
 	MaxConnections     int `yaml:"max_connections"`
 	MaxEmbryonic       int `yaml:"max_embryonic"`
 	SynCookieThreshold int `yaml:"syn_cookie_threshold"`
 	MaxHeldBytes       int `yaml:"max_held_bytes"`
-	MaxHeldBytesTotal  int `yaml:"max_held_bytes_total"`
+	MaxHeldBytesGlobal int `yaml:"max_held_bytes_global"`
 	ChallengeACKLimit  int `yaml:"challenge_ack_limit"`
+	ICMPErrorLimit     int `yaml:"icmp_error_limit"`
+	// MaxHeldBytesTotal is the old name of max_held_bytes_global, read
+	// with a warning: "total" read like the counter
+	// sixgate_proxy46_held_bytes_total.
+	MaxHeldBytesTotal int `yaml:"max_held_bytes_total"`
+}
+
+const (
+	keyHeldGlobal = "splice46.limits.max_held_bytes_global"
+	keyHeldTotal  = "splice46.limits.max_held_bytes_total"
+)
+
+// heldBytesGlobal reads max_held_bytes_global or, with a warning, its old
+// name; both at once is an error. It returns the value and the key written.
+func (b *builder) heldBytesGlobal(fl *fileLimits) (int, string) {
+	newLine, hasNew := b.p.lines[keyHeldGlobal]
+	if _, hasOld := b.p.lines[keyHeldTotal]; !hasOld {
+		return fl.MaxHeldBytesGlobal, "max_held_bytes_global"
+	}
+	if hasNew {
+		b.p.add(keyHeldTotal, "max_held_bytes_total is the old name of max_held_bytes_global, also given (line %d): keep only max_held_bytes_global", newLine)
+		return fl.MaxHeldBytesGlobal, "max_held_bytes_global"
+	}
+	b.p.warn(keyHeldTotal, "deprecated: rename it max_held_bytes_global (same meaning)")
+	return fl.MaxHeldBytesTotal, "max_held_bytes_total"
 }
 
 type fileTimeouts struct {
@@ -43,13 +106,18 @@ type fileTimeouts struct {
 // buildLimits reads splice46.limits and splice46.timeouts.
 func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 	if fl != nil {
-		s.Limits = Limits(*fl)
+		global, globalKey := b.heldBytesGlobal(fl)
+		s.Limits = Limits{
+			MaxConnections: fl.MaxConnections, MaxEmbryonic: fl.MaxEmbryonic, SynCookieThreshold: fl.SynCookieThreshold,
+			MaxHeldBytes: fl.MaxHeldBytes, MaxHeldBytesGlobal: global, ChallengeACKLimit: fl.ChallengeACKLimit,
+			ICMPErrorLimit: fl.ICMPErrorLimit,
+		}
 		for _, c := range []struct {
 			name string
 			v    int
 		}{
 			{"max_connections", fl.MaxConnections}, {"max_embryonic", fl.MaxEmbryonic},
-			{"max_held_bytes", fl.MaxHeldBytes}, {"max_held_bytes_total", fl.MaxHeldBytesTotal},
+			{"max_held_bytes", fl.MaxHeldBytes}, {globalKey, global},
 		} {
 			if c.v < 0 {
 				b.p.add("splice46.limits."+c.name, "%d is negative (0 takes the default)", c.v)
@@ -58,6 +126,7 @@ func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 		if fl.MaxHeldBytes > 65535 {
 			b.p.add("splice46.limits.max_held_bytes", "%d is above 65535 (it is also the window offered to clients)", fl.MaxHeldBytes)
 		}
+		b.crossLimits(s.Limits, globalKey)
 	}
 	if ft != nil {
 		t := &s.Timeouts

@@ -2,6 +2,7 @@ package topo
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -365,6 +366,53 @@ splice46:
 		},
 	},
 	{
+		name: "engine limits that contradict each other",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  limits:
+    max_connections: 500
+    syn_cookie_threshold: 600
+    max_held_bytes: 8192
+    max_held_bytes_global: 4096
+`,
+		want: []string{
+			`t.yaml:9: splice46.limits.syn_cookie_threshold: 600 is above max_connections, which max_embryonic defaults to (500): SYN cookies would never be sent`,
+			`t.yaml:11: splice46.limits.max_held_bytes_global: 4096 is below max_held_bytes (8192)`,
+		},
+	},
+	{
+		name: "more backends than the engine tracks",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services:
+    - vip: "10.0.0.42"
+      port: 80
+      backends: [` + manyBackends(64) + `]
+`,
+		want: []string{`t.yaml:9: splice46.services[0].backends: 64 backends, at most 63`},
+	},
+	{
+		name: "both names of the global held bytes limit",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  limits:
+    max_held_bytes_global: 1048576
+    max_held_bytes_total: 1048576
+`,
+		want: []string{`t.yaml:9: splice46.limits.max_held_bytes_total: max_held_bytes_total is the old name of max_held_bytes_global, also given (line 8): keep only max_held_bytes_global`},
+	},
+	{
 		name: "duplicate service",
 		yaml: `
 switches: [{name: s1, dpid: "0x1"}]
@@ -526,5 +574,49 @@ func TestValidationErrors(t *testing.T) {
 				t.Errorf("got:\n\t%s\nwant:\n\t%s", strings.Join(got, "\n\t"), strings.Join(tc.want, "\n\t"))
 			}
 		})
+	}
+}
+
+// manyBackends writes n distinct backends for a flow list.
+func manyBackends(n int) string {
+	var bs []string
+	for i := range n {
+		bs = append(bs, fmt.Sprintf(`{address: "[2001:db8::%x]:80"}`, i+1))
+	}
+	return strings.Join(bs, ", ")
+}
+
+func TestOldHeldBytesKeyWarns(t *testing.T) {
+	const file = `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  limits:
+    max_held_bytes_total: 1048576
+`
+	top, err := Parse("t.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := top.Splice46.Limits.MaxHeldBytesGlobal; got != 1<<20 {
+		t.Errorf("MaxHeldBytesGlobal = %d, want the old key's 1048576", got)
+	}
+	var got []string
+	for _, w := range top.Warnings {
+		got = append(got, w.Error())
+	}
+	want := []string{`t.yaml:8: splice46.limits.max_held_bytes_total: deprecated: rename it max_held_bytes_global (same meaning)`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+
+	top, err = Parse("t.yaml", []byte(strings.Replace(file, "max_held_bytes_total", "max_held_bytes_global", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top.Splice46.Limits.MaxHeldBytesGlobal != 1<<20 || len(top.Warnings) != 0 {
+		t.Errorf("new key: limit %d, warnings %v", top.Splice46.Limits.MaxHeldBytesGlobal, top.Warnings)
 	}
 }

@@ -156,7 +156,7 @@ func (a *App) Handle(sw *controller.Switch, pi *ofp.PacketIn) ([]ofp.Message, bo
 			ofp.ApplyActions(ofp.Output(out))))
 	}
 	po := &ofp.PacketOut{BufferID: pi.BufferID, InPort: inPort, Actions: []ofp.Action{ofp.Output(out)}}
-	if pi.BufferID == ofp.NoBuffer32 {
+	if pi.BufferID == ofp.NoBufferID {
 		po.Data = pi.Data
 	}
 	return append(msgs, po), true

@@ -28,7 +28,7 @@ func frame(dst, src net.HardwareAddr, ethType uint16) []byte {
 }
 
 func packetIn(port uint32, data []byte) *ofp.PacketIn {
-	return &ofp.PacketIn{BufferID: ofp.NoBuffer32, TotalLen: uint16(len(data)), Reason: ofp.PacketInNoMatch,
+	return &ofp.PacketIn{BufferID: ofp.NoBufferID, TotalLen: uint16(len(data)), Reason: ofp.PacketInNoMatch,
 		Cookie: controller.AppCookie(CookieID, 0), Match: ofp.NewMatch(ofp.InPort(port)), Data: data}
 }
 

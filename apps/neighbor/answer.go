@@ -17,7 +17,7 @@ const (
 	answered      verdict = iota // an answer was built
 	malformed                    // not a valid ARP or NDP message (RFC 826, RFC 4861 section 6.1 and 7.1)
 	notQuestion                  // an ARP reply, an NA, a gratuitous ARP: nothing to answer
-	dadProbe                     // a duplicate address detection probe: answering would make the host drop its address
+	dadProbe                     // a duplicate address detection probe left unanswered: the asker may take the address
 	unknownTarget                // nobody in the model owns the address
 	selfQuery                    // the owner asking about its own address
 	noRouter                     // an RS while no gateway advertises
@@ -173,9 +173,10 @@ func icmp6ChecksumOK(ip *layers.IPv6, icmp *layers.ICMPv6) bool {
 
 // answerNS answers a Neighbor Solicitation for an address the view knows
 // with a solicited Neighbor Advertisement to the asker (RFC 4861 section
-// 7.2.4). DAD probes, from the unspecified address, get nothing: the asker
-// is the owner checking its own address, and any answer would make it give
-// the address up.
+// 7.2.4). DAD probes, from the unspecified address, go to defend: a host
+// probing its own declared address (or an address nobody owns) gets
+// nothing, while an address only the controller answers for is defended
+// with an advertisement to all nodes.
 func (v *view) answerNS(eth *layers.Ethernet, ip *layers.IPv6, icmp *layers.ICMPv6, ns *layers.ICMPv6NeighborSolicitation) ([]byte, verdict) {
 	target, ok := addr16(ns.TargetAddress)
 	src, ok2 := addr16(ip.SrcIP)

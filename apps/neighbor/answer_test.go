@@ -482,3 +482,30 @@ func TestNotNeighborDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// TestAdvertisementsAreNotQuestionsEachOfItsKind: NAs and RAs from others
+// are not answered, and each is logged under its own kind.
+func TestAdvertisementsAreNotQuestionsEachOfItsKind(t *testing.T) {
+	v := newView(t, "fabric.yaml")
+	ra := v.routerAdvertisements(allNodes(), multicastMAC(allNodes()))
+	if len(ra) == 0 {
+		t.Fatal("fabric.yaml has no advertising gateway")
+	}
+	ans, ok := v.lookup(netip.MustParseAddr("2001:db8::fe"))
+	if !ok {
+		t.Fatal("no answer for the gateway address")
+	}
+	na, err := v.unsolicitedNA(netip.MustParseAddr("2001:db8::fe"), ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		frame []byte
+		kind  string
+	}{{ra[0], "ra"}, {na, "na"}} {
+		frames, kind, vd := v.handle(c.frame)
+		if frames != nil || vd != notQuestion || kind != c.kind {
+			t.Errorf("handle = %d frames, kind %q, verdict %v; want none, %q, %v", len(frames), kind, vd, c.kind, notQuestion)
+		}
+	}
+}

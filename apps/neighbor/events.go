@@ -135,8 +135,10 @@ func (v *view) handle(data []byte) (frames [][]byte, kind string, _ verdict) {
 			}
 			fs, vd := v.answerRS(eth, ip, icmp, rs)
 			return fs, "rs", vd
-		case icmpNA, icmpRA:
+		case icmpNA:
 			return nil, "na", notQuestion
+		case icmpRA:
+			return nil, "ra", notQuestion
 		}
 	}
 	return nil, "other", notND

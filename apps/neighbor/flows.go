@@ -44,7 +44,7 @@ const (
 
 // Cookie low bits of the other flows. Fixed flows have kind 0 and a code
 // in the low byte; per-MAC flows carry the MAC in their low 48 bits, so
-// that a flow dump reads like the table it is: 0x201000a000003 forwards to
+// that a flow dump reads like the table it is: 0x20100000a000003 forwards to
 // 00:00:0a:00:00:03.
 const (
 	cookieARP = 0x10

@@ -66,30 +66,42 @@ func (r *rig) packetOuts(dpid uint64) int { return len(r.sw[dpid].PacketOuts()) 
 // given cookie would have, from port.
 func (r *rig) packetIn(dpid uint64, port uint32, cookie uint64, frame []byte) {
 	r.t.Helper()
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: controller.AppCookie(CookieID, cookie),
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: controller.AppCookie(CookieID, cookie),
 		Match: ofp.NewMatch(ofp.InPort(port)), Data: frame}
 	if err := r.sw[dpid].SendMessage(pi); err != nil {
 		r.t.Fatal(err)
 	}
 }
 
-// route returns the port switch dpid forwards mac to, read from its flow
-// table.
+// route returns the port switch dpid sends unicast IPv4 for mac out of,
+// by looking a frame up in its tables as they are now.
 func (r *rig) route(dpid uint64, m net.HardwareAddr) (uint32, bool) {
-	for _, f := range r.sw[dpid].Flows() {
-		if f.Cookie != controller.AppCookie(CookieID, kindRoute|macBits(m)) {
-			continue
-		}
-		for _, in := range f.Instructions {
-			if ia, ok := in.(*ofp.InstructionActions); ok && len(ia.Actions) == 1 {
-				if out, ok := ia.Actions[0].(*ofp.ActionOutput); ok {
-					return out.Port, true
-				}
-			}
-		}
+	r.t.Helper()
+	f := ipv4UDP(r.t, mac(h1MAC), m, "10.0.0.1", "10.0.0.99")
+	res, err := r.sw[dpid].Pipeline().Run(f, lookupPort)
+	if err != nil {
+		r.t.Fatal(err)
 	}
-	return 0, false
+	if len(res.Outputs) != 1 {
+		return 0, false
+	}
+	return res.Outputs[0].Port, true
 }
+
+// pipelineOf is a plain list of the app's flows, as the controller would
+// install them, to look packets up in without a switch.
+func pipelineOf(flows []controller.Flow) *ofptest.Pipeline {
+	p := &ofptest.Pipeline{}
+	for _, f := range flows {
+		p.Flows = append(p.Flows, ofp.FlowStats{TableID: f.Table, Priority: f.Priority,
+			Cookie: controller.AppCookie(CookieID, f.Cookie), Match: f.Match, Instructions: f.Instructions})
+	}
+	return p
+}
+
+// lookupPort is an in-port no flow sends to, so that no output is
+// suppressed as going back where it came from.
+const lookupPort = 99
 
 func (r *rig) wantRoute(dpid uint64, hostMAC string, port uint32) {
 	r.t.Helper()
@@ -106,17 +118,18 @@ func TestFlowsOfFabric(t *testing.T) {
 	if len(flows) != 7+6+5 {
 		t.Errorf("%d flows, want 18", len(flows))
 	}
+	// Each host's MAC leaves s1 by the port on its path.
 	want := map[string]uint32{h1MAC: 1, "00:00:0a:00:00:02": 2, h3MAC: 3, "00:00:0a:00:00:04": 3, "00:00:0a:00:00:05": 4, "00:00:0a:00:00:06": 4}
+	p := pipelineOf(flows)
+	for m, port := range want {
+		res := p.Lookup(t, ipv4UDP(t, mac("00:00:0a:00:00:77"), mac(m), "10.0.0.77", "10.0.0.1"), lookupPort)
+		if got := res.OutputPorts(); len(got) != 1 || got[0] != port {
+			t.Errorf("%s out of ports %v, want %d\n%s", m, got, port, res)
+		}
+	}
 	seen := map[uint64]bool{}
 	for _, f := range flows {
 		k := uint64(f.Table)<<56 | uint64(f.Priority)<<40 | f.Cookie&0xffffffffff
-		if f.Cookie&kindMask == kindRoute {
-			m := net.HardwareAddr(f.Match.Fields[0].Value).String()
-			out := f.Instructions[0].(*ofp.InstructionActions).Actions[0].(*ofp.ActionOutput).Port
-			if want[m] != out {
-				t.Errorf("%s out of port %d, want %d", m, out, want[m])
-			}
-		}
 		if f.Cookie&kindMask == 0 && seen[k] {
 			t.Errorf("two fixed flows with cookie %#x", f.Cookie)
 		}
@@ -134,7 +147,7 @@ func TestSyncIsIdempotent(t *testing.T) {
 	before := r.sw[1].FlowMods()
 	r.sw[1].Flows()
 	sw, _ := r.ctl.Switch(1)
-	st, err := sw.SyncFlows(r.ctx)
+	st, err := sw.Sync(r.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/sixgate/sixgate/topo"
 )
 
-// FuzzPacketIn feeds arbitrary frames to the app as packet-ins: the VIP
-// answers and the engine behind them must never panic.
+// FuzzPacketIn feeds arbitrary frames to the app as packet-ins: the app
+// and the engine, which also answers for the VIPs, must never panic.
 func FuzzPacketIn(f *testing.F) {
 	top, err := topo.Load("../../topo/examples/seed.yaml")
 	if err != nil {
@@ -34,6 +34,6 @@ func FuzzPacketIn(f *testing.F) {
 	f.Add(ipv4(17, 0x14, 0xe9, 0, 53, 0, 8, 0, 0))                                                // UDP
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		app.PacketIn(nil, &ofp.PacketIn{BufferID: ofp.NoBuffer32, Data: frame})
+		app.PacketIn(nil, &ofp.PacketIn{BufferID: ofp.NoBufferID, Data: frame})
 	})
 }

@@ -9,7 +9,7 @@ import (
 // Collectors returns the app's Prometheus collectors: its own packet
 // counters and the engine's (read from whichever engine is current).
 func (a *App) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{&collector{a: a}, proxy46.NewCollector(a)}
+	return []prometheus.Collector{&collector{a: a}, newEngineCollector(a)}
 }
 
 // Stats returns the current engine's counters.
@@ -31,11 +31,15 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	s := &c.a.stats
+	s := c.a.Counters()
+	// The VIP answers are the engine's now (sixgate_proxy46_events_total
+	// echo_reply, closed_port_reset, port_unreachable); echo_reply and
+	// closed_port stay here for the dashboards that read them.
+	es := c.a.Stats()
 	for event, v := range map[string]uint64{
-		"packet_in": s.packetIns.Load(), "packet_out": s.packetOuts.Load(), "no_route": s.noRoute.Load(),
-		"not_ip": s.notIP.Load(), "echo_reply": s.echoReplies.Load(), "closed_port": s.closedPort.Load(),
-		"send_failure": s.sendFailures.Load(),
+		"packet_in": s.PacketIns.Load(), "packet_out": s.PacketOuts.Load(), "no_route": s.NoRoute.Load(),
+		"not_ip": s.NotIP.Load(), "echo_reply": es.EchoReplies, "closed_port": es.ClosedPortResets + es.PortUnreachables,
+		"send_failure": s.SendFailures.Load(),
 	} {
 		ch <- prometheus.MustNewConstMetric(descAppPackets, prometheus.CounterValue, float64(v), event)
 	}

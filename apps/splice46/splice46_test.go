@@ -9,6 +9,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/controller"
@@ -66,7 +67,7 @@ func (r *rig) packetIn(ls ...gopacket.SerializableLayer) {
 		append([]gopacket.SerializableLayer{eth}, ls...)...); err != nil {
 		r.t.Fatal(err)
 	}
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: controller.AppCookie(CookieID, 1),
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: controller.AppCookie(CookieID, 1),
 		Match: ofp.NewMatch(ofp.InPort(3)), Data: buf.Bytes()}
 	if err := r.sw.SendMessage(pi); err != nil {
 		r.t.Fatal(err)
@@ -163,6 +164,14 @@ func TestVIPAnswersLikeAHost(t *testing.T) {
 		return &layers.IPv4{Version: 4, TTL: 64, Protocol: p, SrcIP: h3, DstIP: vip}
 	}
 
+	// The engine answers for the VIP. A ping from a multicast source is
+	// not answered: the first packet-out is the reply to the next ping.
+	multicast := ip(layers.IPProtocolICMPv4)
+	multicast.SrcIP = net.IP{224, 0, 0, 1}
+	r.packetIn(multicast,
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 8},
+		gopacket.Payload("ping!"))
+
 	// Ping: an echo reply with the same id, sequence and data.
 	r.packetIn(ip(layers.IPProtocolICMPv4),
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 9},
@@ -209,6 +218,30 @@ func TestVIPAnswersLikeAHost(t *testing.T) {
 	if len(conns) != 1 || conns[0].Client != netip.MustParseAddrPort("10.0.0.3:40001") {
 		t.Errorf("engine connections %+v", conns)
 	}
+
+	// The answers are counted by the engine, and exported both as its
+	// events and, for the dashboards that read them, as the app's.
+	s := r.app.Stats()
+	if s.EchoReplies != 1 || s.ClosedPortResets != 1 || s.PortUnreachables != 1 || s.Drops[proxy46.DropBadSource] != 1 {
+		t.Errorf("engine counted %d echo replies, %d closed-port resets, %d port unreachables, %d bad sources; want 1 each",
+			s.EchoReplies, s.ClosedPortResets, s.PortUnreachables, s.Drops[proxy46.DropBadSource])
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r.app.Collectors()...)
+	for _, c := range []struct {
+		name, event string
+		want        float64
+	}{
+		{"sixgate_splice46_packets_total", "echo_reply", 1},
+		{"sixgate_splice46_packets_total", "closed_port", 2},
+		{"sixgate_proxy46_events_total", "echo_reply", 1},
+		{"sixgate_proxy46_events_total", "closed_port_reset", 1},
+		{"sixgate_proxy46_events_total", "port_unreachable", 1},
+	} {
+		if v := value(t, reg, c.name, "event", c.event); v != c.want {
+			t.Errorf("%s{event=%q} = %v, want %v", c.name, c.event, v, c.want)
+		}
+	}
 }
 
 // withIP marks a transport layer for checksumming over the rig's IPv4
@@ -229,7 +262,7 @@ splice46:
   mac: "00:00:0a:00:00:42"
   pool6: "2001:db8:ffff::/96"
   services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
-  limits: {max_connections: 5000, max_embryonic: 300, syn_cookie_threshold: 100, max_held_bytes: 4096, max_held_bytes_total: 1048576, challenge_ack_limit: 50}
+  limits: {max_connections: 5000, max_embryonic: 300, syn_cookie_threshold: 100, max_held_bytes: 4096, max_held_bytes_global: 1048576, challenge_ack_limit: 50, icmp_error_limit: 20}
   timeouts: {idle: 10m}
 `))
 	if err != nil {
@@ -241,7 +274,7 @@ splice46:
 	}
 	got := app.Engine().Stats().Limits
 	want := proxy46.Limits{MaxConnections: 5000, MaxEmbryonic: 300, SynCookieThreshold: 100, MaxHeldBytes: 4096,
-		MaxHeldBytesTotal: 1 << 20, ChallengeACKLimit: 50}
+		MaxHeldBytesTotal: 1 << 20, ChallengeACKLimit: 50, ICMPErrorLimit: 20}
 	if got != want {
 		t.Errorf("engine limits %+v, want %+v", got, want)
 	}

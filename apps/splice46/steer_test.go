@@ -2,14 +2,18 @@ package splice46
 
 import (
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/controller/ofptest"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -28,107 +32,129 @@ splice46:
     - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}
 `
 
-func testState(t *testing.T, tail string) *state {
+func testApp(t *testing.T, tail string) *App {
 	t.Helper()
 	top, err := topo.Parse("t.yaml", []byte(twoSwitches+tail))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := newState(top)
+	a, err := New(top, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return a
 }
 
-// steering lists, for each steering flow (service and pool6), where its
-// action sends the packet: "port:N", "group:N" or "controller".
-func steering(t *testing.T, flows []controller.Flow) (out []string, guards int) {
-	t.Helper()
-	for _, f := range flows {
-		if f.Priority == prioGuard {
-			if len(f.Instructions) != 0 {
-				t.Errorf("guard flow %v does not drop", f.Match)
-			}
-			guards++
-			continue
-		}
-		if f.Priority != prioService {
-			continue
-		}
-		acts := f.Instructions[0].(*ofp.InstructionActions).Actions
-		switch a := acts[0].(type) {
-		case *ofp.ActionOutput:
-			if a.Port == ofp.PortController {
-				out = append(out, "controller")
-			} else {
-				out = append(out, "port:"+itoa(a.Port))
-			}
-		case *ofp.ActionGroup:
-			out = append(out, "group:"+itoa(a.GroupID))
-		}
+// pipelineOf is switch dpid's table as the app declares it, cookies and
+// group ids completed as the controller core completes them.
+func pipelineOf(a *App, dpid uint64) *ofptest.Pipeline {
+	p := &ofptest.Pipeline{Groups: map[uint32]ofp.GroupDesc{}}
+	for _, f := range a.FlowsFor(dpid) {
+		p.Flows = append(p.Flows, ofp.FlowStats{TableID: f.Table, Priority: f.Priority,
+			Cookie: controller.AppCookie(CookieID, f.Cookie), Match: f.Match, Instructions: f.Instructions})
 	}
-	return out, guards
+	for _, g := range a.GroupsFor(dpid) {
+		id := controller.AppGroupID(CookieID, g.ID)
+		p.Groups[id] = ofp.GroupDesc{GroupID: id, GroupType: g.Type, Buckets: g.Buckets}
+	}
+	return p
+}
+
+// frame serializes an Ethernet frame from ls with lengths and checksums.
+func frame(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// landing says where a packet goes: "controller", "drop", or the output
+// ports ("10", "10|11" for the choices of a select group).
+func landing(t *testing.T, p *ofptest.Pipeline, f []byte, inPort uint32) string {
+	t.Helper()
+	r := p.Lookup(t, f, inPort)
+	switch {
+	case r.ToController():
+		return "controller"
+	case r.Dropped():
+		return "drop"
+	}
+	var out []string
+	for _, port := range r.OutputPorts() {
+		out = append(out, itoa(port))
+	}
+	return strings.Join(out, "|")
 }
 
 func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
+// TestSteeringByMode looks up, on each switch of twoSwitches, where a
+// client's SYN to the service, a backend's segment to pool6, a Packet Too
+// Big to pool6 and a ping to the VIP go, and what an engine port sends
+// back in towards a VIP.
 func TestSteeringByMode(t *testing.T) {
-	group := itoa(controller.AppGroupID(CookieID, engineGroupLow))
-	for _, tc := range []struct {
-		name, tail   string
-		dpid         uint64
-		want         string
-		guards       int
-		groupBuckets int
+	h3MAC, h1MAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 3}, net.HardwareAddr{0, 0, 0x0a, 0, 0, 1}
+	v4 := func(proto layers.IPProtocol) *layers.IPv4 {
+		return &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: net.IP{10, 0, 0, 3}, DstIP: net.IP{10, 0, 0, 42}}
+	}
+	v6 := func(next layers.IPProtocol) *layers.IPv6 {
+		return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: next, SrcIP: net.ParseIP("2001:db8::1"), DstIP: net.ParseIP("2001:db8:ffff::a00:3")}
+	}
+	eth4 := &layers.Ethernet{SrcMAC: h3MAC, DstMAC: spliceMAC, EthernetType: layers.EthernetTypeIPv4}
+	eth6 := &layers.Ethernet{SrcMAC: h1MAC, DstMAC: spliceMAC, EthernetType: layers.EthernetTypeIPv6}
+	syn := &layers.TCP{SrcPort: 40000, DstPort: 80, SYN: true}
+	syn.SetNetworkLayerForChecksum(v4(layers.IPProtocolTCP))
+	back := &layers.TCP{SrcPort: 80, DstPort: 40000, SYN: true, ACK: true}
+	back.SetNetworkLayerForChecksum(v6(layers.IPProtocolTCP))
+	ptb := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypePacketTooBig, 0)}
+	ptb.SetNetworkLayerForChecksum(v6(layers.IPProtocolICMPv6))
+	packets := []struct {
+		name   string
+		frame  []byte
+		inPort uint32
 	}{
-		{"controller mode", "", 1, "controller", 0, 0},
-		{"one port, its switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n", 2, "port:10", 2, 0},
-		{"one port, another switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n", 1, "port:9", 0, 0},
-		{"cut off from the engine switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n", 3, "controller", 0, 0},
+		{"SYN to the service", frame(t, eth4, v4(layers.IPProtocolTCP), syn), 3},
+		{"backend to pool6", frame(t, eth6, v6(layers.IPProtocolTCP), back), 1},
+		{"Packet Too Big to pool6", frame(t, eth6, v6(layers.IPProtocolICMPv6), ptb, gopacket.Payload(make([]byte, 48))), 1},
+	}
+	ping := frame(t, eth4, v4(layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0)})
+
+	for _, tc := range []struct {
+		name, tail string
+		dpid       uint64
+		want       string // where the three steered packets go
+		guarded    []uint32
+	}{
+		{"controller mode", "", 1, "controller", nil},
+		{"one port, its switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n", 2, "10", []uint32{10}},
+		{"one port, another switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n", 1, "9", nil},
+		{"cut off from the engine switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n", 3, "controller", nil},
 		{"two ports, their switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}, {interface: eng1, switch: s2, port: 11}]\n",
-			2, "group:" + group, 4, 2},
+			2, "10|11", []uint32{10, 11}},
 		{"two ports, another switch", "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}, {interface: eng1, switch: s2, port: 11}]\n",
-			1, "port:9", 0, 0},
+			1, "9", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := testState(t, tc.tail)
-			flows := st.flowsFor(tc.dpid)
-			got, guards := steering(t, flows)
-			// One service flow, pool6 TCP, pool6 Packet Too Big.
-			if len(got) != 3 || strings.Count(strings.Join(got, " "), tc.want) != 3 {
-				t.Errorf("steering to %v, want 3 times %s", got, tc.want)
-			}
-			if guards != tc.guards {
-				t.Errorf("%d guard flows, want %d", guards, tc.guards)
+			p := pipelineOf(testApp(t, tc.tail), tc.dpid)
+			for _, pk := range packets {
+				if got := landing(t, p, pk.frame, pk.inPort); got != tc.want {
+					t.Errorf("%s goes to %s, want %s", pk.name, got, tc.want)
+				}
 			}
 			// Pings and closed ports stay with the controller in every mode.
-			vipFlows := 0
-			for _, f := range flows {
-				if f.Priority == prioVIP {
-					vipFlows++
-					if a := f.Instructions[0].(*ofp.InstructionActions).Actions[0].(*ofp.ActionOutput); a.Port != ofp.PortController {
-						t.Errorf("VIP flow to port %d", a.Port)
+			if got := landing(t, p, ping, 3); got != "controller" {
+				t.Errorf("ping to the VIP goes to %s, want the controller", got)
+			}
+			// What an engine port sends back in towards a VIP or pool6
+			// is dropped, not steered out again.
+			for _, port := range tc.guarded {
+				for _, f := range [][]byte{packets[0].frame, packets[1].frame, ping} {
+					if got := landing(t, p, f, port); got != "drop" {
+						t.Errorf("from engine port %d: %s, want drop", port, got)
 					}
-				}
-			}
-			if vipFlows != 1 {
-				t.Errorf("%d VIP flows", vipFlows)
-			}
-			groups := st.groupsFor(tc.dpid)
-			if tc.groupBuckets == 0 {
-				if len(groups) != 0 {
-					t.Errorf("groups %+v, want none", groups)
-				}
-				return
-			}
-			if len(groups) != 1 || groups[0].Type != ofp.GroupTypeSelect || len(groups[0].Buckets) != tc.groupBuckets {
-				t.Fatalf("groups %+v", groups)
-			}
-			for i, b := range groups[0].Buckets {
-				port := uint32(10 + i)
-				if b.Weight != 1 || b.WatchPort != port || b.Actions[0].(*ofp.ActionOutput).Port != port {
-					t.Errorf("bucket %d: %+v", i, b)
 				}
 			}
 		})
@@ -136,62 +162,23 @@ func TestSteeringByMode(t *testing.T) {
 }
 
 func TestReloadRefusesNewPorts(t *testing.T) {
-	a := testState(t, "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n").topo.Splice46
-	b := testState(t, "  mode: port\n  ports: [{interface: eng1, switch: s2, port: 10}]\n").topo.Splice46
-	c := testState(t, "").topo.Splice46
-	if err := sameDataPath(a, a); err != nil {
-		t.Error(err)
+	port0 := "  mode: port\n  ports: [{interface: eng0, switch: s2, port: 10}]\n"
+	a := testApp(t, port0)
+	for _, tail := range []string{"  mode: port\n  ports: [{interface: eng1, switch: s2, port: 10}]\n", ""} {
+		top, err := topo.Parse("t.yaml", []byte(twoSwitches+tail))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Reload(top) == nil {
+			t.Errorf("a change of ports or mode was accepted on reload: %q", tail)
+		}
 	}
-	if sameDataPath(a, b) == nil || sameDataPath(a, c) == nil {
-		t.Error("a change of ports or mode was accepted on reload")
-	}
-}
-
-// ringPortMode is a ring with the engine port on s2.
-const ringPortMode = `
-switches: [{name: s1, dpid: "0x1"}, {name: s2, dpid: "0x2"}, {name: s3, dpid: "0x3"}]
-links: [{a: "s1:9", b: "s2:9"}, {a: "s2:8", b: "s3:8"}, {a: "s3:7", b: "s1:7"}]
-hosts:
-  - {name: h1, switch: s1, port: 1, mac: "00:00:0a:00:00:01", ipv6: ["2001:db8::1"]}
-  - {name: h3, switch: s1, port: 3, mac: "00:00:0a:00:00:03", ipv4: ["10.0.0.3"]}
-splice46:
-  mac: "00:00:0a:00:00:42"
-  pool6: "2001:db8:ffff::/96"
-  mode: port
-  ports: [{interface: eng0, switch: s2, port: 10}]
-  services:
-    - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}
-`
-
-// In a ring, a switch steers towards the engine's switch over the shortest
-// path that is up: cutting that link moves the steering to the long way.
-func TestSteeringFollowsLinkState(t *testing.T) {
-	top, err := topo.Parse("t.yaml", []byte(ringPortMode))
+	top, err := topo.Parse("t.yaml", []byte(twoSwitches+port0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := New(top, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	steersTo := func() string {
-		got, _ := steering(t, app.state.Load().flowsFor(1))
-		return strings.Join(got, " ")
-	}
-	if got := steersTo(); got != "port:9 port:9 port:9" {
-		t.Fatalf("s1 steers %q with every link up, want port 9 (towards s2)", got)
-	}
-	if !app.followLinks(1, 9, true) {
-		t.Fatal("s1:9 going down changed nothing")
-	}
-	if got := steersTo(); got != "port:7 port:7 port:7" {
-		t.Errorf("s1 steers %q with s1:9 down, want port 7 (round by s3)", got)
-	}
-	if app.followLinks(1, 9, true) {
-		t.Error("a second down for the same port reported a change")
-	}
-	if !app.followLinks(1, 9, false) || steersTo() != "port:9 port:9 port:9" {
-		t.Errorf("s1:9 back up: steering %q", steersTo())
+	if err := a.Reload(top); err != nil {
+		t.Errorf("same ports refused: %v", err)
 	}
 }
 
@@ -199,31 +186,4 @@ func quietLog() *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	return logrus.NewEntry(l)
-}
-
-// A link already down when its switch connects is taken into account: the
-// switch reports port 9 down and does not report port 7 at all; the first
-// goes round by s3, the second (s1's other link) then leaves s1 cut off.
-func TestSteeringReadsPortsOnConnect(t *testing.T) {
-	top, err := topo.Parse("t.yaml", []byte(ringPortMode))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := New(top, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports := map[uint32]ofp.Port{7: {PortNo: 7}, 9: {PortNo: 9, State: ofp.PortStateLinkDown}}
-	lookup := func(no uint32) (ofp.Port, bool) { p, ok := ports[no]; return p, ok }
-	if !app.applyPorts(1, lookup) {
-		t.Fatal("a down port on connect changed nothing")
-	}
-	if got, _ := steering(t, app.state.Load().flowsFor(1)); strings.Join(got, " ") != "port:7 port:7 port:7" {
-		t.Errorf("s1 steers %v with s1:9 down, want port 7", got)
-	}
-	delete(ports, 7)
-	app.applyPorts(1, lookup)
-	if got, _ := steering(t, app.state.Load().flowsFor(1)); strings.Join(got, " ") != "controller controller controller" {
-		t.Errorf("s1 steers %v with both links down, want the controller", got)
-	}
 }

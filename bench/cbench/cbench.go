@@ -386,7 +386,7 @@ func (s *simSwitch) answer(m ofp.Message) ofp.Message {
 	case *ofp.BarrierRequest:
 		return &ofp.BarrierReply{}
 	case *ofp.GetConfigRequest:
-		return &ofp.GetConfigReply{SwitchConfig: ofp.SwitchConfig{MissSendLen: ofp.NoBuffer}}
+		return &ofp.GetConfigReply{SwitchConfig: ofp.SwitchConfig{MissSendLen: ofp.MaxLenNoBuffer}}
 	case *ofp.MultipartRequest:
 		switch m.MPType {
 		case ofp.MultipartPortDesc:
@@ -494,7 +494,7 @@ func (s *simSwitch) sendLoop(ctx context.Context) error {
 // template is an encoded packet-in from port 1 whose frame fill completes.
 func (s *simSwitch) template() ([]byte, int, error) {
 	frame := make([]byte, s.run.cfg.FrameLen)
-	pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, TotalLen: uint16(len(frame)), Reason: ofp.PacketInNoMatch,
+	pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, TotalLen: uint16(len(frame)), Reason: ofp.PacketInNoMatch,
 		Cookie: s.cookie, Match: ofp.NewMatch(ofp.InPort(1)), Data: frame}
 	b, err := ofp.Marshal(pi)
 	if err != nil {

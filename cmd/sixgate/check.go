@@ -3,28 +3,48 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
-	"github.com/sixgate/sixgate/topo"
+	"github.com/sirupsen/logrus"
 )
 
 // checkMain validates a configuration file: exit 0 if it is valid, 1 with
-// every problem found if not.
+// every problem found if not. It runs every check the daemon runs before it
+// listens (prepare), so a file that passes starts.
 func checkMain(args []string) int {
+	return check(args, os.Stdout, os.Stderr)
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sixgate check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	config := fs.String("config", "", "configuration `file` to validate")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *config == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: sixgate check -config FILE")
+		fmt.Fprintln(stderr, "usage: sixgate check -config FILE")
 		return 2
 	}
-	t, err := topo.Load(*config)
+	log := logrus.New()
+	log.SetOutput(stderr)
+	log.SetLevel(logrus.WarnLevel)
+	log.SetFormatter(plainFormatter{})
+	p, err := prepare(*config, "", logrus.NewEntry(log))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Printf("%s: ok: %d switches, %d links, %d hosts\n", *config, len(t.Switches), len(t.Links), len(t.Hosts))
+	t := p.topo
+	fmt.Fprintf(stdout, "%s: ok: %d switches, %d links, %d hosts\n", *config, len(t.Switches), len(t.Links), len(t.Hosts))
 	return 0
+}
+
+// plainFormatter prints check's warnings as "warning: FILE:LINE: field:
+// message", one a line, like its errors.
+type plainFormatter struct{}
+
+func (plainFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	return []byte(e.Level.String() + ": " + e.Message + "\n"), nil
 }

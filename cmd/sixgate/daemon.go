@@ -69,13 +69,24 @@ func daemonMain(args []string) int {
 	return 0
 }
 
-// serve runs the controller until ctx is done, reloading the configuration
-// on SIGHUP. A non-empty solo names the one app to run instead of the
-// configured ones.
-func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
-	t, err := topo.Load(path)
+// prepared is a configuration made ready to run: the file read and
+// validated, the apps built from it, the controller configured, nothing
+// listening yet.
+type prepared struct {
+	topo *topo.Topology
+	apps *appSet
+	reg  *prometheus.Registry
+	ctl  *controller.Controller
+}
+
+// prepare does everything serve does before it opens a socket. It is the
+// one validation path: check runs it too, so that a file that passes check
+// is one the daemon starts with. A non-empty solo names the one app to run
+// instead of the configured ones.
+func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
+	t, err := load(path, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -87,7 +98,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		apps, err = newApps(t, log)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg := controller.Config{
 		Listen:        t.Controller.Listen.String(),
@@ -101,24 +112,36 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	}
 	if t.Controller.TLS != nil {
 		if cfg.TLS, err = loadTLS(t.Controller.TLS); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	ctl, err := controller.New(cfg)
 	if err != nil {
+		return nil, err
+	}
+	for _, c := range apps.collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return &prepared{topo: t, apps: apps, reg: reg, ctl: ctl}, nil
+}
+
+// serve runs the controller until ctx is done, reloading the configuration
+// on SIGHUP. A non-empty solo names the one app to run instead of the
+// configured ones.
+func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
+	p, err := prepare(path, solo, log)
+	if err != nil {
 		return err
 	}
+	t, apps, ctl := p.topo, p.apps, p.ctl
 	l, err := ctl.Listen()
 	if err != nil {
 		return err
 	}
-	for _, c := range apps.collectors {
-		if err := reg.Register(c); err != nil {
-			return err
-		}
-	}
 	if t.Controller.Metrics.IsValid() {
-		srv, err := serveMetrics(t.Controller.Metrics.String(), reg, apps.handlers, log)
+		srv, err := serveMetrics(t.Controller.Metrics.String(), p.reg, apps.handlers, log)
 		if err != nil {
 			l.Close()
 			return err
@@ -142,9 +165,22 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	return ctl.Serve(ctx, l)
 }
 
+// load reads and validates the configuration file and logs its warnings
+// (deprecated keys), once per load.
+func load(path string, log *logrus.Entry) (*topo.Topology, error) {
+	t, err := topo.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range t.Warnings {
+		log.Warn(w.Error())
+	}
+	return t, nil
+}
+
 // reload reads the file again; a bad file keeps the running configuration.
 func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
-	t, err := topo.Load(path)
+	t, err := load(path, log)
 	if err != nil {
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
 		return

@@ -56,7 +56,7 @@ func putActionHeader(b []byte, t ActionType, n int) {
 }
 
 // ActionOutput sends the packet to a port. MaxLen limits the bytes sent to
-// the controller when Port is PortController (NoBuffer for all of them).
+// the controller when Port is PortController (MaxLenNoBuffer for all of them).
 type ActionOutput struct {
 	Port   uint32
 	MaxLen uint16
@@ -66,7 +66,7 @@ type ActionOutput struct {
 func Output(port uint32) *ActionOutput {
 	a := &ActionOutput{Port: port}
 	if port == PortController {
-		a.MaxLen = NoBuffer
+		a.MaxLen = MaxLenNoBuffer
 	}
 	return a
 }

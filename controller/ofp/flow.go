@@ -48,11 +48,13 @@ type FlowMod struct {
 // port/group, the form every app uses.
 func NewFlowAdd(table uint8, priority uint16, cookie uint64, m Match, is ...Instruction) *FlowMod {
 	return &FlowMod{Cookie: cookie, TableID: table, Command: FlowAdd, Priority: priority,
-		BufferID: NoBuffer32, OutPort: PortAny, OutGroup: GroupAny, Match: m, Instructions: is}
+		BufferID: NoBufferID, OutPort: PortAny, OutGroup: GroupAny, Match: m, Instructions: is}
 }
 
-// NoBuffer32 is the buffer id meaning "no buffered packet".
-const NoBuffer32 = 0xffffffff
+// NoBufferID (OFP_NO_BUFFER) is the buffer id meaning "no buffered
+// packet", in packet-ins, packet-outs and flow-mods. Not a max length: that
+// is MaxLenNoBuffer.
+const NoBufferID = 0xffffffff
 
 func (m *FlowMod) Type() Type { return TypeFlowMod }
 func (m *FlowMod) Len() int {
@@ -212,7 +214,7 @@ type PacketOut struct {
 // NewPacketOut returns a packet-out of data through the actions, with no
 // buffer and the controller as in_port.
 func NewPacketOut(data []byte, as ...Action) *PacketOut {
-	return &PacketOut{BufferID: NoBuffer32, InPort: PortController, Actions: as, Data: data}
+	return &PacketOut{BufferID: NoBufferID, InPort: PortController, Actions: as, Data: data}
 }
 
 func (m *PacketOut) Type() Type { return TypePacketOut }

@@ -391,7 +391,7 @@ func formatBody(w *fmtWriter, m Message) {
 		}
 		w.item("table_id=%d cookie=0x%x total_len=%d %s reason=%s data_len=%d", m.TableID,
 			m.Cookie, m.TotalLen, m.Match.String(), reason, len(m.Data))
-		if m.BufferID != NoBuffer32 {
+		if m.BufferID != NoBufferID {
 			w.item("buffer=0x%08x", m.BufferID)
 		}
 	case *FlowRemoved:
@@ -413,7 +413,7 @@ func formatBody(w *fmtWriter, m Message) {
 		formatPort(w, &m.Port)
 	case *PacketOut:
 		w.item("in_port=%s actions=%s data_len=%d", PortName(m.InPort), FormatActions(m.Actions), len(m.Data))
-		if m.BufferID != NoBuffer32 {
+		if m.BufferID != NoBufferID {
 			w.item("buffer=0x%08x", m.BufferID)
 		}
 	case *FlowMod:
@@ -431,7 +431,7 @@ func formatBody(w *fmtWriter, m Message) {
 		if m.HardTimeout != 0 {
 			w.item("hard_timeout=%d", m.HardTimeout)
 		}
-		if m.BufferID != NoBuffer32 {
+		if m.BufferID != NoBufferID {
 			w.item("buffer=0x%x", m.BufferID)
 		}
 		if m.OutPort != PortAny {

@@ -53,9 +53,9 @@ var goldenMessages = []struct {
 	{"get config request", &GetConfigRequest{emptyBody{Header{Version: 4, Xid: 7}}}, "04 07 0008 00000007"},
 	{"get config reply", &GetConfigReply{Header: Header{Version: 4, Xid: 7}, SwitchConfig: SwitchConfig{Flags: ConfigFragDrop, MissSendLen: 128}},
 		"04 08 000c 00000007 | 0001 0080"},
-	{"set config", &SetConfig{Header: Header{Version: 4, Xid: 8}, SwitchConfig: SwitchConfig{MissSendLen: NoBuffer}},
+	{"set config", &SetConfig{Header: Header{Version: 4, Xid: 8}, SwitchConfig: SwitchConfig{MissSendLen: MaxLenNoBuffer}},
 		"04 09 000c 00000008 | 0000 ffff"},
-	{"packet in", &PacketIn{Header: Header{Version: 4}, BufferID: NoBuffer32, TotalLen: 3, Reason: PacketInAction,
+	{"packet in", &PacketIn{Header: Header{Version: 4}, BufferID: NoBufferID, TotalLen: 3, Reason: PacketInAction,
 		TableID: 2, Cookie: 0xc0, Match: NewMatch(InPort(5)), Data: []byte{1, 2, 3}},
 		"04 0a 002d 00000000 | ffffffff 0003 01 02 | 00000000000000c0 |" +
 			" 0001 000c 80000004 00000005 00000000 | 0000 | 010203"},
@@ -69,12 +69,12 @@ var goldenMessages = []struct {
 		"04 0c 0050 00000000 | 02 00000000000000 |" +
 			" 00000001 00000000 020000000001 0000 | 65746830000000000000000000000000 |" +
 			" 00000001 00000004 00002008 00002808 00002808 00000000 00989680 00989680"},
-	{"packet out", &PacketOut{Header: Header{Version: 4, Xid: 9}, BufferID: NoBuffer32, InPort: PortController,
+	{"packet out", &PacketOut{Header: Header{Version: 4, Xid: 9}, BufferID: NoBufferID, InPort: PortController,
 		Actions: []Action{Output(1)}, Data: []byte{0xde, 0xad}},
 		"04 0d 002a 00000009 | ffffffff fffffffd 0010 000000000000 |" +
 			" 0000 0010 00000001 0000 000000000000 | dead"},
 	{"flow mod masked", &FlowMod{Header: Header{Version: 4, Xid: 10}, Cookie: 0x11, CookieMask: 0xff, TableID: 1,
-		Command: FlowModifyStrict, IdleTimeout: 30, HardTimeout: 60, Priority: 100, BufferID: NoBuffer32,
+		Command: FlowModifyStrict, IdleTimeout: 30, HardTimeout: 60, Priority: 100, BufferID: NoBufferID,
 		OutPort: PortAny, OutGroup: GroupAny, Flags: FlowFlagSendFlowRem,
 		Match: NewMatch(EthType(0x0800), IPv4Src(netip.MustParsePrefix("10.0.0.0/8")),
 			EthDstMasked(mac1, net.HardwareAddr{0xff, 0xff, 0xff, 0, 0, 0}), Metadata(0x10, 0xf0)),
@@ -91,7 +91,7 @@ var goldenMessages = []struct {
 			" 0004 0020 00000000 | 0019 0010 8000 10 01 2e 00000000000000 | 0018 0008 00000000 |" +
 			" 0001 0008 02 000000"},
 	{"flow mod nicira", &FlowMod{Header: Header{Version: 4, Xid: 11}, Command: FlowDelete, TableID: TableAll,
-		BufferID: NoBuffer32, OutPort: PortAny, OutGroup: GroupAny,
+		BufferID: NoBufferID, OutPort: PortAny, OutGroup: GroupAny,
 		Match: NewMatch(
 			OXM{Class: OXMClassNXM1, Field: 105, Value: []byte{0, 0, 0, 0x21}, Mask: []byte{0, 0, 0, 0x21}},
 			OXM{Class: OXMClassNXM1, Field: 0, Value: []byte{0, 0, 0, 7}},

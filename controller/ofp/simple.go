@@ -84,10 +84,13 @@ const (
 	ConfigFragReasm  = 2
 )
 
-// MissSendLen values: NoBuffer asks for whole packets in packet-ins.
+// Max lengths, for MissSendLen and ActionOutput.MaxLen: the bytes of a
+// packet a packet-in carries. MaxLenNoBuffer (OFPCML_NO_BUFFER) asks for
+// whole packets, none buffered on the switch. Not a buffer id: that is
+// NoBufferID.
 const (
 	ControllerMaxLen = 0xffe5
-	NoBuffer         = 0xffff
+	MaxLenNoBuffer   = 0xffff
 )
 
 // SwitchConfig is the body of GET_CONFIG_REPLY and SET_CONFIG.

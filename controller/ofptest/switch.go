@@ -1,6 +1,7 @@
 // Package ofptest is an in-process OpenFlow 1.3 switch for tests: it speaks
 // the protocol over any net.Conn, keeps a flow table that flow-mods change,
-// answers requests, and can misbehave on purpose.
+// answers requests, and can misbehave on purpose. Tests look packets up in
+// what it was given (Switch.Lookup, Pipeline) to assert where traffic goes.
 package ofptest
 
 import (

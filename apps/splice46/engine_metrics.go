@@ -1,21 +1,25 @@
-package proxy46
+package splice46
 
 import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sixgate/sixgate/proxy46"
 )
 
-// StatsSource is what a Collector reads: an *Engine, or something that
-// hands out the current engine's Stats when engines are replaced on reload.
-type StatsSource interface {
-	Stats() Stats
+// statsSource is what an engineCollector reads: an *proxy46.Engine, or the
+// App, which hands out the current engine's Stats as reloads replace
+// engines.
+type statsSource interface {
+	Stats() proxy46.Stats
 }
 
-// Collector exposes an Engine's Stats as Prometheus metrics, read at
-// scrape time.
-type Collector struct {
-	engine StatsSource
+// engineCollector exposes a proxy46 engine's Stats as Prometheus metrics,
+// read at scrape time. The engine is a library and only counts; the names
+// are the app's (sixgate_proxy46_*, as dashboards know them).
+type engineCollector struct {
+	engine statsSource
 
 	packets, connsOpened, connsClosed, spliced *prometheus.Desc
 	byState, drops, heldBytes, heldTotal       *prometheus.Desc
@@ -23,14 +27,15 @@ type Collector struct {
 	embryonic, limits                          *prometheus.Desc
 }
 
-var _ prometheus.Collector = (*Collector)(nil)
+var _ prometheus.Collector = (*engineCollector)(nil)
 
-// NewCollector returns a collector for e; register it with a registry.
-func NewCollector(e StatsSource) *Collector {
+// newEngineCollector returns a collector for e; register it with a
+// registry.
+func newEngineCollector(e statsSource) *engineCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("sixgate_proxy46_"+name, help, labels, nil)
 	}
-	return &Collector{
+	return &engineCollector{
 		engine:        e,
 		packets:       d("packets_total", "Packets by family and direction (in to the engine, out of it).", "family", "direction"),
 		connsOpened:   d("connections_opened_total", "Client SYNs accepted into the connection table."),
@@ -49,7 +54,7 @@ func NewCollector(e StatsSource) *Collector {
 }
 
 // Describe implements prometheus.Collector.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.connsOpened, c.connsClosed, c.spliced, c.byState,
 		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events, c.embryonic, c.limits} {
 		ch <- d
@@ -57,7 +62,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.engine.Stats()
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
@@ -73,10 +78,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.connsClosed, s.ConnectionsClosed)
 	counter(c.spliced, s.Spliced)
 	for i, n := range s.ByState {
-		gauge(c.byState, float64(n), StateName(i))
+		gauge(c.byState, float64(n), proxy46.StateName(i))
 	}
 	for i, n := range s.Drops {
-		counter(c.drops, n, DropReasonName(i))
+		counter(c.drops, n, proxy46.DropReasonName(i))
 	}
 	gauge(c.heldBytes, float64(s.HeldBytes))
 	counter(c.heldTotal, s.HeldBytesTotal)
@@ -100,10 +105,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		{"icmp_sent", s.ICMPSent}, {"syn_cookie_sent", s.SynCookiesSent},
 		{"syn_cookie_accepted", s.SynCookiesAccepted}, {"challenge_ack", s.ChallengeACKs},
 		{"challenge_ack_limited", s.ChallengeACKsLimited},
+		{"echo_reply", s.EchoReplies}, {"closed_port_reset", s.ClosedPortResets},
+		{"port_unreachable", s.PortUnreachables}, {"icmp_error_limited", s.ICMPErrorsLimited},
 	} {
 		counter(c.events, ev.v, ev.name)
 	}
-	gauge(c.embryonic, float64(s.ByState[StateSynReceived]+s.ByState[StateHolding]+s.ByState[StateBackendSyn]))
+	gauge(c.embryonic, float64(s.ByState[proxy46.StateSynReceived]+s.ByState[proxy46.StateHolding]+s.ByState[proxy46.StateBackendSyn]))
 	for _, l := range []struct {
 		name string
 		v    int
@@ -111,6 +118,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		{"max_connections", s.Limits.MaxConnections}, {"max_embryonic", s.Limits.MaxEmbryonic},
 		{"syn_cookie_threshold", s.Limits.SynCookieThreshold}, {"max_held_bytes", s.Limits.MaxHeldBytes},
 		{"max_held_bytes_total", s.Limits.MaxHeldBytesTotal}, {"challenge_ack_limit", s.Limits.ChallengeACKLimit},
+		{"icmp_error_limit", s.Limits.ICMPErrorLimit},
 	} {
 		gauge(c.limits, float64(l.v), l.name)
 	}

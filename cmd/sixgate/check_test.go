@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+)
+
+// spliceFile is a valid topology but for what limits and backends add.
+func spliceFile(limits string, backends int) string {
+	var bs []string
+	for i := range backends {
+		bs = append(bs, fmt.Sprintf(`{address: "[2001:db8::%x]:80"}`, i+1))
+	}
+	return fmt.Sprintf(`controller: {listen: "tcp:127.0.0.1:6653"}
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [%s]}]
+  limits: {%s}
+`, strings.Join(bs, ", "), limits)
+}
+
+// TestCheckRefusesWhatStartRefuses runs files that the daemon refuses to
+// start with through check, which must fail on each with FILE:LINE.
+func TestCheckRefusesWhatStartRefuses(t *testing.T) {
+	cases := []struct {
+		name, file, want string
+	}{
+		{"SYN cookies above the embryonic cap", spliceFile("max_embryonic: 100, syn_cookie_threshold: 200", 1),
+			`:7: splice46.limits.syn_cookie_threshold: 200 is above max_embryonic (100)`},
+		{"SYN cookies above the connections cap", spliceFile("max_connections: 100, syn_cookie_threshold: 200", 1),
+			`:7: splice46.limits.syn_cookie_threshold: 200 is above max_connections`},
+		{"SYN cookies above the default cap", spliceFile("syn_cookie_threshold: 70000", 1),
+			`:7: splice46.limits.syn_cookie_threshold: 70000 is above the default max_embryonic (65536)`},
+		{"global held bytes below per connection", spliceFile("max_held_bytes: 4096, max_held_bytes_global: 1024", 1),
+			`:7: splice46.limits.max_held_bytes_global: 1024 is below max_held_bytes (4096)`},
+		{"global held bytes below the default", spliceFile("max_held_bytes_global: 1024", 1),
+			`:7: splice46.limits.max_held_bytes_global: 1024 is below the default max_held_bytes (16384)`},
+		{"too many backends", spliceFile("", 64),
+			`:6: splice46.services[0].backends: 64 backends, at most 63`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "t.yaml")
+			if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// The daemon refuses it (a canceled context stops one that
+			// wrongly starts).
+			log := logrus.New()
+			log.SetOutput(io.Discard)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := serve(ctx, path, "", logrus.NewEntry(log)); err == nil {
+				t.Fatal("serve returned nil")
+			}
+			var stdout, stderr bytes.Buffer
+			if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 {
+				t.Fatalf("check exit %d, want 1; stdout %q", code, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), path+tc.want) {
+				t.Errorf("check said:\n%s\nwant a line containing %q", stderr.String(), path+tc.want)
+			}
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(path) + `:\d+: `).MatchString(stderr.String()) {
+				t.Errorf("check said %q, with no FILE:LINE", stderr.String())
+			}
+		})
+	}
+}
+
+func TestCheckAcceptsTheExamples(t *testing.T) {
+	files, err := filepath.Glob("../../topo/examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatal(files, err)
+	}
+	for _, f := range files {
+		var stdout, stderr bytes.Buffer
+		if code := check([]string{"-config", f}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), ": ok: ") {
+			t.Errorf("check %s: exit %d, stdout %q, stderr %q", f, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+func TestCheckWarnsOnceOfTheOldHeldBytesKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.yaml")
+	if err := os.WriteFile(path, []byte(spliceFile("max_held_bytes_total: 1048576", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("check exit %d: %s", code, stderr.String())
+	}
+	want := "warning: " + path + ":7: splice46.limits.max_held_bytes_total: deprecated: rename it max_held_bytes_global (same meaning)\n"
+	if stderr.String() != want {
+		t.Errorf("check said:\n%q\nwant:\n%q", stderr.String(), want)
+	}
+
+	// Both names at once: an error.
+	if err := os.WriteFile(path, []byte(spliceFile("max_held_bytes_total: 1048576, max_held_bytes_global: 1048576", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), path+":7: splice46.limits.max_held_bytes_total: ") {
+		t.Errorf("check with both keys: exit %d, %q", code, stderr.String())
+	}
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/sirupsen/logrus"
+
+	"github.com/sixgate/sixgate/apps/neighbor"
+	"github.com/sixgate/sixgate/apps/splice46"
+	"github.com/sixgate/sixgate/apps/tablemiss"
+	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/controllertest"
+	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/controller/ofptest"
+	"github.com/sixgate/sixgate/topo"
+)
+
+// The priority contract between the apps: the apps the binary runs
+// together (newApps) install their flows on one fake switch, and each
+// kind of packet must land where the design says, by the flow of the app
+// that owns it. The owner matters as much as the port: packet-ins are
+// dispatched to apps by the top byte of the cookie.
+//
+// A new app (SIIT and NAT64 are coming) adds its rows here: the packets it
+// must take, and those it must leave to the others.
+
+// Addresses of topo/examples/seed.yaml: one switch, backends h1 and h2
+// (IPv6 only) on ports 1 and 2, the client h3 (IPv4 only) on port 3.
+var (
+	h1MAC     = net.HardwareAddr{0, 0, 0x0a, 0, 0, 1}
+	h2MAC     = net.HardwareAddr{0, 0, 0x0a, 0, 0, 2}
+	h3MAC     = net.HardwareAddr{0, 0, 0x0a, 0, 0, 3}
+	spliceMAC = net.HardwareAddr{0, 0, 0x0a, 0, 0, 0x42}
+	broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+)
+
+const (
+	h1   = "2001:db8::1"
+	h2   = "2001:db8::2"
+	h3   = "10.0.0.3"
+	vip  = "10.0.0.42"
+	h3v6 = "2001:db8:ffff::a00:3" // h3 as the backends see it, in pool6
+)
+
+// enginePort is the engine's port in port mode.
+const enginePort = 10
+
+// landing is where a packet must end and which app's flow sends it
+// there: out of ports, to the controller, or dropped.
+type landing struct {
+	app        uint8
+	ports      []uint32
+	controller bool
+}
+
+func controllerBy(app uint8) landing           { return landing{app: app, controller: true} }
+func outBy(app uint8, ports ...uint32) landing { return landing{app: app, ports: ports} }
+func droppedBy(app uint8) landing              { return landing{app: app} }
+func (l landing) check(t *testing.T, res *ofptest.Result) {
+	t.Helper()
+	last := res.Last()
+	owner := uint8(last.Cookie >> controller.CookieShift)
+	switch {
+	case !last.Matched:
+		t.Errorf("no flow matched in table %d: want app %#x's\n%s", last.Table, l.app, res)
+	case l.controller:
+		if len(res.PacketIns) != 1 || len(res.Outputs) != 0 || uint8(res.PacketIns[0].Cookie>>controller.CookieShift) != l.app {
+			t.Errorf("want the controller by app %#x's flow, got\n%s", l.app, res)
+		}
+	case len(l.ports) > 0:
+		if !slices.Equal(res.OutputPorts(), l.ports) || res.ToController() || owner != l.app {
+			t.Errorf("want out of ports %v by app %#x's flow, got\n%s", l.ports, l.app, res)
+		}
+	default:
+		if !res.Dropped() || owner != l.app {
+			t.Errorf("want dropped by app %#x's flow, got\n%s", l.app, res)
+		}
+	}
+}
+
+// row is one kind of packet and where it lands.
+type row struct {
+	name   string
+	inPort uint32
+	frame  []byte
+	want   landing
+}
+
+// seedRows are the contract on the seed topology, in controller mode or
+// in port mode (engine on port 10).
+func seedRows(t *testing.T, portMode bool) []row {
+	const nb, sp = neighbor.CookieID, splice46.CookieID
+	steered := controllerBy(sp)
+	if portMode {
+		steered = outBy(sp, enginePort)
+	}
+	return []row{
+		// Address resolution belongs to the neighbor app, for virtual
+		// addresses (VIP, pool6) as for hosts.
+		{"ARP for the VIP", 3, arpRequest(t, h3MAC, broadcast, h3, vip), controllerBy(nb)},
+		{"ARP refresh to the VIP's MAC", 3, arpRequest(t, h3MAC, spliceMAC, h3, vip), controllerBy(nb)},
+		{"NS for a pool6 address", 1, neighborSolicitation(t, h1MAC, solicitedNodeMAC(h3v6), h1, solicitedNode(h3v6), h3v6), controllerBy(nb)},
+		{"NUD of a pool6 address to splice46's MAC", 1, neighborSolicitation(t, h1MAC, spliceMAC, h1, h3v6, h3v6), controllerBy(nb)},
+		{"NS for a host", 1, neighborSolicitation(t, h1MAC, solicitedNodeMAC(h2), h1, solicitedNode(h2), h2), controllerBy(nb)},
+
+		// What the engine splices belongs to splice46, whatever the MAC.
+		{"TCP to the VIP's service", 3, tcp4(t, h3MAC, spliceMAC, h3, vip, 80), steered},
+		{"TCP to the VIP's service, to a host's MAC", 3, tcp4(t, h3MAC, h1MAC, h3, vip, 443), steered},
+		{"a backend's TCP to pool6", 1, tcp6(t, h1MAC, spliceMAC, h1, h3v6, 40000), steered},
+		{"Packet Too Big to pool6", 2, packetTooBig(t, h2MAC, spliceMAC, h2, h3v6), steered},
+		// The rest to the VIP is answered by splice46 on the controller
+		// path in both modes.
+		{"ICMP echo to the VIP", 3, ping4(t, h3MAC, spliceMAC, h3, vip), controllerBy(sp)},
+		{"UDP to the VIP", 3, udp4(t, h3MAC, spliceMAC, h3, vip), controllerBy(sp)},
+		{"TCP to a closed port of the VIP", 3, tcp4(t, h3MAC, spliceMAC, h3, vip, 22), controllerBy(sp)},
+
+		// Host to host is the neighbor app's forwarding.
+		{"IPv6 from h1 to h2", 1, tcp6(t, h1MAC, h2MAC, h1, h2, 80), outBy(nb, 2)},
+		{"IPv4 from h3 to h1's MAC", 3, udp4(t, h3MAC, h1MAC, h3, "10.0.0.1"), outBy(nb, 1)},
+		{"IPv6 from h1 to pool6 other than TCP", 1, udp6(t, h1MAC, spliceMAC, h1, h3v6), droppedBy(nb)},
+
+		// Unknown traffic is dropped by the neighbor app's counted flows.
+		{"IPv4 to splice46's MAC, not to the VIP", 3, udp4(t, h3MAC, spliceMAC, h3, "10.0.0.99"), droppedBy(nb)},
+		{"unknown unicast", 3, udp4(t, h3MAC, net.HardwareAddr{0, 0, 0x0a, 0, 0, 0x99}, h3, "10.0.0.99"), droppedBy(nb)},
+		{"IPv4 broadcast", 3, udp4(t, h3MAC, broadcast, "0.0.0.0", "255.255.255.255"), droppedBy(nb)},
+	}
+}
+
+// enginePortRows are the port-mode rows for what comes in from the
+// engine's port: its output is forwarded like any host's, and what would
+// loop back to it is dropped.
+func enginePortRows(t *testing.T) []row {
+	const nb, sp = neighbor.CookieID, splice46.CookieID
+	return []row{
+		{"the engine's SYN-ACK to the client", enginePort, tcp4(t, spliceMAC, h3MAC, vip, h3, 40000), outBy(nb, 3)},
+		{"the engine's SYN to a backend", enginePort, tcp6(t, spliceMAC, h1MAC, h3v6, h1, 80), outBy(nb, 1)},
+		{"TCP to the VIP from the engine port", enginePort, tcp4(t, h3MAC, spliceMAC, h3, vip, 80), droppedBy(sp)},
+		{"TCP to pool6 from the engine port", enginePort, tcp6(t, h1MAC, spliceMAC, h1, h3v6, 40000), droppedBy(sp)},
+	}
+}
+
+// hostlessRows are the contract without hosts, where the binary runs the
+// table-miss app instead of the neighbor app: splice46 keeps its traffic
+// and everything else reaches the controller by the table-miss flow.
+func hostlessRows(t *testing.T) []row {
+	const tm, sp = tablemiss.CookieID, splice46.CookieID
+	return []row{
+		{"TCP to the VIP's service", 3, tcp4(t, h3MAC, spliceMAC, h3, vip, 80), controllerBy(sp)},
+		{"ICMP echo to the VIP", 3, ping4(t, h3MAC, spliceMAC, h3, vip), controllerBy(sp)},
+		{"a backend's TCP to pool6", 1, tcp6(t, h1MAC, spliceMAC, h1, h3v6, 40000), controllerBy(sp)},
+		{"ARP for the VIP", 3, arpRequest(t, h3MAC, broadcast, h3, vip), controllerBy(tm)},
+		{"unknown unicast", 3, udp4(t, h3MAC, net.HardwareAddr{0, 0, 0x0a, 0, 0, 0x99}, h3, "10.0.0.99"), controllerBy(tm)},
+	}
+}
+
+func TestAppsPriorityContract(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		top  *topo.Topology
+		rows func(*testing.T) []row
+	}{
+		{"seed, controller mode", seed(t, ""), func(t *testing.T) []row { return seedRows(t, false) }},
+		{"seed, port mode", seed(t, "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n"),
+			func(t *testing.T) []row { return append(seedRows(t, true), enginePortRows(t)...) }},
+		{"seed without hosts", withoutHosts(t), hostlessRows},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sw := installApps(t, c.top)
+			for _, r := range c.rows(t) {
+				t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
+			}
+		})
+	}
+}
+
+// fabricSplice46 adds splice46 in port mode to the fabric example's ring,
+// its engine on s2's port 10, the backend h3 on s2.
+const fabricSplice46 = `
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  mode: port
+  ports: [{interface: eng0, switch: s2, port: 10}]
+  services:
+    - {vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::3]:80"}]}
+`
+
+// hop is one switch's part of a packet's way across the fabric.
+type hop struct {
+	dpid uint64
+	row
+}
+
+// Across the fabric's ring (s1: h1 on 1, s2 on 3, s3 on 4; s2: h3 on 1,
+// s3 on 3, s1 on 4, the engine on 10; s3: h5 on 1, s2 on 4, s1 on 3),
+// every switch steers towards the engine's, and the engine's output goes
+// home by the neighbor app's forwarding.
+func TestAppsPriorityContractAcrossSwitches(t *testing.T) {
+	const nb, sp = neighbor.CookieID, splice46.CookieID
+	h5MAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 5}
+	top := parse(t, fabricSource(t)+fabricSplice46)
+	sws := map[uint64]*ofptest.Switch{}
+	for dpid := uint64(1); dpid <= 3; dpid++ {
+		sws[dpid] = installAppsOn(t, top, dpid)
+	}
+	for _, h := range []hop{
+		{1, row{"h1's SYN to the VIP leaves s1 towards s2", 1, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, 3)}},
+		{2, row{"h1's SYN to the VIP enters s2 and goes to the engine", 4, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, enginePort)}},
+		{3, row{"h5's SYN to the VIP leaves s3 towards s2", 1, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, 4)}},
+		{2, row{"h5's SYN to the VIP enters s2 and goes to the engine", 3, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, enginePort)}},
+		{2, row{"the engine's SYN-ACK to h5 leaves s2 towards s3", enginePort, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 3)}},
+		{3, row{"the engine's SYN-ACK to h5 reaches h5", 4, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 1)}},
+		{2, row{"the engine's SYN to the backend h3", enginePort, tcp6(t, spliceMAC, h3MAC, "2001:db8:ffff::a00:5", "2001:db8::3", 80), outBy(nb, 1)}},
+		{2, row{"h3's answer to pool6 goes to the engine", 1, tcp6(t, h3MAC, spliceMAC, "2001:db8::3", "2001:db8:ffff::a00:5", 40000), outBy(sp, enginePort)}},
+		{1, row{"h1's TCP to pool6 leaves s1 towards s2", 1, tcp6(t, h1MAC, spliceMAC, h1, "2001:db8:ffff::a00:5", 40000), outBy(sp, 3)}},
+		{1, row{"a ping to the VIP on s1 goes to the controller", 1, ping4(t, h1MAC, spliceMAC, "10.0.0.1", vip), controllerBy(sp)}},
+		{3, row{"ARP for the VIP on s3 goes to the controller", 1, arpRequest(t, h5MAC, broadcast, "10.0.0.5", vip), controllerBy(nb)}},
+		{2, row{"TCP to the VIP from the engine port is dropped", enginePort, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), droppedBy(sp)}},
+	} {
+		t.Run(h.name, func(t *testing.T) { h.want.check(t, sws[h.dpid].Lookup(t, h.frame, h.inPort)) })
+	}
+}
+
+// declared stands for an app with only what it declares to switches:
+// where packets land does not depend on the apps' side effects
+// (announcements, the engine's ports), which a unit test cannot have.
+type declared struct{ controller.App }
+
+func (d declared) Flows(sw *controller.Switch) []controller.Flow {
+	if fa, ok := d.App.(controller.FlowApp); ok {
+		return fa.Flows(sw)
+	}
+	return nil
+}
+
+func (d declared) Groups(sw *controller.Switch) []controller.Group {
+	if ga, ok := d.App.(controller.GroupApp); ok {
+		return ga.Groups(sw)
+	}
+	return nil
+}
+
+// installApps puts the flows of the apps newApps chooses for top on a
+// fake switch, through a controller.
+func installApps(t *testing.T, top *topo.Topology) *ofptest.Switch {
+	t.Helper()
+	return installAppsOn(t, top, 1)
+}
+
+// installAppsOn does what installApps does for switch dpid.
+func installAppsOn(t *testing.T, top *topo.Topology, dpid uint64) *ofptest.Switch {
+	t.Helper()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	set, err := newApps(top, logrus.NewEntry(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apps []controller.App
+	for _, a := range set.list {
+		apps = append(apps, declared{a})
+	}
+	var ports []ofp.Port
+	for _, no := range []uint32{1, 2, 3, 4, enginePort} {
+		ports = append(ports, ofp.Port{PortNo: no})
+	}
+	sw := &ofptest.Switch{DPID: dpid, NTables: 254, Ports: ports}
+	controllertest.StartWith(t, sw, apps...)
+	return sw
+}
+
+func seedSource(t *testing.T) string { return example(t, "seed.yaml") }
+
+func fabricSource(t *testing.T) string { return example(t, "fabric.yaml") }
+
+func example(t *testing.T, name string) string {
+	t.Helper()
+	src, err := os.ReadFile("../../topo/examples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(src)
+}
+
+// seed is the seed example with tail appended to its splice46 section.
+func seed(t *testing.T, tail string) *topo.Topology {
+	t.Helper()
+	return parse(t, seedSource(t)+tail)
+}
+
+// withoutHosts is the seed example with its hosts taken out.
+func withoutHosts(t *testing.T) *topo.Topology {
+	t.Helper()
+	var kept []string
+	for _, l := range strings.Split(seedSource(t), "\n") {
+		if !strings.HasPrefix(l, "  - {name: h") {
+			kept = append(kept, l)
+		}
+	}
+	return parse(t, strings.Replace(strings.Join(kept, "\n"), "\nhosts:\n", "\nhosts: []\n", 1))
+}
+
+func parse(t *testing.T, src string) *topo.Topology {
+	t.Helper()
+	top, err := topo.Parse("seed.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return top
+}
+
+// Frames.
+
+func build(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func addr(s string) []byte { return netip.MustParseAddr(s).AsSlice() }
+
+func eth(from, to net.HardwareAddr, typ layers.EthernetType) *layers.Ethernet {
+	return &layers.Ethernet{SrcMAC: from, DstMAC: to, EthernetType: typ}
+}
+
+func ipv4(src, dst string, p layers.IPProtocol) *layers.IPv4 {
+	return &layers.IPv4{Version: 4, TTL: 64, Protocol: p, SrcIP: addr(src), DstIP: addr(dst)}
+}
+
+func ipv6(src, dst string, p layers.IPProtocol, hops uint8) *layers.IPv6 {
+	return &layers.IPv6{Version: 6, HopLimit: hops, NextHeader: p, SrcIP: addr(src), DstIP: addr(dst)}
+}
+
+func tcp4(t *testing.T, from, to net.HardwareAddr, src, dst string, port uint16) []byte {
+	ip := ipv4(src, dst, layers.IPProtocolTCP)
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: layers.TCPPort(port), SYN: true, Window: 64240}
+	tcp.SetNetworkLayerForChecksum(ip)
+	return build(t, eth(from, to, layers.EthernetTypeIPv4), ip, tcp)
+}
+
+func tcp6(t *testing.T, from, to net.HardwareAddr, src, dst string, port uint16) []byte {
+	ip := ipv6(src, dst, layers.IPProtocolTCP, 64)
+	tcp := &layers.TCP{SrcPort: 80, DstPort: layers.TCPPort(port), SYN: true, ACK: true, Window: 64240}
+	tcp.SetNetworkLayerForChecksum(ip)
+	return build(t, eth(from, to, layers.EthernetTypeIPv6), ip, tcp)
+}
+
+func udp4(t *testing.T, from, to net.HardwareAddr, src, dst string) []byte {
+	ip := ipv4(src, dst, layers.IPProtocolUDP)
+	udp := &layers.UDP{SrcPort: 5000, DstPort: 5001}
+	udp.SetNetworkLayerForChecksum(ip)
+	return build(t, eth(from, to, layers.EthernetTypeIPv4), ip, udp, gopacket.Payload("x"))
+}
+
+func udp6(t *testing.T, from, to net.HardwareAddr, src, dst string) []byte {
+	ip := ipv6(src, dst, layers.IPProtocolUDP, 64)
+	udp := &layers.UDP{SrcPort: 5000, DstPort: 5001}
+	udp.SetNetworkLayerForChecksum(ip)
+	return build(t, eth(from, to, layers.EthernetTypeIPv6), ip, udp, gopacket.Payload("x"))
+}
+
+func ping4(t *testing.T, from, to net.HardwareAddr, src, dst string) []byte {
+	return build(t, eth(from, to, layers.EthernetTypeIPv4), ipv4(src, dst, layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 1, Seq: 1})
+}
+
+func arpRequest(t *testing.T, from, to net.HardwareAddr, sender, target string) []byte {
+	return build(t, eth(from, to, layers.EthernetTypeARP), &layers.ARP{AddrType: layers.LinkTypeEthernet,
+		Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPRequest,
+		SourceHwAddress: from, SourceProtAddress: addr(sender), DstHwAddress: make([]byte, 6), DstProtAddress: addr(target)})
+}
+
+func icmp6(t *testing.T, from, to net.HardwareAddr, src, dst string, typ uint8, msg gopacket.SerializableLayer) []byte {
+	ip := ipv6(src, dst, layers.IPProtocolICMPv6, 255)
+	ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}
+	ic.SetNetworkLayerForChecksum(ip)
+	return build(t, eth(from, to, layers.EthernetTypeIPv6), ip, ic, msg)
+}
+
+func neighborSolicitation(t *testing.T, from, to net.HardwareAddr, src, dst, target string) []byte {
+	return icmp6(t, from, to, src, dst, layers.ICMPv6TypeNeighborSolicitation, &layers.ICMPv6NeighborSolicitation{
+		TargetAddress: addr(target), Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptSourceAddress, Data: from}}})
+}
+
+func packetTooBig(t *testing.T, from, to net.HardwareAddr, src, dst string) []byte {
+	return icmp6(t, from, to, src, dst, layers.ICMPv6TypePacketTooBig, gopacket.Payload(make([]byte, 4+48)))
+}
+
+// solicitedNode is the solicited-node multicast address of a (RFC 4291).
+func solicitedNode(a string) string {
+	b := netip.MustParseAddr(a).As16()
+	sn := [16]byte{0: 0xff, 1: 0x02, 11: 0x01, 12: 0xff, 13: b[13], 14: b[14], 15: b[15]}
+	return netip.AddrFrom16(sn).String()
+}
+
+func solicitedNodeMAC(a string) net.HardwareAddr {
+	b := netip.MustParseAddr(a).As16()
+	return net.HardwareAddr{0x33, 0x33, 0xff, b[13], b[14], b[15]}
+}

@@ -1,0 +1,325 @@
+package datapath
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/sixgate/sixgate/afpacket"
+	"github.com/sixgate/sixgate/packet"
+	"github.com/sixgate/sixgate/topo"
+)
+
+// Port mode: the flows steer the engine's traffic to engine ports, and
+// these workers read it from the Linux interfaces cabled to them, run it
+// through the engine and write what the engine produces back into the
+// same interface. The switch then forwards it by destination MAC like any
+// host's traffic, so the workers only need the MAC of the host that owns
+// each destination address.
+
+const (
+	// pollEvery bounds how long a worker sleeps in poll, so that it sees
+	// a cancelled context soon.
+	pollEvery = 100 * time.Millisecond
+	// flushAt sends the output gathered so far once a receive batch has
+	// produced this many packets, so that a burst does not wait for the
+	// end of a whole ring block.
+	flushAt = 64
+	// retryAfter is the pause after a failed receive (the interface is
+	// down) before the next try.
+	retryAfter = time.Second
+)
+
+// Socket is one socket of an engine port, as afpacket.Socket provides it.
+// A socket is used by one goroutine at a time, except Stats.
+type Socket interface {
+	// Receive calls fn for each frame received within timeout.
+	Receive(timeout time.Duration, fn func(frame []byte)) (int, error)
+	// Queue adds a frame (head then body) to the send batch, reporting
+	// false when the batch is full; both slices stay untouched until
+	// Flush returns.
+	Queue(head, body []byte) bool
+	Queued() int
+	Flush() (int, error)
+	Stats() afpacket.Stats
+}
+
+// PortIO is an engine port's sockets: receivers, one worker each, and a
+// sender for the timer's output.
+type PortIO interface {
+	Receivers() []Socket
+	Sender() Socket
+	// Kind names the receive method for the log ("tpacket_v3",
+	// "recvmmsg", ...).
+	Kind() string
+	// Index is the interface index the sockets are bound to, 0 if none.
+	Index() int
+	Close() error
+}
+
+// portIO is the port data path: a PortIO per engine port and a worker
+// per receiving socket, plus one for the timer's output.
+type portIO struct {
+	ports   []PortIO
+	workers []*worker
+	timer   *worker
+}
+
+// worker runs the engine on one socket. Only its own goroutine touches
+// it, except the counters, which collectors read.
+type worker struct {
+	p     *Path
+	iface string
+	index int
+	sock  Socket
+	out   *packet.Batch
+	heads [][packet.EthernetHeaderLen]byte // one Ethernet header per queued packet
+	v     *view                            // loaded once per receive batch
+	frame func([]byte)                     // w.handle, bound once so Receive gets no new closure
+	stats workerCounters
+}
+
+// startPorts opens the engine ports and starts the workers; they run
+// until ctx is done, and then the sockets are closed.
+func (p *Path) startPorts(ctx context.Context) error {
+	open := p.cfg.OpenPort
+	if open == nil {
+		open = openAFPacket
+	}
+	pio := &portIO{}
+	for _, ep := range p.cfg.Ports {
+		io, err := open(ep)
+		if err != nil {
+			pio.close()
+			return err
+		}
+		pio.ports = append(pio.ports, io)
+		if ep.Ring && io.Kind() != "tpacket_v3" {
+			p.log.WithField("interface", ep.Interface).Warn("engine port without a receive ring: using " + io.Kind())
+		}
+		p.log.WithFields(map[string]any{"interface": ep.Interface, "switch": ep.Switch, "port": ep.Port,
+			"workers": len(io.Receivers()), "io": io.Kind()}).Info("engine port open")
+		for _, s := range io.Receivers() {
+			pio.workers = append(pio.workers, p.newWorker(ep.Interface, io.Index(), s))
+		}
+	}
+	// The timer's output (SYN retransmissions, resets, failover) leaves
+	// by the first engine port; the switch forwards it by MAC from any.
+	pio.timer = p.newWorker(p.cfg.Ports[0].Interface, pio.ports[0].Index(), pio.ports[0].Sender())
+	p.ports.Store(pio)
+
+	done := make(chan struct{}, len(pio.workers)+1)
+	for _, w := range pio.workers {
+		go func() { w.run(ctx); done <- struct{}{} }()
+	}
+	go func() {
+		p.tick(ctx, pio.timer.send)
+		done <- struct{}{}
+	}()
+	go func() {
+		for range len(pio.workers) + 1 {
+			<-done
+		}
+		pio.close()
+	}()
+	return nil
+}
+
+func (pio *portIO) close() {
+	for _, io := range pio.ports {
+		io.Close()
+	}
+}
+
+func (p *Path) newWorker(iface string, index int, s Socket) *worker {
+	w := &worker{p: p, iface: iface, index: index, sock: s, out: packet.NewBatch(flushAt, packet.DefaultBufSize),
+		heads: make([][packet.EthernetHeaderLen]byte, flushAt)}
+	w.frame = w.handle
+	return w
+}
+
+// run receives until ctx is done. A socket error (the interface is down)
+// is logged and retried after a pause while the other workers go on. A
+// socket stays bound to the interface index it was opened on: an interface
+// deleted and created again under the same name is a new one, which only a
+// restart attaches, and the log says so.
+func (w *worker) run(ctx context.Context) {
+	log := w.p.log.WithField("interface", w.iface)
+	failing := false
+	for ctx.Err() == nil {
+		w.v = w.p.view.Load()
+		_, err := w.sock.Receive(pollEvery, w.frame)
+		w.flush()
+		switch {
+		case err != nil && !failing:
+			failing = true
+			if ifi, e := net.InterfaceByName(w.iface); e == nil && w.index != 0 && ifi.Index != w.index {
+				log.WithError(err).Error("engine port interface was recreated; restart sixgate to attach the new one")
+			} else {
+				log.WithError(err).Error("engine port receive failed; retrying")
+			}
+			fallthrough
+		case err != nil:
+			select {
+			case <-ctx.Done():
+			case <-time.After(retryAfter):
+			}
+		case failing:
+			log.Info("engine port receiving again")
+			failing = false
+		}
+	}
+}
+
+// handle runs one frame through the engine; the output is sent when the
+// batch is full and after every receive batch.
+func (w *worker) handle(frame []byte) {
+	eth := packet.Ethernet(frame)
+	if !eth.IsValid() {
+		w.stats.notIP.inc()
+		return
+	}
+	switch eth.Type() {
+	case packet.EtherTypeIPv4, packet.EtherTypeIPv6:
+	default:
+		w.stats.notIP.inc()
+		return
+	}
+	if w.v.Engine.Handle(eth.Payload(), w.out) == packet.Pass {
+		w.stats.pass.inc()
+	}
+	if w.out.Len() >= flushAt {
+		w.flush()
+	}
+}
+
+// send sends b (the timer's output) through the worker's socket.
+func (w *worker) send(b *packet.Batch) {
+	w.v = w.p.view.Load()
+	w.write(b)
+}
+
+// flush sends the engine's output gathered so far.
+func (w *worker) flush() {
+	w.write(w.out)
+	w.out.Reset()
+}
+
+// write queues each packet of b in an Ethernet frame from the path's MAC
+// to the host that owns its destination, and flushes the socket. A
+// refused frame is lost as it would be on a congested link; the counters
+// say so and the endpoints retransmit.
+func (w *worker) write(b *packet.Batch) {
+	if b.Len() == 0 {
+		return
+	}
+	if n := b.Len(); n > len(w.heads) {
+		// A replay of many held segments: grow once, keep it.
+		w.heads = append(w.heads, make([][packet.EthernetHeaderLen]byte, n-len(w.heads))...)
+	}
+	for i := range b.Packets {
+		o := &b.Packets[i]
+		head := w.heads[i][:]
+		if _, ok := w.v.header(o, head); !ok {
+			w.stats.noRoute.inc()
+			continue
+		}
+		if !w.sock.Queue(head, o.Data) {
+			w.sock.Flush()
+			w.sock.Queue(head, o.Data)
+		}
+	}
+	if w.sock.Queued() > 0 {
+		w.sock.Flush()
+	}
+}
+
+// PortStats are the port data path's counters for one engine interface.
+type PortStats struct {
+	Interface string
+	afpacket.Stats
+	NotIP, Pass, NoRoute uint64
+}
+
+// PortStats returns the counters of every engine interface, or nil in
+// controller mode.
+func (p *Path) PortStats() []PortStats {
+	pio := p.ports.Load()
+	if pio == nil {
+		return nil
+	}
+	var out []PortStats
+	index := map[string]int{}
+	for _, w := range append(pio.workers, pio.timer) {
+		i, ok := index[w.iface]
+		if !ok {
+			i = len(out)
+			index[w.iface] = i
+			out = append(out, PortStats{Interface: w.iface})
+		}
+		s, o := w.sock.Stats(), &out[i]
+		o.Received += s.Received
+		o.Sent += s.Sent
+		o.Truncated += s.Truncated
+		o.SendErrors += s.SendErrors
+		o.KernelPackets += s.KernelPackets
+		o.KernelDrops += s.KernelDrops
+		o.RingFull += s.RingFull
+		o.NotIP += w.stats.notIP.load()
+		o.Pass += w.stats.pass.load()
+		o.NoRoute += w.stats.noRoute.load()
+	}
+	return out
+}
+
+// workerCounters are per worker so that workers on different cores do
+// not share a cache line for every packet.
+type workerCounters struct {
+	notIP   counter // not IPv4 or IPv6
+	pass    counter // IP but not for the engine
+	noRoute counter // engine output to an address no host owns
+	_       [64]byte
+}
+
+// openAFPacket opens an engine port's AF_PACKET sockets: a fanout group
+// to receive, and a sender for the timer.
+func openAFPacket(ep *topo.EnginePort) (PortIO, error) {
+	g, err := afpacket.Open(afpacket.Config{Interface: ep.Interface, Promiscuous: true, NoRing: !ep.Ring})
+	if err != nil {
+		return nil, err
+	}
+	s, err := afpacket.OpenSender(ep.Interface, afpacket.DefaultBatch)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	return &afpacketPort{g: g, sender: s}, nil
+}
+
+type afpacketPort struct {
+	g      *afpacket.Group
+	sender *afpacket.Socket
+}
+
+func (a *afpacketPort) Receivers() []Socket {
+	out := make([]Socket, 0, len(a.g.Sockets()))
+	for _, s := range a.g.Sockets() {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (a *afpacketPort) Sender() Socket { return a.sender }
+func (a *afpacketPort) Index() int     { return a.g.Index }
+
+func (a *afpacketPort) Kind() string {
+	if a.g.Fallback != nil {
+		return "recvmmsg"
+	}
+	return "tpacket_v3"
+}
+
+func (a *afpacketPort) Close() error {
+	a.sender.Close()
+	return a.g.Close()
+}
