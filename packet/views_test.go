@@ -362,10 +362,7 @@ func TestEncode(t *testing.T) {
 		f := IPv4Fields{TOS: 0x10, TotalLen: uint16(len(b)), ID: 77, Flags: IPv4FlagDF, TTL: 63, Protocol: ProtoTCP,
 			Src: [4]byte(src4), Dst: [4]byte(dst4)}
 		IPv4(b).Encode(&f)
-		seg := TCP(b[IPv4MinLen:])
-		n := seg.Encode(&tf)
-		copy(seg[n:], payload)
-		seg.SetChecksum(Checksum(IPv4(b).PseudoHeaderSum(ProtoTCP, len(seg)), seg))
+		putSegment(b[IPv4MinLen:], &tf, payload, func(n int) uint16 { return IPv4(b).PseudoHeaderSum(ProtoTCP, n) })
 
 		p := decode(t, b, layers.LayerTypeIPv4)
 		ip := layer[*layers.IPv4](t, p, layers.LayerTypeIPv4)
@@ -378,19 +375,14 @@ func TestEncode(t *testing.T) {
 		checkEq(t, "Protocol", ip.Protocol, layers.IPProtocolTCP)
 		checkEq(t, "SrcIP", addr(ip.SrcIP), netip.AddrFrom4(f.Src))
 		checkEq(t, "DstIP", addr(ip.DstIP), netip.AddrFrom4(f.Dst))
-		tcp := layer[*layers.TCP](t, p, layers.LayerTypeTCP)
-		checkTCPFields(t, tcp, &tf, payload)
-		checkGopacketChecksums(t, b, ip, tcp)
+		checkDecodedSegment(t, b, p, ip, &tf, payload)
 	})
 	t.Run("IPv6+TCP", func(t *testing.T) {
 		b := make([]byte, IPv6HeaderLen+segLen)
 		f := IPv6Fields{TrafficClass: 0xb8, FlowLabel: 0x12345, PayloadLen: uint16(segLen), NextHeader: ProtoTCP, HopLimit: 9,
 			Src: [16]byte(src6), Dst: [16]byte(dst6)}
 		IPv6(b).Encode(&f)
-		seg := TCP(b[IPv6HeaderLen:])
-		n := seg.Encode(&tf)
-		copy(seg[n:], payload)
-		seg.SetChecksum(Checksum(IPv6(b).PseudoHeaderSum(ProtoTCP, len(seg)), seg))
+		putSegment(b[IPv6HeaderLen:], &tf, payload, func(n int) uint16 { return IPv6(b).PseudoHeaderSum(ProtoTCP, n) })
 
 		p := decode(t, b, layers.LayerTypeIPv6)
 		ip := layer[*layers.IPv6](t, p, layers.LayerTypeIPv6)
@@ -402,9 +394,7 @@ func TestEncode(t *testing.T) {
 		checkEq(t, "HopLimit", ip.HopLimit, f.HopLimit)
 		checkEq(t, "SrcIP", addr(ip.SrcIP), netip.AddrFrom16(f.Src))
 		checkEq(t, "DstIP", addr(ip.DstIP), netip.AddrFrom16(f.Dst))
-		tcp := layer[*layers.TCP](t, p, layers.LayerTypeTCP)
-		checkTCPFields(t, tcp, &tf, payload)
-		checkGopacketChecksums(t, b, ip, tcp)
+		checkDecodedSegment(t, b, p, ip, &tf, payload)
 	})
 	t.Run("IPv6 flow label masked", func(t *testing.T) {
 		b := make(IPv6, IPv6HeaderLen)
@@ -413,6 +403,23 @@ func TestEncode(t *testing.T) {
 		checkEq(t, "TrafficClass", b.TrafficClass(), 1)
 		checkEq(t, "FlowLabel", b.FlowLabel(), 1)
 	})
+}
+
+// putSegment encodes f and payload into seg and sets its checksum over the
+// pseudo-header sum pseudo gives for the segment's length.
+func putSegment(seg TCP, f *TCPFields, payload []byte, pseudo func(length int) uint16) {
+	n := seg.Encode(f)
+	copy(seg[n:], payload)
+	seg.SetChecksum(Checksum(pseudo(len(seg)), seg))
+}
+
+// checkDecodedSegment checks the TCP layer gopacket decoded from raw
+// against f and payload, and the checksums against gopacket's.
+func checkDecodedSegment(t *testing.T, raw []byte, p gopacket.Packet, ip gopacket.NetworkLayer, f *TCPFields, payload []byte) {
+	t.Helper()
+	tcp := layer[*layers.TCP](t, p, layers.LayerTypeTCP)
+	checkTCPFields(t, tcp, f, payload)
+	checkGopacketChecksums(t, raw, ip, tcp)
 }
 
 func checkTCPFields(t *testing.T, g *layers.TCP, f *TCPFields, payload []byte) {
