@@ -43,25 +43,20 @@ func NewTCPOptions(opts []byte) TCPOptions { return TCPOptions{b: opts} }
 // end of the list or at a malformed option. It is kept small enough to be
 // inlined, as it runs on every segment of an engine's established path.
 func (it *TCPOptions) Next() bool {
-	// The walk does not advance past an End or a malformed option:
-	// calling Next again stops there again, and Malformed looks there.
-	i := it.skipNOPs()
-	r := it.b[i:]
+	// The fields are read once into locals, which stay in registers once
+	// Next is inlined into the caller's loop. The walk does not advance
+	// past an End or a malformed option: calling Next again stops there
+	// again, and Malformed looks there.
+	b, i := it.b, it.next
+	for i < len(b) && b[i] == TCPOptNOP {
+		i++
+	}
+	r := b[i:]
 	if len(r) >= 2 && r[0] != TCPOptEnd && r[1] >= 2 && int(r[1]) <= len(r) {
 		it.off, it.next = i, i+int(r[1])
 		return true
 	}
 	return false
-}
-
-// skipNOPs returns the offset of the first byte from where the walk
-// resumes that is not a NOP.
-func (it *TCPOptions) skipNOPs() int {
-	i := it.next
-	for i < len(it.b) && it.b[i] == TCPOptNOP {
-		i++
-	}
-	return i
 }
 
 // Kind is the current option's kind.
@@ -81,8 +76,11 @@ func (it *TCPOptions) Data() []byte { return it.b[it.off+2 : it.off+it.Len()] }
 // stopped at an option with no length byte, a length under two or one
 // that overruns the options, rather than at their end or an End option.
 func (it *TCPOptions) Malformed() bool {
-	r := it.b[it.skipNOPs():]
-	return len(r) > 0 && r[0] != TCPOptEnd
+	b, i := it.b, it.next
+	for i < len(b) && b[i] == TCPOptNOP {
+		i++
+	}
+	return i < len(b) && b[i] != TCPOptEnd
 }
 
 // TCPOptionsOK reports whether options are well formed: every option

@@ -197,10 +197,14 @@ func rstCheck(seq, rcvNxt, win uint32) rstVerdict {
 // TSval (or last unchanged), remembered for segments the edge originates,
 // and false if the options overrun the header.
 func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *packet.Edit, last uint32) (uint32, bool) {
-	it := packet.NewTCPOptions(seg[packet.TCPMinLen:doff])
+	opts := seg[packet.TCPMinLen:doff]
+	it := packet.NewTCPOptions(opts)
 	for it.Next() {
-		off := packet.TCPMinLen + it.Offset()
-		switch l := it.Len(); it.Kind() {
+		// Kind and length read from the local slice, which stays in
+		// registers, rather than through the iterator, which does not.
+		i := it.Offset()
+		off, l := packet.TCPMinLen+i, int(opts[i+1])
+		switch opts[i] {
 		case packet.TCPOptTimestamps:
 			if l != packet.TCPOptTimestampsLen {
 				break
