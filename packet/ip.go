@@ -136,8 +136,9 @@ func (b IPv4) Encode(f *IPv4Fields) {
 	b[IPv4TTL] = f.TTL
 	b[IPv4Protocol] = f.Protocol
 	binary.BigEndian.PutUint16(b[IPv4Checksum:], 0)
-	copy(b[IPv4Src:], f.Src[:])
-	copy(b[IPv4Dst:], f.Dst[:])
+	// Array assignments rather than copy: fixed-size moves, no memmove call.
+	*(*[4]byte)(b[IPv4Src:]) = f.Src
+	*(*[4]byte)(b[IPv4Dst:]) = f.Dst
 	binary.BigEndian.PutUint16(b[IPv4Checksum:], ^Sum(b[:IPv4MinLen]))
 }
 
@@ -217,8 +218,9 @@ func (b IPv6) Encode(f *IPv6Fields) {
 	binary.BigEndian.PutUint16(b[IPv6PayloadLength:], f.PayloadLen)
 	b[IPv6NextHeader] = f.NextHeader
 	b[IPv6HopLimit] = f.HopLimit
-	copy(b[IPv6Src:], f.Src[:])
-	copy(b[IPv6Dst:], f.Dst[:])
+	// Array assignments rather than copy: fixed-size moves, no memmove call.
+	*(*[16]byte)(b[IPv6Src:]) = f.Src
+	*(*[16]byte)(b[IPv6Dst:]) = f.Dst
 }
 
 // IPv6Fragment is a view of the Fragment extension header (RFC 8200
@@ -254,6 +256,8 @@ type Upper struct {
 	// IPv6 header.
 	Offset int
 	// Fragment is the offset of a Fragment header, or 0 if there is none.
+	// A fragment other than the first carries no upper-layer header at
+	// Offset: check IPv6Fragment(b[Fragment:]).Offset() before reading it.
 	Fragment int
 }
 

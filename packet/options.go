@@ -30,11 +30,9 @@ const (
 // skipped. An option whose length is under two or overruns the options
 // ends the walk and makes Malformed true. The walk allocates nothing.
 type TCPOptions struct {
-	b         []byte
-	next      int
-	off, n    int
-	kind      uint8
-	malformed bool
+	b    []byte
+	next int // where the walk resumes
+	off  int // the current option's kind byte
 }
 
 // NewTCPOptions starts a walk over opts, the bytes between the fixed TCP
@@ -42,49 +40,48 @@ type TCPOptions struct {
 func NewTCPOptions(opts []byte) TCPOptions { return TCPOptions{b: opts} }
 
 // Next moves to the next option other than NOP, reporting false at the
-// end of the list or at a malformed option.
+// end of the list or at a malformed option. It is kept small enough to be
+// inlined, as it runs on every segment of an engine's established path.
 func (it *TCPOptions) Next() bool {
-	for it.next < len(it.b) {
-		i := it.next
-		switch it.b[i] {
-		case TCPOptEnd:
-			it.next = len(it.b)
-			return false
-		case TCPOptNOP:
-			it.next++
-			continue
-		}
-		if i+1 >= len(it.b) {
-			it.malformed, it.next = true, len(it.b)
-			return false
-		}
-		l := int(it.b[i+1])
-		if l < 2 || i+l > len(it.b) {
-			it.malformed, it.next = true, len(it.b)
-			return false
-		}
-		it.kind, it.off, it.n, it.next = it.b[i], i, l, i+l
+	// The fields are read once into locals, which stay in registers once
+	// Next is inlined into the caller's loop. The walk does not advance
+	// past an End or a malformed option: calling Next again stops there
+	// again, and Malformed looks there.
+	b, i := it.b, it.next
+	for i < len(b) && b[i] == TCPOptNOP {
+		i++
+	}
+	r := b[i:]
+	if len(r) >= 2 && r[0] != TCPOptEnd && r[1] >= 2 && int(r[1]) <= len(r) {
+		it.off, it.next = i, i+int(r[1])
 		return true
 	}
 	return false
 }
 
 // Kind is the current option's kind.
-func (it *TCPOptions) Kind() uint8 { return it.kind }
+func (it *TCPOptions) Kind() uint8 { return it.b[it.off] }
 
 // Offset is the offset of the current option's kind byte within the
 // options; its data starts two bytes later.
 func (it *TCPOptions) Offset() int { return it.off }
 
 // Len is the current option's length byte: kind, length and data.
-func (it *TCPOptions) Len() int { return it.n }
+func (it *TCPOptions) Len() int { return int(it.b[it.off+1]) }
 
 // Data is the current option's data, after kind and length.
-func (it *TCPOptions) Data() []byte { return it.b[it.off+2 : it.off+it.n] }
+func (it *TCPOptions) Data() []byte { return it.b[it.off+2 : it.off+it.Len()] }
 
-// Malformed reports whether the walk stopped at an option that overruns
-// the header or has a length under two.
-func (it *TCPOptions) Malformed() bool { return it.malformed }
+// Malformed reports, once Next has returned false, whether the walk
+// stopped at an option with no length byte, a length under two or one
+// that overruns the options, rather than at their end or an End option.
+func (it *TCPOptions) Malformed() bool {
+	b, i := it.b, it.next
+	for i < len(b) && b[i] == TCPOptNOP {
+		i++
+	}
+	return i < len(b) && b[i] != TCPOptEnd
+}
 
 // TCPOptionsOK reports whether options are well formed: every option
 // other than End and NOP has a length of at least two that stays inside
@@ -93,5 +90,5 @@ func TCPOptionsOK(opts []byte) bool {
 	it := NewTCPOptions(opts)
 	for it.Next() {
 	}
-	return !it.malformed
+	return !it.Malformed()
 }

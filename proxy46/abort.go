@@ -53,7 +53,7 @@ func (e *Engine) abortClient(c *conn, out *packet.Batch) {
 		n = 2
 	}
 	for _, seq := range seqs[:n] {
-		s := segment{srcPort: c.k4.vipPort, dstPort: c.k4.clientPort, seq: seq, flags: flagRST}
+		s := segment{srcPort: c.k4.vipPort, dstPort: c.k4.clientPort, seq: seq, flags: packet.TCPFlagRST}
 		e.emit4(out, c.k4.vip, c.k4.client, &s)
 		e.stats.ClientResets++
 	}

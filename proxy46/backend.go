@@ -1,8 +1,6 @@
 package proxy46
 
 import (
-	"encoding/binary"
-
 	"github.com/sixgate/sixgate/packet"
 )
 
@@ -49,12 +47,9 @@ func (e *Engine) openBackend(c *conn, idx int, out *packet.Batch) {
 // direction: the pseudo-header addresses and the VIP/backend port. The
 // protocol and length words are equal in both pseudo-headers.
 func addressAdjustments(k4 key4, k6 key6) (adj46, adj64 uint16) {
-	var s4, s6 uint16
-	s4 = addSum(sumWords(k4.client[:]), sumWords(k4.vip[:]))
-	s4 = addSum(s4, k4.vipPort)
-	s6 = addSum(sumWords(k6.client6[:]), sumWords(k6.backend[:]))
-	s6 = addSum(s6, k6.backendPort)
-	return addSum(^s4, s6), addSum(^s6, s4)
+	s4 := packet.Add(packet.Add(packet.Sum(k4.client[:]), packet.Sum(k4.vip[:])), k4.vipPort)
+	s6 := packet.Add(packet.Add(packet.Sum(k6.client6[:]), packet.Sum(k6.backend[:])), k6.backendPort)
+	return packet.Adjustment(s4, s6), packet.Adjustment(s6, s4)
 }
 
 // sendBackendSyn sends (or resends) the SYN to the chosen backend.
@@ -67,7 +62,7 @@ func (e *Engine) sendBackendSyn(c *conn, out *packet.Batch) {
 	}
 	s := segment{
 		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
-		seq: c.isnClient, flags: flagSYN, window: c.synWindow,
+		seq: c.isnClient, flags: packet.TCPFlagSYN, window: c.synWindow,
 		opts: w.bytes(),
 	}
 	e.emit6(out, c.k6.client6, c.k6.backend, &s)
@@ -77,17 +72,17 @@ func (e *Engine) sendBackendSyn(c *conn, out *packet.Batch) {
 
 // backendSlow handles backend segments outside the established path: the
 // SYN-ACK, refusals, and segments for unknown connections.
-func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
+func (e *Engine) backendSlow(c *conn, k key6, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
-	flags := tcp[tcpFlags]
+	flags := tcp.Flags()
 	if c == nil {
-		e.resetStray6(k, tcp, doff, out)
+		e.resetStray6(k, tcp, out)
 		return e.drop(DropNoConnection)
 	}
-	ack := binary.BigEndian.Uint32(tcp[tcpAck:])
+	ack := tcp.Ack()
 	if c.state != StateBackendSyn {
-		if flags&(flagSYN|flagACK) == flagSYN|flagACK && c.state >= StateEstablished &&
-			binary.BigEndian.Uint32(tcp[tcpSeq:]) == c.isnBackend {
+		if flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN|packet.TCPFlagACK && c.state >= StateEstablished &&
+			tcp.Seq() == c.isnBackend {
 			// Our ACK of its SYN-ACK was lost; the held data replayed
 			// after it may be lost too, but the client resends that.
 			e.ackBackend(c, out)
@@ -95,29 +90,29 @@ func (e *Engine) backendSlow(c *conn, k key6, pkt, tcp []byte, doff int, out *pa
 		}
 		return e.drop(DropStateMismatch)
 	}
-	if flags&flagRST != 0 {
-		if flags&flagACK == 0 || ack != c.isnClient+1 {
+	if flags&packet.TCPFlagRST != 0 {
+		if flags&packet.TCPFlagACK == 0 || ack != c.isnClient+1 {
 			return e.drop(DropBadAck)
 		}
 		e.stats.BackendRefused++
 		e.failover(c, out)
 		return packet.Consumed
 	}
-	if flags&(flagSYN|flagACK) != flagSYN|flagACK {
+	if flags&(packet.TCPFlagSYN|packet.TCPFlagACK) != packet.TCPFlagSYN|packet.TCPFlagACK {
 		return e.drop(DropStateMismatch)
 	}
 	if ack != c.isnClient+1 {
 		return e.drop(DropBadAck)
 	}
-	e.splice(c, tcp, doff, out)
+	e.splice(c, tcp, out)
 	return packet.Consumed
 }
 
 // splice completes the connection on the backend's SYN-ACK (step 4):
 // learn the backend's ISN and options, acknowledge, replay what was held.
-func (e *Engine) splice(c *conn, tcp []byte, doff int, out *packet.Batch) {
-	o := parseSynOptions(tcp[tcpMinLen:doff])
-	c.isnBackend = binary.BigEndian.Uint32(tcp[tcpSeq:])
+func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
+	o := parseSynOptions(tcp.Options())
+	c.isnBackend = tcp.Seq()
 	c.seqShift = c.isnBackend - c.isnEdge
 	mss := defaultMSS6
 	if o.hasMSS {
@@ -139,7 +134,7 @@ func (e *Engine) splice(c *conn, tcp []byte, doff int, out *packet.Batch) {
 	c.ackB = c.isnClient + 1
 	// The client may have up to the window the edge offered in flight,
 	// beside what the backend offers (a SYN's window is unscaled).
-	c.maxWinB = max(uint32(binary.BigEndian.Uint16(tcp[tcpWindow:])), uint32(e.cfg.MaxHeldBytes))
+	c.maxWinB = max(uint32(tcp.Window()), uint32(e.cfg.MaxHeldBytes))
 	c.ackC = c.isnEdge + 1
 	c.maxWinC = max(uint32(c.synWindow), uint32(c.windowClient)<<c.scaleClient)
 	c.sndNxtC = c.isnClient + 1 + uint32(len(c.held))
@@ -175,14 +170,14 @@ func (e *Engine) replay(c *conn, out *packet.Batch) {
 	for {
 		n := min(len(data), chunk)
 		s.payload = data[:n]
-		s.flags = flagACK
+		s.flags = packet.TCPFlagACK
 		last := n == len(data)
 		if n > 0 {
-			s.flags |= flagPSH
+			s.flags |= packet.TCPFlagPSH
 			e.stats.Replayed++
 		}
 		if last && c.heldFIN {
-			s.flags |= flagFIN
+			s.flags |= packet.TCPFlagFIN
 			c.finClient = true
 		}
 		e.emit6(out, c.k6.client6, c.k6.backend, &s)
@@ -203,7 +198,7 @@ func (e *Engine) ackBackend(c *conn, out *packet.Batch) {
 	}
 	s := segment{
 		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
-		seq: c.isnClient + 1, ack: c.isnBackend + 1, flags: flagACK,
+		seq: c.isnClient + 1, ack: c.isnBackend + 1, flags: packet.TCPFlagACK,
 		window: c.windowClient, opts: w.bytes(),
 	}
 	if c.rescaleC2B {
@@ -234,7 +229,7 @@ func (e *Engine) failover(c *conn, out *packet.Batch) {
 func (e *Engine) resetBackend(c *conn, out *packet.Batch) {
 	s := segment{
 		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
-		seq: c.isnClient + 1, flags: flagRST,
+		seq: c.isnClient + 1, flags: packet.TCPFlagRST,
 	}
 	e.emit6(out, c.k6.client6, c.k6.backend, &s)
 	e.stats.BackendResets++
@@ -242,8 +237,8 @@ func (e *Engine) resetBackend(c *conn, out *packet.Batch) {
 
 // resetStray6 answers a backend segment to pool6 that belongs to no
 // connection, so that backends drop state the edge has forgotten.
-func (e *Engine) resetStray6(k key6, tcp []byte, doff int, out *packet.Batch) {
-	if s, ok := strayReset(tcp, doff); ok {
+func (e *Engine) resetStray6(k key6, tcp packet.TCP, out *packet.Batch) {
+	if s, ok := strayReset(tcp); ok {
 		e.emit6(out, k.client6, k.backend, &s)
 		e.stats.BackendResets++
 	}

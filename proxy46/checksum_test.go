@@ -4,20 +4,23 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // TestChecksumIncrementalMatchesFull edits random segments at random
-// (also odd) offsets, moves them between pseudo-headers of both families,
-// and checks the incremental result against a full recomputation.
+// (also odd) offsets, moves them between pseudo-headers of both families
+// with the engine's address adjustments, and checks the incremental result
+// against a full recomputation.
 func TestChecksumIncrementalMatchesFull(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for iter := 0; iter < 20000; iter++ {
-		n := tcpMinLen + r.IntN(64)
+		n := packet.TCPMinLen + r.IntN(64)
 		seg := make([]byte, n)
 		for i := range seg {
 			seg[i] = byte(r.Uint32())
 		}
-		binary.BigEndian.PutUint16(seg[tcpChecksum:], 0)
+		binary.BigEndian.PutUint16(seg[packet.TCPChecksum:], 0)
 		var k4 key4
 		var k6 key6
 		fill(r, k4.client[:])
@@ -26,43 +29,43 @@ func TestChecksumIncrementalMatchesFull(t *testing.T) {
 		fill(r, k6.backend[:])
 		k4.vipPort = uint16(r.Uint32())
 		k6.backendPort = uint16(r.Uint32())
-		binary.BigEndian.PutUint16(seg[tcpDstPort:], k4.vipPort)
-		binary.BigEndian.PutUint16(seg[tcpChecksum:], tcpChecksum4(k4.client, k4.vip, seg))
+		binary.BigEndian.PutUint16(seg[packet.TCPDstPort:], k4.vipPort)
+		binary.BigEndian.PutUint16(seg[packet.TCPChecksum:], packet.Checksum(packet.PseudoHeaderSum(k4.client[:], k4.vip[:], packet.ProtoTCP, n), seg))
 
 		adj46, adj64 := addressAdjustments(k4, k6)
-		var ed csumEdit
-		binary.BigEndian.PutUint16(seg[tcpDstPort:], k6.backendPort)
+		var ed packet.Edit
+		binary.BigEndian.PutUint16(seg[packet.TCPDstPort:], k6.backendPort)
 		for j := r.IntN(5); j > 0; j-- {
 			// Any offset, odd ones too, that leaves the checksum alone.
 			if r.IntN(2) == 0 {
 				off := 4 + r.IntN(n-7)
-				if off+4 > tcpChecksum && off < tcpChecksum+2 {
-					off = tcpChecksum + 2
+				if off+4 > packet.TCPChecksum && off < packet.TCPChecksum+2 {
+					off = packet.TCPChecksum + 2
 				}
 				if off+4 <= n {
-					ed.put32(seg, off, r.Uint32())
+					ed.Put32(seg, off, r.Uint32())
 				}
 			} else {
 				off := 4 + r.IntN(n-5)
-				if off+2 > tcpChecksum && off < tcpChecksum+2 {
-					off = tcpChecksum + 2
+				if off+2 > packet.TCPChecksum && off < packet.TCPChecksum+2 {
+					off = packet.TCPChecksum + 2
 				}
-				ed.put16(seg, off, uint16(r.Uint32()))
+				ed.Put16(seg, off, uint16(r.Uint32()))
 			}
 		}
-		got := ed.apply(binary.BigEndian.Uint16(seg[tcpChecksum:]), adj46)
-		binary.BigEndian.PutUint16(seg[tcpChecksum:], 0)
-		want := tcpChecksum6(k6.client6, k6.backend, seg)
+		got := ed.Apply(binary.BigEndian.Uint16(seg[packet.TCPChecksum:]), adj46)
+		binary.BigEndian.PutUint16(seg[packet.TCPChecksum:], 0)
+		want := packet.Checksum(packet.PseudoHeaderSum(k6.client6[:], k6.backend[:], packet.ProtoTCP, n), seg)
 		if !sameChecksum(got, want) {
 			t.Fatalf("iteration %d: 4->6 incremental %#04x, full %#04x", iter, got, want)
 		}
 		// And back: 6 -> 4 with the opposite adjustment.
-		binary.BigEndian.PutUint16(seg[tcpChecksum:], got)
-		binary.BigEndian.PutUint16(seg[tcpDstPort:], k4.vipPort)
-		var back csumEdit
-		got4 := back.apply(got, adj64)
-		binary.BigEndian.PutUint16(seg[tcpChecksum:], 0)
-		want4 := tcpChecksum4(k4.client, k4.vip, seg)
+		binary.BigEndian.PutUint16(seg[packet.TCPChecksum:], got)
+		binary.BigEndian.PutUint16(seg[packet.TCPDstPort:], k4.vipPort)
+		var back packet.Edit
+		got4 := back.Apply(got, adj64)
+		binary.BigEndian.PutUint16(seg[packet.TCPChecksum:], 0)
+		want4 := packet.Checksum(packet.PseudoHeaderSum(k4.client[:], k4.vip[:], packet.ProtoTCP, n), seg)
 		if !sameChecksum(got4, want4) {
 			t.Fatalf("iteration %d: 6->4 incremental %#04x, full %#04x", iter, got4, want4)
 		}
@@ -78,15 +81,5 @@ func sameChecksum(a, b uint16) bool {
 func fill(r *rand.Rand, b []byte) {
 	for i := range b {
 		b[i] = byte(r.Uint32())
-	}
-}
-
-func TestSumWordsOddLength(t *testing.T) {
-	if got := sumWords([]byte{0x01, 0x02, 0x03}); got != 0x0402 {
-		t.Fatalf("sumWords = %#x, want 0x0402", got)
-	}
-	// RFC 1071 §3 example.
-	if got := sumWords([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != 0xddf2 {
-		t.Fatalf("sumWords = %#x, want 0xddf2", got)
 	}
 }

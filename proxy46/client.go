@@ -13,10 +13,10 @@ const defaultMSS4 = 536
 // clientSlow handles client segments outside the established path: SYNs,
 // the handshake ACK, held data, and segments for unknown connections. The
 // caller has verified the checksum and the options.
-func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
+func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
-	flags := tcp[tcpFlags]
-	if c != nil && c.state == StateClosed && flags&(flagSYN|flagACK) == flagSYN {
+	flags := tcp.Flags()
+	if c != nil && c.state == StateClosed && flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
 		// A new connection reusing the 4-tuple of one that is lingering.
 		e.remove(c)
 		c = nil
@@ -24,41 +24,41 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *pac
 	if c == nil {
 		svc := e.services[vipKey{k.vip, k.vipPort}]
 		if svc == nil {
-			return e.closedPort(k, tcp, doff, out) // host.go
+			return e.closedPort(k, tcp, out) // host.go
 		}
 		switch {
-		case flags&(flagSYN|flagACK|flagRST|flagFIN) == flagSYN:
+		case flags&(packet.TCPFlagSYN|packet.TCPFlagACK|packet.TCPFlagRST|packet.TCPFlagFIN) == packet.TCPFlagSYN:
 			return e.acceptSYN(svc, k, tcp, doff, out)
-		case flags&(flagSYN|flagACK|flagRST) == flagACK && e.cookiesRecent():
+		case flags&(packet.TCPFlagSYN|packet.TCPFlagACK|packet.TCPFlagRST) == packet.TCPFlagACK && e.cookiesRecent():
 			return e.acceptCookie(svc, k, tcp, doff, out)
 		}
-		e.resetStray4(k, tcp, doff, out)
+		e.resetStray4(k, tcp, out)
 		return e.drop(DropNoConnection)
 	}
 	switch c.state {
 	case StateSynReceived:
-		if flags&flagRST != 0 {
+		if flags&packet.TCPFlagRST != 0 {
 			// RFC 5961 §3.2: only the exact next sequence number resets.
 			// Nothing but the SYN-ACK was sent, so there is no ACK to
 			// challenge with; the embryonic timer cleans up otherwise.
-			if binary.BigEndian.Uint32(tcp[tcpSeq:]) != c.isnClient+1 {
+			if tcp.Seq() != c.isnClient+1 {
 				return e.drop(DropRSTOutOfWindow)
 			}
 			e.remove(c)
 			return packet.Consumed
 		}
-		if flags&(flagSYN|flagACK) == flagSYN {
-			if binary.BigEndian.Uint32(tcp[tcpSeq:]) != c.isnClient {
+		if flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
+			if tcp.Seq() != c.isnClient {
 				return e.drop(DropStateMismatch)
 			}
 			e.noteSYNData(tcp, doff)
 			e.sendSynAck(c, out) // our SYN-ACK was lost
 			return packet.Consumed
 		}
-		if flags&flagACK == 0 || flags&flagSYN != 0 {
+		if flags&packet.TCPFlagACK == 0 || flags&packet.TCPFlagSYN != 0 {
 			return e.drop(DropStateMismatch)
 		}
-		if binary.BigEndian.Uint32(tcp[tcpAck:]) != c.isnEdge+1 {
+		if tcp.Ack() != c.isnEdge+1 {
 			return e.drop(DropBadAck)
 		}
 		e.setState(c, StateHolding)
@@ -73,7 +73,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt, tcp []byte, doff int, out *pac
 // noteSYNData counts a SYN that carries data. Without TCP Fast Open the
 // data is not acknowledged, so the client sends it again after the
 // handshake; the SYN itself is answered (as Linux does).
-func (e *Engine) noteSYNData(tcp []byte, doff int) {
+func (e *Engine) noteSYNData(tcp packet.TCP, doff int) {
 	if len(tcp) > doff {
 		e.stats.Drops[DropSYNData]++
 	}
@@ -82,32 +82,32 @@ func (e *Engine) noteSYNData(tcp []byte, doff int) {
 // acceptSYN answers a client's SYN from the VIP (step 1 of the splice),
 // keeping state below SynCookieThreshold embryonic connections and
 // answering with a SYN cookie from there on.
-func (e *Engine) acceptSYN(svc *service, k key4, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
+func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	if len(e.by4) >= e.cfg.MaxConnections {
 		return e.drop(DropTableFull)
 	}
 	emb := e.embryonic()
 	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th {
 		e.noteSYNData(tcp, doff)
-		e.sendCookie(k, tcp, doff, out)
+		e.sendCookie(k, tcp, out)
 		return packet.Consumed
 	}
 	if emb >= e.cfg.MaxEmbryonic {
 		return e.drop(DropEmbryonicFull)
 	}
 	e.noteSYNData(tcp, doff)
-	o := parseSynOptions(tcp[tcpMinLen:doff])
+	o := parseSynOptions(tcp.Options())
 	now := e.now
 	c := &conn{
 		svc:          svc,
 		state:        StateSynReceived,
 		k4:           k,
 		backend:      -1,
-		isnClient:    binary.BigEndian.Uint32(tcp[tcpSeq:]),
+		isnClient:    tcp.Seq(),
 		isnEdge:      e.isn.isn(k.vip, k.client, k.vipPort, k.clientPort, now),
 		mssClient:    defaultMSS4,
-		windowClient: binary.BigEndian.Uint16(tcp[tcpWindow:]),
-		synWindow:    binary.BigEndian.Uint16(tcp[tcpWindow:]),
+		windowClient: tcp.Window(),
+		synWindow:    tcp.Window(),
 		clientSACK:   o.sackOK,
 		clientTS:     o.hasTS,
 		tsClient:     o.tsVal,
@@ -137,14 +137,14 @@ func (e *Engine) tsBase(k key4) uint32 {
 
 // sendCookie answers a SYN without keeping state: the SYN-ACK's ISN and
 // TSval carry what the handshake ACK needs to rebuild the connection.
-func (e *Engine) sendCookie(k key4, tcp []byte, doff int, out *packet.Batch) {
-	o := parseSynOptions(tcp[tcpMinLen:doff])
+func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) {
+	o := parseSynOptions(tcp.Options())
 	mss := uint16(defaultMSS4)
 	if o.hasMSS {
 		mss = o.mss
 	}
 	count := cookieCount(e.now)
-	isnClient := binary.BigEndian.Uint32(tcp[tcpSeq:])
+	isnClient := tcp.Seq()
 	p := synAck{
 		k:         k,
 		isnClient: isnClient,
@@ -172,9 +172,9 @@ func (e *Engine) cookiesRecent() bool {
 // acceptCookie takes an ACK for no connection: if it returns a valid
 // cookie, the connection is created as if its SYN had been kept and the
 // segment proceeds exactly as on the stateful path.
-func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
-	isnClient := binary.BigEndian.Uint32(tcp[tcpSeq:]) - 1
-	isnEdge := binary.BigEndian.Uint32(tcp[tcpAck:]) - 1
+func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+	isnClient := tcp.Seq() - 1
+	isnEdge := tcp.Ack() - 1
 	idx, ok := e.isn.checkCookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, isnEdge, cookieCount(e.now))
 	var (
 		tsVal, tsEcr uint32
@@ -182,14 +182,14 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *p
 		wscale, sack bool
 		shift        uint8
 	)
-	if i := findTimestamp(tcp[tcpMinLen:doff]); ok && i >= 0 {
+	if i, _ := findTimestamp(tcp.Options()); ok && i >= 0 {
 		hasTS = true
-		tsVal = binary.BigEndian.Uint32(tcp[tcpMinLen+i:])
-		tsEcr = binary.BigEndian.Uint32(tcp[tcpMinLen+i+4:])
+		tsVal = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i:])
+		tsEcr = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i+4:])
 		wscale, shift, sack, ok = decodeCookieTS(e.tsBase(k), tsEcr)
 	}
 	if !ok {
-		e.resetStray4(k, tcp, doff, out)
+		e.resetStray4(k, tcp, out)
 		return e.drop(DropBadCookie)
 	}
 	if len(e.by4) >= e.cfg.MaxConnections {
@@ -200,7 +200,7 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp []byte, doff int, out *p
 		return e.drop(DropEmbryonicFull)
 	}
 	now := e.now
-	window := binary.BigEndian.Uint16(tcp[tcpWindow:])
+	window := tcp.Window()
 	c := &conn{
 		svc:          svc,
 		state:        StateHolding,
@@ -258,7 +258,7 @@ func (e *Engine) writeSynAck(p synAck, out *packet.Batch) {
 	s := segment{
 		srcPort: p.k.vipPort, dstPort: p.k.clientPort,
 		seq: p.isnEdge, ack: p.isnClient + 1,
-		flags: flagSYN | flagACK, window: uint16(e.cfg.MaxHeldBytes),
+		flags: packet.TCPFlagSYN | packet.TCPFlagACK, window: uint16(e.cfg.MaxHeldBytes),
 		opts: w.bytes(),
 	}
 	e.emit4(out, p.k.vip, p.k.client, &s)
@@ -267,28 +267,28 @@ func (e *Engine) writeSynAck(p synAck, out *packet.Batch) {
 
 // hold keeps the client's early data in order, without acknowledging it
 // (step 2): the client retransmits whatever the edge does not keep.
-func (e *Engine) hold(c *conn, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
-	flags := tcp[tcpFlags]
-	if flags&flagRST != 0 {
+func (e *Engine) hold(c *conn, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+	flags := tcp.Flags()
+	if flags&packet.TCPFlagRST != 0 {
 		return e.holdReset(c, tcp, out)
 	}
-	if flags&flagSYN != 0 || flags&flagACK == 0 {
+	if flags&packet.TCPFlagSYN != 0 || flags&packet.TCPFlagACK == 0 {
 		return e.drop(DropStateMismatch)
 	}
-	if binary.BigEndian.Uint32(tcp[tcpAck:]) != c.isnEdge+1 {
+	if tcp.Ack() != c.isnEdge+1 {
 		return e.drop(DropBadAck)
 	}
 	c.lastSeen = e.now
-	c.windowClient = binary.BigEndian.Uint16(tcp[tcpWindow:])
-	if doff > tcpMinLen {
-		if i := findTimestamp(tcp[tcpMinLen:doff]); i >= 0 {
-			c.tsClient = binary.BigEndian.Uint32(tcp[tcpMinLen+i:])
+	c.windowClient = tcp.Window()
+	if doff > packet.TCPMinLen {
+		if i, _ := findTimestamp(tcp.Options()); i >= 0 {
+			c.tsClient = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i:])
 		}
 	}
 	verdict := packet.Consumed
 	payload := tcp[doff:]
-	if len(payload) > 0 || flags&flagFIN != 0 {
-		verdict = e.appendHeld(c, binary.BigEndian.Uint32(tcp[tcpSeq:]), payload, flags&flagFIN != 0)
+	if len(payload) > 0 || flags&packet.TCPFlagFIN != 0 {
+		verdict = e.appendHeld(c, tcp.Seq(), payload, flags&packet.TCPFlagFIN != 0)
 	}
 	if c.state == StateHolding {
 		e.tryChoose(c, false, out)
@@ -302,8 +302,8 @@ func (e *Engine) hold(c *conn, tcp []byte, doff int, out *packet.Batch) packet.V
 // challenge ACK uses, the second what a client that saw no loss sends.
 // Anything else inside the offered window gets a challenge ACK; anything
 // outside is dropped.
-func (e *Engine) holdReset(c *conn, tcp []byte, out *packet.Batch) packet.Verdict {
-	seq := binary.BigEndian.Uint32(tcp[tcpSeq:])
+func (e *Engine) holdReset(c *conn, tcp packet.TCP, out *packet.Batch) packet.Verdict {
+	seq := tcp.Seq()
 	next := c.isnClient + 1 + uint32(len(c.held))
 	if c.heldFIN {
 		next++
@@ -338,7 +338,7 @@ func (e *Engine) challengeClient(c *conn, out *packet.Batch) {
 	}
 	s := segment{
 		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
-		seq: c.isnEdge + 1, ack: c.isnClient + 1, flags: flagACK,
+		seq: c.isnEdge + 1, ack: c.isnClient + 1, flags: packet.TCPFlagACK,
 		window: uint16(max(window, 1)), opts: w.bytes(),
 	}
 	e.emit4(out, c.k4.vip, c.k4.client, &s)
@@ -438,15 +438,15 @@ func (e *Engine) resetClient(c *conn, out *packet.Batch) {
 	}
 	s := segment{
 		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
-		seq: c.isnEdge + 1, ack: next, flags: flagRST | flagACK,
+		seq: c.isnEdge + 1, ack: next, flags: packet.TCPFlagRST | packet.TCPFlagACK,
 	}
 	e.emit4(out, c.k4.vip, c.k4.client, &s)
 	e.stats.ClientResets++
 }
 
 // resetStray4 answers a segment to a VIP that belongs to no connection.
-func (e *Engine) resetStray4(k key4, tcp []byte, doff int, out *packet.Batch) {
-	if s, ok := strayReset(tcp, doff); ok {
+func (e *Engine) resetStray4(k key4, tcp packet.TCP, out *packet.Batch) {
+	if s, ok := strayReset(tcp); ok {
 		e.emit4(out, k.vip, k.client, &s)
 		e.stats.ClientResets++
 	}
@@ -456,7 +456,7 @@ func (e *Engine) resetStray4(k key4, tcp []byte, doff int, out *packet.Batch) {
 // translated: with DF set the client learns the MTU (RFC 7915 §4 and
 // RFC 1191), otherwise the segment is dropped.
 func (e *Engine) clientTooBig(c *conn, pkt []byte, out *packet.Batch) packet.Verdict {
-	if binary.BigEndian.Uint16(pkt[ip4Flags:])&ip4FlagDF != 0 {
+	if packet.IPv4(pkt).DontFragment() {
 		e.sendFragNeeded(out, c.k4.vip, c.k4.client, pkt, e.cfg.MTU6-20)
 	}
 	return e.drop(DropTooBig)
@@ -466,16 +466,16 @@ func (e *Engine) clientTooBig(c *conn, pkt []byte, out *packet.Batch) packet.Ver
 // Needed, quoting the offending IPv4 packet's header and first bytes.
 func (e *Engine) sendFragNeeded(out *packet.Batch, src, dst [4]byte, quoted []byte, mtu int) {
 	quoted = quoted[:min(len(quoted), 548)] // stay within 576 bytes
-	n := ip4MinLen + 8 + len(quoted)
+	n := packet.IPv4MinLen + packet.ICMPHeaderLen + len(quoted)
 	b := out.Next(n, packet.IPv4Family, netip.AddrFrom4(dst))
-	putIPv4Header(b, n, 0, ip4DefaultTTL, protoICMP4, src, dst)
-	icmp := b[ip4MinLen:]
-	icmp[0], icmp[1] = icmp4DestUnreach, icmp4FragNeeded
-	binary.BigEndian.PutUint16(icmp[2:], 0)
-	binary.BigEndian.PutUint16(icmp[4:], 0)
-	binary.BigEndian.PutUint16(icmp[6:], uint16(max(mtu, ip4MinMTU)))
-	copy(icmp[8:], quoted)
-	binary.BigEndian.PutUint16(icmp[2:], ^sumWords(icmp))
+	putIPv4Header(b, n, 0, defaultTTL, packet.ProtoICMPv4, src, dst)
+	icmp := packet.ICMP(b[packet.IPv4MinLen:])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv4DestUnreachable, packet.ICMPv4CodeFragNeeded
+	icmp.SetChecksum(0)
+	// RFC 1191: the next-hop MTU in the low half of the rest of the header.
+	binary.BigEndian.PutUint32(icmp[packet.ICMPRest:], uint32(uint16(max(mtu, packet.IPv4MinMTU))))
+	copy(icmp.Body(), quoted)
+	icmp.SetChecksum(packet.Checksum(0, icmp))
 	e.stats.Packets4Out++
 	e.stats.ICMPSent++
 }

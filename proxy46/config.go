@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // Policy says how a service picks the backend of a connection.
@@ -196,8 +198,8 @@ func (c *Config) validate() error {
 	if c.MaxHeldBytes < 1 || c.MaxHeldBytes > 65535 {
 		return fmt.Errorf("proxy46: MaxHeldBytes %d out of range 1..65535", c.MaxHeldBytes)
 	}
-	if c.WindowScale > maxWindowScale {
-		return fmt.Errorf("proxy46: WindowScale %d above %d", c.WindowScale, maxWindowScale)
+	if c.WindowScale > packet.TCPMaxWindowScale {
+		return fmt.Errorf("proxy46: WindowScale %d above %d", c.WindowScale, packet.TCPMaxWindowScale)
 	}
 	if c.MaxConnections < 1 {
 		return fmt.Errorf("proxy46: MaxConnections %d must be positive", c.MaxConnections)

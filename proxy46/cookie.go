@@ -1,6 +1,10 @@
 package proxy46
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sixgate/sixgate/packet"
+)
 
 // SYN cookies. Under a SYN flood the edge answers SYNs without keeping
 // anything: everything the handshake ACK needs to rebuild the connection is
@@ -110,7 +114,7 @@ func (g isnGenerator) checkCookie(src, dst [4]byte, sport, dport uint16, clientI
 func cookieTSVal(base uint32, wscale bool, shift uint8, sack bool) uint32 {
 	opts := uint32(cookieNoScale)
 	if wscale {
-		opts = uint32(min(shift, maxWindowScale))
+		opts = uint32(min(shift, packet.TCPMaxWindowScale))
 	}
 	if sack {
 		opts |= cookieSACK
@@ -135,7 +139,7 @@ func decodeCookieTS(base, tsecr uint32) (wscale bool, shift uint8, sack, ok bool
 		return false, 0, false, false
 	}
 	s := opts & cookieNoScale
-	if s != cookieNoScale && s > maxWindowScale {
+	if s != cookieNoScale && s > packet.TCPMaxWindowScale {
 		return false, 0, false, false
 	}
 	return s != cookieNoScale, uint8(s), opts&cookieSACK != 0, true

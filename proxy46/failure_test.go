@@ -289,7 +289,7 @@ func TestPacketTooBig(t *testing.T) {
 		t.Fatalf("ICMPv4 %v, MTU %d", ic.TypeCode, binary.BigEndian.Uint16(ic.Contents[6:]))
 	}
 	// Recompute the ICMP checksum over the whole message.
-	if sumWords(out.Packets[0].Data[20:]) != 0xffff {
+	if !packet.ChecksumOK(0, out.Packets[0].Data[20:]) {
 		t.Fatal("ICMPv4 checksum wrong")
 	}
 	inner := gopacket.NewPacket(ic.Payload, layers.LayerTypeIPv4, gopacket.Default)

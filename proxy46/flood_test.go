@@ -34,10 +34,10 @@ func (f *synFlood) next() []byte {
 	p := f.pkt
 	r := f.rng.Uint64()
 	// Sources in 100.64.0.0/10, never the test client.
-	binary.BigEndian.PutUint32(p[ip4Src:], 100<<24|64<<16|uint32(r)&0x3fffff)
-	binary.BigEndian.PutUint16(p[20+tcpSrcPort:], uint16(r>>24)|1024)
-	binary.BigEndian.PutUint32(p[20+tcpSeq:], uint32(r>>32))
-	binary.BigEndian.PutUint32(p[20+tcpMinLen+8:], uint32(r>>16)) // TSval
+	binary.BigEndian.PutUint32(p[packet.IPv4Src:], 100<<24|64<<16|uint32(r)&0x3fffff)
+	binary.BigEndian.PutUint16(p[20+packet.TCPSrcPort:], uint16(r>>24)|1024)
+	binary.BigEndian.PutUint32(p[20+packet.TCPSeq:], uint32(r>>32))
+	binary.BigEndian.PutUint32(p[20+packet.TCPMinLen+8:], uint32(r>>16)) // TSval
 	return refix4(p)
 }
 

@@ -35,7 +35,7 @@ func fuzzSetup(t testing.TB) (setup [][]byte, p4, p6 []byte) {
 		syn := pkt4(t, client4, vip, 41000+port, port, seg{seq: 5000, flags: "S", opts: synOpts})
 		out := packet.NewBatch(2, 2048)
 		e.Handle(syn, out)
-		isnV := binary.BigEndian.Uint32(out.Packets[0].Data[20+tcpSeq:])
+		isnV := binary.BigEndian.Uint32(out.Packets[0].Data[20+packet.TCPSeq:])
 		rec.add(syn)
 		payload := "GET / HTTP/1.1\r\nHo"
 		if port == 80 {
@@ -69,7 +69,7 @@ func (s *spyEngine) establish(t testing.TB, payload int) ([]byte, []byte) {
 		opts: []layers.TCPOption{optMSSv(1460), optSACKOK(), optTS(100, 0), optNOPv(), optWS(8)}})
 	s.Handle(syn, out)
 	s.rec.add(syn)
-	isnV := binary.BigEndian.Uint32(out.Packets[0].Data[20+tcpSeq:])
+	isnV := binary.BigEndian.Uint32(out.Packets[0].Data[20+packet.TCPSeq:])
 	out.Reset()
 	ack := pkt4(t, client4, vip, cport, 22, seg{seq: isnC + 1, ack: isnV + 1, flags: "A",
 		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(101, 1)}})
@@ -178,7 +178,7 @@ func checkLengths(t *testing.T, p packet.Out) {
 		if len(p.Data) < 20 || int(binary.BigEndian.Uint16(p.Data[2:])) != len(p.Data) {
 			t.Fatalf("IPv4 output with inconsistent length: %x", p.Data)
 		}
-		if sumWords(p.Data[:20]) != 0xffff {
+		if !packet.IPv4(p.Data).HeaderChecksumOK() {
 			t.Fatalf("IPv4 header checksum wrong: %x", p.Data[:20])
 		}
 	case packet.IPv6Family:

@@ -15,9 +15,6 @@ import (
 // checks). Answers leave with TTL 64 and DF set. These are slow paths:
 // checksums are verified and computed in full.
 
-// hostTTL is the TTL of the answers, Linux's default.
-const hostTTL = 64
-
 // ecnMask is the ECN field of the TOS byte (RFC 3168): an answer copies a
 // request's DSCP but does not claim ECN capability.
 const ecnMask = 0x03
@@ -58,7 +55,7 @@ func (e *Engine) answerICMP(pkt []byte, ihl int, out *packet.Batch) packet.Verdi
 	n := packet.IPv4MinLen + len(icmp)
 	b := out.Next(n, packet.IPv4Family, ip.SrcAddr())
 	packet.IPv4(b).Encode(&packet.IPv4Fields{
-		TOS: ip.TOS() &^ ecnMask, TotalLen: uint16(n), Flags: packet.IPv4FlagDF, TTL: hostTTL,
+		TOS: ip.TOS() &^ ecnMask, TotalLen: uint16(n), Flags: packet.IPv4FlagDF, TTL: defaultTTL,
 		Protocol: packet.ProtoICMPv4, Src: ip.Dst(), Dst: ip.Src(),
 	})
 	reply := packet.ICMP(b[packet.IPv4MinLen:])
@@ -94,9 +91,9 @@ func (e *Engine) answerUDP(pkt []byte, ihl int, out *packet.Batch) packet.Verdic
 // closedPort answers a TCP segment to a VIP port without a service with
 // the reset RFC 9293 §3.10.7.1 prescribes (none for a RST). Resets are not
 // rate limited: one is never larger than the segment it answers.
-func (e *Engine) closedPort(k key4, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
+func (e *Engine) closedPort(k key4, tcp packet.TCP, out *packet.Batch) packet.Verdict {
 	n := out.Len()
-	e.resetStray4(k, tcp, doff, out)
+	e.resetStray4(k, tcp, out)
 	if out.Len() > n {
 		e.stats.ClosedPortResets++
 	}
@@ -115,7 +112,7 @@ func (e *Engine) portUnreachable(pkt []byte, ihl int, out *packet.Batch) {
 	n := packet.IPv4MinLen + packet.ICMPHeaderLen + len(quote)
 	b := out.Next(n, packet.IPv4Family, ip.SrcAddr())
 	packet.IPv4(b).Encode(&packet.IPv4Fields{
-		TOS: icmpErrorTOS, TotalLen: uint16(n), Flags: packet.IPv4FlagDF, TTL: hostTTL,
+		TOS: icmpErrorTOS, TotalLen: uint16(n), Flags: packet.IPv4FlagDF, TTL: defaultTTL,
 		Protocol: packet.ProtoICMPv4, Src: ip.Dst(), Dst: ip.Src(),
 	})
 	icmp := packet.ICMP(b[packet.IPv4MinLen:])

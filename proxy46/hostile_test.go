@@ -33,20 +33,20 @@ func hostileEngine(t *testing.T) (*Engine, [][]byte, []byte, []byte) {
 // refix4 recomputes the IPv4 header and TCP checksums of a packet built
 // by pkt4 and then edited.
 func refix4(p []byte) []byte {
-	ihl := int(p[0]&0xf) * 4
-	binary.BigEndian.PutUint16(p[ip4Checksum:], 0)
-	binary.BigEndian.PutUint16(p[ip4Checksum:], ipv4HeaderChecksum(p[:ihl]))
-	seg := p[ihl:]
-	binary.BigEndian.PutUint16(seg[tcpChecksum:], 0)
-	binary.BigEndian.PutUint16(seg[tcpChecksum:], tcpChecksum4([4]byte(p[ip4Src:]), [4]byte(p[ip4Dst:]), seg))
+	ip := packet.IPv4(p)
+	ip.SetChecksum(0)
+	ip.SetChecksum(packet.Checksum(0, ip[:ip.HeaderLength()]))
+	seg := packet.TCP(p[ip.HeaderLength():])
+	seg.SetChecksum(0)
+	seg.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
 	return p
 }
 
 // refix6 recomputes the TCP checksum of an IPv6 packet.
 func refix6(p []byte) []byte {
-	seg := p[ip6HeaderLen:]
-	binary.BigEndian.PutUint16(seg[tcpChecksum:], 0)
-	binary.BigEndian.PutUint16(seg[tcpChecksum:], tcpChecksum6([16]byte(p[ip6Src:]), [16]byte(p[ip6Dst:]), seg))
+	seg := packet.TCP(p[packet.IPv6HeaderLen:])
+	seg.SetChecksum(0)
+	seg.SetChecksum(packet.Checksum(packet.IPv6(p).PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
 	return p
 }
 
@@ -55,8 +55,8 @@ func refix6(p []byte) []byte {
 func badOpts(p []byte, ihl int) []byte {
 	// Rewrite the first option bytes of a segment with 12 bytes of
 	// options (NOP NOP TS) so that the TS length runs past the header.
-	opts := p[ihl+tcpMinLen:]
-	opts[2], opts[3] = optTimestamp, 14
+	opts := p[ihl+packet.TCPMinLen:]
+	opts[2], opts[3] = packet.TCPOptTimestamps, 14
 	return p
 }
 
@@ -103,9 +103,9 @@ func hostileCases() []hostileCase {
 		{name: "tcp-truncated", verdict: packet.Drop, reason: DropMalformed,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4[:30]...)
-				binary.BigEndian.PutUint16(p[ip4TotalLen:], 30)
-				binary.BigEndian.PutUint16(p[ip4Checksum:], 0)
-				binary.BigEndian.PutUint16(p[ip4Checksum:], ipv4HeaderChecksum(p[:20]))
+				binary.BigEndian.PutUint16(p[packet.IPv4TotalLength:], 30)
+				packet.IPv4(p).SetChecksum(0)
+				packet.IPv4(p).SetChecksum(packet.Checksum(0, p[:20]))
 				return p
 			}},
 		{name: "ipv6-truncated", verdict: packet.Drop, reason: DropMalformed,
@@ -122,32 +122,32 @@ func hostileCases() []hostileCase {
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4[:40]...)
 				p[0] = 0x4f
-				binary.BigEndian.PutUint16(p[ip4TotalLen:], 40)
+				binary.BigEndian.PutUint16(p[packet.IPv4TotalLength:], 40)
 				return p
 			}},
 		{name: "ipv4-checksum", verdict: packet.Drop, reason: DropIPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
-				p[ip4Checksum] ^= 0x40
+				p[packet.IPv4Checksum] ^= 0x40
 				return p
 			}},
 		{name: "data-offset-too-small", verdict: packet.Drop, reason: DropBadHeaderLength,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
-				p[20+tcpDataOff] = 4 << 4
+				p[20+packet.TCPDataOffset] = 4 << 4
 				return refix4(p)
 			}},
 		{name: "data-offset-beyond-segment", verdict: packet.Drop, reason: DropBadHeaderLength,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p6[:40+32]...)
-				binary.BigEndian.PutUint16(p[ip6PayloadLen:], 32)
-				p[40+tcpDataOff] = 15 << 4
+				binary.BigEndian.PutUint16(p[packet.IPv6PayloadLength:], 32)
+				p[40+packet.TCPDataOffset] = 15 << 4
 				return refix6(p)
 			}},
 		{name: "tcp-checksum-syn", verdict: packet.Drop, reason: DropTCPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := syn(t, 42000, "")
-				p[20+tcpChecksum] ^= 1
+				p[20+packet.TCPChecksum] ^= 1
 				return p
 			},
 			check: func(t *testing.T, e *Engine, ds []decoded) {
@@ -158,13 +158,13 @@ func hostileCases() []hostileCase {
 		{name: "tcp-checksum-synack", verdict: packet.Drop, reason: DropTCPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := pkt6(t, backendC.Addr(), client6, 80, 41080, seg{seq: 5, ack: 5001, flags: "SA"})
-				p[40+tcpChecksum] ^= 1
+				p[40+packet.TCPChecksum] ^= 1
 				return p
 			}},
 		{name: "tcp-checksum-established-passes-bad", verdict: packet.Consumed, reason: numDropReasons,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
-				p[20+tcpChecksum] ^= 1
+				p[20+packet.TCPChecksum] ^= 1
 				return p
 			},
 			check: func(t *testing.T, e *Engine, ds []decoded) {
@@ -173,10 +173,10 @@ func hostileCases() []hostileCase {
 				out := packet.NewBatch(1, 2048)
 				_, _, p4, _ := hostileEngine(t)
 				p := append([]byte(nil), p4...)
-				p[20+tcpChecksum] ^= 1
+				p[20+packet.TCPChecksum] ^= 1
 				e.Handle(p, out)
-				seg := out.Packets[0].Data[ip6HeaderLen:]
-				if upperChecksumOK6((*[16]byte)(out.Packets[0].Data[ip6Src:]), (*[16]byte)(out.Packets[0].Data[ip6Dst:]), protoTCP, seg) {
+				ip := packet.IPv6(out.Packets[0].Data)
+				if packet.ChecksumOK(ip.PseudoHeaderSum(packet.ProtoTCP, len(ip.Payload())), ip.Payload()) {
 					t.Errorf("a bad checksum came out good")
 				}
 			}},
@@ -201,19 +201,19 @@ func hostileCases() []hostileCase {
 		{name: "fragment-first", verdict: packet.Drop, reason: DropFragment,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
-				binary.BigEndian.PutUint16(p[ip4Flags:], ip4FlagMF)
+				binary.BigEndian.PutUint16(p[packet.IPv4FlagsFrag:], packet.IPv4FlagMF)
 				return refix4(p)
 			}},
 		{name: "fragment-later", verdict: packet.Drop, reason: DropFragment,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
-				binary.BigEndian.PutUint16(p[ip4Flags:], 185)
+				binary.BigEndian.PutUint16(p[packet.IPv4FlagsFrag:], 185)
 				return refix4(p)
 			}},
 		{name: "fragment-ipv6", verdict: packet.Drop, reason: DropFragment,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p6...)
-				p[ip6NextHeader] = protoFragment6
+				p[packet.IPv6NextHeader] = packet.ProtoFragment
 				return p
 			}},
 		{name: "icmpv4-to-vip", verdict: packet.Drop, reason: DropICMPUnhandled,
@@ -221,7 +221,7 @@ func hostileCases() []hostileCase {
 				// An ICMP error from the client side: not answered, not
 				// translated.
 				p := append([]byte(nil), p4...)
-				p[ip4Proto] = protoICMP4
+				p[packet.IPv4Protocol] = packet.ProtoICMPv4
 				p = refix4(p)
 				icmp := packet.ICMP(p[20:])
 				icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv4DestUnreachable, packet.ICMPv4CodePortUnreachable
@@ -298,14 +298,14 @@ func hostileCases() []hostileCase {
 		{name: "ack-beyond-sent", verdict: packet.Drop, reason: DropACKOutOfWindow,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p4...)
-				ack := binary.BigEndian.Uint32(p[20+tcpAck:])
-				binary.BigEndian.PutUint32(p[20+tcpAck:], ack+1<<20)
+				ack := binary.BigEndian.Uint32(p[20+packet.TCPAck:])
+				binary.BigEndian.PutUint32(p[20+packet.TCPAck:], ack+1<<20)
 				return refix4(p)
 			}},
 		{name: "ack-far-behind-backend", verdict: packet.Drop, reason: DropACKOutOfWindow,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				p := append([]byte(nil), p6...)
-				binary.BigEndian.PutUint32(p[40+tcpAck:], wrapSub(isnC+1, 1<<24))
+				binary.BigEndian.PutUint32(p[40+packet.TCPAck:], wrapSub(isnC+1, 1<<24))
 				return refix6(p)
 			}},
 		{name: "handshake-ack-wrong", verdict: packet.Drop, reason: DropBadAck,
@@ -321,6 +321,13 @@ func hostileCases() []hostileCase {
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
 				q := pkt6(t, client6, backendA.Addr(), 50000, backendA.Port(), seg{seq: isnC + 1 + 1<<20, ack: 1, flags: "A"})
 				return ptb(t, q)
+			}},
+		{name: "icmp-quote-stops-before-flags", verdict: packet.Consumed, reason: numDropReasons,
+			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {
+				// A router may quote as little as it likes; 12 bytes of
+				// TCP reach the acknowledgment but not the flags.
+				q := pkt6(t, client6, backendA.Addr(), 50000, backendA.Port(), seg{seq: isnC + 1, ack: 1, flags: "A"})
+				return ptb(t, q[:packet.IPv6HeaderLen+12])
 			}},
 		{name: "icmp-checksum", verdict: packet.Drop, reason: DropICMPChecksum,
 			build: func(t *testing.T, e *Engine, send func([]byte) []decoded, p4, p6 []byte) []byte {

@@ -12,50 +12,46 @@ import (
 // header adds, and the quoted packet is translated back into the IPv4
 // segment the client sent.
 func (e *Engine) packetTooBig(pkt []byte, out *packet.Batch) packet.Verdict {
-	icmp := pkt[ip6HeaderLen:]
-	const quoteOff = 8
-	if len(icmp) < quoteOff+ip6HeaderLen+8 {
+	icmp := packet.ICMP(pkt[packet.IPv6HeaderLen:])
+	if len(icmp) < packet.ICMPHeaderLen+packet.IPv6HeaderLen+8 {
 		return e.drop(DropMalformed)
 	}
-	if icmp[0] != icmp6PacketTooBig || icmp[1] != 0 {
+	if icmp.Type() != packet.ICMPv6PacketTooBig || icmp.Code() != 0 {
 		return e.drop(DropICMPUnhandled)
 	}
-	if !upperChecksumOK6((*[16]byte)(pkt[ip6Src:ip6Src+16]), (*[16]byte)(pkt[ip6Dst:ip6Dst+16]), protoICMP6, icmp) {
+	if !packet.ChecksumOK(packet.IPv6(pkt).PseudoHeaderSum(packet.ProtoICMPv6, len(icmp)), icmp) {
 		return e.drop(DropICMPChecksum)
 	}
-	mtu := binary.BigEndian.Uint32(icmp[4:])
-	inner := icmp[quoteOff:]
-	if inner[0]>>4 != 6 || inner[ip6NextHeader] != protoTCP {
+	mtu := icmp.Rest()
+	inner := packet.IPv6(icmp.Body())
+	if inner[0]>>4 != 6 || inner.NextHeader() != packet.ProtoTCP {
 		return e.drop(DropICMPUnhandled)
 	}
-	itcp := inner[ip6HeaderLen:]
-	k := key6{
-		client6:     [16]byte(inner[ip6Src : ip6Src+16]),
-		backend:     [16]byte(inner[ip6Dst : ip6Dst+16]),
-		clientPort:  binary.BigEndian.Uint16(itcp[tcpSrcPort:]),
-		backendPort: binary.BigEndian.Uint16(itcp[tcpDstPort:]),
-	}
+	// At least the ports and the sequence number are quoted.
+	itcp := packet.TCP(inner[packet.IPv6HeaderLen:])
+	k := key6{client6: inner.Src(), backend: inner.Dst(), clientPort: itcp.SrcPort(), backendPort: itcp.DstPort()}
 	c := e.by6[k]
-	if c == nil || !c.quotesInFlight(binary.BigEndian.Uint32(itcp[tcpSeq:])) {
+	if c == nil || !c.quotesInFlight(itcp.Seq()) {
 		// RFC 5927 §4.1: an error must quote a segment that could still
 		// be in flight, or anyone could lower a connection's MTU blind.
 		return e.drop(DropICMPUnknown)
 	}
 	// The quoted IPv4 packet: header, then as much TCP as was quoted.
-	quotedTCP := itcp[:min(len(itcp), 548-ip4MinLen)]
+	quotedTCP := itcp[:min(len(itcp), 548-packet.IPv4MinLen)]
 	var q [548]byte
-	innerLen := ip4MinLen + int(binary.BigEndian.Uint16(inner[ip6PayloadLen:]))
-	tclass := uint8(binary.BigEndian.Uint16(inner[0:]) >> 4)
-	putIPv4Header(q[:], innerLen, tclass, inner[ip6HopLimit], protoTCP, c.k4.client, c.k4.vip)
-	qt := q[ip4MinLen : ip4MinLen+len(quotedTCP)]
+	innerLen := packet.IPv4MinLen + int(inner.PayloadLength())
+	putIPv4Header(q[:], innerLen, inner.TrafficClass(), inner.HopLimit(), packet.ProtoTCP, c.k4.client, c.k4.vip)
+	qt := packet.TCP(q[packet.IPv4MinLen : packet.IPv4MinLen+len(quotedTCP)])
 	copy(qt, quotedTCP)
-	binary.BigEndian.PutUint16(qt[tcpDstPort:], c.k4.vipPort)
-	if len(qt) >= tcpAck+4 && qt[tcpFlags]&flagACK != 0 && c.state >= StateEstablished {
-		binary.BigEndian.PutUint32(qt[tcpAck:], binary.BigEndian.Uint32(qt[tcpAck:])-c.seqShift)
+	qt.SetDstPort(c.k4.vipPort)
+	// The acknowledgment is translated back only when the quote reaches
+	// the flags that say it is one.
+	if len(qt) > packet.TCPFlags && qt.HasAny(packet.TCPFlagACK) && c.state >= StateEstablished {
+		binary.BigEndian.PutUint32(qt[packet.TCPAck:], qt.Ack()-c.seqShift)
 	}
 	// RFC 7915 §5.2: MTU less 20, never below the IPv4 minimum.
 	v4mtu := int(min(mtu, 0xffff)) - 20
-	e.sendFragNeeded(out, c.k4.vip, c.k4.client, q[:ip4MinLen+len(qt)], v4mtu)
+	e.sendFragNeeded(out, c.k4.vip, c.k4.client, q[:packet.IPv4MinLen+len(qt)], v4mtu)
 	e.stats.ICMPSent--
 	e.stats.ICMPTranslated++
 	return packet.Consumed

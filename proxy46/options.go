@@ -1,6 +1,10 @@
 package proxy46
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sixgate/sixgate/packet"
+)
 
 // synOptions are the TCP options that matter in a handshake.
 type synOptions struct {
@@ -18,68 +22,41 @@ type synOptions struct {
 // end the walk; what was read so far is kept, as a host would.
 func parseSynOptions(opts []byte) synOptions {
 	var o synOptions
-	for i := 0; i < len(opts); {
-		kind := opts[i]
-		if kind == optEnd {
-			break
+	it := packet.NewTCPOptions(opts)
+	for it.Next() {
+		d := it.Data()
+		switch l := it.Len(); it.Kind() {
+		case packet.TCPOptMSS:
+			if l == packet.TCPOptMSSLen {
+				o.mss, o.hasMSS = binary.BigEndian.Uint16(d), true
+			}
+		case packet.TCPOptWindowScale:
+			if l == packet.TCPOptWindowScaleLen {
+				o.wscale, o.hasWScale = min(d[0], packet.TCPMaxWindowScale), true
+			}
+		case packet.TCPOptSACKPermitted:
+			o.sackOK = o.sackOK || l == packet.TCPOptSACKPermittedLen
+		case packet.TCPOptTimestamps:
+			if l == packet.TCPOptTimestampsLen {
+				o.hasTS, o.tsVal, o.tsEcr = true, binary.BigEndian.Uint32(d), binary.BigEndian.Uint32(d[4:])
+			}
 		}
-		if kind == optNOP {
-			i++
-			continue
-		}
-		if i+1 >= len(opts) {
-			break
-		}
-		l := int(opts[i+1])
-		if l < 2 || i+l > len(opts) {
-			break
-		}
-		switch {
-		case kind == optMSS && l == 4:
-			o.mss, o.hasMSS = binary.BigEndian.Uint16(opts[i+2:]), true
-		case kind == optWScale && l == 3:
-			o.wscale, o.hasWScale = min(opts[i+2], maxWindowScale), true
-		case kind == optSACKPerm && l == 2:
-			o.sackOK = true
-		case kind == optTimestamp && l == 10:
-			o.hasTS = true
-			o.tsVal = binary.BigEndian.Uint32(opts[i+2:])
-			o.tsEcr = binary.BigEndian.Uint32(opts[i+6:])
-		}
-		i += l
 	}
 	return o
 }
 
-// optsMalformed is what findTimestamp returns for options that overrun.
-const optsMalformed = -2
-
 // findTimestamp returns the offset within opts of the timestamp option's
-// TSval, -1 if there is none, or optsMalformed. It is the established
-// path's option walk.
-func findTimestamp(opts []byte) int {
-	for i := 0; i < len(opts); {
-		kind := opts[i]
-		if kind == optEnd {
-			return -1
+// TSval, or -1 if there is none; ok is false for options that overrun
+// before a timestamp option is found. It is the established path's
+// option walk.
+func findTimestamp(opts []byte) (off int, ok bool) {
+	it := packet.NewTCPOptions(opts)
+	for it.Next() {
+		if it.Kind() == packet.TCPOptTimestamps && it.Len() == packet.TCPOptTimestampsLen {
+			return it.Offset() + 2, true
 		}
-		if kind == optNOP {
-			i++
-			continue
-		}
-		if i+1 >= len(opts) {
-			return optsMalformed
-		}
-		l := int(opts[i+1])
-		if l < 2 || i+l > len(opts) {
-			return optsMalformed
-		}
-		if kind == optTimestamp && l == 10 {
-			return i + 2
-		}
-		i += l
 	}
-	return -1
+	return -1, !it.Malformed()
 }
 
 // optionWriter lays out handshake options, padding with NOPs so that the
@@ -90,7 +67,7 @@ type optionWriter struct {
 }
 
 func (w *optionWriter) mss(v uint16) {
-	w.buf[w.n], w.buf[w.n+1] = optMSS, 4
+	w.buf[w.n], w.buf[w.n+1] = packet.TCPOptMSS, packet.TCPOptMSSLen
 	binary.BigEndian.PutUint16(w.buf[w.n+2:], v)
 	w.n += 4
 }
@@ -100,13 +77,13 @@ func (w *optionWriter) mss(v uint16) {
 func (w *optionWriter) sackAndTimestamps(sack, ts bool, tsVal, tsEcr uint32) {
 	switch {
 	case sack && ts:
-		w.buf[w.n], w.buf[w.n+1] = optSACKPerm, 2
+		w.buf[w.n], w.buf[w.n+1] = packet.TCPOptSACKPermitted, packet.TCPOptSACKPermittedLen
 		w.n += 2
 	case ts:
-		w.buf[w.n], w.buf[w.n+1] = optNOP, optNOP
+		w.buf[w.n], w.buf[w.n+1] = packet.TCPOptNOP, packet.TCPOptNOP
 		w.n += 2
 	case sack:
-		w.buf[w.n], w.buf[w.n+1], w.buf[w.n+2], w.buf[w.n+3] = optNOP, optNOP, optSACKPerm, 2
+		w.buf[w.n], w.buf[w.n+1], w.buf[w.n+2], w.buf[w.n+3] = packet.TCPOptNOP, packet.TCPOptNOP, packet.TCPOptSACKPermitted, packet.TCPOptSACKPermittedLen
 		w.n += 4
 		return
 	default:
@@ -117,7 +94,7 @@ func (w *optionWriter) sackAndTimestamps(sack, ts bool, tsVal, tsEcr uint32) {
 
 // timestamps writes a bare timestamp option (10 bytes).
 func (w *optionWriter) timestamps(tsVal, tsEcr uint32) {
-	w.buf[w.n], w.buf[w.n+1] = optTimestamp, 10
+	w.buf[w.n], w.buf[w.n+1] = packet.TCPOptTimestamps, packet.TCPOptTimestampsLen
 	binary.BigEndian.PutUint32(w.buf[w.n+2:], tsVal)
 	binary.BigEndian.PutUint32(w.buf[w.n+6:], tsEcr)
 	w.n += 10
@@ -126,13 +103,13 @@ func (w *optionWriter) timestamps(tsVal, tsEcr uint32) {
 // alignedTimestamps writes NOP, NOP, timestamps (12 bytes), as on every
 // non-SYN segment.
 func (w *optionWriter) alignedTimestamps(tsVal, tsEcr uint32) {
-	w.buf[w.n], w.buf[w.n+1] = optNOP, optNOP
+	w.buf[w.n], w.buf[w.n+1] = packet.TCPOptNOP, packet.TCPOptNOP
 	w.n += 2
 	w.timestamps(tsVal, tsEcr)
 }
 
 func (w *optionWriter) windowScale(shift uint8) {
-	w.buf[w.n], w.buf[w.n+1], w.buf[w.n+2], w.buf[w.n+3] = optNOP, optWScale, 3, shift
+	w.buf[w.n], w.buf[w.n+1], w.buf[w.n+2], w.buf[w.n+3] = packet.TCPOptNOP, packet.TCPOptWindowScale, packet.TCPOptWindowScaleLen, shift
 	w.n += 4
 }
 

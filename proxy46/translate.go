@@ -12,67 +12,65 @@ import (
 // updated from the changed words alone (RFC 1624), never over the payload.
 
 // clientToBackend translates a client segment (IPv4) for the backend.
-func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
-	ttl := pkt[ip4TTL]
+func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+	ttl := packet.IPv4(pkt).TTL()
 	if ttl <= 1 {
 		return e.drop(DropTTLExpired)
 	}
 	n := len(tcp)
-	if ip6HeaderLen+n > e.cfg.MTU6 {
+	if packet.IPv6HeaderLen+n > e.cfg.MTU6 {
 		return e.clientTooBig(c, pkt, out)
 	}
-	flags := tcp[tcpFlags]
-	seq := binary.BigEndian.Uint32(tcp[tcpSeq:])
-	ack := binary.BigEndian.Uint32(tcp[tcpAck:]) + c.seqShift // in the backend's space
-	if flags&flagACK != 0 && !ackAcceptable(ack, c.sndNxtB, c.maxWinC) {
+	flags := tcp.Flags()
+	seq := tcp.Seq()
+	ack := tcp.Ack() + c.seqShift // in the backend's space
+	if flags&packet.TCPFlagACK != 0 && !ackAcceptable(ack, c.sndNxtB, c.maxWinC) {
 		return e.drop(DropACKOutOfWindow)
 	}
-	if flags&flagRST != 0 {
+	if flags&packet.TCPFlagRST != 0 {
 		if r := rstCheck(seq, c.ackB, c.maxWinB); r != rstExact {
 			if r == rstOutside {
 				return e.drop(DropRSTOutOfWindow)
 			}
-			flags &^= flagRST // forwarded for the backend to judge; state kept
+			flags &^= packet.TCPFlagRST // forwarded for the backend to judge; state kept
 		}
 	}
-	b := out.Next(ip6HeaderLen+n, packet.IPv6Family, c.backendAddr())
+	b := out.Next(packet.IPv6HeaderLen+n, packet.IPv6Family, c.backendAddr())
 	// RFC 7915 §4.1: traffic class from TOS, flow label zero, hop limit
 	// from TTL, which this hop decrements.
-	binary.BigEndian.PutUint32(b[0:], 6<<28|uint32(pkt[ip4TOS])<<20)
-	binary.BigEndian.PutUint16(b[ip6PayloadLen:], uint16(n))
-	b[ip6NextHeader] = protoTCP
-	b[ip6HopLimit] = ttl - 1
-	copy(b[ip6Src:], c.k6.client6[:])
-	copy(b[ip6Dst:], c.k6.backend[:])
-	seg := b[ip6HeaderLen:]
+	packet.IPv6(b).Encode(&packet.IPv6Fields{
+		TrafficClass: packet.IPv4(pkt).TOS(), PayloadLen: uint16(n),
+		NextHeader: packet.ProtoTCP, HopLimit: ttl - 1,
+		Src: c.k6.client6, Dst: c.k6.backend,
+	})
+	seg := packet.TCP(b[packet.IPv6HeaderLen:])
 	copy(seg, tcp)
 
 	// The port change is part of adj46, so it is written unrecorded.
-	binary.BigEndian.PutUint16(seg[tcpDstPort:], c.k6.backendPort)
-	var ed csumEdit
-	if flags&flagACK != 0 {
-		ed.put32(seg, tcpAck, ack)
+	seg.SetDstPort(c.k6.backendPort)
+	var ed packet.Edit
+	if flags&packet.TCPFlagACK != 0 {
+		ed.Put32(seg, packet.TCPAck, ack)
 	}
-	w := binary.BigEndian.Uint16(seg[tcpWindow:])
+	w := seg.Window()
 	if c.rescaleC2B {
-		ed.put16(seg, tcpWindow, rescaleWindow(w, c.scaleClient, 0))
+		ed.Put16(seg, packet.TCPWindow, rescaleWindow(w, c.scaleClient, 0))
 	}
 	tsClient := c.tsClient
-	if doff > tcpMinLen {
+	if doff > packet.TCPMinLen {
 		var ok bool
 		if tsClient, ok = rewriteOptionsC2B(c, seg, doff, &ed, tsClient); !ok {
 			out.Unnext()
 			return e.drop(DropBadOptions)
 		}
 	}
-	sum := binary.BigEndian.Uint16(seg[tcpChecksum:])
-	binary.BigEndian.PutUint16(seg[tcpChecksum:], ed.apply(sum, c.adj46))
+	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj46))
 
 	c.tsClient = tsClient
-	if flags&flagACK != 0 {
+	if flags&packet.TCPFlagACK != 0 {
 		c.ackC = ack - c.seqShift
 	}
-	if end := seq + segLen(tcp, doff); int32(end-c.sndNxtC) > 0 {
+	if end := seq + tcp.SequenceLength(); int32(end-c.sndNxtC) > 0 {
 		c.sndNxtC = end
 	}
 	if win := uint32(w) << c.scaleClient; win > c.maxWinC {
@@ -83,69 +81,67 @@ func (e *Engine) clientToBackend(c *conn, pkt, tcp []byte, doff int, out *packet
 	c.bytesC2B += uint64(n - doff)
 	e.stats.Bytes4In += uint64(len(pkt))
 	e.stats.Packets6Out++
-	if flags&(flagFIN|flagRST) != 0 {
+	if flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
 		e.noteClose(c, flags, true)
 	}
 	return packet.Consumed
 }
 
 // backendToClient translates a backend segment (IPv6) for the client.
-func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *packet.Batch) packet.Verdict {
-	hops := pkt[ip6HopLimit]
+func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+	hops := packet.IPv6(pkt).HopLimit()
 	if hops <= 1 {
 		return e.drop(DropTTLExpired)
 	}
 	n := len(tcp)
-	if ip4MinLen+n > 0xffff {
+	if packet.IPv4MinLen+n > 0xffff {
 		return e.drop(DropTooBig)
 	}
-	flags := tcp[tcpFlags]
-	seq := binary.BigEndian.Uint32(tcp[tcpSeq:]) - c.seqShift // in the edge's space
-	ack := binary.BigEndian.Uint32(tcp[tcpAck:])
-	if flags&flagACK != 0 && !ackAcceptable(ack, c.sndNxtC, c.maxWinB) {
+	flags := tcp.Flags()
+	seq := tcp.Seq() - c.seqShift // in the edge's space
+	ack := tcp.Ack()
+	if flags&packet.TCPFlagACK != 0 && !ackAcceptable(ack, c.sndNxtC, c.maxWinB) {
 		return e.drop(DropACKOutOfWindow)
 	}
-	if flags&flagRST != 0 {
+	if flags&packet.TCPFlagRST != 0 {
 		if r := rstCheck(seq, c.ackC, c.maxWinC); r != rstExact {
 			if r == rstOutside {
 				return e.drop(DropRSTOutOfWindow)
 			}
-			flags &^= flagRST // forwarded for the client to judge; state kept
+			flags &^= packet.TCPFlagRST // forwarded for the client to judge; state kept
 		}
 	}
-	b := out.Next(ip4MinLen+n, packet.IPv4Family, c.clientAddr())
+	b := out.Next(packet.IPv4MinLen+n, packet.IPv4Family, c.clientAddr())
 	// RFC 7915 §5.1: TOS from traffic class, DF set, no identification
 	// needed for an atomic datagram, TTL from the hop limit less one.
-	tclass := uint8(binary.BigEndian.Uint16(pkt[0:]) >> 4)
-	putIPv4Header(b, ip4MinLen+n, tclass, hops-1, protoTCP, c.k4.vip, c.k4.client)
-	seg := b[ip4MinLen:]
+	putIPv4Header(b, packet.IPv4MinLen+n, packet.IPv6(pkt).TrafficClass(), hops-1, packet.ProtoTCP, c.k4.vip, c.k4.client)
+	seg := packet.TCP(b[packet.IPv4MinLen:])
 	copy(seg, tcp)
 
-	binary.BigEndian.PutUint16(seg[tcpSrcPort:], c.k4.vipPort)
-	var ed csumEdit
-	ed.put32(seg, tcpSeq, seq)
-	w := binary.BigEndian.Uint16(seg[tcpWindow:])
+	seg.SetSrcPort(c.k4.vipPort)
+	var ed packet.Edit
+	ed.Put32(seg, packet.TCPSeq, seq)
+	w := seg.Window()
 	if c.rescaleB2C {
-		ed.put16(seg, tcpWindow, rescaleWindow(w, c.scaleBackend, c.scaleClientView()))
+		ed.Put16(seg, packet.TCPWindow, rescaleWindow(w, c.scaleBackend, c.scaleClientView()))
 	}
-	if doff > tcpMinLen && c.translateTS {
-		i := findTimestamp(seg[tcpMinLen:doff])
-		if i == optsMalformed {
+	if doff > packet.TCPMinLen && c.translateTS {
+		i, ok := findTimestamp(seg[packet.TCPMinLen:doff])
+		if !ok {
 			out.Unnext()
 			return e.drop(DropBadOptions)
 		}
 		if i >= 0 {
-			off := tcpMinLen + i
-			ed.put32(seg, off, binary.BigEndian.Uint32(seg[off:])-c.tsShift)
+			off := packet.TCPMinLen + i
+			ed.Put32(seg, off, binary.BigEndian.Uint32(seg[off:])-c.tsShift)
 		}
 	}
-	sum := binary.BigEndian.Uint16(seg[tcpChecksum:])
-	binary.BigEndian.PutUint16(seg[tcpChecksum:], ed.apply(sum, c.adj64))
+	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj64))
 
-	if flags&flagACK != 0 {
+	if flags&packet.TCPFlagACK != 0 {
 		c.ackB = ack
 	}
-	if end := seq + c.seqShift + segLen(tcp, doff); int32(end-c.sndNxtB) > 0 {
+	if end := seq + c.seqShift + tcp.SequenceLength(); int32(end-c.sndNxtB) > 0 {
 		c.sndNxtB = end
 	}
 	if win := uint32(w) << c.scaleBackend; win > c.maxWinB {
@@ -156,7 +152,7 @@ func (e *Engine) backendToClient(c *conn, pkt, tcp []byte, doff int, out *packet
 	c.bytesB2C += uint64(n - doff)
 	e.stats.Bytes6In += uint64(len(pkt))
 	e.stats.Packets4Out++
-	if flags&(flagFIN|flagRST) != 0 {
+	if flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
 		e.noteClose(c, flags, false)
 	}
 	return packet.Consumed
@@ -200,39 +196,33 @@ func rstCheck(seq, rcvNxt, win uint32) rstVerdict {
 // its SACK blocks into the backend's sequence space. It returns the client's
 // TSval (or last unchanged), remembered for segments the edge originates,
 // and false if the options overrun the header.
-func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *csumEdit, last uint32) (uint32, bool) {
-	opts := seg[tcpMinLen:doff]
-	for i := 0; i < len(opts); {
-		kind := opts[i]
-		if kind == optEnd {
-			break
-		}
-		if kind == optNOP {
-			i++
-			continue
-		}
-		if i+1 >= len(opts) {
-			return last, false
-		}
-		l := int(opts[i+1])
-		if l < 2 || i+l > len(opts) {
-			return last, false
-		}
-		off := tcpMinLen + i
-		switch {
-		case kind == optTimestamp && l == 10:
+func rewriteOptionsC2B(c *conn, seg []byte, doff int, ed *packet.Edit, last uint32) (uint32, bool) {
+	opts := seg[packet.TCPMinLen:doff]
+	it := packet.NewTCPOptions(opts)
+	for it.Next() {
+		// Kind and length read from the local slice, which stays in
+		// registers, rather than through the iterator, which does not.
+		i := it.Offset()
+		off, l := packet.TCPMinLen+i, int(opts[i+1])
+		switch opts[i] {
+		case packet.TCPOptTimestamps:
+			if l != packet.TCPOptTimestampsLen {
+				break
+			}
 			last = binary.BigEndian.Uint32(seg[off+2:])
 			if c.translateTS {
-				ed.put32(seg, off+6, binary.BigEndian.Uint32(seg[off+6:])+c.tsShift)
+				ed.Put32(seg, off+6, binary.BigEndian.Uint32(seg[off+6:])+c.tsShift)
 			}
-		case kind == optSACK && (l-2)%8 == 0:
+		case packet.TCPOptSACK:
+			if (l-2)%8 != 0 {
+				break
+			}
 			for j := off + 2; j < off+l; j += 4 {
-				ed.put32(seg, j, binary.BigEndian.Uint32(seg[j:])+c.seqShift)
+				ed.Put32(seg, j, binary.BigEndian.Uint32(seg[j:])+c.seqShift)
 			}
 		}
-		i += l
 	}
-	return last, true
+	return last, !it.Malformed()
 }
 
 // rescaleWindow converts a window field scaled by from into one scaled by
@@ -258,7 +248,7 @@ func (c *conn) scaleClientView() uint8 {
 
 // noteClose follows FINs and resets on a spliced connection.
 func (e *Engine) noteClose(c *conn, flags uint8, fromClient bool) {
-	if flags&flagRST != 0 {
+	if flags&packet.TCPFlagRST != 0 {
 		e.closeNow(c)
 		return
 	}

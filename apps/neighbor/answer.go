@@ -7,6 +7,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // verdict says what became of one ARP or NDP packet; each has a counter.
@@ -157,34 +158,17 @@ func validND(ip *layers.IPv6, icmp *layers.ICMPv6) bool {
 	return ip.HopLimit == ndHopLimit && icmp.TypeCode.Code() == 0 && icmp6ChecksumOK(ip, icmp)
 }
 
-// icmp6ChecksumOK sums the IPv6 pseudo-header and the whole message,
-// checksum field included: a correct message sums to all ones.
+// icmp6ChecksumOK checks the message's checksum over the IPv6
+// pseudo-header (RFC 4443 section 2.3).
 func icmp6ChecksumOK(ip *layers.IPv6, icmp *layers.ICMPv6) bool {
 	src, dst := ip.SrcIP.To16(), ip.DstIP.To16()
 	if src == nil || dst == nil {
 		return false
 	}
-	n := len(icmp.Contents) + len(icmp.Payload)
-	var sum uint32
-	add := func(b []byte) {
-		for i := 0; i+1 < len(b); i += 2 {
-			sum += uint32(b[i])<<8 | uint32(b[i+1])
-		}
-		if len(b)%2 == 1 {
-			sum += uint32(b[len(b)-1]) << 8
-		}
-	}
-	add(src)
-	add(dst)
-	sum += uint32(n>>16) + uint32(n&0xffff) + uint32(layers.IPProtocolICMPv6)
-	// Contents is the 4-byte header, of even length, so the two halves
-	// can be summed apart.
-	add(icmp.Contents)
-	add(icmp.Payload)
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return sum == 0xffff
+	pseudo := packet.PseudoHeaderSum(src, dst, packet.ProtoICMPv6, len(icmp.Contents)+len(icmp.Payload))
+	// Contents is the 4-byte header, of even length, so it sums apart
+	// from the rest of the message.
+	return packet.ChecksumOK(packet.Add(pseudo, packet.Sum(icmp.Contents)), icmp.Payload)
 }
 
 // answerNS answers a Neighbor Solicitation for an address the view knows

@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -103,37 +104,11 @@ func decode(t *testing.T, b []byte) gopacket.Packet {
 		t.Fatalf("checksums: %v %v", err, bad)
 	}
 	if ip, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok && ip.NextHeader == layers.IPProtocolICMPv6 {
-		if s := pseudoHeaderSum(ip.SrcIP, ip.DstIP, ip.Payload); s != 0xffff {
-			t.Fatalf("ICMPv6 checksum does not verify: one's complement sum %#04x, want 0xffff", s)
+		if !packet.ChecksumOK(packet.PseudoHeaderSum(ip.SrcIP.To16(), ip.DstIP.To16(), packet.ProtoICMPv6, len(ip.Payload)), ip.Payload) {
+			t.Fatalf("ICMPv6 checksum does not verify: %x", ip.Payload)
 		}
 	}
 	return pkt
-}
-
-// pseudoHeaderSum is the one's complement sum of the IPv6 pseudo-header
-// (RFC 8200 section 8.1) and the ICMPv6 message, checksum included.
-func pseudoHeaderSum(src, dst net.IP, msg []byte) uint16 {
-	var sum uint32
-	add := func(b []byte) {
-		for len(b) >= 2 {
-			sum += uint32(binary.BigEndian.Uint16(b))
-			b = b[2:]
-		}
-		if len(b) == 1 {
-			sum += uint32(b[0]) << 8
-		}
-	}
-	add(src)
-	add(dst)
-	var l [8]byte
-	binary.BigEndian.PutUint32(l[:], uint32(len(msg)))
-	l[7] = 58
-	add(l[:])
-	add(msg)
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
 }
 
 func newView(t *testing.T, name string) *view {

@@ -17,6 +17,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 func main() {
@@ -77,85 +79,56 @@ func randomAddr(rng *rand.Rand, p netip.Prefix) [4]byte {
 	return a
 }
 
-// ipv4 writes a 20-byte IPv4 header for a payload of n bytes.
+// ipv4 writes a 20-byte IPv4 header with DF set for a payload of n bytes.
 func ipv4(b []byte, src [4]byte, dst netip.AddrPort, proto byte, n int) {
-	b[0] = 0x45
-	b[1] = 0
-	binary.BigEndian.PutUint16(b[2:], uint16(20+n))
-	binary.BigEndian.PutUint16(b[4:], 0)
-	binary.BigEndian.PutUint16(b[6:], 0x4000)
-	b[8] = 64
-	b[9] = proto
-	b[10], b[11] = 0, 0
-	copy(b[12:16], src[:])
-	d := dst.Addr().As4()
-	copy(b[16:20], d[:])
-	binary.BigEndian.PutUint16(b[10:], checksum(b[:20], 0))
+	packet.IPv4(b).Encode(&packet.IPv4Fields{
+		TotalLen: uint16(packet.IPv4MinLen + n), Flags: packet.IPv4FlagDF,
+		TTL: 64, Protocol: proto, Src: src, Dst: dst.Addr().As4(),
+	})
 }
 
 // syn builds a SYN with an MSS option and correct checksums.
 func syn(b []byte, src [4]byte, dst netip.AddrPort, seq uint32, sport uint16) []byte {
-	const tcpLen = 24
-	ipv4(b, src, dst, 6, tcpLen)
-	t := b[20 : 20+tcpLen]
-	binary.BigEndian.PutUint16(t[0:], sport)
-	binary.BigEndian.PutUint16(t[2:], dst.Port())
-	binary.BigEndian.PutUint32(t[4:], seq)
-	binary.BigEndian.PutUint32(t[8:], 0)
-	t[12] = 6 << 4
-	t[13] = 0x02
-	binary.BigEndian.PutUint16(t[14:], 64240)
-	t[16], t[17], t[18], t[19] = 0, 0, 0, 0
-	t[20], t[21] = 2, 4
-	binary.BigEndian.PutUint16(t[22:], 1460)
-	binary.BigEndian.PutUint16(t[16:], tcpChecksum(b[12:20], t))
-	return b[:20+tcpLen]
-}
-
-func tcpChecksum(addrs, seg []byte) uint16 {
-	var pseudo [12]byte
-	copy(pseudo[:8], addrs)
-	pseudo[9] = 6
-	binary.BigEndian.PutUint16(pseudo[10:], uint16(len(seg)))
-	return checksum(seg, sum(pseudo[:], 0))
-}
-
-func sum(b []byte, s uint32) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	return s
-}
-
-func checksum(b []byte, initial uint32) uint16 {
-	s := sum(b, initial)
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
+	mss := [packet.TCPOptMSSLen]byte{packet.TCPOptMSS, packet.TCPOptMSSLen}
+	binary.BigEndian.PutUint16(mss[2:], 1460)
+	t := packet.TCP(b[packet.IPv4MinLen:])
+	n := t.Encode(&packet.TCPFields{
+		SrcPort: sport, DstPort: dst.Port(), Seq: seq,
+		Flags: packet.TCPFlagSYN, Window: 64240, Options: mss[:],
+	})
+	t = t[:n]
+	ipv4(b, src, dst, packet.ProtoTCP, n)
+	t.SetChecksum(packet.Checksum(packet.IPv4(b).PseudoHeaderSum(packet.ProtoTCP, n), t))
+	return b[:packet.IPv4MinLen+n]
 }
 
 // malformedPacket starts from a valid SYN and breaks it in one of the ways
-// an attacker or a broken stack would.
+// an attacker or a broken stack would. The IPv4 header checksum is left as
+// it was, so that only the breakage chosen differs from a valid packet.
 func malformedPacket(rng *rand.Rand, b []byte, src [4]byte, dst netip.AddrPort) []byte {
-	p := syn(b, src, dst, rng.Uint32(), uint16(1024+rng.IntN(60000)))
-	switch rng.IntN(6) {
+	return breakPacket(syn(b, src, dst, rng.Uint32(), uint16(1024+rng.IntN(60000))), rng.IntN(breakages))
+}
+
+// breakages is the number of ways breakPacket knows.
+const breakages = 6
+
+// breakPacket breaks the SYN p in way number how.
+func breakPacket(p []byte, how int) []byte {
+	const tcp = packet.IPv4MinLen
+	switch how {
 	case 0: // TCP header cut short
-		p = p[:20+8]
-		binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+		p = p[:tcp+8]
+		binary.BigEndian.PutUint16(p[packet.IPv4TotalLength:], uint16(len(p)))
 	case 1: // bad TCP checksum
-		p[20+16] ^= 0xff
+		p[tcp+packet.TCPChecksum] ^= 0xff
 	case 2: // data offset beyond the segment
-		p[20+12] = 15 << 4
-	case 3: // options that overrun: a length running past the header
-		p[20+21] = 40
+		p[tcp+packet.TCPDataOffset] = 15 << 4
+	case 3: // options that overrun: the MSS option's length runs past the header
+		p[tcp+packet.TCPMinLen+1] = 40
 	case 4: // a fragment (more fragments set)
-		binary.BigEndian.PutUint16(p[6:], 0x2000)
+		binary.BigEndian.PutUint16(p[packet.IPv4FlagsFrag:], packet.IPv4FlagMF)
 	case 5: // IHL smaller than 5
-		p[0] = 0x44
+		p[packet.IPv4VersionIHL] = 0x44
 	}
 	return p
 }
