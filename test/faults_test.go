@@ -26,6 +26,7 @@ func restartVswitchd(t *testing.T) {
 	if !ovs.Wait(10*time.Second, func() bool { _, err := os.Stat(proc); return os.IsNotExist(err) }) {
 		t.Fatalf("ovs-vswitchd (pid %s) still running 10 s after exit", strings.TrimSpace(string(pid)))
 	}
+	ovs.KeepFilesFromDaemons()
 	ctl := "/usr/share/openvswitch/scripts/ovs-ctl"
 	if out, err := exec.Command(ctl, "--no-ovsdb-server", "start").CombinedOutput(); err != nil {
 		t.Fatalf("%s --no-ovsdb-server start: %v: %s", ctl, err, out)

@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -42,6 +44,7 @@ func available() error {
 	}
 	// Not running: start it the way Debian's service would, without the
 	// kernel module (bridges use the userspace datapath).
+	KeepFilesFromDaemons()
 	ctl := "/usr/share/openvswitch/scripts/ovs-ctl"
 	if out, err := exec.Command(ctl, "start", "--system-id=random").CombinedOutput(); err != nil {
 		return fmt.Errorf("%s start: %v: %s", ctl, err, out)
@@ -194,5 +197,21 @@ func Wait(timeout time.Duration, cond func() bool) bool {
 			return false
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// KeepFilesFromDaemons marks every descriptor this process inherited
+// beyond standard input, output and error close-on-exec. A test run under
+// flock(1), say, inherits the lock's descriptor; an ovs-vswitchd the test
+// starts would hold it, and the lock, for the rest of its life.
+func KeepFilesFromDaemons() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
 	}
 }
