@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +45,12 @@ type Config struct {
 	EventQueue int
 	// MaxMultipartBytes bounds the sum of the parts of one multipart reply.
 	MaxMultipartBytes int
+	// MaxHandshakes bounds the connections in handshake (accepted, not
+	// yet a registered switch) at once; MaxHandshakesPerSource bounds them
+	// per remote IP address. Connections beyond either are closed at once
+	// and counted.
+	MaxHandshakes          int
+	MaxHandshakesPerSource int
 	// PacketInRate bounds the packet-ins per second from each switch (0:
 	// no bound). Switches with meters get an OFPM_CONTROLLER meter that
 	// drops the excess before it is sent; the controller also drops, and
@@ -74,6 +82,12 @@ func (c *Config) setDefaults() {
 	if c.EventQueue <= 0 {
 		c.EventQueue = 1024
 	}
+	if c.MaxHandshakes <= 0 {
+		c.MaxHandshakes = 256
+	}
+	if c.MaxHandshakesPerSource <= 0 {
+		c.MaxHandshakesPerSource = 16
+	}
 	if c.MaxMultipartBytes <= 0 {
 		c.MaxMultipartBytes = 256 << 20
 	}
@@ -95,6 +109,14 @@ type Controller struct {
 	mu       sync.Mutex
 	switches map[uint64]*Switch
 
+	// handshakes counts the connections in handshake, in all and by
+	// remote address.
+	hsMu       sync.Mutex
+	handshakes int
+	hsBySource map[netip.Addr]int
+
+	refusedLog everyLog
+
 	wg sync.WaitGroup
 }
 
@@ -102,10 +124,11 @@ type Controller struct {
 func New(cfg Config) (*Controller, error) {
 	cfg.setDefaults()
 	c := &Controller{
-		cfg:      cfg,
-		log:      cfg.Log,
-		byID:     map[uint8]App{},
-		switches: map[uint64]*Switch{},
+		cfg:        cfg,
+		log:        cfg.Log,
+		byID:       map[uint8]App{},
+		switches:   map[uint64]*Switch{},
+		hsBySource: map[netip.Addr]int{},
 	}
 	for _, a := range cfg.Apps {
 		id := a.CookieID()
@@ -159,18 +182,42 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var err error
+	var backoff time.Duration
 	for {
 		conn, aerr := l.Accept()
 		if aerr != nil {
-			if ctx.Err() == nil {
-				err = fmt.Errorf("accept: %w", aerr)
+			if ctx.Err() != nil {
+				break
 			}
-			break
+			if !temporaryAcceptError(aerr) {
+				err = fmt.Errorf("accept: %w", aerr)
+				break
+			}
+			// Out of descriptors or memory, or a connection reset
+			// before it was accepted: keep serving the switches we
+			// have and try again, backing off as net/http does.
+			c.metrics.acceptErrors.Inc()
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			c.log.WithError(aerr).WithField("retry_in", backoff).Warn("accept failed; retrying")
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		backoff = 0
+		src := remoteIP(conn)
+		if reason := c.admit(src); reason != "" {
+			c.metrics.refused.WithLabelValues(reason).Inc()
+			c.refusedLog.log(c.log.WithFields(logrus.Fields{"remote": conn.RemoteAddr().String(), "reason": reason}),
+				"connection refused: too many connections in handshake")
+			conn.Close()
+			continue
 		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			c.serveConn(ctx, conn)
+			c.serveConn(ctx, conn, src)
 		}()
 	}
 	c.mu.Lock()
@@ -209,11 +256,90 @@ func (c *Controller) ResyncAll() {
 	}
 }
 
-func (c *Controller) serveConn(ctx context.Context, conn net.Conn) {
+// temporaryAcceptError tells the accept errors that say nothing about the
+// listener itself: descriptor or memory exhaustion, a connection aborted
+// before it was accepted, a timeout.
+func temporaryAcceptError(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED,
+		syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func remoteIP(conn net.Conn) netip.Addr {
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		a, _ := netip.AddrFromSlice(ta.IP)
+		return a.Unmap()
+	}
+	ap, _ := netip.ParseAddrPort(conn.RemoteAddr().String())
+	return ap.Addr()
+}
+
+// admit takes a handshake slot for a connection from src, or says which
+// bound refuses it.
+func (c *Controller) admit(src netip.Addr) string {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	switch {
+	case c.handshakes >= c.cfg.MaxHandshakes:
+		return "handshakes"
+	case c.hsBySource[src] >= c.cfg.MaxHandshakesPerSource:
+		return "handshakes_per_source"
+	}
+	c.handshakes++
+	c.hsBySource[src]++
+	return ""
+}
+
+// release gives back the handshake slot admit took.
+func (c *Controller) release(src netip.Addr) {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	c.handshakes--
+	if c.hsBySource[src]--; c.hsBySource[src] <= 0 {
+		delete(c.hsBySource, src)
+	}
+}
+
+// inHandshake is the number of connections holding a handshake slot.
+func (c *Controller) inHandshake() int {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	return c.handshakes
+}
+
+// everyLog logs at most once per interval and says how many it skipped.
+type everyLog struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+func (e *everyLog) log(l *logrus.Entry, msg string) {
+	e.mu.Lock()
+	now := time.Now()
+	if now.Sub(e.last) < 10*time.Second {
+		e.skipped++
+		e.mu.Unlock()
+		return
+	}
+	skipped := e.skipped
+	e.last, e.skipped = now, 0
+	e.mu.Unlock()
+	l.WithField("not_logged_since_last", skipped).Warn(msg)
+}
+
+func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Addr) {
 	s := newSwitch(c, conn)
 	c.metrics.connections.Inc()
 	r := ofp.NewReader(bufio.NewReaderSize(conn, 64<<10))
-	if err := s.handshake(ctx, r); err != nil {
+	err := s.handshake(ctx, r)
+	c.release(src)
+	if err != nil {
 		c.metrics.handshakeFailures.Inc()
 		s.close(err)
 		s.log.WithError(err).Warn("switch handshake failed; disconnected")

@@ -73,6 +73,13 @@ type harness struct {
 
 func startController(t *testing.T, cfg Config) *harness {
 	t.Helper()
+	return startControllerOn(t, cfg, nil)
+}
+
+// startControllerOn is startController with the listener passed through
+// wrap, if not nil.
+func startControllerOn(t *testing.T, cfg Config, wrap func(net.Listener) net.Listener) *harness {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	cfg.Log = logrus.NewEntry(log)
@@ -84,6 +91,9 @@ func startController(t *testing.T, cfg Config) *harness {
 	l, err := c.Listen()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		l = wrap(l)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	done := make(chan error, 1)

@@ -15,6 +15,8 @@ type metrics struct {
 	packetInsThrottled prometheus.Counter
 	flowMods           prometheus.Counter
 	messagesIn         *prometheus.CounterVec
+	acceptErrors       prometheus.Counter
+	refused            *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
@@ -33,11 +35,17 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		flowMods:           counter("flow_mods_total", "Flow-mods sent by flow syncs."),
 		messagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
 			Name: "messages_in_total", Help: "Messages received, by type."}, []string{"type"}),
+		acceptErrors: counter("accept_errors_total", "Temporary accept errors (out of descriptors or memory, aborted connections), retried."),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+			Name: "connections_refused_total", Help: "Connections closed without being served, by reason."}, []string{"reason"}),
 	}
 	switches := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
 		Name: "switches", Help: "Switches connected."}, func() float64 { return float64(len(c.Switches())) })
+	handshakes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "handshakes", Help: "Connections in handshake."}, func() float64 { return float64(c.inHandshake()) })
 	for _, col := range []prometheus.Collector{m.connections, m.handshakeFailures, m.decodeErrors,
-		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.messagesIn, switches} {
+		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.messagesIn, switches,
+		m.acceptErrors, m.refused, handshakes} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,122 @@
+package controller
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sixgate/sixgate/controller/ofptest"
+)
+
+// emfileListener fails its first accepts with EMFILE, as a process out of
+// descriptors does.
+type emfileListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *emfileListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+func TestAcceptErrorsRetried(t *testing.T) {
+	app := &testApp{id: 7, flows: desiredFlows()}
+	var el *emfileListener
+	h := startControllerOn(t, Config{Apps: []App{app}}, func(l net.Listener) net.Listener {
+		el = &emfileListener{Listener: l}
+		el.fails.Store(4)
+		return el
+	})
+	start := time.Now()
+	h.connect(newFake(0x21))
+	ofptest.WaitFor(t, "switch up after EMFILE", func() bool { return app.upCount() == 1 })
+	if n := testutil.ToFloat64(h.ctl.metrics.acceptErrors); n != 4 {
+		t.Errorf("accept errors counted: %v, want 4", n)
+	}
+	// 5+10+20+40 ms of back-off.
+	if took := time.Since(start); took < 75*time.Millisecond {
+		t.Errorf("switch served %v after 4 failed accepts: no back-off", took)
+	}
+}
+
+// dialFrom opens a TCP connection to addr from the loopback address src.
+func dialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// closedSoon tells whether the controller closed c within d.
+func closedSoon(c net.Conn, d time.Duration) bool {
+	c.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 1024)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+	}
+}
+
+func TestHandshakesBoundedPerSource(t *testing.T) {
+	app := &testApp{id: 7, flows: desiredFlows()}
+	h := startController(t, Config{Apps: []App{app}, MaxHandshakes: 40, MaxHandshakesPerSource: 8})
+	// 60 connections from one address that never say HELLO: 8 hold a
+	// handshake slot, the others are closed at once.
+	var conns []net.Conn
+	for range 60 {
+		conns = append(conns, dialFrom(t, "127.0.0.2", h.addr))
+	}
+	ofptest.WaitFor(t, "52 refused", func() bool {
+		return testutil.ToFloat64(h.ctl.metrics.refused.WithLabelValues("handshakes_per_source")) == 52
+	})
+	if n := h.ctl.inHandshake(); n != 8 {
+		t.Errorf("%d connections in handshake, want 8", n)
+	}
+	closed := 0
+	for _, c := range conns {
+		if closedSoon(c, 50*time.Millisecond) {
+			closed++
+		}
+	}
+	if closed != 52 {
+		t.Errorf("%d idle connections closed, want 52", closed)
+	}
+	// A real switch from another address is served meanwhile.
+	sw := newFake(0x22)
+	h.connect(sw)
+	ofptest.WaitFor(t, "switch up beside the idle connections", func() bool { return app.upCount() == 1 })
+	if n := len(sw.Flows()); n != 3 {
+		t.Errorf("switch has %d flows, want 3", n)
+	}
+
+	// The global bound: 40 slots, 8 taken; 4 more addresses at 8 each
+	// fill it, and the next connection is refused whatever its source.
+	for i := range 4 {
+		for range 8 {
+			dialFrom(t, "127.0.1."+string(rune('1'+i)), h.addr)
+		}
+	}
+	ofptest.WaitFor(t, "40 in handshake", func() bool { return h.ctl.inHandshake() == 40 })
+	c := dialFrom(t, "127.0.2.1", h.addr)
+	if !closedSoon(c, 2*time.Second) {
+		t.Error("connection beyond the global bound not closed")
+	}
+	if n := testutil.ToFloat64(h.ctl.metrics.refused.WithLabelValues("handshakes")); n != 1 {
+		t.Errorf("refused for the global bound: %v, want 1", n)
+	}
+}
