@@ -389,21 +389,44 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 		}
 		return fmt.Errorf("switch offers version 0x%02x without 1.3: HELLO_FAILED sent", h.Version)
 	}
-	s.conn.SetDeadline(time.Time{})
-
+	// The writer touches nothing the handshake sets below, so it may
+	// start; the reader and the echo loop read the datapath id, the
+	// features and the log, so they start once those are known. Until
+	// then the messages the switch sends before its FEATURES_REPLY (echo
+	// requests, port status, packet-ins) are handled here.
 	go s.writeLoop()
-	go s.readLoop(r)
-	go s.echoLoop()
-
 	hctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	rep, err := s.Request(hctx, &ofp.FeaturesRequest{})
-	if err != nil {
+	freq := &ofp.FeaturesRequest{}
+	freq.SetXID(s.nextXID())
+	if err := s.Send(hctx, freq); err != nil {
 		return err
 	}
-	s.features = *rep.(*ofp.FeaturesReply)
+	for {
+		m, err := s.next(r)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				err = fmt.Errorf("no FEATURES_REPLY within %v", cfg.HandshakeTimeout)
+			}
+			return err
+		}
+		if fr, ok := m.(*ofp.FeaturesReply); ok && fr.XID() == freq.XID() {
+			s.features = *fr
+			break
+		}
+		if e, ok := m.(*ofp.ErrorMsg); ok && e.XID() == freq.XID() {
+			return fmt.Errorf("FEATURES_REQUEST: %w", e)
+		}
+		if m != nil {
+			s.handle(m)
+		}
+	}
 	s.dpid = s.features.DatapathID
 	s.log = s.log.WithField("dpid", FormatDPID(s.dpid))
+	s.conn.SetReadDeadline(time.Time{})
+	go s.readLoop(r)
+	go s.echoLoop()
 
 	set := &ofp.SetConfig{SwitchConfig: ofp.SwitchConfig{Flags: ofp.ConfigFragNormal, MissSendLen: ofp.NoBuffer}}
 	if err := s.Send(hctx, set); err != nil {
@@ -448,7 +471,7 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	}
 	c.switches[s.dpid] = s
 	c.mu.Unlock()
-	s.log.WithFields(logrus.Fields{"ports": len(s.ports), "tables": s.features.NTables}).Info("switch connected")
+	s.log.WithFields(logrus.Fields{"ports": len(s.Ports()), "tables": s.features.NTables}).Info("switch connected")
 	go s.eventLoop()
 	s.queueEvent(event{kind: eventUp})
 	return nil

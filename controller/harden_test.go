@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sixgate/sixgate/controller/ofp"
 	"github.com/sixgate/sixgate/controller/ofptest"
 )
 
@@ -119,4 +121,57 @@ func TestHandshakesBoundedPerSource(t *testing.T) {
 	if n := testutil.ToFloat64(h.ctl.metrics.refused.WithLabelValues("handshakes")); n != 1 {
 		t.Errorf("refused for the global bound: %v, want 1", n)
 	}
+}
+
+// chatter sends, from the moment sw is connected until stop is closed,
+// what a busy switch sends unasked: port status, echo requests,
+// packet-ins, errors and replies nobody asked for.
+func chatter(sw *ofptest.Switch, stop <-chan struct{}) {
+	msgs := []ofp.Message{
+		&ofp.PortStatus{Reason: ofp.PortReasonModify, Port: ofp.Port{PortNo: 1, Name: "p1", HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}},
+		&ofp.EchoRequest{Data: []byte("busy")},
+		&ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}},
+		&ofp.ErrorMsg{ErrType: ofp.ErrBadRequest, Code: ofp.BadRequestBadType},
+		&ofp.GetConfigReply{},
+	}
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		m := msgs[i%len(msgs)]
+		m.SetXID(uint32(i))
+		sw.SendMessage(m)
+		// Fast, but not so fast that port status fills the control
+		// queue (which would rightly end the session).
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// Switches that talk from the first moment race nothing in the session
+// (run with -race).
+func TestHandshakeWithChattySwitches(t *testing.T) {
+	app := &testApp{id: 7, flows: desiredFlows()}
+	h := startController(t, Config{Apps: []App{app}, EchoInterval: 10 * time.Millisecond, EchoTimeout: 5 * time.Second})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		sw := newFake(uint64(0x30 + i))
+		h.connect(sw)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			chatter(sw, stop)
+		}()
+	}
+	ofptest.WaitFor(t, "4 switches up", func() bool { return app.upCount() == 4 })
+	for _, s := range h.ctl.Switches() {
+		if s.Err() != nil || len(s.Ports()) != 2 || s.Features().NTables != 254 || s.String() == "" {
+			t.Errorf("switch %v: err %v, %d ports", s, s.Err(), len(s.Ports()))
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
 }

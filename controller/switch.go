@@ -327,7 +327,7 @@ func (s *Switch) writeLoop() {
 func (s *Switch) readLoop(r *ofp.Reader) {
 	for {
 		s.conn.SetReadDeadline(time.Now().Add(s.ctl.cfg.EchoTimeout))
-		b, err := r.ReadRaw()
+		m, err := s.next(r)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -336,15 +336,26 @@ func (s *Switch) readLoop(r *ofp.Reader) {
 			s.close(err)
 			return
 		}
-		m, err := ofp.Decode(b)
-		if err != nil {
-			s.ctl.metrics.decodeErrors.Inc()
-			s.close(fmt.Errorf("bad message: %w", err))
-			return
+		if m != nil {
+			s.handle(m)
 		}
-		s.ctl.metrics.messagesIn.WithLabelValues(m.Type().String()).Inc()
-		s.handle(m)
 	}
+}
+
+// next reads one message and decodes it. It returns a nil message for
+// one it dealt with itself; an error ends the session.
+func (s *Switch) next(r *ofp.Reader) (ofp.Message, error) {
+	b, err := r.ReadRaw()
+	if err != nil {
+		return nil, err
+	}
+	m, err := ofp.Decode(b)
+	if err != nil {
+		s.ctl.metrics.decodeErrors.Inc()
+		return nil, fmt.Errorf("bad message: %w", err)
+	}
+	s.ctl.metrics.messagesIn.WithLabelValues(m.Type().String()).Inc()
+	return m, nil
 }
 
 func (s *Switch) handle(m ofp.Message) {
