@@ -432,23 +432,12 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	if err := s.Send(hctx, set); err != nil {
 		return err
 	}
-	parts, err := s.Multipart(hctx, &ofp.MultipartRequest{MPType: ofp.MultipartPortDesc})
-	if err != nil {
+	// The reader sets the ports from the reply in stream order: a
+	// PORT_STATUS read before the reply was sent before the switch
+	// answered and is older than it; one read after it is newer.
+	if _, err := s.multipart(hctx, &ofp.MultipartRequest{MPType: ofp.MultipartPortDesc}, true); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	for _, p := range parts {
-		if pd, ok := p.Body.(*ofp.PortDescReply); ok {
-			for _, port := range pd.Ports {
-				// A PORT_STATUS read since the request is newer than
-				// the description: keep it.
-				if _, updated := s.ports[port.PortNo]; !updated {
-					s.ports[port.PortNo] = port
-				}
-			}
-		}
-	}
-	s.mu.Unlock()
 
 	if cfg.PacketInRate > 0 {
 		metered, err := s.installPacketInMeter(hctx)

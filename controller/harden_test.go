@@ -175,3 +175,58 @@ func TestHandshakeWithChattySwitches(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// portDescAround injects msgs before (or after) the switch's first
+// PORT_DESC reply.
+func portDescAround(before bool, msgs ...ofp.Message) func(ofp.Message) ([]ofp.Message, []ofp.Message) {
+	var once sync.Once
+	return func(m ofp.Message) (b, a []ofp.Message) {
+		if mp, ok := m.(*ofp.MultipartRequest); ok && mp.MPType == ofp.MultipartPortDesc {
+			once.Do(func() {
+				if before {
+					b = msgs
+				} else {
+					a = msgs
+				}
+			})
+		}
+		return b, a
+	}
+}
+
+// A PORT_STATUS read before the PORT_DESC reply was sent before the
+// switch answered: the reply is newer and wins.
+func TestPortStatusBeforePortDescReply(t *testing.T) {
+	app := &testApp{id: 7}
+	h := startController(t, Config{Apps: []App{app}})
+	sw := newFake(0x41)
+	sw.Around = portDescAround(true, &ofp.PortStatus{Reason: ofp.PortReasonModify,
+		Port: ofp.Port{PortNo: 2, Name: "p2", Config: ofp.PortConfigDown}},
+		&ofp.PortStatus{Reason: ofp.PortReasonAdd, Port: ofp.Port{PortNo: 3, Name: "p3"}},
+		&ofp.PortStatus{Reason: ofp.PortReasonDelete, Port: ofp.Port{PortNo: 3, Name: "p3"}})
+	h.connect(sw)
+	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
+	s, _ := h.ctl.Switch(0x41)
+	ps := s.Ports()
+	if len(ps) != 2 || ps[1].PortNo != 2 || ps[1].Config != 0 {
+		t.Errorf("ports %+v, want the reply's: 1 and 2, both up", ps)
+	}
+}
+
+// A PORT_STATUS read after the reply is newer: a port deleted right after
+// the switch answered stays deleted.
+func TestPortStatusAfterPortDescReply(t *testing.T) {
+	app := &testApp{id: 7}
+	h := startController(t, Config{Apps: []App{app}})
+	sw := newFake(0x42)
+	sw.Around = portDescAround(false,
+		&ofp.PortStatus{Reason: ofp.PortReasonDelete, Port: ofp.Port{PortNo: 2, Name: "p2"}},
+		&ofp.PortStatus{Reason: ofp.PortReasonModify, Port: ofp.Port{PortNo: 1, Name: "p1", Config: ofp.PortConfigDown}})
+	h.connect(sw)
+	ofptest.WaitFor(t, "switch up", func() bool { return app.upCount() == 1 })
+	s, _ := h.ctl.Switch(0x42)
+	ps := s.Ports()
+	if len(ps) != 1 || ps[0].PortNo != 1 || ps[0].Config != ofp.PortConfigDown {
+		t.Errorf("ports %+v, want only port 1, down", ps)
+	}
+}

@@ -55,6 +55,11 @@ type pending struct {
 	reply chan ofp.Message // buffered, receives one message
 	parts []*ofp.MultipartReply
 	total int // bytes accumulated from multipart parts, bounded
+	// portDesc makes the reader take the ports of the reply as the
+	// switch's when it reads the last part: in stream order, between
+	// the PORT_STATUS messages the switch sent before the reply (older)
+	// and after it (newer).
+	portDesc bool
 }
 
 type eventKind uint8
@@ -185,8 +190,11 @@ func (s *Switch) enqueue(ctx context.Context, b []byte) error {
 	}
 }
 
-func (s *Switch) register(xid uint32) *pending {
+func (s *Switch) register(xid uint32, setup func(*pending)) *pending {
 	p := &pending{reply: make(chan ofp.Message, 1)}
+	if setup != nil {
+		setup(p)
+	}
 	s.mu.Lock()
 	s.pending[xid] = p
 	s.mu.Unlock()
@@ -211,8 +219,14 @@ func (s *Switch) Request(ctx context.Context, m ofp.Message) (ofp.Message, error
 // answers it (for a multipart request, the last part). An ERROR is
 // returned as an error naming what; p holds the multipart parts.
 func (s *Switch) roundTrip(ctx context.Context, m ofp.Message, what string) (ofp.Message, *pending, error) {
+	return s.roundTripWith(ctx, m, what, nil)
+}
+
+// roundTripWith is roundTrip with setup applied to the pending request
+// before it is registered.
+func (s *Switch) roundTripWith(ctx context.Context, m ofp.Message, what string, setup func(*pending)) (ofp.Message, *pending, error) {
 	m.SetXID(s.nextXID())
-	p := s.register(m.XID())
+	p := s.register(m.XID(), setup)
 	defer s.unregister(m.XID())
 	if err := s.Send(ctx, m); err != nil {
 		return nil, nil, err
@@ -233,7 +247,13 @@ func (s *Switch) roundTrip(ctx context.Context, m ofp.Message, what string) (ofp
 // Multipart sends a multipart request and returns every part of the reply,
 // following REPLY_MORE until the last one.
 func (s *Switch) Multipart(ctx context.Context, m *ofp.MultipartRequest) ([]*ofp.MultipartReply, error) {
-	_, p, err := s.roundTrip(ctx, m, "multipart "+m.MPType.String())
+	return s.multipart(ctx, m, false)
+}
+
+// multipart is Multipart; with portDesc the reader also sets the
+// switch's ports from the reply.
+func (s *Switch) multipart(ctx context.Context, m *ofp.MultipartRequest, portDesc bool) ([]*ofp.MultipartReply, error) {
+	_, p, err := s.roundTripWith(ctx, m, "multipart "+m.MPType.String(), func(p *pending) { p.portDesc = portDesc })
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +275,7 @@ func (s *Switch) Apply(ctx context.Context, msgs ...ofp.Message) error {
 	ps := make([]*pending, len(msgs))
 	for i, m := range msgs {
 		m.SetXID(s.nextXID())
-		ps[i] = s.register(m.XID())
+		ps[i] = s.register(m.XID(), nil)
 	}
 	defer func() {
 		for _, m := range msgs {
@@ -399,6 +419,9 @@ func (s *Switch) handle(m ofp.Message) {
 				s.close(fmt.Errorf("multipart reply (xid %d) exceeds %d bytes", m.XID(), s.ctl.cfg.MaxMultipartBytes))
 				return
 			}
+			if p.portDesc && !m.More() {
+				s.setPortsLocked(p.parts)
+			}
 		}
 		s.mu.Unlock()
 		if p != nil && !m.More() {
@@ -425,6 +448,20 @@ func (s *Switch) handle(m ofp.Message) {
 		}
 		s.log.WithFields(logrus.Fields{"type": m.Type().String(), "xid": m.XID()}).Debug("unsolicited message")
 	}
+}
+
+// setPortsLocked replaces the switch's ports with those of a PORT_DESC
+// reply. s.mu is held.
+func (s *Switch) setPortsLocked(parts []*ofp.MultipartReply) {
+	ports := map[uint32]ofp.Port{}
+	for _, p := range parts {
+		if pd, ok := p.Body.(*ofp.PortDescReply); ok {
+			for _, port := range pd.Ports {
+				ports[port.PortNo] = port
+			}
+		}
+	}
+	s.ports = ports
 }
 
 // controlQueue bounds the control events waiting for the event loop. A
