@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,8 +44,13 @@ type Config struct {
 	// EventQueue is the number of events queued per switch; packet-ins
 	// beyond it are dropped and counted.
 	EventQueue int
-	// MaxMultipartBytes bounds the sum of the parts of one multipart reply.
+	// MaxMultipartBytes bounds the sum of the parts of one multipart reply
+	// (default 16 MiB); MaxMultipartTotal bounds that sum over every reply
+	// in progress, all switches together (default 64 MiB). A reply that
+	// exceeds either is aborted: the request fails, the session goes on
+	// (during the handshake it ends).
 	MaxMultipartBytes int
+	MaxMultipartTotal int
 	// MaxHandshakes bounds the connections in handshake (accepted, not
 	// yet a registered switch) at once; MaxHandshakesPerSource bounds them
 	// per remote IP address. Connections beyond either are closed at once
@@ -89,7 +95,10 @@ func (c *Config) setDefaults() {
 		c.MaxHandshakesPerSource = 16
 	}
 	if c.MaxMultipartBytes <= 0 {
-		c.MaxMultipartBytes = 256 << 20
+		c.MaxMultipartBytes = 16 << 20
+	}
+	if c.MaxMultipartTotal <= 0 {
+		c.MaxMultipartTotal = 64 << 20
 	}
 	if c.Log == nil {
 		c.Log = logrus.NewEntry(logrus.StandardLogger())
@@ -116,6 +125,9 @@ type Controller struct {
 	hsBySource map[netip.Addr]int
 
 	refusedLog everyLog
+
+	// multipartBytes is what the multipart replies in progress hold.
+	multipartBytes atomic.Int64
 
 	wg sync.WaitGroup
 }
@@ -312,6 +324,22 @@ func (c *Controller) inHandshake() int {
 	return c.handshakes
 }
 
+// multipartReserve takes n bytes of the multipart budget if they are left.
+func (c *Controller) multipartReserve(n int) bool {
+	if c.multipartBytes.Add(int64(n)) > int64(c.cfg.MaxMultipartTotal) {
+		c.multipartBytes.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// multipartRelease gives n bytes back to the multipart budget.
+func (c *Controller) multipartRelease(n int) { c.multipartBytes.Add(-int64(n)) }
+
+// handshakeMultipartBytes bounds the replies the handshake asks for (port
+// descriptions, meter features): 1 MiB is some 16000 ports.
+const handshakeMultipartBytes = 1 << 20
+
 // everyLog logs at most once per interval and says how many it skipped.
 type everyLog struct {
 	mu      sync.Mutex
@@ -435,7 +463,10 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	// The reader sets the ports from the reply in stream order: a
 	// PORT_STATUS read before the reply was sent before the switch
 	// answered and is older than it; one read after it is newer.
-	if _, err := s.multipart(hctx, &ofp.MultipartRequest{MPType: ofp.MultipartPortDesc}, true); err != nil {
+	if _, err := s.multipart(hctx, &ofp.MultipartRequest{MPType: ofp.MultipartPortDesc}, func(p *pending) {
+		p.portDesc = true
+		p.limit = min(p.limit, handshakeMultipartBytes)
+	}); err != nil {
 		return err
 	}
 

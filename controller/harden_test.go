@@ -230,3 +230,134 @@ func TestPortStatusAfterPortDescReply(t *testing.T) {
 		t.Errorf("ports %+v, want only port 1, down", ps)
 	}
 }
+
+// bigPart is a multipart reply part of about 60 kB.
+func bigPart(xid uint32, t ofp.MultipartType, more bool) *ofp.MultipartReply {
+	m := &ofp.MultipartReply{MPType: t, Body: &ofp.MultipartRaw{Data: make([]byte, 60000)}}
+	if more {
+		m.Flags = ofp.MultipartMore
+	}
+	m.SetXID(xid)
+	return m
+}
+
+const bigPartLen = 60016
+
+func isExperimenterMP(m ofp.Message) bool {
+	mp, ok := m.(*ofp.MultipartRequest)
+	return ok && mp.MPType == ofp.MultipartExperimenter
+}
+
+// request starts an EXPERIMENTER multipart request on s and returns the
+// xid the switch received it with and where its result goes.
+func request(t *testing.T, h *harness, s *Switch, sw *ofptest.Switch) (uint32, <-chan error) {
+	t.Helper()
+	seen := len(sw.Received())
+	done := make(chan error, 1)
+	go func() {
+		parts, err := s.Multipart(h.ctx, &ofp.MultipartRequest{MPType: ofp.MultipartExperimenter,
+			Body: &ofp.MultipartExperimenterBody{Experimenter: 1}})
+		if err == nil && len(parts) == 0 {
+			err = errors.New("no parts")
+		}
+		done <- err
+	}()
+	var xid uint32
+	ofptest.WaitFor(t, "request received", func() bool {
+		for _, m := range sw.Received()[seen:] {
+			if isExperimenterMP(m) {
+				xid = m.XID()
+				return true
+			}
+		}
+		return false
+	})
+	return xid, done
+}
+
+func TestMultipartBounds(t *testing.T) {
+	app := &testApp{id: 7}
+	h := startController(t, Config{Apps: []App{app}, MaxMultipartBytes: 4 * bigPartLen, MaxMultipartTotal: 5 * bigPartLen})
+	a, b := newFake(0x51), newFake(0x52)
+	a.Ignore, b.Ignore = isExperimenterMP, isExperimenterMP
+	h.connect(a)
+	h.connect(b)
+	ofptest.WaitFor(t, "switches up", func() bool { return app.upCount() == 2 })
+	sa, _ := h.ctl.Switch(0x51)
+	sb, _ := h.ctl.Switch(0x52)
+	held := func() int64 { return h.ctl.multipartBytes.Load() }
+
+	// One reply beyond the per-request bound: that request fails, the
+	// session goes on.
+	xid, done := request(t, h, sa, a)
+	for range 5 {
+		a.SendMessage(bigPart(xid, ofp.MultipartExperimenter, true))
+	}
+	if err := <-done; !errors.Is(err, ErrMultipartTooLarge) {
+		t.Fatalf("oversized reply: %v, want ErrMultipartTooLarge", err)
+	}
+	a.SendMessage(bigPart(xid, ofp.MultipartExperimenter, false)) // the rest is dropped
+	if err := sa.Barrier(h.ctx); err != nil {
+		t.Fatalf("session after an aborted reply: %v", err)
+	}
+	if n := testutil.ToFloat64(h.ctl.metrics.multipartAborted.WithLabelValues("request")); n != 1 {
+		t.Errorf("aborted for the per-request bound: %v, want 1", n)
+	}
+	if n := held(); n != 0 {
+		t.Errorf("%d bytes still held after the abort", n)
+	}
+
+	// Two replies in progress beyond the total: the one that crosses it
+	// fails; the other completes.
+	xa, doneA := request(t, h, sa, a)
+	xb, doneB := request(t, h, sb, b)
+	for range 3 {
+		a.SendMessage(bigPart(xa, ofp.MultipartExperimenter, true))
+	}
+	ofptest.WaitFor(t, "3 parts held", func() bool { return held() == 3*bigPartLen })
+	for range 3 {
+		b.SendMessage(bigPart(xb, ofp.MultipartExperimenter, true))
+	}
+	if err := <-doneB; !errors.Is(err, ErrMultipartTooLarge) {
+		t.Fatalf("reply beyond the total: %v, want ErrMultipartTooLarge", err)
+	}
+	a.SendMessage(bigPart(xa, ofp.MultipartExperimenter, false))
+	if err := <-doneA; err != nil {
+		t.Fatalf("reply within the total: %v", err)
+	}
+	if n := testutil.ToFloat64(h.ctl.metrics.multipartAborted.WithLabelValues("total")); n != 1 {
+		t.Errorf("aborted for the total: %v, want 1", n)
+	}
+	ofptest.WaitFor(t, "budget back to 0", func() bool { return held() == 0 })
+	if err := sb.Barrier(h.ctx); err != nil {
+		t.Errorf("session b after an aborted reply: %v", err)
+	}
+}
+
+// A switch whose port description exceeds the handshake's bound is
+// disconnected.
+func TestOversizedPortDescEndsHandshake(t *testing.T) {
+	h := startController(t, Config{})
+	sw := newFake(0x53)
+	sw.Around = func(m ofp.Message) (before, after []ofp.Message) {
+		if mp, ok := m.(*ofp.MultipartRequest); ok && mp.MPType == ofp.MultipartPortDesc {
+			for range 20 {
+				before = append(before, bigPart(m.XID(), ofp.MultipartPortDesc, true))
+			}
+		}
+		return before, nil
+	}
+	done := h.connect(sw)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("switch with a 1.2 MB port description still connected")
+	}
+	if _, ok := h.ctl.Switch(0x53); ok {
+		t.Error("switch registered")
+	}
+	if n := testutil.ToFloat64(h.ctl.metrics.multipartAborted.WithLabelValues("request")); n != 1 {
+		t.Errorf("aborted: %v, want 1", n)
+	}
+	ofptest.WaitFor(t, "budget back to 0", func() bool { return h.ctl.multipartBytes.Load() == 0 })
+}

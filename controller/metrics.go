@@ -17,6 +17,7 @@ type metrics struct {
 	messagesIn         *prometheus.CounterVec
 	acceptErrors       prometheus.Counter
 	refused            *prometheus.CounterVec
+	multipartAborted   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
@@ -38,14 +39,21 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		acceptErrors: counter("accept_errors_total", "Temporary accept errors (out of descriptors or memory, aborted connections), retried."),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
 			Name: "connections_refused_total", Help: "Connections closed without being served, by reason."}, []string{"reason"}),
+		multipartAborted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+			Name: "multipart_aborted_total", Help: "Multipart replies aborted for exceeding a bound: the per-request one or the total."}, []string{"limit"}),
+	}
+	for _, l := range []string{"request", "total"} {
+		m.multipartAborted.WithLabelValues(l)
 	}
 	switches := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
 		Name: "switches", Help: "Switches connected."}, func() float64 { return float64(len(c.Switches())) })
 	handshakes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
 		Name: "handshakes", Help: "Connections in handshake."}, func() float64 { return float64(c.inHandshake()) })
+	multipartBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "multipart_bytes", Help: "Bytes held by the multipart replies in progress."}, func() float64 { return float64(c.multipartBytes.Load()) })
 	for _, col := range []prometheus.Collector{m.connections, m.handshakeFailures, m.decodeErrors,
 		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.messagesIn, switches,
-		m.acceptErrors, m.refused, handshakes} {
+		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -52,15 +54,35 @@ type Switch struct {
 // pending is a request waiting for its reply, or a message whose only
 // possible answer is an error.
 type pending struct {
-	reply chan ofp.Message // buffered, receives one message
+	reply chan answer // buffered, receives one answer
+	// raw holds the multipart parts read so far as they came on the
+	// wire, total their bytes; both count against the request's limit
+	// and the controller's budget until the request is unregistered.
+	raw   [][]byte
+	total int
+	limit int
+	// aborted is set when the reply exceeded a bound: the rest of its
+	// parts are dropped.
+	aborted bool
+	// parts is the decoded reply, set by the reader with the last part.
 	parts []*ofp.MultipartReply
-	total int // bytes accumulated from multipart parts, bounded
 	// portDesc makes the reader take the ports of the reply as the
 	// switch's when it reads the last part: in stream order, between
 	// the PORT_STATUS messages the switch sent before the reply (older)
 	// and after it (newer).
 	portDesc bool
 }
+
+// answer is what a pending request gets: the message that answers it, or
+// an error from the controller's side.
+type answer struct {
+	msg ofp.Message
+	err error
+}
+
+// ErrMultipartTooLarge is returned for a multipart reply that exceeded
+// Config.MaxMultipartBytes or the share of Config.MaxMultipartTotal left.
+var ErrMultipartTooLarge = errors.New("multipart reply too large")
 
 type eventKind uint8
 
@@ -191,7 +213,7 @@ func (s *Switch) enqueue(ctx context.Context, b []byte) error {
 }
 
 func (s *Switch) register(xid uint32, setup func(*pending)) *pending {
-	p := &pending{reply: make(chan ofp.Message, 1)}
+	p := &pending{reply: make(chan answer, 1), limit: s.ctl.cfg.MaxMultipartBytes}
 	if setup != nil {
 		setup(p)
 	}
@@ -201,9 +223,15 @@ func (s *Switch) register(xid uint32, setup func(*pending)) *pending {
 	return p
 }
 
+// unregister forgets a request and returns what its reply held to the
+// multipart budget.
 func (s *Switch) unregister(xid uint32) {
 	s.mu.Lock()
-	delete(s.pending, xid)
+	if p := s.pending[xid]; p != nil {
+		s.ctl.multipartRelease(p.total)
+		p.raw, p.total = nil, 0
+		delete(s.pending, xid)
+	}
 	s.mu.Unlock()
 }
 
@@ -233,10 +261,13 @@ func (s *Switch) roundTripWith(ctx context.Context, m ofp.Message, what string, 
 	}
 	select {
 	case r := <-p.reply:
-		if e, ok := r.(*ofp.ErrorMsg); ok {
+		if r.err != nil {
+			return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, r.err)
+		}
+		if e, ok := r.msg.(*ofp.ErrorMsg); ok {
 			return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, e)
 		}
-		return r, p, nil
+		return r.msg, p, nil
 	case <-s.done:
 		return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, ErrSwitchClosed)
 	case <-ctx.Done():
@@ -246,20 +277,25 @@ func (s *Switch) roundTripWith(ctx context.Context, m ofp.Message, what string, 
 
 // Multipart sends a multipart request and returns every part of the reply,
 // following REPLY_MORE until the last one.
+// The parts are held as they came on the wire until the last one, and
+// bounded by Config.MaxMultipartBytes and MaxMultipartTotal; a reply
+// that exceeds either returns an error wrapping ErrMultipartTooLarge, and
+// the session goes on.
 func (s *Switch) Multipart(ctx context.Context, m *ofp.MultipartRequest) ([]*ofp.MultipartReply, error) {
-	return s.multipart(ctx, m, false)
+	return s.multipart(ctx, m, nil)
 }
 
-// multipart is Multipart; with portDesc the reader also sets the
-// switch's ports from the reply.
-func (s *Switch) multipart(ctx context.Context, m *ofp.MultipartRequest, portDesc bool) ([]*ofp.MultipartReply, error) {
-	_, p, err := s.roundTripWith(ctx, m, "multipart "+m.MPType.String(), func(p *pending) { p.portDesc = portDesc })
+// multipart is Multipart with setup applied to the pending request.
+func (s *Switch) multipart(ctx context.Context, m *ofp.MultipartRequest, setup func(*pending)) ([]*ofp.MultipartReply, error) {
+	_, p, err := s.roundTripWith(ctx, m, "multipart "+m.MPType.String(), setup)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return p.parts, nil
+	parts := p.parts
+	p.parts = nil
+	return parts, nil
 }
 
 // Barrier waits until the switch has processed every message sent before.
@@ -293,7 +329,7 @@ func (s *Switch) Apply(ctx context.Context, msgs ...ofp.Message) error {
 	for i, p := range ps {
 		select {
 		case r := <-p.reply:
-			if e, ok := r.(*ofp.ErrorMsg); ok {
+			if e, ok := r.msg.(*ofp.ErrorMsg); ok {
 				errs = append(errs, fmt.Errorf("switch %s: %s (xid %d): %w", s, msgs[i].Type(), msgs[i].XID(), e))
 			}
 		default:
@@ -369,6 +405,10 @@ func (s *Switch) next(r *ofp.Reader) (ofp.Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, typ, _, _, _ := ofp.PeekHeader(b); typ == ofp.TypeMultipartReply && b[0] == ofp.Version {
+		s.ctl.metrics.messagesIn.WithLabelValues(typ.String()).Inc()
+		return nil, s.multipartPart(b)
+	}
 	m, err := ofp.Decode(b)
 	if err != nil {
 		s.ctl.metrics.decodeErrors.Inc()
@@ -408,37 +448,12 @@ func (s *Switch) handle(m ofp.Message) {
 		s.queueEvent(event{kind: eventPortStatus, msg: m})
 	case *ofp.FlowRemoved:
 		s.queueEvent(event{kind: eventFlowRemoved, msg: m})
-	case *ofp.MultipartReply:
-		s.mu.Lock()
-		p := s.pending[m.XID()]
-		if p != nil {
-			p.parts = append(p.parts, m)
-			p.total += m.Len()
-			if p.total > s.ctl.cfg.MaxMultipartBytes {
-				s.mu.Unlock()
-				s.close(fmt.Errorf("multipart reply (xid %d) exceeds %d bytes", m.XID(), s.ctl.cfg.MaxMultipartBytes))
-				return
-			}
-			if p.portDesc && !m.More() {
-				s.setPortsLocked(p.parts)
-			}
-		}
-		s.mu.Unlock()
-		if p != nil && !m.More() {
-			select {
-			case p.reply <- m:
-			default:
-			}
-		}
 	default:
 		s.mu.Lock()
 		p := s.pending[m.XID()]
 		s.mu.Unlock()
 		if p != nil {
-			select {
-			case p.reply <- m:
-			default:
-			}
+			s.deliver(p, answer{msg: m})
 			return
 		}
 		if e, ok := m.(*ofp.ErrorMsg); ok {
@@ -447,6 +462,93 @@ func (s *Switch) handle(m ofp.Message) {
 			return
 		}
 		s.log.WithFields(logrus.Fields{"type": m.Type().String(), "xid": m.XID()}).Debug("unsolicited message")
+	}
+}
+
+// multipartPart takes one part of a multipart reply, still encoded: it
+// keeps a copy for the request waiting for it, within the request's limit
+// and the controller's budget, and decodes the whole reply with its last
+// part. Parts no request waits for are dropped undecoded. An error (a
+// part that does not decode) ends the session.
+func (s *Switch) multipartPart(b []byte) error {
+	if len(b) < ofp.HeaderLen+8 {
+		s.ctl.metrics.decodeErrors.Inc()
+		return fmt.Errorf("bad message: MULTIPART_REPLY of %d bytes", len(b))
+	}
+	xid := binary.BigEndian.Uint32(b[4:])
+	mpType := ofp.MultipartType(binary.BigEndian.Uint16(b[8:]))
+	last := binary.BigEndian.Uint16(b[10:])&ofp.MultipartMore == 0
+	s.mu.Lock()
+	p := s.pending[xid]
+	if p == nil || p.aborted {
+		s.mu.Unlock()
+		return nil
+	}
+	var limit string
+	switch {
+	case p.total+len(b) > p.limit:
+		limit = "request"
+	case !s.ctl.multipartReserve(len(b)):
+		limit = "total"
+	}
+	if limit != "" {
+		held := p.total + len(b)
+		s.ctl.multipartRelease(p.total)
+		p.raw, p.total, p.aborted = nil, 0, true
+		s.mu.Unlock()
+		s.ctl.metrics.multipartAborted.WithLabelValues(limit).Inc()
+		var err error
+		if limit == "request" {
+			err = fmt.Errorf("%w: %s reply (xid %d) reached %d bytes, more than the %d allowed per request",
+				ErrMultipartTooLarge, mpType, xid, held, p.limit)
+		} else {
+			err = fmt.Errorf("%w: %s reply (xid %d) at %d bytes: the %d bytes all replies in progress may hold are taken",
+				ErrMultipartTooLarge, mpType, xid, held, s.ctl.cfg.MaxMultipartTotal)
+		}
+		s.log.WithFields(logrus.Fields{"xid": xid, "type": mpType.String(), "bytes": held, "limit": limit}).
+			WithError(err).Warn("multipart reply aborted")
+		s.deliver(p, answer{err: err})
+		return nil
+	}
+	p.raw = append(p.raw, bytes.Clone(b))
+	p.total += len(b)
+	if !last {
+		s.mu.Unlock()
+		return nil
+	}
+	raw := p.raw
+	p.raw = nil
+	s.mu.Unlock()
+
+	parts := make([]*ofp.MultipartReply, 0, len(raw))
+	for i, rb := range raw {
+		m, err := ofp.Decode(rb)
+		raw[i] = nil
+		if err != nil {
+			s.ctl.metrics.decodeErrors.Inc()
+			return fmt.Errorf("bad message: %w", err)
+		}
+		mp, ok := m.(*ofp.MultipartReply)
+		if !ok {
+			return fmt.Errorf("bad message: %s in a multipart reply", m.Type())
+		}
+		parts = append(parts, mp)
+	}
+	s.mu.Lock()
+	p.parts = parts
+	if p.portDesc {
+		s.setPortsLocked(parts)
+	}
+	s.mu.Unlock()
+	s.deliver(p, answer{msg: parts[len(parts)-1]})
+	return nil
+}
+
+// deliver hands a request its answer unless it has one already.
+func (s *Switch) deliver(p *pending, a answer) {
+	select {
+	case p.reply <- a:
+	default:
 	}
 }
 
