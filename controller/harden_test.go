@@ -361,3 +361,60 @@ func TestOversizedPortDescEndsHandshake(t *testing.T) {
 	}
 	ofptest.WaitFor(t, "budget back to 0", func() bool { return h.ctl.multipartBytes.Load() == 0 })
 }
+
+// errorsReceived returns the ERROR messages sw got.
+func errorsReceived(sw *ofptest.Switch) []*ofp.ErrorMsg {
+	var out []*ofp.ErrorMsg
+	for _, m := range sw.Received() {
+		if e, ok := m.(*ofp.ErrorMsg); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestWrongVersionGetsBadVersion(t *testing.T) {
+	h := startController(t, Config{})
+	sw := newFake(0x61)
+	done := h.connect(sw)
+	ofptest.WaitFor(t, "switch registered", func() bool { _, ok := h.ctl.Switch(0x61); return ok })
+	// An ECHO_REQUEST of OpenFlow 1.4.
+	msg := []byte{0x05, 0x02, 0x00, 0x0c, 0, 0, 0x12, 0x34, 'a', 'b', 'c', 'd'}
+	if err := sw.Send(msg); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("session not closed after a message of another version")
+	}
+	es := errorsReceived(sw)
+	if len(es) != 1 || es[0].ErrType != ofp.ErrBadRequest || es[0].Code != ofp.BadRequestBadVersion ||
+		es[0].XID() != 0x1234 || string(es[0].Data) != string(msg) {
+		t.Errorf("errors received %+v, want one BAD_REQUEST/BAD_VERSION for xid 0x1234 quoting the message", es)
+	}
+}
+
+func TestUnknownTypeGetsBadType(t *testing.T) {
+	h := startController(t, Config{})
+	sw := newFake(0x62)
+	h.connect(sw)
+	var s *Switch
+	ofptest.WaitFor(t, "switch registered", func() bool { var ok bool; s, ok = h.ctl.Switch(0x62); return ok })
+	msg := []byte{0x04, 0x63, 0x00, 0x0c, 0, 0, 0x43, 0x21, 1, 2, 3, 4}
+	if err := sw.Send(msg); err != nil {
+		t.Fatal(err)
+	}
+	// The session goes on.
+	if err := s.Barrier(h.ctx); err != nil {
+		t.Fatalf("barrier after an unknown type: %v", err)
+	}
+	ofptest.WaitFor(t, "an error", func() bool { return len(errorsReceived(sw)) == 1 })
+	e := errorsReceived(sw)[0]
+	if e.ErrType != ofp.ErrBadRequest || e.Code != ofp.BadRequestBadType || e.XID() != 0x4321 || string(e.Data) != string(msg) {
+		t.Errorf("error %+v, want BAD_REQUEST/BAD_TYPE for xid 0x4321 quoting the message", e)
+	}
+	if s.Err() != nil {
+		t.Errorf("session ended: %v", s.Err())
+	}
+}

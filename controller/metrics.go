@@ -18,6 +18,7 @@ type metrics struct {
 	acceptErrors       prometheus.Counter
 	refused            *prometheus.CounterVec
 	multipartAborted   *prometheus.CounterVec
+	refusedMessages    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
@@ -42,6 +43,8 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		multipartAborted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
 			Name: "multipart_aborted_total", Help: "Multipart replies aborted for exceeding a bound: the per-request one or the total."}, []string{"limit"}),
 	}
+	m.refusedMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "messages_refused_total", Help: "Messages of unknown types (or experimenters) answered with an ERROR, by type."}, []string{"type"})
 	for _, l := range []string{"request", "total"} {
 		m.multipartAborted.WithLabelValues(l)
 	}
@@ -53,7 +56,7 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		Name: "multipart_bytes", Help: "Bytes held by the multipart replies in progress."}, func() float64 { return float64(c.multipartBytes.Load()) })
 	for _, col := range []prometheus.Collector{m.connections, m.handshakeFailures, m.decodeErrors,
 		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.messagesIn, switches,
-		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes} {
+		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes, m.refusedMessages} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

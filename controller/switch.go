@@ -32,7 +32,7 @@ type Switch struct {
 	features ofp.FeaturesReply
 
 	xid atomic.Uint32
-	out chan []byte // encoded messages for the writer
+	out chan outMsg // encoded messages for the writer
 
 	mu      sync.Mutex
 	ports   map[uint32]ofp.Port
@@ -103,7 +103,7 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		ctl:     c,
 		conn:    conn,
 		log:     c.log.WithField("remote", conn.RemoteAddr().String()),
-		out:     make(chan []byte, 1024),
+		out:     make(chan outMsg, 1024),
 		ports:   map[uint32]ofp.Port{},
 		pending: map[uint32]*pending{},
 		events:  make(chan event, c.cfg.EventQueue),
@@ -201,9 +201,20 @@ func (s *Switch) Send(ctx context.Context, msgs ...ofp.Message) error {
 	return nil
 }
 
+// outMsg is an encoded message for the writer; written, when set, is
+// closed once the message has left (flushed to the connection).
+type outMsg struct {
+	b       []byte
+	written chan struct{}
+}
+
 func (s *Switch) enqueue(ctx context.Context, b []byte) error {
+	return s.enqueueMsg(ctx, outMsg{b: b})
+}
+
+func (s *Switch) enqueueMsg(ctx context.Context, m outMsg) error {
 	select {
-	case s.out <- b:
+	case s.out <- m:
 		return nil
 	case <-s.done:
 		return fmt.Errorf("switch %s: %w", s, ErrSwitchClosed)
@@ -359,17 +370,20 @@ func (s *Switch) writeLoop() {
 	w := bufio.NewWriterSize(s.conn, 64<<10)
 	for {
 		select {
-		case b := <-s.out:
+		case m := <-s.out:
 			s.conn.SetWriteDeadline(time.Now().Add(s.ctl.cfg.WriteTimeout))
-			if _, err := w.Write(b); err != nil {
+			if _, err := w.Write(m.b); err != nil {
 				s.close(fmt.Errorf("write: %w", err))
 				return
 			}
-			if len(s.out) == 0 {
+			if len(s.out) == 0 || m.written != nil {
 				if err := w.Flush(); err != nil {
 					s.close(fmt.Errorf("write: %w", err))
 					return
 				}
+			}
+			if m.written != nil {
+				close(m.written)
 			}
 		case <-s.done:
 			return
@@ -405,7 +419,16 @@ func (s *Switch) next(r *ofp.Reader) (ofp.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, typ, _, _, _ := ofp.PeekHeader(b); typ == ofp.TypeMultipartReply && b[0] == ofp.Version {
+	version, typ, _, _, _ := ofp.PeekHeader(b)
+	if version != ofp.Version {
+		// The version was agreed in HELLO; the specification has the
+		// receiver of another say BAD_VERSION. Nothing after it can be
+		// trusted to frame as 1.3: the session ends.
+		s.ctl.metrics.decodeErrors.Inc()
+		s.lastWords(s.protocolError(b, ofp.ErrBadRequest, ofp.BadRequestBadVersion))
+		return nil, fmt.Errorf("bad message: %s of version 0x%02x, not the negotiated 0x%02x: BAD_VERSION sent", typ, version, ofp.Version)
+	}
+	if typ == ofp.TypeMultipartReply {
 		s.ctl.metrics.messagesIn.WithLabelValues(typ.String()).Inc()
 		return nil, s.multipartPart(b)
 	}
@@ -418,8 +441,53 @@ func (s *Switch) next(r *ofp.Reader) (ofp.Message, error) {
 	return m, nil
 }
 
+// protocolError is the ERROR the switch gets for message b: it carries
+// b's xid and its first 64 bytes.
+func (s *Switch) protocolError(b []byte, t ofp.ErrorType, code uint16) *ofp.ErrorMsg {
+	e := &ofp.ErrorMsg{ErrType: t, Code: code, Data: bytes.Clone(b[:min(len(b), 64)])}
+	e.SetXID(binary.BigEndian.Uint32(b[4:]))
+	return e
+}
+
+// lastWords sends m and waits, at most WriteTimeout, until it has left,
+// so that the switch reads it before the connection closes.
+func (s *Switch) lastWords(m ofp.Message) {
+	b, err := ofp.Marshal(m)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.ctl.cfg.WriteTimeout)
+	defer cancel()
+	written := make(chan struct{})
+	if s.enqueueMsg(ctx, outMsg{b: b, written: written}) != nil {
+		return
+	}
+	select {
+	case <-written:
+	case <-s.done:
+	case <-ctx.Done():
+	}
+}
+
+// refuse answers a message the controller does not take with an ERROR;
+// the session goes on.
+func (s *Switch) refuse(m ofp.Message, t ofp.ErrorType, code uint16) {
+	b, err := ofp.Marshal(m)
+	if err != nil {
+		return
+	}
+	e := s.protocolError(b, t, code)
+	s.ctl.metrics.refusedMessages.WithLabelValues(m.Type().String()).Inc()
+	s.log.WithFields(logrus.Fields{"type": m.Type().String(), "xid": m.XID(), "error": e.Error()}).Info("message refused")
+	s.Send(context.Background(), e)
+}
+
 func (s *Switch) handle(m ofp.Message) {
 	switch m := m.(type) {
+	case *ofp.Unknown:
+		s.refuse(m, ofp.ErrBadRequest, ofp.BadRequestBadType)
+	case *ofp.Experimenter:
+		s.refuse(m, ofp.ErrBadRequest, ofp.BadRequestBadExperimenter)
 	case *ofp.EchoRequest:
 		rep := &ofp.EchoReply{Data: m.Data}
 		rep.SetXID(m.XID())
