@@ -117,6 +117,10 @@ type Controller struct {
 
 	mu       sync.Mutex
 	switches map[uint64]*Switch
+	// last is, by datapath id, the last session registered whose
+	// SwitchDown has not yet been delivered: a new session of the same
+	// datapath delivers its SwitchUp after it.
+	last map[uint64]*Switch
 
 	// handshakes counts the connections in handshake, in all and by
 	// remote address.
@@ -140,6 +144,7 @@ func New(cfg Config) (*Controller, error) {
 		log:        cfg.Log,
 		byID:       map[uint8]App{},
 		switches:   map[uint64]*Switch{},
+		last:       map[uint64]*Switch{},
 		hsBySource: map[netip.Addr]int{},
 	}
 	for _, a := range cfg.Apps {
@@ -385,6 +390,12 @@ func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Add
 			h.SwitchDown(s)
 		}
 	}
+	c.mu.Lock()
+	if c.last[s.dpid] == s {
+		delete(c.last, s.dpid)
+	}
+	c.mu.Unlock()
+	close(s.downDone)
 }
 
 // handshake negotiates the version, learns the datapath id and ports, sets
@@ -489,7 +500,12 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 		// A switch that reconnects before its old session timed out.
 		old.close(errors.New("replaced by a new connection from the same datapath"))
 	}
+	if prev := c.last[s.dpid]; prev != nil {
+		// Apps hear of the previous session's end before of this one.
+		s.after = prev.downDone
+	}
 	c.switches[s.dpid] = s
+	c.last[s.dpid] = s
 	c.mu.Unlock()
 	s.log.WithFields(logrus.Fields{"ports": len(s.Ports()), "tables": s.features.NTables}).Info("switch connected")
 	go s.eventLoop()

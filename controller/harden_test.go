@@ -2,8 +2,10 @@ package controller
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -416,5 +418,53 @@ func TestUnknownTypeGetsBadType(t *testing.T) {
 	}
 	if s.Err() != nil {
 		t.Errorf("session ended: %v", s.Err())
+	}
+}
+
+// orderApp records SwitchUp and SwitchDown by session, taking its time
+// over SwitchDown as an app tearing down state does.
+type orderApp struct {
+	testApp
+	mu2    sync.Mutex
+	events []string
+	ids    map[*Switch]int
+}
+
+func (a *orderApp) record(kind string, sw *Switch) {
+	a.mu2.Lock()
+	defer a.mu2.Unlock()
+	if a.ids == nil {
+		a.ids = map[*Switch]int{}
+	}
+	if _, ok := a.ids[sw]; !ok {
+		a.ids[sw] = len(a.ids) + 1
+	}
+	a.events = append(a.events, fmt.Sprintf("%s%d", kind, a.ids[sw]))
+}
+
+func (a *orderApp) SwitchUp(sw *Switch) { a.record("up", sw) }
+func (a *orderApp) SwitchDown(sw *Switch) {
+	time.Sleep(200 * time.Millisecond)
+	a.record("down", sw)
+}
+
+func (a *orderApp) log() []string {
+	a.mu2.Lock()
+	defer a.mu2.Unlock()
+	return append([]string(nil), a.events...)
+}
+
+func TestReconnectDeliversSwitchDownFirst(t *testing.T) {
+	app := &orderApp{testApp: testApp{id: 7}}
+	h := startController(t, Config{Apps: []App{app}})
+	first := newFake(0x71)
+	first.IgnoreEchoes = true // the old session is dead but not yet timed out
+	h.connect(first)
+	ofptest.WaitFor(t, "first session up", func() bool { return len(app.log()) == 1 })
+	h.connect(newFake(0x71))
+	ofptest.WaitFor(t, "three events", func() bool { return len(app.log()) == 3 })
+	time.Sleep(300 * time.Millisecond)
+	if got := strings.Join(app.log(), " "); got != "up1 down1 up2" {
+		t.Errorf("events %q, want \"up1 down1 up2\"", got)
 	}
 }

@@ -46,6 +46,13 @@ type Switch struct {
 	// packetIns limits packet-ins on arrival; nil when unbounded.
 	packetIns *tokenBucket
 
+	// after, when set, is closed once the apps were told that the
+	// previous session of the same datapath ended; the event loop waits
+	// for it before it tells them of this one. downDone is this
+	// session's.
+	after    <-chan struct{}
+	downDone chan struct{}
+
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -110,6 +117,8 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		control: make(chan event, controlQueue),
 		resync:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
+
+		downDone: make(chan struct{}),
 	}
 	s.xid.Store(0x1000)
 	if c.cfg.PacketInRate > 0 {
@@ -654,6 +663,13 @@ func (s *Switch) queueEvent(e event) {
 // so an app may make requests to the switch from its callbacks. Control
 // events go before packet-ins.
 func (s *Switch) eventLoop() {
+	if s.after != nil {
+		select {
+		case <-s.after:
+		case <-s.done:
+			return
+		}
+	}
 	for {
 		select {
 		case <-s.done:
