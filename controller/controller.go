@@ -37,6 +37,18 @@ type Config struct {
 	EchoTimeout time.Duration
 	// HandshakeTimeout bounds HELLO, FEATURES and the first PORT_DESC.
 	HandshakeTimeout time.Duration
+	// TakeoverProbeTimeout is how long a live session of a datapath has
+	// to answer an echo when another connection claims the same datapath
+	// id: if it answers, the newcomer is refused; otherwise it is
+	// replaced. Default 2 s.
+	TakeoverProbeTimeout time.Duration
+	// SwitchSubjects binds datapath ids to the common name (CN) of the
+	// certificate their switch must present over mutual TLS: a switch
+	// claiming a bound datapath id with another certificate (or none),
+	// or presenting a bound certificate for another datapath id, is
+	// refused. Datapath ids not in it are not checked. See also
+	// SetSwitchSubjects.
+	SwitchSubjects map[uint64]string
 	// RequestTimeout bounds each request the core makes on its own.
 	RequestTimeout time.Duration
 	// WriteTimeout bounds one write to a switch.
@@ -84,6 +96,7 @@ func (c *Config) setDefaults() {
 	def(&c.EchoTimeout, 15*time.Second)
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.RequestTimeout, 10*time.Second)
+	def(&c.TakeoverProbeTimeout, 2*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	if c.EventQueue <= 0 {
 		c.EventQueue = 1024
@@ -130,6 +143,8 @@ type Controller struct {
 
 	refusedLog everyLog
 
+	subjects atomic.Pointer[subjects]
+
 	// multipartBytes is what the multipart replies in progress hold.
 	multipartBytes atomic.Int64
 
@@ -159,6 +174,7 @@ func New(cfg Config) (*Controller, error) {
 		}
 		c.byID[id] = a
 	}
+	c.SetSwitchSubjects(cfg.SwitchSubjects)
 	m, err := newMetrics(cfg.Registerer, c)
 	if err != nil {
 		return nil, err
@@ -372,6 +388,13 @@ func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Add
 	r := ofp.NewReader(bufio.NewReaderSize(conn, 64<<10))
 	err := s.handshake(ctx, r)
 	c.release(src)
+	var ref *refusal
+	if errors.As(err, &ref) {
+		c.metrics.refused.WithLabelValues(ref.reason).Inc()
+		s.close(err)
+		s.log.WithFields(ref.fields).WithError(err).Warn("switch refused; disconnected")
+		return
+	}
 	if err != nil {
 		c.metrics.handshakeFailures.Inc()
 		s.close(err)
@@ -463,6 +486,9 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	}
 	s.dpid = s.features.DatapathID
 	s.log = s.log.WithField("dpid", FormatDPID(s.dpid))
+	if err := s.ctl.checkSubject(s); err != nil {
+		return err
+	}
 	s.conn.SetReadDeadline(time.Time{})
 	go s.readLoop(r)
 	go s.echoLoop()
@@ -489,27 +515,113 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 		s.log.WithFields(logrus.Fields{"rate": cfg.PacketInRate, "switch_meter": metered}).Info("packet-in rate limited")
 	}
 
-	c := s.ctl
-	c.mu.Lock()
-	if ctx.Err() != nil {
-		// Serve is closing every session it knows; it would miss this one.
-		c.mu.Unlock()
-		return fmt.Errorf("controller stopping: %w", ctx.Err())
+	if err := s.ctl.register(hctx, s); err != nil {
+		return err
 	}
-	if old := c.switches[s.dpid]; old != nil {
-		// A switch that reconnects before its old session timed out.
-		old.close(errors.New("replaced by a new connection from the same datapath"))
-	}
-	if prev := c.last[s.dpid]; prev != nil {
-		// Apps hear of the previous session's end before of this one.
-		s.after = prev.downDone
-	}
-	c.switches[s.dpid] = s
-	c.last[s.dpid] = s
-	c.mu.Unlock()
 	s.log.WithFields(logrus.Fields{"ports": len(s.Ports()), "tables": s.features.NTables}).Info("switch connected")
 	go s.eventLoop()
 	s.queueEvent(event{kind: eventUp})
+	return nil
+}
+
+// refusal is a handshake that ended because the controller refused the
+// switch, not because it failed.
+type refusal struct {
+	reason string // the label of sixgate_of_connections_refused_total
+	fields logrus.Fields
+	err    error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+
+// register makes s the session of its datapath. A live session of the
+// same datapath is probed with an echo first: if it answers within
+// TakeoverProbeTimeout, s is refused; if it is closed, silent or
+// answers too late, it is replaced.
+func (c *Controller) register(ctx context.Context, s *Switch) error {
+	for {
+		c.mu.Lock()
+		if ctx.Err() != nil {
+			// Serve is closing every session it knows; it would miss this one.
+			c.mu.Unlock()
+			return fmt.Errorf("controller stopping or handshake timed out: %w", ctx.Err())
+		}
+		old := c.switches[s.dpid]
+		if old == nil || old.Err() != nil {
+			if prev := c.last[s.dpid]; prev != nil {
+				// Apps hear of the previous session's end before of this one.
+				s.after = prev.downDone
+			}
+			c.switches[s.dpid] = s
+			c.last[s.dpid] = s
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		if old.answersEcho(ctx, c.cfg.TakeoverProbeTimeout) {
+			return &refusal{reason: "dpid_in_use",
+				fields: logrus.Fields{"live_remote": old.conn.RemoteAddr().String()},
+				err:    fmt.Errorf("datapath %s is connected from %s, which answers echoes", FormatDPID(s.dpid), old.conn.RemoteAddr())}
+		}
+		// A switch that reconnects before its old session timed out.
+		old.log.WithField("new_remote", s.conn.RemoteAddr().String()).Warn("replacing a session that did not answer an echo")
+		old.close(fmt.Errorf("replaced by a new connection from %s: no echo reply within %v", s.conn.RemoteAddr(), c.cfg.TakeoverProbeTimeout))
+	}
+}
+
+// answersEcho tells whether the session answers an echo within d; any
+// answer, an error included, proves it alive.
+func (s *Switch) answersEcho(ctx context.Context, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, err := s.Request(ctx, &ofp.EchoRequest{Data: []byte("sixgate: is this datapath still here?")})
+	var em *ofp.ErrorMsg
+	return err == nil || errors.As(err, &em)
+}
+
+// subjects is Config.SwitchSubjects with its reverse.
+type subjects struct {
+	byDPID    map[uint64]string
+	bySubject map[string][]uint64
+}
+
+// SetSwitchSubjects replaces the bindings of datapath ids to certificate
+// common names (Config.SwitchSubjects) for the connections to come.
+func (c *Controller) SetSwitchSubjects(m map[uint64]string) {
+	sub := &subjects{byDPID: map[uint64]string{}, bySubject: map[string][]uint64{}}
+	for dpid, cn := range m {
+		sub.byDPID[dpid] = cn
+		sub.bySubject[cn] = append(sub.bySubject[cn], dpid)
+	}
+	c.subjects.Store(sub)
+}
+
+// checkSubject refuses a switch whose certificate's common name is not
+// the one bound to its datapath id, or is bound to other datapath ids
+// only.
+func (c *Controller) checkSubject(s *Switch) error {
+	sub := c.subjects.Load()
+	if sub == nil || len(sub.byDPID) == 0 {
+		return nil
+	}
+	cn, hasCert := "", false
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			cn, hasCert = certs[0].Subject.CommonName, true
+		}
+	}
+	refuse := func(format string, args ...any) error {
+		return &refusal{reason: "tls_subject", fields: logrus.Fields{"subject_cn": cn}, err: fmt.Errorf(format, args...)}
+	}
+	want, bound := sub.byDPID[s.dpid]
+	switch {
+	case bound && !hasCert:
+		return refuse("datapath %s is bound to certificate CN %q but the switch presented no certificate", FormatDPID(s.dpid), want)
+	case bound && cn != want:
+		return refuse("datapath %s is bound to certificate CN %q, the switch presented CN %q", FormatDPID(s.dpid), want, cn)
+	case !bound && hasCert && len(sub.bySubject[cn]) > 0:
+		return refuse("certificate CN %q is bound to datapath %s, not %s", cn, FormatDPID(sub.bySubject[cn][0]), FormatDPID(s.dpid))
+	}
 	return nil
 }
 

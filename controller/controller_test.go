@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,6 +83,10 @@ func startControllerOn(t *testing.T, cfg Config, wrap func(net.Listener) net.Lis
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	if testing.Verbose() && os.Getenv("SIXGATE_TEST_LOG") != "" {
+		log.SetOutput(os.Stderr)
+		log.SetLevel(logrus.DebugLevel)
+	}
 	cfg.Log = logrus.NewEntry(log)
 	cfg.Listen = "tcp:127.0.0.1:0"
 	c, err := New(cfg)

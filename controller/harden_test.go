@@ -456,7 +456,7 @@ func (a *orderApp) log() []string {
 
 func TestReconnectDeliversSwitchDownFirst(t *testing.T) {
 	app := &orderApp{testApp: testApp{id: 7}}
-	h := startController(t, Config{Apps: []App{app}})
+	h := startController(t, Config{Apps: []App{app}, TakeoverProbeTimeout: 100 * time.Millisecond})
 	first := newFake(0x71)
 	first.IgnoreEchoes = true // the old session is dead but not yet timed out
 	h.connect(first)
@@ -466,5 +466,36 @@ func TestReconnectDeliversSwitchDownFirst(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if got := strings.Join(app.log(), " "); got != "up1 down1 up2" {
 		t.Errorf("events %q, want \"up1 down1 up2\"", got)
+	}
+}
+
+// A connection claiming the datapath id of a live session is refused;
+// the live session is untouched.
+func TestLiveSessionNotTakenOver(t *testing.T) {
+	app := &testApp{id: 7, flows: desiredFlows()}
+	h := startController(t, Config{Apps: []App{app}})
+	owner := newFake(0x81)
+	h.connect(owner)
+	ofptest.WaitFor(t, "owner up", func() bool { return app.upCount() == 1 })
+	live, _ := h.ctl.Switch(0x81)
+
+	impostor := newFake(0x81)
+	done := h.connect(impostor)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("impostor still connected")
+	}
+	if s, _ := h.ctl.Switch(0x81); s != live || live.Err() != nil {
+		t.Errorf("session of 0x81 is %p (err %v), want the live one %p", s, live.Err(), live)
+	}
+	if n := testutil.ToFloat64(h.ctl.metrics.refused.WithLabelValues("dpid_in_use")); n != 1 {
+		t.Errorf("refused for a live datapath: %v, want 1", n)
+	}
+	if err := live.Barrier(h.ctx); err != nil {
+		t.Errorf("live session after the attempt: %v", err)
+	}
+	if app.upCount() != 1 {
+		t.Errorf("%d SwitchUp, want 1", app.upCount())
 	}
 }

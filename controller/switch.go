@@ -501,7 +501,7 @@ func (s *Switch) handle(m ofp.Message) {
 		rep := &ofp.EchoReply{Data: m.Data}
 		rep.SetXID(m.XID())
 		s.Send(context.Background(), rep)
-	case *ofp.EchoReply, *ofp.Hello:
+	case *ofp.Hello:
 		// Liveness is proven by the read itself.
 	case *ofp.PacketIn:
 		s.ctl.metrics.packetIns.Inc()
@@ -531,6 +531,10 @@ func (s *Switch) handle(m ofp.Message) {
 		s.mu.Unlock()
 		if p != nil {
 			s.deliver(p, answer{msg: m})
+			return
+		}
+		if _, ok := m.(*ofp.EchoReply); ok {
+			// To the keepalive: liveness is proven by the read itself.
 			return
 		}
 		if e, ok := m.(*ofp.ErrorMsg); ok {
