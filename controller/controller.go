@@ -145,6 +145,8 @@ type Controller struct {
 
 	subjects atomic.Pointer[subjects]
 
+	reclaim reclaimer
+
 	// multipartBytes is what the multipart replies in progress hold.
 	multipartBytes atomic.Int64
 
@@ -212,6 +214,7 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 		}
 	}
 	c.log.WithField("listen", l.Addr().String()).Info("controller listening")
+	go c.reclaimLoop(ctx)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var err error
@@ -325,6 +328,7 @@ func (c *Controller) admit(src netip.Addr) string {
 	}
 	c.handshakes++
 	c.hsBySource[src]++
+	c.reclaim.raise(c.multipartBytes.Load() + int64(c.handshakes)*handshakeBytes)
 	return ""
 }
 
@@ -351,6 +355,7 @@ func (c *Controller) multipartReserve(n int) bool {
 		c.multipartBytes.Add(-int64(n))
 		return false
 	}
+	c.notePressure()
 	return true
 }
 

@@ -499,3 +499,32 @@ func TestLiveSessionNotTakenOver(t *testing.T) {
 		t.Errorf("%d SwitchUp, want 1", app.upCount())
 	}
 }
+
+func TestReclaimAfterBurst(t *testing.T) {
+	h := startController(t, Config{})
+	c := h.ctl
+	freed := 0
+	c.reclaim.mu.Lock()
+	c.reclaim.free = func() { freed++ }
+	c.reclaim.mu.Unlock()
+	now := time.Now()
+	// A small burst: nothing to return.
+	c.multipartReserve(1 << 20)
+	c.multipartRelease(1 << 20)
+	if c.maybeReclaim(now) {
+		t.Error("reclaimed after a 1 MiB burst")
+	}
+	// A big one, still held: wait.
+	c.multipartReserve(40 << 20)
+	if c.maybeReclaim(now) {
+		t.Error("reclaimed while the burst is held")
+	}
+	// Drained: return it, once.
+	c.multipartRelease(40 << 20)
+	if !c.maybeReclaim(now) || freed != 1 {
+		t.Errorf("not reclaimed after the burst drained (%d)", freed)
+	}
+	if c.maybeReclaim(now.Add(10 * time.Second)) {
+		t.Error("reclaimed again without a new burst")
+	}
+}
