@@ -141,7 +141,10 @@ type Controller struct {
 	handshakes int
 	hsBySource map[netip.Addr]int
 
-	refusedLog everyLog
+	// refusedLog, failedLog and deniedLog rate-limit the warnings for
+	// connections refused at accept, failed handshakes and switches
+	// refused at the end of their handshake.
+	refusedLog, failedLog, deniedLog everyLog
 
 	subjects atomic.Pointer[subjects]
 
@@ -366,7 +369,9 @@ func (c *Controller) multipartRelease(n int) { c.multipartBytes.Add(-int64(n)) }
 // descriptions, meter features): 1 MiB is some 16000 ports.
 const handshakeMultipartBytes = 1 << 20
 
-// everyLog logs at most once per interval and says how many it skipped.
+// everyLog logs a kind of event at warning level at most once every 10
+// s, saying how many it skipped; the skipped ones go to debug level. A
+// flood of hostile connections then costs a line per 10 s, not one each.
 type everyLog struct {
 	mu      sync.Mutex
 	last    time.Time
@@ -379,12 +384,16 @@ func (e *everyLog) log(l *logrus.Entry, msg string) {
 	if now.Sub(e.last) < 10*time.Second {
 		e.skipped++
 		e.mu.Unlock()
+		l.Debug(msg)
 		return
 	}
 	skipped := e.skipped
 	e.last, e.skipped = now, 0
 	e.mu.Unlock()
-	l.WithField("not_logged_since_last", skipped).Warn(msg)
+	if skipped > 0 {
+		l = l.WithField("like_this_not_logged", skipped)
+	}
+	l.Warn(msg)
 }
 
 func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Addr) {
@@ -397,13 +406,13 @@ func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Add
 	if errors.As(err, &ref) {
 		c.metrics.refused.WithLabelValues(ref.reason).Inc()
 		s.close(err)
-		s.log.WithFields(ref.fields).WithError(err).Warn("switch refused; disconnected")
+		c.deniedLog.log(s.log.WithFields(ref.fields).WithError(err), "switch refused; disconnected")
 		return
 	}
 	if err != nil {
 		c.metrics.handshakeFailures.Inc()
 		s.close(err)
-		s.log.WithError(err).Warn("switch handshake failed; disconnected")
+		c.failedLog.log(s.log.WithError(err), "switch handshake failed; disconnected")
 		return
 	}
 	<-s.done
