@@ -216,8 +216,9 @@ func TestHostilePeers(t *testing.T) {
 	time.Sleep(10*time.Second - time.Since(closed))
 	rss := vmRSS(t, d.PID())
 	heapAfter := gauge(t, metrics, "go_memstats_heap_inuse_bytes")
-	t.Logf("RSS: %.1f MiB before, %.1f MiB %v after the peers closed (bound %d MiB); heap in use then %.1f MiB",
-		rssBefore/(1<<20), rss/(1<<20), time.Since(closed).Round(100*time.Millisecond), maxRSSAfter>>20, heapAfter/(1<<20))
+	t.Logf("RSS: %.1f MiB before, peak %.1f MiB, %.1f MiB %v after the peers closed (bound %d MiB); heap in use then %.1f MiB",
+		rssBefore/(1<<20), procStatus(t, d.PID(), "VmHWM:")/(1<<20), rss/(1<<20), time.Since(closed).Round(100*time.Millisecond),
+		maxRSSAfter>>20, heapAfter/(1<<20))
 	if rss > maxRSSAfter {
 		t.Errorf("RSS %.1f MiB 10 s after the attack, bound %d MiB", rss/(1<<20), maxRSSAfter>>20)
 	}
@@ -477,18 +478,21 @@ func gauge(t *testing.T, url, name string) float64 {
 }
 
 // vmRSS reads the resident set size of a process, in bytes.
-func vmRSS(t *testing.T, pid int) float64 {
+func vmRSS(t *testing.T, pid int) float64 { return procStatus(t, pid, "VmRSS:") }
+
+// procStatus reads a size in kB from /proc/PID/status, in bytes.
+func procStatus(t *testing.T, pid int, key string) float64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) == 3 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == key {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb * 1024
 		}
 	}
-	t.Fatal("no VmRSS")
+	t.Fatalf("no %s in /proc/%d/status", key, pid)
 	return 0
 }
