@@ -53,6 +53,7 @@ const (
 	pushers        = 24   // peers pushing oversized multipart replies
 	pushPerRequest = 24 << 20
 	garbageWorkers = 8
+	impostors      = 2 // peers claiming the well-behaved switch's datapath id
 
 	// Peak heap during the attack. What the daemon may hold by design:
 	// 64 MiB of multipart parts (max_multipart_bytes_total), and per
@@ -154,6 +155,10 @@ func TestHostilePeers(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); garbage(actx, addr, i, &st) }()
 	}
+	for i := range impostors {
+		wg.Add(1)
+		go func() { defer wg.Done(); impostor(actx, addr, i, &st) }()
+	}
 
 	var peakHeap float64
 	var asked, late int
@@ -180,10 +185,11 @@ func TestHostilePeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	peakHeap = max(peakHeap, m["go_memstats_heap_inuse_bytes"])
-	t.Logf("attack: %d connections opened (%d refused or closed at once), %d multipart bytes pushed, %d garbage connections",
-		st.dials.Load(), st.closedEarly.Load(), st.pushed.Load(), st.garbage.Load())
-	t.Logf("daemon: refused %v (handshakes) + %v (per source), multipart aborted %v (request) + %v (total), handshake failures %v, decode errors %v",
+	t.Logf("attack: %d idle connections opened (%d refused or closed at once), %d multipart bytes pushed, %d garbage connections, %d impostor connections",
+		st.dials.Load(), st.closedEarly.Load(), st.pushed.Load(), st.garbage.Load(), st.impostors.Load())
+	t.Logf("daemon: refused %v (handshakes) + %v (per source) + %v (datapath id in use), multipart aborted %v (request) + %v (total), handshake failures %v, decode errors %v",
 		m[`sixgate_of_connections_refused_total{reason="handshakes"}`], m[`sixgate_of_connections_refused_total{reason="handshakes_per_source"}`],
+		m[`sixgate_of_connections_refused_total{reason="dpid_in_use"}`],
 		m[`sixgate_of_multipart_aborted_total{limit="request"}`], m[`sixgate_of_multipart_aborted_total{limit="total"}`],
 		m["sixgate_of_handshake_failures_total"], m["sixgate_of_decode_errors_total"])
 	t.Logf("well-behaved switch: %d ARP requests during the attack, %d unanswered within 3 s, slowest answer %v",
@@ -206,6 +212,9 @@ func TestHostilePeers(t *testing.T) {
 	}
 	if m[`sixgate_of_multipart_aborted_total{limit="request"}`]+m[`sixgate_of_multipart_aborted_total{limit="total"}`] == 0 {
 		t.Error("no multipart reply aborted")
+	}
+	if m[`sixgate_of_connections_refused_total{reason="dpid_in_use"}`] == 0 {
+		t.Error("no impostor refused")
 	}
 	t.Logf("heap in use: %.1f MiB before, peak %.1f MiB during the attack (bound %d MiB)", heapBefore/(1<<20), peakHeap/(1<<20), maxHeapInuse>>20)
 	if peakHeap > maxHeapInuse {
@@ -231,7 +240,7 @@ func TestHostilePeers(t *testing.T) {
 }
 
 type attackStats struct {
-	dials, closedEarly, pushed, garbage atomic.Int64
+	dials, closedEarly, pushed, garbage, impostors atomic.Int64
 }
 
 // raiseNoFile raises the test process's descriptor limit to at least n
@@ -319,14 +328,44 @@ func pusher(ctx context.Context, addr string, i int, st *attackStats) {
 			continue
 		}
 		stop := context.AfterFunc(ctx, func() { c.Close() })
-		push(c, uint64(0x10000+i<<16+n), i%2 == 0, st)
+		mode := pushAfter
+		if i%2 == 0 {
+			mode = pushAtHandshake
+		}
+		push(c, uint64(0x10000+i<<16+n), mode, st)
 		stop()
 		c.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func push(c net.Conn, dpid uint64, atHandshake bool, st *attackStats) {
+type pushMode int
+
+const (
+	pushAtHandshake pushMode = iota // in answer to the handshake's PORT_DESC
+	pushAfter                       // in answer to the first request after it
+	pushNothing                     // an honest handshake
+)
+
+// impostor claims the well-behaved switch's datapath id (1) with an
+// honest handshake, again and again.
+func impostor(ctx context.Context, addr string, i int, st *attackStats) {
+	for ctx.Err() == nil {
+		c, err := dialFrom(ctx, fmt.Sprintf("127.0.202.%d", 1+i), addr)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		st.impostors.Add(1)
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		push(c, 1, pushNothing, st)
+		stop()
+		c.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func push(c net.Conn, dpid uint64, mode pushMode, st *attackStats) {
 	var wmu sync.Mutex
 	send := func(m ofp.Message) error {
 		b, err := ofp.Marshal(m)
@@ -375,7 +414,7 @@ func push(c net.Conn, dpid uint64, atHandshake bool, st *attackStats) {
 			rep = &ofp.BarrierReply{}
 		case *ofp.MultipartRequest:
 			isPortDesc := m.MPType == ofp.MultipartPortDesc
-			if (isPortDesc == atHandshake) && !streaming {
+			if mode != pushNothing && isPortDesc == (mode == pushAtHandshake) && !streaming {
 				streaming = true
 				go stream(m.XID(), m.MPType)
 				continue
