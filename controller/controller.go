@@ -572,7 +572,13 @@ func (c *Controller) register(ctx context.Context, s *Switch) error {
 			return nil
 		}
 		c.mu.Unlock()
-		if old.answersEcho(ctx, c.cfg.TakeoverProbeTimeout) {
+		alive := old.answersEcho(ctx, c.cfg.TakeoverProbeTimeout)
+		if ctx.Err() != nil {
+			// Stopping, or this handshake ran out of time while probing:
+			// the probe says nothing about the old session.
+			return fmt.Errorf("controller stopping or handshake timed out: %w", ctx.Err())
+		}
+		if alive {
 			return &refusal{reason: "dpid_in_use",
 				fields: logrus.Fields{"live_remote": old.conn.RemoteAddr().String()},
 				err:    fmt.Errorf("datapath %s is connected from %s, which answers echoes", FormatDPID(s.dpid), old.conn.RemoteAddr())}
