@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +37,18 @@ type Config struct {
 	EchoTimeout time.Duration
 	// HandshakeTimeout bounds HELLO, FEATURES and the first PORT_DESC.
 	HandshakeTimeout time.Duration
+	// TakeoverProbeTimeout is how long a live session of a datapath has
+	// to answer an echo when another connection claims the same datapath
+	// id: if it answers, the newcomer is refused; otherwise it is
+	// replaced. Default 2 s.
+	TakeoverProbeTimeout time.Duration
+	// SwitchSubjects binds datapath ids to the common name (CN) of the
+	// certificate their switch must present over mutual TLS: a switch
+	// claiming a bound datapath id with another certificate (or none),
+	// or presenting a bound certificate for another datapath id, is
+	// refused. Datapath ids not in it are not checked. See also
+	// SetSwitchSubjects.
+	SwitchSubjects map[uint64]string
 	// RequestTimeout bounds each request the core makes on its own.
 	RequestTimeout time.Duration
 	// WriteTimeout bounds one write to a switch.
@@ -41,8 +56,19 @@ type Config struct {
 	// EventQueue is the number of events queued per switch; packet-ins
 	// beyond it are dropped and counted.
 	EventQueue int
-	// MaxMultipartBytes bounds the sum of the parts of one multipart reply.
+	// MaxMultipartBytes bounds the sum of the parts of one multipart reply
+	// (default 16 MiB); MaxMultipartTotal bounds that sum over every reply
+	// in progress, all switches together (default 64 MiB). A reply that
+	// exceeds either is aborted: the request fails, the session goes on
+	// (during the handshake it ends).
 	MaxMultipartBytes int
+	MaxMultipartTotal int
+	// MaxHandshakes bounds the connections in handshake (accepted, not
+	// yet a registered switch) at once; MaxHandshakesPerSource bounds them
+	// per remote IP address. Connections beyond either are closed at once
+	// and counted.
+	MaxHandshakes          int
+	MaxHandshakesPerSource int
 	// PacketInRate bounds the packet-ins per second from each switch (0:
 	// no bound). Switches with meters get an OFPM_CONTROLLER meter that
 	// drops the excess before it is sent; the controller also drops, and
@@ -70,12 +96,22 @@ func (c *Config) setDefaults() {
 	def(&c.EchoTimeout, 15*time.Second)
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.RequestTimeout, 10*time.Second)
+	def(&c.TakeoverProbeTimeout, 2*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
 	if c.EventQueue <= 0 {
 		c.EventQueue = 1024
 	}
+	if c.MaxHandshakes <= 0 {
+		c.MaxHandshakes = 256
+	}
+	if c.MaxHandshakesPerSource <= 0 {
+		c.MaxHandshakesPerSource = 16
+	}
 	if c.MaxMultipartBytes <= 0 {
-		c.MaxMultipartBytes = 256 << 20
+		c.MaxMultipartBytes = 16 << 20
+	}
+	if c.MaxMultipartTotal <= 0 {
+		c.MaxMultipartTotal = 64 << 20
 	}
 	if c.Log == nil {
 		c.Log = logrus.NewEntry(logrus.StandardLogger())
@@ -94,6 +130,28 @@ type Controller struct {
 
 	mu       sync.Mutex
 	switches map[uint64]*Switch
+	// last is, by datapath id, the last session registered whose
+	// SwitchDown has not yet been delivered: a new session of the same
+	// datapath delivers its SwitchUp after it.
+	last map[uint64]*Switch
+
+	// handshakes counts the connections in handshake, in all and by
+	// remote address.
+	hsMu       sync.Mutex
+	handshakes int
+	hsBySource map[netip.Addr]int
+
+	// refusedLog, failedLog and deniedLog rate-limit the warnings for
+	// connections refused at accept, failed handshakes and switches
+	// refused at the end of their handshake.
+	refusedLog, failedLog, deniedLog everyLog
+
+	subjects atomic.Pointer[subjects]
+
+	reclaim reclaimer
+
+	// multipartBytes is what the multipart replies in progress hold.
+	multipartBytes atomic.Int64
 
 	wg sync.WaitGroup
 }
@@ -102,10 +160,12 @@ type Controller struct {
 func New(cfg Config) (*Controller, error) {
 	cfg.setDefaults()
 	c := &Controller{
-		cfg:      cfg,
-		log:      cfg.Log,
-		byID:     map[uint8]App{},
-		switches: map[uint64]*Switch{},
+		cfg:        cfg,
+		log:        cfg.Log,
+		byID:       map[uint8]App{},
+		switches:   map[uint64]*Switch{},
+		last:       map[uint64]*Switch{},
+		hsBySource: map[netip.Addr]int{},
 	}
 	for _, a := range cfg.Apps {
 		id := a.CookieID()
@@ -119,6 +179,7 @@ func New(cfg Config) (*Controller, error) {
 		}
 		c.byID[id] = a
 	}
+	c.SetSwitchSubjects(cfg.SwitchSubjects)
 	m, err := newMetrics(cfg.Registerer, c)
 	if err != nil {
 		return nil, err
@@ -156,21 +217,46 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 		}
 	}
 	c.log.WithField("listen", l.Addr().String()).Info("controller listening")
+	go c.reclaimLoop(ctx)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var err error
+	var backoff time.Duration
 	for {
 		conn, aerr := l.Accept()
 		if aerr != nil {
-			if ctx.Err() == nil {
-				err = fmt.Errorf("accept: %w", aerr)
+			if ctx.Err() != nil {
+				break
 			}
-			break
+			if !temporaryAcceptError(aerr) {
+				err = fmt.Errorf("accept: %w", aerr)
+				break
+			}
+			// Out of descriptors or memory, or a connection reset
+			// before it was accepted: keep serving the switches we
+			// have and try again, backing off as net/http does.
+			c.metrics.acceptErrors.Inc()
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			c.log.WithError(aerr).WithField("retry_in", backoff).Warn("accept failed; retrying")
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		backoff = 0
+		src := remoteIP(conn)
+		if reason := c.admit(src); reason != "" {
+			c.metrics.refused.WithLabelValues(reason).Inc()
+			c.refusedLog.log(c.log.WithFields(logrus.Fields{"remote": conn.RemoteAddr().String(), "reason": reason}),
+				"connection refused: too many connections in handshake")
+			conn.Close()
+			continue
 		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			c.serveConn(ctx, conn)
+			c.serveConn(ctx, conn, src)
 		}()
 	}
 	c.mu.Lock()
@@ -209,14 +295,124 @@ func (c *Controller) ResyncAll() {
 	}
 }
 
-func (c *Controller) serveConn(ctx context.Context, conn net.Conn) {
+// temporaryAcceptError tells the accept errors that say nothing about the
+// listener itself: descriptor or memory exhaustion, a connection aborted
+// before it was accepted, a timeout.
+func temporaryAcceptError(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ECONNABORTED,
+		syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func remoteIP(conn net.Conn) netip.Addr {
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		a, _ := netip.AddrFromSlice(ta.IP)
+		return a.Unmap()
+	}
+	ap, _ := netip.ParseAddrPort(conn.RemoteAddr().String())
+	return ap.Addr()
+}
+
+// admit takes a handshake slot for a connection from src, or says which
+// bound refuses it.
+func (c *Controller) admit(src netip.Addr) string {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	switch {
+	case c.handshakes >= c.cfg.MaxHandshakes:
+		return "handshakes"
+	case c.hsBySource[src] >= c.cfg.MaxHandshakesPerSource:
+		return "handshakes_per_source"
+	}
+	c.handshakes++
+	c.hsBySource[src]++
+	c.reclaim.raise(c.multipartBytes.Load() + int64(c.handshakes)*handshakeBytes)
+	return ""
+}
+
+// release gives back the handshake slot admit took.
+func (c *Controller) release(src netip.Addr) {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	c.handshakes--
+	if c.hsBySource[src]--; c.hsBySource[src] <= 0 {
+		delete(c.hsBySource, src)
+	}
+}
+
+// inHandshake is the number of connections holding a handshake slot.
+func (c *Controller) inHandshake() int {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	return c.handshakes
+}
+
+// multipartReserve takes n bytes of the multipart budget if they are left.
+func (c *Controller) multipartReserve(n int) bool {
+	if c.multipartBytes.Add(int64(n)) > int64(c.cfg.MaxMultipartTotal) {
+		c.multipartBytes.Add(-int64(n))
+		return false
+	}
+	c.notePressure()
+	return true
+}
+
+// multipartRelease gives n bytes back to the multipart budget.
+func (c *Controller) multipartRelease(n int) { c.multipartBytes.Add(-int64(n)) }
+
+// handshakeMultipartBytes bounds the replies the handshake asks for (port
+// descriptions, meter features): 1 MiB is some 16000 ports.
+const handshakeMultipartBytes = 1 << 20
+
+// everyLog logs a kind of event at warning level at most once every 10
+// s, saying how many it skipped; the skipped ones go to debug level. A
+// flood of hostile connections then costs a line per 10 s, not one each.
+type everyLog struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+func (e *everyLog) log(l *logrus.Entry, msg string) {
+	e.mu.Lock()
+	now := time.Now()
+	if now.Sub(e.last) < 10*time.Second {
+		e.skipped++
+		e.mu.Unlock()
+		l.Debug(msg)
+		return
+	}
+	skipped := e.skipped
+	e.last, e.skipped = now, 0
+	e.mu.Unlock()
+	if skipped > 0 {
+		l = l.WithField("like_this_not_logged", skipped)
+	}
+	l.Warn(msg)
+}
+
+func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Addr) {
 	s := newSwitch(c, conn)
 	c.metrics.connections.Inc()
 	r := ofp.NewReader(bufio.NewReaderSize(conn, 64<<10))
-	if err := s.handshake(ctx, r); err != nil {
+	err := s.handshake(ctx, r)
+	c.release(src)
+	var ref *refusal
+	if errors.As(err, &ref) {
+		c.metrics.refused.WithLabelValues(ref.reason).Inc()
+		s.close(err)
+		c.deniedLog.log(s.log.WithFields(ref.fields).WithError(err), "switch refused; disconnected")
+		return
+	}
+	if err != nil {
 		c.metrics.handshakeFailures.Inc()
 		s.close(err)
-		s.log.WithError(err).Warn("switch handshake failed; disconnected")
+		c.failedLog.log(s.log.WithError(err), "switch handshake failed; disconnected")
 		return
 	}
 	<-s.done
@@ -231,6 +427,12 @@ func (c *Controller) serveConn(ctx context.Context, conn net.Conn) {
 			h.SwitchDown(s)
 		}
 	}
+	c.mu.Lock()
+	if c.last[s.dpid] == s {
+		delete(c.last, s.dpid)
+	}
+	c.mu.Unlock()
+	close(s.downDone)
 }
 
 // handshake negotiates the version, learns the datapath id and ports, sets
@@ -263,43 +465,61 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 		}
 		return fmt.Errorf("switch offers version 0x%02x without 1.3: HELLO_FAILED sent", h.Version)
 	}
-	s.conn.SetDeadline(time.Time{})
-
+	// The writer touches nothing the handshake sets below, so it may
+	// start; the reader and the echo loop read the datapath id, the
+	// features and the log, so they start once those are known. Until
+	// then the messages the switch sends before its FEATURES_REPLY (echo
+	// requests, port status, packet-ins) are handled here.
 	go s.writeLoop()
-	go s.readLoop(r)
-	go s.echoLoop()
-
 	hctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	rep, err := s.Request(hctx, &ofp.FeaturesRequest{})
-	if err != nil {
+	freq := &ofp.FeaturesRequest{}
+	freq.SetXID(s.nextXID())
+	if err := s.Send(hctx, freq); err != nil {
 		return err
 	}
-	s.features = *rep.(*ofp.FeaturesReply)
+	for {
+		m, err := s.next(r)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				err = fmt.Errorf("no FEATURES_REPLY within %v", cfg.HandshakeTimeout)
+			}
+			return err
+		}
+		if fr, ok := m.(*ofp.FeaturesReply); ok && fr.XID() == freq.XID() {
+			s.features = *fr
+			break
+		}
+		if e, ok := m.(*ofp.ErrorMsg); ok && e.XID() == freq.XID() {
+			return fmt.Errorf("FEATURES_REQUEST: %w", e)
+		}
+		if m != nil {
+			s.handle(m)
+		}
+	}
 	s.dpid = s.features.DatapathID
 	s.log = s.log.WithField("dpid", FormatDPID(s.dpid))
+	if err := s.ctl.checkSubject(s); err != nil {
+		return err
+	}
+	s.conn.SetReadDeadline(time.Time{})
+	go s.readLoop(r)
+	go s.echoLoop()
 
 	set := &ofp.SetConfig{SwitchConfig: ofp.SwitchConfig{Flags: ofp.ConfigFragNormal, MissSendLen: ofp.MaxLenNoBuffer}}
 	if err := s.Send(hctx, set); err != nil {
 		return err
 	}
-	parts, err := s.Multipart(hctx, &ofp.MultipartRequest{MPType: ofp.MultipartPortDesc})
-	if err != nil {
+	// The reader sets the ports from the reply in stream order: a
+	// PORT_STATUS read before the reply was sent before the switch
+	// answered and is older than it; one read after it is newer.
+	if _, err := s.multipart(hctx, &ofp.MultipartRequest{MPType: ofp.MultipartPortDesc}, func(p *pending) {
+		p.portDesc = true
+		p.limit = min(p.limit, handshakeMultipartBytes)
+	}); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	for _, p := range parts {
-		if pd, ok := p.Body.(*ofp.PortDescReply); ok {
-			for _, port := range pd.Ports {
-				// A PORT_STATUS read since the request is newer than
-				// the description: keep it.
-				if _, updated := s.ports[port.PortNo]; !updated {
-					s.ports[port.PortNo] = port
-				}
-			}
-		}
-	}
-	s.mu.Unlock()
 
 	if cfg.PacketInRate > 0 {
 		metered, err := s.installPacketInMeter(hctx)
@@ -309,22 +529,119 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 		s.log.WithFields(logrus.Fields{"rate": cfg.PacketInRate, "switch_meter": metered}).Info("packet-in rate limited")
 	}
 
-	c := s.ctl
-	c.mu.Lock()
-	if ctx.Err() != nil {
-		// Serve is closing every session it knows; it would miss this one.
-		c.mu.Unlock()
-		return fmt.Errorf("controller stopping: %w", ctx.Err())
+	if err := s.ctl.register(hctx, s); err != nil {
+		return err
 	}
-	if old := c.switches[s.dpid]; old != nil {
-		// A switch that reconnects before its old session timed out.
-		old.close(errors.New("replaced by a new connection from the same datapath"))
-	}
-	c.switches[s.dpid] = s
-	c.mu.Unlock()
-	s.log.WithFields(logrus.Fields{"ports": len(s.ports), "tables": s.features.NTables}).Info("switch connected")
+	s.log.WithFields(logrus.Fields{"ports": len(s.Ports()), "tables": s.features.NTables}).Info("switch connected")
 	go s.eventLoop()
 	s.queueEvent(event{kind: eventUp})
+	return nil
+}
+
+// refusal is a handshake that ended because the controller refused the
+// switch, not because it failed.
+type refusal struct {
+	reason string // the label of sixgate_of_connections_refused_total
+	fields logrus.Fields
+	err    error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+
+// register makes s the session of its datapath. A live session of the
+// same datapath is probed with an echo first: if it answers within
+// TakeoverProbeTimeout, s is refused; if it is closed, silent or
+// answers too late, it is replaced.
+func (c *Controller) register(ctx context.Context, s *Switch) error {
+	for {
+		c.mu.Lock()
+		if ctx.Err() != nil {
+			// Serve is closing every session it knows; it would miss this one.
+			c.mu.Unlock()
+			return fmt.Errorf("controller stopping or handshake timed out: %w", ctx.Err())
+		}
+		old := c.switches[s.dpid]
+		if old == nil || old.Err() != nil {
+			if prev := c.last[s.dpid]; prev != nil {
+				// Apps hear of the previous session's end before of this one.
+				s.after = prev.downDone
+			}
+			c.switches[s.dpid] = s
+			c.last[s.dpid] = s
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		alive := old.answersEcho(ctx, c.cfg.TakeoverProbeTimeout)
+		if ctx.Err() != nil {
+			// Stopping, or this handshake ran out of time while probing:
+			// the probe says nothing about the old session.
+			return fmt.Errorf("controller stopping or handshake timed out: %w", ctx.Err())
+		}
+		if alive {
+			return &refusal{reason: "dpid_in_use",
+				fields: logrus.Fields{"live_remote": old.conn.RemoteAddr().String()},
+				err:    fmt.Errorf("datapath %s is connected from %s, which answers echoes", FormatDPID(s.dpid), old.conn.RemoteAddr())}
+		}
+		// A switch that reconnects before its old session timed out.
+		old.log.WithField("new_remote", s.conn.RemoteAddr().String()).Warn("replacing a session that did not answer an echo")
+		old.close(fmt.Errorf("replaced by a new connection from %s: no echo reply within %v", s.conn.RemoteAddr(), c.cfg.TakeoverProbeTimeout))
+	}
+}
+
+// answersEcho tells whether the session answers an echo within d; any
+// answer, an error included, proves it alive.
+func (s *Switch) answersEcho(ctx context.Context, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, err := s.Request(ctx, &ofp.EchoRequest{Data: []byte("sixgate: is this datapath still here?")})
+	var em *ofp.ErrorMsg
+	return err == nil || errors.As(err, &em)
+}
+
+// subjects is Config.SwitchSubjects with its reverse.
+type subjects struct {
+	byDPID    map[uint64]string
+	bySubject map[string][]uint64
+}
+
+// SetSwitchSubjects replaces the bindings of datapath ids to certificate
+// common names (Config.SwitchSubjects) for the connections to come.
+func (c *Controller) SetSwitchSubjects(m map[uint64]string) {
+	sub := &subjects{byDPID: map[uint64]string{}, bySubject: map[string][]uint64{}}
+	for dpid, cn := range m {
+		sub.byDPID[dpid] = cn
+		sub.bySubject[cn] = append(sub.bySubject[cn], dpid)
+	}
+	c.subjects.Store(sub)
+}
+
+// checkSubject refuses a switch whose certificate's common name is not
+// the one bound to its datapath id, or is bound to other datapath ids
+// only.
+func (c *Controller) checkSubject(s *Switch) error {
+	sub := c.subjects.Load()
+	if sub == nil || len(sub.byDPID) == 0 {
+		return nil
+	}
+	cn, hasCert := "", false
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			cn, hasCert = certs[0].Subject.CommonName, true
+		}
+	}
+	refuse := func(format string, args ...any) error {
+		return &refusal{reason: "tls_subject", fields: logrus.Fields{"subject_cn": cn}, err: fmt.Errorf(format, args...)}
+	}
+	want, bound := sub.byDPID[s.dpid]
+	switch {
+	case bound && !hasCert:
+		return refuse("datapath %s is bound to certificate CN %q but the switch presented no certificate", FormatDPID(s.dpid), want)
+	case bound && cn != want:
+		return refuse("datapath %s is bound to certificate CN %q, the switch presented CN %q", FormatDPID(s.dpid), want, cn)
+	case !bound && hasCert && len(sub.bySubject[cn]) > 0:
+		return refuse("certificate CN %q is bound to datapath %s, not %s", cn, FormatDPID(sub.bySubject[cn][0]), FormatDPID(s.dpid))
+	}
 	return nil
 }
 

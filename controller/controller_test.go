@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,8 +74,19 @@ type harness struct {
 
 func startController(t *testing.T, cfg Config) *harness {
 	t.Helper()
+	return startControllerOn(t, cfg, nil)
+}
+
+// startControllerOn is startController with the listener passed through
+// wrap, if not nil.
+func startControllerOn(t *testing.T, cfg Config, wrap func(net.Listener) net.Listener) *harness {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
+	if testing.Verbose() && os.Getenv("SIXGATE_TEST_LOG") != "" {
+		log.SetOutput(os.Stderr)
+		log.SetLevel(logrus.DebugLevel)
+	}
 	cfg.Log = logrus.NewEntry(log)
 	cfg.Listen = "tcp:127.0.0.1:0"
 	c, err := New(cfg)
@@ -84,6 +96,9 @@ func startController(t *testing.T, cfg Config) *harness {
 	l, err := c.Listen()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		l = wrap(l)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	done := make(chan error, 1)

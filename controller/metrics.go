@@ -15,6 +15,10 @@ type metrics struct {
 	packetInsThrottled prometheus.Counter
 	flowMods           prometheus.Counter
 	messagesIn         *prometheus.CounterVec
+	acceptErrors       prometheus.Counter
+	refused            *prometheus.CounterVec
+	multipartAborted   *prometheus.CounterVec
+	refusedMessages    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
@@ -33,11 +37,29 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		flowMods:           counter("flow_mods_total", "Flow-mods sent by flow syncs."),
 		messagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
 			Name: "messages_in_total", Help: "Messages received, by type."}, []string{"type"}),
+		acceptErrors: counter("accept_errors_total", "Temporary accept errors (out of descriptors or memory, aborted connections), retried."),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+			Name: "connections_refused_total", Help: "Connections closed without being served, by reason."}, []string{"reason"}),
+		multipartAborted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+			Name: "multipart_aborted_total", Help: "Multipart replies aborted for exceeding a bound: the per-request one or the total."}, []string{"limit"}),
+	}
+	m.refusedMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "messages_refused_total", Help: "Messages of unknown types (or experimenters) answered with an ERROR, by type."}, []string{"type"})
+	for _, r := range []string{"handshakes", "handshakes_per_source", "dpid_in_use", "tls_subject"} {
+		m.refused.WithLabelValues(r)
+	}
+	for _, l := range []string{"request", "total"} {
+		m.multipartAborted.WithLabelValues(l)
 	}
 	switches := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
 		Name: "switches", Help: "Switches connected."}, func() float64 { return float64(len(c.Switches())) })
+	handshakes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "handshakes", Help: "Connections in handshake."}, func() float64 { return float64(c.inHandshake()) })
+	multipartBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "multipart_bytes", Help: "Bytes held by the multipart replies in progress."}, func() float64 { return float64(c.multipartBytes.Load()) })
 	for _, col := range []prometheus.Collector{m.connections, m.handshakeFailures, m.decodeErrors,
-		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.messagesIn, switches} {
+		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.messagesIn, switches,
+		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes, m.refusedMessages} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -30,7 +32,7 @@ type Switch struct {
 	features ofp.FeaturesReply
 
 	xid atomic.Uint32
-	out chan []byte // encoded messages for the writer
+	out chan outMsg // encoded messages for the writer
 
 	mu      sync.Mutex
 	ports   map[uint32]ofp.Port
@@ -44,6 +46,13 @@ type Switch struct {
 	// packetIns limits packet-ins on arrival; nil when unbounded.
 	packetIns *tokenBucket
 
+	// after, when set, is closed once the apps were told that the
+	// previous session of the same datapath ended; the event loop waits
+	// for it before it tells them of this one. downDone is this
+	// session's.
+	after    <-chan struct{}
+	downDone chan struct{}
+
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -52,10 +61,35 @@ type Switch struct {
 // pending is a request waiting for its reply, or a message whose only
 // possible answer is an error.
 type pending struct {
-	reply chan ofp.Message // buffered, receives one message
+	reply chan answer // buffered, receives one answer
+	// raw holds the multipart parts read so far as they came on the
+	// wire, total their bytes; both count against the request's limit
+	// and the controller's budget until the request is unregistered.
+	raw   [][]byte
+	total int
+	limit int
+	// aborted is set when the reply exceeded a bound: the rest of its
+	// parts are dropped.
+	aborted bool
+	// parts is the decoded reply, set by the reader with the last part.
 	parts []*ofp.MultipartReply
-	total int // bytes accumulated from multipart parts, bounded
+	// portDesc makes the reader take the ports of the reply as the
+	// switch's when it reads the last part: in stream order, between
+	// the PORT_STATUS messages the switch sent before the reply (older)
+	// and after it (newer).
+	portDesc bool
 }
+
+// answer is what a pending request gets: the message that answers it, or
+// an error from the controller's side.
+type answer struct {
+	msg ofp.Message
+	err error
+}
+
+// ErrMultipartTooLarge is returned for a multipart reply that exceeded
+// Config.MaxMultipartBytes or the share of Config.MaxMultipartTotal left.
+var ErrMultipartTooLarge = errors.New("multipart reply too large")
 
 type eventKind uint8
 
@@ -76,13 +110,15 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		ctl:     c,
 		conn:    conn,
 		log:     c.log.WithField("remote", conn.RemoteAddr().String()),
-		out:     make(chan []byte, 1024),
+		out:     make(chan outMsg, 1024),
 		ports:   map[uint32]ofp.Port{},
 		pending: map[uint32]*pending{},
 		events:  make(chan event, c.cfg.EventQueue),
 		control: make(chan event, controlQueue),
 		resync:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
+
+		downDone: make(chan struct{}),
 	}
 	s.xid.Store(0x1000)
 	if c.cfg.PacketInRate > 0 {
@@ -174,9 +210,20 @@ func (s *Switch) Send(ctx context.Context, msgs ...ofp.Message) error {
 	return nil
 }
 
+// outMsg is an encoded message for the writer; written, when set, is
+// closed once the message has left (flushed to the connection).
+type outMsg struct {
+	b       []byte
+	written chan struct{}
+}
+
 func (s *Switch) enqueue(ctx context.Context, b []byte) error {
+	return s.enqueueMsg(ctx, outMsg{b: b})
+}
+
+func (s *Switch) enqueueMsg(ctx context.Context, m outMsg) error {
 	select {
-	case s.out <- b:
+	case s.out <- m:
 		return nil
 	case <-s.done:
 		return fmt.Errorf("switch %s: %w", s, ErrSwitchClosed)
@@ -185,17 +232,26 @@ func (s *Switch) enqueue(ctx context.Context, b []byte) error {
 	}
 }
 
-func (s *Switch) register(xid uint32) *pending {
-	p := &pending{reply: make(chan ofp.Message, 1)}
+func (s *Switch) register(xid uint32, setup func(*pending)) *pending {
+	p := &pending{reply: make(chan answer, 1), limit: s.ctl.cfg.MaxMultipartBytes}
+	if setup != nil {
+		setup(p)
+	}
 	s.mu.Lock()
 	s.pending[xid] = p
 	s.mu.Unlock()
 	return p
 }
 
+// unregister forgets a request and returns what its reply held to the
+// multipart budget.
 func (s *Switch) unregister(xid uint32) {
 	s.mu.Lock()
-	delete(s.pending, xid)
+	if p := s.pending[xid]; p != nil {
+		s.ctl.multipartRelease(p.total)
+		p.raw, p.total = nil, 0
+		delete(s.pending, xid)
+	}
 	s.mu.Unlock()
 }
 
@@ -211,18 +267,27 @@ func (s *Switch) Request(ctx context.Context, m ofp.Message) (ofp.Message, error
 // answers it (for a multipart request, the last part). An ERROR is
 // returned as an error naming what; p holds the multipart parts.
 func (s *Switch) roundTrip(ctx context.Context, m ofp.Message, what string) (ofp.Message, *pending, error) {
+	return s.roundTripWith(ctx, m, what, nil)
+}
+
+// roundTripWith is roundTrip with setup applied to the pending request
+// before it is registered.
+func (s *Switch) roundTripWith(ctx context.Context, m ofp.Message, what string, setup func(*pending)) (ofp.Message, *pending, error) {
 	m.SetXID(s.nextXID())
-	p := s.register(m.XID())
+	p := s.register(m.XID(), setup)
 	defer s.unregister(m.XID())
 	if err := s.Send(ctx, m); err != nil {
 		return nil, nil, err
 	}
 	select {
 	case r := <-p.reply:
-		if e, ok := r.(*ofp.ErrorMsg); ok {
+		if r.err != nil {
+			return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, r.err)
+		}
+		if e, ok := r.msg.(*ofp.ErrorMsg); ok {
 			return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, e)
 		}
-		return r, p, nil
+		return r.msg, p, nil
 	case <-s.done:
 		return nil, nil, fmt.Errorf("switch %s: %s: %w", s, what, ErrSwitchClosed)
 	case <-ctx.Done():
@@ -232,14 +297,25 @@ func (s *Switch) roundTrip(ctx context.Context, m ofp.Message, what string) (ofp
 
 // Multipart sends a multipart request and returns every part of the reply,
 // following REPLY_MORE until the last one.
+// The parts are held as they came on the wire until the last one, and
+// bounded by Config.MaxMultipartBytes and MaxMultipartTotal; a reply
+// that exceeds either returns an error wrapping ErrMultipartTooLarge, and
+// the session goes on.
 func (s *Switch) Multipart(ctx context.Context, m *ofp.MultipartRequest) ([]*ofp.MultipartReply, error) {
-	_, p, err := s.roundTrip(ctx, m, "multipart "+m.MPType.String())
+	return s.multipart(ctx, m, nil)
+}
+
+// multipart is Multipart with setup applied to the pending request.
+func (s *Switch) multipart(ctx context.Context, m *ofp.MultipartRequest, setup func(*pending)) ([]*ofp.MultipartReply, error) {
+	_, p, err := s.roundTripWith(ctx, m, "multipart "+m.MPType.String(), setup)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return p.parts, nil
+	parts := p.parts
+	p.parts = nil
+	return parts, nil
 }
 
 // Barrier waits until the switch has processed every message sent before.
@@ -255,7 +331,7 @@ func (s *Switch) Apply(ctx context.Context, msgs ...ofp.Message) error {
 	ps := make([]*pending, len(msgs))
 	for i, m := range msgs {
 		m.SetXID(s.nextXID())
-		ps[i] = s.register(m.XID())
+		ps[i] = s.register(m.XID(), nil)
 	}
 	defer func() {
 		for _, m := range msgs {
@@ -273,7 +349,7 @@ func (s *Switch) Apply(ctx context.Context, msgs ...ofp.Message) error {
 	for i, p := range ps {
 		select {
 		case r := <-p.reply:
-			if e, ok := r.(*ofp.ErrorMsg); ok {
+			if e, ok := r.msg.(*ofp.ErrorMsg); ok {
 				errs = append(errs, fmt.Errorf("switch %s: %s (xid %d): %w", s, msgs[i].Type(), msgs[i].XID(), e))
 			}
 		default:
@@ -303,17 +379,20 @@ func (s *Switch) writeLoop() {
 	w := bufio.NewWriterSize(s.conn, 64<<10)
 	for {
 		select {
-		case b := <-s.out:
+		case m := <-s.out:
 			s.conn.SetWriteDeadline(time.Now().Add(s.ctl.cfg.WriteTimeout))
-			if _, err := w.Write(b); err != nil {
+			if _, err := w.Write(m.b); err != nil {
 				s.close(fmt.Errorf("write: %w", err))
 				return
 			}
-			if len(s.out) == 0 {
+			if len(s.out) == 0 || m.written != nil {
 				if err := w.Flush(); err != nil {
 					s.close(fmt.Errorf("write: %w", err))
 					return
 				}
+			}
+			if m.written != nil {
+				close(m.written)
 			}
 		case <-s.done:
 			return
@@ -327,7 +406,7 @@ func (s *Switch) writeLoop() {
 func (s *Switch) readLoop(r *ofp.Reader) {
 	for {
 		s.conn.SetReadDeadline(time.Now().Add(s.ctl.cfg.EchoTimeout))
-		b, err := r.ReadRaw()
+		m, err := s.next(r)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -336,24 +415,93 @@ func (s *Switch) readLoop(r *ofp.Reader) {
 			s.close(err)
 			return
 		}
-		m, err := ofp.Decode(b)
-		if err != nil {
-			s.ctl.metrics.decodeErrors.Inc()
-			s.close(fmt.Errorf("bad message: %w", err))
-			return
+		if m != nil {
+			s.handle(m)
 		}
-		s.ctl.metrics.messagesIn.WithLabelValues(m.Type().String()).Inc()
-		s.handle(m)
 	}
+}
+
+// next reads one message and decodes it. It returns a nil message for
+// one it dealt with itself; an error ends the session.
+func (s *Switch) next(r *ofp.Reader) (ofp.Message, error) {
+	b, err := r.ReadRaw()
+	if err != nil {
+		return nil, err
+	}
+	version, typ, _, _, _ := ofp.PeekHeader(b)
+	if version != ofp.Version {
+		// The version was agreed in HELLO; the specification has the
+		// receiver of another say BAD_VERSION. Nothing after it can be
+		// trusted to frame as 1.3: the session ends.
+		s.ctl.metrics.decodeErrors.Inc()
+		s.lastWords(s.protocolError(b, ofp.ErrBadRequest, ofp.BadRequestBadVersion))
+		return nil, fmt.Errorf("bad message: %s of version 0x%02x, not the negotiated 0x%02x: BAD_VERSION sent", typ, version, ofp.Version)
+	}
+	if typ == ofp.TypeMultipartReply {
+		s.ctl.metrics.messagesIn.WithLabelValues(typ.String()).Inc()
+		return nil, s.multipartPart(b)
+	}
+	m, err := ofp.Decode(b)
+	if err != nil {
+		s.ctl.metrics.decodeErrors.Inc()
+		return nil, fmt.Errorf("bad message: %w", err)
+	}
+	s.ctl.metrics.messagesIn.WithLabelValues(m.Type().String()).Inc()
+	return m, nil
+}
+
+// protocolError is the ERROR the switch gets for message b: it carries
+// b's xid and its first 64 bytes.
+func (s *Switch) protocolError(b []byte, t ofp.ErrorType, code uint16) *ofp.ErrorMsg {
+	e := &ofp.ErrorMsg{ErrType: t, Code: code, Data: bytes.Clone(b[:min(len(b), 64)])}
+	e.SetXID(binary.BigEndian.Uint32(b[4:]))
+	return e
+}
+
+// lastWords sends m and waits, at most WriteTimeout, until it has left,
+// so that the switch reads it before the connection closes.
+func (s *Switch) lastWords(m ofp.Message) {
+	b, err := ofp.Marshal(m)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.ctl.cfg.WriteTimeout)
+	defer cancel()
+	written := make(chan struct{})
+	if s.enqueueMsg(ctx, outMsg{b: b, written: written}) != nil {
+		return
+	}
+	select {
+	case <-written:
+	case <-s.done:
+	case <-ctx.Done():
+	}
+}
+
+// refuse answers a message the controller does not take with an ERROR;
+// the session goes on.
+func (s *Switch) refuse(m ofp.Message, t ofp.ErrorType, code uint16) {
+	b, err := ofp.Marshal(m)
+	if err != nil {
+		return
+	}
+	e := s.protocolError(b, t, code)
+	s.ctl.metrics.refusedMessages.WithLabelValues(m.Type().String()).Inc()
+	s.log.WithFields(logrus.Fields{"type": m.Type().String(), "xid": m.XID(), "error": e.Error()}).Info("message refused")
+	s.Send(context.Background(), e)
 }
 
 func (s *Switch) handle(m ofp.Message) {
 	switch m := m.(type) {
+	case *ofp.Unknown:
+		s.refuse(m, ofp.ErrBadRequest, ofp.BadRequestBadType)
+	case *ofp.Experimenter:
+		s.refuse(m, ofp.ErrBadRequest, ofp.BadRequestBadExperimenter)
 	case *ofp.EchoRequest:
 		rep := &ofp.EchoReply{Data: m.Data}
 		rep.SetXID(m.XID())
 		s.Send(context.Background(), rep)
-	case *ofp.EchoReply, *ofp.Hello:
+	case *ofp.Hello:
 		// Liveness is proven by the read itself.
 	case *ofp.PacketIn:
 		s.ctl.metrics.packetIns.Inc()
@@ -377,34 +525,16 @@ func (s *Switch) handle(m ofp.Message) {
 		s.queueEvent(event{kind: eventPortStatus, msg: m})
 	case *ofp.FlowRemoved:
 		s.queueEvent(event{kind: eventFlowRemoved, msg: m})
-	case *ofp.MultipartReply:
-		s.mu.Lock()
-		p := s.pending[m.XID()]
-		if p != nil {
-			p.parts = append(p.parts, m)
-			p.total += m.Len()
-			if p.total > s.ctl.cfg.MaxMultipartBytes {
-				s.mu.Unlock()
-				s.close(fmt.Errorf("multipart reply (xid %d) exceeds %d bytes", m.XID(), s.ctl.cfg.MaxMultipartBytes))
-				return
-			}
-		}
-		s.mu.Unlock()
-		if p != nil && !m.More() {
-			select {
-			case p.reply <- m:
-			default:
-			}
-		}
 	default:
 		s.mu.Lock()
 		p := s.pending[m.XID()]
 		s.mu.Unlock()
 		if p != nil {
-			select {
-			case p.reply <- m:
-			default:
-			}
+			s.deliver(p, answer{msg: m})
+			return
+		}
+		if _, ok := m.(*ofp.EchoReply); ok {
+			// To the keepalive: liveness is proven by the read itself.
 			return
 		}
 		if e, ok := m.(*ofp.ErrorMsg); ok {
@@ -414,6 +544,107 @@ func (s *Switch) handle(m ofp.Message) {
 		}
 		s.log.WithFields(logrus.Fields{"type": m.Type().String(), "xid": m.XID()}).Debug("unsolicited message")
 	}
+}
+
+// multipartPart takes one part of a multipart reply, still encoded: it
+// keeps a copy for the request waiting for it, within the request's limit
+// and the controller's budget, and decodes the whole reply with its last
+// part. Parts no request waits for are dropped undecoded. An error (a
+// part that does not decode) ends the session.
+func (s *Switch) multipartPart(b []byte) error {
+	if len(b) < ofp.HeaderLen+8 {
+		s.ctl.metrics.decodeErrors.Inc()
+		return fmt.Errorf("bad message: MULTIPART_REPLY of %d bytes", len(b))
+	}
+	xid := binary.BigEndian.Uint32(b[4:])
+	mpType := ofp.MultipartType(binary.BigEndian.Uint16(b[8:]))
+	last := binary.BigEndian.Uint16(b[10:])&ofp.MultipartMore == 0
+	s.mu.Lock()
+	p := s.pending[xid]
+	if p == nil || p.aborted {
+		s.mu.Unlock()
+		return nil
+	}
+	var limit string
+	switch {
+	case p.total+len(b) > p.limit:
+		limit = "request"
+	case !s.ctl.multipartReserve(len(b)):
+		limit = "total"
+	}
+	if limit != "" {
+		held := p.total + len(b)
+		s.ctl.multipartRelease(p.total)
+		p.raw, p.total, p.aborted = nil, 0, true
+		s.mu.Unlock()
+		s.ctl.metrics.multipartAborted.WithLabelValues(limit).Inc()
+		var err error
+		if limit == "request" {
+			err = fmt.Errorf("%w: %s reply (xid %d) reached %d bytes, more than the %d allowed per request",
+				ErrMultipartTooLarge, mpType, xid, held, p.limit)
+		} else {
+			err = fmt.Errorf("%w: %s reply (xid %d) at %d bytes: the %d bytes all replies in progress may hold are taken",
+				ErrMultipartTooLarge, mpType, xid, held, s.ctl.cfg.MaxMultipartTotal)
+		}
+		s.log.WithFields(logrus.Fields{"xid": xid, "type": mpType.String(), "bytes": held, "limit": limit}).
+			WithError(err).Warn("multipart reply aborted")
+		s.deliver(p, answer{err: err})
+		return nil
+	}
+	p.raw = append(p.raw, bytes.Clone(b))
+	p.total += len(b)
+	if !last {
+		s.mu.Unlock()
+		return nil
+	}
+	raw := p.raw
+	p.raw = nil
+	s.mu.Unlock()
+
+	parts := make([]*ofp.MultipartReply, 0, len(raw))
+	for i, rb := range raw {
+		m, err := ofp.Decode(rb)
+		raw[i] = nil
+		if err != nil {
+			s.ctl.metrics.decodeErrors.Inc()
+			return fmt.Errorf("bad message: %w", err)
+		}
+		mp, ok := m.(*ofp.MultipartReply)
+		if !ok {
+			return fmt.Errorf("bad message: %s in a multipart reply", m.Type())
+		}
+		parts = append(parts, mp)
+	}
+	s.mu.Lock()
+	p.parts = parts
+	if p.portDesc {
+		s.setPortsLocked(parts)
+	}
+	s.mu.Unlock()
+	s.deliver(p, answer{msg: parts[len(parts)-1]})
+	return nil
+}
+
+// deliver hands a request its answer unless it has one already.
+func (s *Switch) deliver(p *pending, a answer) {
+	select {
+	case p.reply <- a:
+	default:
+	}
+}
+
+// setPortsLocked replaces the switch's ports with those of a PORT_DESC
+// reply. s.mu is held.
+func (s *Switch) setPortsLocked(parts []*ofp.MultipartReply) {
+	ports := map[uint32]ofp.Port{}
+	for _, p := range parts {
+		if pd, ok := p.Body.(*ofp.PortDescReply); ok {
+			for _, port := range pd.Ports {
+				ports[port.PortNo] = port
+			}
+		}
+	}
+	s.ports = ports
 }
 
 // controlQueue bounds the control events waiting for the event loop. A
@@ -436,6 +667,13 @@ func (s *Switch) queueEvent(e event) {
 // so an app may make requests to the switch from its callbacks. Control
 // events go before packet-ins.
 func (s *Switch) eventLoop() {
+	if s.after != nil {
+		select {
+		case <-s.after:
+		case <-s.done:
+			return
+		}
+	}
 	for {
 		select {
 		case <-s.done:

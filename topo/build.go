@@ -108,7 +108,10 @@ func (b *builder) buildSwitches(switches []fileSwitch) {
 	b.t.switchByName = map[string]*Switch{}
 	for i, fs := range switches {
 		entry := fmt.Sprintf("switches[%d]", i)
-		sw := &Switch{Name: fs.Name, Line: b.p.lines.line(entry)}
+		sw := &Switch{Name: fs.Name, TLSSubject: fs.TLSSubject, Line: b.p.lines.line(entry)}
+		if fs.TLSSubject != "" && (b.t.Controller.TLS == nil || b.t.Controller.TLS.CA == "") {
+			b.p.add(entry+".tls_subject", "a certificate subject needs mutual TLS (controller.tls with a ca)")
+		}
 		ok := b.checkName(entry, fs.Name)
 		dpid, err := parseDPID(fs.DPID)
 		if err != nil {

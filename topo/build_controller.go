@@ -61,6 +61,29 @@ func (b *builder) buildController(fc *fileController) {
 	if fc.PacketInBurst < 0 {
 		b.p.add("controller.packet_in_burst", "%d is negative", fc.PacketInBurst)
 	}
+	c.MaxHandshakes, c.MaxHandshakesPerSource = fc.MaxHandshakes, fc.MaxHandshakesPerSource
+	c.MaxMultipartBytes, c.MaxMultipartBytesTotal = fc.MaxMultipartBytes, fc.MaxMultipartBytesTotal
+	for _, v := range []struct {
+		key string
+		n   int
+	}{
+		{"max_handshakes", fc.MaxHandshakes}, {"max_handshakes_per_source", fc.MaxHandshakesPerSource},
+		{"max_multipart_bytes", fc.MaxMultipartBytes}, {"max_multipart_bytes_total", fc.MaxMultipartBytesTotal},
+	} {
+		if v.n < 0 {
+			b.p.add("controller."+v.key, "%d is negative (0 takes the default)", v.n)
+		}
+	}
+	if fc.MaxMultipartBytes > 0 && fc.MaxMultipartBytesTotal > 0 && fc.MaxMultipartBytes > fc.MaxMultipartBytesTotal {
+		b.p.add("controller.max_multipart_bytes", "%d is more than max_multipart_bytes_total (%d)", fc.MaxMultipartBytes, fc.MaxMultipartBytesTotal)
+	}
+	if fc.MaxHandshakes > 0 && fc.MaxHandshakesPerSource > fc.MaxHandshakes {
+		b.p.add("controller.max_handshakes_per_source", "%d is more than max_handshakes (%d)", fc.MaxHandshakesPerSource, fc.MaxHandshakes)
+	}
+	c.TakeoverProbeTimeout = b.duration("controller.takeover_probe_timeout", fc.TakeoverProbeTimeout, 0)
+	if fc.TakeoverProbeTimeout != "" && (c.TakeoverProbeTimeout < 10*time.Millisecond || c.TakeoverProbeTimeout > time.Minute) {
+		b.p.add("controller.takeover_probe_timeout", "%v is out of range (10ms to 1m)", c.TakeoverProbeTimeout)
+	}
 	if c.EchoTimeout <= c.EchoInterval {
 		b.p.add("controller.echo_timeout", "echo_timeout (%v) must be longer than echo_interval (%v)", c.EchoTimeout, c.EchoInterval)
 	}

@@ -23,6 +23,12 @@ type fileController struct {
 	EchoTimeout   string   `yaml:"echo_timeout"`
 	PacketInRate  int      `yaml:"packet_in_rate"`
 	PacketInBurst int      `yaml:"packet_in_burst"`
+
+	MaxHandshakes          int    `yaml:"max_handshakes"`
+	MaxHandshakesPerSource int    `yaml:"max_handshakes_per_source"`
+	MaxMultipartBytes      int    `yaml:"max_multipart_bytes"`
+	MaxMultipartBytesTotal int    `yaml:"max_multipart_bytes_total"`
+	TakeoverProbeTimeout   string `yaml:"takeover_probe_timeout"`
 }
 
 type fileTLS struct {
@@ -32,8 +38,9 @@ type fileTLS struct {
 }
 
 type fileSwitch struct {
-	Name string `yaml:"name"`
-	DPID string `yaml:"dpid"`
+	Name       string `yaml:"name"`
+	DPID       string `yaml:"dpid"`
+	TLSSubject string `yaml:"tls_subject"`
 }
 
 type fileLink struct {

@@ -45,6 +45,13 @@ type Controller struct {
 	// PacketInBurst is the burst above it (0: a tenth of the rate).
 	PacketInRate  int
 	PacketInBurst int
+	// Bounds on hostile or broken peers; zero takes the controller's
+	// default (docs/configuration.md).
+	MaxHandshakes          int           // connections in handshake
+	MaxHandshakesPerSource int           // the same per remote address
+	MaxMultipartBytes      int           // one multipart reply
+	MaxMultipartBytesTotal int           // every multipart reply in progress
+	TakeoverProbeTimeout   time.Duration // a live session's echo when its datapath id is claimed again
 }
 
 // Listen is an OpenFlow listening endpoint written the Open vSwitch way,
@@ -68,7 +75,10 @@ type TLS struct {
 type Switch struct {
 	Name string
 	DPID uint64
-	Line int // where the entry starts in the file
+	// TLSSubject is the common name (CN) of the certificate the switch
+	// must present over mutual TLS; empty: not checked.
+	TLSSubject string
+	Line       int // where the entry starts in the file
 }
 
 func (s *Switch) String() string { return fmt.Sprintf("%s (dpid %#x)", s.Name, s.DPID) }

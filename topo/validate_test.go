@@ -478,13 +478,21 @@ controller:
   echo_interval: 10s
   echo_timeout: 5
   packet_in_rate: -1
-switches: [{name: s1, dpid: "0x1"}]
+  max_handshakes: 8
+  max_handshakes_per_source: 16
+  max_multipart_bytes: -1
+  takeover_probe_timeout: 2m
+switches: [{name: s1, dpid: "0x1", tls_subject: s1.example}]
 `,
 		want: []string{
 			`t.yaml:3: controller.listen: malformed listen address "udp:0.0.0.0:6653" (want tcp:0.0.0.0:6653 or tls:[::]:6653)`,
 			`t.yaml:4: controller.metrics: malformed address "localhost:9464" (want 127.0.0.1:9464 or [::1]:9464)`,
 			`t.yaml:6: controller.echo_timeout: echo_timeout (5s) must be longer than echo_interval (10s)`,
 			`t.yaml:7: controller.packet_in_rate: -1 is negative (0 means unbounded)`,
+			`t.yaml:9: controller.max_handshakes_per_source: 16 is more than max_handshakes (8)`,
+			`t.yaml:10: controller.max_multipart_bytes: -1 is negative (0 takes the default)`,
+			`t.yaml:11: controller.takeover_probe_timeout: 2m0s is out of range (10ms to 1m)`,
+			`t.yaml:12: switches[0].tls_subject: a certificate subject needs mutual TLS (controller.tls with a ca)`,
 		},
 	},
 	{
@@ -511,7 +519,7 @@ hosts:
 nat64: {}
 `,
 		want: []string{
-			`t.yaml:3: switches[0].model: unknown field (known fields: dpid, name)`,
+			`t.yaml:3: switches[0].model: unknown field (known fields: dpid, name, tls_subject)`,
 			`t.yaml:6: hosts[0].name: key given twice (also at line 5)`,
 			`t.yaml:7: nat64: unknown field (known fields: controller, gateways, hosts, links, splice46, subnets, switches)`,
 		},

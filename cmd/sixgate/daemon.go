@@ -106,9 +106,17 @@ func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
 		EchoTimeout:   t.Controller.EchoTimeout,
 		PacketInRate:  t.Controller.PacketInRate,
 		PacketInBurst: t.Controller.PacketInBurst,
-		Apps:          apps.list,
-		Log:           log,
-		Registerer:    reg,
+
+		MaxHandshakes:          t.Controller.MaxHandshakes,
+		MaxHandshakesPerSource: t.Controller.MaxHandshakesPerSource,
+		MaxMultipartBytes:      t.Controller.MaxMultipartBytes,
+		MaxMultipartTotal:      t.Controller.MaxMultipartBytesTotal,
+		TakeoverProbeTimeout:   t.Controller.TakeoverProbeTimeout,
+		SwitchSubjects:         switchSubjects(t),
+
+		Apps:       apps.list,
+		Log:        log,
+		Registerer: reg,
 	}
 	if t.Controller.TLS != nil {
 		if cfg.TLS, err = loadTLS(t.Controller.TLS); err != nil {
@@ -192,8 +200,21 @@ func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.C
 		log.WithError(err).Error("reload: apps rejected the configuration; keeping the running one")
 		return
 	}
+	ctl.SetSwitchSubjects(switchSubjects(t))
 	log.WithField("file", path).Info("configuration reloaded")
 	ctl.ResyncAll()
+}
+
+// switchSubjects binds the datapath ids of the switches that name a
+// certificate subject to it.
+func switchSubjects(t *topo.Topology) map[uint64]string {
+	m := map[uint64]string{}
+	for _, sw := range t.Switches {
+		if sw.TLSSubject != "" {
+			m[sw.DPID] = sw.TLSSubject
+		}
+	}
+	return m
 }
 
 // sameController compares controller sections by value, TLS files included.

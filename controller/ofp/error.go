@@ -26,12 +26,13 @@ const (
 
 // Codes used by the controller itself.
 const (
-	HelloFailedIncompatible = 0
-	BadRequestBadVersion    = 0
-	BadRequestBadType       = 1
-	BadRequestBadMultipart  = 2
-	BadRequestBadLen        = 6
-	FlowModBadTableID       = 2
+	HelloFailedIncompatible   = 0
+	BadRequestBadVersion      = 0
+	BadRequestBadType         = 1
+	BadRequestBadMultipart    = 2
+	BadRequestBadExperimenter = 3
+	BadRequestBadLen          = 6
+	FlowModBadTableID         = 2
 )
 
 type errorNames struct {

@@ -33,6 +33,13 @@ type Switch struct {
 	// HangUp, if set, is asked about every message received; when it
 	// says so the switch closes the connection instead of answering.
 	HangUp func(ofp.Message) bool
+	// Ignore, if set, is asked about every message received; the switch
+	// does not answer those it says (the test may, by hand).
+	Ignore func(ofp.Message) bool
+	// Around, if set, is asked about every message received; it returns
+	// messages to send before and after the switch's own answer. All of
+	// them leave in one write, so the controller reads them back to back.
+	Around func(ofp.Message) (before, after []ofp.Message)
 
 	mu       sync.Mutex
 	groups   map[uint32]ofp.GroupDesc
@@ -167,8 +174,24 @@ func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
 		if s.HangUp != nil && s.HangUp(m) {
 			return errors.New("hung up on purpose")
 		}
-		for _, rep := range s.answer(m) {
-			if err := s.SendMessage(rep); err != nil {
+		var out []ofp.Message
+		if s.Ignore == nil || !s.Ignore(m) {
+			out = s.answer(m)
+		}
+		if s.Around != nil {
+			before, after := s.Around(m)
+			out = append(append(before, out...), after...)
+		}
+		var b []byte
+		for _, rep := range out {
+			mb, err := ofp.Marshal(rep)
+			if err != nil {
+				return err
+			}
+			b = append(b, mb...)
+		}
+		if len(b) > 0 {
+			if err := s.Send(b); err != nil {
 				return err
 			}
 		}
