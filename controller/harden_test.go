@@ -132,7 +132,7 @@ func chatter(sw *ofptest.Switch, stop <-chan struct{}) {
 	msgs := []ofp.Message{
 		&ofp.PortStatus{Reason: ofp.PortReasonModify, Port: ofp.Port{PortNo: 1, Name: "p1", HWAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}}},
 		&ofp.EchoRequest{Data: []byte("busy")},
-		&ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}},
+		&ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(1)), Data: []byte{1, 2, 3}},
 		&ofp.ErrorMsg{ErrType: ofp.ErrBadRequest, Code: ofp.BadRequestBadType},
 		&ofp.GetConfigReply{},
 	}

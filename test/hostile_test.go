@@ -122,7 +122,7 @@ func TestHostilePeers(t *testing.T) {
 	ask := func() time.Duration {
 		n := answered()
 		start := time.Now()
-		pi := &ofp.PacketIn{BufferID: ofp.NoBuffer32, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(1)), Data: arp}
+		pi := &ofp.PacketIn{BufferID: ofp.NoBufferID, Cookie: ^uint64(0), Match: ofp.NewMatch(ofp.InPort(1)), Data: arp}
 		if err := good.SendMessage(pi); err != nil {
 			return -1
 		}
