@@ -141,6 +141,8 @@ func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
 	if c.heldFIN {
 		c.sndNxtC++
 	}
+	c.lastEndC, c.lastEndB = c.sndNxtC, c.sndNxtB
+	c.winB, c.tsValB = tcp.Window()>>c.scaleBackend, c.tsBackend
 	e.unschedule(c)
 	e.setState(c, StateEstablished)
 	e.stats.Spliced++
@@ -178,7 +180,7 @@ func (e *Engine) replay(c *conn, out *packet.Batch) {
 		}
 		if last && c.heldFIN {
 			s.flags |= packet.TCPFlagFIN
-			c.finClient = true
+			c.finClient, c.watch = true, true
 		}
 		e.emit6(out, c.k6.client6, c.k6.backend, &s)
 		if last {

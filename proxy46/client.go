@@ -66,8 +66,37 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 	case StateHolding, StateBackendSyn:
 		return e.hold(c, tcp, doff, out)
 	}
-	// Established or closed and carrying a SYN: a stale retransmission.
+	// A SYN on a synchronized connection: the client may have restarted
+	// and lost its state, or the SYN is old or forged. A challenge ACK
+	// (RFC 9293 §3.10.7.4, RFC 5961 §4) makes a restarted client reset
+	// the connection with the exact sequence number, after which its
+	// next SYN opens a new one.
+	e.challengeSpliced(c, out)
 	return e.drop(DropStateMismatch)
+}
+
+// challengeSpliced sends the client, on the backend's behalf, an ACK of
+// what the backend acknowledged last, with the backend's next sequence
+// number, latest window and timestamp, within ChallengeACKLimit.
+func (e *Engine) challengeSpliced(c *conn, out *packet.Batch) {
+	if !e.challengeAllowed() {
+		return
+	}
+	var w optionWriter
+	if c.translateTS {
+		w.alignedTimestamps(c.tsValB-c.tsShift, c.tsClient)
+	}
+	window := c.winB
+	if c.rescaleB2C {
+		window = rescaleWindow(window, c.scaleBackend, c.scaleClientView())
+	}
+	s := segment{
+		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
+		seq: c.sndNxtB - c.seqShift, ack: c.ackB, flags: packet.TCPFlagACK,
+		window: window, opts: w.bytes(),
+	}
+	e.emit4(out, c.k4.vip, c.k4.client, &s)
+	e.stats.ChallengeACKs++
 }
 
 // noteSYNData counts a SYN that carries data. Without TCP Fast Open the
@@ -272,7 +301,13 @@ func (e *Engine) hold(c *conn, tcp packet.TCP, doff int, out *packet.Batch) pack
 	if flags&packet.TCPFlagRST != 0 {
 		return e.holdReset(c, tcp, out)
 	}
-	if flags&packet.TCPFlagSYN != 0 || flags&packet.TCPFlagACK == 0 {
+	if flags&packet.TCPFlagSYN != 0 {
+		// The client is synchronized: challenge as on a spliced
+		// connection (RFC 5961 §4).
+		e.challengeClient(c, out)
+		return e.drop(DropStateMismatch)
+	}
+	if flags&packet.TCPFlagACK == 0 {
 		return e.drop(DropStateMismatch)
 	}
 	if tcp.Ack() != c.isnEdge+1 {

@@ -60,6 +60,15 @@ func (e *Engine) fire(c *conn, now int64, out *packet.Batch) {
 		}
 		e.stats.BackendSynRetries++
 		e.sendBackendSyn(c, out)
+	case StateEstablished:
+		if c.rstFrom == rstNone {
+			e.unschedule(c)
+			return
+		}
+		// A RST that was not exact and that the other side did not
+		// answer: the receiver took it.
+		e.stats.LingerExpired++
+		e.remove(c)
 	case StateClosed:
 		e.stats.LingerExpired++
 		e.remove(c)

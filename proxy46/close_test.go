@@ -1,0 +1,254 @@
+package proxy46
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// closeFabric is a network for the closing tests: port 5000 goes to a
+// server that aborts (it closes with unread input, so its stack resets
+// right behind its last data), port 25 to a server that speaks first.
+func closeFabric(t *testing.T, mod func(*Config)) *fabric {
+	t.Helper()
+	cfg := Config{
+		Pool6: pool6,
+		Services: []Service{
+			{VIP: vip, Port: 5000, Policy: PolicyHash, Backends: []Backend{{Addr: ap(hostA, 5000)}}},
+			{VIP: vip, Port: 25, Policy: PolicyHash, Backends: []Backend{{Addr: ap(hostA, 25)}}},
+		},
+		ISNKey: [16]byte{5, 5, 5},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f := newFabric(t, fabricConfig{
+		engine:   cfg,
+		backends: map[netip.Addr]netstackOptions{hostA: {}},
+		seed:     11,
+	})
+	serveEach(f.listen(ap(hostA, 5000)), func(c net.Conn) {
+		var b [1]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			return
+		}
+		c.Write([]byte("bye\n"))
+		// Returning closes with the rest of the input unread: a reset.
+	})
+	serveBanner(t, f.listen(ap(hostA, 25)), "A")
+	return f
+}
+
+// dialFrom opens a connection from a chosen client port.
+func (f *fabric) dialFrom(ctx context.Context, lport, port uint16) (*gonet.TCPConn, error) {
+	var wq waiter.Queue
+	ep, terr := f.client.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
+	if terr != nil {
+		return nil, errors.New(terr.String())
+	}
+	ep.SocketOptions().SetReuseAddress(true)
+	if terr := ep.Bind(tcpip.FullAddress{NIC: 1, Port: lport}); terr != nil {
+		ep.Close()
+		return nil, errors.New(terr.String())
+	}
+	we, ch := waiter.NewChannelEntry(waiter.WritableEvents)
+	wq.EventRegister(&we)
+	defer wq.EventUnregister(&we)
+	terr = ep.Connect(tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(vip.As4()), Port: port})
+	if _, ok := terr.(*tcpip.ErrConnectStarted); ok {
+		select {
+		case <-ch:
+			terr = ep.LastError()
+		case <-ctx.Done():
+			ep.Close()
+			return nil, ctx.Err()
+		}
+	}
+	if terr != nil {
+		ep.Close()
+		return nil, errors.New(terr.String())
+	}
+	return gonet.NewTCPConn(&wq, ep), nil
+}
+
+// abortedExchange sends a few bytes from lport, reads the server's answer
+// and expects the server's reset.
+func abortedExchange(ctx context.Context, f *fabric, lport uint16) error {
+	c, err := f.dialFrom(ctx, lport, 5000)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	if _, err := c.Write([]byte("hello, unread")); err != nil {
+		return err
+	}
+	got, err := io.ReadAll(c)
+	if string(got) != "bye\n" {
+		return errors.New("answer " + string(got))
+	}
+	if err == nil {
+		return errors.New("closed without a reset")
+	}
+	return nil
+}
+
+// TestNetstackAbortFreesPort: a server that aborts resets with the
+// sequence number right behind its unacknowledged data. The engine must
+// take that reset as closing, so that the client can connect again from
+// the same port at once.
+func TestNetstackAbortFreesPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f := closeFabric(t, nil)
+	const lport = 41000
+	for i := range 3 {
+		if err := abortedExchange(ctx, f, lport); err != nil {
+			t.Fatalf("connection %d from port %d: %v", i, lport, err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			cs := f.engine.Connections()
+			if len(cs) == 1 && cs[0].State == StateClosed {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("connection %d after the reset: %+v", i, cs)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// spliced sets up a spliced connection on the round-robin service and
+// returns what the test needs to forge its segments.
+type splicedConn struct {
+	cport      uint16
+	isnC, isnV uint32
+	isnB       uint32
+	backend    netip.Addr
+	bport      uint16
+}
+
+func spliceL4(t *testing.T, e *Engine, cport uint16) splicedConn {
+	t.Helper()
+	s := splicedConn{cport: cport, isnC: 1000, isnB: 500_000}
+	syn := pkt4(t, client4, vip, cport, 22, seg{seq: s.isnC, flags: "S", window: 64240, opts: []layers.TCPOption{optMSSv(1460)}})
+	s.isnV = handle1(t, e, syn).tcp.Seq
+	bs := handle1(t, e, pkt4(t, client4, vip, cport, 22, seg{seq: s.isnC + 1, ack: s.isnV + 1, flags: "A"}))
+	s.backend, s.bport = ip(bs.ip6.DstIP), uint16(bs.tcp.DstPort)
+	v, ds := handle(t, e, pkt6(t, s.backend, client6, s.bport, cport, seg{seq: s.isnB, ack: s.isnC + 1, flags: "SA", window: 65535,
+		opts: []layers.TCPOption{optMSSv(1440)}}))
+	if v != packet.Consumed || len(ds) != 1 {
+		t.Fatalf("splice: %v, %d packets", v, len(ds))
+	}
+	return s
+}
+
+func (s splicedConn) fromBackend(t *testing.T, off uint32, ack uint32, flags, payload string) []byte {
+	return pkt6(t, s.backend, client6, s.bport, s.cport, seg{seq: s.isnB + 1 + off, ack: ack, flags: flags, window: 1000, payload: []byte(payload)})
+}
+
+func (s splicedConn) fromClient(t *testing.T, off uint32, ack uint32, flags, payload string) []byte {
+	return pkt4(t, client4, vip, s.cport, 22, seg{seq: s.isnC + 1 + off, ack: ack, flags: flags, window: 1000, payload: []byte(payload)})
+}
+
+func connState(t *testing.T, e *Engine) State {
+	t.Helper()
+	cs := e.Connections()
+	if len(cs) != 1 {
+		t.Fatalf("%d connections", len(cs))
+	}
+	return cs[0].State
+}
+
+// TestRSTClosing checks which resets close a spliced connection: the
+// receiver's last ACK, the end of the sender's last forwarded segment;
+// another in-window RST is forwarded and ends the entry after the closed
+// timeout unless the peer speaks; one outside the window is dropped.
+func TestRSTClosing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		off   uint32 // RST sequence number past the backend's ISN + 1
+		peer  bool   // the client speaks after the RST
+		state State  // right after the RST
+		gone  bool   // removed after the closed timeout
+	}{
+		{"receiver-ack", 0, false, StateClosed, true},
+		{"sender-end", 10, false, StateClosed, true},
+		{"in-window", 5, false, StateEstablished, true},
+		{"in-window-answered", 5, true, StateEstablished, false},
+		{"outside", 1 << 20, false, StateEstablished, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, clock := newTestEngine(t, nil)
+			s := spliceL4(t, e, 40100)
+			// Ten bytes from the backend the client has not acknowledged.
+			handle1(t, e, s.fromBackend(t, 0, s.isnC+1, "PA", "0123456789"))
+			v, ds := handle(t, e, s.fromBackend(t, tc.off, s.isnC+1, "RA", ""))
+			if tc.off == 1<<20 {
+				if v != packet.Drop || len(ds) != 0 {
+					t.Fatalf("out-of-window RST: %v, %d packets", v, len(ds))
+				}
+			} else if len(ds) != 1 || !ds[0].tcp.RST || ds[0].tcp.Seq != s.isnV+1+tc.off {
+				t.Fatalf("RST not forwarded: %v %+v", v, ds)
+			}
+			if got := connState(t, e); got != tc.state {
+				t.Fatalf("state %v after the RST, want %v", got, tc.state)
+			}
+			if tc.peer {
+				handle1(t, e, s.fromClient(t, 0, s.isnV+1+10, "A", ""))
+			}
+			clock.Advance(e.cfg.Timeouts.Linger + time.Second)
+			expire(t, e)
+			if gone := e.Len() == 0; gone != tc.gone {
+				t.Fatalf("removed %v after the closed timeout, want %v", gone, tc.gone)
+			}
+		})
+	}
+}
+
+// TestSYNOnSplicedGetsChallengeACK: a SYN on a spliced connection is
+// answered with an ACK carrying the backend's next sequence number and
+// last acknowledgment; a SYN on a closed one opens a new connection.
+func TestSYNOnSplicedGetsChallengeACK(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	s := spliceL4(t, e, 40200)
+	handle1(t, e, s.fromClient(t, 0, s.isnV+1, "PA", "abc"))
+	handle1(t, e, s.fromBackend(t, 0, s.isnC+1+3, "PA", "0123456789"))
+	syn := pkt4(t, client4, vip, s.cport, 22, seg{seq: 777, flags: "S", window: 64240})
+	v, ds := handle(t, e, syn)
+	if v != packet.Drop || len(ds) != 1 {
+		t.Fatalf("SYN on a spliced connection: %v, %d packets", v, len(ds))
+	}
+	ch := ds[0].tcp
+	if ch.SYN || !ch.ACK || ch.RST || ch.Seq != s.isnV+1+10 || ch.Ack != s.isnC+1+3 || ch.Window != 1000 {
+		t.Fatalf("challenge ACK %+v", ch)
+	}
+	if e.Stats().ChallengeACKs != 1 || connState(t, e) != StateEstablished {
+		t.Fatalf("challenge ACKs %d", e.Stats().ChallengeACKs)
+	}
+	// The client resets exactly; the next SYN is a new connection.
+	handle1(t, e, s.fromClient(t, 3, 0, "R", ""))
+	if connState(t, e) != StateClosed {
+		t.Fatalf("state %v after the exact RST", connState(t, e))
+	}
+	sa := handle1(t, e, syn)
+	if !sa.tcp.SYN || !sa.tcp.ACK || sa.tcp.Ack != 778 {
+		t.Fatalf("SYN on a closed connection: %+v", sa.tcp)
+	}
+}
