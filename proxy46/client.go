@@ -3,6 +3,7 @@ package proxy46
 import (
 	"encoding/binary"
 	"net/netip"
+	"time"
 
 	"github.com/sixgate/sixgate/packet"
 )
@@ -153,9 +154,40 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *
 		c.tsEdge = e.tsBase(k)
 	}
 	e.insert(c)
-	e.schedule(c, now+int64(e.cfg.Timeouts.Embryonic))
+	e.scheduleSynAck(c)
 	e.sendSynAck(c, out)
 	return packet.Consumed
+}
+
+// synAckRTO is the initial retransmission timeout of the SYN-ACK
+// (RFC 9293 §3.8.1, RFC 6298 §2.1), doubled on each retransmission as
+// Linux does for tcp_synack_retries.
+const synAckRTO = int64(time.Second)
+
+// scheduleSynAck sets the timer of a syn-received connection: the next
+// SYN-ACK retransmission, or the embryonic timeout if that comes first.
+func (e *Engine) scheduleSynAck(c *conn) {
+	rto := synAckRTO << min(c.synAckTries, 16)
+	e.schedule(c, min(e.now+rto, c.created+int64(e.cfg.Timeouts.Embryonic)))
+}
+
+// synAckTimer runs when a syn-received connection's timer fires. Its
+// client may be waiting for the SYN-ACK, or be established with its
+// handshake ACK lost: for a server-speaks-first service it then waits
+// for a banner forever unless the SYN-ACK comes again and draws another
+// ACK. At the embryonic timeout the connection is given up with a reset,
+// which both kinds of client accept.
+func (e *Engine) synAckTimer(c *conn, now int64, out *packet.Batch) {
+	if now-c.created >= int64(e.cfg.Timeouts.Embryonic) {
+		e.stats.EmbryonicExpired++
+		e.resetClient(c, out)
+		e.remove(c)
+		return
+	}
+	c.synAckTries++
+	e.stats.SynAckRetries++
+	e.sendSynAck(c, out)
+	e.scheduleSynAck(c)
 }
 
 // tsBase is the edge's timestamp clock for a connection: milliseconds

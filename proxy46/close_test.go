@@ -3,9 +3,11 @@ package proxy46
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,5 +252,77 @@ func TestSYNOnSplicedGetsChallengeACK(t *testing.T) {
 	sa := handle1(t, e, syn)
 	if !sa.tcp.SYN || !sa.tcp.ACK || sa.tcp.Ack != 778 {
 		t.Fatalf("SYN on a closed connection: %+v", sa.tcp)
+	}
+}
+
+// TestNetstackLostHandshakeACK: on a server-speaks-first service the
+// client whose handshake ACK is lost is established and waits for the
+// banner. The SYN-ACK retransmission draws the ACK again.
+func TestNetstackLostHandshakeACK(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	f := closeFabric(t, nil)
+	var dropped atomic.Bool
+	drop := func(p []byte) bool {
+		ip := packet.IPv4(p)
+		tcp := packet.TCP(p[ip.HeaderLength():])
+		if tcp.Flags() == packet.TCPFlagACK && len(tcp) == tcp.DataOffset() && !dropped.Load() {
+			dropped.Store(true)
+			return true
+		}
+		return false
+	}
+	f.clientDrop.Store(&drop)
+	c, err := f.dialFrom(ctx, 41500, 25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	if string(b) != "220 A\r\n" || !dropped.Load() {
+		t.Fatalf("banner %q (%v), handshake ACK dropped: %v", b, err, dropped.Load())
+	}
+	if st := f.engine.Stats(); st.SynAckRetries == 0 {
+		t.Errorf("no SYN-ACK retransmission counted: %+v", st)
+	}
+}
+
+// TestSynAckRetransmission: the SYN-ACK goes again 1, 2, 4 s after the
+// first while the handshake ACK is missing, each time the same; at the
+// embryonic timeout the client is reset.
+func TestSynAckRetransmission(t *testing.T) {
+	e, clock := newTestEngine(t, nil) // embryonic timeout 10 s
+	syn := pkt4(t, client4, vip, 40300, 22, seg{seq: 1000, flags: "S", window: 64240,
+		opts: []layers.TCPOption{optMSSv(1460), optSACKOK(), optTS(100, 0), optNOPv(), optWS(8)}})
+	first := handle1(t, e, syn)
+	tsFirst, _ := tsOf(t, first.tcp)
+	var at []time.Duration
+	for elapsed := time.Duration(0); elapsed < 12*time.Second; {
+		clock.Advance(100 * time.Millisecond)
+		elapsed += 100 * time.Millisecond
+		for _, d := range expire(t, e) {
+			if d.tcp.RST {
+				if elapsed != 10*time.Second || d.tcp.Seq != first.tcp.Seq+1 || d.tcp.Ack != 1001 || !d.tcp.ACK {
+					t.Fatalf("reset at %v: %+v", elapsed, d.tcp)
+				}
+				at = append(at, -elapsed)
+				continue
+			}
+			if !d.tcp.SYN || !d.tcp.ACK || d.tcp.Seq != first.tcp.Seq || d.tcp.Ack != 1001 {
+				t.Fatalf("not the SYN-ACK again at %v: %+v", elapsed, d.tcp)
+			}
+			if ts, _ := tsOf(t, d.tcp); ts != tsFirst {
+				t.Errorf("retransmitted TSval %d, first %d", ts, tsFirst)
+			}
+			at = append(at, elapsed)
+		}
+	}
+	want := []time.Duration{time.Second, 3 * time.Second, 7 * time.Second, -10 * time.Second}
+	if fmt.Sprint(at) != fmt.Sprint(want) {
+		t.Fatalf("SYN-ACKs (negative: reset) at %v, want %v", at, want)
+	}
+	if st := e.Stats(); e.Len() != 0 || st.SynAckRetries != 3 || st.EmbryonicExpired != 1 || st.ClientResets != 1 {
+		t.Fatalf("%d connections, stats %+v", e.Len(), st)
 	}
 }

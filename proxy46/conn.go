@@ -120,11 +120,12 @@ type conn struct {
 	// address and port changes of each direction.
 	adj46, adj64 uint16
 
-	synTries   int   // SYNs sent to the current backend
-	synStarted int64 // first SYN to the current backend
-	created    int64 // engine clock, nanoseconds
-	lastSeen   int64
-	deadline   int64 // state timer: embryonic, backend SYN, linger
+	synAckTries int   // SYN-ACKs retransmitted to the client by the timer
+	synTries    int   // SYNs sent to the current backend
+	synStarted  int64 // first SYN to the current backend
+	created     int64 // engine clock, nanoseconds
+	lastSeen    int64
+	deadline    int64 // state timer: embryonic, backend SYN, linger
 
 	packetsC2B, packetsB2C uint64
 	bytesC2B, bytesB2C     uint64

@@ -40,9 +40,7 @@ func (e *Engine) Expire(out *packet.Batch) {
 func (e *Engine) fire(c *conn, now int64, out *packet.Batch) {
 	switch c.state {
 	case StateSynReceived:
-		// The client never completed its handshake.
-		e.stats.EmbryonicExpired++
-		e.remove(c)
+		e.synAckTimer(c, now, out)
 	case StateHolding:
 		// The first bytes did not decide in time: a default backend
 		// takes the connection, as it would for a server-speaks-first

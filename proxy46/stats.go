@@ -21,6 +21,7 @@ type Stats struct {
 	ByState           [NumStates]int64
 
 	SynAcksSent       uint64
+	SynAckRetries     uint64 // SYN-ACKs retransmitted by the timer (also in SynAcksSent)
 	BackendSyns       uint64 // first SYNs to a backend
 	BackendSynRetries uint64
 	BackendRefused    uint64 // RST from a backend during its handshake

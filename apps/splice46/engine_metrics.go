@@ -94,7 +94,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		name string
 		v    uint64
 	}{
-		{"syn_ack_sent", s.SynAcksSent}, {"backend_syn", s.BackendSyns},
+		{"syn_ack_sent", s.SynAcksSent}, {"syn_ack_retry", s.SynAckRetries}, {"backend_syn", s.BackendSyns},
 		{"backend_syn_retry", s.BackendSynRetries}, {"backend_refused", s.BackendRefused},
 		{"backend_timeout", s.BackendTimeouts}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
 		{"client_reset", s.ClientResets}, {"backend_reset", s.BackendResets},
