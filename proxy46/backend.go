@@ -181,6 +181,7 @@ func (e *Engine) replay(c *conn, out *packet.Batch) {
 		if last && c.heldFIN {
 			s.flags |= packet.TCPFlagFIN
 			c.finClient, c.watch = true, true
+			c.finEndC = s.seq + uint32(n) + 1
 		}
 		e.emit6(out, c.k6.client6, c.k6.backend, &s)
 		if last {

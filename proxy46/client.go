@@ -113,7 +113,7 @@ func (e *Engine) noteSYNData(tcp packet.TCP, doff int) {
 // keeping state below SynCookieThreshold embryonic connections and
 // answering with a SYN cookie from there on.
 func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
-	if len(e.by4) >= e.cfg.MaxConnections {
+	if e.tableFull() {
 		return e.drop(DropTableFull)
 	}
 	emb := e.embryonic()
@@ -253,7 +253,7 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, ou
 		e.resetStray4(k, tcp, out)
 		return e.drop(DropBadCookie)
 	}
-	if len(e.by4) >= e.cfg.MaxConnections {
+	if e.tableFull() {
 		return e.drop(DropTableFull)
 	}
 	if e.embryonic() >= e.cfg.MaxEmbryonic {

@@ -326,3 +326,95 @@ func TestSynAckRetransmission(t *testing.T) {
 		t.Fatalf("%d connections, stats %+v", e.Len(), st)
 	}
 }
+
+// TestIdleOutlivesKeepalive: an idle established connection survives
+// until the first keepalive (2 h on Linux) and a little beyond, as
+// RFC 5382 REQ-5 asks (2 h 4 min).
+func TestIdleOutlivesKeepalive(t *testing.T) {
+	e, clock := newTestEngine(t, nil)
+	s := spliceL4(t, e, 40400)
+	clock.Advance(2 * time.Hour)
+	expire(t, e)
+	// The keepalive probe: one byte before what the backend acknowledged.
+	handle1(t, e, s.fromClient(t, ^uint32(0), s.isnV+1, "A", ""))
+	clock.Advance(2*time.Hour + 3*time.Minute)
+	expire(t, e)
+	if e.Len() != 1 {
+		t.Fatal("idle connection removed before 2 h 4 min")
+	}
+	clock.Advance(2 * time.Minute)
+	expire(t, e)
+	if e.Len() != 0 || e.Stats().IdleExpired != 1 {
+		t.Fatalf("%d connections after the idle timeout", e.Len())
+	}
+}
+
+// TestHalfClosedTransitory: after one FIN the connection is removed when
+// idle for the transitory timeout, not the idle one.
+func TestHalfClosedTransitory(t *testing.T) {
+	e, clock := newTestEngine(t, nil)
+	s := spliceL4(t, e, 40500)
+	handle1(t, e, s.fromBackend(t, 0, s.isnC+1, "FA", "tail"))
+	clock.Advance(3 * time.Minute)
+	expire(t, e)
+	handle1(t, e, s.fromClient(t, 0, s.isnV+1+5, "PA", "more"))
+	clock.Advance(3 * time.Minute)
+	expire(t, e)
+	if e.Len() != 1 || connState(t, e) != StateEstablished {
+		t.Fatal("half-closed connection removed while in use")
+	}
+	clock.Advance(2 * time.Minute)
+	expire(t, e)
+	if st := e.Stats(); e.Len() != 0 || st.TransitoryExpired != 1 {
+		t.Fatalf("%d connections after the transitory timeout, stats %+v", e.Len(), st)
+	}
+}
+
+// TestClosedRefreshedByTraffic: a connection is closed once both FINs are
+// acknowledged, and every segment then keeps it for the closed timeout,
+// so that a FIN retransmitted late is still translated, not reset.
+func TestClosedRefreshedByTraffic(t *testing.T) {
+	e, clock := newTestEngine(t, nil)
+	s := spliceL4(t, e, 40600)
+	handle1(t, e, s.fromBackend(t, 0, s.isnC+1, "FA", "tail"))
+	handle1(t, e, s.fromClient(t, 0, s.isnV+1+5, "FA", ""))
+	if connState(t, e) != StateEstablished {
+		t.Fatal("closed before the client's FIN is acknowledged")
+	}
+	handle1(t, e, s.fromBackend(t, 5, s.isnC+2, "A", ""))
+	if connState(t, e) != StateClosed {
+		t.Fatal("not closed with both FINs acknowledged")
+	}
+	for i := range 3 {
+		clock.Advance(8 * time.Second)
+		expire(t, e)
+		// The backend did not see the client's last ACK: its FIN again.
+		d := handle1(t, e, s.fromBackend(t, 0, s.isnC+2, "FA", "tail"))
+		if d.tcp.RST || !d.tcp.FIN {
+			t.Fatalf("retransmitted FIN %d: %+v", i, d.tcp)
+		}
+	}
+	clock.Advance(11 * time.Second)
+	expire(t, e)
+	if st := e.Stats(); e.Len() != 0 || st.ClosedExpired != 1 {
+		t.Fatalf("%d connections after the closed timeout, stats %+v", e.Len(), st)
+	}
+}
+
+// TestClosedEvictedWhenFull: a full table makes room for a new
+// connection by evicting a closed one.
+func TestClosedEvictedWhenFull(t *testing.T) {
+	e, _ := newTestEngine(t, func(c *Config) { c.MaxConnections = 2 })
+	s := spliceL4(t, e, 40700)
+	handle1(t, e, s.fromClient(t, 0, s.isnV+1, "R", ""))
+	handle1(t, e, pkt4(t, client4, vip, 40701, 80, seg{seq: 1, flags: "S"}))
+	if v, ds := handle(t, e, pkt4(t, client4, vip, 40702, 80, seg{seq: 1, flags: "S"})); v != packet.Consumed || len(ds) != 1 {
+		t.Fatalf("SYN with a closed connection in a full table: %v, %d packets", v, len(ds))
+	}
+	if v, _ := handle(t, e, pkt4(t, client4, vip, 40703, 80, seg{seq: 1, flags: "S"})); v != packet.Drop {
+		t.Fatalf("SYN into a table full of live connections: %v", v)
+	}
+	if st := e.Stats(); st.ClosedEvicted != 1 || st.Drops[DropTableFull] != 1 || e.Len() != 2 {
+		t.Fatalf("stats %+v, %d connections", st, e.Len())
+	}
+}

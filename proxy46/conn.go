@@ -13,7 +13,8 @@ const (
 	StateBackendSyn
 	// StateEstablished: spliced, every segment translated.
 	StateEstablished
-	// StateClosed: both FINs or a RST seen; translated a little longer.
+	// StateClosed: both FINs acknowledged, or a RST; translated a little
+	// longer.
 	StateClosed
 	numStates
 )
@@ -132,4 +133,5 @@ type conn struct {
 
 	allIdx     int // position in Engine.all
 	pendingIdx int // position in Engine.pending, or -1
+	closedIdx  int // position in Engine.closed while closed
 }

@@ -21,16 +21,24 @@ func (e *Engine) Expire(out *packet.Batch) {
 			i++
 		}
 	}
-	idle := int64(e.cfg.Timeouts.Idle)
+	idle, transitory := int64(e.cfg.Timeouts.Idle), int64(e.cfg.Timeouts.Transitory)
 	for n := min(e.cfg.ExpireBudget, len(e.all)); n > 0 && len(e.all) > 0; n-- {
 		if e.sweep >= len(e.all) {
 			e.sweep = 0
 		}
 		c := e.all[e.sweep]
-		if c.state == StateEstablished && now-c.lastSeen >= idle {
-			e.stats.IdleExpired++
-			e.remove(c) // the last entry moved to sweep: look at it next
-			continue
+		if c.state == StateEstablished {
+			half := c.finClient || c.finBackend
+			if half && now-c.lastSeen >= transitory {
+				e.stats.TransitoryExpired++
+				e.remove(c) // the last entry moved to sweep: look at it next
+				continue
+			}
+			if now-c.lastSeen >= idle {
+				e.stats.IdleExpired++
+				e.remove(c)
+				continue
+			}
 		}
 		e.sweep++
 	}
@@ -65,10 +73,10 @@ func (e *Engine) fire(c *conn, now int64, out *packet.Batch) {
 		}
 		// A RST that was not exact and that the other side did not
 		// answer: the receiver took it.
-		e.stats.LingerExpired++
+		e.stats.ClosedExpired++
 		e.remove(c)
 	case StateClosed:
-		e.stats.LingerExpired++
+		e.stats.ClosedExpired++
 		e.remove(c)
 	default:
 		e.unschedule(c)

@@ -38,9 +38,11 @@ type Stats struct {
 	HeldBytesTotal uint64
 	Replayed       uint64 // held segments replayed to backends
 
-	EmbryonicExpired uint64
-	IdleExpired      uint64
-	LingerExpired    uint64
+	EmbryonicExpired  uint64
+	IdleExpired       uint64 // established connections idle for Timeouts.Idle
+	TransitoryExpired uint64 // half-closed connections idle for Timeouts.Transitory
+	ClosedExpired     uint64 // closed connections removed after Timeouts.Closed
+	ClosedEvicted     uint64 // closed connections removed to make room in a full table
 
 	SynCookiesSent       uint64 // SYN-ACKs carrying a SYN cookie, no state kept
 	SynCookiesAccepted   uint64 // handshake ACKs whose cookie validated

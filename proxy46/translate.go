@@ -82,7 +82,7 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	e.stats.Bytes4In += uint64(len(pkt))
 	e.stats.Packets6Out++
 	if c.watch || flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
-		e.closeTrack(c, flags, rst == rstExact, sideClient)
+		e.closeTrack(c, flags, rst == rstExact, sideClient, end)
 	}
 	return packet.Consumed
 }
@@ -155,7 +155,7 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	e.stats.Bytes6In += uint64(len(pkt))
 	e.stats.Packets4Out++
 	if c.watch || flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
-		e.closeTrack(c, flags, rst == rstExact, sideBackend)
+		e.closeTrack(c, flags, rst == rstExact, sideBackend, end-c.seqShift)
 	}
 	return packet.Consumed
 }
@@ -255,9 +255,11 @@ func (c *conn) scaleClientView() uint8 {
 
 // closeTrack follows FINs and resets on a spliced connection; the
 // established path calls it for a FIN or a RST, and for every segment
-// while c.watch is set.
-func (e *Engine) closeTrack(c *conn, flags uint8, exact bool, from side) {
-	closed := e.now + int64(e.cfg.Timeouts.Linger)
+// while c.watch is set. end is the end of the segment in the space its
+// receiver acknowledges (the client's for the client's segments, the
+// edge's for the backend's).
+func (e *Engine) closeTrack(c *conn, flags uint8, exact bool, from side, end uint32) {
+	closed := e.now + int64(e.cfg.Timeouts.Closed)
 	if c.state == StateClosed {
 		e.schedule(c, closed) // any segment keeps a closed entry a little longer
 		return
@@ -279,13 +281,15 @@ func (e *Engine) closeTrack(c *conn, flags uint8, exact bool, from side) {
 	}
 	if flags&packet.TCPFlagFIN != 0 {
 		if from == sideClient {
-			c.finClient = true
+			c.finClient, c.finEndC = true, end
 		} else {
-			c.finBackend = true
+			c.finBackend, c.finEndB = true, end
 		}
 	}
 	c.watch = c.finClient || c.finBackend || c.rstFrom != rstNone
-	if c.finClient && c.finBackend {
+	// Closed once both FINs are acknowledged: until then a FIN or the
+	// data before it may still be retransmitted.
+	if c.finClient && c.finBackend && int32(c.ackB-c.finEndC) >= 0 && int32(c.ackC-c.finEndB) >= 0 {
 		e.closeNow(c)
 	}
 }
@@ -295,6 +299,8 @@ func (e *Engine) closeNow(c *conn) {
 	c.watch, c.rstFrom = true, rstNone
 	if c.state != StateClosed {
 		e.setState(c, StateClosed)
-		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Linger))
+		c.closedIdx = len(e.closed)
+		e.closed = append(e.closed, c)
+		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Closed))
 	}
 }
