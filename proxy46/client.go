@@ -119,7 +119,9 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *
 	emb := e.embryonic()
 	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th {
 		e.noteSYNData(tcp, doff)
-		e.sendCookie(k, tcp, out)
+		if !e.sendCookie(k, tcp, out) {
+			return e.drop(DropCookieMSS)
+		}
 		return packet.Consumed
 	}
 	if emb >= e.cfg.MaxEmbryonic {
@@ -197,19 +199,26 @@ func (e *Engine) tsBase(k key4) uint32 {
 }
 
 // sendCookie answers a SYN without keeping state: the SYN-ACK's ISN and
-// TSval carry what the handshake ACK needs to rebuild the connection.
-func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) {
+// TSval carry what the handshake ACK needs to rebuild the connection. A
+// SYN whose MSS no cookie can carry is not answered: it returns false.
+func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) bool {
 	o := parseSynOptions(tcp.Options())
 	mss := uint16(defaultMSS4)
 	if o.hasMSS {
 		mss = o.mss
+	}
+	idx, ok := cookieMSSIndex(mss)
+	if !ok {
+		// No entry is small enough, and rounding up would let the
+		// backend exceed the client's MSS.
+		return false
 	}
 	count := cookieCount(e.now)
 	isnClient := tcp.Seq()
 	p := synAck{
 		k:         k,
 		isnClient: isnClient,
-		isnEdge:   e.isn.cookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, count, cookieMSSIndex(mss)),
+		isnEdge:   e.isn.cookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, count, idx),
 		// Window scale and SACK survive only inside the TSval.
 		ts:       o.hasTS,
 		sack:     o.hasTS && o.sackOK,
@@ -223,6 +232,7 @@ func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) {
 	e.writeSynAck(p, out)
 	e.cookieCount, e.cookiesSent = count, true
 	e.stats.SynCookiesSent++
+	return true
 }
 
 // cookiesRecent reports whether a cookie sent earlier may still come back.
