@@ -409,14 +409,18 @@ func (e *Engine) challengeClient(c *conn, out *packet.Batch) {
 	if c.clientTS {
 		w.alignedTimestamps(e.tsBase(c.k4), c.tsClient)
 	}
-	window := e.cfg.MaxHeldBytes - len(c.held)
+	// The ACK stays at the client's ISN + 1, so the window that keeps
+	// the right edge where the SYN-ACK put it is the whole hold bound
+	// (RFC 9293 §3.8.6.2.2: a window must not shrink), rounded up when
+	// scaled.
+	window := e.cfg.MaxHeldBytes
 	if c.clientWScale {
-		window >>= c.scaleEdge
+		window = (window + 1<<c.scaleEdge - 1) >> c.scaleEdge
 	}
 	s := segment{
 		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
 		seq: c.isnEdge + 1, ack: c.isnClient + 1, flags: packet.TCPFlagACK,
-		window: uint16(max(window, 1)), opts: w.bytes(),
+		window: uint16(window), opts: w.bytes(),
 	}
 	e.emit4(out, c.k4.vip, c.k4.client, &s)
 	e.stats.ChallengeACKs++

@@ -418,3 +418,39 @@ func TestClosedEvictedWhenFull(t *testing.T) {
 		t.Fatalf("stats %+v, %d connections", st, e.Len())
 	}
 }
+
+// holdUndecided runs a client through the handshake on the SNI service
+// and sends two bytes that do not decide the backend.
+func holdUndecided(t *testing.T, e *Engine, cport uint16) (isnV, tsV uint32) {
+	t.Helper()
+	isnV, tsV = handshake(t, e, 443, cport, 1000)
+	v, ds := handle(t, e, pkt4(t, client4, vip, cport, 443, seg{seq: 1001, ack: isnV + 1, flags: "PA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(102, tsV)}, payload: []byte{0x16, 0x03}}))
+	if v != packet.Consumed || len(ds) != 0 {
+		t.Fatalf("held bytes: %v, %d packets", v, len(ds))
+	}
+	return isnV, tsV
+}
+
+// TestChallengeACKKeepsWindow: a challenge ACK while holding offers the
+// window of the SYN-ACK again: the ACK does not move, so a window less
+// the held bytes would move the right edge left (RFC 9293 §3.8.6.2.2).
+func TestChallengeACKKeepsWindow(t *testing.T) {
+	for _, held := range []int{16384, 16000} {
+		e, _ := newTestEngine(t, func(c *Config) { c.MaxHeldBytes = held })
+		holdUndecided(t, e, 40800)
+		_, ds := handle(t, e, pkt4(t, client4, vip, 40800, 443, seg{seq: 1001 + 100, flags: "R"}))
+		if len(ds) != 1 {
+			t.Fatalf("%d packets for an in-window RST", len(ds))
+		}
+		d := ds[0]
+		if d.tcp.RST || !d.tcp.ACK || d.tcp.Ack != 1001 {
+			t.Fatalf("challenge ACK %+v", d.tcp)
+		}
+		// The client offered scale 8; the edge answered 7.
+		if edge := 1001 + uint32(d.tcp.Window)<<7; edge < 1001+uint32(held) {
+			t.Errorf("hold bound %d: challenge ACK window %d puts the right edge at %d, before %d",
+				held, d.tcp.Window, edge, 1001+held)
+		}
+	}
+}
