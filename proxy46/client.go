@@ -407,7 +407,11 @@ func (e *Engine) challengeClient(c *conn, out *packet.Batch) {
 	}
 	var w optionWriter
 	if c.clientTS {
-		w.alignedTimestamps(e.tsBase(c.k4), c.tsClient)
+		// The SYN-ACK's TSval again, not the clock's: after the splice
+		// the backend's timestamps are mapped onto the SYN-ACK's, and
+		// a later TSval here would make them go backwards (RFC 7323
+		// §5: the client's PAWS would drop the backend's segments).
+		w.alignedTimestamps(c.tsEdge, c.tsClient)
 	}
 	// The ACK stays at the client's ISN + 1, so the window that keeps
 	// the right edge where the SYN-ACK put it is the whole hold bound

@@ -454,3 +454,36 @@ func TestChallengeACKKeepsWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestChallengeACKTimestampBeforeSplice: the timestamps the client sees
+// never go backwards, from a challenge ACK sent while holding to the
+// backend's first segments after the splice (RFC 7323 §5).
+func TestChallengeACKTimestampBeforeSplice(t *testing.T) {
+	e, clock := newTestEngine(t, nil)
+	const cport = 40900
+	isnV, tsV := handshake(t, e, 80, cport, 1000)
+	clock.Advance(3 * time.Second)
+	_, ds := handle(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 1001 + 100, flags: "R"}))
+	if len(ds) != 1 {
+		t.Fatalf("%d packets for an in-window RST", len(ds))
+	}
+	tsChallenge, _ := tsOf(t, ds[0].tcp)
+	if int32(tsChallenge-tsV) < 0 {
+		t.Fatalf("challenge TSval %d before the SYN-ACK's %d", tsChallenge, tsV)
+	}
+	clock.Advance(time.Second)
+	bs := handle1(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 1001, ack: isnV + 1, flags: "PA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(200, tsChallenge)}, payload: []byte("A")}))
+	if !bs.tcp.SYN {
+		t.Fatalf("no backend SYN: %+v", bs.tcp)
+	}
+	b := ip(bs.ip6.DstIP)
+	bport := uint16(bs.tcp.DstPort)
+	handle(t, e, pkt6(t, b, client6, bport, cport, seg{seq: 9000, ack: 1001, flags: "SA", window: 65535,
+		opts: []layers.TCPOption{optMSSv(1440), optSACKOK(), optTS(5000, 200), optNOPv(), optWS(7)}}))
+	d := handle1(t, e, pkt6(t, b, client6, bport, cport, seg{seq: 9001, ack: 1002, flags: "PA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(5001, 200)}, payload: []byte("hi")}))
+	if ts, _ := tsOf(t, d.tcp); int32(ts-tsChallenge) < 0 {
+		t.Fatalf("backend TSval translated to %d, before the challenge ACK's %d", ts, tsChallenge)
+	}
+}
