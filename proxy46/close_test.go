@@ -487,3 +487,38 @@ func TestChallengeACKTimestampBeforeSplice(t *testing.T) {
 		t.Fatalf("backend TSval translated to %d, before the challenge ACK's %d", ts, tsChallenge)
 	}
 }
+
+// TestReplayRespectsBackendWindow: the held bytes replayed to the backend
+// stop at the window its SYN-ACK offered (RFC 9293 §3.8.6), and so does
+// a held FIN; the client's retransmission carries the rest.
+func TestReplayRespectsBackendWindow(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	const cport = 41100
+	isnV, tsV := handshake(t, e, 80, cport, 1000)
+	payload := make([]byte, 1400)
+	payload[0] = 'A'
+	bs := handle1(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 1001, ack: isnV + 1, flags: "FPA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(102, tsV)}, payload: payload}))
+	b, bport := ip(bs.ip6.DstIP), uint16(bs.tcp.DstPort)
+	_, ds := handle(t, e, pkt6(t, b, client6, bport, cport, seg{seq: 9000, ack: 1001, flags: "SA", window: 1000,
+		opts: []layers.TCPOption{optMSSv(1440), optSACKOK(), optTS(5000, 102), optNOPv(), optWS(7)}}))
+	sent := 0
+	for _, d := range ds {
+		if d.tcp.FIN {
+			t.Errorf("FIN replayed after %d of %d bytes", sent, len(payload))
+		}
+		if d.tcp.Seq != 1001+uint32(sent) {
+			t.Fatalf("replayed segment at %d, want %d", d.tcp.Seq, 1001+sent)
+		}
+		sent += len(d.tcp.Payload)
+	}
+	if sent != 1000 {
+		t.Fatalf("replayed %d bytes into a window of 1000", sent)
+	}
+	// The client, never acknowledged, sends the rest with its FIN.
+	d := handle1(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 1001 + 1000, ack: isnV + 1, flags: "FPA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(103, tsV)}, payload: payload[1000:]}))
+	if !d.tcp.FIN || d.tcp.Seq != 2001 || len(d.tcp.Payload) != 400 {
+		t.Fatalf("retransmitted tail: %+v", d.tcp)
+	}
+}
