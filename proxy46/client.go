@@ -17,8 +17,12 @@ const defaultMSS4 = 536
 func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
 	flags := tcp.Flags()
-	if c != nil && c.state == StateClosed && flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
-		// A new connection reusing the 4-tuple of one that is lingering.
+	if c != nil && flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN &&
+		(c.state == StateClosed || c.state == StateSynReceived && tcp.Seq() != c.isnClient) {
+		// A new connection reusing the 4-tuple of one that is closed,
+		// or of one whose client restarted before completing its
+		// handshake: the new SYN replaces it at once rather than wait
+		// out the embryonic timer.
 		e.remove(c)
 		c = nil
 	}
@@ -49,9 +53,6 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 			return packet.Consumed
 		}
 		if flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
-			if tcp.Seq() != c.isnClient {
-				return e.drop(DropStateMismatch)
-			}
 			e.noteSYNData(tcp, doff)
 			e.sendSynAck(c, out) // our SYN-ACK was lost
 			return packet.Consumed

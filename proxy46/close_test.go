@@ -522,3 +522,24 @@ func TestReplayRespectsBackendWindow(t *testing.T) {
 		t.Fatalf("retransmitted tail: %+v", d.tcp)
 	}
 }
+
+// TestSYNNewISNReplacesSynReceived: a client that restarts before
+// completing its handshake sends a SYN with a new ISN on the same
+// 4-tuple; it replaces the embryonic connection at once.
+func TestSYNNewISNReplacesSynReceived(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	const cport = 41200
+	handle1(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 1000, flags: "S"}))
+	sa := handle1(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 5_000_000, flags: "S"}))
+	if !sa.tcp.SYN || !sa.tcp.ACK || sa.tcp.Ack != 5_000_001 {
+		t.Fatalf("SYN with a new ISN: %+v", sa.tcp)
+	}
+	if e.Len() != 1 {
+		t.Fatalf("%d connections", e.Len())
+	}
+	// The handshake completes on the new ISN.
+	v, _ := handle(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 5_000_001, ack: sa.tcp.Seq + 1, flags: "A"}))
+	if v != packet.Consumed || connState(t, e) != StateHolding {
+		t.Fatalf("handshake ACK on the new ISN: %v, state %v", v, connState(t, e))
+	}
+}
