@@ -1,6 +1,7 @@
 package proxy46
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/sixgate/sixgate/packet"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -541,5 +543,53 @@ func TestSYNNewISNReplacesSynReceived(t *testing.T) {
 	v, _ := handle(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 5_000_001, ack: sa.tcp.Seq + 1, flags: "A"}))
 	if v != packet.Consumed || connState(t, e) != StateHolding {
 		t.Fatalf("handshake ACK on the new ISN: %v, state %v", v, connState(t, e))
+	}
+}
+
+// TestTimeExceeded: a spliced segment whose TTL or hop limit would reach
+// zero is answered with ICMP Time Exceeded, as a router answers, quoting
+// the segment, within the ICMP error limit.
+func TestTimeExceeded(t *testing.T) {
+	e, _ := newTestEngine(t, func(c *Config) { c.ICMPErrorLimit = 1 }) // a burst of one
+	s := spliceL4(t, e, 41300)
+	p4 := pkt4(t, client4, vip, s.cport, 22, seg{seq: s.isnC + 1, ack: s.isnV + 1, flags: "PA", payload: []byte("x"), ttl: 1})
+	v, as := handleAnswers(t, e, p4)
+	if v != packet.Drop || len(as) != 1 || as[0].icmp == nil {
+		t.Fatalf("TTL 1 from the client: %v, %+v", v, as)
+	}
+	checkHostHeader(t, as[0], client4, layers.IPProtocolICMPv4)
+	if as[0].icmp.TypeCode != layers.CreateICMPv4TypeCode(layers.ICMPv4TypeTimeExceeded, layers.ICMPv4CodeTTLExceeded) ||
+		!bytes.Equal(as[0].icmp.Payload, p4) {
+		t.Fatalf("time exceeded %v quoting %x", as[0].icmp.TypeCode, as[0].icmp.Payload)
+	}
+	// The bucket is empty: the next expiry is counted, not answered.
+	if v, as := handleAnswers(t, e, p4); v != packet.Drop || len(as) != 0 {
+		t.Fatalf("second TTL 1: %v, %d answers", v, len(as))
+	}
+
+	e, _ = newTestEngine(t, nil)
+	s = spliceL4(t, e, 41301)
+	p6 := pkt6(t, s.backend, client6, s.bport, s.cport, seg{seq: s.isnB + 1, ack: s.isnC + 1, flags: "PA", payload: []byte("y"), ttl: 1})
+	out := packet.NewBatch(2, 2048)
+	if v := e.Handle(p6, out); v != packet.Drop || out.Len() != 1 {
+		t.Fatalf("hop limit 1 from the backend: %v, %d packets", v, out.Len())
+	}
+	p := out.Packets[0]
+	pk := gopacket.NewPacket(p.Data, layers.LayerTypeIPv6, gopacket.Default)
+	ip6, _ := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+	icmp, _ := pk.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+	if ip6 == nil || icmp == nil || p.Dst != s.backend || ip(ip6.SrcIP) != client6 || ip(ip6.DstIP) != s.backend {
+		t.Fatalf("hop limit answer %x", p.Data)
+	}
+	if icmp.TypeCode != layers.CreateICMPv6TypeCode(layers.ICMPv6TypeTimeExceeded, layers.ICMPv6CodeHopLimitExceeded) ||
+		!bytes.Equal(icmp.Payload[4:], p6) {
+		t.Fatalf("time exceeded %v quoting %x", icmp.TypeCode, icmp.Payload)
+	}
+	icmpBytes := p.Data[packet.IPv6HeaderLen:]
+	if !packet.ChecksumOK(packet.IPv6(p.Data).PseudoHeaderSum(packet.ProtoICMPv6, len(icmpBytes)), icmpBytes) {
+		t.Fatal("ICMPv6 checksum wrong")
+	}
+	if st := e.Stats(); st.TimeExceeded != 1 || st.Drops[DropTTLExpired] != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }

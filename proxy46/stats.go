@@ -56,6 +56,7 @@ type Stats struct {
 	EchoReplies       uint64 // echo replies to pings
 	ClosedPortResets  uint64 // resets for TCP to a port without a service (also in ClientResets)
 	PortUnreachables  uint64 // ICMP port unreachable for UDP
+	TimeExceeded      uint64 // ICMP time exceeded for spliced segments whose TTL or hop limit ran out
 	ICMPErrorsLimited uint64 // ICMP errors not sent: ICMPErrorLimit reached
 
 	Drops [NumDropReasons]uint64

@@ -15,6 +15,7 @@ import (
 func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	ttl := packet.IPv4(pkt).TTL()
 	if ttl <= 1 {
+		e.timeExceeded4(pkt, out) // host.go
 		return e.drop(DropTTLExpired)
 	}
 	n := len(tcp)
@@ -91,6 +92,7 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	hops := packet.IPv6(pkt).HopLimit()
 	if hops <= 1 {
+		e.timeExceeded6(pkt, out) // host.go
 		return e.drop(DropTTLExpired)
 	}
 	n := len(tcp)

@@ -107,7 +107,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"syn_cookie_accepted", s.SynCookiesAccepted}, {"challenge_ack", s.ChallengeACKs},
 		{"challenge_ack_limited", s.ChallengeACKsLimited},
 		{"echo_reply", s.EchoReplies}, {"closed_port_reset", s.ClosedPortResets},
-		{"port_unreachable", s.PortUnreachables}, {"icmp_error_limited", s.ICMPErrorsLimited},
+		{"port_unreachable", s.PortUnreachables}, {"time_exceeded", s.TimeExceeded},
+		{"icmp_error_limited", s.ICMPErrorsLimited},
 	} {
 		counter(c.events, ev.v, ev.name)
 	}
