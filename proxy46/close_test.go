@@ -593,3 +593,26 @@ func TestTimeExceeded(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestSYNWhileHoldingGetsChallengeACK: the client is synchronized once
+// its handshake ACK came, so a SYN while its bytes are held is answered
+// with a challenge ACK, not ignored (RFC 5961 §4).
+func TestSYNWhileHoldingGetsChallengeACK(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	const cport = 41400
+	isnV, tsV := holdUndecided(t, e, cport)
+	v, ds := handle(t, e, pkt4(t, client4, vip, cport, 443, seg{seq: 9999, flags: "S"}))
+	if v != packet.Drop || len(ds) != 1 {
+		t.Fatalf("SYN while holding: %v, %d packets", v, len(ds))
+	}
+	ch := ds[0].tcp
+	if ch.SYN || ch.RST || !ch.ACK || ch.Seq != isnV+1 || ch.Ack != 1001 {
+		t.Fatalf("challenge ACK %+v", ch)
+	}
+	if ts, _ := tsOf(t, ch); ts != tsV {
+		t.Errorf("challenge TSval %d, want the SYN-ACK's %d", ts, tsV)
+	}
+	if connState(t, e) != StateHolding || e.Stats().HeldBytes != 2 {
+		t.Fatalf("state %v, held %d", connState(t, e), e.Stats().HeldBytes)
+	}
+}
