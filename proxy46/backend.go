@@ -141,17 +141,23 @@ func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
 	if c.heldFIN {
 		c.sndNxtC++
 	}
+	c.lastEndC, c.lastEndB = c.sndNxtC, c.sndNxtB
+	c.winB, c.tsValB = tcp.Window()>>c.scaleBackend, c.tsBackend
 	e.unschedule(c)
 	e.setState(c, StateEstablished)
 	e.stats.Spliced++
-	e.replay(c, out)
+	e.replay(c, int(tcp.Window()), out)
 	c.lastSeen = e.now
 }
 
 // replay acknowledges the backend's SYN-ACK and sends the held bytes in
 // order, cut to the backend's MSS. The hold is then released: from here
 // on the client's retransmissions are the only copy, as with any TCP.
-func (e *Engine) replay(c *conn, out *packet.Batch) {
+//
+// Only what fits the window of the backend's SYN-ACK (unscaled, as in any
+// SYN) is sent (RFC 9293 §3.8.6); the client, which never had the rest
+// acknowledged, sends it again and the established path carries it.
+func (e *Engine) replay(c *conn, backendWindow int, out *packet.Batch) {
 	var w optionWriter
 	if c.translateTS {
 		w.alignedTimestamps(c.tsClient, c.tsBackend)
@@ -161,7 +167,8 @@ func (e *Engine) replay(c *conn, out *packet.Batch) {
 		window = rescaleWindow(window, c.scaleClient, 0)
 	}
 	chunk := max(int(c.mssBackend)-w.n, 1)
-	data := c.held
+	data := c.held[:min(len(c.held), backendWindow)]
+	fin := c.heldFIN && len(data) == len(c.held)
 	s := segment{
 		srcPort: c.k6.clientPort, dstPort: c.k6.backendPort,
 		seq: c.isnClient + 1, ack: c.isnBackend + 1, window: window,
@@ -176,9 +183,10 @@ func (e *Engine) replay(c *conn, out *packet.Batch) {
 			s.flags |= packet.TCPFlagPSH
 			e.stats.Replayed++
 		}
-		if last && c.heldFIN {
+		if last && fin {
 			s.flags |= packet.TCPFlagFIN
-			c.finClient = true
+			c.finClient, c.watch = true, true
+			c.finEndC = s.seq + uint32(n) + 1
 		}
 		e.emit6(out, c.k6.client6, c.k6.backend, &s)
 		if last {

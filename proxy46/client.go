@@ -3,6 +3,7 @@ package proxy46
 import (
 	"encoding/binary"
 	"net/netip"
+	"time"
 
 	"github.com/sixgate/sixgate/packet"
 )
@@ -16,8 +17,12 @@ const defaultMSS4 = 536
 func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	e.clock()
 	flags := tcp.Flags()
-	if c != nil && c.state == StateClosed && flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
-		// A new connection reusing the 4-tuple of one that is lingering.
+	if c != nil && flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN &&
+		(c.state == StateClosed || c.state == StateSynReceived && tcp.Seq() != c.isnClient) {
+		// A new connection reusing the 4-tuple of one that is closed,
+		// or of one whose client restarted before completing its
+		// handshake: the new SYN replaces it at once rather than wait
+		// out the embryonic timer.
 		e.remove(c)
 		c = nil
 	}
@@ -48,9 +53,6 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 			return packet.Consumed
 		}
 		if flags&(packet.TCPFlagSYN|packet.TCPFlagACK) == packet.TCPFlagSYN {
-			if tcp.Seq() != c.isnClient {
-				return e.drop(DropStateMismatch)
-			}
 			e.noteSYNData(tcp, doff)
 			e.sendSynAck(c, out) // our SYN-ACK was lost
 			return packet.Consumed
@@ -66,8 +68,37 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 	case StateHolding, StateBackendSyn:
 		return e.hold(c, tcp, doff, out)
 	}
-	// Established or closed and carrying a SYN: a stale retransmission.
+	// A SYN on a synchronized connection: the client may have restarted
+	// and lost its state, or the SYN is old or forged. A challenge ACK
+	// (RFC 9293 §3.10.7.4, RFC 5961 §4) makes a restarted client reset
+	// the connection with the exact sequence number, after which its
+	// next SYN opens a new one.
+	e.challengeSpliced(c, out)
 	return e.drop(DropStateMismatch)
+}
+
+// challengeSpliced sends the client, on the backend's behalf, an ACK of
+// what the backend acknowledged last, with the backend's next sequence
+// number, latest window and timestamp, within ChallengeACKLimit.
+func (e *Engine) challengeSpliced(c *conn, out *packet.Batch) {
+	if !e.challengeAllowed() {
+		return
+	}
+	var w optionWriter
+	if c.translateTS {
+		w.alignedTimestamps(c.tsValB-c.tsShift, c.tsClient)
+	}
+	window := c.winB
+	if c.rescaleB2C {
+		window = rescaleWindow(window, c.scaleBackend, c.scaleClientView())
+	}
+	s := segment{
+		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
+		seq: c.sndNxtB - c.seqShift, ack: c.ackB, flags: packet.TCPFlagACK,
+		window: window, opts: w.bytes(),
+	}
+	e.emit4(out, c.k4.vip, c.k4.client, &s)
+	e.stats.ChallengeACKs++
 }
 
 // noteSYNData counts a SYN that carries data. Without TCP Fast Open the
@@ -83,13 +114,15 @@ func (e *Engine) noteSYNData(tcp packet.TCP, doff int) {
 // keeping state below SynCookieThreshold embryonic connections and
 // answering with a SYN cookie from there on.
 func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
-	if len(e.by4) >= e.cfg.MaxConnections {
+	if e.tableFull() {
 		return e.drop(DropTableFull)
 	}
 	emb := e.embryonic()
 	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th {
 		e.noteSYNData(tcp, doff)
-		e.sendCookie(k, tcp, out)
+		if !e.sendCookie(k, tcp, out) {
+			return e.drop(DropCookieMSS)
+		}
 		return packet.Consumed
 	}
 	if emb >= e.cfg.MaxEmbryonic {
@@ -124,9 +157,40 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *
 		c.tsEdge = e.tsBase(k)
 	}
 	e.insert(c)
-	e.schedule(c, now+int64(e.cfg.Timeouts.Embryonic))
+	e.scheduleSynAck(c)
 	e.sendSynAck(c, out)
 	return packet.Consumed
+}
+
+// synAckRTO is the initial retransmission timeout of the SYN-ACK
+// (RFC 9293 §3.8.1, RFC 6298 §2.1), doubled on each retransmission as
+// Linux does for tcp_synack_retries.
+const synAckRTO = int64(time.Second)
+
+// scheduleSynAck sets the timer of a syn-received connection: the next
+// SYN-ACK retransmission, or the embryonic timeout if that comes first.
+func (e *Engine) scheduleSynAck(c *conn) {
+	rto := synAckRTO << min(c.synAckTries, 16)
+	e.schedule(c, min(e.now+rto, c.created+int64(e.cfg.Timeouts.Embryonic)))
+}
+
+// synAckTimer runs when a syn-received connection's timer fires. Its
+// client may be waiting for the SYN-ACK, or be established with its
+// handshake ACK lost: for a server-speaks-first service it then waits
+// for a banner forever unless the SYN-ACK comes again and draws another
+// ACK. At the embryonic timeout the connection is given up with a reset,
+// which both kinds of client accept.
+func (e *Engine) synAckTimer(c *conn, now int64, out *packet.Batch) {
+	if now-c.created >= int64(e.cfg.Timeouts.Embryonic) {
+		e.stats.EmbryonicExpired++
+		e.resetClient(c, out)
+		e.remove(c)
+		return
+	}
+	c.synAckTries++
+	e.stats.SynAckRetries++
+	e.sendSynAck(c, out)
+	e.scheduleSynAck(c)
 }
 
 // tsBase is the edge's timestamp clock for a connection: milliseconds
@@ -136,19 +200,26 @@ func (e *Engine) tsBase(k key4) uint32 {
 }
 
 // sendCookie answers a SYN without keeping state: the SYN-ACK's ISN and
-// TSval carry what the handshake ACK needs to rebuild the connection.
-func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) {
+// TSval carry what the handshake ACK needs to rebuild the connection. A
+// SYN whose MSS no cookie can carry is not answered: it returns false.
+func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) bool {
 	o := parseSynOptions(tcp.Options())
 	mss := uint16(defaultMSS4)
 	if o.hasMSS {
 		mss = o.mss
+	}
+	idx, ok := cookieMSSIndex(mss)
+	if !ok {
+		// No entry is small enough, and rounding up would let the
+		// backend exceed the client's MSS.
+		return false
 	}
 	count := cookieCount(e.now)
 	isnClient := tcp.Seq()
 	p := synAck{
 		k:         k,
 		isnClient: isnClient,
-		isnEdge:   e.isn.cookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, count, cookieMSSIndex(mss)),
+		isnEdge:   e.isn.cookie(k.client, k.vip, k.clientPort, k.vipPort, isnClient, count, idx),
 		// Window scale and SACK survive only inside the TSval.
 		ts:       o.hasTS,
 		sack:     o.hasTS && o.sackOK,
@@ -162,6 +233,7 @@ func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) {
 	e.writeSynAck(p, out)
 	e.cookieCount, e.cookiesSent = count, true
 	e.stats.SynCookiesSent++
+	return true
 }
 
 // cookiesRecent reports whether a cookie sent earlier may still come back.
@@ -192,7 +264,7 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, ou
 		e.resetStray4(k, tcp, out)
 		return e.drop(DropBadCookie)
 	}
-	if len(e.by4) >= e.cfg.MaxConnections {
+	if e.tableFull() {
 		return e.drop(DropTableFull)
 	}
 	if e.embryonic() >= e.cfg.MaxEmbryonic {
@@ -272,7 +344,13 @@ func (e *Engine) hold(c *conn, tcp packet.TCP, doff int, out *packet.Batch) pack
 	if flags&packet.TCPFlagRST != 0 {
 		return e.holdReset(c, tcp, out)
 	}
-	if flags&packet.TCPFlagSYN != 0 || flags&packet.TCPFlagACK == 0 {
+	if flags&packet.TCPFlagSYN != 0 {
+		// The client is synchronized: challenge as on a spliced
+		// connection (RFC 5961 §4).
+		e.challengeClient(c, out)
+		return e.drop(DropStateMismatch)
+	}
+	if flags&packet.TCPFlagACK == 0 {
 		return e.drop(DropStateMismatch)
 	}
 	if tcp.Ack() != c.isnEdge+1 {
@@ -330,16 +408,24 @@ func (e *Engine) challengeClient(c *conn, out *packet.Batch) {
 	}
 	var w optionWriter
 	if c.clientTS {
-		w.alignedTimestamps(e.tsBase(c.k4), c.tsClient)
+		// The SYN-ACK's TSval again, not the clock's: after the splice
+		// the backend's timestamps are mapped onto the SYN-ACK's, and
+		// a later TSval here would make them go backwards (RFC 7323
+		// §5: the client's PAWS would drop the backend's segments).
+		w.alignedTimestamps(c.tsEdge, c.tsClient)
 	}
-	window := e.cfg.MaxHeldBytes - len(c.held)
+	// The ACK stays at the client's ISN + 1, so the window that keeps
+	// the right edge where the SYN-ACK put it is the whole hold bound
+	// (RFC 9293 §3.8.6.2.2: a window must not shrink), rounded up when
+	// scaled.
+	window := e.cfg.MaxHeldBytes
 	if c.clientWScale {
-		window >>= c.scaleEdge
+		window = (window + 1<<c.scaleEdge - 1) >> c.scaleEdge
 	}
 	s := segment{
 		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
 		seq: c.isnEdge + 1, ack: c.isnClient + 1, flags: packet.TCPFlagACK,
-		window: uint16(max(window, 1)), opts: w.bytes(),
+		window: uint16(window), opts: w.bytes(),
 	}
 	e.emit4(out, c.k4.vip, c.k4.client, &s)
 	e.stats.ChallengeACKs++

@@ -82,10 +82,24 @@ type Timeouts struct {
 	// Backend bounds the wait for one backend's SYN-ACK before the next
 	// one is tried.
 	Backend time.Duration
-	// Idle removes an established connection that saw no packet.
+	// Idle removes an established connection that saw no packet
+	// (default 2 h 4 min: RFC 5382 REQ-5 and RFC 7857 §2 ask for at least
+	// that, so that a connection idle up to the first keepalive, 2 h on
+	// Linux, survives).
 	Idle time.Duration
-	// Linger keeps a closed connection's state so that the last ACKs and
-	// retransmitted FINs are still translated.
+	// Transitory removes a half-closed connection (one FIN seen) that saw
+	// no packet (default 4 min, RFC 5382 REQ-5, or Idle if shorter). It
+	// must not be above Idle.
+	Transitory time.Duration
+	// Closed keeps a closed connection (both FINs acknowledged, or a RST)
+	// so that the last ACKs and retransmitted FINs are still translated;
+	// every segment starts it again (default 10 s, or Transitory if
+	// shorter; not above Transitory). When the table is full, closed
+	// connections are evicted to make room.
+	Closed time.Duration
+	// Linger is the old name of Closed, used when Closed is zero.
+	//
+	// Deprecated: use Closed.
 	Linger time.Duration
 }
 
@@ -175,8 +189,11 @@ func (c *Config) setDefaults() {
 	setDur(&t.Embryonic, 10*time.Second)
 	setDur(&t.SYNRetransmit, time.Second)
 	setDur(&t.Backend, 3*time.Second)
-	setDur(&t.Idle, time.Hour)
-	setDur(&t.Linger, 5*time.Second)
+	setDur(&t.Idle, 2*time.Hour+4*time.Minute)
+	setDur(&t.Transitory, min(4*time.Minute, t.Idle))
+	setDur(&t.Closed, t.Linger)
+	setDur(&t.Closed, min(10*time.Second, t.Transitory))
+	t.Linger = t.Closed
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -209,6 +226,21 @@ func (c *Config) validate() error {
 	}
 	if c.MaxEmbryonic < 1 {
 		return fmt.Errorf("proxy46: MaxEmbryonic %d must be positive", c.MaxEmbryonic)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"Embryonic", c.Timeouts.Embryonic}, {"SYNRetransmit", c.Timeouts.SYNRetransmit},
+		{"Backend", c.Timeouts.Backend}, {"Idle", c.Timeouts.Idle},
+		{"Transitory", c.Timeouts.Transitory}, {"Closed", c.Timeouts.Closed},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("proxy46: Timeouts.%s %v is negative", d.name, d.v)
+		}
+	}
+	if t := c.Timeouts; t.Transitory > t.Idle || t.Closed > t.Transitory {
+		return fmt.Errorf("proxy46: Timeouts.Closed %v, Transitory %v and Idle %v must not decrease", t.Closed, t.Transitory, t.Idle)
 	}
 	if c.SynCookieThreshold > c.MaxEmbryonic {
 		// Cookies would never be sent: the hard cap would refuse first.

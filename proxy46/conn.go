@@ -13,7 +13,8 @@ const (
 	StateBackendSyn
 	// StateEstablished: spliced, every segment translated.
 	StateEstablished
-	// StateClosed: both FINs or a RST seen; translated a little longer.
+	// StateClosed: both FINs acknowledged, or a RST; translated a little
+	// longer.
 	StateClosed
 	numStates
 )
@@ -26,6 +27,15 @@ func (s State) String() string {
 	}
 	return "unknown"
 }
+
+// side names an end of a spliced connection.
+type side uint8
+
+const (
+	rstNone side = iota
+	sideClient
+	sideBackend
+)
 
 // key4 identifies a connection on the client side (client -> VIP).
 type key4 struct {
@@ -83,6 +93,25 @@ type conn struct {
 	sndNxtC, sndNxtB uint32
 	ackC, ackB       uint32
 	maxWinC, maxWinB uint32
+	// lastEndC and lastEndB are the end (seq + length) of the last
+	// segment forwarded from each side, in the sender's space: a stack
+	// that went back to SND.UNA after a timeout aborts from there.
+	lastEndC, lastEndB uint32
+	// winB and tsValB are the backend's latest raw window and TSval, for
+	// the challenge ACKs the engine sends the client on its behalf.
+	winB   uint16
+	tsValB uint32
+
+	// watch sends every segment of the connection through closeTrack:
+	// a FIN was seen, a RST is unanswered, or the connection is closed.
+	watch bool
+	// rstFrom is the side whose in-window, inexact RST is unanswered
+	// (rstNone when none is): the connection then ends after the closed
+	// timeout unless the other side speaks.
+	rstFrom side
+	// finEndC is the end of the client's FIN in the client's space;
+	// finEndB the end of the backend's FIN in the edge's space.
+	finEndC, finEndB uint32
 
 	finClient, finBackend bool
 	heldFIN               bool
@@ -92,15 +121,17 @@ type conn struct {
 	// address and port changes of each direction.
 	adj46, adj64 uint16
 
-	synTries   int   // SYNs sent to the current backend
-	synStarted int64 // first SYN to the current backend
-	created    int64 // engine clock, nanoseconds
-	lastSeen   int64
-	deadline   int64 // state timer: embryonic, backend SYN, linger
+	synAckTries int   // SYN-ACKs retransmitted to the client by the timer
+	synTries    int   // SYNs sent to the current backend
+	synStarted  int64 // first SYN to the current backend
+	created     int64 // engine clock, nanoseconds
+	lastSeen    int64
+	deadline    int64 // state timer: embryonic, backend SYN, linger
 
 	packetsC2B, packetsB2C uint64
 	bytesC2B, bytesB2C     uint64
 
 	allIdx     int // position in Engine.all
 	pendingIdx int // position in Engine.pending, or -1
+	closedIdx  int // position in Engine.closed while closed
 }

@@ -52,21 +52,22 @@ const (
 
 // cookieMSSTable is the set of MSS values a cookie can carry, in increasing
 // order: common IPv4 path MSS values, so that rounding the client's down to
-// an entry loses little.
+// an entry loses little, and small ones, as a client's MSS is only ever
+// rounded down (RFC 9293 §3.7.1: a sender must not exceed it).
 func cookieMSSTable() [cookieMSSEntries]uint16 {
-	return [cookieMSSEntries]uint16{536, 1200, 1300, 1360, 1400, 1440, 1460, 8960}
+	return [cookieMSSEntries]uint16{64, 256, 536, 1200, 1360, 1440, 1460, 8960}
 }
 
 // cookieMSSIndex returns the index of the largest table entry not above
-// mss.
-func cookieMSSIndex(mss uint16) uint32 {
+// mss, and false when mss is below every entry.
+func cookieMSSIndex(mss uint16) (uint32, bool) {
 	t := cookieMSSTable()
-	for i := len(t) - 1; i > 0; i-- {
+	for i := len(t) - 1; i >= 0; i-- {
 		if mss >= t[i] {
-			return uint32(i)
+			return uint32(i), true
 		}
 	}
-	return 0
+	return 0, false
 }
 
 // cookieHash keys a hash on the connection 4-tuple, a domain tag and an

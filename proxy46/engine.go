@@ -27,6 +27,7 @@ type Engine struct {
 	by6     map[key6]*conn
 	all     []*conn // every connection, for the idle sweep
 	pending []*conn // connections with a running state timer
+	closed  []*conn // connections in StateClosed, evicted first
 	sweep   int     // idle sweep cursor into all
 
 	epoch time.Time
@@ -145,9 +146,31 @@ func (e *Engine) remove(c *conn) {
 	e.all[len(e.all)-1] = nil
 	e.all = e.all[:len(e.all)-1]
 	e.unschedule(c)
+	if c.state == StateClosed {
+		last := e.closed[len(e.closed)-1]
+		e.closed[c.closedIdx] = last
+		last.closedIdx = c.closedIdx
+		e.closed[len(e.closed)-1] = nil
+		e.closed = e.closed[:len(e.closed)-1]
+	}
 	e.releaseHeld(c)
 	e.stats.ByState[c.state]--
 	e.stats.ConnectionsClosed++
+}
+
+// tableFull reports whether the table is at MaxConnections after
+// evicting a closed connection if there is one: a high connection rate
+// must not fill the table with connections that are over.
+func (e *Engine) tableFull() bool {
+	if len(e.by4) < e.cfg.MaxConnections {
+		return false
+	}
+	if len(e.closed) == 0 {
+		return true
+	}
+	e.stats.ClosedEvicted++
+	e.remove(e.closed[0])
+	return len(e.by4) >= e.cfg.MaxConnections
 }
 
 // schedule sets the connection's state timer.

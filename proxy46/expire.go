@@ -21,16 +21,24 @@ func (e *Engine) Expire(out *packet.Batch) {
 			i++
 		}
 	}
-	idle := int64(e.cfg.Timeouts.Idle)
+	idle, transitory := int64(e.cfg.Timeouts.Idle), int64(e.cfg.Timeouts.Transitory)
 	for n := min(e.cfg.ExpireBudget, len(e.all)); n > 0 && len(e.all) > 0; n-- {
 		if e.sweep >= len(e.all) {
 			e.sweep = 0
 		}
 		c := e.all[e.sweep]
-		if c.state == StateEstablished && now-c.lastSeen >= idle {
-			e.stats.IdleExpired++
-			e.remove(c) // the last entry moved to sweep: look at it next
-			continue
+		if c.state == StateEstablished {
+			half := c.finClient || c.finBackend
+			if half && now-c.lastSeen >= transitory {
+				e.stats.TransitoryExpired++
+				e.remove(c) // the last entry moved to sweep: look at it next
+				continue
+			}
+			if now-c.lastSeen >= idle {
+				e.stats.IdleExpired++
+				e.remove(c)
+				continue
+			}
 		}
 		e.sweep++
 	}
@@ -40,9 +48,7 @@ func (e *Engine) Expire(out *packet.Batch) {
 func (e *Engine) fire(c *conn, now int64, out *packet.Batch) {
 	switch c.state {
 	case StateSynReceived:
-		// The client never completed its handshake.
-		e.stats.EmbryonicExpired++
-		e.remove(c)
+		e.synAckTimer(c, now, out)
 	case StateHolding:
 		// The first bytes did not decide in time: a default backend
 		// takes the connection, as it would for a server-speaks-first
@@ -60,8 +66,17 @@ func (e *Engine) fire(c *conn, now int64, out *packet.Batch) {
 		}
 		e.stats.BackendSynRetries++
 		e.sendBackendSyn(c, out)
+	case StateEstablished:
+		if c.rstFrom == rstNone {
+			e.unschedule(c)
+			return
+		}
+		// A RST that was not exact and that the other side did not
+		// answer: the receiver took it.
+		e.stats.ClosedExpired++
+		e.remove(c)
 	case StateClosed:
-		e.stats.LingerExpired++
+		e.stats.ClosedExpired++
 		e.remove(c)
 	default:
 		e.unschedule(c)

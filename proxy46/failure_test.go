@@ -221,7 +221,7 @@ func TestEmbryonicExpiry(t *testing.T) {
 		t.Fatal("expired early")
 	}
 	clock.Advance(2 * time.Second)
-	if ds := expire(t, e); len(ds) != 0 || e.Len() != 0 || e.Stats().EmbryonicExpired != 1 {
+	if ds := expire(t, e); len(ds) != 1 || !ds[0].tcp.RST || e.Len() != 0 || e.Stats().EmbryonicExpired != 1 {
 		t.Fatalf("not expired: %d packets, %d connections", len(ds), e.Len())
 	}
 }

@@ -106,6 +106,10 @@ func TestSynCookieOptions(t *testing.T) {
 		{"no-wscale", []layers.TCPOption{optMSSv(9000), optSACKOK(), optTS(77, 0)}, 8960, true, -1, true, 1440},
 		{"no-timestamps", []layers.TCPOption{optMSSv(1460), optSACKOK(), optNOPv(), optWS(9)}, 1460, false, -1, false, 1440},
 		{"nothing", nil, 536, false, -1, false, 536},
+		// Below 536 an MSS is rounded down too, never up: a sender must
+		// not exceed it (RFC 9293 §3.7.1).
+		{"mss-500", []layers.TCPOption{optMSSv(500)}, 500, false, -1, false, 256},
+		{"mss-100", []layers.TCPOption{optMSSv(100)}, 100, false, -1, false, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cport := 44100 + uint16(e.Stats().SynCookiesSent)
@@ -155,6 +159,18 @@ func TestSynCookieOptions(t *testing.T) {
 				t.Errorf("backend SYN window %d, want %d", ds[0].tcp.Window, wantWin)
 			}
 		})
+	}
+}
+
+// TestSynCookieTinyMSS: a SYN announcing an MSS below the smallest a
+// cookie carries is dropped under cookies rather than answered with a
+// larger MSS.
+func TestSynCookieTinyMSS(t *testing.T) {
+	e, _ := newTestEngine(t, func(c *Config) { c.SynCookieThreshold, c.MaxEmbryonic = 1, 8 })
+	handle(t, e, pkt4(t, client4, vip, 44000, 22, seg{seq: 1, flags: "S"}))
+	v, ds := handle(t, e, pkt4(t, client4, vip, 44001, 22, seg{seq: 1, flags: "S", opts: []layers.TCPOption{optMSSv(40)}}))
+	if v != packet.Drop || len(ds) != 0 || e.Stats().Drops[DropCookieMSS] != 1 {
+		t.Fatalf("SYN with MSS 40 under cookies: %v, %d packets, drops %v", v, len(ds), e.Stats().Drops)
 	}
 }
 

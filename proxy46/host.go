@@ -1,6 +1,7 @@
 package proxy46
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/sixgate/sixgate/packet"
@@ -158,4 +159,58 @@ func (e *Engine) icmpErrorAllowed() bool {
 	}
 	b.credit -= cost
 	return true
+}
+
+// timeExceeded4 answers a client segment whose TTL would reach zero here:
+// the engine decrements TTLs like a router, so it reports the expiry as
+// one does (RFC 792, RFC 1812 §5.3.1), from the VIP the segment was
+// addressed to, quoting as much of it as fits in 576 bytes, within
+// ICMPErrorLimit.
+func (e *Engine) timeExceeded4(pkt []byte, out *packet.Batch) {
+	e.clock()
+	if !e.icmpErrorAllowed() {
+		return
+	}
+	ip := packet.IPv4(pkt)
+	quote := pkt[:min(len(pkt), 576-packet.IPv4MinLen-packet.ICMPHeaderLen)]
+	n := packet.IPv4MinLen + packet.ICMPHeaderLen + len(quote)
+	b := out.Next(n, packet.IPv4Family, ip.SrcAddr())
+	packet.IPv4(b).Encode(&packet.IPv4Fields{
+		TOS: icmpErrorTOS, TotalLen: uint16(n), Flags: packet.IPv4FlagDF, TTL: defaultTTL,
+		Protocol: packet.ProtoICMPv4, Src: ip.Dst(), Dst: ip.Src(),
+	})
+	icmp := packet.ICMP(b[packet.IPv4MinLen:])
+	clear(icmp[:packet.ICMPHeaderLen])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv4TimeExceeded, 0 // TTL exceeded in transit
+	copy(icmp.Body(), quote)
+	icmp.SetChecksum(packet.Checksum(0, icmp))
+	e.stats.Packets4Out++
+	e.stats.TimeExceeded++
+}
+
+// timeExceeded6 answers a backend segment whose hop limit would reach zero
+// here with ICMPv6 Time Exceeded (RFC 4443 §3.3) from the pool6 address it
+// was addressed to, quoting as much of it as fits in the IPv6 minimum MTU,
+// within ICMPErrorLimit.
+func (e *Engine) timeExceeded6(pkt []byte, out *packet.Batch) {
+	e.clock()
+	if !e.icmpErrorAllowed() {
+		return
+	}
+	ip := packet.IPv6(pkt)
+	quote := pkt[:min(len(pkt), packet.IPv6MinMTU-packet.IPv6HeaderLen-packet.ICMPHeaderLen)]
+	n := packet.IPv6HeaderLen + packet.ICMPHeaderLen + len(quote)
+	src, dst := ip.Dst(), ip.Src()
+	b := out.Next(n, packet.IPv6Family, netip.AddrFrom16(dst))
+	packet.IPv6(b).Encode(&packet.IPv6Fields{
+		TrafficClass: icmpErrorTOS, PayloadLen: uint16(n - packet.IPv6HeaderLen), NextHeader: packet.ProtoICMPv6,
+		HopLimit: defaultTTL, Src: src, Dst: dst,
+	})
+	icmp := packet.ICMP(b[packet.IPv6HeaderLen:])
+	clear(icmp[:packet.ICMPHeaderLen])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv6TimeExceeded, 0 // hop limit exceeded in transit
+	copy(icmp.Body(), quote)
+	icmp.SetChecksum(packet.Checksum(packet.IPv6(b).PseudoHeaderSum(packet.ProtoICMPv6, len(icmp)), icmp))
+	e.stats.Packets6Out++
+	e.stats.TimeExceeded++
 }

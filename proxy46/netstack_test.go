@@ -55,6 +55,9 @@ type fabric struct {
 
 	toClient, toBackend *impairedLink
 	tlsCert             tls.Certificate
+	// clientDrop, if set, drops the client packets it returns true for
+	// before the engine sees them.
+	clientDrop atomic.Pointer[func([]byte) bool]
 }
 
 type backendHost struct {
@@ -214,6 +217,10 @@ func (f *fabric) pump(ep *channel.Endpoint, dead *atomic.Bool) {
 			v := pkb.ToView()
 			pkb.DecRef()
 			if dead != nil && dead.Load() {
+				v.Release()
+				continue
+			}
+			if fn := f.clientDrop.Load(); ep == f.clientEP && fn != nil && (*fn)(v.AsSlice()) {
 				v.Release()
 				continue
 			}

@@ -21,6 +21,7 @@ type Stats struct {
 	ByState           [NumStates]int64
 
 	SynAcksSent       uint64
+	SynAckRetries     uint64 // SYN-ACKs retransmitted by the timer (also in SynAcksSent)
 	BackendSyns       uint64 // first SYNs to a backend
 	BackendSynRetries uint64
 	BackendRefused    uint64 // RST from a backend during its handshake
@@ -37,9 +38,11 @@ type Stats struct {
 	HeldBytesTotal uint64
 	Replayed       uint64 // held segments replayed to backends
 
-	EmbryonicExpired uint64
-	IdleExpired      uint64
-	LingerExpired    uint64
+	EmbryonicExpired  uint64
+	IdleExpired       uint64 // established connections idle for Timeouts.Idle
+	TransitoryExpired uint64 // half-closed connections idle for Timeouts.Transitory
+	ClosedExpired     uint64 // closed connections removed after Timeouts.Closed
+	ClosedEvicted     uint64 // closed connections removed to make room in a full table
 
 	SynCookiesSent       uint64 // SYN-ACKs carrying a SYN cookie, no state kept
 	SynCookiesAccepted   uint64 // handshake ACKs whose cookie validated
@@ -53,6 +56,7 @@ type Stats struct {
 	EchoReplies       uint64 // echo replies to pings
 	ClosedPortResets  uint64 // resets for TCP to a port without a service (also in ClientResets)
 	PortUnreachables  uint64 // ICMP port unreachable for UDP
+	TimeExceeded      uint64 // ICMP time exceeded for spliced segments whose TTL or hop limit ran out
 	ICMPErrorsLimited uint64 // ICMP errors not sent: ICMPErrorLimit reached
 
 	Drops [NumDropReasons]uint64

@@ -15,6 +15,7 @@ import (
 func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	ttl := packet.IPv4(pkt).TTL()
 	if ttl <= 1 {
+		e.timeExceeded4(pkt, out) // host.go
 		return e.drop(DropTTLExpired)
 	}
 	n := len(tcp)
@@ -27,12 +28,10 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	if flags&packet.TCPFlagACK != 0 && !ackAcceptable(ack, c.sndNxtB, c.maxWinC) {
 		return e.drop(DropACKOutOfWindow)
 	}
+	rst := rstInside
 	if flags&packet.TCPFlagRST != 0 {
-		if r := rstCheck(seq, c.ackB, c.maxWinB); r != rstExact {
-			if r == rstOutside {
-				return e.drop(DropRSTOutOfWindow)
-			}
-			flags &^= packet.TCPFlagRST // forwarded for the backend to judge; state kept
+		if rst = rstCheck(seq, c.ackB, c.maxWinB, c.sndNxtC, c.lastEndC); rst == rstOutside {
+			return e.drop(DropRSTOutOfWindow)
 		}
 	}
 	b := out.Next(packet.IPv6HeaderLen+n, packet.IPv6Family, c.backendAddr())
@@ -70,7 +69,9 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	if flags&packet.TCPFlagACK != 0 {
 		c.ackC = ack - c.seqShift
 	}
-	if end := seq + tcp.SequenceLength(); int32(end-c.sndNxtC) > 0 {
+	end := seq + tcp.SequenceLength()
+	c.lastEndC = end
+	if int32(end-c.sndNxtC) > 0 {
 		c.sndNxtC = end
 	}
 	if win := uint32(w) << c.scaleClient; win > c.maxWinC {
@@ -81,8 +82,8 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	c.bytesC2B += uint64(n - doff)
 	e.stats.Bytes4In += uint64(len(pkt))
 	e.stats.Packets6Out++
-	if flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
-		e.noteClose(c, flags, true)
+	if c.watch || flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
+		e.closeTrack(c, flags, rst == rstExact, sideClient, end)
 	}
 	return packet.Consumed
 }
@@ -91,6 +92,7 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	hops := packet.IPv6(pkt).HopLimit()
 	if hops <= 1 {
+		e.timeExceeded6(pkt, out) // host.go
 		return e.drop(DropTTLExpired)
 	}
 	n := len(tcp)
@@ -103,12 +105,10 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	if flags&packet.TCPFlagACK != 0 && !ackAcceptable(ack, c.sndNxtC, c.maxWinB) {
 		return e.drop(DropACKOutOfWindow)
 	}
+	rst := rstInside
 	if flags&packet.TCPFlagRST != 0 {
-		if r := rstCheck(seq, c.ackC, c.maxWinC); r != rstExact {
-			if r == rstOutside {
-				return e.drop(DropRSTOutOfWindow)
-			}
-			flags &^= packet.TCPFlagRST // forwarded for the client to judge; state kept
+		if rst = rstCheck(seq, c.ackC, c.maxWinC, c.sndNxtB-c.seqShift, c.lastEndB-c.seqShift); rst == rstOutside {
+			return e.drop(DropRSTOutOfWindow)
 		}
 	}
 	b := out.Next(packet.IPv4MinLen+n, packet.IPv4Family, c.clientAddr())
@@ -133,7 +133,8 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 		}
 		if i >= 0 {
 			off := packet.TCPMinLen + i
-			ed.Put32(seg, off, binary.BigEndian.Uint32(seg[off:])-c.tsShift)
+			c.tsValB = binary.BigEndian.Uint32(seg[off:])
+			ed.Put32(seg, off, c.tsValB-c.tsShift)
 		}
 	}
 	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj64))
@@ -141,9 +142,12 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	if flags&packet.TCPFlagACK != 0 {
 		c.ackB = ack
 	}
-	if end := seq + c.seqShift + tcp.SequenceLength(); int32(end-c.sndNxtB) > 0 {
+	end := seq + c.seqShift + tcp.SequenceLength()
+	c.lastEndB = end
+	if int32(end-c.sndNxtB) > 0 {
 		c.sndNxtB = end
 	}
+	c.winB = w
 	if win := uint32(w) << c.scaleBackend; win > c.maxWinB {
 		c.maxWinB = win
 	}
@@ -152,8 +156,8 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	c.bytesB2C += uint64(n - doff)
 	e.stats.Bytes6In += uint64(len(pkt))
 	e.stats.Packets4Out++
-	if flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
-		e.noteClose(c, flags, false)
+	if c.watch || flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
+		e.closeTrack(c, flags, rst == rstExact, sideBackend, end-c.seqShift)
 	}
 	return packet.Consumed
 }
@@ -177,16 +181,21 @@ const (
 	rstOutside                   // dropped
 )
 
-// rstCheck applies RFC 5961 §3.2 to a RST against the receiver's latest
-// acknowledgment (its RCV.NXT as far as the engine saw) and its largest
-// window. Only an exact RST ends the engine's state; one inside the window
-// is passed on so that the receiver sends its own challenge ACK, which a
-// real peer answers with an exact RST.
-func rstCheck(seq, rcvNxt, win uint32) rstVerdict {
-	switch d := seq - rcvNxt; {
-	case d == 0:
+// rstCheck applies RFC 5961 §3.2 to a RST as Linux conntrack does. The
+// RST is exact, and ends the engine's state, when its sequence number is
+// the receiver's latest acknowledgment (its RCV.NXT as far as the engine
+// saw) or the end of what the engine forwarded from the sender: the end of
+// its highest segment (SND.NXT, where Linux and gVisor abort from, right
+// behind data the receiver has not acknowledged yet) or of its last one (a
+// stack that went back to SND.UNA after a timeout). Any other RST inside
+// the receiver's largest window is passed on for the receiver to judge
+// (it sends its own challenge ACK, which a real peer answers with an exact
+// RST); one outside is dropped. All values are in the receiver's space.
+func rstCheck(seq, rcvNxt, win, sndNxt, lastEnd uint32) rstVerdict {
+	if seq == rcvNxt || seq == sndNxt || seq == lastEnd {
 		return rstExact
-	case d < max(win, 1):
+	}
+	if seq-rcvNxt < max(win, 1) {
 		return rstInside
 	}
 	return rstOutside
@@ -246,26 +255,54 @@ func (c *conn) scaleClientView() uint8 {
 	return 0
 }
 
-// noteClose follows FINs and resets on a spliced connection.
-func (e *Engine) noteClose(c *conn, flags uint8, fromClient bool) {
-	if flags&packet.TCPFlagRST != 0 {
-		e.closeNow(c)
+// closeTrack follows FINs and resets on a spliced connection; the
+// established path calls it for a FIN or a RST, and for every segment
+// while c.watch is set. end is the end of the segment in the space its
+// receiver acknowledges (the client's for the client's segments, the
+// edge's for the backend's).
+func (e *Engine) closeTrack(c *conn, flags uint8, exact bool, from side, end uint32) {
+	closed := e.now + int64(e.cfg.Timeouts.Closed)
+	if c.state == StateClosed {
+		e.schedule(c, closed) // any segment keeps a closed entry a little longer
 		return
 	}
-	if fromClient {
-		c.finClient = true
-	} else {
-		c.finBackend = true
+	if flags&packet.TCPFlagRST != 0 {
+		if exact {
+			e.closeNow(c)
+			return
+		}
+		// Forwarded for the receiver to judge: the entry ends soon
+		// unless the receiver's answer shows it is still alive.
+		c.rstFrom, c.watch = from, true
+		e.schedule(c, closed)
+		return
 	}
-	if c.finClient && c.finBackend {
+	if c.rstFrom != rstNone && c.rstFrom != from {
+		c.rstFrom = rstNone
+		e.unschedule(c)
+	}
+	if flags&packet.TCPFlagFIN != 0 {
+		if from == sideClient {
+			c.finClient, c.finEndC = true, end
+		} else {
+			c.finBackend, c.finEndB = true, end
+		}
+	}
+	c.watch = c.finClient || c.finBackend || c.rstFrom != rstNone
+	// Closed once both FINs are acknowledged: until then a FIN or the
+	// data before it may still be retransmitted.
+	if c.finClient && c.finBackend && int32(c.ackB-c.finEndC) >= 0 && int32(c.ackC-c.finEndB) >= 0 {
 		e.closeNow(c)
 	}
 }
 
-// closeNow moves a connection to the linger state.
+// closeNow moves a connection to the closed state.
 func (e *Engine) closeNow(c *conn) {
+	c.watch, c.rstFrom = true, rstNone
 	if c.state != StateClosed {
 		e.setState(c, StateClosed)
-		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Linger))
+		c.closedIdx = len(e.closed)
+		e.closed = append(e.closed, c)
+		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Closed))
 	}
 }

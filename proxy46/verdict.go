@@ -36,6 +36,7 @@ const (
 	DropICMPChecksum                      // ICMP checksum wrong
 	DropBadSource                         // IPv4 source not a single host: 0/8, 127/8, multicast, class E
 	DropUDPChecksum                       // UDP checksum wrong (datagram not answered)
+	DropCookieMSS                         // SYN under SYN cookies announcing an MSS below the smallest a cookie carries
 	numDropReasons
 )
 
@@ -47,6 +48,7 @@ var dropReasonNames = [numDropReasons]string{
 	"bad-header-length", "bad-ip-checksum", "bad-tcp-checksum", "bad-options",
 	"syn-data", "rst-out-of-window", "rst-challenged", "ack-out-of-window",
 	"icmp-unknown", "bad-icmp-checksum", "bad-source", "bad-udp-checksum",
+	"cookie-mss",
 }
 
 func (r DropReason) String() string {

@@ -21,7 +21,8 @@ type Timeouts struct {
 	SYNRetransmit time.Duration // between SYNs to a silent backend
 	Backend       time.Duration // one backend's SYN-ACK before the next is tried
 	Idle          time.Duration // an established connection without packets
-	Linger        time.Duration // a closed connection's state kept for last ACKs
+	Transitory    time.Duration // a half-closed connection (one FIN) without packets
+	Closed        time.Duration // a closed connection's state kept for last ACKs
 }
 
 // The engine's defaults for the limits the cross-field rules compare
@@ -30,7 +31,35 @@ type Timeouts struct {
 const (
 	engineMaxConnections = 65536
 	engineMaxHeldBytes   = 16384
+	engineIdle           = 2*time.Hour + 4*time.Minute
+	engineTransitory     = 4 * time.Minute
+	engineClosed         = 10 * time.Second
 )
+
+// crossTimeouts applies the engine's order of the connection timers, with
+// its defaults for those left out: a connection's state is kept shorter
+// as it closes (closed <= transitory <= idle).
+func (b *builder) crossTimeouts(t Timeouts) {
+	pick := func(v, def time.Duration, name string) (time.Duration, string) {
+		if v == 0 {
+			return def, "the default " + name
+		}
+		return v, name
+	}
+	idle, idleName := pick(t.Idle, engineIdle, "idle")
+	trans, transName := pick(t.Transitory, min(engineTransitory, idle), "transitory")
+	closed, _ := pick(t.Closed, min(engineClosed, trans), "closed")
+	if t.Transitory != 0 && trans > idle {
+		b.p.add("splice46.timeouts.transitory", "%v is above %s (%v)", trans, idleName, idle)
+	}
+	if t.Closed != 0 && closed > trans {
+		key := keyClosed
+		if _, ok := b.p.lines[keyClosed]; !ok {
+			key = keyLinger
+		}
+		b.p.add(key, "%v is above %s (%v)", closed, transName, trans)
+	}
+}
 
 // MaxBackends is the most backends one service may have: the engine records
 // the backends a connection has tried in one 64-bit word, the default
@@ -100,7 +129,31 @@ type fileTimeouts struct {
 	SYNRetransmit string `yaml:"syn_retransmit"`
 	Backend       string `yaml:"backend"`
 	Idle          string `yaml:"idle"`
-	Linger        string `yaml:"linger"`
+	Transitory    string `yaml:"transitory"`
+	Closed        string `yaml:"closed"`
+	// Linger is the old name of closed, read with a warning: it was a
+	// fixed wait after both FINs, closed is refreshed by every segment.
+	Linger string `yaml:"linger"`
+}
+
+const (
+	keyClosed = "splice46.timeouts.closed"
+	keyLinger = "splice46.timeouts.linger"
+)
+
+// closedTimeout reads timeouts.closed or, with a warning, its old name
+// linger; both at once is an error.
+func (b *builder) closedTimeout(ft *fileTimeouts) time.Duration {
+	newLine, hasNew := b.p.lines[keyClosed]
+	if _, hasOld := b.p.lines[keyLinger]; !hasOld {
+		return b.duration(keyClosed, ft.Closed, 0)
+	}
+	if hasNew {
+		b.p.add(keyLinger, "linger is the old name of closed, also given (line %d): keep only closed", newLine)
+		return b.duration(keyClosed, ft.Closed, 0)
+	}
+	b.p.warn(keyLinger, "deprecated: rename it closed (kept after both FINs are acknowledged or a RST, refreshed by every segment)")
+	return b.duration(keyLinger, ft.Linger, 0)
 }
 
 // buildLimits reads splice46.limits and splice46.timeouts.
@@ -134,6 +187,8 @@ func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 		t.SYNRetransmit = b.duration("splice46.timeouts.syn_retransmit", ft.SYNRetransmit, 0)
 		t.Backend = b.duration("splice46.timeouts.backend", ft.Backend, 0)
 		t.Idle = b.duration("splice46.timeouts.idle", ft.Idle, 0)
-		t.Linger = b.duration("splice46.timeouts.linger", ft.Linger, 0)
+		t.Transitory = b.duration("splice46.timeouts.transitory", ft.Transitory, 0)
+		t.Closed = b.closedTimeout(ft)
+		b.crossTimeouts(*t)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // validationCases are small files with one kind of mistake each, and the
@@ -366,6 +367,26 @@ splice46:
 		},
 	},
 	{
+		name: "engine timeouts out of order",
+		yaml: `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  timeouts:
+    idle: 1h
+    transitory: 2h
+    closed: 3h
+    linger: 5s
+`,
+		want: []string{
+			`t.yaml:9: splice46.timeouts.transitory: 2h0m0s is above idle (1h0m0s)`,
+			`t.yaml:10: splice46.timeouts.closed: 3h0m0s is above transitory (2h0m0s)`,
+			`t.yaml:11: splice46.timeouts.linger: linger is the old name of closed, also given (line 10): keep only closed`,
+		},
+	},
+	{
 		name: "engine limits that contradict each other",
 		yaml: `
 switches: [{name: s1, dpid: "0x1"}]
@@ -626,5 +647,39 @@ splice46:
 	}
 	if top.Splice46.Limits.MaxHeldBytesGlobal != 1<<20 || len(top.Warnings) != 0 {
 		t.Errorf("new key: limit %d, warnings %v", top.Splice46.Limits.MaxHeldBytesGlobal, top.Warnings)
+	}
+}
+
+func TestLingerKeyWarns(t *testing.T) {
+	const file = `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "10.0.0.42", port: 80, backends: [{address: "[2001:db8::1]:80"}]}]
+  timeouts:
+    linger: 30s
+`
+	top, err := Parse("t.yaml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := top.Splice46.Timeouts.Closed; got != 30*time.Second {
+		t.Errorf("Closed = %v, want the old key's 30s", got)
+	}
+	var got []string
+	for _, w := range top.Warnings {
+		got = append(got, w.Error())
+	}
+	want := []string{`t.yaml:8: splice46.timeouts.linger: deprecated: rename it closed (kept after both FINs are acknowledged or a RST, refreshed by every segment)`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+	top, err = Parse("t.yaml", []byte(strings.Replace(file, "    linger: 30s", "    closed: 30s\n    transitory: 5m\n    idle: 3h", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm := top.Splice46.Timeouts; tm.Closed != 30*time.Second || tm.Transitory != 5*time.Minute || tm.Idle != 3*time.Hour || len(top.Warnings) != 0 {
+		t.Errorf("new keys: %+v, warnings %v", tm, top.Warnings)
 	}
 }

@@ -94,19 +94,21 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		name string
 		v    uint64
 	}{
-		{"syn_ack_sent", s.SynAcksSent}, {"backend_syn", s.BackendSyns},
+		{"syn_ack_sent", s.SynAcksSent}, {"syn_ack_retry", s.SynAckRetries}, {"backend_syn", s.BackendSyns},
 		{"backend_syn_retry", s.BackendSynRetries}, {"backend_refused", s.BackendRefused},
 		{"backend_timeout", s.BackendTimeouts}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
 		{"client_reset", s.ClientResets}, {"backend_reset", s.BackendResets},
 		{"no_backend", s.NoBackend}, {"default_chosen", s.DefaultChosen},
 		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed},
 		{"embryonic_expired", s.EmbryonicExpired}, {"idle_expired", s.IdleExpired},
-		{"linger_expired", s.LingerExpired}, {"icmp_translated", s.ICMPTranslated},
+		{"transitory_expired", s.TransitoryExpired}, {"closed_expired", s.ClosedExpired},
+		{"closed_evicted", s.ClosedEvicted}, {"icmp_translated", s.ICMPTranslated},
 		{"icmp_sent", s.ICMPSent}, {"syn_cookie_sent", s.SynCookiesSent},
 		{"syn_cookie_accepted", s.SynCookiesAccepted}, {"challenge_ack", s.ChallengeACKs},
 		{"challenge_ack_limited", s.ChallengeACKsLimited},
 		{"echo_reply", s.EchoReplies}, {"closed_port_reset", s.ClosedPortResets},
-		{"port_unreachable", s.PortUnreachables}, {"icmp_error_limited", s.ICMPErrorsLimited},
+		{"port_unreachable", s.PortUnreachables}, {"time_exceeded", s.TimeExceeded},
+		{"icmp_error_limited", s.ICMPErrorsLimited},
 	} {
 		counter(c.events, ev.v, ev.name)
 	}

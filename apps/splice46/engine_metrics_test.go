@@ -57,6 +57,8 @@ func TestEngineMetricNames(t *testing.T) {
 			Backend: netip.MustParseAddrPort("[2001:db8::1]:80"), Chosen: 3}},
 	}
 	s.EchoReplies, s.ClosedPortResets, s.PortUnreachables, s.ICMPErrorsLimited = 11, 12, 13, 14
+	s.SynAckRetries, s.TimeExceeded = 15, 16
+	s.TransitoryExpired, s.ClosedExpired, s.ClosedEvicted = 17, 18, 19
 	s.Limits.ICMPErrorLimit = 1000
 	s.ByState[proxy46.StateHolding] = 2
 	s.Drops[proxy46.DropNoService] = 5
@@ -110,6 +112,11 @@ func TestEngineMetricNames(t *testing.T) {
 		{"sixgate_proxy46_events_total", []string{"event", "closed_port_reset"}, 12},
 		{"sixgate_proxy46_events_total", []string{"event", "port_unreachable"}, 13},
 		{"sixgate_proxy46_events_total", []string{"event", "icmp_error_limited"}, 14},
+		{"sixgate_proxy46_events_total", []string{"event", "syn_ack_retry"}, 15},
+		{"sixgate_proxy46_events_total", []string{"event", "time_exceeded"}, 16},
+		{"sixgate_proxy46_events_total", []string{"event", "transitory_expired"}, 17},
+		{"sixgate_proxy46_events_total", []string{"event", "closed_expired"}, 18},
+		{"sixgate_proxy46_events_total", []string{"event", "closed_evicted"}, 19},
 		{"sixgate_proxy46_limit", []string{"bound", "icmp_error_limit"}, 1000},
 		{"sixgate_proxy46_limit", []string{"bound", "challenge_ack_limit"}, 0},
 	} {

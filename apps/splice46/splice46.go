@@ -115,7 +115,7 @@ func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
 		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesGlobal, ChallengeACKLimit: l.ChallengeACKLimit,
 		ICMPErrorLimit: l.ICMPErrorLimit,
 		Timeouts: proxy46.Timeouts{Embryonic: t.Embryonic, SYNRetransmit: t.SYNRetransmit, Backend: t.Backend,
-			Idle: t.Idle, Linger: t.Linger},
+			Idle: t.Idle, Transitory: t.Transitory, Closed: t.Closed},
 	}
 	if _, err := rand.Read(cfg.ISNKey[:]); err != nil {
 		return cfg, fmt.Errorf("splice46: ISN key: %w", err)
