@@ -13,6 +13,8 @@ import (
 type builder struct {
 	p *problems
 	t *Topology
+	// warnings are problems that do not stop the file from being used.
+	warnings Errors
 
 	names map[string]owner // switch and host names share one namespace, as in Mininet
 	dpids map[uint64]owner
@@ -61,6 +63,11 @@ func claim[K comparable](b *builder, seen map[K]owner, key K, o owner, path, wha
 	}
 	b.p.add(path, "duplicate %s (also %s at line %d)", what, prev.entry, prev.line)
 	return false
+}
+
+// warn records a warning at the line where path is written.
+func (b *builder) warn(path, format string, args ...any) {
+	b.warnings = append(b.warnings, &Error{File: b.p.file, Line: b.p.lines.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // ownerAt names entry as the user of the value written at path.

@@ -426,17 +426,33 @@ gateways:
 		yaml: `
 controller:
   listen: "udp:0.0.0.0:6653"
-  metrics: "localhost:9464"
+  http: "localhost:9464"
   echo_interval: 10s
   echo_timeout: 5
   packet_in_rate: -1
+  stats_interval: 500ms
 switches: [{name: s1, dpid: "0x1"}]
 `,
 		want: []string{
 			`t.yaml:3: controller.listen: malformed listen address "udp:0.0.0.0:6653" (want tcp:0.0.0.0:6653 or tls:[::]:6653)`,
-			`t.yaml:4: controller.metrics: malformed address "localhost:9464" (want 127.0.0.1:9464 or [::1]:9464)`,
+			`t.yaml:4: controller.http: malformed address "localhost:9464" (want 127.0.0.1:9464, [::1]:9464 or off)`,
 			`t.yaml:6: controller.echo_timeout: echo_timeout (5s) must be longer than echo_interval (10s)`,
 			`t.yaml:7: controller.packet_in_rate: -1 is negative (0 means unbounded)`,
+			`t.yaml:8: controller.stats_interval: 500ms is too short (at least 1s, or 0 to turn polling off)`,
+		},
+	},
+	{
+		name: "http and its old name metrics",
+		yaml: `
+controller:
+  http: "127.0.0.1:9464"
+  metrics: "127.0.0.1:9465"
+  stats_interval: soon
+switches: [{name: s1, dpid: "0x1"}]
+`,
+		want: []string{
+			`t.yaml:4: controller.metrics: metrics is the old name of http and both are given (line 3); keep http only`,
+			`t.yaml:5: controller.stats_interval: malformed duration "soon" (want 5s, 1500ms or a number of seconds)`,
 		},
 	},
 	{

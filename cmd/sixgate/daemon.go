@@ -117,8 +117,8 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			return err
 		}
 	}
-	if t.Controller.Metrics.IsValid() {
-		srv, err := serveMetrics(t.Controller.Metrics.String(), reg, apps.handlers, log)
+	if t.Controller.HTTP.IsValid() {
+		srv, err := serveMetrics(t.Controller.HTTP.String(), reg, apps.handlers, log)
 		if err != nil {
 			l.Close()
 			return err
