@@ -32,6 +32,9 @@ type Switch struct {
 	// HangUp, if set, is asked about every message received; when it
 	// says so the switch closes the connection instead of answering.
 	HangUp func(ofp.Message) bool
+	// Ignore, if set, is asked about every message received; when it
+	// says so the switch does not answer it (a stuck switch).
+	Ignore func(ofp.Message) bool
 
 	mu       sync.Mutex
 	groups   map[uint32]ofp.GroupDesc
@@ -186,6 +189,9 @@ func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
 		s.mu.Unlock()
 		if s.HangUp != nil && s.HangUp(m) {
 			return errors.New("hung up on purpose")
+		}
+		if s.Ignore != nil && s.Ignore(m) {
+			continue
 		}
 		for _, rep := range s.answer(m) {
 			if err := s.SendMessage(rep); err != nil {
