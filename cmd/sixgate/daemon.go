@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,21 +20,45 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/api"
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/topo"
 )
 
-func daemonMain(args []string) int {
+// daemonOptions are the controller's flags.
+type daemonOptions struct {
+	config, level, format, solo *string
+	version                     *bool
+}
+
+// daemonFlags is the controller's flag set; its usage is the help text.
+func daemonFlags(out io.Writer) (*flag.FlagSet, *daemonOptions) {
 	fs := flag.NewFlagSet("sixgate", flag.ContinueOnError)
-	config := fs.String("config", "", "topology and service `file` (YAML)")
-	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
-	format := fs.String("log-format", "text", "log `format`: text or json")
-	solo := fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.SetOutput(out)
+	o := &daemonOptions{
+		config:  fs.String("config", "", "topology and service `file` (YAML)"),
+		level:   fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
+		format:  fs.String("log-format", "text", "log `format`: text or json"),
+		solo:    fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)"),
+		version: fs.Bool("version", false, "print the version and exit"),
+	}
+	fs.Usage = func() { writeHelp(out, fs) }
+	return fs, o
+}
+
+func daemonMain(args []string) int {
+	fs, o := daemonFlags(os.Stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	config, level, format, solo := o.config, o.level, o.format, o.solo
+	if *o.version {
+		fmt.Println(versionString())
+		return 0
 	}
 	if *config == "" || fs.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: sixgate -config FILE [-log-level LEVEL] [-log-format text|json] [-app learning]")
+		fmt.Fprintln(os.Stderr, "       sixgate help   (lists the commands)")
 		return 2
 	}
 	log := logrus.New()
@@ -77,8 +102,15 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range t.Warnings {
+		log.Warn(w.Error())
+	}
+	live := newLiveConfig(t)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := live.register(reg); err != nil {
+		return err
+	}
 
 	var apps *appSet
 	if solo != "" {
@@ -95,6 +127,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		EchoTimeout:   t.Controller.EchoTimeout,
 		PacketInRate:  t.Controller.PacketInRate,
 		PacketInBurst: t.Controller.PacketInBurst,
+		StatsInterval: t.Controller.StatsInterval,
 		Apps:          apps.list,
 		Log:           log,
 		Registerer:    reg,
@@ -108,6 +141,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	if err != nil {
 		return err
 	}
+	ctl.SetDeclared(declared(t))
 	l, err := ctl.Listen()
 	if err != nil {
 		return err
@@ -118,7 +152,8 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		}
 	}
 	if t.Controller.HTTP.IsValid() {
-		srv, err := serveMetrics(t.Controller.HTTP.String(), reg, apps.handlers, log)
+		a := &api.Server{Controller: ctl, Config: live.info}
+		srv, err := serveHTTP(t.Controller.HTTP.String(), reg, apps.handlers, a, log)
 		if err != nil {
 			l.Close()
 			return err
@@ -135,7 +170,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(path, t, apps, ctl, log)
+				reload(path, live, apps, ctl, log)
 			}
 		}
 	}()
@@ -143,21 +178,37 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 }
 
 // reload reads the file again; a bad file keeps the running configuration.
-func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
+func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
 	t, err := topo.Load(path)
 	if err != nil {
+		live.failed()
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
 		return
 	}
-	if !sameController(t.Controller, running.Controller) {
+	for _, w := range t.Warnings {
+		log.Warn(w.Error())
+	}
+	if !sameController(t.Controller, live.topology().Controller) {
 		log.Warn("reload: controller section changed; restart sixgate to apply it")
 	}
 	if err := apps.reload(t); err != nil {
+		live.failed()
 		log.WithError(err).Error("reload: apps rejected the configuration; keeping the running one")
 		return
 	}
-	log.WithField("file", path).Info("configuration reloaded")
+	live.loaded(t)
+	ctl.SetDeclared(declared(t))
+	log.WithFields(logrus.Fields{"file": path, "hash": t.ShortHash()}).Info("configuration reloaded")
 	ctl.ResyncAll()
+}
+
+// declared lists the datapath ids the topology declares.
+func declared(t *topo.Topology) []uint64 {
+	d := make([]uint64, len(t.Switches))
+	for i, s := range t.Switches {
+		d[i] = s.DPID
+	}
+	return d
 }
 
 // sameController compares controller sections by value, TLS files included.
@@ -167,24 +218,27 @@ func sameController(a, b topo.Controller) bool {
 	return a == b && (ta == nil) == (tb == nil) && (ta == nil || *ta == *tb)
 }
 
-// serveMetrics serves /metrics and the apps' status pages on addr.
-func serveMetrics(addr string, reg *prometheus.Registry, handlers map[string]http.Handler, log *logrus.Entry) (*http.Server, error) {
+// serveHTTP serves /metrics, the read API, /healthz and the apps' status
+// pages on addr.
+func serveHTTP(addr string, reg *prometheus.Registry, handlers map[string]http.Handler, a *api.Server, log *logrus.Entry) (*http.Server, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		return nil, fmt.Errorf("controller.http: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/api/", a.Handler())
+	mux.Handle(api.PathHealthz, a.Handler())
 	for path, h := range handlers {
 		mux.Handle(path, h)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.WithError(err).Error("metrics server stopped")
+			log.WithError(err).Error("HTTP server stopped")
 		}
 	}()
-	log.WithField("addr", l.Addr().String()).Info("serving metrics")
+	log.WithField("addr", l.Addr().String()).Info("serving /metrics, /healthz and the read API")
 	return srv, nil
 }
 
