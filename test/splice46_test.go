@@ -98,7 +98,7 @@ func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 	}
 	port, metrics := freePort(t), freePort(t)
 	cfg := strings.Replace(string(seed), `listen: "tcp:0.0.0.0:6653"`, fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, port), 1)
-	cfg = strings.Replace(cfg, `metrics: "127.0.0.1:9464"`, fmt.Sprintf(`metrics: "127.0.0.1:%d"`, metrics), 1)
+	cfg = strings.Replace(cfg, `http: "127.0.0.1:9464"`, fmt.Sprintf(`http: "127.0.0.1:%d"`, metrics), 1)
 	cfg = strings.TrimRight(cfg, "\n") + "\n" + extraServices
 	if mode.onPort() {
 		section := portSection

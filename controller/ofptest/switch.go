@@ -42,8 +42,8 @@ type Switch struct {
 	flowMods int
 	// portStats answers PORT_STATS; set with SetPortStats.
 	portStats []ofp.PortStats
-	received []ofp.Message
-	conn     net.Conn
+	received  []ofp.Message
+	conn      net.Conn
 }
 
 // Flows returns a copy of the flow table, sorted by table, priority, cookie.
