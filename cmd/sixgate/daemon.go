@@ -153,7 +153,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	}
 	if t.Controller.HTTP.IsValid() {
 		a := &api.Server{Controller: ctl, Config: live.info}
-		srv, err := serveHTTP(t.Controller.HTTP.String(), reg, apps.handlers, a, log)
+		srv, _, err := serveHTTPOn(t.Controller.HTTP.String(), reg, apps.handlers, a, log)
 		if err != nil {
 			l.Close()
 			return err
@@ -218,12 +218,12 @@ func sameController(a, b topo.Controller) bool {
 	return a == b && (ta == nil) == (tb == nil) && (ta == nil || *ta == *tb)
 }
 
-// serveHTTP serves /metrics, the read API, /healthz and the apps' status
-// pages on addr.
-func serveHTTP(addr string, reg *prometheus.Registry, handlers map[string]http.Handler, a *api.Server, log *logrus.Entry) (*http.Server, error) {
+// serveHTTPOn serves /metrics, the read API, /healthz and the apps' status
+// pages on addr, and returns the address listened on.
+func serveHTTPOn(addr string, reg *prometheus.Registry, handlers map[string]http.Handler, a *api.Server, log *logrus.Entry) (*http.Server, string, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("controller.http: %w", err)
+		return nil, "", fmt.Errorf("controller.http: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -239,7 +239,7 @@ func serveHTTP(addr string, reg *prometheus.Registry, handlers map[string]http.H
 		}
 	}()
 	log.WithField("addr", l.Addr().String()).Info("serving /metrics, /healthz and the read API")
-	return srv, nil
+	return srv, l.Addr().String(), nil
 }
 
 func loadTLS(c *topo.TLS) (*tls.Config, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -29,7 +31,7 @@ func newLiveConfig(t *topo.Topology) *liveConfig {
 
 var (
 	descConfigHash = prometheus.NewDesc("sixgate_config_hash_info", "The configuration in force: the first 12 hex digits of the SHA-256 of its file (always 1).", []string{"hash"}, nil)
-	descBuildInfo  = prometheus.NewDesc("sixgate_build_info", "The running binary (always 1).", []string{"version"}, nil)
+	descBuildInfo  = prometheus.NewDesc("sixgate_build_info", "The running binary, as sixgate -version prints it (always 1).", []string{"version", "revision", "goversion"}, nil)
 )
 
 func (l *liveConfig) register(reg prometheus.Registerer) error {
@@ -48,7 +50,9 @@ func (l *liveConfig) Describe(ch chan<- *prometheus.Desc) {
 
 func (l *liveConfig) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descConfigHash, prometheus.GaugeValue, 1, l.topology().ShortHash())
-	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, versionString())
+	bi, ok := debug.ReadBuildInfo()
+	v, rev := buildVersion(bi, ok, version)
+	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, v, rev, runtime.Version())
 }
 
 func (l *liveConfig) topology() *topo.Topology {

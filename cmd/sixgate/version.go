@@ -17,6 +17,13 @@ func versionString() string {
 }
 
 func formatVersion(bi *debug.BuildInfo, ok bool, stamped, goVersion string) string {
+	v, rev := buildVersion(bi, ok, stamped)
+	return "sixgate " + v + " (" + rev + ") " + goVersion
+}
+
+// buildVersion returns the version and the revision (with ", modified"
+// for a build from a changed tree).
+func buildVersion(bi *debug.BuildInfo, ok bool, stamped string) (string, string) {
 	v, rev, modified := stamped, "unknown", false
 	if ok {
 		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -40,5 +47,5 @@ func formatVersion(bi *debug.BuildInfo, ok bool, stamped, goVersion string) stri
 	if modified {
 		rev += ", modified"
 	}
-	return "sixgate " + v + " (" + rev + ") " + goVersion
+	return v, rev
 }
