@@ -29,11 +29,13 @@ type Config struct {
 	// TLS is required for a tls: listener; set ClientAuth and ClientCAs
 	// in it for mutual authentication.
 	TLS *tls.Config
-	// EchoInterval is how often a switch is sent an ECHO_REQUEST.
+	// EchoInterval is how long a switch may be idle (nothing received
+	// from it) before it is sent an ECHO_REQUEST.
 	EchoInterval time.Duration
 	// EchoTimeout is how long a switch may stay silent (no message at
-	// all, echo replies included) before it is disconnected; it should
-	// be a few EchoIntervals.
+	// all, echo replies included), counted from the last message
+	// received, before it is disconnected; it should be a few
+	// EchoIntervals.
 	EchoTimeout time.Duration
 	// HandshakeTimeout bounds HELLO, FEATURES and the first PORT_DESC.
 	HandshakeTimeout time.Duration
@@ -77,6 +79,9 @@ type Config struct {
 	// PacketInBurst is the burst allowed above PacketInRate (default a
 	// tenth of a second's worth).
 	PacketInBurst int
+	// StatsInterval is how often each switch is asked for PORT_STATS;
+	// 0 (unlike the other durations) means never.
+	StatsInterval time.Duration
 	Apps          []App
 	Log           *logrus.Entry
 	// Registerer receives the controller's metrics; nil keeps them private.
@@ -153,6 +158,8 @@ type Controller struct {
 	// multipartBytes is what the multipart replies in progress hold.
 	multipartBytes atomic.Int64
 
+	ops controllerOps // declared switches, serving (ops.go)
+
 	wg sync.WaitGroup
 }
 
@@ -218,6 +225,8 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 	}
 	c.log.WithField("listen", l.Addr().String()).Info("controller listening")
 	go c.reclaimLoop(ctx)
+	c.ops.serving.Store(true)
+	defer c.ops.serving.Store(false)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var err error
@@ -645,18 +654,24 @@ func (c *Controller) checkSubject(s *Switch) error {
 	return nil
 }
 
-// echoLoop probes the switch every EchoInterval.
+// echoLoop probes the switch when nothing was received from it for
+// EchoInterval; readLoop's deadline ends the session EchoTimeout after the
+// last message received.
 func (s *Switch) echoLoop() {
-	t := time.NewTicker(s.ctl.cfg.EchoInterval)
+	t := time.NewTimer(s.ctl.cfg.EchoInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.done:
 			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), s.ctl.cfg.WriteTimeout)
-			s.Send(ctx, &ofp.EchoRequest{Data: []byte("sixgate")})
-			cancel()
+		case now := <-t.C:
+			send, wait := idleEcho(now, time.Unix(0, s.ops.lastRecv.Load()), s.ctl.cfg.EchoInterval)
+			if send {
+				ctx, cancel := context.WithTimeout(context.Background(), s.ctl.cfg.WriteTimeout)
+				s.Send(ctx, &ofp.EchoRequest{Data: []byte("sixgate")})
+				cancel()
+			}
+			t.Reset(wait)
 		}
 	}
 }
@@ -666,6 +681,7 @@ func (s *Switch) echoLoop() {
 func (c *Controller) dispatch(s *Switch, e event) {
 	switch e.kind {
 	case eventUp:
+		go s.statsLoop()
 		s.syncAndLog()
 		for _, a := range c.cfg.Apps {
 			if h, ok := a.(SwitchHandler); ok {

@@ -56,6 +56,8 @@ type Switch struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+
+	ops switchOps // counters and state for operators (ops.go)
 }
 
 // pending is a request waiting for its reply, or a message whose only
@@ -121,6 +123,7 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		downDone: make(chan struct{}),
 	}
 	s.xid.Store(0x1000)
+	s.ops.init(time.Now())
 	if c.cfg.PacketInRate > 0 {
 		s.packetIns = newTokenBucket(c.cfg.PacketInRate, c.cfg.PacketInBurst)
 	}
@@ -415,6 +418,7 @@ func (s *Switch) readLoop(r *ofp.Reader) {
 			s.close(err)
 			return
 		}
+		s.ops.received(time.Now())
 		if m != nil {
 			s.handle(m)
 		}
@@ -505,14 +509,17 @@ func (s *Switch) handle(m ofp.Message) {
 		// Liveness is proven by the read itself.
 	case *ofp.PacketIn:
 		s.ctl.metrics.packetIns.Inc()
+		s.ops.packetIns.Add(1)
 		if s.packetIns != nil && !s.packetIns.allow(time.Now()) {
 			s.ctl.metrics.packetInsThrottled.Inc()
+			s.ops.rateDrops.Add(1)
 			return
 		}
 		select {
 		case s.events <- event{kind: eventPacketIn, msg: m}:
 		default:
 			s.ctl.metrics.packetInsDropped.Inc()
+			s.ops.queueDrops.Add(1)
 		}
 	case *ofp.PortStatus:
 		s.mu.Lock()
@@ -526,6 +533,9 @@ func (s *Switch) handle(m ofp.Message) {
 	case *ofp.FlowRemoved:
 		s.queueEvent(event{kind: eventFlowRemoved, msg: m})
 	default:
+		if _, ok := m.(*ofp.ErrorMsg); ok {
+			s.ops.errors.Add(1)
+		}
 		s.mu.Lock()
 		p := s.pending[m.XID()]
 		s.mu.Unlock()
@@ -702,6 +712,7 @@ const syncRetry = 2 * time.Second
 func (s *Switch) syncAndLog() {
 	ctx, cancel := context.WithTimeout(context.Background(), s.ctl.cfg.RequestTimeout*4)
 	defer cancel()
+	s.recordDesired()
 	st, err := s.Sync(ctx)
 	if err != nil {
 		s.ctl.metrics.syncErrors.Inc()
@@ -711,5 +722,6 @@ func (s *Switch) syncAndLog() {
 		time.AfterFunc(syncRetry, s.Resync)
 		return
 	}
+	s.ops.flows.Store(int64(st.Added + st.Kept))
 	s.log.WithFields(logrus.Fields{"added": st.Added, "deleted": st.Deleted, "kept": st.Kept, "group_mods": st.Groups}).Info("flows synced")
 }

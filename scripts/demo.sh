@@ -118,8 +118,11 @@ expect 'curl https://a.example/ (SNI a.example)' "h1: Host a.example" \
 say "The servers saw the client's IPv4 address inside pool6 (2001:db8:ffff::10.0.0.3 = 2001:db8:ffff::a00:3)"
 if grep -h "2001:db8:ffff::a00:3" "$WORK/h1.log" "$WORK/h2.log" | head -4 | sed 's/^/   /'; then :; else bad "no server logged the embedded address"; fi
 
-say "Live connections (sixgate status)"
-"$BIN" status -metrics 127.0.0.1:9464 | sed 's/^/   /' || true
+say "Live connections (sixgate connections)"
+"$BIN" connections -http 127.0.0.1:9464 | sed 's/^/   /' || true
+
+say "Switches and ports (sixgate status)"
+"$BIN" status -http 127.0.0.1:9464 | sed 's/^/   /' || true
 
 if ((failed)); then
 	say "Demo FAILED; sixgate's log:"

@@ -36,7 +36,7 @@ func newRing(t *testing.T) *ring {
 	}
 	port, metrics := freePort(t), freePort(t)
 	cfg := strings.Replace(string(src), `listen: "tcp:0.0.0.0:6653"`, fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, port), 1)
-	cfg = strings.Replace(cfg, `metrics: "127.0.0.1:9464"`, fmt.Sprintf(`metrics: "127.0.0.1:%d"`, metrics), 1)
+	cfg = strings.Replace(cfg, `http: "127.0.0.1:9464"`, fmt.Sprintf(`http: "127.0.0.1:%d"`, metrics), 1)
 	r := &ring{bin: ovs.BuildSixgate(t), config: ovs.WriteFile(t, "fabric.yaml", cfg),
 		br: map[string]*ovs.Bridge{}, hosts: map[string]*ovs.Netns{}}
 	if r.top, err = topo.Load(r.config); err != nil {

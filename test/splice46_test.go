@@ -98,7 +98,7 @@ func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 	}
 	port, metrics := freePort(t), freePort(t)
 	cfg := strings.Replace(string(seed), `listen: "tcp:0.0.0.0:6653"`, fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, port), 1)
-	cfg = strings.Replace(cfg, `metrics: "127.0.0.1:9464"`, fmt.Sprintf(`metrics: "127.0.0.1:%d"`, metrics), 1)
+	cfg = strings.Replace(cfg, `http: "127.0.0.1:9464"`, fmt.Sprintf(`http: "127.0.0.1:%d"`, metrics), 1)
 	cfg = strings.TrimRight(cfg, "\n") + "\n" + extraServices
 	if mode.onPort() {
 		section := portSection
@@ -187,6 +187,12 @@ func testSeedDemo(t *testing.T, l *seedLab) {
 		if n := h.Run(t, "ip", "neigh", "show", "nud", "permanent"); strings.TrimSpace(n) != "" {
 			t.Errorf("%s has static neighbor entries: %s", h.Name, n)
 		}
+	}
+	// The command lists the engine's connections, read from the running
+	// daemon (those above may have expired already).
+	if out, err := exec.Command(l.bin, "connections", "-http", l.metrics).Output(); err != nil ||
+		!strings.Contains(string(out), " spliced connections\n") {
+		t.Errorf("sixgate connections: %v\n%s", err, out)
 	}
 	l.checkDataPath(t)
 }

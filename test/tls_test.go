@@ -85,6 +85,7 @@ func TestOVSOverMutualTLS(t *testing.T) {
 	cfg := ovs.WriteFile(t, "tls.yaml", fmt.Sprintf(`controller:
   listen: "tls:127.0.0.1:%d"
   tls: {cert: %q, key: %q, ca: %q}
+  http: "off"
 switches:
   - {name: s1, dpid: "0xc1"}
 `, port, filepath.Join(dir, "controller-cert.pem"), filepath.Join(dir, "controller-key.pem"), filepath.Join(dir, "ca.pem")))
@@ -101,6 +102,7 @@ switches:
 	cfg2 := ovs.WriteFile(t, "tls2.yaml", fmt.Sprintf(`controller:
   listen: "tls:127.0.0.1:%d"
   tls: {cert: %q, key: %q, ca: %q}
+  http: "off"
 switches:
   - {name: s1, dpid: "0xc2"}
 `, port2, filepath.Join(dir, "controller-cert.pem"), filepath.Join(dir, "controller-key.pem"), filepath.Join(other, "ca.pem")))

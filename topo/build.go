@@ -63,6 +63,11 @@ func claim[K comparable](b *builder, seen map[K]owner, key K, o owner, path, wha
 	return false
 }
 
+// warn records a warning at the line where path is written.
+func (b *builder) warn(path, format string, args ...any) {
+	b.p.warn(path, format, args...)
+}
+
 // ownerAt names entry as the user of the value written at path.
 func (b *builder) ownerAt(entry, path string) owner {
 	return owner{entry: entry, line: b.p.lines.line(path)}

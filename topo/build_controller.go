@@ -12,6 +12,9 @@ const (
 	DefaultListen       = "tcp:0.0.0.0:6653"
 	DefaultEchoInterval = 5 * time.Second
 	DefaultEchoTimeout  = 15 * time.Second
+	// DefaultHTTP serves /metrics, /healthz and the read API on loopback.
+	DefaultHTTP          = "127.0.0.1:9464"
+	DefaultStatsInterval = 10 * time.Second
 )
 
 func (b *builder) buildController(fc *fileController) {
@@ -41,12 +44,27 @@ func (b *builder) buildController(fc *fileController) {
 		b.p.add("controller.listen", "listen uses tls: but there is no controller.tls section with cert and key")
 	}
 
-	if fc.Metrics != "" {
-		ap, err := netip.ParseAddrPort(fc.Metrics)
+	httpPath, httpAddr := "controller.http", fc.HTTP
+	switch {
+	case fc.HTTP != "" && fc.Metrics != "":
+		b.p.add("controller.metrics", "metrics is the old name of http and both are given (line %d); keep http only", b.p.lines.line("controller.http"))
+	case fc.Metrics != "":
+		httpPath, httpAddr = "controller.metrics", fc.Metrics
+		b.warn("controller.metrics", "deprecated: metrics is now called http (it also serves /healthz and the read API); rename the key")
+	case fc.HTTP == "":
+		httpAddr = DefaultHTTP
+	}
+	if httpAddr != "off" {
+		ap, err := netip.ParseAddrPort(httpAddr)
 		if err != nil || ap.Port() == 0 {
-			b.p.add("controller.metrics", "malformed address %q (want 127.0.0.1:9464 or [::1]:9464)", fc.Metrics)
+			b.p.add(httpPath, "malformed address %q (want 127.0.0.1:9464, [::1]:9464 or off)", httpAddr)
 		}
-		c.Metrics = ap
+		c.HTTP = ap
+	}
+
+	c.StatsInterval = b.duration("controller.stats_interval", fc.StatsInterval, DefaultStatsInterval)
+	if c.StatsInterval > 0 && c.StatsInterval < time.Second {
+		b.p.add("controller.stats_interval", "%v is too short (at least 1s, or 0 to turn polling off)", c.StatsInterval)
 	}
 
 	c.EchoInterval = b.duration("controller.echo_interval", fc.EchoInterval, DefaultEchoInterval)

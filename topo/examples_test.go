@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestExamplesLoad(t *testing.T) {
@@ -77,7 +78,7 @@ func TestSeedExample(t *testing.T) {
 	if mac, ok := topo.MACFor(netip.MustParseAddr("2001:db8:ffff::a00:3")); !ok || mac.String() != "00:00:0a:00:00:42" {
 		t.Errorf("MACFor(pool6 address) = %v, %v", mac, ok)
 	}
-	if c := topo.Controller; c.Listen.String() != "tcp:0.0.0.0:6653" || c.Metrics.String() != "127.0.0.1:9464" || c.TLS != nil {
+	if c := topo.Controller; c.Listen.String() != "tcp:0.0.0.0:6653" || c.HTTP.String() != "127.0.0.1:9464" || c.StatsInterval != 10*time.Second || c.TLS != nil {
 		t.Errorf("controller = %+v", c)
 	}
 }

@@ -18,7 +18,9 @@ type fileConfig struct {
 type fileController struct {
 	Listen        string   `yaml:"listen"`
 	TLS           *fileTLS `yaml:"tls"`
-	Metrics       string   `yaml:"metrics"`
+	HTTP          string   `yaml:"http"`
+	Metrics       string   `yaml:"metrics"` // deprecated alias of http
+	StatsInterval string   `yaml:"stats_interval"`
 	EchoInterval  string   `yaml:"echo_interval"`
 	EchoTimeout   string   `yaml:"echo_timeout"`
 	PacketInRate  int      `yaml:"packet_in_rate"`

@@ -11,17 +11,21 @@ import (
 // returns, so it may be shared between goroutines; link state lives apart, in
 // LinkState and Forwarding.
 type Topology struct {
-	File       string
+	File string
+	// Hash is the SHA-256 of the file's bytes, in hex, telling which
+	// configuration is live; ShortHash is its first 12 digits.
+	Hash       string
 	Controller Controller
-	Subnets    []netip.Prefix // empty when the file declares none; then addresses are not checked against subnets
-	Switches   []*Switch      // in file order
-	Links      []*Link
-	Hosts      []*Host
-	Gateways   []*Gateway
-	Splice46   *Splice46 // nil when the section is absent
 	// Warnings are what loads but should change, such as a deprecated
-	// key, each with its place like an Error. The caller shows them.
-	Warnings []*Error
+	// key, in the same FILE:LINE: field: message form as errors. The
+	// caller shows them.
+	Warnings Errors
+	Subnets  []netip.Prefix // empty when the file declares none; then addresses are not checked against subnets
+	Switches []*Switch      // in file order
+	Links    []*Link
+	Hosts    []*Host
+	Gateways []*Gateway
+	Splice46 *Splice46 // nil when the section is absent
 
 	switchByName map[string]*Switch
 	switchByDPID map[uint64]*Switch
@@ -36,11 +40,15 @@ type Topology struct {
 
 // Controller is how the controller itself listens.
 type Controller struct {
-	Listen       Listen
-	TLS          *TLS           // set exactly when Listen.Scheme is "tls"
-	Metrics      netip.AddrPort // where to serve Prometheus metrics; invalid (zero) when disabled
-	EchoInterval time.Duration  // how often to send ECHO_REQUEST to an idle switch
-	EchoTimeout  time.Duration  // how long without any message before a switch is dropped
+	Listen Listen
+	TLS    *TLS // set exactly when Listen.Scheme is "tls"
+	// HTTP is where /metrics, /healthz and the read API are served;
+	// invalid (zero) when disabled with "off".
+	HTTP netip.AddrPort
+	// StatsInterval is how often PORT_STATS is polled (0: never).
+	StatsInterval time.Duration
+	EchoInterval  time.Duration // how often to send ECHO_REQUEST to an idle switch
+	EchoTimeout   time.Duration // how long without any message before a switch is dropped
 	// PacketInRate bounds packet-ins per second per switch (0: unbounded);
 	// PacketInBurst is the burst above it (0: a tenth of the rate).
 	PacketInRate  int
@@ -59,6 +67,15 @@ type Controller struct {
 type Listen struct {
 	Scheme string // "tcp" or "tls"
 	Addr   netip.AddrPort
+}
+
+// ShortHash is the first 12 hex digits of Hash, as the metrics and the
+// status command show it.
+func (t *Topology) ShortHash() string {
+	if len(t.Hash) < 12 {
+		return t.Hash
+	}
+	return t.Hash[:12]
 }
 
 func (l Listen) String() string { return l.Scheme + ":" + l.Addr.String() }

@@ -1,6 +1,8 @@
 package topo
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -75,6 +77,8 @@ func Parse(name string, data []byte) (*Topology, error) {
 		return nil, err
 	}
 	b.t.index()
+	sum := sha256.Sum256(data)
+	b.t.Hash = hex.EncodeToString(sum[:])
 	b.t.Warnings = p.warnings
 	return b.t, nil
 }

@@ -56,7 +56,7 @@ splice46:
 	if c.TLS.Cert != filepath.Join(dir, "cert.pem") || c.TLS.Key != "/etc/sixgate/key.pem" {
 		t.Errorf("tls = %+v; relative names should be taken from the file's directory", c.TLS)
 	}
-	if c.EchoInterval != 1500*time.Millisecond || c.EchoTimeout != 10*time.Second || c.Metrics.IsValid() {
+	if c.EchoInterval != 1500*time.Millisecond || c.EchoTimeout != 10*time.Second || c.HTTP.String() != DefaultHTTP || c.StatsInterval != DefaultStatsInterval || len(topo.Warnings) != 0 {
 		t.Errorf("controller = %+v", c)
 	}
 
@@ -132,5 +132,40 @@ func TestErrorListIsBounded(t *testing.T) {
 	}
 	if got := list[maxErrors].Error(); got != "t.yaml: 697 more problems not shown" {
 		t.Errorf("summary = %q", got)
+	}
+}
+
+func TestControllerHTTPKeys(t *testing.T) {
+	cases := []struct {
+		yaml     string
+		http     string // "" when off
+		stats    time.Duration
+		warnings []string
+	}{
+		{"switches: [{name: s1, dpid: \"0x1\"}]\n", "127.0.0.1:9464", 10 * time.Second, nil},
+		{"controller:\n  http: off\n  stats_interval: 0\nswitches: [{name: s1, dpid: \"0x1\"}]\n", "", 0, nil},
+		{"controller:\n  http: \"[::1]:9000\"\n  stats_interval: 30s\nswitches: [{name: s1, dpid: \"0x1\"}]\n", "[::1]:9000", 30 * time.Second, nil},
+		{"controller:\n  listen: \"tcp:127.0.0.1:6653\"\n  metrics: \"127.0.0.1:9001\"\nswitches: [{name: s1, dpid: \"0x1\"}]\n", "127.0.0.1:9001", 10 * time.Second,
+			[]string{"c.yaml:3: controller.metrics: deprecated: metrics is now called http (it also serves /healthz and the read API); rename the key"}},
+	}
+	for _, c := range cases {
+		topo, err := Parse("c.yaml", []byte(c.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", c.yaml, err)
+		}
+		got := ""
+		if topo.Controller.HTTP.IsValid() {
+			got = topo.Controller.HTTP.String()
+		}
+		var warnings []string
+		for _, w := range topo.Warnings {
+			warnings = append(warnings, w.Error())
+		}
+		if got != c.http || topo.Controller.StatsInterval != c.stats || strings.Join(warnings, "\n") != strings.Join(c.warnings, "\n") {
+			t.Errorf("%q: http %q stats %v warnings %q; want %q %v %q", c.yaml, got, topo.Controller.StatsInterval, warnings, c.http, c.stats, c.warnings)
+		}
+		if len(topo.Hash) != 64 || topo.ShortHash() != topo.Hash[:12] {
+			t.Errorf("hash %q short %q", topo.Hash, topo.ShortHash())
+		}
 	}
 }

@@ -495,10 +495,11 @@ gateways:
 		yaml: `
 controller:
   listen: "udp:0.0.0.0:6653"
-  metrics: "localhost:9464"
+  http: "localhost:9464"
   echo_interval: 10s
   echo_timeout: 5
   packet_in_rate: -1
+  stats_interval: 500ms
   max_handshakes: 8
   max_handshakes_per_source: 16
   max_multipart_bytes: -1
@@ -507,13 +508,28 @@ switches: [{name: s1, dpid: "0x1", tls_subject: s1.example}]
 `,
 		want: []string{
 			`t.yaml:3: controller.listen: malformed listen address "udp:0.0.0.0:6653" (want tcp:0.0.0.0:6653 or tls:[::]:6653)`,
-			`t.yaml:4: controller.metrics: malformed address "localhost:9464" (want 127.0.0.1:9464 or [::1]:9464)`,
+			`t.yaml:4: controller.http: malformed address "localhost:9464" (want 127.0.0.1:9464, [::1]:9464 or off)`,
 			`t.yaml:6: controller.echo_timeout: echo_timeout (5s) must be longer than echo_interval (10s)`,
 			`t.yaml:7: controller.packet_in_rate: -1 is negative (0 means unbounded)`,
-			`t.yaml:9: controller.max_handshakes_per_source: 16 is more than max_handshakes (8)`,
-			`t.yaml:10: controller.max_multipart_bytes: -1 is negative (0 takes the default)`,
-			`t.yaml:11: controller.takeover_probe_timeout: 2m0s is out of range (10ms to 1m)`,
-			`t.yaml:12: switches[0].tls_subject: a certificate subject needs mutual TLS (controller.tls with a ca)`,
+			`t.yaml:8: controller.stats_interval: 500ms is too short (at least 1s, or 0 to turn polling off)`,
+			`t.yaml:10: controller.max_handshakes_per_source: 16 is more than max_handshakes (8)`,
+			`t.yaml:11: controller.max_multipart_bytes: -1 is negative (0 takes the default)`,
+			`t.yaml:12: controller.takeover_probe_timeout: 2m0s is out of range (10ms to 1m)`,
+			`t.yaml:13: switches[0].tls_subject: a certificate subject needs mutual TLS (controller.tls with a ca)`,
+		},
+	},
+	{
+		name: "http and its old name metrics",
+		yaml: `
+controller:
+  http: "127.0.0.1:9464"
+  metrics: "127.0.0.1:9465"
+  stats_interval: soon
+switches: [{name: s1, dpid: "0x1"}]
+`,
+		want: []string{
+			`t.yaml:4: controller.metrics: metrics is the old name of http and both are given (line 3); keep http only`,
+			`t.yaml:5: controller.stats_interval: malformed duration "soon" (want 5s, 1500ms or a number of seconds)`,
 		},
 	},
 	{

@@ -20,8 +20,12 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sixgate check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "configuration `file` to validate")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: sixgate check -config FILE")
+		fs.PrintDefaults()
+	}
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *config == "" || fs.NArg() != 0 {
 		fmt.Fprintln(stderr, "usage: sixgate check -config FILE")

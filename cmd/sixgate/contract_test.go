@@ -86,8 +86,8 @@ func (l landing) check(t *testing.T, res *ofptest.Result) {
 	}
 }
 
-// row is one kind of packet and where it lands.
-type row struct {
+// contractRow is one kind of packet and where it lands.
+type contractRow struct {
 	name   string
 	inPort uint32
 	frame  []byte
@@ -96,13 +96,13 @@ type row struct {
 
 // seedRows are the contract on the seed topology, in controller mode or
 // in port mode (engine on port 10).
-func seedRows(t *testing.T, portMode bool) []row {
+func seedRows(t *testing.T, portMode bool) []contractRow {
 	const nb, sp = neighbor.CookieID, splice46.CookieID
 	steered := controllerBy(sp)
 	if portMode {
 		steered = outBy(sp, enginePort)
 	}
-	return []row{
+	return []contractRow{
 		// Address resolution belongs to the neighbor app, for virtual
 		// addresses (VIP, pool6) as for hosts.
 		{"ARP for the VIP", 3, arpRequest(t, h3MAC, broadcast, h3, vip), controllerBy(nb)},
@@ -137,9 +137,9 @@ func seedRows(t *testing.T, portMode bool) []row {
 // enginePortRows are the port-mode rows for what comes in from the
 // engine's port: its output is forwarded like any host's, and what would
 // loop back to it is dropped.
-func enginePortRows(t *testing.T) []row {
+func enginePortRows(t *testing.T) []contractRow {
 	const nb, sp = neighbor.CookieID, splice46.CookieID
-	return []row{
+	return []contractRow{
 		{"the engine's SYN-ACK to the client", enginePort, tcp4(t, spliceMAC, h3MAC, vip, h3, 40000), outBy(nb, 3)},
 		{"the engine's SYN to a backend", enginePort, tcp6(t, spliceMAC, h1MAC, h3v6, h1, 80), outBy(nb, 1)},
 		{"TCP to the VIP from the engine port", enginePort, tcp4(t, h3MAC, spliceMAC, h3, vip, 80), droppedBy(sp)},
@@ -150,9 +150,9 @@ func enginePortRows(t *testing.T) []row {
 // hostlessRows are the contract without hosts, where the binary runs the
 // table-miss app instead of the neighbor app: splice46 keeps its traffic
 // and everything else reaches the controller by the table-miss flow.
-func hostlessRows(t *testing.T) []row {
+func hostlessRows(t *testing.T) []contractRow {
 	const tm, sp = tablemiss.CookieID, splice46.CookieID
-	return []row{
+	return []contractRow{
 		{"TCP to the VIP's service", 3, tcp4(t, h3MAC, spliceMAC, h3, vip, 80), controllerBy(sp)},
 		{"ICMP echo to the VIP", 3, ping4(t, h3MAC, spliceMAC, h3, vip), controllerBy(sp)},
 		{"a backend's TCP to pool6", 1, tcp6(t, h1MAC, spliceMAC, h1, h3v6, 40000), controllerBy(sp)},
@@ -165,11 +165,11 @@ func TestAppsPriorityContract(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		top  *topo.Topology
-		rows func(*testing.T) []row
+		rows func(*testing.T) []contractRow
 	}{
-		{"seed, controller mode", seed(t, ""), func(t *testing.T) []row { return seedRows(t, false) }},
+		{"seed, controller mode", seed(t, ""), func(t *testing.T) []contractRow { return seedRows(t, false) }},
 		{"seed, port mode", seed(t, "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n"),
-			func(t *testing.T) []row { return append(seedRows(t, true), enginePortRows(t)...) }},
+			func(t *testing.T) []contractRow { return append(seedRows(t, true), enginePortRows(t)...) }},
 		{"seed without hosts", withoutHosts(t), hostlessRows},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -196,7 +196,7 @@ splice46:
 // hop is one switch's part of a packet's way across the fabric.
 type hop struct {
 	dpid uint64
-	row
+	contractRow
 }
 
 // Across the fabric's ring (s1: h1 on 1, s2 on 3, s3 on 4; s2: h3 on 1,
@@ -206,42 +206,42 @@ type hop struct {
 func TestAppsPriorityContractAcrossSwitches(t *testing.T) {
 	const nb, sp = neighbor.CookieID, splice46.CookieID
 	h5MAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 5}
-	top := parse(t, fabricSource(t)+fabricSplice46)
+	top := parseSeed(t, fabricSource(t)+fabricSplice46)
 	sws := map[uint64]*ofptest.Switch{}
 	for dpid := uint64(1); dpid <= 3; dpid++ {
 		sws[dpid] = installAppsOn(t, top, dpid)
 	}
 	for _, h := range []hop{
-		{1, row{"h1's SYN to the VIP leaves s1 towards s2", 1, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, 3)}},
-		{2, row{"h1's SYN to the VIP enters s2 and goes to the engine", 4, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, enginePort)}},
-		{3, row{"h5's SYN to the VIP leaves s3 towards s2", 1, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, 4)}},
-		{2, row{"h5's SYN to the VIP enters s2 and goes to the engine", 3, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, enginePort)}},
-		{2, row{"the engine's SYN-ACK to h5 leaves s2 towards s3", enginePort, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 3)}},
-		{3, row{"the engine's SYN-ACK to h5 reaches h5", 4, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 1)}},
-		{2, row{"the engine's SYN to the backend h3", enginePort, tcp6(t, spliceMAC, h3MAC, "2001:db8:ffff::a00:5", "2001:db8::3", 80), outBy(nb, 1)}},
-		{2, row{"h3's answer to pool6 goes to the engine", 1, tcp6(t, h3MAC, spliceMAC, "2001:db8::3", "2001:db8:ffff::a00:5", 40000), outBy(sp, enginePort)}},
-		{1, row{"h1's TCP to pool6 leaves s1 towards s2", 1, tcp6(t, h1MAC, spliceMAC, h1, "2001:db8:ffff::a00:5", 40000), outBy(sp, 3)}},
-		{1, row{"a ping to the VIP on s1 goes to the controller", 1, ping4(t, h1MAC, spliceMAC, "10.0.0.1", vip), controllerBy(sp)}},
-		{3, row{"ARP for the VIP on s3 goes to the controller", 1, arpRequest(t, h5MAC, broadcast, "10.0.0.5", vip), controllerBy(nb)}},
-		{2, row{"TCP to the VIP from the engine port is dropped", enginePort, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), droppedBy(sp)}},
+		{1, contractRow{"h1's SYN to the VIP leaves s1 towards s2", 1, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, 3)}},
+		{2, contractRow{"h1's SYN to the VIP enters s2 and goes to the engine", 4, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), outBy(sp, enginePort)}},
+		{3, contractRow{"h5's SYN to the VIP leaves s3 towards s2", 1, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, 4)}},
+		{2, contractRow{"h5's SYN to the VIP enters s2 and goes to the engine", 3, tcp4(t, h5MAC, spliceMAC, "10.0.0.5", vip, 80), outBy(sp, enginePort)}},
+		{2, contractRow{"the engine's SYN-ACK to h5 leaves s2 towards s3", enginePort, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 3)}},
+		{3, contractRow{"the engine's SYN-ACK to h5 reaches h5", 4, tcp4(t, spliceMAC, h5MAC, vip, "10.0.0.5", 40000), outBy(nb, 1)}},
+		{2, contractRow{"the engine's SYN to the backend h3", enginePort, tcp6(t, spliceMAC, h3MAC, "2001:db8:ffff::a00:5", "2001:db8::3", 80), outBy(nb, 1)}},
+		{2, contractRow{"h3's answer to pool6 goes to the engine", 1, tcp6(t, h3MAC, spliceMAC, "2001:db8::3", "2001:db8:ffff::a00:5", 40000), outBy(sp, enginePort)}},
+		{1, contractRow{"h1's TCP to pool6 leaves s1 towards s2", 1, tcp6(t, h1MAC, spliceMAC, h1, "2001:db8:ffff::a00:5", 40000), outBy(sp, 3)}},
+		{1, contractRow{"a ping to the VIP on s1 goes to the controller", 1, ping4(t, h1MAC, spliceMAC, "10.0.0.1", vip), controllerBy(sp)}},
+		{3, contractRow{"ARP for the VIP on s3 goes to the controller", 1, arpRequest(t, h5MAC, broadcast, "10.0.0.5", vip), controllerBy(nb)}},
+		{2, contractRow{"TCP to the VIP from the engine port is dropped", enginePort, tcp4(t, h1MAC, spliceMAC, "10.0.0.1", vip, 80), droppedBy(sp)}},
 	} {
 		t.Run(h.name, func(t *testing.T) { h.want.check(t, sws[h.dpid].Lookup(t, h.frame, h.inPort)) })
 	}
 }
 
-// declared stands for an app with only what it declares to switches:
+// declaredOnly stands for an app with only what it declares to switches:
 // where packets land does not depend on the apps' side effects
 // (announcements, the engine's ports), which a unit test cannot have.
-type declared struct{ controller.App }
+type declaredOnly struct{ controller.App }
 
-func (d declared) Flows(sw *controller.Switch) []controller.Flow {
+func (d declaredOnly) Flows(sw *controller.Switch) []controller.Flow {
 	if fa, ok := d.App.(controller.FlowApp); ok {
 		return fa.Flows(sw)
 	}
 	return nil
 }
 
-func (d declared) Groups(sw *controller.Switch) []controller.Group {
+func (d declaredOnly) Groups(sw *controller.Switch) []controller.Group {
 	if ga, ok := d.App.(controller.GroupApp); ok {
 		return ga.Groups(sw)
 	}
@@ -266,7 +266,7 @@ func installAppsOn(t *testing.T, top *topo.Topology, dpid uint64) *ofptest.Switc
 	}
 	var apps []controller.App
 	for _, a := range set.list {
-		apps = append(apps, declared{a})
+		apps = append(apps, declaredOnly{a})
 	}
 	var ports []ofp.Port
 	for _, no := range []uint32{1, 2, 3, 4, enginePort} {
@@ -293,7 +293,7 @@ func example(t *testing.T, name string) string {
 // seed is the seed example with tail appended to its splice46 section.
 func seed(t *testing.T, tail string) *topo.Topology {
 	t.Helper()
-	return parse(t, seedSource(t)+tail)
+	return parseSeed(t, seedSource(t)+tail)
 }
 
 // withoutHosts is the seed example with its hosts taken out.
@@ -305,10 +305,10 @@ func withoutHosts(t *testing.T) *topo.Topology {
 			kept = append(kept, l)
 		}
 	}
-	return parse(t, strings.Replace(strings.Join(kept, "\n"), "\nhosts:\n", "\nhosts: []\n", 1))
+	return parseSeed(t, strings.Replace(strings.Join(kept, "\n"), "\nhosts:\n", "\nhosts: []\n", 1))
 }
 
-func parse(t *testing.T, src string) *topo.Topology {
+func parseSeed(t *testing.T, src string) *topo.Topology {
 	t.Helper()
 	top, err := topo.Parse("seed.yaml", []byte(src))
 	if err != nil {

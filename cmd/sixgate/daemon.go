@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,21 +20,45 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/api"
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/topo"
 )
 
-func daemonMain(args []string) int {
+// daemonOptions are the controller's flags.
+type daemonOptions struct {
+	config, level, format, solo *string
+	version                     *bool
+}
+
+// daemonFlags is the controller's flag set; its usage is the help text.
+func daemonFlags(out io.Writer) (*flag.FlagSet, *daemonOptions) {
 	fs := flag.NewFlagSet("sixgate", flag.ContinueOnError)
-	config := fs.String("config", "", "topology and service `file` (YAML)")
-	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
-	format := fs.String("log-format", "text", "log `format`: text or json")
-	solo := fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.SetOutput(out)
+	o := &daemonOptions{
+		config:  fs.String("config", "", "topology and service `file` (YAML)"),
+		level:   fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
+		format:  fs.String("log-format", "text", "log `format`: text or json"),
+		solo:    fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)"),
+		version: fs.Bool("version", false, "print the version and exit"),
+	}
+	fs.Usage = func() { writeHelp(out, fs) }
+	return fs, o
+}
+
+func daemonMain(args []string) int {
+	fs, o := daemonFlags(os.Stderr)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	config, level, format, solo := o.config, o.level, o.format, o.solo
+	if *o.version {
+		fmt.Println(versionString())
+		return 0
 	}
 	if *config == "" || fs.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: sixgate -config FILE [-log-level LEVEL] [-log-format text|json] [-app learning]")
+		fmt.Fprintln(os.Stderr, "       sixgate help   (lists the commands)")
 		return 2
 	}
 	log := logrus.New()
@@ -74,6 +99,7 @@ func daemonMain(args []string) int {
 // listening yet.
 type prepared struct {
 	topo *topo.Topology
+	live *liveConfig
 	apps *appSet
 	reg  *prometheus.Registry
 	ctl  *controller.Controller
@@ -88,8 +114,12 @@ func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	live := newLiveConfig(t)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := live.register(reg); err != nil {
+		return nil, err
+	}
 
 	var apps *appSet
 	if solo != "" {
@@ -106,6 +136,7 @@ func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
 		EchoTimeout:   t.Controller.EchoTimeout,
 		PacketInRate:  t.Controller.PacketInRate,
 		PacketInBurst: t.Controller.PacketInBurst,
+		StatsInterval: t.Controller.StatsInterval,
 
 		MaxHandshakes:          t.Controller.MaxHandshakes,
 		MaxHandshakesPerSource: t.Controller.MaxHandshakesPerSource,
@@ -127,12 +158,13 @@ func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctl.SetDeclared(declared(t))
 	for _, c := range apps.collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
-	return &prepared{topo: t, apps: apps, reg: reg, ctl: ctl}, nil
+	return &prepared{topo: t, live: live, apps: apps, reg: reg, ctl: ctl}, nil
 }
 
 // serve runs the controller until ctx is done, reloading the configuration
@@ -143,13 +175,14 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	if err != nil {
 		return err
 	}
-	t, apps, ctl := p.topo, p.apps, p.ctl
+	t, live, apps, ctl := p.topo, p.live, p.apps, p.ctl
 	l, err := ctl.Listen()
 	if err != nil {
 		return err
 	}
-	if t.Controller.Metrics.IsValid() {
-		srv, err := serveMetrics(t.Controller.Metrics.String(), p.reg, apps.handlers, log)
+	if t.Controller.HTTP.IsValid() {
+		a := &api.Server{Controller: ctl, Config: live.info}
+		srv, _, err := serveHTTPOn(t.Controller.HTTP.String(), p.reg, apps.handlers, a, log)
 		if err != nil {
 			l.Close()
 			return err
@@ -166,7 +199,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(path, t, apps, ctl, log)
+				reload(path, live, apps, ctl, log)
 			}
 		}
 	}()
@@ -187,22 +220,35 @@ func load(path string, log *logrus.Entry) (*topo.Topology, error) {
 }
 
 // reload reads the file again; a bad file keeps the running configuration.
-func reload(path string, running *topo.Topology, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
+func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
 	t, err := load(path, log)
 	if err != nil {
+		live.failed()
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
 		return
 	}
-	if !sameController(t.Controller, running.Controller) {
+	if !sameController(t.Controller, live.topology().Controller) {
 		log.Warn("reload: controller section changed; restart sixgate to apply it")
 	}
 	if err := apps.reload(t); err != nil {
+		live.failed()
 		log.WithError(err).Error("reload: apps rejected the configuration; keeping the running one")
 		return
 	}
+	live.loaded(t)
+	ctl.SetDeclared(declared(t))
 	ctl.SetSwitchSubjects(switchSubjects(t))
-	log.WithField("file", path).Info("configuration reloaded")
+	log.WithFields(logrus.Fields{"file": path, "hash": t.ShortHash()}).Info("configuration reloaded")
 	ctl.ResyncAll()
+}
+
+// declared lists the datapath ids the topology declares.
+func declared(t *topo.Topology) []uint64 {
+	d := make([]uint64, len(t.Switches))
+	for i, s := range t.Switches {
+		d[i] = s.DPID
+	}
+	return d
 }
 
 // switchSubjects binds the datapath ids of the switches that name a
@@ -224,25 +270,28 @@ func sameController(a, b topo.Controller) bool {
 	return a == b && (ta == nil) == (tb == nil) && (ta == nil || *ta == *tb)
 }
 
-// serveMetrics serves /metrics and the apps' status pages on addr.
-func serveMetrics(addr string, reg *prometheus.Registry, handlers map[string]http.Handler, log *logrus.Entry) (*http.Server, error) {
+// serveHTTPOn serves /metrics, the read API, /healthz and the apps' status
+// pages on addr, and returns the address listened on.
+func serveHTTPOn(addr string, reg *prometheus.Registry, handlers map[string]http.Handler, a *api.Server, log *logrus.Entry) (*http.Server, string, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		return nil, "", fmt.Errorf("controller.http: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/api/", a.Handler())
+	mux.Handle(api.PathHealthz, a.Handler())
 	for path, h := range handlers {
 		mux.Handle(path, h)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.WithError(err).Error("metrics server stopped")
+			log.WithError(err).Error("HTTP server stopped")
 		}
 	}()
-	log.WithField("addr", l.Addr().String()).Info("serving metrics")
-	return srv, nil
+	log.WithField("addr", l.Addr().String()).Info("serving /metrics, /healthz and the read API")
+	return srv, l.Addr().String(), nil
 }
 
 func loadTLS(c *topo.TLS) (*tls.Config, error) {

@@ -18,9 +18,17 @@ import (
 // dial, and a context that ends with the test (or after a minute).
 func Start(t testing.TB, apps ...controller.App) (*controller.Controller, string, context.Context) {
 	t.Helper()
+	return StartConfig(t, controller.Config{Apps: apps})
+}
+
+// StartConfig is Start with a configuration of the test's own; Listen and
+// Log are set here.
+func StartConfig(t testing.TB, cfg controller.Config) (*controller.Controller, string, context.Context) {
+	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	c, err := controller.New(controller.Config{Listen: "tcp:127.0.0.1:0", Apps: apps, Log: logrus.NewEntry(log)})
+	cfg.Listen, cfg.Log = "tcp:127.0.0.1:0", logrus.NewEntry(log)
+	c, err := controller.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

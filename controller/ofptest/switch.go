@@ -45,8 +45,10 @@ type Switch struct {
 	groups   map[uint32]ofp.GroupDesc
 	flows    []*ofp.FlowStats
 	flowMods int
-	received []ofp.Message
-	conn     net.Conn
+	// portStats answers PORT_STATS; set with SetPortStats.
+	portStats []ofp.PortStats
+	received  []ofp.Message
+	conn      net.Conn
 }
 
 // Flows returns a copy of the flow table, sorted by table, priority, cookie.
@@ -96,6 +98,25 @@ func (s *Switch) AddFlow(f ofp.FlowStats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.flows = append(s.flows, &f)
+}
+
+// SetFlows replaces the whole flow table, as another controller or an
+// operator with ovs-ofctl would.
+func (s *Switch) SetFlows(fs ...ofp.FlowStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flows = nil
+	for i := range fs {
+		f := fs[i]
+		s.flows = append(s.flows, &f)
+	}
+}
+
+// SetPortStats sets the counters PORT_STATS requests are answered with.
+func (s *Switch) SetPortStats(stats ...ofp.PortStats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.portStats = append([]ofp.PortStats(nil), stats...)
 }
 
 // FlowMods counts the flow-mods received.
@@ -306,6 +327,11 @@ func (s *Switch) multipart(m *ofp.MultipartRequest) []ofp.Message {
 	switch m.MPType {
 	case ofp.MultipartPortDesc:
 		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.PortDescReply{Ports: s.Ports}})}
+	case ofp.MultipartPortStats:
+		s.mu.Lock()
+		stats := append([]ofp.PortStats(nil), s.portStats...)
+		s.mu.Unlock()
+		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.PortStatsReply{Stats: stats}})}
 	case ofp.MultipartGroupDesc:
 		var gs []ofp.GroupDesc
 		for _, g := range s.Groups() {

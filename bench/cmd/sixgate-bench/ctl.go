@@ -37,7 +37,7 @@ func runControllers(ctx context.Context, o *options, t *lab.T) ([]report.Control
 		cfg := filepath.Join(dir, "learning.yaml")
 		// The file must declare a switch to be valid; -app learning uses
 		// only its controller section.
-		body := fmt.Sprintf("controller: {listen: \"tcp:127.0.0.1:%d\"}\nswitches: [{name: s1, dpid: \"0x1\"}]\n", port)
+		body := fmt.Sprintf("controller: {listen: \"tcp:127.0.0.1:%d\", http: \"off\"}\nswitches: [{name: s1, dpid: \"0x1\"}]\n", port)
 		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}

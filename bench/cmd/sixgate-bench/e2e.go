@@ -37,7 +37,7 @@ const (
 const benchTopology = `# sixgate-bench: the seed topology plus a haproxy host and an iperf3 service.
 controller:
   listen: "tcp:127.0.0.1:%d"
-  metrics: "127.0.0.1:%d"
+  http: "127.0.0.1:%d"
 subnets: ["10.0.0.0/24", "2001:db8::/64"]
 switches:
   - {name: s1, dpid: "0x1"}
