@@ -19,8 +19,9 @@ type SyncStats struct {
 }
 
 // flowKey identifies a flow entry the way a switch does: table, priority
-// and match, with the match's fields in a canonical order because a switch
-// may report them in another order than they were sent.
+// and match, with the match normalised (see normField) and its fields in a
+// canonical order because a switch may report them in another order than
+// they were sent.
 type flowKey struct {
 	table    uint8
 	priority uint16
@@ -28,7 +29,7 @@ type flowKey struct {
 }
 
 func keyOf(table uint8, priority uint16, m ofp.Match) flowKey {
-	fields := append([]ofp.OXM(nil), m.Fields...)
+	fields := normMatch(m).Fields
 	sort.SliceStable(fields, func(i, j int) bool {
 		if fields[i].Class != fields[j].Class {
 			return fields[i].Class < fields[j].Class
@@ -40,6 +41,78 @@ func keyOf(table uint8, priority uint16, m ofp.Match) flowKey {
 		fmt.Fprintf(&b, "%04x:%02x:%x/%x;", f.Class, f.Field, f.Value, f.Mask)
 	}
 	return flowKey{table, priority, b.String()}
+}
+
+// normMatch returns m as Open vSwitch holds it, its fields normalised by
+// normField, in their order. It is also what the core sends: Open vSwitch
+// refuses a value with bits outside its mask (OFPBMC_BAD_WILDCARDS).
+func normMatch(m ofp.Match) ofp.Match {
+	fields := make([]ofp.OXM, 0, len(m.Fields))
+	for _, f := range m.Fields {
+		if f, ok := normField(f); ok {
+			fields = append(fields, f)
+		}
+	}
+	return ofp.Match{Fields: fields}
+}
+
+// fieldBits are the widths of the maskable OpenFlow fields whose value
+// does not fill its bytes: a mask that covers all of them is an exact
+// match.
+var fieldBits = map[uint8]int{
+	ofp.FieldVlanVID:    13,
+	ofp.FieldIPv6FLabel: 20,
+	ofp.FieldIPv6ExtHdr: 9,
+}
+
+// normField returns a match field the way Open vSwitch reports it back: a
+// field whose mask selects nothing is not there (ok is false), a mask that
+// selects every bit of the field is an exact match, and a masked value
+// keeps only the bits of its mask.
+func normField(f ofp.OXM) (_ ofp.OXM, ok bool) {
+	if f.Mask == nil || len(f.Mask) != len(f.Value) {
+		return f, true
+	}
+	full := make([]byte, len(f.Mask))
+	for i := range full {
+		full[i] = 0xff
+	}
+	if bits, ok := fieldBits[f.Field]; ok && f.Class == ofp.OXMClassOpenFlow && bits < 8*len(full) {
+		for i := range full {
+			// Bits above the field's width are not part of it.
+			from := 8 * (len(full) - 1 - i)
+			switch {
+			case from >= bits:
+				full[i] = 0
+			case from+8 > bits:
+				full[i] = byte(1<<(bits-from) - 1)
+			}
+		}
+	}
+	zero, all := true, true
+	value := make([]byte, len(f.Value))
+	for i := range f.Mask {
+		value[i] = f.Value[i] & f.Mask[i]
+		zero = zero && f.Mask[i]&full[i] == 0
+		all = all && f.Mask[i]&full[i] == full[i]
+	}
+	switch {
+	case zero:
+		return f, false
+	case all:
+		for i := range value {
+			value[i] = f.Value[i] & full[i]
+		}
+		f.Mask = nil
+	default:
+		f.Mask = bytes.Clone(f.Mask)
+		for i := range f.Mask {
+			f.Mask[i] &= full[i]
+			value[i] &= full[i]
+		}
+	}
+	f.Value = value
+	return f, true
 }
 
 // flowBody is what must also be equal for an installed flow to be kept.
@@ -137,7 +210,7 @@ func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 				st.Kept++
 				continue
 			}
-			fm := ofp.NewFlowAdd(f.Table, f.Priority, f.Cookie, f.Match, f.Instructions...)
+			fm := ofp.NewFlowAdd(f.Table, f.Priority, f.Cookie, normMatch(f.Match), f.Instructions...)
 			fm.IdleTimeout, fm.HardTimeout, fm.Flags = f.IdleTimeout, f.HardTimeout, f.Flags
 			mods = append(mods, fm)
 			st.Added++
