@@ -3,6 +3,7 @@ package controller
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -153,22 +154,13 @@ func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 	}
 	st.Groups = len(groupAdds) + len(groupDels)
 	mods := groupAdds
-	for _, a := range s.ctl.cfg.Apps {
-		fa, ok := a.(FlowApp)
-		if !ok {
-			continue
-		}
+	decl, conflicts := declaredFlows(s.ctl.cfg.Apps, s)
+	for _, c := range conflicts {
+		s.ctl.flowConflict(s, c)
+	}
+	for _, d := range decl {
+		a, want, order := d.app, d.want, d.order
 		id := a.CookieID()
-		want := map[flowKey]Flow{}
-		var order []flowKey
-		for _, f := range fa.Flows(s) {
-			f.Cookie = AppCookie(id, f.Cookie)
-			k := keyOf(f.Table, f.Priority, f.Match)
-			if _, dup := want[k]; !dup {
-				order = append(order, k)
-			}
-			want[k] = f
-		}
 		req := ofp.NewFlowStatsRequest()
 		req.Cookie = AppCookie(id, 0)
 		req.CookieMask = CookieMask
@@ -225,6 +217,101 @@ func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 	}
 	s.ctl.metrics.flowMods.Add(float64(st.Added + st.Deleted))
 	return st, nil
+}
+
+// appFlows is what one app declares on a switch, by key, less the flows an
+// earlier app declared first.
+type appFlows struct {
+	app   App
+	want  map[flowKey]Flow
+	order []flowKey
+}
+
+// FlowConflict is a flow (table, priority and match, once normalised) that
+// two apps declare on the same switch. The first, in the order of
+// Config.Apps, keeps it; the second is refused it.
+type FlowConflict struct {
+	First, Second string
+	Table         uint8
+	Priority      uint16
+	Match         ofp.Match
+}
+
+func (c *FlowConflict) Error() string {
+	return fmt.Sprintf("apps %s and %s both declare %s", c.First, c.Second, flowName(c.Table, c.Priority, c.Match))
+}
+
+// declaredFlows collects the flows the apps declare on sw (nil: no
+// switch in particular), with their cookies' app id set, and the
+// conflicts between apps: a flow declared by two apps goes to the first
+// one only. An app that declares one flow twice keeps the last.
+func declaredFlows(apps []App, sw *Switch) ([]appFlows, []FlowConflict) {
+	var out []appFlows
+	var conflicts []FlowConflict
+	owner := map[flowKey]App{}
+	for _, a := range apps {
+		fa, ok := a.(FlowApp)
+		if !ok {
+			continue
+		}
+		d := appFlows{app: a, want: map[flowKey]Flow{}}
+		for _, f := range fa.Flows(sw) {
+			f.Cookie = AppCookie(a.CookieID(), f.Cookie)
+			k := keyOf(f.Table, f.Priority, f.Match)
+			if o, taken := owner[k]; taken && o != a {
+				conflicts = append(conflicts, FlowConflict{First: o.Name(), Second: a.Name(),
+					Table: f.Table, Priority: f.Priority, Match: normMatch(f.Match)})
+				continue
+			}
+			owner[k] = a
+			if _, dup := d.want[k]; !dup {
+				d.order = append(d.order, k)
+			}
+			d.want[k] = f
+		}
+		out = append(out, d)
+	}
+	return out, conflicts
+}
+
+// CheckFlows computes every app's flows for each of the datapath ids (a
+// switch that is not connected: apps must not make requests from Flows),
+// or for no switch in particular if there are none, and returns an
+// error naming both apps and the flow for each flow two apps declare.
+func CheckFlows(apps []App, dpids []uint64) error {
+	var sws []*Switch
+	for _, id := range dpids {
+		sws = append(sws, detachedSwitch(id))
+	}
+	if len(sws) == 0 {
+		sws = append(sws, nil)
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, sw := range sws {
+		_, conflicts := declaredFlows(apps, sw)
+		for i := range conflicts {
+			msg := conflicts[i].Error()
+			if seen[msg] {
+				continue
+			}
+			seen[msg] = true
+			if sw != nil {
+				errs = append(errs, fmt.Errorf("switch %s: %w", sw, &conflicts[i]))
+			} else {
+				errs = append(errs, &conflicts[i])
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// detachedSwitch is a switch of datapath id dpid with no session: its
+// requests fail with ErrSwitchClosed.
+func detachedSwitch(dpid uint64) *Switch {
+	done := make(chan struct{})
+	close(done)
+	return &Switch{dpid: dpid, ports: map[uint32]ofp.Port{}, done: done, closeErr: ErrSwitchClosed}
 }
 
 // groupMods returns the group-mods that make the switch's groups equal to
