@@ -71,7 +71,7 @@ func TestOVSMatchesNormalised(t *testing.T) {
 	go func() { defer close(done); c.Serve(sctx, l) }()
 	defer func() { stop(); <-done }()
 
-	b := ovs.NewBridge(t, "sgnorm", 0xb1, "tcp:"+l.Addr().String())
+	b := ovs.NewBridge(t, "sgnorm", 0xc1, "tcp:"+l.Addr().String())
 	var flows []string
 	if !ovs.Wait(20*time.Second, func() bool {
 		flows = b.DumpFlows(t)
