@@ -3,6 +3,7 @@ package controller
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -17,6 +18,8 @@ type SyncStats struct {
 	Kept    int
 	// Groups counts group-mods (adds, modifications, deletions).
 	Groups int
+	// Meters counts meter-mods (adds, modifications, deletions).
+	Meters int
 }
 
 // flowKey identifies a flow entry the way a switch does: table, priority
@@ -140,12 +143,14 @@ func flowName(table uint8, priority uint16, m ofp.Match) string {
 	return fmt.Sprintf("flow table=%d priority=%d %v", table, priority, &m)
 }
 
-// Sync makes the switch's groups and flow table equal, for every app's
-// id range, to the groups and flows the apps declare: it reads what is
-// installed, deletes what is not declared, adds what is missing or
-// different, and waits for a barrier. Groups are added before the flows
-// that may point to them and deleted after the flows that did. Groups and
-// flows of ids no app owns are left alone.
+// Sync makes the switch's meters, groups and flow table equal, for every
+// app's id range, to the meters, groups and flows the apps declare, and
+// its OFPM_CONTROLLER meter to the packet-in meter the controller wants
+// (none without Config.PacketInRate): it reads what is installed, deletes
+// what is not declared, adds what is missing or different, and waits for
+// a barrier. Meters and groups are added before the flows that may point
+// to them and deleted after the flows that did. Meters, groups and flows
+// of ids no app owns are left alone.
 func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 	var st SyncStats
 	groupAdds, groupDels, err := s.groupMods(ctx)
@@ -153,7 +158,12 @@ func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 		return st, err
 	}
 	st.Groups = len(groupAdds) + len(groupDels)
-	mods := groupAdds
+	meterAdds, meterDels, err := s.meterMods(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Meters = len(meterAdds) + len(meterDels)
+	mods := append(meterAdds, groupAdds...)
 	decl, conflicts := declaredFlows(s.ctl.cfg.Apps, s)
 	for _, c := range conflicts {
 		s.ctl.flowConflict(s, c)
@@ -209,6 +219,7 @@ func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 		}
 	}
 	mods = append(mods, groupDels...)
+	mods = append(mods, meterDels...)
 	if len(mods) == 0 {
 		return st, nil
 	}
@@ -389,4 +400,113 @@ func groupBody(t uint8, bs []ofp.Bucket) (string, error) {
 		return "", err
 	}
 	return string(append([]byte{t}, b...)), nil
+}
+
+// meterMods returns the meter-mods that make the switch's meters equal to
+// the desired ones: adds and modifications, then deletions. The core owns
+// OFPM_CONTROLLER (the packet-in meter, which it alone sets) and, like
+// group ids, the meter ids whose top byte is the cookie id of a MeterApp;
+// every other meter is left alone. A switch that cannot list its meters
+// has none to remove; that is an error only if some meter is wanted.
+func (s *Switch) meterMods(ctx context.Context) (adds, dels []ofp.Message, err error) {
+	want := map[uint32]Meter{}
+	wantBody := map[uint32]string{}
+	var order []uint32
+	add := func(m Meter) error {
+		b, err := meterBody(m.Flags, m.Bands)
+		if err != nil {
+			return err
+		}
+		if _, dup := want[m.ID]; !dup {
+			order = append(order, m.ID)
+		}
+		want[m.ID] = m
+		wantBody[m.ID] = b
+		return nil
+	}
+	if pm := s.packetInMeter.Load(); pm != nil {
+		if err := add(*pm); err != nil {
+			return nil, nil, fmt.Errorf("packet-in meter: %w", err)
+		}
+	}
+	owned := map[uint8]bool{}
+	for _, a := range s.ctl.cfg.Apps {
+		ma, ok := a.(MeterApp)
+		if !ok {
+			continue
+		}
+		owned[a.CookieID()] = true
+		for _, m := range ma.Meters(s) {
+			m.ID = AppMeterID(a.CookieID(), m.ID)
+			if err := add(m); err != nil {
+				return nil, nil, fmt.Errorf("app %s: meter %#x: %w", a.Name(), m.ID, err)
+			}
+		}
+	}
+	parts, err := s.Multipart(ctx, &ofp.MultipartRequest{MPType: ofp.MultipartMeterConfig, Body: &ofp.MeterStatsRequest{MeterID: ofp.MeterAll}})
+	var em *ofp.ErrorMsg
+	if errors.As(err, &em) && len(want) == 0 {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("dump meters: %w", err)
+	}
+	have := map[uint32]string{}
+	for _, p := range parts {
+		mc, ok := p.Body.(*ofp.MeterConfigReply)
+		if !ok {
+			continue
+		}
+		for _, m := range mc.Configs {
+			ours := m.MeterID == ofp.MeterController ||
+				m.MeterID <= ofp.MeterMax && owned[uint8(m.MeterID>>MeterIDShift)]
+			if !ours {
+				continue
+			}
+			b, err := meterBody(m.Flags, m.Bands)
+			if err != nil {
+				return nil, nil, fmt.Errorf("installed meter %#x: %w", m.MeterID, err)
+			}
+			have[m.MeterID] = b
+			if _, wanted := want[m.MeterID]; !wanted {
+				dels = append(dels, &ofp.MeterMod{Command: ofp.MeterDelete, MeterID: m.MeterID})
+			}
+		}
+	}
+	for _, id := range order {
+		m := want[id]
+		body, installed := have[id]
+		if installed && body == wantBody[id] {
+			continue
+		}
+		cmd := uint16(ofp.MeterAdd)
+		if installed {
+			cmd = ofp.MeterModify
+		}
+		adds = append(adds, &ofp.MeterMod{Command: cmd, Flags: m.Flags, MeterID: m.ID, Bands: m.Bands})
+	}
+	return adds, dels, nil
+}
+
+// meterBody is a meter's flags and bands in wire form, for comparison.
+// Without OFPMF_BURST a band's burst size means nothing and is left out:
+// Open vSwitch reports it equal to the rate then.
+func meterBody(flags uint16, bands []ofp.MeterBand) (string, error) {
+	b, err := ofp.Marshal(&ofp.MeterMod{Flags: flags, Bands: bands})
+	if err != nil {
+		return "", err
+	}
+	b = b[ofp.HeaderLen:]
+	if flags&ofp.MeterFlagBurst == 0 {
+		// Every band starts with type, length, rate and burst size.
+		for rest := b[8:]; len(rest) >= 12; {
+			clear(rest[8:12])
+			n := int(binary.BigEndian.Uint16(rest[2:]))
+			if n < 12 || n > len(rest) {
+				break
+			}
+			rest = rest[n:]
+		}
+	}
+	return string(b), nil
 }
