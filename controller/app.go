@@ -65,6 +65,31 @@ func AppGroupID(id uint8, low uint32) uint32 {
 	return uint32(id)<<GroupIDShift | low&(1<<GroupIDShift-1)
 }
 
+// MeterApp declares the meters an app wants on a switch, like GroupApp
+// does for groups. Meter ids carry the app's cookie id in their top byte;
+// the core sets it.
+type MeterApp interface {
+	App
+	Meters(sw *Switch) []Meter
+}
+
+// Meter is a meter an app wants on a switch. ID holds the app's own low 24
+// bits (not all zero: meter 0 does not exist); the core owns the top byte.
+type Meter struct {
+	ID    uint32
+	Flags uint16
+	Bands []ofp.MeterBand
+}
+
+// MeterIDShift places an app's cookie id in the top byte of its meter ids.
+// Cookie ids stop at 0xfe, so app meter ids stay below OFPM_MAX.
+const MeterIDShift = 24
+
+// AppMeterID returns the meter id of app id's meter number low.
+func AppMeterID(id uint8, low uint32) uint32 {
+	return uint32(id)<<MeterIDShift | low&(1<<MeterIDShift-1)
+}
+
 // SwitchHandler is told when a switch has finished its handshake and its
 // flows are synced, and when it goes away.
 type SwitchHandler interface {

@@ -159,6 +159,10 @@ type Controller struct {
 	multipartBytes atomic.Int64
 
 	ops controllerOps // declared switches, serving (ops.go)
+	// conflicts holds, by switch and flow, the flow conflicts between
+	// apps already logged and counted.
+	conflictsMu sync.Mutex
+	conflicts   map[string]bool
 
 	wg sync.WaitGroup
 }
@@ -173,6 +177,7 @@ func New(cfg Config) (*Controller, error) {
 		switches:   map[uint64]*Switch{},
 		last:       map[uint64]*Switch{},
 		hsBySource: map[netip.Addr]int{},
+		conflicts:  map[string]bool{},
 	}
 	for _, a := range cfg.Apps {
 		id := a.CookieID()
@@ -674,6 +679,21 @@ func (s *Switch) echoLoop() {
 			t.Reset(wait)
 		}
 	}
+}
+
+// flowConflict logs and counts, once per switch, a flow two apps declare.
+func (c *Controller) flowConflict(s *Switch, fc FlowConflict) {
+	key := FormatDPID(s.dpid) + " " + fc.Error()
+	c.conflictsMu.Lock()
+	seen := c.conflicts[key]
+	c.conflicts[key] = true
+	c.conflictsMu.Unlock()
+	if seen {
+		return
+	}
+	c.metrics.flowConflicts.Inc()
+	s.log.WithFields(logrus.Fields{"app": fc.Second, "kept_by": fc.First, "flow": flowName(fc.Table, fc.Priority, fc.Match)}).
+		Error("flow declared by two apps: refused to the second, kept by the first")
 }
 
 // dispatch runs one event through the apps, in the switch's event

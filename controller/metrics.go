@@ -23,6 +23,7 @@ type metrics struct {
 	refused            *prometheus.CounterVec
 	multipartAborted   *prometheus.CounterVec
 	refusedMessages    *prometheus.CounterVec
+	flowConflicts      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
@@ -50,6 +51,7 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 	}
 	m.refusedMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
 		Name: "messages_refused_total", Help: "Messages of unknown types (or experimenters) answered with an ERROR, by type."}, []string{"type"})
+	m.flowConflicts = counter("flow_conflicts_total", "Flows declared by two apps on a switch, counted once each: the second app's is not installed.")
 	for _, r := range []string{"handshakes", "handshakes_per_source", "dpid_in_use", "tls_subject"} {
 		m.refused.WithLabelValues(r)
 	}
@@ -64,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		Name: "multipart_bytes", Help: "Bytes held by the multipart replies in progress."}, func() float64 { return float64(c.multipartBytes.Load()) })
 	for _, col := range []prometheus.Collector{m.connections, m.handshakeFailures, m.decodeErrors,
 		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.statsPollFailures, m.messagesIn, switches,
-		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes, m.refusedMessages, &switchCollector{c}} {
+		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes, m.refusedMessages, m.flowConflicts, &switchCollector{c}} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

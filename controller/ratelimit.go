@@ -45,7 +45,9 @@ func (b *tokenBucket) allow(now time.Time) bool {
 
 // installPacketInMeter asks the switch to limit the packets it sends to the
 // controller, with the OFPM_CONTROLLER meter, when it has pktps drop
-// meters. It reports whether the switch took it.
+// meters. It reports whether the switch took it; if it did, the meter is
+// desired state from then on, which syncs keep (without it, they remove
+// an OFPM_CONTROLLER meter left by an earlier run).
 func (s *Switch) installPacketInMeter(ctx context.Context) (bool, error) {
 	cfg := s.ctl.cfg
 	parts, err := s.Multipart(ctx, &ofp.MultipartRequest{MPType: ofp.MultipartMeterFeatures})
@@ -81,5 +83,8 @@ func (s *Switch) installPacketInMeter(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("packet-in meter: %w", err)
 	}
+	// From now on syncs keep it as it is.
+	m := mod(ofp.MeterAdd)
+	s.packetInMeter.Store(&Meter{ID: m.MeterID, Flags: m.Flags, Bands: m.Bands})
 	return true, nil
 }

@@ -45,6 +45,9 @@ type Switch struct {
 	resync  chan struct{}
 	// packetIns limits packet-ins on arrival; nil when unbounded.
 	packetIns *tokenBucket
+	// packetInMeter is the OFPM_CONTROLLER meter the switch took during
+	// the handshake; nil when none is wanted.
+	packetInMeter atomic.Pointer[Meter]
 
 	// after, when set, is closed once the apps were told that the
 	// previous session of the same datapath ended; the event loop waits
@@ -723,5 +726,5 @@ func (s *Switch) syncAndLog() {
 		return
 	}
 	s.ops.flows.Store(int64(st.Added + st.Kept))
-	s.log.WithFields(logrus.Fields{"added": st.Added, "deleted": st.Deleted, "kept": st.Kept, "group_mods": st.Groups}).Info("flows synced")
+	s.log.WithFields(logrus.Fields{"added": st.Added, "deleted": st.Deleted, "kept": st.Kept, "group_mods": st.Groups, "meter_mods": st.Meters}).Info("flows synced")
 }

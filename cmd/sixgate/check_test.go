@@ -12,6 +12,9 @@ import (
 	"testing"
 
 	"github.com/sirupsen/logrus"
+	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/topo"
 )
 
 // spliceFile is a valid topology but for what limits and backends add.
@@ -113,5 +116,65 @@ func TestCheckWarnsOnceOfTheOldHeldBytesKey(t *testing.T) {
 	stderr.Reset()
 	if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), path+":7: splice46.limits.max_held_bytes_total: ") {
 		t.Errorf("check with both keys: exit %d, %q", code, stderr.String())
+	}
+}
+
+// rivalApp declares the table-miss app's flow: the same table, priority
+// and match.
+type rivalApp struct{}
+
+func (rivalApp) Name() string    { return "rival" }
+func (rivalApp) CookieID() uint8 { return 0x7e }
+func (rivalApp) Flows(*controller.Switch) []controller.Flow {
+	return []controller.Flow{{Table: 0, Priority: 0, Instructions: []ofp.Instruction{ofp.ApplyActions(ofp.Output(1))}}}
+}
+
+// TestStartAndCheckRefuseConflictingFlows: two apps that declare the same
+// flow on a declared switch are refused at start and by check, which name
+// both apps and the flow.
+func TestStartAndCheckRefuseConflictingFlows(t *testing.T) {
+	saved := appsFor
+	t.Cleanup(func() { appsFor = saved })
+	appsFor = func(tp *topo.Topology, log *logrus.Entry) (*appSet, error) {
+		s, err := newApps(tp, log)
+		if err == nil {
+			s.list = append(s.list, rivalApp{})
+		}
+		return s, err
+	}
+	path := filepath.Join(t.TempDir(), "t.yaml")
+	file := "controller: {listen: \"tcp:127.0.0.1:6653\"}\nswitches: [{name: s1, dpid: \"0x1\"}]\n"
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"switch 0000000000000001", "apps tablemiss and rival both declare flow table=0 priority=0"}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := serve(ctx, path, "", logrus.NewEntry(log))
+	if err == nil {
+		t.Fatal("serve returned nil")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("serve: %v\nwant it to say %q", err, w)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 {
+		t.Fatalf("check exit %d, want 1; stdout %q", code, stdout.String())
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("check said:\n%s\nwant %q", stderr.String(), w)
+		}
+	}
+	// Without the rival the same file is fine.
+	appsFor = saved
+	stdout.Reset()
+	stderr.Reset()
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 {
+		t.Errorf("check without the rival: exit %d: %s", code, stderr.String())
 	}
 }

@@ -105,6 +105,9 @@ type prepared struct {
 	ctl  *controller.Controller
 }
 
+// appsFor builds the configured apps; tests replace it.
+var appsFor = newApps
+
 // prepare does everything serve does before it opens a socket. It is the
 // one validation path: check runs it too, so that a file that passes check
 // is one the daemon starts with. A non-empty solo names the one app to run
@@ -125,10 +128,19 @@ func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
 	if solo != "" {
 		apps, err = soloApps(solo, log)
 	} else {
-		apps, err = newApps(t, log)
+		apps, err = appsFor(t, log)
 	}
 	if err != nil {
 		return nil, err
+	}
+	// Two apps that declare the same flow would fight over it on every
+	// sync: refuse the configuration, naming both and the flow.
+	var dpids []uint64
+	for _, sw := range t.Switches {
+		dpids = append(dpids, sw.DPID)
+	}
+	if err := controller.CheckFlows(apps.list, dpids); err != nil {
+		return nil, fmt.Errorf("flows declared by two apps:\n%w", err)
 	}
 	cfg := controller.Config{
 		Listen:        t.Controller.Listen.String(),

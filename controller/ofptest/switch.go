@@ -25,6 +25,11 @@ type Switch struct {
 	// PartSize is the most flow entries per multipart reply part, to
 	// exercise REPLY_MORE.
 	PartSize int
+	// Meters makes the switch support meters as Open vSwitch's userspace
+	// datapath does: it answers METER_FEATURES (pktps and kbps drop bands,
+	// bursts) and METER_CONFIG, and applies METER_MODs. Without it, both
+	// requests fail with BAD_MULTIPART and METER_MODs are ignored.
+	Meters bool
 	// IgnoreEchoes makes the switch never answer ECHO_REQUEST.
 	IgnoreEchoes bool
 	// HelloVersion, if set, replaces the version of the switch's HELLO
@@ -43,6 +48,7 @@ type Switch struct {
 
 	mu       sync.Mutex
 	groups   map[uint32]ofp.GroupDesc
+	meters   map[uint32]ofp.MeterConfig
 	flows    []*ofp.FlowStats
 	flowMods int
 	// portStats answers PORT_STATS; set with SetPortStats.
@@ -91,6 +97,28 @@ func (s *Switch) SetGroup(g ofp.GroupDesc) {
 		s.groups = map[uint32]ofp.GroupDesc{}
 	}
 	s.groups[g.GroupID] = g
+}
+
+// MeterConfigs returns a copy of the meter table.
+func (s *Switch) MeterConfigs() map[uint32]ofp.MeterConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[uint32]ofp.MeterConfig{}
+	for id, m := range s.meters {
+		out[id] = m
+	}
+	return out
+}
+
+// SetMeter installs a meter directly, as an earlier run or another
+// controller would have.
+func (s *Switch) SetMeter(m ofp.MeterConfig) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.meters == nil {
+		s.meters = map[uint32]ofp.MeterConfig{}
+	}
+	s.meters[m.MeterID] = m
 }
 
 // AddFlow installs a flow directly, as another controller would have.
@@ -252,9 +280,51 @@ func (s *Switch) answer(m ofp.Message) []ofp.Message {
 		if e := s.applyGroupMod(m); e != nil {
 			return []ofp.Message{e}
 		}
+	case *ofp.MeterMod:
+		if e := s.applyMeterMod(m); e != nil {
+			return []ofp.Message{e}
+		}
 	case *ofp.MultipartRequest:
 		return s.multipart(m)
 	}
+	return nil
+}
+
+// Meter-mod failure codes (ofp_meter_mod_failed_code).
+const (
+	meterExists  = 1
+	unknownMeter = 3
+)
+
+// applyMeterMod changes the meter table, failing as the specification
+// says for an add of an existing meter or a change of a missing one.
+func (s *Switch) applyMeterMod(m *ofp.MeterMod) *ofp.ErrorMsg {
+	if !s.Meters {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.meters == nil {
+		s.meters = map[uint32]ofp.MeterConfig{}
+	}
+	_, exists := s.meters[m.MeterID]
+	switch m.Command {
+	case ofp.MeterAdd:
+		if exists {
+			return s.errorFor(m, ofp.ErrMeterModFailed, meterExists)
+		}
+	case ofp.MeterModify:
+		if !exists {
+			return s.errorFor(m, ofp.ErrMeterModFailed, unknownMeter)
+		}
+	case ofp.MeterDelete:
+		if m.MeterID == ofp.MeterAll {
+			clear(s.meters)
+		}
+		delete(s.meters, m.MeterID)
+		return nil
+	}
+	s.meters[m.MeterID] = ofp.MeterConfig{Flags: m.Flags, MeterID: m.MeterID, Bands: m.Bands}
 	return nil
 }
 
@@ -339,6 +409,27 @@ func (s *Switch) multipart(m *ofp.MultipartRequest) []ofp.Message {
 		}
 		sort.Slice(gs, func(i, j int) bool { return gs[i].GroupID < gs[j].GroupID })
 		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.GroupDescReply{Groups: gs}})}
+	case ofp.MultipartMeterFeatures:
+		if !s.Meters {
+			break
+		}
+		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.MeterFeaturesReply{
+			MaxMeter: 1 << 16, BandTypes: 1 << ofp.MeterBandTypeDrop,
+			Capabilities: ofp.MeterFlagKbps | ofp.MeterFlagPktps | ofp.MeterFlagBurst | ofp.MeterFlagStats,
+			MaxBands:     1, MaxColor: 0}})}
+	case ofp.MultipartMeterConfig:
+		if !s.Meters {
+			break
+		}
+		req, _ := m.Body.(*ofp.MeterStatsRequest)
+		var ms []ofp.MeterConfig
+		for id, c := range s.MeterConfigs() {
+			if req == nil || req.MeterID == ofp.MeterAll || req.MeterID == id {
+				ms = append(ms, c)
+			}
+		}
+		sort.Slice(ms, func(i, j int) bool { return ms[i].MeterID < ms[j].MeterID })
+		return []ofp.Message{reply(m, &ofp.MultipartReply{MPType: m.MPType, Body: &ofp.MeterConfigReply{Configs: ms}})}
 	case ofp.MultipartFlow:
 		req, _ := m.Body.(*ofp.FlowStatsRequest)
 		var sel []ofp.FlowStats
