@@ -133,9 +133,7 @@ func (rivalApp) Flows(*controller.Switch) []controller.Flow {
 // flow on a declared switch are refused at start and by check, which name
 // both apps and the flow.
 func TestStartAndCheckRefuseConflictingFlows(t *testing.T) {
-	saved := appsFor
-	t.Cleanup(func() { appsFor = saved })
-	appsFor = func(tp *topo.Topology, log *logrus.Entry) (*appSet, error) {
+	withRival := func(tp *topo.Topology, log *logrus.Entry) (*appSet, error) {
 		s, err := newApps(tp, log)
 		if err == nil {
 			s.list = append(s.list, rivalApp{})
@@ -147,34 +145,21 @@ func TestStartAndCheckRefuseConflictingFlows(t *testing.T) {
 	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"switch 0000000000000001", "apps tablemiss and rival both declare flow table=0 priority=0"}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err := serve(ctx, path, "", logrus.NewEntry(log))
+	// serve and check both refuse what prepare refuses
+	// (TestCheckRefusesWhatStartRefuses); prepare is given the rival.
+	_, err := prepareWith(path, "", logrus.NewEntry(log), withRival)
 	if err == nil {
-		t.Fatal("serve returned nil")
+		t.Fatal("prepare accepted two apps declaring one flow")
 	}
-	for _, w := range want {
+	for _, w := range []string{"switch 0000000000000001", "apps tablemiss and rival both declare flow table=0 priority=0"} {
 		if !strings.Contains(err.Error(), w) {
-			t.Errorf("serve: %v\nwant it to say %q", err, w)
-		}
-	}
-	var stdout, stderr bytes.Buffer
-	if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 {
-		t.Fatalf("check exit %d, want 1; stdout %q", code, stdout.String())
-	}
-	for _, w := range want {
-		if !strings.Contains(stderr.String(), w) {
-			t.Errorf("check said:\n%s\nwant %q", stderr.String(), w)
+			t.Errorf("prepare: %v\nwant it to say %q", err, w)
 		}
 	}
 	// Without the rival the same file is fine.
-	appsFor = saved
-	stdout.Reset()
-	stderr.Reset()
-	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 {
-		t.Errorf("check without the rival: exit %d: %s", code, stderr.String())
+	if _, err := prepareWith(path, "", logrus.NewEntry(log), newApps); err != nil {
+		t.Errorf("without the rival: %v", err)
 	}
 }

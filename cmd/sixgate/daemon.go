@@ -105,14 +105,17 @@ type prepared struct {
 	ctl  *controller.Controller
 }
 
-// appsFor builds the configured apps; tests replace it.
-var appsFor = newApps
-
 // prepare does everything serve does before it opens a socket. It is the
 // one validation path: check runs it too, so that a file that passes check
 // is one the daemon starts with. A non-empty solo names the one app to run
 // instead of the configured ones.
 func prepare(path, solo string, log *logrus.Entry) (*prepared, error) {
+	return prepareWith(path, solo, log, newApps)
+}
+
+// prepareWith is prepare with the function that builds the configured
+// apps given, so that a test can add one.
+func prepareWith(path, solo string, log *logrus.Entry, appsFor func(*topo.Topology, *logrus.Entry) (*appSet, error)) (*prepared, error) {
 	t, err := load(path, log)
 	if err != nil {
 		return nil, err
