@@ -385,20 +385,6 @@ splice46:
 		},
 	},
 	{
-		name: "more backends than the engine tracks",
-		yaml: `
-switches: [{name: s1, dpid: "0x1"}]
-splice46:
-  mac: "00:00:0a:00:00:42"
-  pool6: "2001:db8:ffff::/96"
-  services:
-    - vip: "10.0.0.42"
-      port: 80
-      backends: [` + manyBackends(64) + `]
-`,
-		want: []string{`t.yaml:9: splice46.services[0].backends: 64 backends, at most 63`},
-	},
-	{
 		name: "both names of the global held bytes limit",
 		yaml: `
 switches: [{name: s1, dpid: "0x1"}]

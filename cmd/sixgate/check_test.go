@@ -46,8 +46,6 @@ func TestCheckRefusesWhatStartRefuses(t *testing.T) {
 			`:7: splice46.limits.max_held_bytes_global: 1024 is below max_held_bytes (4096)`},
 		{"global held bytes below the default", spliceFile("max_held_bytes_global: 1024", 1),
 			`:7: splice46.limits.max_held_bytes_global: 1024 is below the default max_held_bytes (16384)`},
-		{"too many backends", spliceFile("", 64),
-			`:6: splice46.services[0].backends: 64 backends, at most 63`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
