@@ -91,9 +91,9 @@ type fileEnginePort struct {
 }
 
 type fileService struct {
-	VIP      string        `yaml:"vip"`
-	Port     string        `yaml:"port"`
-	Select   string        `yaml:"select"`
+	VIP          string        `yaml:"vip"`
+	Port         string        `yaml:"port"`
+	Select       string        `yaml:"select"`
 	Backends     []fileBackend `yaml:"backends"`
 	BackendsFile string        `yaml:"backends_file"`
 	Default      string        `yaml:"default"`
