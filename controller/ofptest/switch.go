@@ -34,9 +34,12 @@ type Switch struct {
 	// says so the switch closes the connection instead of answering.
 	HangUp func(ofp.Message) bool
 
-	mu       sync.Mutex
-	groups   map[uint32]ofp.GroupDesc
-	flows    []*ofp.FlowStats
+	mu     sync.Mutex
+	groups map[uint32]ofp.GroupDesc
+	flows  []*ofp.FlowStats
+	// byKey finds a flow by table, priority and match, so that large
+	// tables take flow-mods in constant time.
+	byKey    map[flowKey]*ofp.FlowStats
 	flowMods int
 	received []ofp.Message
 	conn     net.Conn
@@ -89,6 +92,7 @@ func (s *Switch) AddFlow(f ofp.FlowStats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.flows = append(s.flows, &f)
+	s.byKey = nil
 }
 
 // FlowMods counts the flow-mods received.
@@ -240,6 +244,17 @@ func (s *Switch) applyGroupMod(m *ofp.GroupMod) *ofp.ErrorMsg {
 	return nil
 }
 
+type flowKey struct {
+	table    uint8
+	priority uint16
+	match    string
+}
+
+func keyOf(table uint8, priority uint16, m ofp.Match) flowKey {
+	b, _ := ofp.Marshal(&ofp.FlowMod{Match: m})
+	return flowKey{table, priority, string(b)}
+}
+
 func sameMatch(a, b ofp.Match) bool {
 	x, _ := ofp.Marshal(&ofp.FlowMod{Match: a})
 	y, _ := ofp.Marshal(&ofp.FlowMod{Match: b})
@@ -252,15 +267,17 @@ func (s *Switch) applyFlowMod(m *ofp.FlowMod) {
 	s.flowMods++
 	switch m.Command {
 	case ofp.FlowAdd:
-		for _, f := range s.flows {
-			if f.TableID == m.TableID && f.Priority == m.Priority && sameMatch(f.Match, m.Match) {
-				f.Cookie, f.Instructions = m.Cookie, m.Instructions
-				f.IdleTimeout, f.HardTimeout, f.Flags = m.IdleTimeout, m.HardTimeout, m.Flags
-				return
-			}
+		s.index()
+		k := keyOf(m.TableID, m.Priority, m.Match)
+		if f := s.byKey[k]; f != nil {
+			f.Cookie, f.Instructions = m.Cookie, m.Instructions
+			f.IdleTimeout, f.HardTimeout, f.Flags = m.IdleTimeout, m.HardTimeout, m.Flags
+			return
 		}
-		s.flows = append(s.flows, &ofp.FlowStats{TableID: m.TableID, Priority: m.Priority, Cookie: m.Cookie,
-			Match: m.Match, Instructions: m.Instructions, IdleTimeout: m.IdleTimeout, HardTimeout: m.HardTimeout, Flags: m.Flags})
+		f := &ofp.FlowStats{TableID: m.TableID, Priority: m.Priority, Cookie: m.Cookie,
+			Match: m.Match, Instructions: m.Instructions, IdleTimeout: m.IdleTimeout, HardTimeout: m.HardTimeout, Flags: m.Flags}
+		s.flows = append(s.flows, f)
+		s.byKey[k] = f
 	case ofp.FlowDeleteStrict, ofp.FlowDelete:
 		kept := s.flows[:0]
 		for _, f := range s.flows {
@@ -275,7 +292,20 @@ func (s *Switch) applyFlowMod(m *ofp.FlowMod) {
 				kept = append(kept, f)
 			}
 		}
+		clear(kept[len(kept):len(s.flows)])
 		s.flows = kept
+		s.byKey = nil // rebuilt on the next add
+	}
+}
+
+// index builds byKey when a deletion or AddFlow left it stale.
+func (s *Switch) index() {
+	if s.byKey != nil {
+		return
+	}
+	s.byKey = make(map[flowKey]*ofp.FlowStats, len(s.flows))
+	for _, f := range s.flows {
+		s.byKey[keyOf(f.TableID, f.Priority, f.Match)] = f
 	}
 }
 
