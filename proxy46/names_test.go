@@ -167,3 +167,53 @@ func BenchmarkChooseByName(b *testing.B) {
 		})
 	}
 }
+
+// TestSetServicesKeepsConnections moves a name to another backend while a
+// connection to its first backend is spliced: the connection goes on, a
+// new one for the name goes to the new backend.
+func TestSetServicesKeepsConnections(t *testing.T) {
+	s := manyNames(100, 10)
+	e, _ := newTestEngine(t, func(c *Config) { c.Services = []Service{s} })
+	const cport = 40200
+	req := "GET / HTTP/1.1\r\nHost: site5.example\r\n\r\n"
+	isnV, ds := openToBackend(t, e, 80, cport, req)
+	b5 := s.Backends[5].Addr
+	if len(ds) != 1 || ip(ds[0].ip6.DstIP) != b5.Addr() {
+		t.Fatalf("first SYN: %+v", ds)
+	}
+	handle(t, e, pkt6(t, b5.Addr(), client6, b5.Port(), cport, seg{seq: 5000, ack: 1001, flags: "SA"}))
+	if e.Len() != 1 || e.Connections()[0].State != StateEstablished {
+		t.Fatalf("not spliced: %+v", e.Connections())
+	}
+
+	moved := s
+	moved.Names = append([]NameRoute(nil), s.Names...)
+	moved.Names[5] = NameRoute{Name: "site5.example", Backends: []uint32{6}}
+	if err := e.SetServices([]Service{moved}); err != nil {
+		t.Fatal(err)
+	}
+	// The spliced connection still translates, to its backend.
+	_, ds = handle(t, e, pkt4(t, client4, vip, cport, 80, seg{seq: 1001 + uint32(len(req)), ack: isnV + 1, flags: "A", payload: []byte("x")}))
+	if len(ds) != 1 || ds[0].ip6 == nil || ip(ds[0].ip6.DstIP) != b5.Addr() {
+		t.Fatalf("spliced connection after the change: %+v", ds)
+	}
+	// A new one for the name goes to its new backend.
+	_, ds = openToBackend(t, e, 80, cport+1, req)
+	if b6 := s.Backends[6].Addr; len(ds) != 1 || ds[0].ip6 == nil || ip(ds[0].ip6.DstIP) != b6.Addr() {
+		t.Fatalf("new connection: %+v, want a SYN to %v", ds, b6)
+	}
+	var chosen5 uint64
+	for _, b := range e.Stats().Backends {
+		if b.Backend == b5 {
+			chosen5 = b.Chosen
+		}
+	}
+	if chosen5 != 1 {
+		t.Errorf("backend 5's chosen counter %d after the change, want 1 carried over", chosen5)
+	}
+	bad := moved
+	bad.Names = []NameRoute{{Name: "x.example", Backends: []uint32{99}}}
+	if err := e.SetServices([]Service{bad}); err == nil {
+		t.Error("a route to a backend out of range was taken")
+	}
+}

@@ -157,10 +157,12 @@ func (a *App) CookieID() uint8 { return CookieID }
 func (a *App) Engine() *proxy46.Engine { return a.Path.Engine().(*proxy46.Engine) }
 
 // Reload takes a new configuration. An unchanged splice46 section keeps
-// the engine and its connections; a changed one starts a new engine, and
-// the connections of the old one are forgotten (their clients see resets
-// from the backends or time out). A change of mode or engine ports needs
-// a restart.
+// the engine and its connections, and so does one whose services alone
+// changed (names, backends, services added or removed): the engine takes
+// the new services and its open connections go on. Any other change (MAC,
+// pool6, MTU, limits, timeouts) starts a new engine, and the connections
+// of the old one are forgotten (their clients see resets from the
+// backends or time out). A change of mode or engine ports needs a restart.
 func (a *App) Reload(t *topo.Topology) error {
 	a.swap.Lock()
 	defer a.swap.Unlock()
@@ -172,7 +174,20 @@ func (a *App) Reload(t *topo.Topology) error {
 	}
 	old := a.Engine()
 	e := old
-	if !sameSection(a.topo.Load().Splice46, t.Splice46) {
+	cur := a.topo.Load().Splice46
+	servicesOnly := false
+	switch {
+	case sameSection(cur, t.Splice46):
+	case sameEngineSettings(cur, t.Splice46):
+		cfg, err := engineConfig(t.Splice46)
+		if err == nil {
+			err = old.SetServices(cfg.Services)
+		}
+		if err != nil {
+			return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
+		}
+		servicesOnly = true
+	default:
 		var err error
 		if e, err = newEngine(t); err != nil {
 			return err
@@ -182,18 +197,27 @@ func (a *App) Reload(t *topo.Topology) error {
 		return err
 	}
 	a.topo.Store(t)
-	if e != old {
+	switch {
+	case e != old:
 		a.log.WithField("connections_dropped", old.Len()).Warn("splice46 section changed: new engine")
+	case servicesOnly:
+		a.log.WithFields(logrus.Fields{"services": len(t.Splice46.Services), "connections_kept": e.Len()}).Info("splice46 services changed")
 	}
 	return nil
+}
+
+// sameEngineSettings compares what of the section the engine cannot take
+// while it runs: everything but the services.
+func sameEngineSettings(x, y *topo.Splice46) bool {
+	return x.MAC.String() == y.MAC.String() && x.Pool6 == y.Pool6 && x.MTU6 == y.MTU6 &&
+		x.Limits == y.Limits && x.Timeouts == y.Timeouts
 }
 
 func sameSection(x, y *topo.Splice46) bool {
 	if x == nil || y == nil {
 		return x == y
 	}
-	if x.MAC.String() != y.MAC.String() || x.Pool6 != y.Pool6 || x.MTU6 != y.MTU6 ||
-		x.Limits != y.Limits || x.Timeouts != y.Timeouts || len(x.Services) != len(y.Services) {
+	if !sameEngineSettings(x, y) || len(x.Services) != len(y.Services) {
 		return false
 	}
 	for i := range x.Services {

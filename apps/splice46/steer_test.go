@@ -187,3 +187,37 @@ func quietLog() *logrus.Entry {
 	l.SetOutput(io.Discard)
 	return logrus.NewEntry(l)
 }
+
+// TestReloadKeepsEngineForServices: a reload that changes only services
+// hands them to the running engine, whose connections stay; a change of
+// the engine's own settings starts a new one.
+func TestReloadKeepsEngineForServices(t *testing.T) {
+	a := testApp(t, "")
+	first := a.Engine()
+	for _, tc := range []struct {
+		file      string
+		newEngine bool
+	}{
+		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [a.example]}]}` + "\n", false},
+		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [b.example]}]}` + "\n", false},
+		{twoSwitches + "  mtu6: 1400\n", true},
+	} {
+		top, err := topo.Parse("t.yaml", []byte(tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := a.Engine()
+		if err := a.Reload(top); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Engine() != before; got != tc.newEngine {
+			t.Errorf("new engine %v, want %v, after:\n%s", got, tc.newEngine, tc.file)
+		}
+	}
+	if a.Engine() == first {
+		t.Error("the engine settings' change kept the first engine")
+	}
+	if n := len(a.FlowsFor(1)); n == 0 {
+		t.Error("no flows after the reloads")
+	}
+}
