@@ -71,8 +71,13 @@ type Machine struct {
 	Go     string `json:"go"`
 }
 
+// ChooseByName is the Direction of the backend-choice benchmark's rows,
+// whose Conns is the number of names in the service.
+const ChooseByName = "choose-by-name"
+
 // Micro is one engine microbenchmark: one segment through the engine with
-// Conns connections in its table.
+// Conns connections in its table, or (Direction ChooseByName) the backend
+// choice of one connection with Conns names in its service.
 type Micro struct {
 	Conns       int     `json:"conns"`
 	Payload     int     `json:"payload"`
@@ -305,6 +310,9 @@ func (r *Results) Markdown() string {
 		var order []key
 		for i := range r.Micro {
 			mi := &r.Micro[i]
+			if mi.Direction == ChooseByName {
+				continue
+			}
 			k := key{mi.Conns, mi.Payload}
 			row, seen := rows[k]
 			if !seen {
@@ -328,6 +336,21 @@ func (r *Results) Markdown() string {
 			p("| %d | %d | %s | %s |\n", k.conns, k.payload, cell(row[0]), cell(row[1]))
 		}
 		p("\n")
+		first := true
+		for _, mi := range r.Micro {
+			if mi.Direction != ChooseByName {
+				continue
+			}
+			if first {
+				p("Backend choice of one connection by its Host header (read from the held bytes, looked up, first candidate taken), `BenchmarkChooseByName`:\n\n")
+				p("| names in the service | ns | allocs |\n| ---: | ---: | ---: |\n")
+				first = false
+			}
+			p("| %d | %.0f | %.0f |\n", mi.Conns, mi.NsPerOp, mi.AllocsPerOp)
+		}
+		if !first {
+			p("\n")
+		}
 	}
 	p("Chart (`chart.png`): left, iperf3 Mbit/s; right, short connections per second; each panel scaled to its tallest bar, a grid line every tenth of it; one bar per setup in table order, colours: %s. Missing setups leave a gap.\n",
 		legend(r.E2E))
