@@ -170,14 +170,6 @@ func (e *Engine) nextCandidate(c *conn) int {
 	return -1
 }
 
-// configured is the number of backends before the default.
-func (s *service) configured() int {
-	if s.hasDefault {
-		return len(s.backends) - 1
-	}
-	return len(s.backends)
-}
-
 // clientHash hashes the client address alone, so that a client sticks to
 // one backend across connections and ports.
 func (e *Engine) clientHash(c *conn) uint64 {

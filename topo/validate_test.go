@@ -572,6 +572,26 @@ func manyBackends(n int) string {
 	return strings.Join(bs, ", ")
 }
 
+// TestManyBackends: a service takes any number of backends.
+func TestManyBackends(t *testing.T) {
+	top, err := Parse("t.yaml", []byte(`
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services:
+    - vip: "10.0.0.42"
+      port: 80
+      backends: [`+manyBackends(1000)+`]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(top.Splice46.Services[0].Backends); n != 1000 {
+		t.Errorf("%d backends", n)
+	}
+}
+
 func TestOldHeldBytesKeyWarns(t *testing.T) {
 	const file = `
 switches: [{name: s1, dpid: "0x1"}]
