@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,7 +83,8 @@ func testManyNames(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	bin := ovs.BuildSixgate(t)
 	port := freePort(t)
-	config := writeNamesConfig(t, t.TempDir(), mode, port)
+	dir := t.TempDir()
+	config := writeNamesConfig(t, dir, mode, port)
 	if out, err := exec.Command(bin, "check", "-config", config).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}
@@ -181,11 +183,68 @@ func testManyNames(t *testing.T, mode dataPath) {
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), fmt.Sprintf(" at [%s]:443", backendAddr(8))) {
 		t.Errorf("TLS failover: %q (%v)", out, err)
 	}
+	testReloadMovesOneName(t, br, h3, d, dir)
+
 	// openssl's client too sends the name in its ClientHello.
 	out, err = h3.Output(20*time.Second, "GET / HTTP/1.0\r\nHost: site1.example\r\n\r\n", "openssl", "s_client", "-quiet",
 		"-connect", "10.0.0.42:443", "-servername", "site1.example")
 	if !strings.Contains(out, fmt.Sprintf(" at [%s]:443", backendAddr(backendOf(1)))) {
 		t.Errorf("openssl s_client: %q (%v)", out, err)
+	}
+}
+
+// testReloadMovesOneName moves site0.example to another address in the
+// map file while a download from a spliced connection is under way, and
+// reloads: the download completes, the name goes to its new address, and
+// no flow is reinstalled (a name is not in any flow).
+func testReloadMovesOneName(t *testing.T, br *ovs.Bridge, h3 *ovs.Netns, d *ovs.Daemon, dir string) {
+	t.Helper()
+	const size = 400_000
+	dl := h3.Start(t, "curl", "-sS", "--max-time", "30", "--limit-rate", "100k", "-o", "/dev/null", "-w", "downloaded %{size_download}\n",
+		"-H", "Host: site1.example", fmt.Sprintf("http://10.0.0.42/bytes?n=%d", size))
+	time.Sleep(500 * time.Millisecond) // spliced and streaming
+
+	mapFile := filepath.Join(dir, "http.map")
+	b, err := os.ReadFile(mapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := fmt.Sprintf("site0.example [%s]:80\n", backendAddr(backendOf(0)))
+	to := fmt.Sprintf("site0.example [%s]:80\n", backendAddr(99))
+	if !strings.Contains(string(b), from) {
+		t.Fatalf("no line %q in the map file", from)
+	}
+	if err := os.WriteFile(mapFile, []byte(strings.Replace(string(b), from, to, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := br.FlowDurations(t)
+	signalled := time.Now()
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !ovs.Wait(20*time.Second, func() bool {
+		logs := d.Logs()
+		i := strings.Index(logs, "configuration reloaded")
+		return i >= 0 && strings.Contains(logs[i:], "flows synced")
+	}) {
+		t.Fatalf("no resync after the reload:\n%s", lastLines(d.Logs(), 10))
+	}
+	t.Logf("reload with one name moved: resynced %v after SIGHUP", time.Since(signalled).Round(time.Millisecond))
+	if logs := d.Logs(); !strings.Contains(logs, "splice46 services changed") || strings.Contains(logs, "new engine") {
+		t.Errorf("the reload did not keep the engine:\n%s", lastLines(logs, 10))
+	}
+	gap := time.Since(signalled)
+	for flow, age := range br.FlowDurations(t) {
+		if _, ok := before[flow]; !ok || age < gap {
+			t.Errorf("flow %q (age %v) was installed by the reload %v ago", flow, age, gap)
+		}
+	}
+	out, err := h3.Output(20*time.Second, "", "curl", "-sS", "--max-time", "10", "-H", "Host: site0.example", "http://10.0.0.42/")
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(out), fmt.Sprintf(" at [%s]:80", backendAddr(99))) {
+		t.Errorf("site0.example after the reload: %q (%v), want its new address %s", out, err, backendAddr(99))
+	}
+	if code := dl.Wait(30 * time.Second); code != 0 || !strings.Contains(dl.Logs(), fmt.Sprintf("downloaded %d", size)) {
+		t.Errorf("the download across the reload: exit %d, %q", code, dl.Logs())
 	}
 }
 
