@@ -17,7 +17,6 @@ func (e *Engine) openBackend(c *conn, idx int, out *packet.Batch) {
 	for idx >= 0 {
 		b := &c.svc.backends[idx]
 		k := key6{backend: b.addr, client6: client6, backendPort: b.port, clientPort: c.k4.clientPort}
-		c.tried |= 1 << idx
 		if other := e.by6[k]; other == nil || other == c {
 			c.backend, c.k6 = idx, k
 			e.by6[k] = c

@@ -3,7 +3,6 @@ package proxy46
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/sixgate/sixgate/packet"
@@ -70,6 +69,19 @@ type Service struct {
 	// Default, if valid, takes connections no backend matched, and those
 	// whose first bytes did not decide in time.
 	Default netip.AddrPort
+	// Names routes host names to backends (http-host and sni), for name
+	// sets too large to write as each backend's Match (map files). A name
+	// given both ways is tried on the backends that match it, in order,
+	// then on those of its route.
+	Names []NameRoute
+}
+
+// NameRoute sends a host name (or a "*.example.com" wildcard) to
+// backends, given as indices into the service's Backends in the order
+// they are tried.
+type NameRoute struct {
+	Name     string
+	Backends []uint32
 }
 
 // Timeouts bound each phase of a connection. Zero values take defaults.
@@ -269,22 +281,40 @@ func (c *Config) validate() error {
 		if len(s.Backends) == 0 && !s.Default.IsValid() {
 			return fmt.Errorf("%s: no backends and no default", name)
 		}
-		if len(s.Backends) > maxBackends {
-			return fmt.Errorf("%s: %d backends, at most %d", name, len(s.Backends), maxBackends)
+		if len(s.Names) > 0 && s.Policy != PolicyHTTPHost && s.Policy != PolicySNI {
+			return fmt.Errorf("%s: name routes need policy http-host or sni, not %v", name, s.Policy)
+		}
+		for j, r := range s.Names {
+			if err := CheckName(r.Name); err != nil {
+				return fmt.Errorf("%s: name %d: %w", name, j, err)
+			}
+			if len(r.Backends) == 0 {
+				return fmt.Errorf("%s: name %q: no backend", name, r.Name)
+			}
+			for _, i := range r.Backends {
+				if int(i) >= len(s.Backends) {
+					return fmt.Errorf("%s: name %q: backend %d of %d", name, r.Name, i, len(s.Backends))
+				}
+			}
 		}
 		for j, b := range s.Backends {
 			if err := validBackend(b.Addr); err != nil {
 				return fmt.Errorf("%s: backend %d: %w", name, j, err)
 			}
-			if !s.Policy.layer4() && len(b.Match) == 0 {
+			if !s.Policy.layer4() && len(b.Match) == 0 && len(s.Names) == 0 {
 				return fmt.Errorf("%s: backend %d: policy %v needs match strings", name, j, s.Policy)
+			}
+			if s.Policy.layer4() && len(b.Match) > 0 {
+				return fmt.Errorf("%s: backend %d: policy %v takes no match strings", name, j, s.Policy)
 			}
 			for _, m := range b.Match {
 				if m == "" {
 					return fmt.Errorf("%s: backend %d: empty match string", name, j)
 				}
-				if (s.Policy == PolicyHTTPHost || s.Policy == PolicySNI) && strings.ContainsAny(m, " /") {
-					return fmt.Errorf("%s: backend %d: %q is not a host name", name, j, m)
+				if s.Policy == PolicyHTTPHost || s.Policy == PolicySNI {
+					if err := CheckName(m); err != nil {
+						return fmt.Errorf("%s: backend %d: %w", name, j, err)
+					}
 				}
 			}
 		}
@@ -296,9 +326,6 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
-
-// maxBackends keeps the per-connection record of tried backends in one word.
-const maxBackends = 63
 
 func validBackend(a netip.AddrPort) error {
 	if !a.Addr().Is6() || a.Addr().Is4In6() || a.Addr().Zone() != "" {

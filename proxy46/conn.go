@@ -58,8 +58,9 @@ type conn struct {
 	// backend is the index of the chosen backend in svc.backends, where
 	// the last entry may be the service's default.
 	backend int
-	// tried records the backends already tried, for failover.
-	tried uint64
+	// pick is the candidate list chosen for the connection and how far
+	// along it failover has gone.
+	pick choice
 
 	isnClient  uint32 // client's ISN
 	isnEdge    uint32 // ISN the edge gave the client

@@ -67,13 +67,27 @@ type service struct {
 	// hasDefault says the last entry of backends is the default.
 	hasDefault bool
 	rr         uint32
+
+	// cands holds every candidate list of the service, one after the
+	// other: backend indices in the order they are tried.
+	cands []uint32
+	// all is every configured backend, in order (hash, round-robin).
+	all span
+	// names routes host names (http-host, sni); prefixes holds the
+	// payload prefixes in the order they are tested (prefix).
+	names    nameIndex
+	prefixes []prefixRoute
+}
+
+type prefixRoute struct {
+	prefix string
+	list   span
 }
 
 type backend struct {
 	ap        netip.AddrPort
 	addr      [16]byte
 	port      uint16
-	match     []string
 	isDefault bool
 	chosen    uint64
 	failed    uint64
@@ -98,19 +112,7 @@ func New(cfg Config) (*Engine, error) {
 		epoch:    cfg.Clock(),
 	}
 	for _, s := range cfg.Services {
-		svc := &service{cfg: s, vip: s.VIP.As4(), port: s.Port}
-		for _, b := range s.Backends {
-			svc.backends = append(svc.backends, backend{
-				ap: b.Addr, addr: b.Addr.Addr().As16(), port: b.Addr.Port(),
-				match: append([]string(nil), b.Match...),
-			})
-		}
-		if s.Default.IsValid() {
-			svc.hasDefault = true
-			svc.backends = append(svc.backends, backend{
-				ap: s.Default, addr: s.Default.Addr().As16(), port: s.Default.Port(), isDefault: true,
-			})
-		}
+		svc := newService(s)
 		e.services[vipKey{svc.vip, svc.port}] = svc
 		e.vips[svc.vip] = true
 		e.svcs = append(e.svcs, svc)

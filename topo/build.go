@@ -3,6 +3,7 @@ package topo
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 )
 
@@ -13,6 +14,8 @@ import (
 type builder struct {
 	p *problems
 	t *Topology
+	// dir is the directory of the file, which relative map files are in.
+	dir string
 
 	names map[string]owner // switch and host names share one namespace, as in Mininet
 	dpids map[uint64]owner
@@ -40,6 +43,7 @@ func newBuilder(p *problems, file string) *builder {
 	return &builder{
 		p:     p,
 		t:     &Topology{File: file},
+		dir:   filepath.Dir(file),
 		names: map[string]owner{},
 		dpids: map[uint64]owner{},
 		macs:  map[[6]byte]owner{},

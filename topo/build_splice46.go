@@ -3,6 +3,7 @@ package topo
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -194,16 +195,14 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 		}
 	}
 
-	if len(fs.Backends) == 0 && fs.Default == "" {
+	if len(fs.Backends) == 0 && fs.Default == "" && fs.BackendsFile == "" {
 		b.p.add(path+".backends", "at least one backend must be declared")
-	} else if len(fs.Backends) > MaxBackends {
-		b.p.add(path+".backends", "%d backends, at most %d", len(fs.Backends), MaxBackends)
 	}
 	defaultFrom := ""
-	addrs := map[netip.AddrPort]owner{}
+	addrs := make(map[netip.AddrPort]owner, len(fs.Backends))
 	for i, fb := range fs.Backends {
 		bp := fmt.Sprintf("%s.backends[%d]", path, i)
-		be := b.backend(bp, fb, svc.Select, pool)
+		be := b.backend(bp, fb, svc.Select, pool, fs.BackendsFile != "")
 		if be == nil {
 			continue
 		}
@@ -232,12 +231,63 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 			svc.Default = ap
 		}
 	}
+	if fs.BackendsFile != "" {
+		b.mapFile(path+".backends_file", fs.BackendsFile, svc, pool)
+	}
 	return svc, b.p.count == errs
+}
+
+// mapFile reads a service's backends_file into svc.Names, adding the
+// backends only it names. Its problems name the map file and its lines.
+func (b *builder) mapFile(path, file string, svc *Service, pool netip.Prefix) {
+	if !svc.Select.NeedsPayload() || svc.Select == SelectPrefix {
+		b.p.add(path, "a map file routes host names: only with select http-host or sni, not %s", svc.Select)
+		return
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(b.dir, file)
+	}
+	svc.BackendsFile = file
+	data, err := readMapFile(file)
+	if err != nil {
+		b.p.add(path, "%v", err)
+		return
+	}
+	q := newProblems(file)
+	entries := parseMap(q, data, pool)
+	b.p.merge(q)
+	if q.count > 0 {
+		return
+	}
+	index := make(map[netip.AddrPort]uint32, len(svc.Backends))
+	for i, be := range svc.Backends {
+		index[be.Address] = uint32(i)
+	}
+	svc.Names = make([]NameRoute, len(entries))
+	// One backing array for every route's indices.
+	total := 0
+	for _, e := range entries {
+		total += len(e.Backends)
+	}
+	all := make([]uint32, 0, total)
+	for k, e := range entries {
+		start := len(all)
+		for _, ap := range e.Backends {
+			i, ok := index[ap]
+			if !ok {
+				i = uint32(len(svc.Backends))
+				index[ap] = i
+				svc.Backends = append(svc.Backends, &Backend{Address: ap})
+			}
+			all = append(all, i)
+		}
+		svc.Names[k] = NameRoute{Name: e.Name, Backends: all[start:len(all):len(all)], Line: e.Line}
+	}
 }
 
 // backend reads one backend. Several backends may share a match value:
 // they are tried in file order when one refuses or does not answer.
-func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool netip.Prefix) *Backend {
+func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool netip.Prefix, mapFile bool) *Backend {
 	errs := b.p.count
 	matches := map[string]owner{}
 	be := &Backend{Default: fb.Default, Line: b.p.lines.line(path)}
@@ -256,7 +306,7 @@ func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool
 		}
 		return keepIf(be, b.p.count == errs)
 	}
-	if len(fb.Match) == 0 && !fb.Default {
+	if len(fb.Match) == 0 && !fb.Default && !mapFile {
 		b.p.add(path+".match", "with select %s a backend needs match values or default: true", policy)
 	}
 	for i, m := range fb.Match {
@@ -267,11 +317,11 @@ func (b *builder) backend(path string, fb fileBackend, policy SelectPolicy, pool
 		}
 		if policy != SelectPrefix {
 			// Server names and Host headers compare without case (RFC 4343).
-			m = strings.ToLower(m)
-			if strings.ContainsAny(m, " \t/") {
-				b.p.add(mp, "%q is not a host name", m)
+			if err := checkHostName(m); err != nil {
+				b.p.add(mp, "%v", err)
 				continue
 			}
+			m = strings.ToLower(strings.TrimSuffix(m, "."))
 		}
 		if claim(b, matches, m, b.ownerAt(path, mp), mp, fmt.Sprintf("match %q", m)) {
 			be.Match = append(be.Match, m)

@@ -85,6 +85,16 @@ func (p *problems) addAt(line int, path, format string, args ...any) {
 	}
 }
 
+// merge takes the problems found in another file (a service's map file).
+func (p *problems) merge(q *problems) {
+	p.count += q.count
+	for _, e := range q.list {
+		if len(p.list) < maxErrors {
+			p.list = append(p.list, e)
+		}
+	}
+}
+
 // warn records something that does not stop the file from loading but
 // should change, at the line where path is written.
 func (p *problems) warn(path, format string, args ...any) {

@@ -100,11 +100,12 @@ type fileEnginePort struct {
 }
 
 type fileService struct {
-	VIP      string        `yaml:"vip"`
-	Port     string        `yaml:"port"`
-	Select   string        `yaml:"select"`
-	Backends []fileBackend `yaml:"backends"`
-	Default  string        `yaml:"default"`
+	VIP          string        `yaml:"vip"`
+	Port         string        `yaml:"port"`
+	Select       string        `yaml:"select"`
+	Backends     []fileBackend `yaml:"backends"`
+	BackendsFile string        `yaml:"backends_file"`
+	Default      string        `yaml:"default"`
 }
 
 type fileBackend struct {

@@ -62,7 +62,22 @@ type Service struct {
 	// Invalid (zero) when there is none; then a connection that matches
 	// nothing is reset.
 	Default netip.AddrPort
-	Line    int
+	// BackendsFile is the service's map file (backends_file), made
+	// relative to the working directory; empty when it has none.
+	BackendsFile string
+	// Names are the map file's lines: host names with the backends they
+	// go to, as indices into Backends. A backend that only the map file
+	// names is added to Backends, after the ones the YAML lists.
+	Names []NameRoute
+	Line  int
+}
+
+// NameRoute sends one host name (or a "*.example.com" wildcard) to
+// backends, tried in the order given.
+type NameRoute struct {
+	Name     string   // lower case, without a final dot
+	Backends []uint32 // indices into Service.Backends
+	Line     int      // in BackendsFile
 }
 
 // Backend is one IPv6 server behind a service.
@@ -70,7 +85,7 @@ type Backend struct {
 	Address netip.AddrPort // IPv6
 	Match   []string       // SNI or Host names (lower case), or payload prefixes
 	Default bool
-	Line    int
+	Line    int // 0 for a backend that only the map file names
 }
 
 // SelectPolicy says how a service picks the backend of a new connection.

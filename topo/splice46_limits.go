@@ -61,11 +61,6 @@ func (b *builder) crossTimeouts(t Timeouts) {
 	}
 }
 
-// MaxBackends is the most backends one service may have: the engine records
-// the backends a connection has tried in one 64-bit word, the default
-// taking the last bit.
-const MaxBackends = 63
-
 // crossLimits applies the engine's rules that tie one limit to another,
 // with the engine's defaults for the limits left out, so that a file the
 // engine would refuse fails here with its line.

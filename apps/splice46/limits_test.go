@@ -20,8 +20,9 @@ func TestTopoRefusesWhatTheEngineRefuses(t *testing.T) {
 		backends int
 	}{
 		{topo.Limits{}, 1},
-		{topo.Limits{}, topo.MaxBackends},
-		{topo.Limits{}, topo.MaxBackends + 1},
+		{topo.Limits{}, 63},
+		{topo.Limits{}, 64},
+		{topo.Limits{}, 200},
 		{topo.Limits{MaxEmbryonic: 300, SynCookieThreshold: 300}, 1},
 		{topo.Limits{MaxEmbryonic: 300, SynCookieThreshold: 301}, 1},
 		{topo.Limits{MaxConnections: 500, SynCookieThreshold: 501}, 1},

@@ -16,6 +16,7 @@ package splice46
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -125,16 +126,28 @@ func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
 		if err != nil {
 			return cfg, err
 		}
-		ps := proxy46.Service{VIP: svc.VIP, Port: svc.Port, Policy: p, Default: svc.Default}
-		for _, b := range svc.Backends {
-			if b.Default {
-				ps.Default = b.Address
-			}
-			ps.Backends = append(ps.Backends, proxy46.Backend{Addr: b.Address, Match: b.Match})
-		}
-		cfg.Services = append(cfg.Services, ps)
+		cfg.Services = append(cfg.Services, engineService(svc, p))
 	}
 	return cfg, nil
+}
+
+// engineService maps one service onto the engine's.
+func engineService(svc *topo.Service, p proxy46.Policy) proxy46.Service {
+	ps := proxy46.Service{VIP: svc.VIP, Port: svc.Port, Policy: p, Default: svc.Default,
+		Backends: make([]proxy46.Backend, 0, len(svc.Backends))}
+	for _, b := range svc.Backends {
+		if b.Default {
+			ps.Default = b.Address
+		}
+		ps.Backends = append(ps.Backends, proxy46.Backend{Addr: b.Address, Match: b.Match})
+	}
+	if len(svc.Names) > 0 {
+		ps.Names = make([]proxy46.NameRoute, len(svc.Names))
+		for i, r := range svc.Names {
+			ps.Names[i] = proxy46.NameRoute{Name: r.Name, Backends: r.Backends}
+		}
+	}
+	return ps
 }
 
 func (a *App) Name() string    { return "splice46" }
@@ -144,10 +157,12 @@ func (a *App) CookieID() uint8 { return CookieID }
 func (a *App) Engine() *proxy46.Engine { return a.Path.Engine().(*proxy46.Engine) }
 
 // Reload takes a new configuration. An unchanged splice46 section keeps
-// the engine and its connections; a changed one starts a new engine, and
-// the connections of the old one are forgotten (their clients see resets
-// from the backends or time out). A change of mode or engine ports needs
-// a restart.
+// the engine and its connections, and so does one whose services alone
+// changed (names, backends, services added or removed): the engine takes
+// the new services and its open connections go on. Any other change (MAC,
+// pool6, MTU, limits, timeouts) starts a new engine, and the connections
+// of the old one are forgotten (their clients see resets from the
+// backends or time out). A change of mode or engine ports needs a restart.
 func (a *App) Reload(t *topo.Topology) error {
 	a.swap.Lock()
 	defer a.swap.Unlock()
@@ -159,7 +174,20 @@ func (a *App) Reload(t *topo.Topology) error {
 	}
 	old := a.Engine()
 	e := old
-	if !sameSection(a.topo.Load().Splice46, t.Splice46) {
+	cur := a.topo.Load().Splice46
+	servicesOnly := false
+	switch {
+	case sameSection(cur, t.Splice46):
+	case sameEngineSettings(cur, t.Splice46):
+		cfg, err := engineConfig(t.Splice46)
+		if err == nil {
+			err = old.SetServices(cfg.Services)
+		}
+		if err != nil {
+			return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
+		}
+		servicesOnly = true
+	default:
 		var err error
 		if e, err = newEngine(t); err != nil {
 			return err
@@ -169,30 +197,57 @@ func (a *App) Reload(t *topo.Topology) error {
 		return err
 	}
 	a.topo.Store(t)
-	if e != old {
+	switch {
+	case e != old:
 		a.log.WithField("connections_dropped", old.Len()).Warn("splice46 section changed: new engine")
+	case servicesOnly:
+		a.log.WithFields(logrus.Fields{"services": len(t.Splice46.Services), "connections_kept": e.Len()}).Info("splice46 services changed")
 	}
 	return nil
+}
+
+// sameEngineSettings compares what of the section the engine cannot take
+// while it runs: everything but the services.
+func sameEngineSettings(x, y *topo.Splice46) bool {
+	return x.MAC.String() == y.MAC.String() && x.Pool6 == y.Pool6 && x.MTU6 == y.MTU6 &&
+		x.Limits == y.Limits && x.Timeouts == y.Timeouts
 }
 
 func sameSection(x, y *topo.Splice46) bool {
 	if x == nil || y == nil {
 		return x == y
 	}
-	return fmt.Sprintf("%v|%v|%v|%+v|%+v|%v", x.MAC, x.Pool6, x.MTU6, x.Limits, x.Timeouts, services(x)) ==
-		fmt.Sprintf("%v|%v|%v|%+v|%+v|%v", y.MAC, y.Pool6, y.MTU6, y.Limits, y.Timeouts, services(y))
+	if !sameEngineSettings(x, y) || len(x.Services) != len(y.Services) {
+		return false
+	}
+	for i := range x.Services {
+		if !sameService(x.Services[i], y.Services[i]) {
+			return false
+		}
+	}
+	return true
 }
 
-func services(s *topo.Splice46) string {
-	out := ""
-	for _, svc := range s.Services {
-		out += fmt.Sprintf("%v:%d/%s/%v[", svc.VIP, svc.Port, svc.Select, svc.Default)
-		for _, b := range svc.Backends {
-			out += fmt.Sprintf("%v%v%v,", b.Address, b.Match, b.Default)
-		}
-		out += "]"
+// sameService compares what the engine takes of a service; lines do not
+// count.
+func sameService(x, y *topo.Service) bool {
+	if x.VIP != y.VIP || x.Port != y.Port || x.Select != y.Select || x.Default != y.Default ||
+		len(x.Backends) != len(y.Backends) || len(x.Names) != len(y.Names) {
+		return false
 	}
-	return out
+	for i, a := range x.Backends {
+		b := y.Backends[i]
+		if a.Address != b.Address || a.Default != b.Default || !slices.Equal(a.Match, b.Match) {
+			return false
+		}
+	}
+	for i, a := range x.Names {
+		b := y.Names[i]
+		if a.Name != b.Name || !slices.Equal(a.Backends, b.Backends) {
+			return false
+		}
+	}
+	return true
 }
 
 // PortStatus follows link state (the data path's steering) and tells the

@@ -11,23 +11,31 @@ import (
 
 // Cookie low bits of the flows that are not per service.
 const (
-	cookieVIP       = 0x1000
-	cookiePool6     = 0x2000
-	cookiePool6PTB  = 0x2001
-	cookieGuard     = 0x3000
-	engineGroupLow  = 1 // the select group over several engine ports
-	maxServiceFlows = cookieVIP - 1
+	cookieVIP      = 0x1000
+	cookiePool6    = 0x2000
+	cookiePool6PTB = 0x2001
+	cookieGuard    = 0x3000
+	engineGroupLow = 1 // the select group over several engine ports
 )
+
+// serviceCookie is the cookie of a service's steering flow: its VIP and
+// port, above the other cookies' bits. It does not depend on the
+// service's place in the file, so that adding or removing a service
+// leaves the other services' flows as they are on the switches.
+func serviceCookie(svc *topo.Service) uint64 {
+	v := svc.VIP.As4()
+	return 1<<48 | uint64(v[0])<<40 | uint64(v[1])<<32 | uint64(v[2])<<24 | uint64(v[3])<<16 | uint64(svc.Port)
+}
 
 // steering is what the engine must see: TCP to each service, and TCP and
 // Packet Too Big to pool6, on the data path of the configured mode; the
 // rest of the IPv4 traffic to a VIP (pings, closed ports), which the
 // engine answers as a host would, always by way of the controller.
 func steering(s *topo.Splice46) []datapath.Steer {
-	var out []datapath.Steer
-	for i, svc := range s.Services {
+	out := make([]datapath.Steer, 0, len(s.Services)+2)
+	for _, svc := range s.Services {
 		out = append(out, datapath.Steer{
-			Priority: prioService, Cookie: uint64(min(i+1, maxServiceFlows)),
+			Priority: prioService, Cookie: serviceCookie(svc),
 			Match: ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPProto(packet.ProtoTCP),
 				ofp.IPv4Dst(netip.PrefixFrom(svc.VIP, 32)), ofp.TCPDst(svc.Port)),
 		})

@@ -1,6 +1,7 @@
 package splice46
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/controller/ofp"
 	"github.com/sixgate/sixgate/controller/ofptest"
+	"github.com/sixgate/sixgate/datapath"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -186,4 +188,69 @@ func quietLog() *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	return logrus.NewEntry(l)
+}
+
+// TestReloadKeepsEngineForServices: a reload that changes only services
+// hands them to the running engine, whose connections stay; a change of
+// the engine's own settings starts a new one.
+func TestReloadKeepsEngineForServices(t *testing.T) {
+	a := testApp(t, "")
+	first := a.Engine()
+	for _, tc := range []struct {
+		file      string
+		newEngine bool
+	}{
+		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [a.example]}]}` + "\n", false},
+		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [b.example]}]}` + "\n", false},
+		{twoSwitches + "  mtu6: 1400\n", true},
+	} {
+		top, err := topo.Parse("t.yaml", []byte(tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := a.Engine()
+		if err := a.Reload(top); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Engine() != before; got != tc.newEngine {
+			t.Errorf("new engine %v, want %v, after:\n%s", got, tc.newEngine, tc.file)
+		}
+	}
+	if a.Engine() == first {
+		t.Error("the engine settings' change kept the first engine")
+	}
+	if n := len(a.FlowsFor(1)); n == 0 {
+		t.Error("no flows after the reloads")
+	}
+}
+
+// TestServiceFlowsDoNotDependOnOrder: a service added in front leaves the
+// other services' steering flows, cookies included, as they were, so a
+// resync sends only the new one.
+func TestServiceFlowsDoNotDependOnOrder(t *testing.T) {
+	extra := `    - {vip: "10.0.0.43", port: 80, backends: [{address: "[2001:db8::1]:80"}]}` + "\n"
+	before, err := topo.Parse("t.yaml", []byte(twoSwitches+extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := topo.Parse("t.yaml", []byte(strings.Replace(twoSwitches, "  services:\n",
+		"  services:\n    - {vip: \"10.0.0.44\", port: 443, backends: [{address: \"[2001:db8::1]:443\"}]}\n", 1)+extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(s datapath.Steer) string { return fmt.Sprintf("%d %#x %v", s.Priority, s.Cookie, &s.Match) }
+	had := map[string]bool{}
+	for _, s := range steering(before.Splice46) {
+		had[key(s)] = true
+	}
+	added := 0
+	for _, s := range steering(after.Splice46) {
+		if !had[key(s)] {
+			added++
+		}
+	}
+	// The new service's steering flow and its VIP's flow.
+	if added != 2 {
+		t.Errorf("%d steering entries differ after adding one service in front, want 2", added)
+	}
 }

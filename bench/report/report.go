@@ -30,6 +30,36 @@ type Results struct {
 
 	E2E     []Setup `json:"e2e"`
 	E2ENote string  `json:"e2e_note,omitempty"`
+
+	ControlPlane     []ControlPlane `json:"control_plane"`
+	ControlPlaneNote string         `json:"control_plane_note,omitempty"`
+}
+
+// ControlPlane is the daemon's cost for one large configuration: what
+// sixgate check takes, the time from the daemon's start to the first
+// switch synced, and a reload that changes one entry.
+type ControlPlane struct {
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
+	Note      string `json:"note,omitempty"`
+	// Items is the number of names or services in the configuration.
+	Items int `json:"items"`
+	// Check is sixgate check's wall time; CheckMaxRSS its peak
+	// resident memory.
+	Check       time.Duration `json:"check_ns"`
+	CheckMaxRSS int64         `json:"check_max_rss_bytes"`
+	// Start is from the daemon's exec to the end of its first switch's
+	// flow sync; Flows the flows the switch then holds.
+	Start time.Duration `json:"start_ns"`
+	Flows int           `json:"flows"`
+	// RSS is the daemon's resident memory once synced; BytesPerItem is
+	// its excess over a ten-item configuration's, per item.
+	RSS          int64   `json:"rss_bytes"`
+	BytesPerItem float64 `json:"bytes_per_item"`
+	// Reload is from SIGHUP to the end of the resync after a change of
+	// one item; ReloadFlowMods the flows it added or deleted.
+	Reload         time.Duration `json:"reload_ns"`
+	ReloadFlowMods int           `json:"reload_flow_mods"`
 }
 
 // Machine is what the numbers were measured on.
@@ -41,8 +71,13 @@ type Machine struct {
 	Go     string `json:"go"`
 }
 
+// ChooseByName is the Direction of the backend-choice benchmark's rows,
+// whose Conns is the number of names in the service.
+const ChooseByName = "choose-by-name"
+
 // Micro is one engine microbenchmark: one segment through the engine with
-// Conns connections in its table.
+// Conns connections in its table, or (Direction ChooseByName) the backend
+// choice of one connection with Conns names in its service.
 type Micro struct {
 	Conns       int     `json:"conns"`
 	Payload     int     `json:"payload"`
@@ -139,6 +174,13 @@ func ms(d time.Duration) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+}
+
+func mib(b int64) string {
+	if b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
 }
 
 // us shows a controller latency: microseconds below a millisecond,
@@ -238,6 +280,24 @@ func (r *Results) Markdown() string {
 		p("\n")
 	}
 
+	p("## Control plane: large configurations\n\n")
+	if r.ControlPlaneNote != "" {
+		p("%s\n\n", r.ControlPlaneNote)
+	}
+	if len(r.ControlPlane) > 0 {
+		p("| configuration | check | check peak RSS | start to first synced switch | flows | daemon RSS | per item | reload one item | flows re-sent |\n")
+		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, c := range r.ControlPlane {
+			if !c.Available {
+				p("| %s | not available: %s | | | | | | | |\n", c.Name, cellText(c.Note))
+				continue
+			}
+			p("| %s | %s | %s | %s | %d | %s | %.0f B | %s | %d |\n", c.Name, ms(c.Check), mib(c.CheckMaxRSS),
+				ms(c.Start), c.Flows, mib(c.RSS), c.BytesPerItem, ms(c.Reload), c.ReloadFlowMods)
+		}
+		p("\n")
+	}
+
 	p("## Engine: one segment through proxy46, established connection\n\n")
 	if r.MicroNote != "" {
 		p("%s\n\n", r.MicroNote)
@@ -250,6 +310,9 @@ func (r *Results) Markdown() string {
 		var order []key
 		for i := range r.Micro {
 			mi := &r.Micro[i]
+			if mi.Direction == ChooseByName {
+				continue
+			}
 			k := key{mi.Conns, mi.Payload}
 			row, seen := rows[k]
 			if !seen {
@@ -273,6 +336,21 @@ func (r *Results) Markdown() string {
 			p("| %d | %d | %s | %s |\n", k.conns, k.payload, cell(row[0]), cell(row[1]))
 		}
 		p("\n")
+		first := true
+		for _, mi := range r.Micro {
+			if mi.Direction != ChooseByName {
+				continue
+			}
+			if first {
+				p("Backend choice of one connection by its Host header (read from the held bytes, looked up, first candidate taken), `BenchmarkChooseByName`:\n\n")
+				p("| names in the service | ns | allocs |\n| ---: | ---: | ---: |\n")
+				first = false
+			}
+			p("| %d | %.0f | %.0f |\n", mi.Conns, mi.NsPerOp, mi.AllocsPerOp)
+		}
+		if !first {
+			p("\n")
+		}
 	}
 	p("Chart (`chart.png`): left, iperf3 Mbit/s; right, short connections per second; each panel scaled to its tallest bar, a grid line every tenth of it; one bar per setup in table order, colours: %s. Missing setups leave a gap.\n",
 		legend(r.E2E))

@@ -41,7 +41,18 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	t := p.topo
-	fmt.Fprintf(stdout, "%s: ok: %d switches, %d links, %d hosts\n", *config, len(t.Switches), len(t.Links), len(t.Hosts))
+	fmt.Fprintf(stdout, "%s: ok: %d switches, %d links, %d hosts", *config, len(t.Switches), len(t.Links), len(t.Hosts))
+	if s := t.Splice46; s != nil {
+		names := 0
+		for _, svc := range s.Services {
+			names += len(svc.Names)
+			for _, b := range svc.Backends {
+				names += len(b.Match)
+			}
+		}
+		fmt.Fprintf(stdout, ", %d services, %d match values and names", len(s.Services), names)
+	}
+	fmt.Fprintln(stdout)
 	return 0
 }
 

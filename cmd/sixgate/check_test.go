@@ -49,8 +49,6 @@ func TestCheckRefusesWhatStartRefuses(t *testing.T) {
 			`:7: splice46.limits.max_held_bytes_global: 1024 is below max_held_bytes (4096)`},
 		{"global held bytes below the default", spliceFile("max_held_bytes_global: 1024", 1),
 			`:7: splice46.limits.max_held_bytes_global: 1024 is below the default max_held_bytes (16384)`},
-		{"too many backends", spliceFile("", 64),
-			`:6: splice46.services[0].backends: 64 backends, at most 63`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,5 +159,43 @@ func TestStartAndCheckRefuseConflictingFlows(t *testing.T) {
 	// Without the rival the same file is fine.
 	if _, err := prepareWith(path, "", logrus.NewEntry(log), newApps); err != nil {
 		t.Errorf("without the rival: %v", err)
+	}
+}
+
+// TestCheckReadsMapFiles: check reads a service's map file, relative to
+// the configuration's directory, and reports its problems as FILE:LINE.
+func TestCheckReadsMapFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.yaml")
+	file := `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services:
+    - {vip: "10.0.0.42", port: 443, select: sni, backends_file: maps/sites.map}
+`
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "maps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mapPath := filepath.Join(dir, "maps", "sites.map")
+	write := func(s string) {
+		if err := os.WriteFile(mapPath, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.example [2001:db8::1]:443\n*.b.example [2001:db8::2]:443 [2001:db8::1]:443\n")
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "1 services, 2 match values and names") {
+		t.Fatalf("check exit %d: %q %q", code, stdout.String(), stderr.String())
+	}
+	write("a.example [2001:db8::1]:443\na.example [2001:db8::2]:443\n")
+	stdout.Reset()
+	stderr.Reset()
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), mapPath+":2: duplicate name a.example (also line 1)") {
+		t.Fatalf("check exit %d: %q", code, stderr.String())
 	}
 }

@@ -46,10 +46,13 @@ type Switch struct {
 	// them leave in one write, so the controller reads them back to back.
 	Around func(ofp.Message) (before, after []ofp.Message)
 
-	mu       sync.Mutex
-	groups   map[uint32]ofp.GroupDesc
-	meters   map[uint32]ofp.MeterConfig
-	flows    []*ofp.FlowStats
+	mu     sync.Mutex
+	groups map[uint32]ofp.GroupDesc
+	meters map[uint32]ofp.MeterConfig
+	flows  []*ofp.FlowStats
+	// byKey finds a flow by table, priority and match, so that large
+	// tables take flow-mods in constant time.
+	byKey    map[flowKey]*ofp.FlowStats
 	flowMods int
 	// portStats answers PORT_STATS; set with SetPortStats.
 	portStats []ofp.PortStats
@@ -126,6 +129,7 @@ func (s *Switch) AddFlow(f ofp.FlowStats) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.flows = append(s.flows, &f)
+	s.byKey = nil
 }
 
 // SetFlows replaces the whole flow table, as another controller or an
@@ -354,6 +358,17 @@ func (s *Switch) applyGroupMod(m *ofp.GroupMod) *ofp.ErrorMsg {
 	return nil
 }
 
+type flowKey struct {
+	table    uint8
+	priority uint16
+	match    string
+}
+
+func keyOf(table uint8, priority uint16, m ofp.Match) flowKey {
+	b, _ := ofp.Marshal(&ofp.FlowMod{Match: m})
+	return flowKey{table, priority, string(b)}
+}
+
 func sameMatch(a, b ofp.Match) bool {
 	x, _ := ofp.Marshal(&ofp.FlowMod{Match: a})
 	y, _ := ofp.Marshal(&ofp.FlowMod{Match: b})
@@ -366,15 +381,17 @@ func (s *Switch) applyFlowMod(m *ofp.FlowMod) {
 	s.flowMods++
 	switch m.Command {
 	case ofp.FlowAdd:
-		for _, f := range s.flows {
-			if f.TableID == m.TableID && f.Priority == m.Priority && sameMatch(f.Match, m.Match) {
-				f.Cookie, f.Instructions = m.Cookie, m.Instructions
-				f.IdleTimeout, f.HardTimeout, f.Flags = m.IdleTimeout, m.HardTimeout, m.Flags
-				return
-			}
+		s.index()
+		k := keyOf(m.TableID, m.Priority, m.Match)
+		if f := s.byKey[k]; f != nil {
+			f.Cookie, f.Instructions = m.Cookie, m.Instructions
+			f.IdleTimeout, f.HardTimeout, f.Flags = m.IdleTimeout, m.HardTimeout, m.Flags
+			return
 		}
-		s.flows = append(s.flows, &ofp.FlowStats{TableID: m.TableID, Priority: m.Priority, Cookie: m.Cookie,
-			Match: m.Match, Instructions: m.Instructions, IdleTimeout: m.IdleTimeout, HardTimeout: m.HardTimeout, Flags: m.Flags})
+		f := &ofp.FlowStats{TableID: m.TableID, Priority: m.Priority, Cookie: m.Cookie,
+			Match: m.Match, Instructions: m.Instructions, IdleTimeout: m.IdleTimeout, HardTimeout: m.HardTimeout, Flags: m.Flags}
+		s.flows = append(s.flows, f)
+		s.byKey[k] = f
 	case ofp.FlowDeleteStrict, ofp.FlowDelete:
 		kept := s.flows[:0]
 		for _, f := range s.flows {
@@ -389,7 +406,20 @@ func (s *Switch) applyFlowMod(m *ofp.FlowMod) {
 				kept = append(kept, f)
 			}
 		}
+		clear(kept[len(kept):len(s.flows)])
 		s.flows = kept
+		s.byKey = nil // rebuilt on the next add
+	}
+}
+
+// index builds byKey when a deletion or AddFlow left it stale.
+func (s *Switch) index() {
+	if s.byKey != nil {
+		return
+	}
+	s.byKey = make(map[flowKey]*ofp.FlowStats, len(s.flows))
+	for _, f := range s.flows {
+		s.byKey[keyOf(f.TableID, f.Priority, f.Match)] = f
 	}
 }
 

@@ -7,7 +7,8 @@
 //
 // Line protocol: the server reads one line and answers
 // "NAME got "LINE" from ADDR". HTTP and HTTPS: GET / answers
-// "NAME: Host HOST from ADDR"; GET /bytes?n=N streams N bytes of a fixed
+// "NAME: Host HOST from ADDR at LOCAL", LOCAL being the server's own
+// address the connection reached (a host may have many); GET /bytes?n=N streams N bytes of a fixed
 // pattern; POST /sha256 answers the SHA-256 of the body in hex.
 package main
 
@@ -97,8 +98,9 @@ func serveLines(l net.Listener, name string) error {
 func handler(name string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		log.Printf("%s: %s request from %s for Host %s", name, scheme(r), r.RemoteAddr, r.Host)
-		fmt.Fprintf(w, "%s: Host %s from %s\n", name, r.Host, r.RemoteAddr)
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		log.Printf("%s: %s request from %s for Host %s at %v", name, scheme(r), r.RemoteAddr, r.Host, local)
+		fmt.Fprintf(w, "%s: Host %s from %s at %v\n", name, r.Host, r.RemoteAddr, local)
 	})
 	mux.HandleFunc("GET /bytes", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.ParseInt(r.URL.Query().Get("n"), 10, 64)

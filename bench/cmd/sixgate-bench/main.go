@@ -43,7 +43,7 @@ type options struct {
 
 func run() int {
 	out := flag.String("out", "results", "write the report under `dir`/<timestamp>/")
-	parts := flag.String("parts", "micro,controller,e2e", "comma-separated `parts` to run")
+	parts := flag.String("parts", "micro,controller,controlplane,e2e", "comma-separated `parts` to run")
 	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order")
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
@@ -109,6 +109,11 @@ func run() int {
 		res.Controllers, res.ControllerNote = runControllers(ctx, o, t)
 	} else {
 		res.ControllerNote = "Not run (-parts)."
+	}
+	if want["controlplane"] && ctx.Err() == nil {
+		res.ControlPlane, res.ControlPlaneNote = runControlPlane(ctx, o, t)
+	} else {
+		res.ControlPlaneNote = "Not run (-parts)."
 	}
 	if want["e2e"] && ctx.Err() == nil {
 		res.E2E, res.E2ENote = runE2E(ctx, o, t)

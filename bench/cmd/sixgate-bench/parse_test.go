@@ -54,3 +54,12 @@ func TestParseIperf(t *testing.T) {
 		t.Error("iperf3 error not reported")
 	}
 }
+
+func TestParseChoose(t *testing.T) {
+	out := []byte("BenchmarkChooseByName/names=10-2         	 3072048	        79.13 ns/op	       0 B/op	       0 allocs/op\n" +
+		"BenchmarkChooseByName/names=100000-2     	 2863474	        83.32 ns/op	       0 B/op	       0 allocs/op\n")
+	ms := parseChoose(out)
+	if len(ms) != 2 || ms[1].Conns != 100000 || ms[1].NsPerOp != 83.32 || ms[1].AllocsPerOp != 0 || ms[0].Direction != "choose-by-name" {
+		t.Errorf("parseChoose = %+v", ms)
+	}
+}
