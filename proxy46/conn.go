@@ -101,6 +101,10 @@ type conn struct {
 	// the challenge ACKs the engine sends the client on its behalf.
 	winB   uint16
 	tsValB uint32
+	// pmtu4 is the client's path MTU as an ICMPv4 Fragmentation Needed
+	// reported it, 0 until one does: backend segments larger than that
+	// are cut to it (splitLast).
+	pmtu4 int
 
 	// watch sends every segment of the connection through closeTrack:
 	// a FIN was seen, a RST is unanswered, or the connection is closed.

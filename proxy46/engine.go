@@ -50,6 +50,9 @@ type Engine struct {
 	// icmpLimit bounds the ICMP errors answered for the VIPs.
 	icmpLimit icmpBucket
 
+	// scratch holds a segment while splitLast cuts it up.
+	scratch []byte
+
 	stats Stats
 }
 

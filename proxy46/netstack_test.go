@@ -58,7 +58,17 @@ type fabric struct {
 	// clientDrop, if set, drops the client packets it returns true for
 	// before the engine sees them.
 	clientDrop atomic.Pointer[func([]byte) bool]
+	// clientPath is the MTU of a router between the engine and the
+	// client (0: none): larger packets to the client are dropped and, if
+	// they carry DF, answered with ICMPv4 Fragmentation Needed from
+	// pathRouter, as a router does (RFC 1191).
+	clientPath int
+	// tooBig counts the packets the client path dropped.
+	tooBig atomic.Int64
 }
+
+// pathRouter is the router of fabricConfig.clientPathMTU.
+var pathRouter = netip.MustParseAddr("198.51.100.1")
 
 type backendHost struct {
 	stack *stack.Stack
@@ -172,6 +182,9 @@ type fabricConfig struct {
 	toClient  impairment
 	toBackend impairment
 	seed      uint64
+	// clientPathMTU puts a router with a smaller MTU on the client's
+	// path (towards the client only).
+	clientPathMTU int
 }
 
 func newFabric(t testing.TB, fc fabricConfig) *fabric {
@@ -183,9 +196,10 @@ func newFabric(t testing.TB, fc fabricConfig) *fabric {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fabric{
 		t: t, engine: e, ctx: ctx, cancel: cancel,
-		backends:  make(map[netip.Addr]*backendHost),
-		toClient:  &impairedLink{imp: fc.toClient, rng: rand.New(rand.NewPCG(fc.seed, 1))},
-		toBackend: &impairedLink{imp: fc.toBackend, rng: rand.New(rand.NewPCG(fc.seed, 2))},
+		backends:   make(map[netip.Addr]*backendHost),
+		toClient:   &impairedLink{imp: fc.toClient, rng: rand.New(rand.NewPCG(fc.seed, 1))},
+		toBackend:  &impairedLink{imp: fc.toBackend, rng: rand.New(rand.NewPCG(fc.seed, 2))},
+		clientPath: fc.clientPathMTU,
 	}
 	f.client, f.clientEP = newStack(t, client4, fc.client)
 	for a, o := range fc.backends {
@@ -256,9 +270,15 @@ func (f *fabric) send(out *packet.Batch) {
 	for _, p := range out.Packets {
 		switch p.Family {
 		case packet.IPv4Family:
-			if p.Dst == client4 {
-				f.toClient.deliver(f.clientEP, packet.IPv4Family, p.Data)
+			if p.Dst != client4 {
+				continue
 			}
+			if f.clientPath > 0 && len(p.Data) > f.clientPath {
+				f.tooBig.Add(1)
+				f.fragNeeded(p.Data)
+				continue
+			}
+			f.toClient.deliver(f.clientEP, packet.IPv4Family, p.Data)
 		case packet.IPv6Family:
 			if b := f.backends[p.Dst]; b != nil && !b.dead.Load() {
 				f.toBackend.deliver(b.ep, packet.IPv6Family, p.Data)
@@ -295,4 +315,26 @@ func (f *fabric) listen(ap netip.AddrPort) *gonet.TCPListener {
 	}
 	f.t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// fragNeeded answers a packet too big for the client path, as the router
+// on it would: ICMPv4 Fragmentation Needed to the packet's source, quoting
+// its header and first 8 bytes of data, handed to the engine.
+func (f *fabric) fragNeeded(pkt []byte) {
+	ip := packet.IPv4(pkt)
+	if !ip.DontFragment() {
+		return
+	}
+	quote := pkt[:ip.HeaderLength()+8]
+	b := make([]byte, packet.IPv4MinLen+packet.ICMPHeaderLen+len(quote))
+	packet.IPv4(b).Encode(&packet.IPv4Fields{TotalLen: uint16(len(b)), TTL: 64, Protocol: packet.ProtoICMPv4,
+		Src: pathRouter.As4(), Dst: ip.Src()})
+	icmp := packet.ICMP(b[packet.IPv4MinLen:])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv4DestUnreachable, packet.ICMPv4CodeFragNeeded
+	icmp[6], icmp[7] = byte(f.clientPath>>8), byte(f.clientPath)
+	copy(icmp.Body(), quote)
+	icmp.SetChecksum(packet.Checksum(0, icmp))
+	out := packet.NewBatch(4, 2048)
+	f.engine.Handle(b, out)
+	f.send(out)
 }

@@ -49,8 +49,9 @@ type Stats struct {
 	ChallengeACKs        uint64 // challenge ACKs sent for in-window RSTs
 	ChallengeACKsLimited uint64 // challenge ACKs not sent: ChallengeACKLimit reached
 
-	ICMPTranslated uint64 // Packet Too Big turned into Fragmentation Needed
+	ICMPTranslated uint64 // ICMP errors translated between the halves, either way
 	ICMPSent       uint64 // Fragmentation Needed for oversize client segments
+	SegmentsSplit  uint64 // segments sent as pieces of a larger one (path MTU, MSS)
 
 	// Answers for the VIPs, as a host gives them (host.go).
 	EchoReplies       uint64 // echo replies to pings

@@ -138,6 +138,9 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 		}
 	}
 	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj64))
+	if c.pmtu4 != 0 && len(b) > c.pmtu4 {
+		e.splitLast(out, c.pmtu4-packet.IPv4MinLen-doff)
+	}
 
 	if flags&packet.TCPFlagACK != 0 {
 		c.ackB = ack
@@ -304,5 +307,77 @@ func (e *Engine) closeNow(c *conn) {
 		c.closedIdx = len(e.closed)
 		e.closed = append(e.closed, c)
 		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Closed))
+	}
+}
+
+// splitLast cuts the last packet of out, a TCP segment the engine has just
+// translated (IPv4 or IPv6, with a header of its own making), into
+// segments of at most mss payload bytes, each with the same header and
+// options, its own sequence number and a checksum computed in full. PSH
+// and FIN go on the last piece only, CWR on the first; an urgent pointer
+// stays with the piece it points into or past. Used when a segment does
+// not fit what the receiver's path or MSS allows: a slow path.
+func (e *Engine) splitLast(out *packet.Batch, mss int) {
+	mss = max(mss, 8)
+	last := &out.Packets[out.Len()-1]
+	hl := packet.IPv4MinLen
+	if last.Family == packet.IPv6Family {
+		hl = packet.IPv6HeaderLen
+	}
+	tcp := packet.TCP(last.Data[hl:])
+	doff := tcp.DataOffset()
+	if len(tcp)-doff <= mss {
+		return
+	}
+	if e.scratch == nil {
+		e.scratch = make([]byte, 0, 0x10000+packet.IPv6HeaderLen)
+	}
+	src := append(e.scratch[:0], last.Data...)
+	fam, dst := last.Family, last.Dst
+	out.Unnext()
+	tcp = packet.TCP(src[hl:])
+	payload := tcp[doff:]
+	flags, seq, urg := tcp.Flags(), tcp.Seq(), int(binary.BigEndian.Uint16(tcp[packet.TCPUrgent:]))
+	for off := 0; off < len(payload); off += mss {
+		n := min(mss, len(payload)-off)
+		b := out.Next(hl+doff+n, fam, dst)
+		copy(b, src[:hl+doff])
+		copy(b[hl+doff:], payload[off:off+n])
+		seg := packet.TCP(b[hl:])
+		f := flags
+		if off+n < len(payload) {
+			f &^= packet.TCPFlagPSH | packet.TCPFlagFIN
+		}
+		if off > 0 {
+			f &^= packet.TCPFlagCWR
+		}
+		u := 0
+		if flags&packet.TCPFlagURG != 0 && urg > off {
+			u = urg - off
+		} else {
+			f &^= packet.TCPFlagURG
+		}
+		seg[packet.TCPFlags] = f
+		binary.BigEndian.PutUint16(seg[packet.TCPUrgent:], uint16(u))
+		binary.BigEndian.PutUint32(seg[packet.TCPSeq:], seq+uint32(off))
+		seg.SetChecksum(0)
+		if fam == packet.IPv4Family {
+			ip := packet.IPv4(b)
+			binary.BigEndian.PutUint16(b[packet.IPv4TotalLength:], uint16(len(b)))
+			ip.SetChecksum(0)
+			ip.SetChecksum(^packet.Sum(b[:packet.IPv4MinLen]))
+			seg.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
+			if off > 0 {
+				e.stats.Packets4Out++
+			}
+		} else {
+			ip := packet.IPv6(b)
+			ip.SetPayloadLength(len(seg))
+			seg.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
+			if off > 0 {
+				e.stats.Packets6Out++
+			}
+		}
+		e.stats.SegmentsSplit++
 	}
 }

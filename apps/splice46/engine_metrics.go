@@ -108,7 +108,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"challenge_ack_limited", s.ChallengeACKsLimited},
 		{"echo_reply", s.EchoReplies}, {"closed_port_reset", s.ClosedPortResets},
 		{"port_unreachable", s.PortUnreachables}, {"time_exceeded", s.TimeExceeded},
-		{"icmp_error_limited", s.ICMPErrorsLimited},
+		{"icmp_error_limited", s.ICMPErrorsLimited}, {"segment_split", s.SegmentsSplit},
 	} {
 		counter(c.events, ev.v, ev.name)
 	}

@@ -1,0 +1,137 @@
+package proxy46
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/sixgate/sixgate/packet"
+)
+
+// TestNetstackClientPath576 moves 10 MB from a backend to a client behind
+// a 576-byte path: the router's Fragmentation Needed reaches the backend
+// as a Packet Too Big of 1280, and the engine cuts the backend's segments
+// to the client's path MTU.
+func TestNetstackClientPath576(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	f := newFabric(t, fabricConfig{
+		engine:        e2eEngineConfig(),
+		client:        netstackOptions{rcvBuf: 4 << 20},
+		backends:      map[netip.Addr]netstackOptions{hostA: {rcvBuf: 1 << 20}},
+		clientPathMTU: 576,
+	})
+	serveBulk(t, f.listen(ap(hostA, 9000)))
+	if err := bulk(ctx, f, 9000, 64<<10, 10<<20, 42); err != nil {
+		t.Fatal(err)
+	}
+	st := f.engine.Stats()
+	t.Logf("translated %d ICMP errors, split %d segments, %d packets too big for the path", st.ICMPTranslated, st.SegmentsSplit, f.tooBig.Load())
+	if st.ICMPTranslated == 0 || st.SegmentsSplit == 0 {
+		t.Errorf("translated %d, split %d", st.ICMPTranslated, st.SegmentsSplit)
+	}
+	if n := f.tooBig.Load(); n > 50 {
+		t.Errorf("%d packets too big for the client path", n)
+	}
+}
+
+// fragNeeded4 builds an ICMPv4 Fragmentation Needed from a router on the
+// client's path about pkt, a packet the engine sent to the client.
+func fragNeeded4(t *testing.T, pkt []byte, mtu uint16) []byte {
+	t.Helper()
+	ip4 := &layers.IPv4{Version: 4, TTL: 60, Protocol: layers.IPProtocolICMPv4,
+		SrcIP: net.IP(pathRouter.AsSlice()), DstIP: net.IP(vip.AsSlice())}
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 4), Seq: mtu}
+	return serialize(t, ip4, icmp, gopacket.Payload(pkt[:min(len(pkt), 28)]))
+}
+
+// TestFragNeededFromClientPath: a Fragmentation Needed about a backend
+// segment reaches the backend as a Packet Too Big with the MTU raised by
+// 20 (never below 1280) and the quoted segment as the backend sent it;
+// from then on backend segments are cut to the client's path MTU.
+func TestFragNeededFromClientPath(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	_, p6 := establishedPair(t, e, 1200)
+	out := packet.NewBatch(8, 2048)
+	e.Handle(p6, out)
+	toClient := append([]byte(nil), out.Packets[0].Data...)
+	for _, tc := range []struct {
+		mtu, want uint16
+	}{{1400, 1420}, {576, 1280}} {
+		out.Reset()
+		if v := e.Handle(fragNeeded4(t, toClient, tc.mtu), out); v != packet.Consumed || out.Len() != 1 {
+			t.Fatalf("MTU %d: %v, %d packets", tc.mtu, v, out.Len())
+		}
+		p := out.Packets[0]
+		if p.Family != packet.IPv6Family || p.Dst != backendA.Addr() && p.Dst != backendB.Addr() {
+			t.Fatalf("sent to %v", p.Dst)
+		}
+		pk := gopacket.NewPacket(p.Data, layers.LayerTypeIPv6, gopacket.Default)
+		ip6, _ := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+		ic, ok := pk.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+		if !ok || ic.TypeCode != layers.CreateICMPv6TypeCode(2, 0) {
+			t.Fatalf("not a Packet Too Big: %v", pk)
+		}
+		if got := binary.BigEndian.Uint32(ic.Payload); got != uint32(tc.want) {
+			t.Errorf("MTU %d reported as %d, want %d", tc.mtu, got, tc.want)
+		}
+		if !packet.ChecksumOK(packet.IPv6(p.Data).PseudoHeaderSum(packet.ProtoICMPv6, len(p.Data)-40), p.Data[40:]) {
+			t.Fatal("ICMPv6 checksum wrong")
+		}
+		if ip(ip6.SrcIP) != netip.MustParseAddr("64:ff9b::198.51.100.1") {
+			t.Errorf("source %v, want the router embedded in pool6", ip6.SrcIP)
+		}
+		inner := p.Data[48:]
+		if !bytes.Equal(inner[8:40], p6[8:40]) || !bytes.Equal(inner[40:48], p6[40:48]) {
+			t.Fatalf("quoted segment not the backend's:\n got %x\nwant %x", inner[:48], p6[:48])
+		}
+	}
+	// A quote of a segment no longer in flight changes nothing.
+	stale := append([]byte(nil), toClient...)
+	binary.BigEndian.PutUint32(stale[24:], binary.BigEndian.Uint32(stale[24:])+1<<20)
+	out.Reset()
+	if v := e.Handle(fragNeeded4(t, stale, 300), out); v != packet.Drop || out.Len() != 0 || e.Stats().Drops[DropICMPUnknown] != 1 {
+		t.Fatalf("stale quote: %v, %d packets", v, out.Len())
+	}
+	// The backend's next 1200-byte segment leaves in pieces of 576.
+	next := append([]byte(nil), p6...)
+	binary.BigEndian.PutUint32(next[44:], binary.BigEndian.Uint32(next[44:])+1200)
+	next = pkt6Fix(t, next)
+	out.Reset()
+	if v := e.Handle(next, out); v != packet.Consumed || out.Len() != 3 {
+		t.Fatalf("%v, %d pieces, want 3", v, out.Len())
+	}
+	seq := decodeOut(t, out.Packets[0]).tcp.Seq
+	total := 0
+	for i, p := range out.Packets {
+		d := decodeOut(t, p)
+		if len(p.Data) > 576 {
+			t.Errorf("piece %d: %d bytes", i, len(p.Data))
+		}
+		if d.tcp.Seq != seq+uint32(total) {
+			t.Errorf("piece %d: seq %d, want %d", i, d.tcp.Seq, seq+uint32(total))
+		}
+		if d.tcp.PSH != (i == 2) || !d.tcp.ACK || len(d.tcp.Options) == 0 || d.ip4.Flags&layers.IPv4DontFragment == 0 {
+			t.Errorf("piece %d: flags PSH %v ACK %v, options %v", i, d.tcp.PSH, d.tcp.ACK, d.tcp.Options)
+		}
+		total += len(d.tcp.Payload)
+	}
+	if total != 1200 {
+		t.Errorf("%d bytes in the pieces", total)
+	}
+}
+
+// pkt6Fix recomputes the TCP checksum of an IPv6 segment a test edited.
+func pkt6Fix(t *testing.T, b []byte) []byte {
+	t.Helper()
+	seg := packet.TCP(b[40:])
+	seg.SetChecksum(0)
+	seg.SetChecksum(packet.Checksum(packet.IPv6(b).PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
+	return b
+}
