@@ -17,13 +17,16 @@ import (
 // (RFC 5927 §4.1), or anyone could lower a connection's MTU blind.
 
 // icmpFromBackendPath translates an ICMPv6 error about a segment the engine
-// sent towards a backend for the client.
+// sent towards a backend for the client: Destination Unreachable, Packet
+// Too Big, Time Exceeded and Parameter Problem, as RFC 7915 §5.2 maps
+// them. A Destination Unreachable about the SYN to a backend fails over
+// to the next backend at once.
 func (e *Engine) icmpFromBackendPath(pkt []byte, out *packet.Batch) packet.Verdict {
 	icmp := packet.ICMP(pkt[packet.IPv6HeaderLen:])
 	if len(icmp) < packet.ICMPHeaderLen+packet.IPv6HeaderLen+8 {
 		return e.drop(DropMalformed)
 	}
-	if icmp.Type() != packet.ICMPv6PacketTooBig || icmp.Code() != 0 {
+	if !packet.IsICMPv6Error(icmp.Type()) {
 		return e.drop(DropICMPUnhandled)
 	}
 	if !packet.ChecksumOK(packet.IPv6(pkt).PseudoHeaderSum(packet.ProtoICMPv6, len(icmp)), icmp) {
@@ -40,6 +43,19 @@ func (e *Engine) icmpFromBackendPath(pkt []byte, out *packet.Batch) packet.Verdi
 	if c == nil || !c.quotesInFlight(itcp.Seq()) {
 		return e.drop(DropICMPUnknown)
 	}
+	if c.state < StateEstablished {
+		// The backend's SYN is unanswerable: a host does not wait out
+		// its SYN timer after a Destination Unreachable (Linux aborts a
+		// connect at once), so the next backend is tried now. The
+		// client knows nothing of this half yet: nothing to translate.
+		if icmp.Type() != packet.ICMPv6DestUnreachable {
+			return e.drop(DropICMPUnhandled)
+		}
+		e.clock()
+		e.stats.BackendUnreachable++
+		e.failover(c, out)
+		return packet.Consumed
+	}
 	b := out.Next(packet.IPv4MinLen+packet.ICMPv4ErrorMax, packet.IPv4Family, c.clientAddr())
 	n := packet.ICMPv6to4(b[packet.IPv4MinLen:], icmp, 0, e.cfg.MTU6, true, c)
 	if n == 0 {
@@ -54,7 +70,11 @@ func (e *Engine) icmpFromBackendPath(pkt []byte, out *packet.Batch) packet.Verdi
 }
 
 // icmpFromClientPath translates an ICMPv4 error about a segment the engine
-// sent towards a client (a backend's segment, translated) for the backend.
+// sent towards a client (a backend's segment, translated) for the backend,
+// as RFC 7915 §4.2 maps it (unreachables, time exceeded, parameter
+// problem; source quench and redirects are dropped). Errors about the
+// engine's own SYN-ACK, before the splice, are dropped: the client's
+// handshake timer covers them.
 // A Fragmentation Needed becomes a Packet Too Big of the MTU plus 20
 // (RFC 7915 §4.2); as IPv6 goes no lower than 1280, a client path below
 // 1300 bytes cannot be reached by the backend's segments alone, so the
@@ -66,9 +86,6 @@ func (e *Engine) icmpFromClientPath(pkt []byte, ihl int, out *packet.Batch) pack
 	icmp := packet.ICMP(pkt[ihl:])
 	if len(icmp) < packet.ICMPHeaderLen+packet.IPv4MinLen+8 {
 		return e.drop(DropMalformed)
-	}
-	if icmp.Type() != packet.ICMPv4DestUnreachable || icmp.Code() != packet.ICMPv4CodeFragNeeded {
-		return e.drop(DropICMPUnhandled)
 	}
 	inner := packet.IPv4(icmp.Body())
 	iihl := inner.HeaderLength()
@@ -97,13 +114,15 @@ func (e *Engine) icmpFromClientPath(pkt []byte, ihl int, out *packet.Batch) pack
 		Src: src6, Dst: c.k6.backend,
 	})
 	out.Trim(packet.IPv6HeaderLen + n)
-	mtu := int(icmp.Seq()) // the next-hop MTU (RFC 1191)
-	if mtu == 0 {
-		mtu = int(packet.ICMP(b[packet.IPv6HeaderLen:]).Rest()) - 20
-	}
-	mtu = max(mtu, packet.IPv4MinMTU)
-	if c.pmtu4 == 0 || mtu < c.pmtu4 {
-		c.pmtu4 = mtu
+	if icmp.Type() == packet.ICMPv4DestUnreachable && icmp.Code() == packet.ICMPv4CodeFragNeeded {
+		mtu := int(icmp.Seq()) // the next-hop MTU (RFC 1191)
+		if mtu == 0 {
+			mtu = int(packet.ICMP(b[packet.IPv6HeaderLen:]).Rest()) - 20
+		}
+		mtu = max(mtu, packet.IPv4MinMTU)
+		if c.pmtu4 == 0 || mtu < c.pmtu4 {
+			c.pmtu4 = mtu
+		}
 	}
 	e.stats.Packets6Out++
 	e.stats.ICMPTranslated++

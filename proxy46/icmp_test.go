@@ -135,3 +135,113 @@ func pkt6Fix(t *testing.T, b []byte) []byte {
 	seg.SetChecksum(packet.Checksum(packet.IPv6(b).PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
 	return b
 }
+
+// TestNetstackBackendUnreachable: a router's Destination Unreachable about
+// the SYN to a backend makes the engine try the next backend at once, not
+// after the backend timeout.
+func TestNetstackBackendUnreachable(t *testing.T) {
+	cfg := e2eEngineConfig()
+	cfg.Timeouts = Timeouts{SYNRetransmit: 5 * time.Second, Backend: 20 * time.Second}
+	f := newFabric(t, fabricConfig{
+		engine:      cfg,
+		client:      netstackOptions{rcvBuf: 1 << 20},
+		backends:    map[netip.Addr]netstackOptions{hostA: {}, hostB: {}},
+		unreachable: hostDead,
+	})
+	for _, h := range []struct {
+		addr netip.Addr
+		name string
+	}{{hostA, "A"}, {hostB, "B"}} {
+		serveHTTP(t, f.listen(ap(h.addr, 80)), h.name, nil)
+	}
+	f.tlsCert = selfSigned(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	got, err := get(ctx, f.httpClient(f.tlsCert), "http://silent.example:81/")
+	if err != nil || got != "B host=silent.example:81 sni=" {
+		t.Fatalf("%q, %v", got, err)
+	}
+	st := f.engine.Stats()
+	if st.BackendUnreachable != 1 || st.Failovers != 1 || st.BackendTimeouts != 0 {
+		t.Errorf("unreachable %d, failovers %d, timeouts %d", st.BackendUnreachable, st.Failovers, st.BackendTimeouts)
+	}
+}
+
+// TestICMPErrorsTranslated: errors other than Packet Too Big cross the
+// splice both ways as RFC 7915 maps them, quoting the segment as its
+// sender sent it; an error quoting nothing in flight does not cross.
+func TestICMPErrorsTranslated(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	p4, p6 := establishedPair(t, e, 100)
+	out := packet.NewBatch(8, 2048)
+	e.Handle(p4, out)
+	toBackend := append([]byte(nil), out.Packets[0].Data...)
+	out.Reset()
+	e.Handle(p6, out)
+	toClient := append([]byte(nil), out.Packets[0].Data...)
+	router6 := net.ParseIP("2001:db8:ffff::1")
+
+	for _, tc := range []struct {
+		typ, code          uint8
+		wantType, wantCode uint8
+	}{
+		{1, 4, 3, 3},  // port unreachable
+		{1, 0, 3, 1},  // no route -> host unreachable
+		{1, 1, 3, 10}, // administratively prohibited
+		{3, 0, 11, 0}, // hop limit exceeded
+	} {
+		icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(tc.typ, tc.code)}
+		ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: router6, DstIP: net.IP(client6.AsSlice())}
+		icmp.SetNetworkLayerForChecksum(ip6)
+		msg := serialize(t, ip6, icmp, gopacket.Payload(append(make([]byte, 4), toBackend...)))
+		out.Reset()
+		if v := e.Handle(msg, out); v != packet.Consumed || out.Len() != 1 {
+			t.Fatalf("ICMPv6 %d/%d: %v, %d packets", tc.typ, tc.code, v, out.Len())
+		}
+		b := out.Packets[0].Data
+		if b[20] != tc.wantType || b[21] != tc.wantCode || !packet.ChecksumOK(0, b[20:]) || out.Packets[0].Dst != client4 {
+			t.Fatalf("ICMPv6 %d/%d became %d/%d to %v", tc.typ, tc.code, b[20], b[21], out.Packets[0].Dst)
+		}
+		inner := packet.IPv4(b[28:])
+		if inner.Src() != client4.As4() || inner.Dst() != vip.As4() || !bytes.Equal(b[48:56], p4[20:28]) {
+			t.Fatalf("quote not the client's segment: %x", b[28:56])
+		}
+	}
+
+	for _, tc := range []struct {
+		typ, code          uint8
+		wantType, wantCode uint8
+	}{
+		{3, 1, 1, 0},  // host unreachable -> no route
+		{3, 3, 1, 4},  // port unreachable
+		{3, 13, 1, 1}, // administratively prohibited
+		{11, 0, 3, 0}, // TTL exceeded
+	} {
+		ip4 := &layers.IPv4{Version: 4, TTL: 60, Protocol: layers.IPProtocolICMPv4,
+			SrcIP: net.IP(pathRouter.AsSlice()), DstIP: net.IP(vip.AsSlice())}
+		icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(tc.typ, tc.code)}
+		msg := serialize(t, ip4, icmp, gopacket.Payload(toClient[:28]))
+		out.Reset()
+		if v := e.Handle(msg, out); v != packet.Consumed || out.Len() != 1 {
+			t.Fatalf("ICMPv4 %d/%d: %v, %d packets", tc.typ, tc.code, v, out.Len())
+		}
+		b := out.Packets[0].Data
+		if b[40] != tc.wantType || b[41] != tc.wantCode || out.Packets[0].Family != packet.IPv6Family ||
+			!packet.ChecksumOK(packet.IPv6(b).PseudoHeaderSum(packet.ProtoICMPv6, len(b)-40), b[40:]) {
+			t.Fatalf("ICMPv4 %d/%d became %d/%d", tc.typ, tc.code, b[40], b[41])
+		}
+		if !bytes.Equal(b[48+8:48+40], p6[8:40]) || !bytes.Equal(b[88:96], p6[40:48]) {
+			t.Fatalf("quote not the backend's segment: %x", b[48:96])
+		}
+	}
+	// Redirects and source quench do not cross.
+	for _, typ := range []uint8{4, 5} {
+		ip4 := &layers.IPv4{Version: 4, TTL: 60, Protocol: layers.IPProtocolICMPv4,
+			SrcIP: net.IP(pathRouter.AsSlice()), DstIP: net.IP(vip.AsSlice())}
+		icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, 0)}
+		out.Reset()
+		if v := e.Handle(serialize(t, ip4, icmp, gopacket.Payload(toClient[:28])), out); v != packet.Drop || out.Len() != 0 {
+			t.Fatalf("ICMPv4 type %d: %v, %d packets", typ, v, out.Len())
+		}
+	}
+}

@@ -65,6 +65,9 @@ type fabric struct {
 	clientPath int
 	// tooBig counts the packets the client path dropped.
 	tooBig atomic.Int64
+	// unreachable is a backend address a router on the backends' side
+	// answers with ICMPv6 Destination Unreachable (address unreachable).
+	unreachable netip.Addr
 }
 
 // pathRouter is the router of fabricConfig.clientPathMTU.
@@ -185,6 +188,8 @@ type fabricConfig struct {
 	// clientPathMTU puts a router with a smaller MTU on the client's
 	// path (towards the client only).
 	clientPathMTU int
+	// unreachable is answered by a router with Destination Unreachable.
+	unreachable netip.Addr
 }
 
 func newFabric(t testing.TB, fc fabricConfig) *fabric {
@@ -199,7 +204,7 @@ func newFabric(t testing.TB, fc fabricConfig) *fabric {
 		backends:   make(map[netip.Addr]*backendHost),
 		toClient:   &impairedLink{imp: fc.toClient, rng: rand.New(rand.NewPCG(fc.seed, 1))},
 		toBackend:  &impairedLink{imp: fc.toBackend, rng: rand.New(rand.NewPCG(fc.seed, 2))},
-		clientPath: fc.clientPathMTU,
+		clientPath: fc.clientPathMTU, unreachable: fc.unreachable,
 	}
 	f.client, f.clientEP = newStack(t, client4, fc.client)
 	for a, o := range fc.backends {
@@ -282,6 +287,8 @@ func (f *fabric) send(out *packet.Batch) {
 		case packet.IPv6Family:
 			if b := f.backends[p.Dst]; b != nil && !b.dead.Load() {
 				f.toBackend.deliver(b.ep, packet.IPv6Family, p.Data)
+			} else if p.Dst == f.unreachable {
+				f.destUnreachable(p.Data)
 			}
 		}
 	}
@@ -334,6 +341,27 @@ func (f *fabric) fragNeeded(pkt []byte) {
 	icmp[6], icmp[7] = byte(f.clientPath>>8), byte(f.clientPath)
 	copy(icmp.Body(), quote)
 	icmp.SetChecksum(packet.Checksum(0, icmp))
+	out := packet.NewBatch(4, 2048)
+	f.engine.Handle(b, out)
+	f.send(out)
+}
+
+// backendRouter is the router that reports fabric.unreachable.
+var backendRouter = netip.MustParseAddr("2001:db8::1")
+
+// destUnreachable answers a packet to fabric.unreachable as the router
+// in front of it would (RFC 4443 §3.1, address unreachable), handing the
+// error to the engine.
+func (f *fabric) destUnreachable(pkt []byte) {
+	ip := packet.IPv6(pkt)
+	quote := pkt[:min(len(pkt), packet.ICMPv6ErrorMax-packet.ICMPHeaderLen)]
+	b := make([]byte, packet.IPv6HeaderLen+packet.ICMPHeaderLen+len(quote))
+	packet.IPv6(b).Encode(&packet.IPv6Fields{PayloadLen: uint16(len(b) - packet.IPv6HeaderLen), NextHeader: packet.ProtoICMPv6,
+		HopLimit: 64, Src: backendRouter.As16(), Dst: ip.Src()})
+	icmp := packet.ICMP(b[packet.IPv6HeaderLen:])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv6DestUnreachable, packet.ICMPv6CodeAddrUnreachable
+	copy(icmp.Body(), quote)
+	icmp.SetChecksum(packet.Checksum(packet.IPv6(b).PseudoHeaderSum(packet.ProtoICMPv6, len(icmp)), icmp))
 	out := packet.NewBatch(4, 2048)
 	f.engine.Handle(b, out)
 	f.send(out)

@@ -20,7 +20,7 @@ const (
 	DropHoldFull                          // held data beyond MaxHeldBytes
 	DropStateMismatch                     // segment not valid in the state
 	DropPortCollision                     // backend 4-tuple already in use
-	DropICMPUnhandled                     // ICMP other than a usable Packet Too Big
+	DropICMPUnhandled                     // ICMP that RFC 7915 does not translate, or not an echo request to a VIP
 	DropEmbryonicFull                     // embryonic connections at MaxEmbryonic
 	DropHeldTotalFull                     // held data beyond MaxHeldBytesTotal
 	DropBadCookie                         // ACK for no connection, not a valid SYN cookie

@@ -96,7 +96,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}{
 		{"syn_ack_sent", s.SynAcksSent}, {"syn_ack_retry", s.SynAckRetries}, {"backend_syn", s.BackendSyns},
 		{"backend_syn_retry", s.BackendSynRetries}, {"backend_refused", s.BackendRefused},
-		{"backend_timeout", s.BackendTimeouts}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
+		{"backend_timeout", s.BackendTimeouts}, {"backend_unreachable", s.BackendUnreachable}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
 		{"client_reset", s.ClientResets}, {"backend_reset", s.BackendResets},
 		{"no_backend", s.NoBackend}, {"default_chosen", s.DefaultChosen},
 		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed},
