@@ -85,8 +85,8 @@ func (e *Engine) challengeSpliced(c *conn, out *packet.Batch) {
 		return
 	}
 	var w optionWriter
-	if c.translateTS {
-		w.alignedTimestamps(c.tsValB-c.tsShift, c.tsClient)
+	if c.translateTS || c.insertTS {
+		w.alignedTimestamps(c.tsValToClient(e.now), c.tsClient)
 	}
 	window := c.winB
 	if c.rescaleB2C {

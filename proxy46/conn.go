@@ -83,8 +83,11 @@ type conn struct {
 	clientTS      bool   // client offered timestamps
 	clientSACK    bool   // client offered SACK
 	translateTS   bool   // timestamps in use on both halves
-	rescaleB2C    bool   // backend windows need rescaling for the client
-	rescaleC2B    bool   // client windows need rescaling for the backend
+	// insertTS: the client negotiated timestamps, the backend did not;
+	// the engine adds a TSopt to the backend's segments (RFC 7323 §3.2).
+	insertTS   bool
+	rescaleB2C bool // backend windows need rescaling for the client
+	rescaleC2B bool // client windows need rescaling for the backend
 
 	// What the established path checks segments against (RFC 5961),
 	// each in the sender's own sequence space: the end of the highest

@@ -111,15 +111,23 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 			return e.drop(DropRSTOutOfWindow)
 		}
 	}
-	b := out.Next(packet.IPv4MinLen+n, packet.IPv4Family, c.clientAddr())
+	grow := 0
+	if c.insertTS && flags&packet.TCPFlagRST == 0 && doff+tsOptLen <= packet.TCPMaxLen {
+		grow = tsOptLen
+	}
+	b := out.Next(packet.IPv4MinLen+n+grow, packet.IPv4Family, c.clientAddr())
 	// RFC 7915 §5.1: TOS from traffic class, DF set, no identification
 	// needed for an atomic datagram, TTL from the hop limit less one.
-	putIPv4Header(b, packet.IPv4MinLen+n, packet.IPv6(pkt).TrafficClass(), hops-1, packet.ProtoTCP, c.k4.vip, c.k4.client)
+	putIPv4Header(b, packet.IPv4MinLen+n+grow, packet.IPv6(pkt).TrafficClass(), hops-1, packet.ProtoTCP, c.k4.vip, c.k4.client)
 	seg := packet.TCP(b[packet.IPv4MinLen:])
-	copy(seg, tcp)
+	var ed packet.Edit
+	if grow == 0 {
+		copy(seg, tcp)
+	} else {
+		e.insertTimestamps(c, seg, tcp, doff, &ed)
+	}
 
 	seg.SetSrcPort(c.k4.vipPort)
-	var ed packet.Edit
 	ed.Put32(seg, packet.TCPSeq, seq)
 	w := seg.Window()
 	if c.rescaleB2C {
@@ -138,8 +146,8 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 		}
 	}
 	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj64))
-	if c.pmtu4 != 0 && len(b) > c.pmtu4 {
-		e.splitLast(out, c.pmtu4-packet.IPv4MinLen-doff)
+	if c.pmtu4 != 0 || grow != 0 {
+		e.fitClient(c, out, doff+grow)
 	}
 
 	if flags&packet.TCPFlagACK != 0 {
@@ -308,6 +316,49 @@ func (e *Engine) closeNow(c *conn) {
 		e.closed = append(e.closed, c)
 		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Closed))
 	}
+}
+
+// insertTimestamps copies the backend's segment tcp into seg with NOP,
+// NOP, TSopt added in front of its options, for a client that negotiated
+// timestamps with the edge when the backend did not (RFC 7323 §3.2: once
+// negotiated, every segment but a RST carries one). TSval runs on from
+// the SYN-ACK's on the engine clock; TSecr echoes the client's latest
+// TSval. The checksum change is recorded in ed: the inserted words, the
+// data offset and the pseudo-header length; what moved did so by 12
+// bytes, a whole number of 16-bit words, and sums as before.
+func (e *Engine) insertTimestamps(c *conn, seg, tcp packet.TCP, doff int, ed *packet.Edit) {
+	copy(seg[:packet.TCPMinLen], tcp[:packet.TCPMinLen])
+	o := seg[packet.TCPMinLen : packet.TCPMinLen+tsOptLen]
+	o[0], o[1], o[2], o[3] = packet.TCPOptNOP, packet.TCPOptNOP, packet.TCPOptTimestamps, packet.TCPOptTimestampsLen
+	binary.BigEndian.PutUint32(o[4:], c.tsValToClient(e.now))
+	binary.BigEndian.PutUint32(o[8:], c.tsClient)
+	copy(seg[packet.TCPMinLen+tsOptLen:], tcp[packet.TCPMinLen:])
+	ed.Replaced(0, packet.Sum(o))
+	ed.Put8(seg, packet.TCPDataOffset, byte((doff+tsOptLen)/4)<<4|seg[packet.TCPDataOffset]&0x0f)
+	ed.Replaced(uint16(len(tcp)), uint16(len(tcp)+tsOptLen))
+}
+
+// tsValToClient is the TSval of a segment the engine sends the client on
+// the backend's behalf: the backend's latest, mapped, when both halves use
+// timestamps; otherwise the SYN-ACK's advanced by the milliseconds since.
+func (c *conn) tsValToClient(now int64) uint32 {
+	if c.translateTS {
+		return c.tsValB - c.tsShift
+	}
+	return c.tsEdge + uint32(max(now-c.created, 0)/1e6)
+}
+
+// fitClient cuts the backend segment just translated (the last in out,
+// with a TCP header of doff bytes) to what the client can take: its path
+// MTU once a Fragmentation Needed reported one, and its MSS (which a
+// segment grown by an inserted TSopt may pass if the backend ignored the
+// lowered MSS it was given).
+func (e *Engine) fitClient(c *conn, out *packet.Batch, doff int) {
+	limit := int(c.mssClient) + packet.TCPMinLen - doff
+	if c.pmtu4 != 0 {
+		limit = min(limit, c.pmtu4-packet.IPv4MinLen-doff)
+	}
+	e.splitLast(out, limit)
 }
 
 // splitLast cuts the last packet of out, a TCP segment the engine has just
