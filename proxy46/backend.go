@@ -67,6 +67,9 @@ func backendMSS(c *conn) int {
 	return int(c.mssClient)
 }
 
+// minMSS is the smallest MSS the engine takes from a backend.
+const minMSS = 64
+
 // tsOptLen is the length of an aligned timestamp option: NOP, NOP, TSopt.
 const tsOptLen = 12
 
@@ -136,7 +139,9 @@ func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
 	if o.hasMSS {
 		mss = int(o.mss)
 	}
-	c.mssBackend = uint16(min(mss, e.cfg.MTU6-60))
+	// An MSS below 64 is taken as 64, as Linux takes one below 88 as 88:
+	// the established path cuts client segments to it.
+	c.mssBackend = uint16(max(min(mss, e.cfg.MTU6-60), minMSS))
 	if c.clientWScale && o.hasWScale {
 		c.backendWScale, c.scaleBackend = true, o.wscale
 	}

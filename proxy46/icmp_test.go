@@ -245,3 +245,25 @@ func TestICMPErrorsTranslated(t *testing.T) {
 		}
 	}
 }
+
+// TestNetstackBackendSmallMSS moves 4 MB up to a backend on a 1280-byte
+// link (MSS 1220) from a client that was told 1440 before the backend was
+// chosen: the engine cuts the client's segments to the backend's MSS.
+func TestNetstackBackendSmallMSS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	f := newFabric(t, fabricConfig{
+		engine:   e2eEngineConfig(),
+		client:   netstackOptions{rcvBuf: 1 << 20},
+		backends: map[netip.Addr]netstackOptions{hostA: {rcvBuf: 1 << 20, mtu: 1280}},
+	})
+	serveBulk(t, f.listen(ap(hostA, 9000)))
+	if err := bulk(ctx, f, 9000, 4<<20, 64<<10, 43); err != nil {
+		t.Fatal(err)
+	}
+	st := f.engine.Stats()
+	t.Logf("split %d segments, %d packets too big for the backend's link", st.SegmentsSplit, f.backendTooBig.Load())
+	if st.SegmentsSplit == 0 || f.backendTooBig.Load() != 0 {
+		t.Errorf("split %d, %d too big", st.SegmentsSplit, f.backendTooBig.Load())
+	}
+}

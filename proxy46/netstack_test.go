@@ -1,6 +1,7 @@
 package proxy46
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"math/rand/v2"
@@ -65,6 +66,8 @@ type fabric struct {
 	clientPath int
 	// tooBig counts the packets the client path dropped.
 	tooBig atomic.Int64
+	// backendTooBig counts the packets larger than a backend's link.
+	backendTooBig atomic.Int64
 	// unreachable is a backend address a router on the backends' side
 	// answers with ICMPv6 Destination Unreachable (address unreachable).
 	unreachable netip.Addr
@@ -78,6 +81,9 @@ type backendHost struct {
 	ep    *channel.Endpoint
 	// dead cuts the host off, as a crash or a pulled cable would.
 	dead atomic.Bool
+	// mtu is the host's link MTU: larger packets are lost on the way in,
+	// as a NIC drops an oversize frame.
+	mtu int
 }
 
 // newStack builds a stack with one NIC on a channel link.
@@ -209,7 +215,7 @@ func newFabric(t testing.TB, fc fabricConfig) *fabric {
 	f.client, f.clientEP = newStack(t, client4, fc.client)
 	for a, o := range fc.backends {
 		s, ep := newStack(t, a, o)
-		f.backends[a] = &backendHost{stack: s, ep: ep}
+		f.backends[a] = &backendHost{stack: s, ep: ep, mtu: int(cmp.Or(o.mtu, 1500))}
 	}
 	f.pump(f.clientEP, nil)
 	for _, b := range f.backends {
@@ -285,7 +291,9 @@ func (f *fabric) send(out *packet.Batch) {
 			}
 			f.toClient.deliver(f.clientEP, packet.IPv4Family, p.Data)
 		case packet.IPv6Family:
-			if b := f.backends[p.Dst]; b != nil && !b.dead.Load() {
+			if b := f.backends[p.Dst]; b != nil && len(p.Data) > b.mtu {
+				f.backendTooBig.Add(1)
+			} else if b != nil && !b.dead.Load() {
 				f.toBackend.deliver(b.ep, packet.IPv6Family, p.Data)
 			} else if p.Dst == f.unreachable {
 				f.destUnreachable(p.Data)

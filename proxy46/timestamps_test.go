@@ -102,3 +102,42 @@ func TestTimestampsSuppliedAllocateNothing(t *testing.T) {
 		t.Fatalf("%v allocations per segment", a)
 	}
 }
+
+// TestClientSegmentSplitToBackendMSS: a client segment larger than the
+// backend's MSS leaves as backend-MSS segments with consecutive sequence
+// numbers, the same options, PSH and FIN on the last one only, and right
+// checksums.
+func TestClientSegmentSplitToBackendMSS(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	p4, _ := establishedPairMSS(t, e, 1000, 536)
+	tcp := packet.TCP(p4[20:])
+	tcp[packet.TCPFlags] |= packet.TCPFlagFIN
+	tcp.SetChecksum(0)
+	tcp.SetChecksum(packet.Checksum(packet.IPv4(p4).PseudoHeaderSum(packet.ProtoTCP, len(tcp)), tcp))
+	v, ds := handle(t, e, p4)
+	if v != packet.Consumed || len(ds) != 2 {
+		t.Fatalf("%v, %d segments, want 2", v, len(ds))
+	}
+	seq := ds[0].tcp.Seq
+	total := 0
+	for i, d := range ds {
+		last := i == len(ds)-1
+		if d.tcp.Seq != seq+uint32(total) || d.tcp.PSH != last || d.tcp.FIN != last || !d.tcp.ACK {
+			t.Errorf("piece %d: seq %d PSH %v FIN %v", i, d.tcp.Seq, d.tcp.PSH, d.tcp.FIN)
+		}
+		if len(d.tcp.Payload)+len(d.tcp.Contents)-20 > 536 {
+			t.Errorf("piece %d: %d bytes of payload and options", i, len(d.tcp.Payload)+len(d.tcp.Contents)-20)
+		}
+		_, ecr0 := tsOf(t, ds[0].tcp)
+		if _, ecr := tsOf(t, d.tcp); ecr != ecr0 {
+			t.Errorf("piece %d: TSecr %d, first piece %d", i, ecr, ecr0)
+		}
+		total += len(d.tcp.Payload)
+	}
+	if total != 1000 {
+		t.Errorf("%d bytes in the pieces", total)
+	}
+	if e.Stats().SegmentsSplit != 2 {
+		t.Errorf("SegmentsSplit %d", e.Stats().SegmentsSplit)
+	}
+}
