@@ -123,6 +123,10 @@ type conn struct {
 	finClient, finBackend bool
 	heldFIN               bool
 	held                  []byte
+	// ooo are held segments that arrived after a gap, kept until the
+	// gap fills; oooBytes is their total.
+	ooo      []heldRange
+	oooBytes int
 
 	// adj46 and adj64 are the constant checksum adjustments for the
 	// address and port changes of each direction.
@@ -141,4 +145,12 @@ type conn struct {
 	allIdx     int // position in Engine.all
 	pendingIdx int // position in Engine.pending, or -1
 	closedIdx  int // position in Engine.closed while closed
+}
+
+// heldRange is a held segment past a gap: its offset from the client's
+// ISN + 1, its bytes, and whether a FIN followed them.
+type heldRange struct {
+	off  int
+	data []byte
+	fin  bool
 }

@@ -204,8 +204,8 @@ func (e *Engine) setState(c *conn, s State) {
 }
 
 func (e *Engine) releaseHeld(c *conn) {
-	e.stats.HeldBytes -= uint64(len(c.held))
-	c.held = nil
+	e.stats.HeldBytes -= uint64(len(c.held) + c.oooBytes)
+	c.held, c.ooo, c.oooBytes = nil, nil, 0
 }
 
 // embryonic is the number of connections not yet spliced.

@@ -40,6 +40,7 @@ type Stats struct {
 	HeldBytes      uint64 // bytes held right now
 	HeldBytesTotal uint64
 	Replayed       uint64 // held segments replayed to backends
+	HeldOutOfOrder uint64 // held segments that arrived past a gap, kept
 
 	EmbryonicExpired  uint64
 	IdleExpired       uint64 // established connections idle for Timeouts.Idle

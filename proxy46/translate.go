@@ -64,7 +64,7 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 		}
 	}
 	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj46))
-	if n-packet.TCPMinLen > int(c.mssBackend) {
+	if n-packet.TCPMinLen > int(c.mssBackend) && flags&packet.TCPFlagRST == 0 {
 		// Larger than the backend takes: the client was told MTU6 - 60
 		// before the backend and its MSS were known.
 		e.splitLast(out, int(c.mssBackend)+packet.TCPMinLen-doff)

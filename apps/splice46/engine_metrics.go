@@ -99,7 +99,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"backend_timeout", s.BackendTimeouts}, {"backend_unreachable", s.BackendUnreachable}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
 		{"client_reset", s.ClientResets}, {"backend_reset", s.BackendResets},
 		{"no_backend", s.NoBackend}, {"default_chosen", s.DefaultChosen},
-		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed},
+		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed}, {"held_out_of_order", s.HeldOutOfOrder},
 		{"embryonic_expired", s.EmbryonicExpired}, {"idle_expired", s.IdleExpired},
 		{"transitory_expired", s.TransitoryExpired}, {"closed_expired", s.ClosedExpired},
 		{"closed_evicted", s.ClosedEvicted}, {"icmp_translated", s.ICMPTranslated},
