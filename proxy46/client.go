@@ -151,7 +151,7 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *
 		c.mssClient = o.mss
 	}
 	if o.hasWScale {
-		c.clientWScale, c.scaleClient, c.scaleEdge = true, o.wscale, e.cfg.WindowScale
+		c.clientWScale, c.scaleClient, c.scaleEdge = true, o.wscale, *e.cfg.WindowScale
 	}
 	if o.hasTS {
 		c.tsEdge = e.tsBase(k)
@@ -224,7 +224,7 @@ func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) bool {
 		ts:       o.hasTS,
 		sack:     o.hasTS && o.sackOK,
 		wscale:   o.hasTS && o.hasWScale,
-		shift:    e.cfg.WindowScale,
+		shift:    *e.cfg.WindowScale,
 		tsClient: o.tsVal,
 	}
 	if o.hasTS {
@@ -291,7 +291,7 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, ou
 		lastSeen:     now,
 	}
 	if wscale {
-		c.clientWScale, c.scaleClient, c.scaleEdge = true, shift, e.cfg.WindowScale
+		c.clientWScale, c.scaleClient, c.scaleEdge = true, shift, *e.cfg.WindowScale
 		// The SYN's window was unscaled; this one is scaled.
 		c.synWindow = uint16(min(uint32(window)<<shift, 0xffff))
 	}

@@ -71,3 +71,19 @@ func TestHeldPastGapBounded(t *testing.T) {
 		t.Fatal("per-connection bound not applied")
 	}
 }
+
+// TestWindowScaleZero: a window scale of 0 is offered as 0, not taken for
+// the default.
+func TestWindowScaleZero(t *testing.T) {
+	for _, tc := range []struct {
+		ws   *uint8
+		want byte
+	}{{nil, 7}, {new(uint8), 0}} {
+		e, _ := newTestEngine(t, func(c *Config) { c.WindowScale = tc.ws })
+		_, ds := handle(t, e, pkt4(t, client4, vip, 42000, 80, seg{seq: 1, flags: "S",
+			opts: []layers.TCPOption{optMSSv(1460), optNOPv(), optWS(9)}}))
+		if ws := tcpOpts(ds[0].tcp)[layers.TCPOptionKindWindowScale]; len(ws) != 1 || ws[0] != tc.want {
+			t.Errorf("window scale %v offered, want %d", ws, tc.want)
+		}
+	}
+}
