@@ -21,7 +21,10 @@ type Engine struct {
 
 	pool     [16]byte
 	poolBits int
-	isn      isnGenerator
+	// wkp: pool6 is the Well-Known Prefix, which must not embed
+	// non-global IPv4 addresses (RFC 6052 §3.1).
+	wkp bool
+	isn isnGenerator
 
 	by4     map[key4]*conn
 	by6     map[key6]*conn
@@ -95,6 +98,7 @@ func New(cfg Config) (*Engine, error) {
 		vips:     make(map[[4]byte]bool),
 		pool:     cfg.Pool6.Addr().As16(),
 		poolBits: cfg.Pool6.Bits(),
+		wkp:      cfg.Pool6 == wellKnownPrefix,
 		isn:      newISNGenerator(cfg.ISNKey),
 		by4:      make(map[key4]*conn),
 		by6:      make(map[key6]*conn),

@@ -35,10 +35,12 @@ func (f *fakeClock) Advance(d time.Duration) {
 }
 
 var (
-	vip      = netip.MustParseAddr("192.0.2.10")
-	client4  = netip.MustParseAddr("198.51.100.7")
-	pool6    = netip.MustParsePrefix("64:ff9b::/96")
-	client6  = netip.MustParseAddr("64:ff9b::198.51.100.7")
+	vip     = netip.MustParseAddr("192.0.2.10")
+	client4 = netip.MustParseAddr("198.51.100.7")
+	// A network-specific prefix: the Well-Known Prefix would not take
+	// the documentation address client4 (RFC 6052 §3.1).
+	pool6    = netip.MustParsePrefix("2001:db8:64::/96")
+	client6  = netip.MustParseAddr("2001:db8:64::198.51.100.7")
 	backendA = netip.MustParseAddrPort("[2001:db8::a]:8080")
 	backendB = netip.MustParseAddrPort("[2001:db8::b]:80")
 	backendC = netip.MustParseAddrPort("[2001:db8::c]:80")

@@ -129,12 +129,6 @@ func (e *Engine) icmpFromClientPath(pkt []byte, ihl int, out *packet.Batch) pack
 	return packet.Consumed
 }
 
-// embeddable reports whether an IPv4 address may appear embedded in pool6
-// as the source of a translated error.
-func (e *Engine) embeddable(a [4]byte) bool {
-	return hostAddr4(a)
-}
-
 // Quoted6to4 maps the quote of an ICMPv6 error from the backend's path, a
 // segment from the client's pool6 address to the backend, back into the
 // segment the client sent to the VIP (packet.ICMPMapper).
