@@ -84,7 +84,7 @@ func TestFragNeededFromClientPath(t *testing.T) {
 		if !packet.ChecksumOK(packet.IPv6(p.Data).PseudoHeaderSum(packet.ProtoICMPv6, len(p.Data)-40), p.Data[40:]) {
 			t.Fatal("ICMPv6 checksum wrong")
 		}
-		if ip(ip6.SrcIP) != netip.MustParseAddr("2001:db8:64::198.51.100.1") {
+		if ip(ip6.SrcIP) != netip.MustParseAddr("2001:db8:d246::198.51.100.1") {
 			t.Errorf("source %v, want the router embedded in pool6", ip6.SrcIP)
 		}
 		inner := p.Data[48:]

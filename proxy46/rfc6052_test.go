@@ -61,7 +61,7 @@ func TestWellKnownPrefixRefusesNonGlobal(t *testing.T) {
 		{"64:ff9b::/96", "192.168.1.1", true},
 		{"64:ff9b::/96", "198.51.100.7", true},
 		{"64:ff9b::/96", "1.2.3.4", false},
-		{"2001:db8:64::/96", "10.1.2.3", false},
+		{"2001:db8:d246::/96", "10.1.2.3", false},
 	} {
 		e, _ := newTestEngine(t, func(c *Config) { c.Pool6 = netip.MustParsePrefix(tc.pool) })
 		v, ds := handle(t, e, pkt4(t, netip.MustParseAddr(tc.client), vip, 43000, 80, seg{seq: 1, flags: "S"}))
