@@ -80,16 +80,17 @@ type fileRA struct {
 }
 
 type fileSplice46 struct {
-	MAC   string `yaml:"mac"`
-	Pool6 string `yaml:"pool6"`
-	MTU6  string `yaml:"mtu6"`
+	MAC      string           `yaml:"mac"`
+	Pool6    string           `yaml:"pool6"`
+	MTU6     string           `yaml:"mtu6"`
+	Mode     string           `yaml:"mode"`
+	Ports    []fileEnginePort `yaml:"ports"`
+	Services []fileService    `yaml:"services"`
+	Limits   *fileLimits      `yaml:"limits"`
+	Timeouts *fileTimeouts    `yaml:"timeouts"`
+
 	// WindowScale is a string so that an absent key ("") and 0 differ.
-	WindowScale string           `yaml:"window_scale"`
-	Mode        string           `yaml:"mode"`
-	Ports       []fileEnginePort `yaml:"ports"`
-	Services    []fileService    `yaml:"services"`
-	Limits      *fileLimits      `yaml:"limits"`
-	Timeouts    *fileTimeouts    `yaml:"timeouts"`
+	WindowScale string `yaml:"window_scale"`
 }
 
 type fileEnginePort struct {

@@ -10,20 +10,21 @@ import (
 // and are spliced to IPv6 backends, appearing there as pool6 + their IPv4
 // address (RFC 6052).
 type Splice46 struct {
-	MAC   net.HardwareAddr // answers ARP for the VIPs and NDP for pool6
-	Pool6 netip.Prefix     // length is one of 32, 40, 48, 56, 64, 96 (RFC 6052)
-	MTU6  int              // MTU of the IPv6 side; MSS to clients is at most MTU6-60
+	MAC      net.HardwareAddr // answers ARP for the VIPs and NDP for pool6
+	Pool6    netip.Prefix     // length is one of 32, 40, 48, 56, 64, 96 (RFC 6052)
+	MTU6     int              // MTU of the IPv6 side; MSS to clients is at most MTU6-60
+	Mode     DataPath         // where the engine sees the packets
+	Ports    []*EnginePort    // the engine's switch ports, in port mode
+	Services []*Service
+	Limits   Limits
+	Timeouts Timeouts
+	Line     int
+
 	// WindowScale is the shift the engine offers clients that offer
 	// window scaling (RFC 7323), 0 to 14; nil when window_scale is not
 	// given, which means the engine's default (7). 0 is a value of its
 	// own: scaling negotiated, the engine's windows unscaled.
 	WindowScale *uint8
-	Mode        DataPath      // where the engine sees the packets
-	Ports       []*EnginePort // the engine's switch ports, in port mode
-	Services    []*Service
-	Limits      Limits
-	Timeouts    Timeouts
-	Line        int
 }
 
 // DataPath says how spliced packets reach the engine.
