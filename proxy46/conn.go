@@ -83,11 +83,8 @@ type conn struct {
 	clientTS      bool   // client offered timestamps
 	clientSACK    bool   // client offered SACK
 	translateTS   bool   // timestamps in use on both halves
-	// insertTS: the client negotiated timestamps, the backend did not;
-	// the engine adds a TSopt to the backend's segments (RFC 7323 §3.2).
-	insertTS   bool
-	rescaleB2C bool // backend windows need rescaling for the client
-	rescaleC2B bool // client windows need rescaling for the backend
+	rescaleB2C    bool   // backend windows need rescaling for the client
+	rescaleC2B    bool   // client windows need rescaling for the backend
 
 	// What the established path checks segments against (RFC 5961),
 	// each in the sender's own sequence space: the end of the highest
@@ -108,6 +105,9 @@ type conn struct {
 	// reported it, 0 until one does: backend segments larger than that
 	// are cut to it (splitLast).
 	pmtu4 int
+	// insertTS: the client negotiated timestamps, the backend did not;
+	// the engine adds a TSopt to the backend's segments (RFC 7323 §3.2).
+	insertTS bool
 
 	// watch sends every segment of the connection through closeTrack:
 	// a FIN was seen, a RST is unanswered, or the connection is closed.

@@ -21,10 +21,7 @@ type Engine struct {
 
 	pool     [16]byte
 	poolBits int
-	// wkp: pool6 is the Well-Known Prefix, which must not embed
-	// non-global IPv4 addresses (RFC 6052 §3.1).
-	wkp bool
-	isn isnGenerator
+	isn      isnGenerator
 
 	by4     map[key4]*conn
 	by6     map[key6]*conn
@@ -55,6 +52,9 @@ type Engine struct {
 
 	// scratch holds a segment while splitLast cuts it up.
 	scratch []byte
+	// wkp: pool6 is the Well-Known Prefix, which must not embed
+	// non-global IPv4 addresses (RFC 6052 §3.1).
+	wkp bool
 
 	stats Stats
 }

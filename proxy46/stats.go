@@ -26,16 +26,17 @@ type Stats struct {
 	BackendSynRetries uint64
 	BackendRefused    uint64 // RST from a backend during its handshake
 	BackendTimeouts   uint64
+	BackendLost       uint64 // spliced connections reset because their backend went down
+	Failovers         uint64 // next backend tried after a refusal or timeout
+	ClientResets      uint64 // resets the engine sent to clients
+	BackendResets     uint64 // resets the engine sent to backends
+	NoBackend         uint64 // connections reset as nothing matched and no default
+	DefaultChosen     uint64 // connections sent to a default backend
+	ForcedChoices     uint64 // chosen when the hold bound, a FIN or the timer forced it
+
 	// BackendUnreachable counts ICMPv6 Destination Unreachable about a
 	// backend SYN: the next backend is tried at once.
 	BackendUnreachable uint64
-	BackendLost        uint64 // spliced connections reset because their backend went down
-	Failovers          uint64 // next backend tried after a refusal or timeout
-	ClientResets       uint64 // resets the engine sent to clients
-	BackendResets      uint64 // resets the engine sent to backends
-	NoBackend          uint64 // connections reset as nothing matched and no default
-	DefaultChosen      uint64 // connections sent to a default backend
-	ForcedChoices      uint64 // chosen when the hold bound, a FIN or the timer forced it
 
 	HeldBytes      uint64 // bytes held right now
 	HeldBytesTotal uint64
