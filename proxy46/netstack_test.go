@@ -71,6 +71,13 @@ type fabric struct {
 	// unreachable is a backend address a router on the backends' side
 	// answers with ICMPv6 Destination Unreachable (address unreachable).
 	unreachable netip.Addr
+	// backendNoTS strips the timestamp option from SYNs to the backends,
+	// which then answer without timestamps, as a host with them turned
+	// off does.
+	backendNoTS bool
+	// noTSToClient counts the segments to the client, other than SYNs
+	// and RSTs, that carry no timestamp option.
+	noTSToClient atomic.Int64
 }
 
 // pathRouter is the router of fabricConfig.clientPathMTU.
@@ -196,6 +203,8 @@ type fabricConfig struct {
 	clientPathMTU int
 	// unreachable is answered by a router with Destination Unreachable.
 	unreachable netip.Addr
+	// backendNoTS makes the backends refuse timestamps.
+	backendNoTS bool
 }
 
 func newFabric(t testing.TB, fc fabricConfig) *fabric {
@@ -210,7 +219,7 @@ func newFabric(t testing.TB, fc fabricConfig) *fabric {
 		backends:   make(map[netip.Addr]*backendHost),
 		toClient:   &impairedLink{imp: fc.toClient, rng: rand.New(rand.NewPCG(fc.seed, 1))},
 		toBackend:  &impairedLink{imp: fc.toBackend, rng: rand.New(rand.NewPCG(fc.seed, 2))},
-		clientPath: fc.clientPathMTU, unreachable: fc.unreachable,
+		clientPath: fc.clientPathMTU, unreachable: fc.unreachable, backendNoTS: fc.backendNoTS,
 	}
 	f.client, f.clientEP = newStack(t, client4, fc.client)
 	for a, o := range fc.backends {
@@ -284,6 +293,9 @@ func (f *fabric) send(out *packet.Batch) {
 			if p.Dst != client4 {
 				continue
 			}
+			if !hasTimestamps(p.Data, packet.IPv4MinLen) {
+				f.noTSToClient.Add(1)
+			}
 			if f.clientPath > 0 && len(p.Data) > f.clientPath {
 				f.tooBig.Add(1)
 				f.fragNeeded(p.Data)
@@ -291,6 +303,9 @@ func (f *fabric) send(out *packet.Batch) {
 			}
 			f.toClient.deliver(f.clientEP, packet.IPv4Family, p.Data)
 		case packet.IPv6Family:
+			if f.backendNoTS {
+				stripSynTimestamps(p.Data)
+			}
 			if b := f.backends[p.Dst]; b != nil && len(p.Data) > b.mtu {
 				f.backendTooBig.Add(1)
 			} else if b != nil && !b.dead.Load() {
@@ -373,4 +388,47 @@ func (f *fabric) destUnreachable(pkt []byte) {
 	out := packet.NewBatch(4, 2048)
 	f.engine.Handle(b, out)
 	f.send(out)
+}
+
+// hasTimestamps reports whether a TCP segment at pkt[hl:] other than a
+// SYN or a RST carries a timestamp option (true for anything else).
+func hasTimestamps(pkt []byte, hl int) bool {
+	if len(pkt) < hl+packet.TCPMinLen || pkt[packet.IPv4Protocol] != packet.ProtoTCP {
+		return true
+	}
+	tcp := packet.TCP(pkt[hl:])
+	if tcp.HasAny(packet.TCPFlagSYN|packet.TCPFlagRST) || !tcp.IsValid() {
+		return true
+	}
+	it := packet.NewTCPOptions(tcp.Options())
+	for it.Next() {
+		if it.Kind() == packet.TCPOptTimestamps {
+			return true
+		}
+	}
+	return false
+}
+
+// stripSynTimestamps overwrites the timestamp option of an IPv6 SYN with
+// NOPs and fixes its checksum.
+func stripSynTimestamps(pkt []byte) {
+	ip := packet.IPv6(pkt)
+	if !ip.IsValid() || ip.NextHeader() != packet.ProtoTCP {
+		return
+	}
+	tcp := packet.TCP(ip.Payload())
+	if !tcp.IsValid() || !tcp.HasAny(packet.TCPFlagSYN) {
+		return
+	}
+	opts := tcp.Options()
+	it := packet.NewTCPOptions(opts)
+	for it.Next() {
+		if it.Kind() == packet.TCPOptTimestamps {
+			for i := it.Offset(); i < it.Offset()+it.Len(); i++ {
+				opts[i] = packet.TCPOptNOP
+			}
+		}
+	}
+	tcp.SetChecksum(0)
+	tcp.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(tcp)), tcp))
 }

@@ -1,6 +1,7 @@
 package proxy46
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -139,5 +140,47 @@ func TestClientSegmentSplitToBackendMSS(t *testing.T) {
 	}
 	if e.Stats().SegmentsSplit != 2 {
 		t.Errorf("SegmentsSplit %d", e.Stats().SegmentsSplit)
+	}
+}
+
+// TestNetstackBackendWithoutTimestamps moves 10 MB each way between a
+// client that negotiates timestamps and a backend that refuses them: every
+// segment the client receives carries a TSopt, none is larger than the
+// client's MTU and none had to be cut. (gVisor leaves room for options in
+// its segments, so full-MSS segments and the lowered MSS are checked at
+// packet level, TestTimestampsSuppliedForBackend.)
+func TestNetstackBackendWithoutTimestamps(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// A large MTU6 so that the client's own MSS, not MTU6 - 60, is what
+	// bounds the backend's segments.
+	cfg := e2eEngineConfig()
+	cfg.MTU6 = 9000
+	f := newFabric(t, fabricConfig{
+		engine:        cfg,
+		client:        netstackOptions{rcvBuf: 4 << 20},
+		backends:      map[netip.Addr]netstackOptions{hostA: {rcvBuf: 1 << 20, mtu: 9000}},
+		backendNoTS:   true,
+		clientPathMTU: 1500, // the client's own link
+	})
+	serveBulk(t, f.listen(ap(hostA, 9000)))
+	if err := bulk(ctx, f, 9000, 10<<20, 10<<20, 44); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.noTSToClient.Load(); n != 0 {
+		t.Errorf("%d segments reached the client without timestamps", n)
+	}
+	if n := f.tooBig.Load(); n != 0 {
+		t.Errorf("%d segments larger than the client's MTU", n)
+	}
+	if n := f.engine.Stats().SegmentsSplit; n != 0 {
+		t.Errorf("%d pieces: full backend segments did not fit the client's MSS with the TSopt", n)
+	}
+	f.engine.mu.Lock()
+	defer f.engine.mu.Unlock()
+	for _, c := range f.engine.all {
+		if !c.insertTS {
+			t.Errorf("connection %v: backend timestamps not refused", c.k4)
+		}
 	}
 }
