@@ -102,3 +102,10 @@ func (v Verdict) String() string {
 	}
 	return "Verdict(" + strconv.Itoa(int(v)) + ")"
 }
+
+// Trim shortens the packet Next appended last to n bytes, for a writer
+// that learns the length only once it has written the packet.
+func (b *Batch) Trim(n int) {
+	p := &b.Packets[len(b.Packets)-1]
+	p.Data = p.Data[:n]
+}

@@ -1,7 +1,8 @@
 // Package packet is sixgate's packet toolkit: views over raw header bytes
 // (Ethernet, IPv4, IPv6 with its extension headers, TCP, UDP, ICMPv4,
 // ICMPv6), the Internet checksum in full (RFC 1071) and updated
-// incrementally (RFC 1624), the TCP option walk, and the Batch an engine
+// incrementally (RFC 1624), the TCP option walk, the ICMP translation between IPv4 and IPv6
+// (RFC 7915, icmp7915.go), and the Batch an engine
 // writes its output packets into.
 //
 // A view is a byte slice typed by the header it starts with, in the style

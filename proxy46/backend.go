@@ -51,10 +51,31 @@ func addressAdjustments(k4 key4, k6 key6) (adj46, adj64 uint16) {
 	return packet.Adjustment(s4, s6), packet.Adjustment(s6, s4)
 }
 
+// backendMSS is the MSS the SYN to a backend announces from the client's:
+// when the client negotiated timestamps, 12 bytes less. A backend that
+// refuses timestamps gets a TSopt added to each of its segments by the
+// engine (insertTS), and its full segments must still fit the client's
+// MSS; the SYN goes out before the backend's answer says which kind it
+// is, so every backend is told the lower value. A backend that uses
+// timestamps counts its own 12 bytes of TSopt against the MSS as well,
+// so its segments are 12 bytes (under 1 %) shorter than they could be.
+func backendMSS(c *conn) int {
+	if c.clientTS {
+		return max(int(c.mssClient)-tsOptLen, 64)
+	}
+	return int(c.mssClient)
+}
+
+// minMSS is the smallest MSS the engine takes from a backend.
+const minMSS = 64
+
+// tsOptLen is the length of an aligned timestamp option: NOP, NOP, TSopt.
+const tsOptLen = 12
+
 // sendBackendSyn sends (or resends) the SYN to the chosen backend.
 func (e *Engine) sendBackendSyn(c *conn, out *packet.Batch) {
 	var w optionWriter
-	w.mss(uint16(min(int(c.mssClient), e.cfg.MTU6-60)))
+	w.mss(uint16(min(backendMSS(c), e.cfg.MTU6-60)))
 	w.sackAndTimestamps(c.clientSACK, c.clientTS, c.tsClient, 0)
 	if c.clientWScale {
 		w.windowScale(c.scaleClient)
@@ -117,7 +138,9 @@ func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
 	if o.hasMSS {
 		mss = int(o.mss)
 	}
-	c.mssBackend = uint16(min(mss, e.cfg.MTU6-60))
+	// An MSS below 64 is taken as 64, as Linux takes one below 88 as 88:
+	// the established path cuts client segments to it.
+	c.mssBackend = uint16(max(min(mss, e.cfg.MTU6-60), minMSS))
 	if c.clientWScale && o.hasWScale {
 		c.backendWScale, c.scaleBackend = true, o.wscale
 	}
@@ -128,6 +151,7 @@ func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
 		c.tsBackend = o.tsVal
 		c.tsShift = c.tsBackend - c.tsEdge
 	}
+	c.insertTS = c.clientTS && !o.hasTS
 	// Starting points of the established path's RFC 5961 checks.
 	c.sndNxtB = c.isnBackend + 1
 	c.ackB = c.isnClient + 1

@@ -12,6 +12,12 @@ import (
 // handshake and returns a client and a backend segment for it.
 func establishedPair(t testing.TB, e *Engine, payload int) (fromClient, fromBackend []byte) {
 	t.Helper()
+	return establishedPairMSS(t, e, payload, 8940)
+}
+
+// establishedPairMSS is establishedPair with the backend announcing mss.
+func establishedPairMSS(t testing.TB, e *Engine, payload int, mss uint16) (fromClient, fromBackend []byte) {
+	t.Helper()
 	const cport, isnC, isnB = 50000, 1, 900
 	out := packet.NewBatch(4, 2048)
 	syn := pkt4(t, client4, vip, cport, 22, seg{seq: isnC, flags: "S", window: 64240,
@@ -29,7 +35,7 @@ func establishedPair(t testing.TB, e *Engine, payload int) (fromClient, fromBack
 	bport := uint16(bsyn.tcp.DstPort)
 	out.Reset()
 	e.Handle(pkt6(t, backend, client6, bport, cport, seg{seq: isnB, ack: isnC + 1, flags: "SA",
-		opts: []layers.TCPOption{optMSSv(1440), optSACKOK(), optTS(7, 101), optNOPv(), optWS(6)}}), out)
+		opts: []layers.TCPOption{optMSSv(mss), optSACKOK(), optTS(7, 101), optNOPv(), optWS(6)}}), out)
 	data := make([]byte, payload)
 	fromClient = pkt4(t, client4, vip, cport, 22, seg{seq: isnC + 1, ack: isnV + 1, flags: "PA",
 		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(102, 7)}, payload: data})

@@ -31,6 +31,13 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 		if svc == nil {
 			return e.closedPort(k, tcp, out) // host.go
 		}
+		if e.wkp && !global4(k.client) {
+			// RFC 6052 §3.1: the Well-Known Prefix does not carry
+			// private or special-purpose IPv4 addresses, so such a
+			// client cannot be given a source address; it gets no
+			// answer (a network-specific pool6 carries any address).
+			return e.drop(DropNonGlobalClient)
+		}
 		switch {
 		case flags&(packet.TCPFlagSYN|packet.TCPFlagACK|packet.TCPFlagRST|packet.TCPFlagFIN) == packet.TCPFlagSYN:
 			return e.acceptSYN(svc, k, tcp, doff, out)
@@ -85,8 +92,8 @@ func (e *Engine) challengeSpliced(c *conn, out *packet.Batch) {
 		return
 	}
 	var w optionWriter
-	if c.translateTS {
-		w.alignedTimestamps(c.tsValB-c.tsShift, c.tsClient)
+	if c.translateTS || c.insertTS {
+		w.alignedTimestamps(c.tsValToClient(e.now), c.tsClient)
 	}
 	window := c.winB
 	if c.rescaleB2C {
@@ -151,7 +158,7 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *
 		c.mssClient = o.mss
 	}
 	if o.hasWScale {
-		c.clientWScale, c.scaleClient, c.scaleEdge = true, o.wscale, e.cfg.WindowScale
+		c.clientWScale, c.scaleClient, c.scaleEdge = true, o.wscale, *e.cfg.WindowScale
 	}
 	if o.hasTS {
 		c.tsEdge = e.tsBase(k)
@@ -224,7 +231,7 @@ func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) bool {
 		ts:       o.hasTS,
 		sack:     o.hasTS && o.sackOK,
 		wscale:   o.hasTS && o.hasWScale,
-		shift:    e.cfg.WindowScale,
+		shift:    *e.cfg.WindowScale,
 		tsClient: o.tsVal,
 	}
 	if o.hasTS {
@@ -291,7 +298,7 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, ou
 		lastSeen:     now,
 	}
 	if wscale {
-		c.clientWScale, c.scaleClient, c.scaleEdge = true, shift, e.cfg.WindowScale
+		c.clientWScale, c.scaleClient, c.scaleEdge = true, shift, *e.cfg.WindowScale
 		// The SYN's window was unscaled; this one is scaled.
 		c.synWindow = uint16(min(uint32(window)<<shift, 0xffff))
 	}
@@ -448,8 +455,9 @@ func (e *Engine) challengeAllowed() bool {
 	return true
 }
 
-// appendHeld adds the new part of a segment to the held bytes. Segments
-// past a gap are dropped rather than kept: the client will send them again.
+// appendHeld adds the new part of a segment to the held bytes. A segment
+// past a gap is kept aside (holdOutOfOrder) and joins the held bytes once
+// the gap fills.
 func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) packet.Verdict {
 	if c.heldFIN {
 		return e.drop(DropDuplicate)
@@ -457,7 +465,9 @@ func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) packe
 	off := int64(int32(seq - (c.isnClient + 1)))
 	held := int64(len(c.held))
 	switch {
-	case off < 0 || off > held:
+	case off > held:
+		return e.holdOutOfOrder(c, int(off), payload, fin)
+	case off < 0:
 		return e.drop(DropOutOfOrder)
 	case off+int64(len(payload)) <= held && !(fin && off+int64(len(payload)) == held):
 		return e.drop(DropDuplicate)
@@ -490,7 +500,81 @@ func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) packe
 	if fin && !cut {
 		c.heldFIN = true
 	}
+	if len(c.ooo) > 0 {
+		e.joinOutOfOrder(c)
+	}
 	return packet.Consumed
+}
+
+// maxOutOfOrder bounds the segments kept past a gap per connection.
+const maxOutOfOrder = 16
+
+// holdOutOfOrder keeps a segment that starts past the held bytes, as a
+// receiver queues out-of-order data: still unacknowledged, so the client
+// keeps its own copy, but once the gap is filled the choice need not wait
+// for the client's retransmission timer. It is kept only inside the window
+// the edge offered (MaxHeldBytes from the client's ISN + 1), within the
+// per-connection bound together with the held bytes, and within
+// MaxHeldBytesTotal; otherwise it is dropped as before.
+func (e *Engine) holdOutOfOrder(c *conn, off int, payload []byte, fin bool) packet.Verdict {
+	bound := e.cfg.MaxHeldBytes
+	if off >= bound || len(c.ooo) >= maxOutOfOrder {
+		return e.drop(DropOutOfOrder)
+	}
+	if off+len(payload) > bound {
+		payload, fin = payload[:bound-off], false
+	}
+	for _, r := range c.ooo {
+		if r.off <= off && off+len(payload) <= r.off+len(r.data) && (!fin || r.fin) {
+			return e.drop(DropDuplicate)
+		}
+	}
+	if len(c.held)+c.oooBytes+len(payload) > bound ||
+		int(e.stats.HeldBytes)+len(payload) > e.cfg.MaxHeldBytesTotal {
+		return e.drop(DropOutOfOrder)
+	}
+	if len(payload) == 0 && !fin {
+		return e.drop(DropDuplicate)
+	}
+	c.ooo = append(c.ooo, heldRange{off: off, data: append([]byte(nil), payload...), fin: fin})
+	c.oooBytes += len(payload)
+	e.stats.HeldBytes += uint64(len(payload))
+	e.stats.HeldBytesTotal += uint64(len(payload))
+	e.stats.HeldOutOfOrder++
+	return packet.Consumed
+}
+
+// joinOutOfOrder moves the segments kept past a gap that the held bytes
+// now reach onto them, in order, until a gap remains or none is left.
+func (e *Engine) joinOutOfOrder(c *conn) {
+	for joined := true; joined && !c.heldFIN; {
+		joined = false
+		for i := 0; i < len(c.ooo); i++ {
+			r := c.ooo[i]
+			if r.off > len(c.held) {
+				continue
+			}
+			fresh := r.data[min(len(c.held)-r.off, len(r.data)):]
+			fresh = fresh[:min(len(fresh), e.cfg.MaxHeldBytes-len(c.held))]
+			c.held = append(c.held, fresh...)
+			c.oooBytes -= len(r.data)
+			e.stats.HeldBytes -= uint64(len(r.data) - len(fresh))
+			if r.fin && r.off+len(r.data) == len(c.held) {
+				c.heldFIN = true
+			}
+			c.ooo = append(c.ooo[:i], c.ooo[i+1:]...)
+			joined = true
+			break
+		}
+	}
+	if c.heldFIN {
+		// Nothing follows a FIN: what is left past it is dropped.
+		for _, r := range c.ooo {
+			c.oooBytes -= len(r.data)
+			e.stats.HeldBytes -= uint64(len(r.data))
+		}
+		c.ooo = nil
+	}
 }
 
 // tryChoose picks the backend once the held bytes decide it. force makes

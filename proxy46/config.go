@@ -151,9 +151,11 @@ type Config struct {
 	// none are sent). Fragmentation Needed, which path MTU discovery
 	// relies on, is not limited, as in Linux.
 	ICMPErrorLimit int
-	// WindowScale is the shift offered to clients that offer one
-	// (default 7). Backend windows are rescaled when theirs differs.
-	WindowScale uint8
+	// WindowScale is the shift offered to clients that offer one, 0 to
+	// 14; nil means the default, 7. Backend windows are rescaled when
+	// theirs differs. 0 is a shift like any other: scaling is negotiated
+	// (the client may scale its windows) and the engine's are unscaled.
+	WindowScale *uint8
 	// ExpireBudget bounds the connections Expire examines for idleness in
 	// one call (default 65536), so that huge tables are swept in slices.
 	ExpireBudget int
@@ -165,6 +167,10 @@ type Config struct {
 	// a fake clock to make timers deterministic.
 	Clock func() time.Time
 }
+
+// defaultWindowScale is the shift offered to clients when
+// Config.WindowScale is nil.
+const defaultWindowScale = 7
 
 func (c *Config) setDefaults() {
 	if c.MTU6 == 0 {
@@ -191,9 +197,12 @@ func (c *Config) setDefaults() {
 	if c.ICMPErrorLimit == 0 {
 		c.ICMPErrorLimit = 1000
 	}
-	if c.WindowScale == 0 {
-		c.WindowScale = 7
+	// A copy of its own, so that the caller's variable may change.
+	ws := uint8(defaultWindowScale)
+	if c.WindowScale != nil {
+		ws = *c.WindowScale
 	}
+	c.WindowScale = &ws
 	if c.ExpireBudget == 0 {
 		c.ExpireBudget = 65536
 	}
@@ -227,8 +236,8 @@ func (c *Config) validate() error {
 	if c.MaxHeldBytes < 1 || c.MaxHeldBytes > 65535 {
 		return fmt.Errorf("proxy46: MaxHeldBytes %d out of range 1..65535", c.MaxHeldBytes)
 	}
-	if c.WindowScale > packet.TCPMaxWindowScale {
-		return fmt.Errorf("proxy46: WindowScale %d above %d", c.WindowScale, packet.TCPMaxWindowScale)
+	if *c.WindowScale > packet.TCPMaxWindowScale {
+		return fmt.Errorf("proxy46: WindowScale %d above %d", *c.WindowScale, packet.TCPMaxWindowScale)
 	}
 	if c.MaxConnections < 1 {
 		return fmt.Errorf("proxy46: MaxConnections %d must be positive", c.MaxConnections)

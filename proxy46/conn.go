@@ -102,6 +102,13 @@ type conn struct {
 	// the challenge ACKs the engine sends the client on its behalf.
 	winB   uint16
 	tsValB uint32
+	// pmtu4 is the client's path MTU as an ICMPv4 Fragmentation Needed
+	// reported it, 0 until one does: backend segments larger than that
+	// are cut to it (splitLast).
+	pmtu4 int
+	// insertTS: the client negotiated timestamps, the backend did not;
+	// the engine adds a TSopt to the backend's segments (RFC 7323 §3.2).
+	insertTS bool
 
 	// watch sends every segment of the connection through closeTrack:
 	// a FIN was seen, a RST is unanswered, or the connection is closed.
@@ -117,6 +124,10 @@ type conn struct {
 	finClient, finBackend bool
 	heldFIN               bool
 	held                  []byte
+	// ooo are held segments that arrived after a gap, kept until the
+	// gap fills; oooBytes is their total.
+	ooo      []heldRange
+	oooBytes int
 
 	// adj46 and adj64 are the constant checksum adjustments for the
 	// address and port changes of each direction.
@@ -135,4 +146,12 @@ type conn struct {
 	allIdx     int // position in Engine.all
 	pendingIdx int // position in Engine.pending, or -1
 	closedIdx  int // position in Engine.closed while closed
+}
+
+// heldRange is a held segment past a gap: its offset from the client's
+// ISN + 1, its bytes, and whether a FIN followed them.
+type heldRange struct {
+	off  int
+	data []byte
+	fin  bool
 }

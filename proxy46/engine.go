@@ -50,6 +50,12 @@ type Engine struct {
 	// icmpLimit bounds the ICMP errors answered for the VIPs.
 	icmpLimit icmpBucket
 
+	// scratch holds a segment while splitLast cuts it up.
+	scratch []byte
+	// wkp: pool6 is the Well-Known Prefix, which must not embed
+	// non-global IPv4 addresses (RFC 6052 §3.1).
+	wkp bool
+
 	stats Stats
 }
 
@@ -106,6 +112,7 @@ func New(cfg Config) (*Engine, error) {
 		vips:     make(map[[4]byte]bool),
 		pool:     cfg.Pool6.Addr().As16(),
 		poolBits: cfg.Pool6.Bits(),
+		wkp:      cfg.Pool6 == wellKnownPrefix,
 		isn:      newISNGenerator(cfg.ISNKey),
 		by4:      make(map[key4]*conn),
 		by6:      make(map[key6]*conn),
@@ -203,8 +210,8 @@ func (e *Engine) setState(c *conn, s State) {
 }
 
 func (e *Engine) releaseHeld(c *conn) {
-	e.stats.HeldBytes -= uint64(len(c.held))
-	c.held = nil
+	e.stats.HeldBytes -= uint64(len(c.held) + c.oooBytes)
+	c.held, c.ooo, c.oooBytes = nil, nil, 0
 }
 
 // embryonic is the number of connections not yet spliced.

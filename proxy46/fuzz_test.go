@@ -106,6 +106,12 @@ func FuzzHandle(f *testing.F) {
 	f.Add(byte(0), ping(f, client4, 7, 9, "ping!"))
 	f.Add(byte(0), udpTo(f, client4, 5353, 53, "query"))
 	f.Add(byte(0), pkt4(f, client4, vip, 40000, 9999, seg{seq: 1000, flags: "S"}))
+	// ICMP errors about spliced segments, both ways (icmp.go).
+	toClient, toBackend := fuzzSpliced(f, setup, p4, p6)
+	f.Add(byte(0), icmpError4(toClient, packet.ICMPv4DestUnreachable, packet.ICMPv4CodeFragNeeded, 576))
+	f.Add(byte(0), icmpError4(toClient, packet.ICMPv4TimeExceeded, 0, 0))
+	f.Add(byte(0), icmpError6(toBackend, packet.ICMPv6PacketTooBig, 0, 1280))
+	f.Add(byte(0), icmpError6(toBackend, packet.ICMPv6DestUnreachable, packet.ICMPv6CodePortUnreachable, 0))
 	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
 		clock := newFakeClock()
 		cfg := fuzzConfig(clock)
@@ -188,4 +194,50 @@ func checkLengths(t *testing.T, p packet.Out) {
 	default:
 		t.Fatalf("family %d", p.Family)
 	}
+}
+
+// fuzzSpliced returns what an engine brought to the fuzz state sends for
+// p6 (to the client) and p4 (to the backend).
+func fuzzSpliced(t testing.TB, setup [][]byte, p4, p6 []byte) (toClient, toBackend []byte) {
+	e, _ := newTestEngine(t, func(c *Config) { *c = fuzzConfig(newFakeClock()) })
+	out := packet.NewBatch(8, 2048)
+	for _, p := range setup {
+		e.Handle(p, out)
+	}
+	out.Reset()
+	e.Handle(p6, out)
+	toClient = append([]byte(nil), out.Packets[0].Data...)
+	out.Reset()
+	e.Handle(p4, out)
+	toBackend = append([]byte(nil), out.Packets[0].Data...)
+	return toClient, toBackend
+}
+
+// icmpError4 is an ICMPv4 error from a router on the client's path to the
+// VIP, quoting the IP header and 8 bytes of pkt.
+func icmpError4(pkt []byte, typ, code uint8, rest uint32) []byte {
+	quote := pkt[:min(len(pkt), packet.IPv4MinLen+8)]
+	b := make([]byte, packet.IPv4MinLen+packet.ICMPHeaderLen+len(quote))
+	packet.IPv4(b).Encode(&packet.IPv4Fields{TotalLen: uint16(len(b)), TTL: 60, Protocol: packet.ProtoICMPv4,
+		Src: [4]byte{198, 51, 100, 1}, Dst: packet.IPv4(pkt).Src()})
+	icmp := packet.ICMP(b[packet.IPv4MinLen:])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = typ, code
+	binary.BigEndian.PutUint32(icmp[packet.ICMPRest:], rest)
+	copy(icmp.Body(), quote)
+	icmp.SetChecksum(packet.Checksum(0, icmp))
+	return b
+}
+
+// icmpError6 is an ICMPv6 error from a router on the backend's path to the
+// client's pool6 address, quoting pkt.
+func icmpError6(pkt []byte, typ, code uint8, rest uint32) []byte {
+	b := make([]byte, packet.IPv6HeaderLen+packet.ICMPHeaderLen+len(pkt))
+	packet.IPv6(b).Encode(&packet.IPv6Fields{PayloadLen: uint16(len(b) - packet.IPv6HeaderLen), NextHeader: packet.ProtoICMPv6,
+		HopLimit: 60, Src: [16]byte{0x20, 0x01, 0x0d, 0xb8, 15: 1}, Dst: packet.IPv6(pkt).Src()})
+	icmp := packet.ICMP(b[packet.IPv6HeaderLen:])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = typ, code
+	binary.BigEndian.PutUint32(icmp[packet.ICMPRest:], rest)
+	copy(icmp.Body(), pkt)
+	icmp.SetChecksum(packet.Checksum(packet.IPv6(b).PseudoHeaderSum(packet.ProtoICMPv6, len(icmp)), icmp))
+	return b
 }

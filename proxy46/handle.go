@@ -111,7 +111,7 @@ func (e *Engine) handle6(pkt []byte, out *packet.Batch) packet.Verdict {
 	switch ip.NextHeader() {
 	case packet.ProtoTCP:
 	case packet.ProtoICMPv6:
-		return e.packetTooBig(pkt, out)
+		return e.icmpFromBackendPath(pkt, out) // icmp.go
 	case packet.ProtoFragment:
 		return e.drop(DropFragment)
 	default:

@@ -35,10 +35,15 @@ func (f *fakeClock) Advance(d time.Duration) {
 }
 
 var (
-	vip      = netip.MustParseAddr("192.0.2.10")
-	client4  = netip.MustParseAddr("198.51.100.7")
-	pool6    = netip.MustParsePrefix("64:ff9b::/96")
-	client6  = netip.MustParseAddr("64:ff9b::198.51.100.7")
+	vip     = netip.MustParseAddr("192.0.2.10")
+	client4 = netip.MustParseAddr("198.51.100.7")
+	// A network-specific prefix, as the Well-Known Prefix would not take
+	// the documentation address client4 (RFC 6052 §3.1). Like the WKP it
+	// is checksum-neutral (its words sum to 0xffff), so the recorded
+	// fuzz corpus, written under 64:ff9b::/96, keeps valid checksums once
+	// its prefix is replaced.
+	pool6    = netip.MustParsePrefix("2001:db8:d246::/96")
+	client6  = netip.MustParseAddr("2001:db8:d246::198.51.100.7")
 	backendA = netip.MustParseAddrPort("[2001:db8::a]:8080")
 	backendB = netip.MustParseAddrPort("[2001:db8::b]:80")
 	backendC = netip.MustParseAddrPort("[2001:db8::c]:80")

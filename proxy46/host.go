@@ -38,9 +38,9 @@ func hostAddr4(a [4]byte) bool {
 
 // answerICMP answers an ICMP echo request to a VIP with an echo reply
 // carrying its identifier, sequence number and data (RFC 792) and its
-// DSCP, and consumes it. Other ICMP is dropped unanswered: errors from the client
-// side are not translated for backends (the client's own TCP recovers,
-// and the backend never learns), and no error answers an error.
+// DSCP, and consumes it. An ICMP error about a spliced segment goes to
+// the backend, translated (icmp.go); other ICMP is dropped unanswered, and
+// no error answers an error.
 func (e *Engine) answerICMP(pkt []byte, ihl int, out *packet.Batch) packet.Verdict {
 	ip := packet.IPv4(pkt)
 	icmp := packet.ICMP(pkt[ihl:])
@@ -49,6 +49,9 @@ func (e *Engine) answerICMP(pkt []byte, ihl int, out *packet.Batch) packet.Verdi
 	}
 	if !packet.ChecksumOK(0, icmp) {
 		return e.drop(DropICMPChecksum)
+	}
+	if packet.IsICMPv4Error(icmp.Type()) {
+		return e.icmpFromClientPath(pkt, ihl, out) // icmp.go
 	}
 	if icmp.Type() != packet.ICMPv4EchoRequest {
 		return e.drop(DropICMPUnhandled)

@@ -1,6 +1,7 @@
 package proxy46
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"math/rand/v2"
@@ -58,13 +59,38 @@ type fabric struct {
 	// clientDrop, if set, drops the client packets it returns true for
 	// before the engine sees them.
 	clientDrop atomic.Pointer[func([]byte) bool]
+	// clientPath is the MTU of a router between the engine and the
+	// client (0: none): larger packets to the client are dropped and, if
+	// they carry DF, answered with ICMPv4 Fragmentation Needed from
+	// pathRouter, as a router does (RFC 1191).
+	clientPath int
+	// tooBig counts the packets the client path dropped.
+	tooBig atomic.Int64
+	// backendTooBig counts the packets larger than a backend's link.
+	backendTooBig atomic.Int64
+	// unreachable is a backend address a router on the backends' side
+	// answers with ICMPv6 Destination Unreachable (address unreachable).
+	unreachable netip.Addr
+	// backendNoTS strips the timestamp option from SYNs to the backends,
+	// which then answer without timestamps, as a host with them turned
+	// off does.
+	backendNoTS bool
+	// noTSToClient counts the segments to the client, other than SYNs
+	// and RSTs, that carry no timestamp option.
+	noTSToClient atomic.Int64
 }
+
+// pathRouter is the router of fabricConfig.clientPathMTU.
+var pathRouter = netip.MustParseAddr("198.51.100.1")
 
 type backendHost struct {
 	stack *stack.Stack
 	ep    *channel.Endpoint
 	// dead cuts the host off, as a crash or a pulled cable would.
 	dead atomic.Bool
+	// mtu is the host's link MTU: larger packets are lost on the way in,
+	// as a NIC drops an oversize frame.
+	mtu int
 }
 
 // newStack builds a stack with one NIC on a channel link.
@@ -172,6 +198,13 @@ type fabricConfig struct {
 	toClient  impairment
 	toBackend impairment
 	seed      uint64
+	// clientPathMTU puts a router with a smaller MTU on the client's
+	// path (towards the client only).
+	clientPathMTU int
+	// unreachable is answered by a router with Destination Unreachable.
+	unreachable netip.Addr
+	// backendNoTS makes the backends refuse timestamps.
+	backendNoTS bool
 }
 
 func newFabric(t testing.TB, fc fabricConfig) *fabric {
@@ -183,14 +216,15 @@ func newFabric(t testing.TB, fc fabricConfig) *fabric {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fabric{
 		t: t, engine: e, ctx: ctx, cancel: cancel,
-		backends:  make(map[netip.Addr]*backendHost),
-		toClient:  &impairedLink{imp: fc.toClient, rng: rand.New(rand.NewPCG(fc.seed, 1))},
-		toBackend: &impairedLink{imp: fc.toBackend, rng: rand.New(rand.NewPCG(fc.seed, 2))},
+		backends:   make(map[netip.Addr]*backendHost),
+		toClient:   &impairedLink{imp: fc.toClient, rng: rand.New(rand.NewPCG(fc.seed, 1))},
+		toBackend:  &impairedLink{imp: fc.toBackend, rng: rand.New(rand.NewPCG(fc.seed, 2))},
+		clientPath: fc.clientPathMTU, unreachable: fc.unreachable, backendNoTS: fc.backendNoTS,
 	}
 	f.client, f.clientEP = newStack(t, client4, fc.client)
 	for a, o := range fc.backends {
 		s, ep := newStack(t, a, o)
-		f.backends[a] = &backendHost{stack: s, ep: ep}
+		f.backends[a] = &backendHost{stack: s, ep: ep, mtu: int(cmp.Or(o.mtu, 1500))}
 	}
 	f.pump(f.clientEP, nil)
 	for _, b := range f.backends {
@@ -256,12 +290,28 @@ func (f *fabric) send(out *packet.Batch) {
 	for _, p := range out.Packets {
 		switch p.Family {
 		case packet.IPv4Family:
-			if p.Dst == client4 {
-				f.toClient.deliver(f.clientEP, packet.IPv4Family, p.Data)
+			if p.Dst != client4 {
+				continue
 			}
+			if !hasTimestamps(p.Data, packet.IPv4MinLen) {
+				f.noTSToClient.Add(1)
+			}
+			if f.clientPath > 0 && len(p.Data) > f.clientPath {
+				f.tooBig.Add(1)
+				f.fragNeeded(p.Data)
+				continue
+			}
+			f.toClient.deliver(f.clientEP, packet.IPv4Family, p.Data)
 		case packet.IPv6Family:
-			if b := f.backends[p.Dst]; b != nil && !b.dead.Load() {
+			if f.backendNoTS {
+				stripSynTimestamps(p.Data)
+			}
+			if b := f.backends[p.Dst]; b != nil && len(p.Data) > b.mtu {
+				f.backendTooBig.Add(1)
+			} else if b != nil && !b.dead.Load() {
 				f.toBackend.deliver(b.ep, packet.IPv6Family, p.Data)
+			} else if p.Dst == f.unreachable {
+				f.destUnreachable(p.Data)
 			}
 		}
 	}
@@ -295,4 +345,90 @@ func (f *fabric) listen(ap netip.AddrPort) *gonet.TCPListener {
 	}
 	f.t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// fragNeeded answers a packet too big for the client path, as the router
+// on it would: ICMPv4 Fragmentation Needed to the packet's source, quoting
+// its header and first 8 bytes of data, handed to the engine.
+func (f *fabric) fragNeeded(pkt []byte) {
+	ip := packet.IPv4(pkt)
+	if !ip.DontFragment() {
+		return
+	}
+	quote := pkt[:ip.HeaderLength()+8]
+	b := make([]byte, packet.IPv4MinLen+packet.ICMPHeaderLen+len(quote))
+	packet.IPv4(b).Encode(&packet.IPv4Fields{TotalLen: uint16(len(b)), TTL: 64, Protocol: packet.ProtoICMPv4,
+		Src: pathRouter.As4(), Dst: ip.Src()})
+	icmp := packet.ICMP(b[packet.IPv4MinLen:])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv4DestUnreachable, packet.ICMPv4CodeFragNeeded
+	icmp[6], icmp[7] = byte(f.clientPath>>8), byte(f.clientPath)
+	copy(icmp.Body(), quote)
+	icmp.SetChecksum(packet.Checksum(0, icmp))
+	out := packet.NewBatch(4, 2048)
+	f.engine.Handle(b, out)
+	f.send(out)
+}
+
+// backendRouter is the router that reports fabric.unreachable.
+var backendRouter = netip.MustParseAddr("2001:db8::1")
+
+// destUnreachable answers a packet to fabric.unreachable as the router
+// in front of it would (RFC 4443 §3.1, address unreachable), handing the
+// error to the engine.
+func (f *fabric) destUnreachable(pkt []byte) {
+	ip := packet.IPv6(pkt)
+	quote := pkt[:min(len(pkt), packet.ICMPv6ErrorMax-packet.ICMPHeaderLen)]
+	b := make([]byte, packet.IPv6HeaderLen+packet.ICMPHeaderLen+len(quote))
+	packet.IPv6(b).Encode(&packet.IPv6Fields{PayloadLen: uint16(len(b) - packet.IPv6HeaderLen), NextHeader: packet.ProtoICMPv6,
+		HopLimit: 64, Src: backendRouter.As16(), Dst: ip.Src()})
+	icmp := packet.ICMP(b[packet.IPv6HeaderLen:])
+	icmp[packet.ICMPType], icmp[packet.ICMPCode] = packet.ICMPv6DestUnreachable, packet.ICMPv6CodeAddrUnreachable
+	copy(icmp.Body(), quote)
+	icmp.SetChecksum(packet.Checksum(packet.IPv6(b).PseudoHeaderSum(packet.ProtoICMPv6, len(icmp)), icmp))
+	out := packet.NewBatch(4, 2048)
+	f.engine.Handle(b, out)
+	f.send(out)
+}
+
+// hasTimestamps reports whether a TCP segment at pkt[hl:] other than a
+// SYN or a RST carries a timestamp option (true for anything else).
+func hasTimestamps(pkt []byte, hl int) bool {
+	if len(pkt) < hl+packet.TCPMinLen || pkt[packet.IPv4Protocol] != packet.ProtoTCP {
+		return true
+	}
+	tcp := packet.TCP(pkt[hl:])
+	if tcp.HasAny(packet.TCPFlagSYN|packet.TCPFlagRST) || !tcp.IsValid() {
+		return true
+	}
+	it := packet.NewTCPOptions(tcp.Options())
+	for it.Next() {
+		if it.Kind() == packet.TCPOptTimestamps {
+			return true
+		}
+	}
+	return false
+}
+
+// stripSynTimestamps overwrites the timestamp option of an IPv6 SYN with
+// NOPs and fixes its checksum.
+func stripSynTimestamps(pkt []byte) {
+	ip := packet.IPv6(pkt)
+	if !ip.IsValid() || ip.NextHeader() != packet.ProtoTCP {
+		return
+	}
+	tcp := packet.TCP(ip.Payload())
+	if !tcp.IsValid() || !tcp.HasAny(packet.TCPFlagSYN) {
+		return
+	}
+	opts := tcp.Options()
+	it := packet.NewTCPOptions(opts)
+	for it.Next() {
+		if it.Kind() == packet.TCPOptTimestamps {
+			for i := it.Offset(); i < it.Offset()+it.Len(); i++ {
+				opts[i] = packet.TCPOptNOP
+			}
+		}
+	}
+	tcp.SetChecksum(0)
+	tcp.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(tcp)), tcp))
 }

@@ -3,6 +3,8 @@ package proxy46
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // TestEmbed4in6 uses the examples of RFC 6052 §2.4 (192.0.2.33).
@@ -41,5 +43,34 @@ func TestValidPool6(t *testing.T) {
 		if err := validPool6(netip.MustParsePrefix(bad)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// TestWellKnownPrefixRefusesNonGlobal: under 64:ff9b::/96 a client whose
+// address is private or special-purpose is refused with its own drop
+// reason (RFC 6052 §3.1); a global one is served; a network-specific
+// prefix serves both.
+func TestWellKnownPrefixRefusesNonGlobal(t *testing.T) {
+	for _, tc := range []struct {
+		pool   string
+		client string
+		refuse bool
+	}{
+		{"64:ff9b::/96", "10.1.2.3", true},
+		{"64:ff9b::/96", "100.64.0.9", true},
+		{"64:ff9b::/96", "192.168.1.1", true},
+		{"64:ff9b::/96", "198.51.100.7", true},
+		{"64:ff9b::/96", "1.2.3.4", false},
+		{"2001:db8:d246::/96", "10.1.2.3", false},
+	} {
+		e, _ := newTestEngine(t, func(c *Config) { c.Pool6 = netip.MustParsePrefix(tc.pool) })
+		v, ds := handle(t, e, pkt4(t, netip.MustParseAddr(tc.client), vip, 43000, 80, seg{seq: 1, flags: "S"}))
+		refused := v == packet.Drop && len(ds) == 0 && e.Stats().Drops[DropNonGlobalClient] == 1
+		if refused != tc.refuse {
+			t.Errorf("%s under %s: %v, %d packets, refused %v", tc.client, tc.pool, v, len(ds), refused)
+		}
+	}
+	if DropNonGlobalClient.String() != "non-global-client" {
+		t.Errorf("drop reason named %q", DropNonGlobalClient)
 	}
 }

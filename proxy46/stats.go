@@ -34,9 +34,14 @@ type Stats struct {
 	DefaultChosen     uint64 // connections sent to a default backend
 	ForcedChoices     uint64 // chosen when the hold bound, a FIN or the timer forced it
 
+	// BackendUnreachable counts ICMPv6 Destination Unreachable about a
+	// backend SYN: the next backend is tried at once.
+	BackendUnreachable uint64
+
 	HeldBytes      uint64 // bytes held right now
 	HeldBytesTotal uint64
 	Replayed       uint64 // held segments replayed to backends
+	HeldOutOfOrder uint64 // held segments that arrived past a gap, kept
 
 	EmbryonicExpired  uint64
 	IdleExpired       uint64 // established connections idle for Timeouts.Idle
@@ -49,8 +54,9 @@ type Stats struct {
 	ChallengeACKs        uint64 // challenge ACKs sent for in-window RSTs
 	ChallengeACKsLimited uint64 // challenge ACKs not sent: ChallengeACKLimit reached
 
-	ICMPTranslated uint64 // Packet Too Big turned into Fragmentation Needed
+	ICMPTranslated uint64 // ICMP errors translated between the halves, either way
 	ICMPSent       uint64 // Fragmentation Needed for oversize client segments
+	SegmentsSplit  uint64 // segments sent as pieces of a larger one (path MTU, MSS)
 
 	// Answers for the VIPs, as a host gives them (host.go).
 	EchoReplies       uint64 // echo replies to pings

@@ -64,6 +64,11 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 		}
 	}
 	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj46))
+	if n-packet.TCPMinLen > int(c.mssBackend) && flags&packet.TCPFlagRST == 0 {
+		// Larger than the backend takes: the client was told MTU6 - 60
+		// before the backend and its MSS were known.
+		e.splitLast(out, int(c.mssBackend)+packet.TCPMinLen-doff)
+	}
 
 	c.tsClient = tsClient
 	if flags&packet.TCPFlagACK != 0 {
@@ -111,15 +116,23 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 			return e.drop(DropRSTOutOfWindow)
 		}
 	}
-	b := out.Next(packet.IPv4MinLen+n, packet.IPv4Family, c.clientAddr())
+	grow := 0
+	if c.insertTS && flags&packet.TCPFlagRST == 0 && doff+tsOptLen <= packet.TCPMaxLen {
+		grow = tsOptLen
+	}
+	b := out.Next(packet.IPv4MinLen+n+grow, packet.IPv4Family, c.clientAddr())
 	// RFC 7915 §5.1: TOS from traffic class, DF set, no identification
 	// needed for an atomic datagram, TTL from the hop limit less one.
-	putIPv4Header(b, packet.IPv4MinLen+n, packet.IPv6(pkt).TrafficClass(), hops-1, packet.ProtoTCP, c.k4.vip, c.k4.client)
+	putIPv4Header(b, packet.IPv4MinLen+n+grow, packet.IPv6(pkt).TrafficClass(), hops-1, packet.ProtoTCP, c.k4.vip, c.k4.client)
 	seg := packet.TCP(b[packet.IPv4MinLen:])
-	copy(seg, tcp)
+	var ed packet.Edit
+	if grow == 0 {
+		copy(seg, tcp)
+	} else {
+		e.insertTimestamps(c, seg, tcp, doff, &ed)
+	}
 
 	seg.SetSrcPort(c.k4.vipPort)
-	var ed packet.Edit
 	ed.Put32(seg, packet.TCPSeq, seq)
 	w := seg.Window()
 	if c.rescaleB2C {
@@ -138,6 +151,9 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 		}
 	}
 	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj64))
+	if c.pmtu4 != 0 || grow != 0 {
+		e.fitClient(c, out, doff+grow)
+	}
 
 	if flags&packet.TCPFlagACK != 0 {
 		c.ackB = ack
@@ -304,5 +320,120 @@ func (e *Engine) closeNow(c *conn) {
 		c.closedIdx = len(e.closed)
 		e.closed = append(e.closed, c)
 		e.schedule(c, e.clock()+int64(e.cfg.Timeouts.Closed))
+	}
+}
+
+// insertTimestamps copies the backend's segment tcp into seg with NOP,
+// NOP, TSopt added in front of its options, for a client that negotiated
+// timestamps with the edge when the backend did not (RFC 7323 §3.2: once
+// negotiated, every segment but a RST carries one). TSval runs on from
+// the SYN-ACK's on the engine clock; TSecr echoes the client's latest
+// TSval. The checksum change is recorded in ed: the inserted words, the
+// data offset and the pseudo-header length; what moved did so by 12
+// bytes, a whole number of 16-bit words, and sums as before.
+func (e *Engine) insertTimestamps(c *conn, seg, tcp packet.TCP, doff int, ed *packet.Edit) {
+	copy(seg[:packet.TCPMinLen], tcp[:packet.TCPMinLen])
+	o := seg[packet.TCPMinLen : packet.TCPMinLen+tsOptLen]
+	o[0], o[1], o[2], o[3] = packet.TCPOptNOP, packet.TCPOptNOP, packet.TCPOptTimestamps, packet.TCPOptTimestampsLen
+	binary.BigEndian.PutUint32(o[4:], c.tsValToClient(e.now))
+	binary.BigEndian.PutUint32(o[8:], c.tsClient)
+	copy(seg[packet.TCPMinLen+tsOptLen:], tcp[packet.TCPMinLen:])
+	ed.Replaced(0, packet.Sum(o))
+	ed.Put8(seg, packet.TCPDataOffset, byte((doff+tsOptLen)/4)<<4|seg[packet.TCPDataOffset]&0x0f)
+	ed.Replaced(uint16(len(tcp)), uint16(len(tcp)+tsOptLen))
+}
+
+// tsValToClient is the TSval of a segment the engine sends the client on
+// the backend's behalf: the backend's latest, mapped, when both halves use
+// timestamps; otherwise the SYN-ACK's advanced by the milliseconds since.
+func (c *conn) tsValToClient(now int64) uint32 {
+	if c.translateTS {
+		return c.tsValB - c.tsShift
+	}
+	return c.tsEdge + uint32(max(now-c.created, 0)/1e6)
+}
+
+// fitClient cuts the backend segment just translated (the last in out,
+// with a TCP header of doff bytes) to what the client can take: its path
+// MTU once a Fragmentation Needed reported one, and its MSS (which a
+// segment grown by an inserted TSopt may pass if the backend ignored the
+// lowered MSS it was given).
+func (e *Engine) fitClient(c *conn, out *packet.Batch, doff int) {
+	limit := int(c.mssClient) + packet.TCPMinLen - doff
+	if c.pmtu4 != 0 {
+		limit = min(limit, c.pmtu4-packet.IPv4MinLen-doff)
+	}
+	e.splitLast(out, limit)
+}
+
+// splitLast cuts the last packet of out, a TCP segment the engine has just
+// translated (IPv4 or IPv6, with a header of its own making), into
+// segments of at most mss payload bytes, each with the same header and
+// options, its own sequence number and a checksum computed in full. PSH
+// and FIN go on the last piece only, CWR on the first; an urgent pointer
+// stays with the piece it points into or past. Used when a segment does
+// not fit what the receiver's path or MSS allows: a slow path.
+func (e *Engine) splitLast(out *packet.Batch, mss int) {
+	mss = max(mss, 8)
+	last := &out.Packets[out.Len()-1]
+	hl := packet.IPv4MinLen
+	if last.Family == packet.IPv6Family {
+		hl = packet.IPv6HeaderLen
+	}
+	tcp := packet.TCP(last.Data[hl:])
+	doff := tcp.DataOffset()
+	if len(tcp)-doff <= mss {
+		return
+	}
+	if e.scratch == nil {
+		e.scratch = make([]byte, 0, 0x10000+packet.IPv6HeaderLen)
+	}
+	src := append(e.scratch[:0], last.Data...)
+	fam, dst := last.Family, last.Dst
+	out.Unnext()
+	tcp = packet.TCP(src[hl:])
+	payload := tcp[doff:]
+	flags, seq, urg := tcp.Flags(), tcp.Seq(), int(binary.BigEndian.Uint16(tcp[packet.TCPUrgent:]))
+	for off := 0; off < len(payload); off += mss {
+		n := min(mss, len(payload)-off)
+		b := out.Next(hl+doff+n, fam, dst)
+		copy(b, src[:hl+doff])
+		copy(b[hl+doff:], payload[off:off+n])
+		seg := packet.TCP(b[hl:])
+		f := flags
+		if off+n < len(payload) {
+			f &^= packet.TCPFlagPSH | packet.TCPFlagFIN
+		}
+		if off > 0 {
+			f &^= packet.TCPFlagCWR
+		}
+		u := 0
+		if flags&packet.TCPFlagURG != 0 && urg > off {
+			u = urg - off
+		} else {
+			f &^= packet.TCPFlagURG
+		}
+		seg[packet.TCPFlags] = f
+		binary.BigEndian.PutUint16(seg[packet.TCPUrgent:], uint16(u))
+		binary.BigEndian.PutUint32(seg[packet.TCPSeq:], seq+uint32(off))
+		seg.SetChecksum(0)
+		if fam == packet.IPv4Family {
+			ip := packet.IPv4(b)
+			binary.BigEndian.PutUint16(b[packet.IPv4TotalLength:], uint16(len(b)))
+			ip.SetChecksum(0)
+			ip.SetChecksum(^packet.Sum(b[:packet.IPv4MinLen]))
+			seg.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
+			if off > 0 {
+				e.stats.Packets4Out++
+			}
+		} else {
+			ip := packet.IPv6(b)
+			ip.SetPayloadLength(len(seg))
+			seg.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
+			if off > 0 {
+				e.stats.Packets6Out++
+			}
+		}
+		e.stats.SegmentsSplit++
 	}
 }

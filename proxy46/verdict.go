@@ -20,7 +20,7 @@ const (
 	DropHoldFull                          // held data beyond MaxHeldBytes
 	DropStateMismatch                     // segment not valid in the state
 	DropPortCollision                     // backend 4-tuple already in use
-	DropICMPUnhandled                     // ICMP other than a usable Packet Too Big
+	DropICMPUnhandled                     // ICMP that RFC 7915 does not translate, or not an echo request to a VIP
 	DropEmbryonicFull                     // embryonic connections at MaxEmbryonic
 	DropHeldTotalFull                     // held data beyond MaxHeldBytesTotal
 	DropBadCookie                         // ACK for no connection, not a valid SYN cookie
@@ -37,6 +37,7 @@ const (
 	DropBadSource                         // IPv4 source not a single host: 0/8, 127/8, multicast, class E
 	DropUDPChecksum                       // UDP checksum wrong (datagram not answered)
 	DropCookieMSS                         // SYN under SYN cookies announcing an MSS below the smallest a cookie carries
+	DropNonGlobalClient                   // client address RFC 6052 §3.1 keeps out of the Well-Known Prefix 64:ff9b::/96
 	numDropReasons
 )
 
@@ -48,7 +49,7 @@ var dropReasonNames = [numDropReasons]string{
 	"bad-header-length", "bad-ip-checksum", "bad-tcp-checksum", "bad-options",
 	"syn-data", "rst-out-of-window", "rst-challenged", "ack-out-of-window",
 	"icmp-unknown", "bad-icmp-checksum", "bad-source", "bad-udp-checksum",
-	"cookie-mss",
+	"cookie-mss", "non-global-client",
 }
 
 func (r DropReason) String() string {

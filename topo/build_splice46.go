@@ -55,6 +55,16 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 		s.MTU6 = int(v)
 	}
 
+	if fs.WindowScale != "" {
+		v, err := parseUint(fs.WindowScale, 0, 14)
+		if err != nil {
+			b.p.add(entry+".window_scale", "%v", err)
+		} else {
+			ws := uint8(v)
+			s.WindowScale = &ws
+		}
+	}
+
 	b.dataPath(s, fs)
 	b.buildLimits(s, fs.Limits, fs.Timeouts)
 

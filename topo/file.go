@@ -90,6 +90,9 @@ type fileSplice46 struct {
 	Services []fileService    `yaml:"services"`
 	Limits   *fileLimits      `yaml:"limits"`
 	Timeouts *fileTimeouts    `yaml:"timeouts"`
+
+	// WindowScale is a string so that an absent key ("") and 0 differ.
+	WindowScale string `yaml:"window_scale"`
 }
 
 type fileEnginePort struct {

@@ -19,6 +19,12 @@ type Splice46 struct {
 	Limits   Limits
 	Timeouts Timeouts
 	Line     int
+
+	// WindowScale is the shift the engine offers clients that offer
+	// window scaling (RFC 7323), 0 to 14; nil when window_scale is not
+	// given, which means the engine's default (7). 0 is a value of its
+	// own: scaling negotiated, the engine's windows unscaled.
+	WindowScale *uint8
 }
 
 // DataPath says how spliced packets reach the engine.

@@ -96,10 +96,10 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}{
 		{"syn_ack_sent", s.SynAcksSent}, {"syn_ack_retry", s.SynAckRetries}, {"backend_syn", s.BackendSyns},
 		{"backend_syn_retry", s.BackendSynRetries}, {"backend_refused", s.BackendRefused},
-		{"backend_timeout", s.BackendTimeouts}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
+		{"backend_timeout", s.BackendTimeouts}, {"backend_unreachable", s.BackendUnreachable}, {"backend_lost", s.BackendLost}, {"failover", s.Failovers},
 		{"client_reset", s.ClientResets}, {"backend_reset", s.BackendResets},
 		{"no_backend", s.NoBackend}, {"default_chosen", s.DefaultChosen},
-		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed},
+		{"forced_choice", s.ForcedChoices}, {"replayed_segment", s.Replayed}, {"held_out_of_order", s.HeldOutOfOrder},
 		{"embryonic_expired", s.EmbryonicExpired}, {"idle_expired", s.IdleExpired},
 		{"transitory_expired", s.TransitoryExpired}, {"closed_expired", s.ClosedExpired},
 		{"closed_evicted", s.ClosedEvicted}, {"icmp_translated", s.ICMPTranslated},
@@ -108,7 +108,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"challenge_ack_limited", s.ChallengeACKsLimited},
 		{"echo_reply", s.EchoReplies}, {"closed_port_reset", s.ClosedPortResets},
 		{"port_unreachable", s.PortUnreachables}, {"time_exceeded", s.TimeExceeded},
-		{"icmp_error_limited", s.ICMPErrorsLimited},
+		{"icmp_error_limited", s.ICMPErrorsLimited}, {"segment_split", s.SegmentsSplit},
 	} {
 		counter(c.events, ev.v, ev.name)
 	}

@@ -59,6 +59,8 @@ func TestEngineMetricNames(t *testing.T) {
 	s.EchoReplies, s.ClosedPortResets, s.PortUnreachables, s.ICMPErrorsLimited = 11, 12, 13, 14
 	s.SynAckRetries, s.TimeExceeded = 15, 16
 	s.TransitoryExpired, s.ClosedExpired, s.ClosedEvicted = 17, 18, 19
+	s.SegmentsSplit, s.BackendUnreachable, s.HeldOutOfOrder, s.ICMPTranslated = 20, 21, 22, 23
+	s.Drops[proxy46.DropNonGlobalClient] = 24
 	s.Limits.ICMPErrorLimit = 1000
 	s.ByState[proxy46.StateHolding] = 2
 	s.Drops[proxy46.DropNoService] = 5
@@ -117,6 +119,11 @@ func TestEngineMetricNames(t *testing.T) {
 		{"sixgate_proxy46_events_total", []string{"event", "transitory_expired"}, 17},
 		{"sixgate_proxy46_events_total", []string{"event", "closed_expired"}, 18},
 		{"sixgate_proxy46_events_total", []string{"event", "closed_evicted"}, 19},
+		{"sixgate_proxy46_events_total", []string{"event", "segment_split"}, 20},
+		{"sixgate_proxy46_events_total", []string{"event", "backend_unreachable"}, 21},
+		{"sixgate_proxy46_events_total", []string{"event", "held_out_of_order"}, 22},
+		{"sixgate_proxy46_events_total", []string{"event", "icmp_translated"}, 23},
+		{"sixgate_proxy46_drops_total", []string{"reason", "non-global-client"}, 24},
 		{"sixgate_proxy46_limit", []string{"bound", "icmp_error_limit"}, 1000},
 		{"sixgate_proxy46_limit", []string{"bound", "challenge_ack_limit"}, 0},
 	} {

@@ -111,7 +111,7 @@ func dataPathState(t *topo.Topology, e *proxy46.Engine) datapath.State {
 func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
 	l, t := s.Limits, s.Timeouts
 	cfg := proxy46.Config{
-		Pool6: s.Pool6, MTU6: s.MTU6,
+		Pool6: s.Pool6, MTU6: s.MTU6, WindowScale: s.WindowScale,
 		MaxConnections: l.MaxConnections, MaxEmbryonic: l.MaxEmbryonic, SynCookieThreshold: l.SynCookieThreshold,
 		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesGlobal, ChallengeACKLimit: l.ChallengeACKLimit,
 		ICMPErrorLimit: l.ICMPErrorLimit,
