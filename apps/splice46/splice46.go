@@ -210,7 +210,12 @@ func (a *App) Reload(t *topo.Topology) error {
 // while it runs: everything but the services.
 func sameEngineSettings(x, y *topo.Splice46) bool {
 	return x.MAC.String() == y.MAC.String() && x.Pool6 == y.Pool6 && x.MTU6 == y.MTU6 &&
-		x.Limits == y.Limits && x.Timeouts == y.Timeouts
+		x.Limits == y.Limits && x.Timeouts == y.Timeouts && sameScale(x.WindowScale, y.WindowScale)
+}
+
+// sameScale compares window scales, nil (the engine's default) included.
+func sameScale(x, y *uint8) bool {
+	return x == y || x != nil && y != nil && *x == *y
 }
 
 func sameSection(x, y *topo.Splice46) bool {

@@ -203,6 +203,9 @@ func TestReloadKeepsEngineForServices(t *testing.T) {
 		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [a.example]}]}` + "\n", false},
 		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [b.example]}]}` + "\n", false},
 		{twoSwitches + "  mtu6: 1400\n", true},
+		{twoSwitches + "  mtu6: 1400\n  window_scale: 0\n", true},
+		{twoSwitches + "  mtu6: 1400\n  window_scale: 0\n", false},
+		{twoSwitches + "  mtu6: 1400\n  window_scale: 9\n", true},
 	} {
 		top, err := topo.Parse("t.yaml", []byte(tc.file))
 		if err != nil {
