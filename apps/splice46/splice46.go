@@ -6,11 +6,12 @@
 // engine answers it the way a host would: echo replies to pings, a reset
 // for a closed TCP port, port unreachable for UDP.
 //
-// In controller mode (the default) every spliced segment is a packet-in
-// and a packet-out, which suits demos and light load. In port mode the
-// flows steer the same traffic to switch ports cabled to Linux interfaces
-// of this machine, and workers run the engine on those interfaces
-// directly (port.go); only the VIP answers stay on the controller path.
+// Both data paths are the shared one's (package datapath): in controller
+// mode (the default) every spliced segment is a packet-in and a
+// packet-out, which suits demos and light load; in port mode the flows
+// steer the same traffic to switch ports cabled to Linux interfaces of
+// this machine, whose workers run the engine directly. The VIP answers
+// stay on the controller path in both.
 package splice46
 
 import (
