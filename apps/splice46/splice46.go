@@ -1,7 +1,7 @@
 // Package splice46 connects the proxy46 splicing engine to the switches:
-// it sends the TCP traffic of every VIP, and the backends' answers to pool6
-// addresses, to the controller, feeds those packets to the engine, and sends
-// what the engine produces out of the port of the destination host. The
+// it steers the TCP traffic of every VIP, and the backends' answers to
+// pool6 addresses, to the engine, and sends what the engine produces to
+// the host that owns each destination. The
 // rest of the IPv4 traffic to a VIP goes to the controller too, for the
 // engine answers it the way a host would: echo replies to pings, a reset
 // for a closed TCP port, port unreachable for UDP.
