@@ -71,6 +71,9 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 			return e.drop(DropBadAck)
 		}
 		e.setState(c, StateHolding)
+		// The SYN-ACK needs no more retransmission: from here the client
+		// has until the embryonic timeout to send what chooses.
+		e.schedule(c, c.created+int64(e.cfg.Timeouts.Embryonic))
 		return e.hold(c, tcp, doff, out)
 	case StateHolding, StateBackendSyn:
 		return e.hold(c, tcp, doff, out)

@@ -616,3 +616,25 @@ func TestSYNWhileHoldingGetsChallengeACK(t *testing.T) {
 		t.Fatalf("state %v, held %d", connState(t, e), e.Stats().HeldBytes)
 	}
 }
+
+// TestHoldingWaitsForTheEmbryonicTimeout: once the handshake completes,
+// the client has until the embryonic timeout to send the bytes that
+// choose its backend; the SYN-ACK retransmission timer of the
+// syn-received state does not force the choice a second later.
+func TestHoldingWaitsForTheEmbryonicTimeout(t *testing.T) {
+	e, clock := newTestEngine(t, nil) // embryonic timeout 10 s
+	isnV, tsV := handshake(t, e, 8000, 40500, 1000)
+	for i := range 30 {
+		clock.Advance(100 * time.Millisecond)
+		if ds := expire(t, e); len(ds) != 0 {
+			t.Fatalf("%d ms after the handshake with nothing sent: %d packets, first %+v",
+				100*(i+1), len(ds), ds[0].tcp)
+		}
+	}
+	req := "GET / HTTP/1.1\r\nHost: b.example\r\n\r\n"
+	v, ds := handle(t, e, pkt4(t, client4, vip, 40500, 8000, seg{seq: 1001, ack: isnV + 1, flags: "PA",
+		opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(102, tsV)}, payload: []byte(req)}))
+	if v != packet.Consumed || len(ds) != 1 || !ds[0].tcp.SYN || ip(ds[0].ip6.DstIP) != backendB.Addr() {
+		t.Fatalf("request 3 s after the handshake: verdict %v, %d packets, want a SYN to %v", v, len(ds), backendB)
+	}
+}
