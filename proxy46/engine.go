@@ -50,6 +50,10 @@ type Engine struct {
 	// icmpLimit bounds the ICMP errors answered for the VIPs.
 	icmpLimit icmpBucket
 
+	// waiting lists, by name, the connections waiting for a DNS answer
+	// (dns.go).
+	waiting map[string][]*conn
+
 	stats Stats
 }
 
@@ -77,6 +81,8 @@ type service struct {
 	// payload prefixes in the order they are tested (prefix).
 	names    nameIndex
 	prefixes []prefixRoute
+	// dns is set when backends also come from DNS (dns.go).
+	dns *dnsState
 }
 
 type prefixRoute struct {
@@ -89,6 +95,7 @@ type backend struct {
 	addr      [16]byte
 	port      uint16
 	isDefault bool
+	dynamic   bool // resolved from DNS, not configured
 	chosen    uint64
 	failed    uint64
 }
