@@ -322,6 +322,29 @@ func (r *Resolver) query(name string) {
 // ask queries the servers in turn until one answers; timedOut says none
 // did before ctx ended.
 func (r *Resolver) ask(ctx context.Context, name string) (addrs []netip.Addr, st proxy46.LookupState, ttl time.Duration, timedOut bool) {
+	// A resolver may answer with a CNAME chain that stops short of the
+	// addresses (unbound does for its local data): the chain's end is
+	// asked about in turn, a few times at most.
+	chainTTL := r.cfg.MaxTTL
+	for range maxChain {
+		var next string
+		addrs, st, ttl, next, timedOut = r.askOnce(ctx, name)
+		chainTTL = min(chainTTL, ttl)
+		if next == "" {
+			return addrs, st, chainTTL, timedOut
+		}
+		name = strings.TrimSuffix(next, ".")
+	}
+	return nil, proxy46.LookupNotFound, chainTTL, false
+}
+
+// maxChain bounds the queries that follow one name's CNAME chain.
+const maxChain = 8
+
+// askOnce queries the servers in turn until one answers; timedOut says
+// none did before ctx ended. next is the end of a CNAME chain the answer
+// did not resolve.
+func (r *Resolver) askOnce(ctx context.Context, name string) (addrs []netip.Addr, st proxy46.LookupState, ttl time.Duration, next string, timedOut bool) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), dns.TypeAAAA)
 	m.RecursionDesired = true
@@ -340,13 +363,13 @@ func (r *Resolver) ask(ctx context.Context, name string) (addrs []netip.Addr, st
 			continue
 		}
 		lastTimedOut = false
-		addrs, st, ttl = r.interpret(name, in)
+		addrs, st, ttl, next = r.interpret(name, in)
 		if st == proxy46.LookupFailed {
 			continue // another server may know better
 		}
-		return addrs, st, ttl, false
+		return addrs, st, ttl, next, false
 	}
-	return nil, proxy46.LookupFailed, r.cfg.FailureTTL, lastTimedOut || ctx.Err() != nil
+	return nil, proxy46.LookupFailed, r.cfg.FailureTTL, "", lastTimedOut || ctx.Err() != nil
 }
 
 // exchange sends m over UDP, and again over TCP if the answer was
@@ -366,20 +389,22 @@ func exchange(ctx context.Context, m *dns.Msg, s netip.AddrPort) (*dns.Msg, erro
 }
 
 // interpret reads an answer: the AAAA records of name, following CNAMEs
-// within the answer section, filtered by the prefixes.
-func (r *Resolver) interpret(name string, in *dns.Msg) ([]netip.Addr, proxy46.LookupState, time.Duration) {
+// within the answer section, filtered by the prefixes. next is the end of
+// a CNAME chain that has no record here, to be asked about.
+func (r *Resolver) interpret(name string, in *dns.Msg) (addrs []netip.Addr, st proxy46.LookupState, ttl time.Duration, next string) {
 	switch in.Rcode {
 	case dns.RcodeSuccess:
 	case dns.RcodeNameError:
-		return nil, proxy46.LookupNotFound, r.negativeTTL(in)
+		return nil, proxy46.LookupNotFound, r.negativeTTL(in), ""
 	default:
-		return nil, proxy46.LookupFailed, r.cfg.FailureTTL
+		return nil, proxy46.LookupFailed, r.cfg.FailureTTL, ""
 	}
 	owner := dns.Fqdn(name)
 	minTTL := uint32(1<<32 - 1)
 	var all []netip.Addr
+	chased := false
 	for range 16 { // bounded CNAME chain
-		next := ""
+		next = ""
 		for _, rr := range in.Answer {
 			h := rr.Header()
 			if !strings.EqualFold(h.Name, owner) {
@@ -399,12 +424,16 @@ func (r *Resolver) interpret(name string, in *dns.Msg) ([]netip.Addr, proxy46.Lo
 		if len(all) > 0 || next == "" {
 			break
 		}
-		owner = next
+		owner, chased = next, true
 	}
 	if len(all) == 0 {
-		return nil, proxy46.LookupNotFound, r.negativeTTL(in) // NODATA
+		if chased && next == "" {
+			// The chain ends at a name the answer says nothing of.
+			return nil, proxy46.LookupNotFound, r.clamp(time.Duration(minTTL)*time.Second, r.cfg.MaxTTL), strings.TrimSuffix(owner, ".")
+		}
+		return nil, proxy46.LookupNotFound, r.negativeTTL(in), "" // NODATA
 	}
-	ttl := r.clamp(time.Duration(minTTL)*time.Second, r.cfg.MaxTTL)
+	ttl = r.clamp(time.Duration(minTTL)*time.Second, r.cfg.MaxTTL)
 	var inside []netip.Addr
 	for _, a := range all {
 		if r.inPrefixes(a) {
@@ -412,9 +441,9 @@ func (r *Resolver) interpret(name string, in *dns.Msg) ([]netip.Addr, proxy46.Lo
 		}
 	}
 	if len(inside) == 0 {
-		return nil, proxy46.LookupOutsidePrefix, ttl
+		return nil, proxy46.LookupOutsidePrefix, ttl, ""
 	}
-	return inside, proxy46.LookupFound, ttl
+	return inside, proxy46.LookupFound, ttl, ""
 }
 
 // negativeTTL is the time a negative answer is cached: the SOA record's
