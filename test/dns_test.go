@@ -154,12 +154,16 @@ splice46:
       port: 8080
       select: http-host
       backends_from_dns: {resolvers: ["%s"], prefixes: ["2001:db8::5:0/112"], port: 80, timeout: 1s}
-`, port, httpPort, int(embryonic/time.Second), dnsPort, dnsPort, silent)
+    - vip: "10.0.0.42"
+      port: 8081
+      select: http-host
+      backends_from_dns: {resolvers: ["%s"], prefixes: ["2001:db8::5:0/112"], port: 80, timeout: 3500ms}
+`, port, httpPort, int(embryonic/time.Second), dnsPort, dnsPort, silent, silent)
 	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(bin, "check", "-config", config).CombinedOutput(); err != nil ||
-		!strings.Contains(string(out), "3 with backends from DNS") {
+		!strings.Contains(string(out), "4 with backends from DNS") {
 		t.Fatalf("test configuration: %v: %s", err, out)
 	}
 	server := filepath.Join(t.TempDir(), "demoserver")
@@ -260,6 +264,42 @@ splice46:
 	if out, err := h3.Output(20*time.Second, "", "curl", "-sS", "--max-time", "10", "-H", "Host: outside."+dnsZone, "http://10.0.0.42/"); err == nil {
 		t.Errorf("outside the prefix, cached: %q", out)
 	}
+
+	// A request that comes late, to a resolver that does not answer, is
+	// still waiting for its lookup when the embryonic timeout runs out:
+	// the client is reset then, not when the lookup gives up.
+	before, err := scrape(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := h3.Output(20*time.Second, "", "python3", "-c", `
+import socket, time
+s = socket.create_connection(("10.0.0.42", 8081), timeout=15)
+time.sleep(0.8)
+s.sendall(b"GET / HTTP/1.1\r\nHost: a.`+dnsZone+`\r\n\r\n")
+try:
+    print("read", s.recv(100))
+except ConnectionResetError:
+    print("connection reset")
+`)
+	took := time.Since(start)
+	if !strings.Contains(out, "reset") || took < embryonic-500*time.Millisecond || took > embryonic+1500*time.Millisecond {
+		t.Errorf("late request: %q (%v) after %v, want a reset at the embryonic timeout %v", out, err, took, embryonic)
+	}
+	after, err := scrape(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := `sixgate_proxy46_dns_connections_total{outcome="timeout"}`; after[o] != before[o]+1 {
+		t.Errorf("late request: %s %v -> %v", o, before[o], after[o])
+		for k, v := range after {
+			if before[k] != v && strings.Contains(k, "proxy46") {
+				t.Logf("%s %v -> %v", k, before[k], v)
+			}
+		}
+	}
+	t.Logf("late request: reset after %v", took.Round(time.Millisecond))
 
 	// Nothing is left holding: every connection was spliced or reset.
 	if !ovs.Wait(2*embryonic, func() bool {

@@ -350,11 +350,18 @@ func (r *Resolver) askOnce(ctx context.Context, name string) (addrs []netip.Addr
 	m.RecursionDesired = true
 	m.SetEdns0(1232, false)
 	lastTimedOut := false
-	for _, s := range r.cfg.Servers {
+	for i, s := range r.cfg.Servers {
 		if ctx.Err() != nil {
 			break
 		}
-		in, err := exchange(ctx, m, s)
+		// Each server gets its share of the time left, so that a silent
+		// one leaves time for the next.
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if d, ok := ctx.Deadline(); ok {
+			tctx, cancel = context.WithTimeout(ctx, time.Until(d)/time.Duration(len(r.cfg.Servers)-i))
+		}
+		in, err := exchange(tctx, m, s)
+		cancel()
 		if err != nil {
 			// The socket's deadline, set from ctx's, may fire just
 			// before ctx says it is done.
@@ -377,6 +384,11 @@ func (r *Resolver) askOnce(ctx context.Context, name string) (addrs []netip.Addr
 func exchange(ctx context.Context, m *dns.Msg, s netip.AddrPort) (*dns.Msg, error) {
 	addr := net.JoinHostPort(s.Addr().String(), fmt.Sprint(s.Port()))
 	c := &dns.Client{Net: "udp", UDPSize: 1232}
+	if d, ok := ctx.Deadline(); ok {
+		// The client's own timeouts (2 s each by default) would
+		// otherwise cut a longer lookup short.
+		c.Timeout = time.Until(d)
+	}
 	in, _, err := c.ExchangeContext(ctx, m.Copy(), addr)
 	if err == nil && in.Truncated {
 		c.Net = "tcp"
