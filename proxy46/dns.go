@@ -152,7 +152,9 @@ func (e *Engine) decideDNS(c *conn, name []byte) bool {
 			return true
 		}
 		if !p.waiting {
-			e.stats.DNSWaits++
+			if !p.resumed {
+				e.stats.DNSWaits++
+			}
 			p.waiting = true
 			e.wait(key, c)
 			// The answer, not the first bytes' timer, decides now;
@@ -297,6 +299,26 @@ func (e *Engine) wait(name string, c *conn) {
 		l = live
 	}
 	e.waiting[name] = append(l, c)
+	if len(e.waiting) > e.waitSweepAt {
+		// Names whose answer never came (a resolver closed by a
+		// reload) would stay: drop every entry whose connection has
+		// gone, so the map stays in proportion to the waiting ones.
+		for n, l := range e.waiting {
+			live := l[:0]
+			for _, w := range l {
+				if e.stillWaiting(w) {
+					live = append(live, w)
+				}
+			}
+			clear(l[len(live):])
+			if len(live) == 0 {
+				delete(e.waiting, n)
+			} else {
+				e.waiting[n] = live
+			}
+		}
+		e.waitSweepAt = 2*len(e.waiting) + 64
+	}
 }
 
 func (e *Engine) stillWaiting(c *conn) bool {
@@ -320,7 +342,7 @@ func (e *Engine) Resolved(name string, out *packet.Batch) {
 		if !e.stillWaiting(c) {
 			continue
 		}
-		c.pick.waiting = false
+		c.pick.waiting, c.pick.resumed = false, true
 		e.tryChoose(c, false, out)
 	}
 }

@@ -1,6 +1,7 @@
 package proxy46
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -253,5 +254,44 @@ func TestDNSKey(t *testing.T) {
 		if got := dnsKey([]byte(in)); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDNSWaitingBounded: names whose answer never comes do not keep
+// entries once their connections are gone.
+func TestDNSWaitingBounded(t *testing.T) {
+	res := &fakeResolver{answers: map[string]fakeAnswer{}}
+	e, clock := dnsEngine(t, res, func(c *Config) { c.Timeouts.Embryonic = 2 * time.Second })
+	for i := range 500 {
+		openToBackend(t, e, 80, uint16(45000+i), fmt.Sprintf("GET / HTTP/1.1\r\nHost: n%d.example\r\n\r\n", i))
+		if i%50 == 49 {
+			clock.Advance(3 * time.Second)
+			expire(t, e)
+		}
+	}
+	if n := e.Waiting(); n > 200 {
+		t.Fatalf("%d names waited on, with %d connections", n, len(e.all))
+	}
+	if st := e.Stats(); st.DNSWaits != 500 || st.DNSTimeouts != 500 {
+		t.Fatalf("waits %d, timeouts %d", st.DNSWaits, st.DNSTimeouts)
+	}
+}
+
+// TestDNSResumedByAnotherResolver: an answer for the same name from
+// another service's resolver wakes the connection, which waits again
+// without being counted twice.
+func TestDNSResumedByAnotherResolver(t *testing.T) {
+	res := &fakeResolver{answers: map[string]fakeAnswer{}}
+	e, _ := dnsEngine(t, res, nil)
+	openToBackend(t, e, 80, 46000, "GET / HTTP/1.1\r\nHost: x.example\r\n\r\n")
+	if ds := resolved(t, e, "x.example"); len(ds) != 0 {
+		t.Fatalf("%+v", ds)
+	}
+	if st := e.Stats(); st.DNSWaits != 1 || e.Waiting() != 1 {
+		t.Fatalf("waits %d, waiting %d", st.DNSWaits, e.Waiting())
+	}
+	res.set("x.example", LookupFound, "2001:db8:5::1")
+	if ds := resolved(t, e, "x.example"); len(ds) != 1 || ds[0].ip6 == nil {
+		t.Fatalf("%+v", ds)
 	}
 }

@@ -52,7 +52,8 @@ type Engine struct {
 
 	// waiting lists, by name, the connections waiting for a DNS answer
 	// (dns.go).
-	waiting map[string][]*conn
+	waiting     map[string][]*conn
+	waitSweepAt int // size of waiting that triggers a sweep of it
 
 	stats Stats
 }

@@ -23,6 +23,10 @@ type choice struct {
 	// of list.
 	waiting bool
 	dyn     []uint32
+	// resumed is set when an answer woke the connection, so that a
+	// second wait (the answer was for another service's resolver) is
+	// not counted again.
+	resumed bool
 }
 
 // newService lays out the candidate lists of a configured service.
