@@ -115,6 +115,12 @@ func silentResolver(t *testing.T) string {
 }
 
 func TestSpliceBackendsFromDNS(t *testing.T) {
+	for _, mode := range dataPaths {
+		t.Run(string(mode), func(t *testing.T) { testBackendsFromDNS(t, mode) })
+	}
+}
+
+func testBackendsFromDNS(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	unbound := requireUnbound(t)
 	bin := ovs.BuildSixgate(t)
@@ -132,6 +138,10 @@ func TestSpliceBackendsFromDNS(t *testing.T) {
 	const embryonic = 4 * time.Second
 	dir := t.TempDir()
 	config := filepath.Join(dir, "dns.yaml")
+	section := ""
+	if mode.onPort() {
+		section = portSection
+	}
 	cfg := fmt.Sprintf(`controller: {listen: "tcp:127.0.0.1:%d", http: "127.0.0.1:%d"}
 switches: [{name: s1, dpid: "0xd5"}]
 hosts:
@@ -140,7 +150,7 @@ hosts:
 splice46:
   mac: "00:00:0a:00:00:42"
   pool6: "2001:db8:ffff::/96"
-  timeouts: {embryonic: %ds}
+`+section+`  timeouts: {embryonic: %ds}
   services:
     - vip: "10.0.0.42"
       port: 80
@@ -172,6 +182,9 @@ splice46:
 	}
 
 	br := ovs.NewBridge(t, "sgdns", 0xd5, fmt.Sprintf("tcp:127.0.0.1:%d", port))
+	if mode.onPort() {
+		ovs.AddEnginePort(t, br, engineIface, enginePort)
+	}
 	h1 := ovs.AddNetns(t, br, "sgd-h1", 1, "00:00:0a:00:00:01", "2001:db8::5:1/64", "2001:db8::6:1/64")
 	h3 := ovs.AddNetns(t, br, "sgd-h3", 3, "00:00:0a:00:00:03", "10.0.0.3/24")
 	h1.Run(t, "ip", "-6", "route", "add", "2001:db8:ffff::/96", "dev", "eth0")
