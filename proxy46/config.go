@@ -282,7 +282,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s: unknown policy %d", name, s.Policy)
 		}
 		if s.DNS != nil {
-			if err := s.DNS.validate(name, &s); err != nil {
+			if err := s.DNS.validate(name, &s, c.Pool6); err != nil {
 				return err
 			}
 		}

@@ -72,7 +72,7 @@ type DNSBackends struct {
 // maxDNSCandidates bounds the addresses of a name a connection tries.
 const maxDNSCandidates = 8
 
-func (d *DNSBackends) validate(name string, s *Service) error {
+func (d *DNSBackends) validate(name string, s *Service, pool6 netip.Prefix) error {
 	if d.Resolver == nil {
 		return fmt.Errorf("%s: DNS backends need a resolver", name)
 	}
@@ -91,6 +91,10 @@ func (d *DNSBackends) validate(name string, s *Service) error {
 	for _, p := range d.Prefixes {
 		if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
 			return fmt.Errorf("%s: DNS prefix %v is not an IPv6 prefix", name, p)
+		}
+		if p.Overlaps(pool6) {
+			// A backend there would be this engine's own client side.
+			return fmt.Errorf("%s: DNS prefix %v overlaps Pool6 %v", name, p, pool6)
 		}
 	}
 	if s.Default.IsValid() {

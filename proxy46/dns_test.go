@@ -231,8 +231,10 @@ func TestDNSConfigChecks(t *testing.T) {
 		"no resolver": {VIP: vip, Port: 80, Policy: PolicySNI, DNS: &DNSBackends{Prefixes: []netip.Prefix{dnsPrefix}, Port: 1}},
 		"no prefix":   {VIP: vip, Port: 80, Policy: PolicySNI, DNS: &DNSBackends{Resolver: res, Port: 1}},
 		"v4 prefix":   {VIP: vip, Port: 80, Policy: PolicySNI, DNS: &DNSBackends{Resolver: res, Port: 1, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}},
-		"no port":     {VIP: vip, Port: 80, Policy: PolicySNI, DNS: &DNSBackends{Resolver: res, Prefixes: []netip.Prefix{dnsPrefix}}},
-		"hash":        {VIP: vip, Port: 80, Policy: PolicyHash, DNS: &DNSBackends{Resolver: res, Port: 1, Prefixes: []netip.Prefix{dnsPrefix}}},
+		"pool6": {VIP: vip, Port: 80, Policy: PolicySNI, DNS: &DNSBackends{Resolver: res, Port: 1,
+			Prefixes: []netip.Prefix{netip.MustParsePrefix("64:ff9b::/64")}}},
+		"no port": {VIP: vip, Port: 80, Policy: PolicySNI, DNS: &DNSBackends{Resolver: res, Prefixes: []netip.Prefix{dnsPrefix}}},
+		"hash":    {VIP: vip, Port: 80, Policy: PolicyHash, DNS: &DNSBackends{Resolver: res, Port: 1, Prefixes: []netip.Prefix{dnsPrefix}}},
 		"default": {VIP: vip, Port: 80, Policy: PolicySNI, Default: backendA,
 			DNS: &DNSBackends{Resolver: res, Port: 1, Prefixes: []netip.Prefix{dnsPrefix}}},
 	} {
