@@ -177,7 +177,7 @@ func TestTTLCaching(t *testing.T) {
 	if _, st := r.Lookup(client, "long.example"); st != proxy46.LookupPending {
 		t.Fatalf("ceiling: %v", st)
 	}
-	<-n
+	notified(t, n)
 	if st := r.Stats(); st.CacheHits != 6 || st.Queries != 5 {
 		t.Fatalf("%+v", st)
 	}
@@ -207,7 +207,7 @@ func TestNegativeCaching(t *testing.T) {
 	if _, st := r.Lookup(client, "nothere.example"); st != proxy46.LookupPending {
 		t.Fatalf("negative answer kept past the SOA minimum: %v", st)
 	}
-	<-n
+	notified(t, n)
 	if addrs, st := resolve(t, r, n, "alias.example"); st != proxy46.LookupFound || len(addrs) != 1 ||
 		addrs[0] != netip.MustParseAddr("2001:db8:5::9") {
 		t.Fatalf("CNAME: %v %v", addrs, st)
@@ -301,7 +301,7 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	for range 3 {
-		<-n
+		notified(t, n)
 	}
 	// Cached answers cost no token.
 	if _, st := r.Lookup(client, "n1.example"); st != proxy46.LookupNotFound {
@@ -312,17 +312,17 @@ func TestRateLimit(t *testing.T) {
 	if _, st := r.Lookup(other, "n4.example"); st != proxy46.LookupPending {
 		t.Fatalf("other client: %v", st)
 	}
-	<-n
+	notified(t, n)
 	// Half a second gives one token back.
 	clk.Advance(500 * time.Millisecond)
 	if _, st := r.Lookup(client, "n5.example"); st != proxy46.LookupPending {
 		t.Fatalf("refill: %v", st)
 	}
-	<-n
+	notified(t, n)
 	// The table holds two clients: a third pushes one out.
 	third := netip.MustParseAddr("198.51.100.9")
 	r.Lookup(third, "n6.example")
-	<-n
+	notified(t, n)
 	r.mu.Lock()
 	nc := len(r.clients)
 	r.mu.Unlock()
@@ -351,7 +351,7 @@ func TestSizeBound(t *testing.T) {
 	if _, st := r.Lookup(client, "b.example"); st != proxy46.LookupPending {
 		t.Fatalf("b kept: %v", st)
 	}
-	<-n
+	notified(t, n)
 	// Pending entries are not evicted: with both slots pending, a third
 	// name is refused rather than let the cache grow.
 	s.silent.Store(true)
@@ -361,9 +361,21 @@ func TestSizeBound(t *testing.T) {
 	if _, st := r2.Lookup(client, "c.example"); st != proxy46.LookupFailed {
 		t.Fatalf("third pending: %v", st)
 	}
-	<-n2
-	<-n2
+	notified(t, n2)
+	notified(t, n2)
 	if st := r2.Stats(); st.Overloaded != 1 || st.Pending != 0 {
 		t.Fatalf("%+v", st)
+	}
+}
+
+// notified waits for one notification, 10 s at most.
+func notified(t *testing.T, n chan string) string {
+	t.Helper()
+	select {
+	case name := <-n:
+		return name
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification")
+		return ""
 	}
 }
