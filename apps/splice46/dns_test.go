@@ -136,7 +136,7 @@ func TestDNSBackendsThroughTheApp(t *testing.T) {
 		t.Fatalf("resolver kept across a change: %v", fmtKeys(app.dns.cur))
 	}
 	for _, r := range first {
-		if _, st := r.r.Lookup(netip.MustParseAddr("10.0.0.3"), "other.example"); st != proxy46.LookupNotFound {
+		if _, st := r.r.Lookup(netip.MustParseAddr("10.0.0.3"), "other.example"); st != proxy46.LookupFailed {
 			t.Fatalf("old resolver still asks: %v", st)
 		}
 	}

@@ -181,8 +181,8 @@ func New(cfg Config) (*Resolver, error) {
 	return r, nil
 }
 
-// Close cancels the queries under way and waits for their goroutines.
-// Lookups after Close fail.
+// Close cancels the queries under way and waits for their goroutines,
+// which notify their names as failed. Lookups after Close fail.
 func (r *Resolver) Close() {
 	r.cancel()
 	r.wg.Wait()
@@ -225,7 +225,10 @@ func (r *Resolver) Lookup(client netip.Addr, name string) ([]netip.Addr, proxy46
 		r.lru.Remove(el)
 		delete(r.entries, name)
 	}
-	if !hostName(name) || r.ctx.Err() != nil {
+	if r.ctx.Err() != nil {
+		return nil, proxy46.LookupFailed // closed
+	}
+	if !hostName(name) {
 		return nil, proxy46.LookupNotFound
 	}
 	if !r.allow(client, now) {
@@ -314,7 +317,9 @@ func (r *Resolver) query(name string) {
 		en.addrs, en.state, en.expires = addrs, state, now.Add(ttl)
 	}
 	r.mu.Unlock()
-	if r.cfg.Notify != nil && r.ctx.Err() == nil {
+	// Also when Close cut the query short: the connections waiting on
+	// it learn that the lookup failed rather than wait out their timer.
+	if r.cfg.Notify != nil {
 		r.cfg.Notify(name)
 	}
 }

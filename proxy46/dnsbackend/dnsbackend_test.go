@@ -379,3 +379,27 @@ func notified(t *testing.T, n chan string) string {
 		return ""
 	}
 }
+
+// TestCloseNotifies: queries cut short by Close are notified, and later
+// lookups fail.
+func TestCloseNotifies(t *testing.T) {
+	s := newServer(t)
+	s.silent.Store(true)
+	r, _, n := testResolver(t, s, func(c *Config) { c.Timeout = time.Minute })
+	if _, st := r.Lookup(client, "a.example"); st != proxy46.LookupPending {
+		t.Fatalf("%v", st)
+	}
+	done := make(chan struct{})
+	go func() { r.Close(); close(done) }()
+	if got := notified(t, n); got != "a.example" {
+		t.Fatalf("notified %q", got)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if _, st := r.Lookup(client, "a.example"); st != proxy46.LookupFailed {
+		t.Fatalf("after Close: %v", st)
+	}
+}
