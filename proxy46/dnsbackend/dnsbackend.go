@@ -385,7 +385,8 @@ func (r *Resolver) askOnce(ctx context.Context, name string) (addrs []netip.Addr
 }
 
 // exchange sends m over UDP, and again over TCP if the answer was
-// truncated.
+// truncated. Cancelling ctx (Close) ends it at once: the client library
+// only heeds ctx's deadline, so the connection is closed under it.
 func exchange(ctx context.Context, m *dns.Msg, s netip.AddrPort) (*dns.Msg, error) {
 	addr := net.JoinHostPort(s.Addr().String(), fmt.Sprint(s.Port()))
 	c := &dns.Client{Net: "udp", UDPSize: 1232}
@@ -394,13 +395,31 @@ func exchange(ctx context.Context, m *dns.Msg, s netip.AddrPort) (*dns.Msg, erro
 		// otherwise cut a longer lookup short.
 		c.Timeout = time.Until(d)
 	}
-	in, _, err := c.ExchangeContext(ctx, m.Copy(), addr)
+	in, err := exchangeOn(ctx, c, m, addr)
 	if err == nil && in.Truncated {
 		c.Net = "tcp"
-		in, _, err = c.ExchangeContext(ctx, m.Copy(), addr)
+		in, err = exchangeOn(ctx, c, m, addr)
 	}
 	if err == nil && in.Id != m.Id {
 		err = errors.New("dnsbackend: answer to another query")
+	}
+	return in, err
+}
+
+func exchangeOn(ctx context.Context, c *dns.Client, m *dns.Msg, addr string) (*dns.Msg, error) {
+	co, err := c.DialContext(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close()
+	stop := context.AfterFunc(ctx, func() { _ = co.Close() })
+	defer stop()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	in, _, err := c.ExchangeWithConnContext(ctx, m.Copy(), co)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
 	return in, err
 }
