@@ -74,6 +74,9 @@ type Service struct {
 	// given both ways is tried on the backends that match it, in order,
 	// then on those of its route.
 	Names []NameRoute
+	// DNS, if set, finds the backend of a name that neither Backends
+	// nor Names match in DNS (http-host and sni; no Default).
+	DNS *DNSBackends
 }
 
 // NameRoute sends a host name (or a "*.example.com" wildcard) to
@@ -287,7 +290,12 @@ func (c *Config) validate() error {
 		if int(s.Policy) >= len(policyNames) {
 			return fmt.Errorf("%s: unknown policy %d", name, s.Policy)
 		}
-		if len(s.Backends) == 0 && !s.Default.IsValid() {
+		if s.DNS != nil {
+			if err := s.DNS.validate(name, &s, c.Pool6); err != nil {
+				return err
+			}
+		}
+		if len(s.Backends) == 0 && !s.Default.IsValid() && s.DNS == nil {
 			return fmt.Errorf("%s: no backends and no default", name)
 		}
 		if len(s.Names) > 0 && s.Policy != PolicyHTTPHost && s.Policy != PolicySNI {

@@ -56,6 +56,11 @@ type Engine struct {
 	// non-global IPv4 addresses (RFC 6052 §3.1).
 	wkp bool
 
+	// waiting lists, by name, the connections waiting for a DNS answer
+	// (dns.go).
+	waiting     map[string][]*conn
+	waitSweepAt int // size of waiting that triggers a sweep of it
+
 	stats Stats
 }
 
@@ -83,6 +88,8 @@ type service struct {
 	// payload prefixes in the order they are tested (prefix).
 	names    nameIndex
 	prefixes []prefixRoute
+	// dns is set when backends also come from DNS (dns.go).
+	dns *dnsState
 }
 
 type prefixRoute struct {
@@ -95,6 +102,7 @@ type backend struct {
 	addr      [16]byte
 	port      uint16
 	isDefault bool
+	dynamic   bool // resolved from DNS, not configured
 	chosen    uint64
 	failed    uint64
 }

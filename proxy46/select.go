@@ -18,6 +18,15 @@ type choice struct {
 	// decided is set once the list is chosen; withDefault lets the
 	// service's default follow the list.
 	decided, withDefault bool
+	// waiting is set while the backend waits for a DNS answer; dyn then
+	// holds the resolved candidates, indices into svc.backends, in place
+	// of list.
+	waiting bool
+	dyn     []uint32
+	// resumed is set when an answer woke the connection, so that a
+	// second wait (the answer was for another service's resolver) is
+	// not counted again.
+	resumed bool
 }
 
 // newService lays out the candidate lists of a configured service.
@@ -25,6 +34,11 @@ func newService(s Service) *service {
 	svc := &service{cfg: s, vip: s.VIP.As4(), port: s.Port}
 	for _, b := range s.Backends {
 		svc.backends = append(svc.backends, backend{ap: b.Addr, addr: b.Addr.Addr().As16(), port: b.Addr.Port()})
+	}
+	if s.DNS != nil {
+		// Resolved addresses follow the configured backends; such a
+		// service has no default.
+		svc.dns = newDNSState(s.DNS, len(svc.backends))
 	}
 	n := uint32(len(s.Backends))
 	switch {
@@ -140,12 +154,16 @@ func (e *Engine) decide(c *conn, force bool) bool {
 		if r == l7.NeedMore && !force {
 			return false
 		}
-		*p = choice{withDefault: true}
 		if r == l7.Found {
 			if s, ok := svc.names.lookup(name); ok {
-				*p = choice{list: s}
+				*p = choice{list: s, decided: true}
+				return true
+			}
+			if svc.dns != nil {
+				return e.decideDNS(c, name) // dns.go
 			}
 		}
+		*p = choice{withDefault: true}
 	default:
 		*p = choice{}
 	}
@@ -157,6 +175,13 @@ func (e *Engine) decide(c *conn, force bool) bool {
 // when the list allows it, then -1.
 func (e *Engine) nextCandidate(c *conn) int {
 	svc, p := c.svc, &c.pick
+	if p.dyn != nil {
+		if p.next < uint32(len(p.dyn)) {
+			p.next++
+			return int(p.dyn[p.next-1])
+		}
+		return -1
+	}
 	if p.next < p.list.n {
 		i := (p.start + p.next) % p.list.n
 		p.next++

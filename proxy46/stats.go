@@ -65,6 +65,16 @@ type Stats struct {
 	TimeExceeded      uint64 // ICMP time exceeded for spliced segments whose TTL or hop limit ran out
 	ICMPErrorsLimited uint64 // ICMP errors not sent: ICMPErrorLimit reached
 
+	// Backends from DNS (dns.go), counted per connection.
+	DNSWaits         uint64 // connections held while their name was looked up
+	DNSResolved      uint64 // connections given backends from DNS
+	DNSNotFound      uint64 // reset: the name does not exist or has no AAAA record
+	DNSOutsidePrefix uint64 // reset: no address of the name inside the allowed prefixes
+	DNSFailed        uint64 // reset: the resolvers failed or did not answer in time
+	DNSRateLimited   uint64 // reset: the client's lookup rate was exceeded
+	DNSTimeouts      uint64 // reset: no answer before the embryonic timeout
+	DNSBackendsFull  uint64 // resolved addresses not tried: MaxBackends in use
+
 	Drops [NumDropReasons]uint64
 
 	// Limits are the configured bounds, so that dashboards can show how
@@ -115,6 +125,9 @@ func (e *Engine) Stats() Stats {
 	for _, svc := range e.svcs {
 		vip := netip.AddrPortFrom(svc.cfg.VIP, svc.port)
 		for _, b := range svc.backends {
+			if b.dynamic {
+				continue // unbounded in number: the DNS counters cover them
+			}
 			s.Backends = append(s.Backends, BackendStats{
 				VIP: vip, Backend: b.ap, Default: b.isDefault, Chosen: b.chosen, Failed: b.failed,
 			})

@@ -1,6 +1,7 @@
 package topo
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -75,6 +76,9 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 	for i, fsvc := range fs.Services {
 		path := fmt.Sprintf("%s.services[%d]", entry, i)
 		if svc, ok := b.service(path, fsvc, s.Pool6); ok {
+			if embryonic := cmp.Or(s.Timeouts.Embryonic, engineEmbryonic); svc.DNS != nil && svc.DNS.Timeout >= embryonic {
+				b.p.add(path+".backends_from_dns.timeout", "the lookup timeout %v must be below the embryonic timeout %v, which bounds the wait", svc.DNS.Timeout, embryonic)
+			}
 			key := netip.AddrPortFrom(svc.VIP, svc.Port)
 			if claim(b, seen, key, b.ownerAt(path, path), path, "service "+key.String()) {
 				s.Services = append(s.Services, svc)
@@ -205,8 +209,8 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 		}
 	}
 
-	if len(fs.Backends) == 0 && fs.Default == "" && fs.BackendsFile == "" {
-		b.p.add(path+".backends", "at least one backend must be declared")
+	if len(fs.Backends) == 0 && fs.Default == "" && fs.BackendsFile == "" && fs.BackendsFromDNS == nil {
+		b.p.add(path+".backends", "at least one backend must be declared (or backends_from_dns)")
 	}
 	defaultFrom := ""
 	addrs := make(map[netip.AddrPort]owner, len(fs.Backends))
@@ -243,6 +247,9 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 	}
 	if fs.BackendsFile != "" {
 		b.mapFile(path+".backends_file", fs.BackendsFile, svc, pool)
+	}
+	if fs.BackendsFromDNS != nil {
+		svc.DNS = b.dnsBackends(path+".backends_from_dns", fs.BackendsFromDNS, svc, pool) // splice46_dns.go
 	}
 	return svc, b.p.count == errs
 }

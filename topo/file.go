@@ -109,6 +109,9 @@ type fileService struct {
 	Backends     []fileBackend `yaml:"backends"`
 	BackendsFile string        `yaml:"backends_file"`
 	Default      string        `yaml:"default"`
+	// BackendsFromDNS is a pointer so that an empty mapping still
+	// turns the feature on (and its missing keys are reported).
+	BackendsFromDNS *fileDNSBackends `yaml:"backends_from_dns"`
 }
 
 type fileBackend struct {

@@ -75,7 +75,10 @@ type Service struct {
 	// go to, as indices into Backends. A backend that only the map file
 	// names is added to Backends, after the ones the YAML lists.
 	Names []NameRoute
-	Line  int
+	// DNS, if set, finds the backend of a name nothing above matches in
+	// DNS (backends_from_dns).
+	DNS  *DNSBackends
+	Line int
 }
 
 // NameRoute sends one host name (or a "*.example.com" wildcard) to

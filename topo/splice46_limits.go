@@ -34,6 +34,7 @@ const (
 	engineIdle           = 2*time.Hour + 4*time.Minute
 	engineTransitory     = 4 * time.Minute
 	engineClosed         = 10 * time.Second
+	engineEmbryonic      = 10 * time.Second
 )
 
 // crossTimeouts applies the engine's order of the connection timers, with

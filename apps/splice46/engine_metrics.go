@@ -24,7 +24,7 @@ type engineCollector struct {
 	packets, connsOpened, connsClosed, spliced *prometheus.Desc
 	byState, drops, heldBytes, heldTotal       *prometheus.Desc
 	backendChosen, backendFailed, events       *prometheus.Desc
-	embryonic, limits                          *prometheus.Desc
+	embryonic, limits, dns                     *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*engineCollector)(nil)
@@ -50,13 +50,14 @@ func newEngineCollector(e statsSource) *engineCollector {
 		events:        d("events_total", "Handshake, failover, reset, SYN cookie and timer events.", "event"),
 		embryonic:     d("embryonic_connections", "Connections not yet spliced (syn-received, holding, backend-syn)."),
 		limits:        d("limit", "Configured bounds (negative: off).", "bound"),
+		dns:           d("dns_connections_total", "Connections of services with backends from DNS, by outcome of their name's lookup.", "outcome"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.connsOpened, c.connsClosed, c.spliced, c.byState,
-		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events, c.embryonic, c.limits} {
+		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events, c.embryonic, c.limits, c.dns} {
 		ch <- d
 	}
 }
@@ -111,6 +112,16 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"icmp_error_limited", s.ICMPErrorsLimited}, {"segment_split", s.SegmentsSplit},
 	} {
 		counter(c.events, ev.v, ev.name)
+	}
+	for _, o := range []struct {
+		name string
+		v    uint64
+	}{
+		{"waited", s.DNSWaits}, {"resolved", s.DNSResolved}, {"not_found", s.DNSNotFound},
+		{"outside_prefix", s.DNSOutsidePrefix}, {"failed", s.DNSFailed}, {"rate_limited", s.DNSRateLimited},
+		{"timeout", s.DNSTimeouts}, {"backends_full", s.DNSBackendsFull},
+	} {
+		counter(c.dns, o.v, o.name)
 	}
 	gauge(c.embryonic, float64(s.ByState[proxy46.StateSynReceived]+s.ByState[proxy46.StateHolding]+s.ByState[proxy46.StateBackendSyn]))
 	for _, l := range []struct {

@@ -62,6 +62,7 @@ func TestEngineMetricNames(t *testing.T) {
 	s.SegmentsSplit, s.BackendUnreachable, s.HeldOutOfOrder, s.ICMPTranslated = 20, 21, 22, 23
 	s.Drops[proxy46.DropNonGlobalClient] = 24
 	s.Limits.ICMPErrorLimit = 1000
+	s.DNSOutsidePrefix, s.DNSTimeouts = 21, 22
 	s.ByState[proxy46.StateHolding] = 2
 	s.Drops[proxy46.DropNoService] = 5
 	reg := prometheus.NewPedanticRegistry()
@@ -85,6 +86,7 @@ func TestEngineMetricNames(t *testing.T) {
 		"sixgate_proxy46_events_total":              "Handshake, failover, reset, SYN cookie and timer events.",
 		"sixgate_proxy46_embryonic_connections":     "Connections not yet spliced (syn-received, holding, backend-syn).",
 		"sixgate_proxy46_limit":                     "Configured bounds (negative: off).",
+		"sixgate_proxy46_dns_connections_total":     "Connections of services with backends from DNS, by outcome of their name's lookup.",
 	}
 	var got []string
 	for _, mf := range families {
@@ -125,6 +127,8 @@ func TestEngineMetricNames(t *testing.T) {
 		{"sixgate_proxy46_events_total", []string{"event", "icmp_translated"}, 23},
 		{"sixgate_proxy46_drops_total", []string{"reason", "non-global-client"}, 24},
 		{"sixgate_proxy46_limit", []string{"bound", "icmp_error_limit"}, 1000},
+		{"sixgate_proxy46_dns_connections_total", []string{"outcome", "outside_prefix"}, 21},
+		{"sixgate_proxy46_dns_connections_total", []string{"outcome", "timeout"}, 22},
 		{"sixgate_proxy46_limit", []string{"bound", "challenge_ack_limit"}, 0},
 	} {
 		if v := value(t, reg, c.name, c.labels...); v != c.want {

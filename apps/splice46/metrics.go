@@ -9,7 +9,7 @@ import (
 // Collectors returns the app's Prometheus collectors: its own packet
 // counters and the engine's (read from whichever engine is current).
 func (a *App) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{&collector{a: a}, newEngineCollector(a)}
+	return []prometheus.Collector{&collector{a: a}, newEngineCollector(a), newDNSCollector(a.dns)}
 }
 
 // Stats returns the current engine's counters.

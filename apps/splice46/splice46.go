@@ -15,6 +15,7 @@
 package splice46
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"slices"
@@ -55,6 +56,8 @@ type App struct {
 	// topo is the configuration in force, swapped by reloads under swap.
 	topo atomic.Pointer[topo.Topology]
 	swap sync.Mutex
+	// dns holds the resolvers of the services with backends from DNS.
+	dns *dnsResolvers
 }
 
 var (
@@ -72,8 +75,15 @@ func New(t *topo.Topology, log *logrus.Entry) (*App, error) {
 	if t.Splice46 == nil {
 		return nil, fmt.Errorf("splice46: no splice46 section in %s", t.File)
 	}
-	e, err := newEngine(t)
+	var n resolvedNotifier
+	set := newDNSResolvers(n.notify)
+	rs, err := set.build(t.Splice46)
 	if err != nil {
+		return nil, &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
+	}
+	e, err := newEngineWith(t, rs)
+	if err != nil {
+		set.abandon(rs)
 		return nil, err
 	}
 	s := t.Splice46
@@ -82,16 +92,36 @@ func New(t *topo.Topology, log *logrus.Entry) (*App, error) {
 		GuardPriority: prioGuard, GuardCookie: cookieGuard, GroupID: engineGroupLow,
 	}, dataPathState(t, e))
 	if err != nil {
+		set.abandon(rs)
 		return nil, fmt.Errorf("splice46: %w", err)
 	}
-	a := &App{Path: p, log: log}
+	set.commit(rs)
+	a := &App{Path: p, log: log, dns: set}
 	a.topo.Store(t)
+	n.app.Store(a)
 	return a, nil
 }
 
-// newEngine builds the engine of t's splice46 section.
-func newEngine(t *topo.Topology) (*proxy46.Engine, error) {
-	cfg, err := engineConfig(t.Splice46)
+// Start starts the data path and stops the DNS resolvers when ctx ends.
+func (a *App) Start(ctx context.Context, c *controller.Controller) error {
+	if err := a.Path.Start(ctx, c); err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		a.dns.closeAll()
+	}()
+	return nil
+}
+
+// newEngine builds the engine of t's splice46 section, which has no
+// service with backends from DNS.
+func newEngine(t *topo.Topology) (*proxy46.Engine, error) { return newEngineWith(t, nil) }
+
+// newEngineWith builds the engine of t's splice46 section, with the
+// resolvers built for it.
+func newEngineWith(t *topo.Topology, rs map[string]*dnsResolver) (*proxy46.Engine, error) {
+	cfg, err := engineConfig(t.Splice46, rs)
 	if err == nil {
 		var e *proxy46.Engine
 		if e, err = proxy46.New(cfg); err == nil {
@@ -109,7 +139,7 @@ func dataPathState(t *topo.Topology, e *proxy46.Engine) datapath.State {
 }
 
 // engineConfig maps the file's section onto the engine's configuration.
-func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
+func engineConfig(s *topo.Splice46, rs map[string]*dnsResolver) (proxy46.Config, error) {
 	l, t := s.Limits, s.Timeouts
 	cfg := proxy46.Config{
 		Pool6: s.Pool6, MTU6: s.MTU6, WindowScale: s.WindowScale,
@@ -127,13 +157,13 @@ func engineConfig(s *topo.Splice46) (proxy46.Config, error) {
 		if err != nil {
 			return cfg, err
 		}
-		cfg.Services = append(cfg.Services, engineService(svc, p))
+		cfg.Services = append(cfg.Services, engineService(svc, p, rs))
 	}
 	return cfg, nil
 }
 
 // engineService maps one service onto the engine's.
-func engineService(svc *topo.Service, p proxy46.Policy) proxy46.Service {
+func engineService(svc *topo.Service, p proxy46.Policy, rs map[string]*dnsResolver) proxy46.Service {
 	ps := proxy46.Service{VIP: svc.VIP, Port: svc.Port, Policy: p, Default: svc.Default,
 		Backends: make([]proxy46.Backend, 0, len(svc.Backends))}
 	for _, b := range svc.Backends {
@@ -147,6 +177,9 @@ func engineService(svc *topo.Service, p proxy46.Policy) proxy46.Service {
 		for i, r := range svc.Names {
 			ps.Names[i] = proxy46.NameRoute{Name: r.Name, Backends: r.Backends}
 		}
+	}
+	if d := svc.DNS; d != nil {
+		ps.DNS = &proxy46.DNSBackends{Resolver: resolverFor(rs, svc), Prefixes: d.Prefixes, Port: d.Port, MaxBackends: d.MaxBackends}
 	}
 	return ps
 }
@@ -177,26 +210,34 @@ func (a *App) Reload(t *topo.Topology) error {
 	e := old
 	cur := a.topo.Load().Splice46
 	servicesOnly := false
+	rs, err := a.dns.build(t.Splice46)
+	if err != nil {
+		return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
+	}
 	switch {
 	case sameSection(cur, t.Splice46):
 	case sameEngineSettings(cur, t.Splice46):
-		cfg, err := engineConfig(t.Splice46)
+		cfg, err := engineConfig(t.Splice46, rs)
 		if err == nil {
 			err = old.SetServices(cfg.Services)
 		}
 		if err != nil {
+			a.dns.abandon(rs)
 			return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
 		}
 		servicesOnly = true
 	default:
 		var err error
-		if e, err = newEngine(t); err != nil {
+		if e, err = newEngineWith(t, rs); err != nil {
+			a.dns.abandon(rs)
 			return err
 		}
 	}
 	if err := a.Update(dataPathState(t, e)); err != nil {
+		a.dns.abandon(rs)
 		return err
 	}
+	a.dns.commit(rs)
 	a.topo.Store(t)
 	switch {
 	case e != old:
@@ -237,6 +278,9 @@ func sameSection(x, y *topo.Splice46) bool {
 // sameService compares what the engine takes of a service; lines do not
 // count.
 func sameService(x, y *topo.Service) bool {
+	if (x.DNS == nil) != (y.DNS == nil) || x.DNS != nil && x.DNS.String() != y.DNS.String() {
+		return false
+	}
 	if x.VIP != y.VIP || x.Port != y.Port || x.Select != y.Select || x.Default != y.Default ||
 		len(x.Backends) != len(y.Backends) || len(x.Names) != len(y.Names) {
 		return false

@@ -43,14 +43,20 @@ func check(args []string, stdout, stderr io.Writer) int {
 	t := p.topo
 	fmt.Fprintf(stdout, "%s: ok: %d switches, %d links, %d hosts", *config, len(t.Switches), len(t.Links), len(t.Hosts))
 	if s := t.Splice46; s != nil {
-		names := 0
+		names, fromDNS := 0, 0
 		for _, svc := range s.Services {
+			if svc.DNS != nil {
+				fromDNS++
+			}
 			names += len(svc.Names)
 			for _, b := range svc.Backends {
 				names += len(b.Match)
 			}
 		}
 		fmt.Fprintf(stdout, ", %d services, %d match values and names", len(s.Services), names)
+		if fromDNS > 0 {
+			fmt.Fprintf(stdout, ", %d with backends from DNS", fromDNS)
+		}
 	}
 	fmt.Fprintln(stdout)
 	return 0

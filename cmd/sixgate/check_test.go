@@ -199,3 +199,37 @@ splice46:
 		t.Fatalf("check exit %d: %q", code, stderr.String())
 	}
 }
+
+// TestCheckDNSBackends: check counts the services with backends from DNS
+// and reports their problems as FILE:LINE.
+func TestCheckDNSBackends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.yaml")
+	write := func(dns string) {
+		file := `
+switches: [{name: s1, dpid: "0x1"}]
+splice46:
+  mac: "00:00:0a:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services:
+    - vip: "10.0.0.42"
+      port: 443
+      select: sni
+      backends_from_dns: ` + dns + "\n"
+		if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{resolvers: ["::1"], prefixes: ["2001:db8:5::/48"], port: 443}`)
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "1 services, 0 match values and names, 1 with backends from DNS") {
+		t.Fatalf("check exit %d: %q %q", code, stdout.String(), stderr.String())
+	}
+	write(`{resolvers: ["::1"], prefixes: ["::/0"], port: 443}`)
+	stdout.Reset()
+	stderr.Reset()
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), path+":10: splice46.services[0].backends_from_dns.prefixes[0]: ::/0 is too wide") {
+		t.Fatalf("check exit %d: %q", code, stderr.String())
+	}
+}
