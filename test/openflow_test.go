@@ -194,6 +194,12 @@ func TestOVSErrorSurfacesOnRequest(t *testing.T) {
 	if !ovs.Wait(20*time.Second, func() bool { var ok bool; sw, ok = ctl.Switch(b.DPID); return ok }) {
 		t.Fatal("bridge did not connect")
 	}
+	// The flows below are in flowApp's cookie range: the first sync, which
+	// may still be running once the switch is registered, would delete
+	// them as stale. Wait until it has installed flowApp's own.
+	if !ovs.Wait(20*time.Second, func() bool { return len(b.DumpFlows(t)) == len(flowApp{}.Flows(nil)) }) {
+		t.Fatalf("first sync did not install flowApp's flows: %s", join(b.DumpFlows(t)))
+	}
 	good := ofp.NewFlowAdd(0, 50, controller.AppCookie(7, 50), ofp.NewMatch(ofp.EthType(0x88cc)))
 	// Table 255 is OFPTT_ALL, which Open vSwitch refuses for an add.
 	bad := ofp.NewFlowAdd(ofp.TableAll, 50, controller.AppCookie(7, 51), ofp.Match{})
