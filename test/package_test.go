@@ -60,7 +60,7 @@ func TestDebianPackage(t *testing.T) {
 		return strings.TrimSpace(run(t, "dpkg-deb", "--field", deb, name))
 	}
 	for name, want := range map[string]string{
-		"Package": "sixgate", "Architecture": arch, "Depends": "adduser", "Section": "net", "Priority": "optional",
+		"Package": "sixgate", "Architecture": arch, "Depends": "adduser, procps", "Section": "net", "Priority": "optional",
 	} {
 		if got := field(name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)

@@ -18,12 +18,12 @@ GO="${GO:-go}"
 if [ -f VERSION ]; then
 	version="$(tr -d ' \n' <VERSION)"
 else
-	version="$(git describe --always --dirty --tags)"
+	version="$(git describe --always --dirty --tags 2>/dev/null || echo unknown)"
 fi
 version="${version#v}"
 debversion="${version//-/+}"
 # A bare revision (no tag yet) sorts below any release.
-if [ ! -f VERSION ] && [[ "$version" =~ ^[0-9a-f]{4,40}(-dirty)?$ ]] || [[ "$debversion" != [0-9]* ]]; then
+if { [ ! -f VERSION ] && [[ "$version" =~ ^[0-9a-f]{4,40}(-dirty)?$ ]]; } || [[ "$debversion" != [0-9]* ]]; then
 	debversion="0~git$debversion"
 fi
 revision="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
