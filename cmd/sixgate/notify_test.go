@@ -97,8 +97,8 @@ func TestNotifyProtocol(t *testing.T) {
 					t.Fatalf("got %q, want a watchdog ping", got)
 				}
 			}
-			if took := time.Since(start); took < 400*time.Millisecond || took > 1500*time.Millisecond {
-				t.Errorf("3 pings took %v, want about 600ms (every 200ms)", took)
+			if took := time.Since(start); took < 400*time.Millisecond || took > 3*time.Second {
+				t.Errorf("3 pings took %v, want about 600ms (one every 200ms)", took)
 			}
 
 			if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
