@@ -5,12 +5,19 @@ GO        ?= go
 FUZZTIME  ?= 50000x
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test unit e2e lint fuzz bench soak demo clean
+.PHONY: all build deb test unit e2e lint fuzz bench soak demo clean
 
 all: build
 
 build:
 	$(GO) build -o bin/sixgate ./cmd/sixgate
+
+# The Debian package, bin/sixgate_VERSION_ARCH.deb, built with dpkg-deb
+# from packaging/deb/ (a static binary built with -trimpath and the version
+# from VERSION or git describe stamped in; docs/operations.md, "Running it
+# as a service").
+deb:
+	GO=$(GO) packaging/deb/build.sh bin
 
 # Everything CI runs: static checks, unit tests (fuzz seeds included), every
 # fuzz target for FUZZTIME, and the end-to-end tests on real Open vSwitch

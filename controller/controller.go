@@ -164,6 +164,11 @@ type Controller struct {
 	conflictsMu sync.Mutex
 	conflicts   map[string]bool
 
+	// listening is closed once Serve has started the apps and accepts
+	// switches.
+	listening     chan struct{}
+	listeningOnce sync.Once
+
 	wg sync.WaitGroup
 }
 
@@ -178,6 +183,7 @@ func New(cfg Config) (*Controller, error) {
 		last:       map[uint64]*Switch{},
 		hsBySource: map[netip.Addr]int{},
 		conflicts:  map[string]bool{},
+		listening:  make(chan struct{}),
 	}
 	for _, a := range cfg.Apps {
 		id := a.CookieID()
@@ -232,6 +238,7 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 	go c.reclaimLoop(ctx)
 	c.ops.serving.Store(true)
 	defer c.ops.serving.Store(false)
+	c.listeningOnce.Do(func() { close(c.listening) })
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var err error
@@ -725,6 +732,8 @@ func (c *Controller) dispatch(s *Switch, e event) {
 				h.PortStatus(s, ps)
 			}
 		}
+	case eventAlive:
+		close(e.alive)
 	case eventFlowRemoved:
 		fr := e.msg.(*ofp.FlowRemoved)
 		if owner, ok := c.byID[uint8(fr.Cookie>>CookieShift)]; ok {

@@ -103,11 +103,15 @@ const (
 	eventPacketIn
 	eventPortStatus
 	eventFlowRemoved
+	// eventAlive is a liveness probe (Alive): the event loop closes
+	// alive when it reaches it.
+	eventAlive
 )
 
 type event struct {
-	kind eventKind
-	msg  ofp.Message
+	kind  eventKind
+	msg   ofp.Message
+	alive chan struct{}
 }
 
 func newSwitch(c *Controller, conn net.Conn) *Switch {

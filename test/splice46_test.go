@@ -60,6 +60,8 @@ type seedLab struct {
 	h1, h2, h3  *ovs.Netns
 	sixgate     *ovs.Daemon
 	servers     map[string]*ovs.Daemon
+	// launcher, when set, is the command line that starts sixgate.
+	launcher []string
 }
 
 // extraServices is appended to the seed file's services: port 81 has a
@@ -91,6 +93,14 @@ func newSeedLab(t *testing.T) *seedLab { t.Helper(); return newSeedLabIn(t, cont
 // newSeedLabIn builds the lab with the given data path.
 func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 	t.Helper()
+	return newSeedLabAs(t, mode, nil)
+}
+
+// newSeedLabAs builds the lab with sixgate started through launcher (a
+// command and its arguments, to which sixgate's own are appended), when
+// not nil.
+func newSeedLabAs(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, config string) []string) *seedLab {
+	t.Helper()
 	ovs.Require(t)
 	seed, err := os.ReadFile("../topo/examples/seed.yaml")
 	if err != nil {
@@ -109,6 +119,9 @@ func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 	}
 	l := &seedLab{mode: mode, bin: ovs.BuildSixgate(t), config: ovs.WriteFile(t, "seed.yaml", cfg), servers: map[string]*ovs.Daemon{},
 		metrics: fmt.Sprintf("127.0.0.1:%d", metrics)}
+	if launcher != nil {
+		l.launcher = launcher(t, l.bin, l.config)
+	}
 	if out, err := exec.Command(l.bin, "check", "-config", l.config).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}
@@ -142,7 +155,11 @@ func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 // start runs sixgate and waits until it has synced the bridge.
 func (l *seedLab) start(t *testing.T) {
 	t.Helper()
-	l.sixgate = ovs.StartSixgate(t, l.bin, "-config", l.config)
+	if l.launcher != nil {
+		l.sixgate = ovs.StartSixgate(t, l.launcher[0], l.launcher[1:]...)
+	} else {
+		l.sixgate = ovs.StartSixgate(t, l.bin, "-config", l.config)
+	}
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(l.sixgate.Logs(), "flows synced") }) {
 		t.Fatalf("sixgate did not sync the bridge:\n%s", l.sixgate.Logs())
 	}

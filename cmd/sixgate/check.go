@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 )
@@ -41,6 +42,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	t := p.topo
+	// check may run on another machine or as another user than the
+	// daemon: a missing capability is a note, not a failure.
+	if err := checkCaps(t); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "note: %s (the daemon refuses to start without it)\n", line)
+		}
+	}
 	fmt.Fprintf(stdout, "%s: ok: %d switches, %d links, %d hosts", *config, len(t.Switches), len(t.Links), len(t.Hosts))
 	if s := t.Splice46; s != nil {
 		names, fromDNS := 0, 0

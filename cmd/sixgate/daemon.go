@@ -22,6 +22,7 @@ import (
 
 	"github.com/sixgate/sixgate/api"
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/sdnotify"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -191,6 +192,9 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		return err
 	}
 	t, live, apps, ctl := p.topo, p.live, p.apps, p.ctl
+	if err := checkCaps(t); err != nil {
+		return err
+	}
 	l, err := ctl.Listen()
 	if err != nil {
 		return err
@@ -205,6 +209,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		defer srv.Close()
 	}
 
+	notify := sdnotify.FromEnv()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -214,11 +219,75 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(path, live, apps, ctl, log)
+				notifyLog(notify, log, sdnotify.ReloadingNow()...)
+				status := "serving; reload failed, running configuration kept"
+				if reload(path, live, apps, ctl, log) {
+					status = "serving; configuration reloaded"
+				}
+				notifyLog(notify, log, sdnotify.Ready, sdnotify.Status(status+" "+live.topology().ShortHash()))
 			}
 		}
 	}()
+	go superviseNotify(ctx, notify, ctl, live, log)
 	return ctl.Serve(ctx, l)
+}
+
+// superviseNotify tells the service manager (systemd with Type=notify)
+// that sixgate is ready once the controller accepts switches, feeds its
+// watchdog while the controller proves alive, and says when it stops.
+// Without $NOTIFY_SOCKET it does nothing.
+func superviseNotify(ctx context.Context, notify *sdnotify.Notifier, ctl *controller.Controller, live *liveConfig, log *logrus.Entry) {
+	if !notify.Enabled() {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		notifyLog(notify, log, sdnotify.Stopping)
+		return
+	case <-ctl.Listening():
+	}
+	notifyLog(notify, log, sdnotify.Ready, sdnotify.Status("serving; configuration "+live.topology().ShortHash()))
+	every, ok, err := sdnotify.WatchdogInterval()
+	if err != nil {
+		log.WithError(err).Warn("watchdog not fed")
+	}
+	var tick <-chan time.Time
+	if ok {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+		log.WithField("every", every).Info("feeding the service manager's watchdog")
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			notifyLog(notify, log, sdnotify.Stopping)
+			return
+		case <-tick:
+			// The ping proves that the controller serves, not that this
+			// goroutine runs: it goes through every switch's event loop,
+			// and is skipped when one is stuck, so that systemd restarts a
+			// wedged daemon.
+			actx, cancel := context.WithTimeout(ctx, every)
+			err := ctl.Alive(actx)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					log.WithError(err).Warn("watchdog: controller not alive; not feeding it")
+				}
+				continue
+			}
+			notifyLog(notify, log, sdnotify.Watchdog)
+		}
+	}
+}
+
+// notifyLog sends a notification, logging a failure (the service manager
+// gone) without stopping.
+func notifyLog(n *sdnotify.Notifier, log *logrus.Entry, assignments ...string) {
+	if err := n.Send(assignments...); err != nil {
+		log.WithError(err).Warn("service manager notification failed")
+	}
 }
 
 // load reads and validates the configuration file and logs its warnings
@@ -235,12 +304,13 @@ func load(path string, log *logrus.Entry) (*topo.Topology, error) {
 }
 
 // reload reads the file again; a bad file keeps the running configuration.
-func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Controller, log *logrus.Entry) {
+// It reports whether the new file was taken.
+func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Controller, log *logrus.Entry) bool {
 	t, err := load(path, log)
 	if err != nil {
 		live.failed()
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
-		return
+		return false
 	}
 	if !sameController(t.Controller, live.topology().Controller) {
 		log.Warn("reload: controller section changed; restart sixgate to apply it")
@@ -248,13 +318,14 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 	if err := apps.reload(t); err != nil {
 		live.failed()
 		log.WithError(err).Error("reload: apps rejected the configuration; keeping the running one")
-		return
+		return false
 	}
 	live.loaded(t)
 	ctl.SetDeclared(declared(t))
 	ctl.SetSwitchSubjects(switchSubjects(t))
 	log.WithFields(logrus.Fields{"file": path, "hash": t.ShortHash()}).Info("configuration reloaded")
 	ctl.ResyncAll()
+	return true
 }
 
 // declared lists the datapath ids the topology declares.
