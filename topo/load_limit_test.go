@@ -41,7 +41,7 @@ func TestLoadRefusesAFileOverTheLimit(t *testing.T) {
 func TestLoadStopsReadingAtTheLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "endless.yaml")
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
+		t.Fatalf("mkfifo: %v", err)
 	}
 	stop := make(chan struct{})
 	defer close(stop)
