@@ -1,6 +1,9 @@
 package topo
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Limits are the splicing engine's bounds. Zero means the engine's default
 // (see docs/operations.md, "proxy46").
@@ -108,17 +111,31 @@ const (
 // heldBytesGlobal reads max_held_bytes_global or, with a warning, its old
 // name; both at once is an error. It returns the value and the key written.
 func (b *builder) heldBytesGlobal(fl *fileLimits) (int, string) {
-	newLine, hasNew := b.p.lines[keyHeldGlobal]
-	if _, hasOld := b.p.lines[keyHeldTotal]; !hasOld {
-		return fl.MaxHeldBytesGlobal, "max_held_bytes_global"
+	if b.renamed(keyHeldGlobal, keyHeldTotal, "same meaning") == keyHeldTotal {
+		return fl.MaxHeldBytesTotal, "max_held_bytes_total"
+	}
+	return fl.MaxHeldBytesGlobal, "max_held_bytes_global"
+}
+
+// renamed tells which of a key and its old name to read: the new one,
+// unless only the old one is written, which is read with a warning (why
+// says what the new name means); both written is an error.
+func (b *builder) renamed(newPath, oldPath, why string) string {
+	newName, oldName := lastElem(newPath), lastElem(oldPath)
+	newLine, hasNew := b.p.lines[newPath]
+	if _, hasOld := b.p.lines[oldPath]; !hasOld {
+		return newPath
 	}
 	if hasNew {
-		b.p.add(keyHeldTotal, "max_held_bytes_total is the old name of max_held_bytes_global, also given (line %d): keep only max_held_bytes_global", newLine)
-		return fl.MaxHeldBytesGlobal, "max_held_bytes_global"
+		b.p.add(oldPath, "%s is the old name of %s, also given (line %d): keep only %s", oldName, newName, newLine, newName)
+		return newPath
 	}
-	b.p.warn(keyHeldTotal, "deprecated: rename it max_held_bytes_global (same meaning)")
-	return fl.MaxHeldBytesTotal, "max_held_bytes_total"
+	b.p.warn(oldPath, "deprecated: rename it %s (%s)", newName, why)
+	return oldPath
 }
+
+// lastElem is the last element of a dotted key path.
+func lastElem(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
 
 type fileTimeouts struct {
 	Embryonic     string `yaml:"embryonic"`
@@ -140,16 +157,10 @@ const (
 // closedTimeout reads timeouts.closed or, with a warning, its old name
 // linger; both at once is an error.
 func (b *builder) closedTimeout(ft *fileTimeouts) time.Duration {
-	newLine, hasNew := b.p.lines[keyClosed]
-	if _, hasOld := b.p.lines[keyLinger]; !hasOld {
-		return b.duration(keyClosed, ft.Closed, 0)
+	if b.renamed(keyClosed, keyLinger, "kept after both FINs are acknowledged or a RST, refreshed by every segment") == keyLinger {
+		return b.duration(keyLinger, ft.Linger, 0)
 	}
-	if hasNew {
-		b.p.add(keyLinger, "linger is the old name of closed, also given (line %d): keep only closed", newLine)
-		return b.duration(keyClosed, ft.Closed, 0)
-	}
-	b.p.warn(keyLinger, "deprecated: rename it closed (kept after both FINs are acknowledged or a RST, refreshed by every segment)")
-	return b.duration(keyLinger, ft.Linger, 0)
+	return b.duration(keyClosed, ft.Closed, 0)
 }
 
 // buildLimits reads splice46.limits and splice46.timeouts.
