@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"sort"
 	"sync"
@@ -85,11 +86,7 @@ func (s *Switch) Flows() []ofp.FlowStats {
 func (s *Switch) Groups() map[uint32]ofp.GroupDesc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[uint32]ofp.GroupDesc{}
-	for id, g := range s.groups {
-		out[id] = g
-	}
-	return out
+	return maps.Clone(s.groups)
 }
 
 // SetGroup installs a group directly, as another controller would have.
@@ -106,11 +103,7 @@ func (s *Switch) SetGroup(g ofp.GroupDesc) {
 func (s *Switch) MeterConfigs() map[uint32]ofp.MeterConfig {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[uint32]ofp.MeterConfig{}
-	for id, m := range s.meters {
-		out[id] = m
-	}
-	return out
+	return maps.Clone(s.meters)
 }
 
 // SetMeter installs a meter directly, as an earlier run or another
