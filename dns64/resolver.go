@@ -384,9 +384,9 @@ func hasType(rrs []dns.RR, t uint16) bool {
 }
 
 // ptr answers a PTR query: a full reverse name inside the NAT64 prefix is
-// a CNAME to the embedded IPv4 address's in-addr.arpa name, followed by
-// what the upstreams say about that name (RFC 6147 section 5.3.1);
-// anything else is forwarded.
+// answered with the PTR records of the embedded IPv4 address's
+// in-addr.arpa name, under the name asked (RFC 6147 section 5.3.1, the
+// answer synthesized from in-addr.arpa); anything else is forwarded.
 func (a *asker) ptr(ctx context.Context, q dns.Question) *dns.Msg {
 	ip, ok := parseIP6Arpa(q.Name)
 	var v4 netip.Addr
@@ -406,20 +406,18 @@ func (a *asker) ptr(ctx context.Context, q dns.Question) *dns.Msg {
 			return servfail()
 		}
 	}
-	if in.Rcode != dns.RcodeSuccess && in.Rcode != dns.RcodeNameError {
-		return in
-	}
-	ttl, haveSOA := negativeTTL(in)
+	// The PTR records at the end of the chain (RFC 2317 delegations
+	// are CNAMEs), renamed; the chain inside in-addr.arpa is not the
+	// client's business.
+	answer := make([]dns.RR, 0, len(in.Answer))
 	for _, rr := range in.Answer {
-		if !haveSOA || rr.Header().Ttl < ttl {
-			ttl, haveSOA = rr.Header().Ttl, true
+		if p, ok := rr.(*dns.PTR); ok {
+			c := *p
+			c.Hdr.Name = q.Name
+			answer = append(answer, &c)
 		}
 	}
-	if !haveSOA {
-		ttl = noSOATTL
-	}
-	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: ttl}, Target: target}
-	in.Answer = append([]dns.RR{cname}, in.Answer...)
+	in.Answer = answer
 	in.AuthenticatedData = false
 	return in
 }
@@ -472,6 +470,18 @@ func finish(out, req *dns.Msg, tcp, authoritative bool) *dns.Msg {
 		size = dns.MaxMsgSize
 	}
 	out.Truncate(size)
+	if out.Truncated {
+		// A partial answer would be cached as if whole (RFC 2181
+		// section 9); the client asks again over TCP.
+		out.Answer, out.Ns = nil, nil
+		extra := out.Extra[:0]
+		for _, rr := range out.Extra {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				extra = append(extra, rr)
+			}
+		}
+		out.Extra = extra
+	}
 	return out
 }
 

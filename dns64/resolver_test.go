@@ -357,18 +357,16 @@ func TestReverse(t *testing.T) {
 	up := newFakeUpstream(t, testSOA, "4.0.41.198.in-addr.arpa. 777 IN PTR v4.example.")
 	r := newTestResolver(t, Config{Upstreams: []netip.AddrPort{up.addr}})
 	name, _ := dns.ReverseAddr("64:ff9b::c629:4")
-	wantAnswer(t, ask(t, r, name, dns.TypePTR, nil), dns.RcodeSuccess,
-		name+" 777 IN CNAME 4.0.41.198.in-addr.arpa.", "4.0.41.198.in-addr.arpa. 777 IN PTR v4.example.")
-	// Unknown in in-addr.arpa: the CNAME and the NXDOMAIN.
+	wantAnswer(t, ask(t, r, name, dns.TypePTR, nil), dns.RcodeSuccess, name+" 777 IN PTR v4.example.")
+	// Unknown in in-addr.arpa: NXDOMAIN.
 	name5, _ := dns.ReverseAddr("64:ff9b::c629:5")
-	wantAnswer(t, ask(t, r, name5, dns.TypePTR, nil), dns.RcodeNameError, name5+" 300 IN CNAME 5.0.41.198.in-addr.arpa.")
+	wantAnswer(t, ask(t, r, name5, dns.TypePTR, nil), dns.RcodeNameError)
 	// Outside the prefix: forwarded as it is.
 	other, _ := dns.ReverseAddr("2001:db8::1")
 	wantAnswer(t, ask(t, r, other, dns.TypePTR, nil), dns.RcodeNameError)
 	// ipv4only.arpa's addresses point back to it.
 	name170, _ := dns.ReverseAddr("64:ff9b::192.0.0.170")
-	wantAnswer(t, ask(t, r, name170, dns.TypePTR, nil), dns.RcodeSuccess,
-		name170+" 300 IN CNAME 170.0.0.192.in-addr.arpa.", "170.0.0.192.in-addr.arpa. 300 IN PTR ipv4only.arpa.")
+	wantAnswer(t, ask(t, r, name170, dns.TypePTR, nil), dns.RcodeSuccess, name170+" 300 IN PTR ipv4only.arpa.")
 }
 
 func TestIPv4OnlyArpa(t *testing.T) {
@@ -417,7 +415,7 @@ func TestEDNSAndTruncation(t *testing.T) {
 	// Without EDNS: no OPT, 512 bytes, TC.
 	in := askAt(t, srv, "udp", "big.example", dns.TypeAAAA, nil)
 	in.Compress = true // as it came: Len is then the size on the wire
-	if !in.Truncated || in.IsEdns0() != nil || in.Len() > 512 {
+	if !in.Truncated || in.IsEdns0() != nil || in.Len() > 512 || len(in.Answer) != 0 {
 		t.Errorf("no EDNS: TC %v, OPT %v, %d bytes", in.Truncated, in.IsEdns0(), in.Len())
 	}
 	// With a 4096-byte buffer: our 1232 bytes at most, OPT with our size.

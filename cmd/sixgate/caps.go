@@ -56,6 +56,11 @@ func capsNeeded(t *topo.Topology, unprivilegedPortStart int) []capNeed {
 	if t.Controller.HTTP.IsValid() {
 		bind("controller.http", t.Controller.HTTP.Port())
 	}
+	if d := t.DNS64; d != nil {
+		for i, a := range d.Listen {
+			bind(fmt.Sprintf("dns64.listen[%d]", i), a.Port())
+		}
+	}
 	if s := t.Splice46; s != nil && s.Mode == topo.DataPathPort && len(s.Ports) > 0 {
 		needs = append(needs, capNeed{capNetRaw, "splice46.ports", s.Ports[0].Line, "engine ports need"})
 	}

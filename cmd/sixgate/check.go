@@ -66,6 +66,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, ", %d with backends from DNS", fromDNS)
 		}
 	}
+	if d := t.DNS64; d != nil {
+		fmt.Fprintf(stdout, ", DNS64 on %d addresses with %d upstreams in %s", len(d.Listen), len(d.Upstreams), d.Prefix)
+	}
 	fmt.Fprintln(stdout)
 	return 0
 }
