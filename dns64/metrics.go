@@ -8,6 +8,7 @@ type metrics struct {
 	synthesized      prometheus.Counter
 	upstreamFailures *prometheus.CounterVec
 	rateLimited      prometheus.Counter
+	cacheHits        prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -27,6 +28,9 @@ func newMetrics() *metrics {
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sixgate_dns64_rate_limited_total", Help: "DNS64 queries dropped (UDP) or refused (TCP) by the per-client rate limit.",
 		}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sixgate_dns64_cache_hits_total", Help: "DNS64 queries answered from the cache.",
+		}),
 	}
 }
 
@@ -36,5 +40,5 @@ func (r *Resolver) Collectors() []prometheus.Collector {
 	for _, t := range []string{"udp", "tcp"} {
 		m.queries.WithLabelValues(t)
 	}
-	return []prometheus.Collector{m.queries, m.responses, m.synthesized, m.upstreamFailures, m.rateLimited}
+	return []prometheus.Collector{m.queries, m.responses, m.synthesized, m.upstreamFailures, m.rateLimited, m.cacheHits}
 }

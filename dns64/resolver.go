@@ -32,12 +32,16 @@ type Config struct {
 	Rate       float64
 	Burst      int
 	MaxClients int
+	// CacheSize bounds the answers kept (default 65536; negative: no
+	// cache).
+	CacheSize int
 }
 
 // Defaults of Config.
 const (
 	DefaultTimeout    = 2 * time.Second
 	DefaultMaxClients = 65536
+	DefaultCacheSize  = 65536
 )
 
 // DefaultExclude is the exclusion set when none is given: IPv4-mapped
@@ -60,13 +64,14 @@ type exchangeFunc func(ctx context.Context, m *dns.Msg, upstream netip.AddrPort,
 type Resolver struct {
 	cfg      atomic.Pointer[Config]
 	limit    *limiter
+	cache    *cache
 	metrics  *metrics
 	exchange exchangeFunc
 }
 
 // New returns a resolver for cfg.
 func New(cfg Config) (*Resolver, error) {
-	r := &Resolver{limit: newLimiter(), metrics: newMetrics(), exchange: exchangeUDPThenTCP}
+	r := &Resolver{limit: newLimiter(), cache: newCache(), metrics: newMetrics(), exchange: exchangeUDPThenTCP}
 	if err := r.SetConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -93,8 +98,14 @@ func (r *Resolver) SetConfig(cfg Config) error {
 	if cfg.Rate < 0 || (cfg.Rate > 0 && cfg.Burst < 1) {
 		return fmt.Errorf("dns64: rate %v with burst %d", cfg.Rate, cfg.Burst)
 	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
 	r.limit.configure(cfg.Rate, cfg.Burst, cfg.MaxClients)
+	// Answers cached under the old configuration (another prefix,
+	// other upstreams) are forgotten.
 	r.cfg.Store(&cfg)
+	r.cache.reset(max(cfg.CacheSize, 0))
 	return nil
 }
 
@@ -155,6 +166,12 @@ func (r *Resolver) Answer(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg 
 	q := req.Question[0]
 	cfg := r.cfg.Load()
 	a := asker{r: r, cfg: cfg, rd: req.RecursionDesired, cd: req.CheckingDisabled, do: do}
+	key := keyOf(q, a.rd, a.cd, a.do)
+	now := time.Now()
+	if out := r.cache.get(key, now); out != nil {
+		r.metrics.cacheHits.Inc()
+		return finish(out, req, tcp, false)
+	}
 	var out *dns.Msg
 	local := false
 	switch {
@@ -172,6 +189,9 @@ func (r *Resolver) Answer(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg 
 		out = a.ptr(ctx, q)
 	default:
 		out = a.forward(ctx, q)
+	}
+	if !local {
+		r.cache.put(key, out, now)
 	}
 	return finish(out, req, tcp, local)
 }
