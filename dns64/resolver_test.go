@@ -518,8 +518,10 @@ func TestLimiterBounded(t *testing.T) {
 		t.Fatalf("%d clients kept, bound 100", len(l.clients))
 	}
 	c := netip.MustParseAddr("192.0.2.1")
-	if !l.allow(c, now) || !l.allow(c, now) || l.allow(c, now) {
-		t.Error("burst of 2 not enforced")
+	for i, want := range []bool{true, true, false} {
+		if got := l.allow(c, now); got != want {
+			t.Errorf("query %d of a burst of 2: allowed %v", i+1, got)
+		}
 	}
 	if !l.allow(c, now.Add(time.Second)) {
 		t.Error("bucket did not refill")

@@ -18,7 +18,9 @@ type DNS64 struct {
 	Burst     int
 	// MaxClients bounds the clients whose rate is tracked.
 	MaxClients int
-	Line       int
+	// CacheSize bounds the answers cached (0: no cache).
+	CacheSize int
+	Line      int
 }
 
 // Defaults of the dns64 section (docs/configuration.md).
@@ -26,6 +28,7 @@ const (
 	DefaultDNS64Timeout    = 2 * time.Second
 	DefaultDNS64Rate       = 100
 	DefaultDNS64MaxClients = 65536
+	DefaultDNS64CacheSize  = 65536
 )
 
 type fileDNS64 struct {
@@ -39,6 +42,7 @@ type fileDNS64 struct {
 	Rate       string    `yaml:"rate"`
 	Burst      int       `yaml:"burst"`
 	MaxClients int       `yaml:"max_clients"`
+	CacheSize  string    `yaml:"cache_size"`
 }
 
 // DNS64Prefix is the prefix the resolver synthesizes in: the one written,
@@ -183,6 +187,18 @@ func (b *builder) buildDNS64(f *fileDNS64, nat64 netip.Prefix) {
 		d.MaxClients = DefaultDNS64MaxClients
 	default:
 		d.MaxClients = f.MaxClients
+	}
+	switch f.CacheSize {
+	case "":
+		d.CacheSize = DefaultDNS64CacheSize
+	case "off":
+		d.CacheSize = 0
+	default:
+		v, err := parseUint(f.CacheSize, 1, 1<<24)
+		if err != nil {
+			b.p.add(path+".cache_size", "%v, or off", err)
+		}
+		d.CacheSize = int(v)
 	}
 	if b.p.count == errs {
 		b.t.DNS64 = d

@@ -28,6 +28,7 @@ func TestDNS64Alone(t *testing.T) {
 		Rate:       DefaultDNS64Rate,
 		Burst:      2 * DefaultDNS64Rate,
 		MaxClients: DefaultDNS64MaxClients,
+		CacheSize:  DefaultDNS64CacheSize,
 		Line:       1,
 	}
 	if !reflect.DeepEqual(d, want) {
@@ -48,12 +49,13 @@ dns64:
   timeout: 500ms
   rate: "off"
   max_clients: 10
+  cache_size: "off"
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := tp.DNS64
-	if len(d.Exclude) != 0 || d.Rate != 0 || d.Timeout != 500*time.Millisecond || d.MaxClients != 10 || d.Prefix.Bits() != 48 {
+	if len(d.Exclude) != 0 || d.Rate != 0 || d.Timeout != 500*time.Millisecond || d.MaxClients != 10 || d.Prefix.Bits() != 48 || d.CacheSize != 0 {
 		t.Errorf("%+v", d)
 	}
 }
@@ -81,6 +83,7 @@ func TestDNS64Errors(t *testing.T) {
   rate: "-1"
   burst: -1
   max_clients: -3
+  cache_size: "lots"
 `))
 	var list Errors
 	if !errors.As(err, &list) {
@@ -98,6 +101,7 @@ func TestDNS64Errors(t *testing.T) {
 		`t.yaml:7: dns64.rate: malformed number "-1" (want 1 to 1073741824), or off`,
 		`t.yaml:8: dns64.burst: burst must be positive`,
 		`t.yaml:9: dns64.max_clients: max_clients must be positive`,
+		`t.yaml:10: dns64.cache_size: malformed number "lots" (want 1 to 16777216), or off`,
 	}
 	var got []string
 	for _, e := range list {

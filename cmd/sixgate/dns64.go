@@ -38,7 +38,16 @@ func resolverConfig(d *topo.DNS64) dns64.Config {
 	return dns64.Config{
 		Upstreams: d.Upstreams, Prefix: d.Prefix, Exclude: d.Exclude, Timeout: d.Timeout,
 		Rate: float64(d.Rate), Burst: d.Burst, MaxClients: d.MaxClients,
+		CacheSize: cacheSize(d.CacheSize),
 	}
+}
+
+// cacheSize turns the section's 0 (no cache) into the resolver's -1.
+func cacheSize(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // start opens the sockets of the section.
