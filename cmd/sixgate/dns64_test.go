@@ -126,4 +126,3 @@ func wantPrefix(t *testing.T, addr, want string) {
 		t.Errorf("%s: %v, want %s first", addr, in.Answer, want)
 	}
 }
-
