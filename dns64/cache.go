@@ -22,6 +22,7 @@ type cacheKey struct {
 
 type cacheEntry struct {
 	msg     *dns.Msg // the answer before finish: no OPT, no question
+	cfg     *Config  // the configuration it was resolved with
 	stored  time.Time
 	expires time.Time
 }
@@ -51,12 +52,12 @@ func (c *cache) reset(max int) {
 	clear(c.entries)
 }
 
-// get returns a copy of the answer stored for k with its TTLs counted
-// down, or nil.
-func (c *cache) get(k cacheKey, now time.Time) *dns.Msg {
+// get returns a copy of the answer stored for k under cfg with its TTLs
+// counted down, or nil.
+func (c *cache) get(k cacheKey, cfg *Config, now time.Time) *dns.Msg {
 	c.mu.Lock()
 	e, ok := c.entries[k]
-	if ok && !now.Before(e.expires) {
+	if ok && (!now.Before(e.expires) || e.cfg != cfg) {
 		delete(c.entries, k)
 		ok = false
 	}
@@ -76,12 +77,12 @@ func (c *cache) get(k cacheKey, now time.Time) *dns.Msg {
 }
 
 // put stores a copy of m, when it is an answer that may be kept.
-func (c *cache) put(k cacheKey, m *dns.Msg, now time.Time) {
+func (c *cache) put(k cacheKey, m *dns.Msg, cfg *Config, now time.Time) {
 	ttl, ok := cacheTTL(m)
 	if !ok || ttl == 0 {
 		return
 	}
-	e := &cacheEntry{msg: m.Copy(), stored: now, expires: now.Add(time.Duration(min(ttl, maxCacheTTL)) * time.Second)}
+	e := &cacheEntry{msg: m.Copy(), cfg: cfg, stored: now, expires: now.Add(time.Duration(min(ttl, maxCacheTTL)) * time.Second)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.max == 0 {

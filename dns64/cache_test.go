@@ -16,20 +16,24 @@ func TestCacheCountsDown(t *testing.T) {
 	q := dns.Question{Name: "V4.example.", Qtype: dns.TypeAAAA, Qclass: dns.ClassINET}
 	m := new(dns.Msg)
 	m.Answer = []dns.RR{mustRR(t, "v4.example. 300 IN AAAA 64:ff9b::c629:4"), mustRR(t, "v4.example. 100 IN AAAA 64:ff9b::c629:5")}
-	c.put(keyOf(q, true, false, false), m, now)
+	cfg := &Config{}
+	c.put(keyOf(q, true, false, false), m, cfg, now)
 	q.Name = "v4.EXAMPLE."
-	got := c.get(keyOf(q, true, false, false), now.Add(40*time.Second))
+	got := c.get(keyOf(q, true, false, false), cfg, now.Add(40*time.Second))
 	if got == nil || got.Answer[0].Header().Ttl != 260 || got.Answer[1].Header().Ttl != 60 {
 		t.Fatalf("after 40 s: %v", got)
 	}
 	if m.Answer[0].Header().Ttl != 300 {
 		t.Error("the stored answer was changed")
 	}
-	if c.get(keyOf(q, true, false, true), now) != nil {
+	if c.get(keyOf(q, true, false, true), cfg, now) != nil {
 		t.Error("hit with another DO bit")
 	}
-	if c.get(keyOf(q, true, false, false), now.Add(100*time.Second)) != nil {
+	if c.get(keyOf(q, true, false, false), cfg, now.Add(100*time.Second)) != nil {
 		t.Error("hit after the smallest TTL")
+	}
+	if c.get(keyOf(q, true, false, false), &Config{}, now) != nil {
+		t.Error("hit under another configuration")
 	}
 	// Negative answers for the SOA's negative TTL; failures never.
 	neg := new(dns.Msg)
@@ -46,7 +50,7 @@ func TestCacheCountsDown(t *testing.T) {
 		t.Error("SERVFAIL kept")
 	}
 	for i := range 10 {
-		c.put(cacheKey{name: string(rune('a' + i))}, m, now)
+		c.put(cacheKey{name: string(rune('a' + i))}, m, cfg, now)
 	}
 	if len(c.entries) > 2 {
 		t.Errorf("%d entries, bound 2", len(c.entries))

@@ -103,7 +103,8 @@ func (r *Resolver) SetConfig(cfg Config) error {
 	}
 	r.limit.configure(cfg.Rate, cfg.Burst, cfg.MaxClients)
 	// Answers cached under the old configuration (another prefix,
-	// other upstreams) are forgotten.
+	// other upstreams) are forgotten: an entry is only served under
+	// the configuration it was resolved with.
 	r.cfg.Store(&cfg)
 	r.cache.reset(max(cfg.CacheSize, 0))
 	return nil
@@ -114,17 +115,8 @@ func (r *Resolver) Config() Config { return *r.cfg.Load() }
 
 // ServeDNS answers one query; it implements dns.Handler.
 func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	tcp := false
-	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
-		tcp = true
-	}
-	transport := "udp"
-	if tcp {
-		transport = "tcp"
-	}
-	r.metrics.queries.WithLabelValues(transport).Inc()
-	if !r.limit.allow(clientOf(w.RemoteAddr()), time.Now()) {
-		r.metrics.rateLimited.Inc()
+	_, tcp := w.RemoteAddr().(*net.TCPAddr)
+	if !r.admit(clientOf(w.RemoteAddr()), tcp) {
 		// Over UDP the source may be forged: say nothing. Over TCP
 		// the client is real and is told.
 		if tcp && len(req.Question) == 1 {
@@ -134,44 +126,85 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 		return
 	}
-	cfg := r.cfg.Load()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*len(cfg.Upstreams)+1)*cfg.Timeout)
-	defer cancel()
-	out := r.Answer(ctx, req, tcp)
-	if out == nil {
-		return
+	out, ok := r.quick(req, tcp)
+	if !ok {
+		out = r.resolve(req, tcp)
 	}
-	r.metrics.responses.WithLabelValues(dns.RcodeToString[out.Rcode]).Inc()
-	_ = w.WriteMsg(out)
+	if out != nil {
+		r.metrics.response(out.Rcode)
+		_ = w.WriteMsg(out)
+	}
+}
+
+// admit counts a query from client and takes a token from its bucket.
+func (r *Resolver) admit(client netip.Addr, tcp bool) bool {
+	if tcp {
+		r.metrics.queriesTCP.Inc()
+	} else {
+		r.metrics.queriesUDP.Inc()
+	}
+	if !r.limit.allow(client, time.Now()) {
+		r.metrics.rateLimited.Inc()
+		return false
+	}
+	return true
 }
 
 // Answer returns the reply to req, sized for its transport, or nil when
-// req deserves none (it is itself a response).
+// req deserves none (it is itself a response). It does not count the
+// query nor apply the rate limit.
 func (r *Resolver) Answer(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
+	if out, ok := r.quick(req, tcp); ok {
+		return out
+	}
+	return r.answer(ctx, req, tcp)
+}
+
+// quick answers what needs no upstream: a malformed query, or one whose
+// answer is in the cache. ok is false when the upstreams must be asked
+// (resolve).
+func (r *Resolver) quick(req *dns.Msg, tcp bool) (out *dns.Msg, ok bool) {
 	if req.Response {
-		return nil
+		return nil, true
 	}
 	if req.Opcode != dns.OpcodeQuery {
-		return finish(errorReply(dns.RcodeNotImplemented), req, tcp, false)
+		return finish(errorReply(dns.RcodeNotImplemented), req, tcp, false), true
 	}
 	if len(req.Question) != 1 {
-		return finish(errorReply(dns.RcodeFormatError), req, tcp, false)
+		return finish(errorReply(dns.RcodeFormatError), req, tcp, false), true
 	}
 	opt := req.IsEdns0()
 	if opt != nil && opt.Version() != 0 {
 		// RFC 6891 section 6.1.3: only version 0 is known.
-		return finish(errorReply(dns.RcodeBadVers), req, tcp, false)
+		return finish(errorReply(dns.RcodeBadVers), req, tcp, false), true
 	}
+	do := opt != nil && opt.Do()
+	cfg := r.cfg.Load()
+	if hit := r.cache.get(keyOf(req.Question[0], req.RecursionDesired, req.CheckingDisabled, do), cfg, time.Now()); hit != nil {
+		r.metrics.cacheHits.Inc()
+		return finish(hit, req, tcp, false), true
+	}
+	return nil, false
+}
+
+// resolve answers a query quick could not, asking the upstreams within a
+// deadline that leaves each of them two tries.
+func (r *Resolver) resolve(req *dns.Msg, tcp bool) *dns.Msg {
+	cfg := r.cfg.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(2*len(cfg.Upstreams)+1)*cfg.Timeout)
+	defer cancel()
+	return r.answer(ctx, req, tcp)
+}
+
+// answer resolves a well-formed query that quick let through.
+func (r *Resolver) answer(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg {
+	opt := req.IsEdns0()
 	do := opt != nil && opt.Do()
 	q := req.Question[0]
 	cfg := r.cfg.Load()
 	a := asker{r: r, cfg: cfg, rd: req.RecursionDesired, cd: req.CheckingDisabled, do: do}
 	key := keyOf(q, a.rd, a.cd, a.do)
 	now := time.Now()
-	if out := r.cache.get(key, now); out != nil {
-		r.metrics.cacheHits.Inc()
-		return finish(out, req, tcp, false)
-	}
 	var out *dns.Msg
 	local := false
 	switch {
@@ -191,7 +224,7 @@ func (r *Resolver) Answer(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg 
 		out = a.forward(ctx, q)
 	}
 	if !local {
-		r.cache.put(key, out, now)
+		r.cache.put(key, out, cfg, now)
 	}
 	return finish(out, req, tcp, local)
 }
@@ -505,8 +538,7 @@ func finish(out, req *dns.Msg, tcp, authoritative bool) *dns.Msg {
 	return out
 }
 
-// clientOf is the rate limit's key for a client: its IPv4 address, or the
-// /64 of its IPv6 address (one host picks any address in its /64).
+// clientOf is clientKey of a socket address.
 func clientOf(a net.Addr) netip.Addr {
 	var ip netip.Addr
 	switch a := a.(type) {
@@ -515,6 +547,12 @@ func clientOf(a net.Addr) netip.Addr {
 	case *net.TCPAddr:
 		ip, _ = netip.AddrFromSlice(a.IP)
 	}
+	return clientKey(ip)
+}
+
+// clientKey is the rate limit's key for a client: its IPv4 address, or the
+// /64 of its IPv6 address (one host picks any address in its /64).
+func clientKey(ip netip.Addr) netip.Addr {
 	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)

@@ -452,7 +452,9 @@ func TestFailover(t *testing.T) {
 	}
 	defer silent.Close()
 	failing := newFakeUpstream(t, testSOA)
+	failing.mu.Lock()
 	failing.rcode = dns.RcodeServerFailure
+	failing.mu.Unlock()
 	good := newFakeUpstream(t, testSOA, "v4.example. 3000 IN A 198.41.0.4")
 	silentAddr := netip.MustParseAddrPort(silent.LocalAddr().String())
 	r := newTestResolver(t, Config{Upstreams: []netip.AddrPort{silentAddr, failing.addr, good.addr}, Timeout: 200 * time.Millisecond})

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -123,7 +124,7 @@ func freeUDP(t *lab.T) int {
 }
 
 func unboundConf(dir string, port int) string {
-	return fmt.Sprintf("server:\n  interface: 127.0.0.1\n  port: %d\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: %q\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 0\n  do-ip6: no\n  access-control: 127.0.0.0/8 allow\n  num-threads: 1\n", port, dir)
+	return fmt.Sprintf("server:\n  interface: 127.0.0.1\n  port: %d\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: %q\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 0\n  do-ip6: no\n  access-control: 127.0.0.0/8 allow\n  num-threads: %d\n", port, dir, runtime.NumCPU())
 }
 
 func runUnboundConf(t *lab.T, bin, dir, conf string) int {
