@@ -11,7 +11,7 @@ type metrics struct {
 	responses              *prometheus.CounterVec
 	// byRcode are the responses counters of the RCODEs of RFC 1035 and
 	// RFC 2136 (0 to 10), looked up once.
-	byRcode [11]prometheus.Counter
+	byRcode          [11]prometheus.Counter
 	synthesized      prometheus.Counter
 	upstreamFailures *prometheus.CounterVec
 	rateLimited      prometheus.Counter
