@@ -36,9 +36,12 @@ type cache struct {
 	mu      sync.Mutex
 	max     int
 	entries map[cacheKey]*cacheEntry
+	wire    map[wireKey]*wireEntry // packed replies, for the UDP fast path
 }
 
-func newCache() *cache { return &cache{entries: map[cacheKey]*cacheEntry{}} }
+func newCache() *cache {
+	return &cache{entries: map[cacheKey]*cacheEntry{}, wire: map[wireKey]*wireEntry{}}
+}
 
 func keyOf(q dns.Question, rd, cd, do bool) cacheKey {
 	return cacheKey{name: strings.ToLower(q.Name), qtype: q.Qtype, qclass: q.Qclass, rd: rd, cd: cd, dnssec: do}
@@ -50,6 +53,7 @@ func (c *cache) reset(max int) {
 	defer c.mu.Unlock()
 	c.max = max
 	clear(c.entries)
+	clear(c.wire)
 }
 
 // get returns a copy of the answer stored for k under cfg with its TTLs

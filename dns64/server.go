@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // maxPending bounds the UDP queries waiting on the upstreams at once, per
@@ -73,59 +75,132 @@ func Listen(addrs []netip.AddrPort, r *Resolver) (*Server, error) {
 	return s, nil
 }
 
-// serveUDP reads queries from pc until it is closed. pending holds a slot
+// batchConn reads and writes several datagrams per system call
+// (recvmmsg and sendmmsg on Linux).
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// batchSize is the datagrams read or written per system call.
+const batchSize = 32
+
+// maxQuery is the largest query read; a larger datagram is dropped
+// (queries are a question and an OPT record: a few hundred bytes).
+const maxQuery = 4096
+
+// serveUDP reads queries from pc until it is closed, a batch at a time,
+// and writes the answers it has at once as a batch. pending holds a slot
 // for each query under way upstream.
 func serveUDP(pc *net.UDPConn, r *Resolver, pending chan struct{}) {
-	buf := make([]byte, dns.MaxMsgSize)
-	out := make([]byte, 0, dns.MaxMsgSize)
+	var bc batchConn = ipv4.NewPacketConn(pc)
+	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		bc = ipv6.NewPacketConn(pc)
+	}
+	in := make([]ipv4.Message, batchSize)
+	replies := make([][]byte, batchSize)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, maxQuery)}
+		replies[i] = make([]byte, 0, dns.MaxMsgSize)
+	}
+	out := make([]ipv4.Message, 0, batchSize)
 	for {
-		n, from, err := pc.ReadFromUDPAddrPort(buf)
+		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		req := new(dns.Msg)
-		if err := req.Unpack(buf[:n]); err != nil {
-			r.metrics.malformed.Inc()
-			if reply := formErr(buf[:n]); reply != nil {
-				_, _ = pc.WriteToUDPAddrPort(reply, from)
+		cfg := r.cfg.Load()
+		now := time.Now()
+		out = out[:0]
+		for i := range n {
+			m := &in[i]
+			from, ok := m.Addr.(*net.UDPAddr)
+			if !ok || m.N == maxQuery {
+				continue
 			}
-			continue
+			reply := serveDatagram(pc, r, pending, m.Buffers[0][:m.N], from.AddrPort(), cfg, now, replies[i][:0])
+			if len(reply) > 0 {
+				replies[i] = reply
+				out = append(out, ipv4.Message{Buffers: [][]byte{reply}, Addr: m.Addr})
+			}
 		}
-		if !r.admit(clientKey(from.Addr()), false) {
-			continue
+		for len(out) > 0 {
+			k, err := bc.WriteBatch(out, 0)
+			if err != nil || k == 0 {
+				break
+			}
+			out = out[k:]
 		}
-		if reply, ok := r.quick(req, false); ok {
-			out = writeUDP(pc, r, reply, from, out)
-			continue
-		}
-		select {
-		case pending <- struct{}{}:
-		default:
-			r.metrics.dropped.Inc()
-			continue
-		}
-		go func() {
-			defer func() { <-pending }()
-			writeUDP(pc, r, r.resolve(req, false), from, nil)
-		}()
 	}
 }
 
-// writeUDP packs reply into buf and sends it to, returning buf for reuse.
-func writeUDP(pc *net.UDPConn, r *Resolver, reply *dns.Msg, to netip.AddrPort, buf []byte) []byte {
+// serveDatagram answers one datagram: the reply appended to buf when it
+// is ready at once (from the cache, or an error), else nothing, and the
+// query goes to a goroutine of its own that replies when the upstreams
+// have answered.
+func serveDatagram(pc *net.UDPConn, r *Resolver, pending chan struct{}, pkt []byte, from netip.AddrPort, cfg *Config, now time.Time, buf []byte) []byte {
+	wq, plain := parseQuery(pkt)
+	if plain {
+		if !r.admit(clientKey(from.Addr()), false) {
+			return nil
+		}
+		if out, rcode, hit := r.cache.wireGet(&wq, pkt, cfg, now, buf); hit {
+			r.metrics.cacheHits.Inc()
+			r.metrics.response(rcode)
+			return out
+		}
+	}
+	req := new(dns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		r.metrics.malformed.Inc()
+		return append(buf, formErr(pkt)...)
+	}
+	if !plain && !r.admit(clientKey(from.Addr()), false) {
+		return nil
+	}
+	var keep *wireQuery
+	if plain {
+		keep = &wq
+	}
+	if reply, ok := r.quick(req, false); ok {
+		return pack(r, reply, buf, keep, cfg, now)
+	}
+	select {
+	case pending <- struct{}{}:
+	default:
+		r.metrics.dropped.Inc()
+		return nil
+	}
+	go func() {
+		defer func() { <-pending }()
+		if b := pack(r, r.resolve(req, false), nil, keep, cfg, time.Now()); len(b) > 0 {
+			_, _ = pc.WriteToUDPAddrPort(b, from)
+		}
+	}()
+	return nil
+}
+
+// pack appends reply to buf, counting it. With keep, the packed reply is
+// kept for the fast path when it may be cached, tagged with cfg, the
+// configuration in force before it was resolved.
+func pack(r *Resolver, reply *dns.Msg, buf []byte, keep *wireQuery, cfg *Config, now time.Time) []byte {
 	if reply == nil {
-		return buf
+		return nil
 	}
 	r.metrics.response(reply.Rcode)
 	b, err := reply.PackBuffer(buf)
 	if err != nil {
-		return buf
+		return nil
 	}
-	_, _ = pc.WriteToUDPAddrPort(b, to)
-	return b[:0]
+	if keep != nil && !reply.Authoritative {
+		if ttl, ok := cacheTTL(reply); ok {
+			r.cache.wirePut(keep, b, reply.Rcode, ttl, cfg, now)
+		}
+	}
+	return b
 }
 
 // formErr is the FORMERR reply to a query that does not unpack, when its
