@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -315,4 +316,103 @@ dns64:
 	if code := d.Stop(); code != 0 {
 		t.Errorf("sixgate exited with %d after SIGTERM:\n%s", code, d.Logs())
 	}
+}
+
+// TestDNS64FromTheFabric: a host on the fabric queries the resolver at an
+// address the sixgate machine has on the fabric, an Open vSwitch internal
+// port declared as a host in the topology (docs/dns64.md, "Reaching it
+// from the fabric"), over UDP and TCP.
+func TestDNS64FromTheFabric(t *testing.T) {
+	ovs.Require(t)
+	unbound := requireUnbound(t)
+	bin := ovs.BuildSixgate(t)
+	upPort, ctlPort := freeUDPPort(t), freePort(t)
+	startDNS64Upstream(t, unbound, upPort)
+
+	br := ovs.NewBridge(t, "sgd64", 0xd6, fmt.Sprintf("tcp:127.0.0.1:%d", ctlPort))
+	h1 := ovs.AddNetns(t, br, "sgd64-h1", 1, "00:00:0a:00:00:01", "2001:db8:d6::1/64")
+	const iface = "sgd64dns"
+	exec.Command("ip", "link", "del", iface).Run()
+	ovs.Run(t, "ovs-vsctl", "add-port", br.Name, iface, "--", "set", "interface", iface, "type=internal", "ofport_request=5")
+	t.Cleanup(func() { exec.Command("ovs-vsctl", "--timeout=5", "--if-exists", "del-port", iface).Run() })
+	ovs.Run(t, "ip", "link", "set", iface, "address", "00:00:0a:00:00:35")
+	ovs.Run(t, "sysctl", "-qw", "net.ipv6.conf."+iface+".accept_dad=0", "net.ipv6.conf."+iface+".accept_ra=0")
+	ovs.Run(t, "ethtool", "-K", iface, "tx", "off")
+	ovs.Run(t, "ip", "link", "set", iface, "up")
+	ovs.Run(t, "ip", "addr", "add", "2001:db8:d6::53/64", "dev", iface, "nodad")
+
+	config := filepath.Join(t.TempDir(), "fabric.yaml")
+	cfg := fmt.Sprintf(`controller: {listen: "tcp:127.0.0.1:%d", http: "off"}
+switches: [{name: s1, dpid: "0xd6"}]
+hosts:
+  - {name: h1, switch: s1, port: 1, mac: "00:00:0a:00:00:01", ipv6: ["2001:db8:d6::1/64"]}
+  - {name: resolver, switch: s1, port: 5, mac: "00:00:0a:00:00:35", ipv6: ["2001:db8:d6::53/64"]}
+dns64:
+  listen: ["[2001:db8:d6::53]:53"]
+  upstream: ["127.0.0.1:%d"]
+  prefix: "64:ff9b::/96"
+`, ctlPort, upPort)
+	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := ovs.StartSixgate(t, bin, "-config", config)
+	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
+		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
+	}
+	// A query from the host, over UDP then TCP, with Python's sockets
+	// (the host has no DNS tools); the answer comes back as hex.
+	const query = `
+import socket, struct, sys
+name, tcp = sys.argv[1], sys.argv[2] == "tcp"
+q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", 28, 1)
+if tcp:
+    s = socket.create_connection(("2001:db8:d6::53", 53), timeout=3)
+    s.sendall(struct.pack(">H", len(q)) + q)
+    n = struct.unpack(">H", s.recv(2))[0]
+    r = b""
+    while len(r) < n:
+        r += s.recv(n - len(r))
+else:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(q, ("2001:db8:d6::53", 53))
+    r = s.recv(4096)
+print(r.hex())
+`
+	for _, transport := range []string{"udp", "tcp"} {
+		var out string
+		var err error
+		if !ovs.Wait(10*time.Second, func() bool {
+			out, err = h1.Output(5*time.Second, "", "python3", "-c", query, "v4.dns64.test", transport)
+			return err == nil
+		}) {
+			t.Fatalf("%s query from h1: %v: %s\n%s", transport, err, out, d.Logs())
+		}
+		b, err := hex.DecodeString(strings.TrimSpace(out))
+		if err != nil {
+			t.Fatalf("%s: %q: %v", transport, out, err)
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			t.Fatalf("%s: %v", transport, err)
+		}
+		got := records(m)
+		want := "v4.dns64.test. in aaaa 64:ff9b::c629:4; v4.dns64.test. in aaaa 64:ff9b::c629:5"
+		if m.Id != 0x4242 || m.Rcode != dns.RcodeSuccess || got != want {
+			t.Errorf("%s: id %#x %s [%s], want [%s]", transport, m.Id, dns.RcodeToString[m.Rcode], got, want)
+		}
+	}
+}
+
+// records lists an answer section as "name class type rdata", sorted.
+func records(m *dns.Msg) string {
+	var out []string
+	for _, rr := range m.Answer {
+		rr = dns.Copy(rr)
+		rr.Header().Ttl = 0
+		out = append(out, strings.Replace(strings.ToLower(strings.Join(strings.Fields(rr.String()), " ")), " 0 in ", " in ", 1))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
 }
