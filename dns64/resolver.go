@@ -210,8 +210,8 @@ func (r *Resolver) answer(ctx context.Context, req *dns.Msg, tcp bool) *dns.Msg 
 	switch {
 	case q.Qclass != dns.ClassINET:
 		out = a.forward(ctx, q)
-	case isIPv4OnlyArpa(q.Name) || isIPv4OnlyReverse(q.Name):
-		out, local = a.ipv4OnlyArpa(ctx, q), true
+	case (isIPv4OnlyArpa(q.Name) || isIPv4OnlyReverse(q.Name)) && !isIPv4OnlyDS(q):
+		out, local = a.ipv4OnlyArpa(q), true
 	case q.Qtype == dns.TypeAAAA && do && req.CheckingDisabled:
 		// RFC 6147 section 5.5: a validating client gets the data as
 		// it is, to validate itself.
@@ -452,7 +452,7 @@ func (a *asker) ptr(ctx context.Context, q dns.Question) *dns.Msg {
 	target := inAddrArpa(v4)
 	var in *dns.Msg
 	if isIPv4OnlyReverse(target) {
-		in = a.ipv4OnlyArpa(ctx, dns.Question{Name: target, Qtype: dns.TypePTR, Qclass: dns.ClassINET})
+		in = a.ipv4OnlyArpa(dns.Question{Name: target, Qtype: dns.TypePTR, Qclass: dns.ClassINET})
 	} else {
 		var err error
 		if in, err = a.query(ctx, target, dns.TypePTR, dns.ClassINET); err != nil {

@@ -387,6 +387,10 @@ func TestIPv4OnlyArpa(t *testing.T) {
 	if n := up.queries.Load(); n != 0 {
 		t.Errorf("%d queries went upstream", n)
 	}
+	// DS belongs to the parent zone: asked upstream, not authoritative.
+	if in := ask(t, r, "ipv4only.arpa", dns.TypeDS, nil); in.Authoritative || up.queries.Load() != 1 {
+		t.Errorf("DS: AA %v, %d upstream queries", in.Authoritative, up.queries.Load())
+	}
 }
 
 func TestDNSSECPassThrough(t *testing.T) {

@@ -1,7 +1,6 @@
 package dns64
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"strings"
@@ -33,13 +32,15 @@ func isIPv4OnlyReverse(name string) bool {
 	return strings.EqualFold(name, "170.0.0.192.in-addr.arpa.") || strings.EqualFold(name, "171.0.0.192.in-addr.arpa.")
 }
 
-// ipv4OnlyArpa answers a query for ipv4only.arpa, a name under it, or one
-// of its two reverse names. A DS query is the parent zone's business
-// and is forwarded.
-func (a *asker) ipv4OnlyArpa(ctx context.Context, q dns.Question) *dns.Msg {
-	if q.Qtype == dns.TypeDS && strings.EqualFold(q.Name, ipv4OnlyName) {
-		return a.forward(ctx, q)
-	}
+// isIPv4OnlyDS reports a DS query for ipv4only.arpa: the parent zone's
+// business, forwarded like any other query.
+func isIPv4OnlyDS(q dns.Question) bool {
+	return q.Qtype == dns.TypeDS && strings.EqualFold(q.Name, ipv4OnlyName)
+}
+
+// ipv4OnlyArpa answers a query for ipv4only.arpa (DS apart), a name under
+// it, or one of its two reverse names.
+func (a *asker) ipv4OnlyArpa(q dns.Question) *dns.Msg {
 	out := new(dns.Msg)
 	hdr := func(t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: q.Name, Rrtype: t, Class: dns.ClassINET, Ttl: ipv4OnlyTTL}
