@@ -6,9 +6,9 @@ import (
 )
 
 // The UDP fast path reads plain queries from their bytes and answers them
-// from a cache of packed replies, patching the id, the question (its case,
-// RFC 0x20 style randomization included) and the TTLs, without decoding or
-// encoding a message. Anything it does not recognise goes to the full
+// from a cache of packed replies, patching the id, the question (as the
+// client wrote it, letter case randomized against spoofing included) and
+// the TTLs, without decoding or encoding a message. Anything it does not recognise goes to the full
 // decoder.
 
 // wireQuery is what the fast path reads from a query.
