@@ -177,11 +177,11 @@ type Mapper struct {
 	// eamInPool6 says whether some EAM IPv6 prefix overlaps pool6; when
 	// none does, a pool6 address needs no EAM lookup.
 	eamInPool6 bool
-	eams      []eam
-	by4       lpm4
-	by6       lpm6
-	rfc6791v4 []netip.Prefix
-	rfc6791v6 []netip.Prefix
+	eams       []eam
+	by4        lpm4
+	by6        lpm6
+	rfc6791v4  []netip.Prefix
+	rfc6791v6  []netip.Prefix
 }
 
 // NewMapper validates and builds a Mapper. pool6 may be the zero Prefix
