@@ -159,7 +159,7 @@ func TestICMPv6Errors(t *testing.T) {
 func TestRFC4884(t *testing.T) {
 	tr := newTest(t, testConfig())
 	sent4 := udp4(t, v4(host6v4, host4, layers.IPProtocolUDP), 200)[:128] // quote cut at 128 bytes
-	ext := []byte{0x20, 0, 0, 0, 0, 8, 1, 1, 0xaa, 0xbb, 0xcc, 0xdd} // version 2, an object of 8 bytes
+	ext := []byte{0x20, 0, 0, 0, 0, 8, 1, 1, 0xaa, 0xbb, 0xcc, 0xdd}      // version 2, an object of 8 bytes
 	binary.BigEndian.PutUint16(ext[2:], ^packet.Sum(ext))
 	in := icmp4(t, router4, host6v4, 11, 0, 32<<16, append(append([]byte(nil), sent4...), ext...))
 	p := one(t, tr, in)
