@@ -17,10 +17,9 @@ type Translator struct {
 	c  counters
 	id atomic.Uint32
 
-	mu      sync.Mutex // guards the ICMP error token bucket
-	tokens  float64
-	refill  time.Time
-	limited bool
+	mu     sync.Mutex // guards the ICMP error token bucket
+	tokens float64
+	refill time.Time
 }
 
 // New validates c and returns a Translator.

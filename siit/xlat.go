@@ -333,9 +333,8 @@ func (p *Path) To4(out *packet.Batch, ip packet.IPv6, u packet.Upper, src4, dst4
 		}
 	}
 	b := out.Next(total+8, packet.IPv4Family, addrOf4(dst4))
-	l4 := len(data)
 	if proto == packet.ProtoICMPv6 {
-		l4 = packet.ICMPv6to4(b[packet.IPv4MinLen:], packet.ICMP(data), p.MTU4, p.MTU6, false, m)
+		l4 := packet.ICMPv6to4(b[packet.IPv4MinLen:], packet.ICMP(data), p.MTU4, p.MTU6, false, m)
 		if l4 == 0 {
 			out.Unnext()
 			return ICMPNotTranslated, 0
