@@ -89,3 +89,35 @@ func TestPassNotOurs(t *testing.T) {
 		t.Fatalf("verdict %v", v)
 	}
 }
+
+// TestConcurrent translates from several goroutines while the
+// configuration is replaced; run with -race.
+func TestConcurrent(t *testing.T) {
+	tr := newTest(t, testConfig())
+	pkts := [][]byte{tcp6(t, 100), tcp4(t, 100)}
+	h := v4(host4, host6v4, layers.IPProtocolUDP)
+	h.TTL = 1
+	pkts = append(pkts, serialize(t, h, &layers.UDP{SrcPort: 1, DstPort: 2}))
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			out := packet.NewBatch(4, packet.DefaultBufSize)
+			for i := range 2000 {
+				out.Reset()
+				tr.Handle(pkts[(g+i)%len(pkts)], out)
+			}
+		}()
+	}
+	for range 50 {
+		if err := tr.SetConfig(testConfig()); err != nil {
+			t.Error(err)
+		}
+	}
+	for range 4 {
+		<-done
+	}
+	if s := tr.Stats(); s.Translated4to6+s.Translated6to4 == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}

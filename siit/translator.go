@@ -20,6 +20,7 @@ type Translator struct {
 	mu     sync.Mutex // guards the ICMP error token bucket
 	tokens float64
 	refill time.Time
+	peers  [peerBuckets]peerBucket
 }
 
 // New validates c and returns a Translator.
@@ -259,10 +260,27 @@ func (q quoted) Quoted6to4(src, dst [16]byte, proto uint8, transport []byte) (sr
 	return src4, dst4, true
 }
 
-// allowError takes a token from the bucket that limits the ICMP errors the
-// translator originates, as Linux limits its own (icmp_msgs_per_sec,
-// icmp_msgs_burst).
-func (t *Translator) allowError(s *state) bool {
+// Linux's per-destination limit on the ICMP errors a host sends
+// (icmp_ratelimit, 1000 ms a token, XRLIM_BURST_FACTOR 6), kept here in a
+// fixed table of buckets indexed by a hash of the destination, so that it
+// costs no allocation; two destinations that share a bucket share a limit.
+const (
+	peerBuckets  = 1024
+	peerInterval = time.Second
+	peerBurst    = 6
+)
+
+type peerBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// allowError takes a token from the buckets that limit the ICMP errors
+// the translator originates, as Linux limits its own: one shared by all
+// (icmp_msgs_per_sec, icmp_msgs_burst) and one per destination, which
+// Fragmentation Needed and Packet Too Big are exempt from (path MTU
+// discovery must not stall).
+func (t *Translator) allowError(s *state, peer uint64, pmtu bool) bool {
 	rate := s.cfg.ICMPErrorRate
 	if rate < 0 {
 		return true
@@ -279,6 +297,19 @@ func (t *Translator) allowError(s *state) bool {
 	t.refill = now
 	if t.tokens < 1 {
 		return false
+	}
+	if !pmtu {
+		b := &t.peers[peer%peerBuckets]
+		if b.last.IsZero() {
+			b.tokens = peerBurst
+		} else if d := now.Sub(b.last); d > 0 {
+			b.tokens = min(peerBurst, b.tokens+float64(d)/float64(peerInterval))
+		}
+		b.last = now
+		if b.tokens < 1 {
+			return false
+		}
+		b.tokens--
 	}
 	t.tokens--
 	return true
@@ -297,7 +328,7 @@ func (t *Translator) sendError4(s *state, ip packet.IPv4, out *packet.Batch, typ
 	if src.IsUnspecified() || src.IsMulticast() || src.IsLoopback() || src == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return
 	}
-	if !t.allowError(s) {
+	if !t.allowError(s, uint64(binary.BigEndian.Uint32(ip[packet.IPv4Src:]))*0x9e3779b97f4a7c15>>32, typ == packet.ICMPv4DestUnreachable && code == packet.ICMPv4CodeFragNeeded) {
 		t.c.icmpRateLimited.Add(1)
 		return
 	}
@@ -329,7 +360,7 @@ func (t *Translator) sendError6(s *state, ip packet.IPv6, u packet.Upper, out *p
 	if src.IsUnspecified() || src.IsMulticast() || src.IsLoopback() {
 		return
 	}
-	if !t.allowError(s) {
+	if !t.allowError(s, hash16(ip.SrcPtr()), typ == packet.ICMPv6PacketTooBig) {
 		t.c.icmpRateLimited.Add(1)
 		return
 	}
