@@ -2,6 +2,7 @@ package siit
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -84,9 +85,15 @@ func TestPassNotOurs(t *testing.T) {
 	if v, _ := run(t, tr, in); v != packet.Pass {
 		t.Fatalf("verdict %v", v)
 	}
-	in = serialize(t, v4(host4, own4, layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2})
+	for _, dst := range []string{own4.String(), "224.0.0.251", "255.255.255.255"} {
+		in = serialize(t, v4(host4, netip.MustParseAddr(dst), layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2})
+		if v, _ := run(t, tr, in); v != packet.Pass {
+			t.Fatalf("to %s: verdict %v", dst, v)
+		}
+	}
+	in = serialize(t, v6(host6, netip.MustParseAddr("2001:db9::1"), layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2})
 	if v, _ := run(t, tr, in); v != packet.Pass {
-		t.Fatalf("verdict %v", v)
+		t.Fatalf("outside pool6: verdict %v", v)
 	}
 }
 
