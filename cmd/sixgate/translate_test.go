@@ -57,7 +57,7 @@ func tip6(src, dst net.IP, next layers.IPProtocol, hop uint8) *layers.IPv6 {
 	return &layers.IPv6{Version: 6, TrafficClass: 0x10, FlowLabel: 0xbeef, HopLimit: hop, NextHeader: next, SrcIP: src, DstIP: dst}
 }
 
-func writePcap(t *testing.T, link layers.LinkType, pkts []capture) []byte {
+func writePcap(t testing.TB, link layers.LinkType, pkts []capture) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := pcapgo.NewWriter(&b)
@@ -330,4 +330,24 @@ func TestTranslateErrors(t *testing.T) {
 	if code := translate([]string{"-config", "testdata/missing.yaml"}, nil, &errb, &errb); code != 1 {
 		t.Fatalf("missing file: exit %d", code)
 	}
+}
+
+// FuzzTranslateInput feeds arbitrary bytes to sixgate translate in both
+// framings: it must exit 0 or 1 with a message, never panic.
+func FuzzTranslateInput(f *testing.F) {
+	ok := []capture{{time.Unix(1, 0), []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 203, 0, 113, 9, 192, 0, 2, 5}}}
+	f.Add(writePcap(f, layers.LinkTypeRaw, ok), false)
+	f.Add(writePcap(f, layers.LinkTypeEthernet, ok), false)
+	f.Add([]byte{0, 20, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 203, 0, 113, 9, 192, 0, 2, 5}, true)
+	f.Fuzz(func(t *testing.T, in []byte, len16 bool) {
+		args := []string{"-config", translateConfig, "-clock", "packets"}
+		if len16 {
+			args = []string{"-config", translateConfig, "-framing", "len16"}
+		}
+		var out, errb bytes.Buffer
+		code := translate(args, bytes.NewReader(in), &out, &errb)
+		if code != 0 && code != 1 || code == 1 && errb.Len() == 0 {
+			t.Fatalf("exit %d, stderr %q", code, errb.String())
+		}
+	})
 }
