@@ -526,3 +526,28 @@ func TestSetConfigKeepsCounters(t *testing.T) {
 		t.Fatal("an empty configuration accepted")
 	}
 }
+
+// RFC 7915 §4.4 and §5.4: a packet dropped because its source has no
+// mapping is answered with Destination Unreachable, administratively
+// prohibited.
+func TestUntranslatableSource(t *testing.T) {
+	tr := newTest(t, testConfig())
+	stranger := netip.MustParseAddr("2001:db9::1")
+	v, outs := run(t, tr, udp6(t, v6(stranger, host4v6, layers.IPProtocolUDP), 10))
+	if v != packet.Drop {
+		t.Fatalf("verdict %v", v)
+	}
+	icmp6Error(t, outs, stranger, layers.ICMPv6TypeDestinationUnreachable, layers.ICMPv6CodeAdminProhibited)
+
+	c := testConfig()
+	c.Pool6 = netip.Prefix{} // EAM only: an IPv4 source outside it has no IPv6 form
+	tr = newTest(t, c)
+	v, outs = run(t, tr, udp4(t, v4(host4, host6v4, layers.IPProtocolUDP), 10))
+	if v != packet.Drop {
+		t.Fatalf("verdict %v", v)
+	}
+	icmp4Error(t, outs, host4, layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodeCommAdminProhibited)
+	if s := tr.Stats(); s.Drops4["untranslatable_source"] != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
