@@ -551,3 +551,28 @@ func TestUntranslatableSource(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// DCCP's checksum covers the pseudo-header like UDP's and is adjusted;
+// SCTP's does not, and its bytes go through unchanged.
+func TestOtherTransportChecksums(t *testing.T) {
+	tr := newTest(t, testConfig())
+	dccp := make([]byte, 16)
+	dccp[4] = 4 // data offset: 4 words
+	h6 := v6(host6, host4v6, 33)
+	in := serialize(t, h6, gopacket.Payload(dccp))
+	ip6 := packet.IPv6(in)
+	binary.BigEndian.PutUint16(in[40+6:], packet.Checksum(ip6.PseudoHeaderSum(33, 16), in[40:]))
+	_, outs := run(t, tr, in)
+	if len(outs) != 1 {
+		t.Fatal("not translated")
+	}
+	ip4 := packet.IPv4(outs[0].Data)
+	if !packet.ChecksumOK(ip4.PseudoHeaderSum(33, 16), ip4.Payload()) {
+		t.Fatal("DCCP checksum not adjusted")
+	}
+	sctp := serialize(t, v6(host6, host4v6, layers.IPProtocolSCTP), gopacket.Payload(dccp))
+	_, outs = run(t, tr, sctp)
+	if len(outs) != 1 || !bytes.Equal(packet.IPv4(outs[0].Data).Payload(), sctp[40:]) {
+		t.Fatal("SCTP changed")
+	}
+}
