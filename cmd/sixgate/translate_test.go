@@ -382,7 +382,7 @@ func TestTranslateTcpdump(t *testing.T) {
 		"ICMP echo request, id 7, seq 1",
 		"ICMP6, echo reply, id 7, seq 1",
 		"ICMP6, time exceeded in-transit",
-		"ICMP 203.0.113.9 unreachable - need to frag (mtu 1480)",
+		"ICMP 192.0.2.5 unreachable - need to frag (mtu 1480)",
 		"frag (0x00004242:0|1232)",
 		"frag (0x00004242:1232|248)",
 		"ICMP6, destination unreachable, unreachable port",
