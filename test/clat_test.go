@@ -1,0 +1,376 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/ndp"
+	"golang.org/x/sys/unix"
+
+	"github.com/sixgate/sixgate/clat"
+	"github.com/sixgate/sixgate/test/ovs"
+)
+
+// The CLAT test's addresses: an IPv6-only link between the host and the
+// router, an IPv4-only one between the router and the server, and two
+// NAT64 prefixes, each served by a TAYGA in the router.
+var (
+	clatPrefixA = netip.MustParsePrefix("2001:db8:64::/96")
+	clatPrefixB = netip.MustParsePrefix("2001:db8:6464::/96")
+)
+
+const (
+	clatHostMAC   = "02:00:00:00:c1:10"
+	clatRouterMAC = "02:00:00:00:c1:01"
+	clatServer4   = "198.51.100.2"
+)
+
+// clatNetns makes an empty namespace, removed with everything running
+// in it when t ends.
+func clatNetns(t *testing.T, name string) *ovs.Netns {
+	t.Helper()
+	exec.Command("ip", "netns", "del", name).Run()
+	ovs.Run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() {
+		out, _ := exec.Command("ip", "netns", "pids", name).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			if p, err := strconv.Atoi(pid); err == nil {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+		exec.Command("ip", "netns", "del", name).Run()
+	})
+	n := &ovs.Netns{Name: name}
+	n.Run(t, "ip", "link", "set", "lo", "up")
+	return n
+}
+
+// inNetns runs fn on a thread moved into namespace name; sockets fn opens
+// stay in that namespace.
+func inNetns(t *testing.T, name string, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := os.Open("/var/run/netns/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("setns %s: %v", name, err)
+	}
+	defer func() {
+		// A thread that cannot go back stays locked and dies with
+		// the goroutine.
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	fn()
+}
+
+// raSender sends router advertisements from the router's eth0.
+type raSender struct {
+	ns  string
+	c   *ndp.Conn
+	mac net.HardwareAddr
+}
+
+func newRASender(t *testing.T, ns string) *raSender {
+	t.Helper()
+	var s raSender
+	inNetns(t, ns, func() {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := ndp.Listen(ifi, ndp.LinkLocal)
+		if err != nil {
+			t.Fatalf("ndp.Listen in %s: %v", ns, err)
+		}
+		s = raSender{ns: ns, c: c, mac: ifi.HardwareAddr}
+	})
+	t.Cleanup(func() { s.c.Close() })
+	return &s
+}
+
+// send advertises the router as a default router with the given PREF64
+// options.
+func (s *raSender) send(t *testing.T, prefs ...*ndp.PREF64) {
+	t.Helper()
+	ra := &ndp.RouterAdvertisement{
+		CurrentHopLimit: 64,
+		RouterLifetime:  30 * time.Minute,
+		Options:         []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: s.mac}},
+	}
+	for _, p := range prefs {
+		ra.Options = append(ra.Options, p)
+	}
+	// In the router's namespace: the zone of the destination names
+	// the interface there.
+	var err error
+	inNetns(t, s.ns, func() { err = s.c.WriteTo(ra, nil, netip.IPv6LinkLocalAllNodes()) })
+	if err != nil {
+		t.Fatalf("send router advertisement: %v", err)
+	}
+}
+
+// nftCounter reads a named counter's packets in the router.
+func nftCounter(t *testing.T, r *ovs.Netns, name string) int {
+	t.Helper()
+	out := r.Run(t, "nft", "list", "counter", "ip6", "clattest", name)
+	m := regexp.MustCompile(`packets (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("counter %s: %s", name, out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+func sysctls(t *testing.T, n *ovs.Netns, keys ...string) string {
+	t.Helper()
+	var args []string
+	for _, k := range keys {
+		args = append(args, "net.ipv6.conf.eth0."+k)
+	}
+	return n.Run(t, append([]string{"sysctl"}, args...)...)
+}
+
+// waitFor polls cond every 50 ms until it holds or within passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !ovs.Wait(within, cond) {
+		t.Fatalf("%s: not within %v", what, within)
+	}
+}
+
+// TestCLAT runs `sixgate clat` on an IPv6-only host whose router is a
+// NAT64 (TAYGA and nftables masquerade) toward an IPv4-only server: ping,
+// curl and iperf3 reach the server over the configured prefix, over the
+// one a router advertisement announces, and over the configured one
+// again once the router withdraws its own; SIGTERM leaves the host as it
+// was.
+func TestCLAT(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the CLAT test needs root")
+		}
+		t.Skip("the CLAT test needs root (set CI=true to fail instead)")
+	}
+	requireTools(t, "ip", "ethtool", "tayga", "nft", "iperf3", "curl", "ping", "sysctl")
+	start := time.Now()
+	bin := ovs.BuildSixgate(t)
+	server := filepath.Join(t.TempDir(), "demoserver")
+	if out, err := exec.Command("go", "build", "-o", server, "./demoserver").CombinedOutput(); err != nil {
+		t.Fatalf("build demoserver: %v: %s", err, out)
+	}
+
+	id := strconv.Itoa(os.Getpid() % 100000)
+	h, r, s := clatNetns(t, "clh"+id), clatNetns(t, "clr"+id), clatNetns(t, "cls"+id)
+	ovs.Run(t, "ip", "link", "add", "eth0", "netns", h.Name, "type", "veth", "peer", "name", "eth0", "netns", r.Name)
+	ovs.Run(t, "ip", "link", "add", "eth1", "netns", r.Name, "type", "veth", "peer", "name", "eth0", "netns", s.Name)
+	// The resolver of the host namespace: nothing listens there, so
+	// RFC 7050 discovery fails at once.
+	etc := "/etc/netns/" + h.Name
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(etc) })
+	if err := os.WriteFile(etc+"/resolv.conf", []byte("nameserver ::1\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	h.Run(t, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0", "net.ipv6.conf.eth0.accept_ra=1", "net.ipv6.conf.eth0.forwarding=0", "net.ipv6.conf.eth0.proxy_ndp=0")
+	h.Run(t, "ip", "link", "set", "eth0", "address", clatHostMAC)
+	h.Run(t, "ip", "addr", "add", "2001:db8:c1a7::10/64", "dev", "eth0", "nodad")
+	r.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1", "net.ipv4.ip_forward=1", "net.ipv6.conf.eth0.accept_dad=0")
+	r.Run(t, "ip", "link", "set", "eth0", "address", clatRouterMAC)
+	r.Run(t, "ip", "addr", "add", "2001:db8:c1a7::1/64", "dev", "eth0", "nodad")
+	r.Run(t, "ip", "addr", "add", "198.51.100.1/24", "dev", "eth1")
+	s.Run(t, "ip", "addr", "add", clatServer4+"/24", "dev", "eth0")
+	for _, n := range []struct {
+		ns   *ovs.Netns
+		devs []string
+	}{{h, []string{"eth0"}}, {r, []string{"eth0", "eth1"}}, {s, []string{"eth0"}}} {
+		for _, d := range n.devs {
+			// veth leaves checksums to the receiver otherwise, and the
+			// translators read the packets before any stack would.
+			n.ns.Run(t, "ethtool", "-K", d, "tx", "off")
+			n.ns.Run(t, "ip", "link", "set", d, "up")
+		}
+	}
+	s.Run(t, "ip", "route", "add", "default", "via", "198.51.100.1")
+
+	// The NAT64: one TAYGA per prefix, each mapping IPv6 sources to a
+	// pool of its own, then masquerade toward the server.
+	for i, p := range []netip.Prefix{clatPrefixA, clatPrefixB} {
+		dev := fmt.Sprintf("nat64%c", 'a'+i)
+		dir := t.TempDir()
+		conf := ovs.WriteFile(t, dev+".conf", fmt.Sprintf("tun-device %s\nipv4-addr 192.168.%d.1\nprefix %s\ndynamic-pool 192.168.%d.0/24\ndata-dir %s\n", dev, 64+i, p, 64+i, dir))
+		r.Start(t, "tayga", "-n", "-c", conf)
+		waitFor(t, 5*time.Second, "TAYGA's "+dev, func() bool {
+			_, err := r.Output(time.Second, "", "ip", "link", "show", dev)
+			return err == nil
+		})
+		r.Run(t, "ip", "link", "set", dev, "up")
+		r.Run(t, "ip", "route", "add", fmt.Sprintf("192.168.%d.0/24", 64+i), "dev", dev)
+		r.Run(t, "ip", "route", "add", p.String(), "dev", dev)
+	}
+	r.Run(t, "nft", "-f", ovs.WriteFile(t, "clat.nft", `
+table ip clattest {
+	chain post { type nat hook postrouting priority 100; oifname "eth1" masquerade; }
+}
+table ip6 clattest {
+	counter a {}
+	counter b {}
+	chain forward_count {
+		type filter hook forward priority 0;
+		ip6 daddr `+clatPrefixA.String()+` counter name "a";
+		ip6 daddr `+clatPrefixB.String()+` counter name "b";
+	}
+}
+`))
+	s.Start(t, server, "-name", "v4server", "-line", "", "-http", ":8080", "-https", "")
+	s.Start(t, "iperf3", "-s", "-B", clatServer4)
+	r.Start(t, "iperf3", "-s", "-B", "2001:db8:c1a7::1")
+
+	before := map[string]string{
+		"sysctls": sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"),
+		"links":   h.Run(t, "ip", "-o", "link", "show"),
+		"routes":  h.Run(t, "ip", "-4", "route", "show", "table", "all"),
+		"proxy":   h.Run(t, "ip", "-6", "neigh", "show", "proxy"),
+		"addrs":   h.Run(t, "ip", "-o", "addr", "show"),
+	}
+
+	// Start with prefix B configured; no router advertisement yet.
+	d := h.Start(t, bin, "clat", "-uplink", "eth0", "-tun", "clat0", "-pref64", clatPrefixB.String(), "-log-level", "debug")
+	waitFor(t, 10*time.Second, "IPv4 default route through clat0", func() bool {
+		out, _ := h.Output(time.Second, "", "ip", "-4", "route", "show", "default")
+		return strings.Contains(out, "dev clat0") && strings.Contains(out, "mtu 1260")
+	})
+	if out := h.Run(t, "ip", "-4", "addr", "show", "dev", "clat0"); !strings.Contains(out, "inet 192.0.0.1/29") {
+		t.Errorf("clat0 addresses:\n%s", out)
+	}
+	mac, _ := net.ParseMAC(clatHostMAC)
+	clat6 := clat.DeriveAddress(netip.MustParsePrefix("2001:db8:c1a7::10/64"), mac, "eth0")
+	if out := h.Run(t, "ip", "-6", "neigh", "show", "proxy"); !strings.Contains(out, clat6.String()+" dev eth0 proxy") {
+		t.Errorf("no proxy entry for %s on eth0:\n%s", clat6, out)
+	}
+	if got, want := sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"), "net.ipv6.conf.eth0.accept_ra = 2\nnet.ipv6.conf.eth0.forwarding = 1\nnet.ipv6.conf.eth0.proxy_ndp = 1\n"; got != want {
+		t.Errorf("uplink sysctls while running:\n%s\nwant\n%s", got, want)
+	}
+
+	waitFor(t, 5*time.Second, "the router's link-local address", func() bool {
+		out, _ := r.Output(time.Second, "", "ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
+		return strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative")
+	})
+	ra := newRASender(t, r.Name)
+	// The host learns its IPv6 default route from the advertisements:
+	// the CLAT's accept_ra=2 keeps that working with forwarding on.
+	ra.send(t)
+	waitFor(t, 5*time.Second, "IPv6 default route from the router advertisement", func() bool {
+		out, _ := h.Output(time.Second, "", "ip", "-6", "route", "show", "default")
+		return strings.Contains(out, "dev eth0")
+	})
+
+	ping := func(step string) {
+		t.Helper()
+		if out, err := h.Output(10*time.Second, "", "ping", "-c", "3", "-i", "0.2", "-W", "2", clatServer4); err != nil {
+			t.Fatalf("%s: ping %s: %v\n%s\nclat:\n%s", step, clatServer4, err, out, d.Logs())
+		}
+	}
+	a0, b0 := nftCounter(t, r, "a"), nftCounter(t, r, "b")
+	ping("configured prefix")
+	if a, b := nftCounter(t, r, "a"), nftCounter(t, r, "b"); a != a0 || b < b0+3 {
+		t.Errorf("configured prefix B: counters a %d->%d, b %d->%d", a0, a, b0, b)
+	}
+
+	// A router advertisement with PREF64 A: the CLAT moves to it.
+	ra.send(t, &ndp.PREF64{Prefix: clatPrefixA, Lifetime: 10 * time.Minute})
+	waitFor(t, 5*time.Second, "prefix A from the router advertisement", func() bool {
+		return strings.Contains(d.Logs(), `prefix="`+clatPrefixA.String()+`" source=ra`)
+	})
+	a0, b0 = nftCounter(t, r, "a"), nftCounter(t, r, "b")
+	ping("prefix from the router advertisement")
+	if out, err := h.Output(10*time.Second, "", "curl", "-sS", "--max-time", "5", "http://"+clatServer4+":8080/"); err != nil || !strings.HasPrefix(out, "v4server: Host "+clatServer4+":8080 from 198.51.100.1") {
+		t.Errorf("curl: %v: %q", err, out)
+	}
+	const n = 2_000_000
+	if out, err := h.Output(10*time.Second, "", "curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{size_download}", fmt.Sprintf("http://%s:8080/bytes?n=%d", clatServer4, n)); err != nil || out != strconv.Itoa(n) {
+		t.Errorf("curl of %d bytes: %v: %q", n, err, out)
+	}
+	clatBps := iperf(t, h, clatServer4)
+	nativeBps := iperf(t, h, "2001:db8:c1a7::1")
+	t.Logf("iperf3: %.0f Mbit/s through the CLAT and TAYGA, %.0f Mbit/s native IPv6 to the router (ratio %.2f)", clatBps/1e6, nativeBps/1e6, clatBps/nativeBps)
+	if a, b := nftCounter(t, r, "a"), nftCounter(t, r, "b"); a < a0+3 || b != b0 {
+		t.Errorf("prefix A: counters a %d->%d, b %d->%d", a0, a, b0, b)
+	}
+
+	// The router withdraws A: back to the configured B.
+	ra.send(t, &ndp.PREF64{Prefix: clatPrefixA, Lifetime: 0})
+	waitFor(t, 5*time.Second, "back to the configured prefix", func() bool {
+		return strings.Count(d.Logs(), `prefix="`+clatPrefixB.String()+`" source=flag`) == 2
+	})
+	a0, b0 = nftCounter(t, r, "a"), nftCounter(t, r, "b")
+	ping("configured prefix after the withdrawal")
+	if a, b := nftCounter(t, r, "a"), nftCounter(t, r, "b"); a != a0 || b < b0+3 {
+		t.Errorf("after withdrawal: counters a %d->%d, b %d->%d", a0, a, b0, b)
+	}
+
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("sixgate clat exited %d on SIGTERM\n%s", code, d.Logs())
+	}
+	after := map[string]string{
+		"sysctls": sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"),
+		"links":   h.Run(t, "ip", "-o", "link", "show"),
+		"routes":  h.Run(t, "ip", "-4", "route", "show", "table", "all"),
+		"proxy":   h.Run(t, "ip", "-6", "neigh", "show", "proxy"),
+		"addrs":   h.Run(t, "ip", "-o", "addr", "show"),
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s after SIGTERM:\n%s\nbefore:\n%s", k, after[k], v)
+		}
+	}
+	if !strings.Contains(d.Logs(), "CLAT stopped") {
+		t.Errorf("no closing line with the counters:\n%s", d.Logs())
+	}
+	t.Logf("took %v", time.Since(start).Round(100*time.Millisecond))
+}
+
+// iperf runs a 2-second iperf3 test from the host to server and returns
+// the receiver's throughput in bit/s.
+func iperf(t *testing.T, h *ovs.Netns, server string) float64 {
+	t.Helper()
+	out, err := h.Output(15*time.Second, "", "iperf3", "-c", server, "-t", "2", "-J")
+	if err != nil {
+		t.Fatalf("iperf3 -c %s: %v\n%s", server, err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.End.SumReceived.BitsPerSecond <= 0 {
+		t.Fatalf("iperf3 -c %s: %v\n%s", server, err, out)
+	}
+	return res.End.SumReceived.BitsPerSecond
+}
