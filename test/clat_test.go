@@ -165,7 +165,8 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // curl and iperf3 reach the server over the configured prefix, over the
 // one a router advertisement announces, and over the configured one
 // again once the router withdraws its own; SIGTERM leaves the host as it
-// was.
+// was. A second run without a configured prefix stops translating when
+// the router withdraws its prefix.
 func TestCLAT(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -350,6 +351,39 @@ table ip6 clattest {
 	}
 	if !strings.Contains(d.Logs(), "CLAT stopped") {
 		t.Errorf("no closing line with the counters:\n%s", d.Logs())
+	}
+
+	// Without a configured prefix, a withdrawal stops translation: the
+	// IPv4 default route goes, and IPv4 is unreachable at once.
+	d = h.Start(t, bin, "clat", "-uplink", "eth0")
+	waitFor(t, 10*time.Second, "the CLAT up with the default TUN name", func() bool {
+		return strings.Contains(d.Logs(), "CLAT up") && strings.Contains(d.Logs(), "tun=clat ")
+	})
+	if out := h.Run(t, "ip", "-4", "route", "show", "default"); out != "" {
+		t.Errorf("an IPv4 default route without a NAT64 prefix: %s", out)
+	}
+	ra.send(t, &ndp.PREF64{Prefix: clatPrefixA, Lifetime: 10 * time.Minute})
+	waitFor(t, 5*time.Second, "IPv4 default route for the advertised prefix", func() bool {
+		out, _ := h.Output(time.Second, "", "ip", "-4", "route", "show", "default")
+		return strings.Contains(out, "dev clat ")
+	})
+	ping("advertised prefix, nothing configured")
+	ra.send(t, &ndp.PREF64{Prefix: clatPrefixA, Lifetime: 0})
+	waitFor(t, 5*time.Second, "IPv4 default route gone after the withdrawal", func() bool {
+		out, err := h.Output(time.Second, "", "ip", "-4", "route", "show", "default")
+		return err == nil && out == ""
+	})
+	if out, err := h.Output(5*time.Second, "", "ping", "-c", "1", "-W", "1", clatServer4); err == nil || !strings.Contains(out, "unreachable") {
+		t.Errorf("ping without a NAT64 prefix: %v: %s", err, out)
+	}
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("sixgate clat exited %d on SIGTERM\n%s", code, d.Logs())
+	}
+	if got := sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"); got != before["sysctls"] {
+		t.Errorf("sysctls after the second run:\n%s", got)
+	}
+	if got := h.Run(t, "ip", "-o", "link", "show"); got != before["links"] {
+		t.Errorf("links after the second run:\n%s", got)
 	}
 	t.Logf("took %v", time.Since(start).Round(100*time.Millisecond))
 }
