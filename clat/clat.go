@@ -38,7 +38,11 @@ const (
 	// DefaultTUN is the TUN device's name when none is given.
 	DefaultTUN = "clat"
 
-	tunMTU         = 1500
+	tunMTU = 1500
+	// engineMTU4 is the IPv4 link MTU the translator assumes: the TUN
+	// takes packets of any size, and a segment GRO merged on the uplink
+	// is best handed to the host's stack whole.
+	engineMTU4     = 65535
 	lowestIPv6MTU  = 1280
 	expireInterval = 200 * time.Millisecond
 	dnsTimeout     = 5 * time.Second
@@ -341,7 +345,7 @@ func (c *clat) use(pfx netip.Prefix, src Source) error {
 	}
 	cfg := siitConfig(engineParams{
 		pref64: pfx, host4: HostIPv4, own4: EngineIPv4, clat6: c.clat6,
-		own6: c.own6, mtu4: tunMTU, mtu6: c.uplink.Attrs().MTU, lowest6: lowestIPv6MTU,
+		own6: c.own6, mtu4: engineMTU4, mtu6: c.uplink.Attrs().MTU, lowest6: lowestIPv6MTU,
 	})
 	c.mu.Lock()
 	var err error

@@ -220,11 +220,15 @@ func TestCLAT(t *testing.T) {
 
 	// The NAT64: one TAYGA per prefix, each mapping IPv6 sources to a
 	// pool of its own, then masquerade toward the server.
+	var taygaA *ovs.Daemon
 	for i, p := range []netip.Prefix{clatPrefixA, clatPrefixB} {
 		dev := fmt.Sprintf("nat64%c", 'a'+i)
 		dir := t.TempDir()
 		conf := ovs.WriteFile(t, dev+".conf", fmt.Sprintf("tun-device %s\nipv4-addr 192.168.%d.1\nprefix %s\ndynamic-pool 192.168.%d.0/24\ndata-dir %s\n", dev, 64+i, p, 64+i, dir))
-		r.Start(t, "tayga", "-n", "-c", conf)
+		tayga := r.Start(t, "tayga", "-n", "-c", conf)
+		if i == 0 {
+			taygaA = tayga
+		}
 		waitFor(t, 5*time.Second, "TAYGA's "+dev, func() bool {
 			_, err := r.Output(time.Second, "", "ip", "link", "show", dev)
 			return err == nil
@@ -316,9 +320,14 @@ table ip6 clattest {
 	if out, err := h.Output(10*time.Second, "", "curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{size_download}", fmt.Sprintf("http://%s:8080/bytes?n=%d", clatServer4, n)); err != nil || out != strconv.Itoa(n) {
 		t.Errorf("curl of %d bytes: %v: %q", n, err, out)
 	}
+	cpu0, tcpu0 := cpuTime(t, d.PID()), cpuTime(t, taygaA.PID())
 	clatBps := iperf(t, h, clatServer4)
+	clatRBps := iperf(t, h, clatServer4, "-R")
+	cpu, tcpu := cpuTime(t, d.PID())-cpu0, cpuTime(t, taygaA.PID())-tcpu0
 	nativeBps := iperf(t, h, "2001:db8:c1a7::1")
-	t.Logf("iperf3: %.0f Mbit/s through the CLAT and TAYGA, %.0f Mbit/s native IPv6 to the router (ratio %.2f)", clatBps/1e6, nativeBps/1e6, clatBps/nativeBps)
+	gb := (clatBps + clatRBps) * 2 / 8 / 1e9
+	t.Logf("iperf3: %.0f Mbit/s up, %.0f down through the CLAT and TAYGA; %.0f Mbit/s native IPv6 to the router (ratio %.2f); CPU per GB: sixgate clat %.2f s, TAYGA %.2f s (ratio %.2f)",
+		clatBps/1e6, clatRBps/1e6, nativeBps/1e6, clatBps/nativeBps, cpu.Seconds()/gb, tcpu.Seconds()/gb, cpu.Seconds()/tcpu.Seconds())
 	if a, b := nftCounter(t, r, "a"), nftCounter(t, r, "b"); a < a0+3 || b != b0 {
 		t.Errorf("prefix A: counters a %d->%d, b %d->%d", a0, a, b0, b)
 	}
@@ -390,9 +399,9 @@ table ip6 clattest {
 
 // iperf runs a 2-second iperf3 test from the host to server and returns
 // the receiver's throughput in bit/s.
-func iperf(t *testing.T, h *ovs.Netns, server string) float64 {
+func iperf(t *testing.T, h *ovs.Netns, server string, flags ...string) float64 {
 	t.Helper()
-	out, err := h.Output(15*time.Second, "", "iperf3", "-c", server, "-t", "2", "-J")
+	out, err := h.Output(15*time.Second, "", append([]string{"iperf3", "-c", server, "-t", "2", "-J"}, flags...)...)
 	if err != nil {
 		t.Fatalf("iperf3 -c %s: %v\n%s", server, err, out)
 	}
@@ -407,4 +416,20 @@ func iperf(t *testing.T, h *ovs.Netns, server string) float64 {
 		t.Fatalf("iperf3 -c %s: %v\n%s", server, err, out)
 	}
 	return res.End.SumReceived.BitsPerSecond
+}
+
+// cpuTime is the user and system time process pid has used
+// (/proc/PID/stat, fields 14 and 15, in clock ticks of 1/100 s).
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
