@@ -178,7 +178,7 @@ func (c *clat) setUp(u *undo) error {
 	if _, err := u.setSysctl(up, "proxy_ndp", "1"); err != nil {
 		return err
 	}
-	if err := u.addProxyNeighbor(link, c.clat6); err != nil {
+	if err := u.addProxyNeighbor(c.proxyNeighbor()); err != nil {
 		return err
 	}
 
@@ -216,6 +216,16 @@ func (c *clat) setUp(u *undo) error {
 	}
 	u.push("IPv4 default route", c.routeDown)
 	return nil
+}
+
+// proxyNeighbor is the proxy entry for the dedicated address.
+func (c *clat) proxyNeighbor() *netlink.Neigh {
+	return &netlink.Neigh{
+		LinkIndex: c.uplink.Attrs().Index,
+		Family:    netlink.FAMILY_V6,
+		Flags:     netlink.NTF_PROXY,
+		IP:        net.IP(c.clat6.AsSlice()),
+	}
 }
 
 // defaultRoute is the IPv4 default route through the TUN.
@@ -289,9 +299,7 @@ func (c *clat) serve(ctx context.Context) error {
 		c.logStats()
 	}()
 
-	if err := solicitRouters(c.ifi); err != nil {
-		c.log.WithError(err).Warn("no router solicitation sent")
-	}
+	c.solicit()
 	c.log.WithFields(logrus.Fields{"tun": c.tun.Name, "ipv4": tunPrefix}).Info("CLAT up")
 	if c.cfg.Ready != nil {
 		c.cfg.Ready()
@@ -299,17 +307,25 @@ func (c *clat) serve(ctx context.Context) error {
 
 	var prefixes Prefixes
 	prefixes.SetFlag(c.cfg.Pref64)
-	var inUse netip.Prefix
+	// rejected is a learnt prefix the translator refused: the one in
+	// use stays, and the refusal is logged once.
+	var inUse, rejected netip.Prefix
 	expiry := time.NewTimer(time.Hour)
 	defer expiry.Stop()
 	for {
 		now := time.Now()
 		pfx, src := prefixes.Current(now)
-		if pfx != inUse {
-			if err := c.use(pfx, src); err != nil {
+		if pfx != inUse && pfx != rejected {
+			err := c.use(pfx, src)
+			switch {
+			case err == nil:
+				inUse, rejected = pfx, netip.Prefix{}
+			case src == SourceRA || src == SourceDNS:
+				c.log.WithError(err).WithFields(logrus.Fields{"prefix": pfx, "source": src}).Error("NAT64 prefix refused")
+				rejected = pfx
+			default:
 				return err
 			}
-			inUse = pfx
 		}
 		if t, ok := prefixes.NextExpiry(); ok {
 			expiry.Reset(t.Sub(now))
@@ -385,6 +401,11 @@ func (c *clat) packetLoop(r reader, version byte, send *Sender, in *atomic.Uint6
 			if errors.Is(err, os.ErrClosed) {
 				return nil
 			}
+			if errors.Is(err, unix.ENETDOWN) {
+				// The uplink was set down; the packet socket
+				// receives again once it is up.
+				continue
+			}
 			return fmt.Errorf("read: %w", err)
 		}
 		if n == 0 || buf[0]>>4 != version {
@@ -452,24 +473,39 @@ func (c *clat) emit(out *packet.Batch, send *Sender) {
 }
 
 // userOptLoop passes the PREF64 options of the uplink's router
-// advertisements to obs until the netlink socket is closed.
+// advertisements to obs until the netlink socket is closed. When the
+// uplink comes back up it puts the proxy entry back (the kernel drops
+// proxy entries when an interface is set down) and solicits routers.
 func (c *clat) userOptLoop(ctx context.Context, obs chan<- observation) {
 	idx := c.uplink.Attrs().Index
+	running := true
 	for {
-		msgs, err := c.nl.Read()
+		msgs, links, err := c.nl.Read()
 		if errors.Is(err, os.ErrClosed) {
 			return
 		}
 		if errors.Is(err, unix.ENOBUFS) {
 			// Messages were lost; ask the routers again.
-			c.log.Warn("netlink: ND user options lost (ENOBUFS), soliciting routers")
-			if err := solicitRouters(c.ifi); err != nil {
-				c.log.WithError(err).Warn("no router solicitation sent")
-			}
+			c.log.Warn("netlink: messages lost (ENOBUFS), soliciting routers")
+			c.solicit()
 			continue
 		}
 		if err != nil {
-			c.log.WithError(err).Warn("netlink: ND user options")
+			c.log.WithError(err).Warn("netlink")
+		}
+		for _, l := range links {
+			if l.Ifindex != idx {
+				continue
+			}
+			up := l.Flags&unix.IFF_UP != 0 && l.Flags&unix.IFF_RUNNING != 0
+			if up && !running {
+				c.log.Info("uplink up again: proxy entry restored, soliciting routers")
+				if err := netlink.NeighSet(c.proxyNeighbor()); err != nil {
+					c.log.WithError(err).Error("proxy neighbor")
+				}
+				c.solicit()
+			}
+			running = up
 		}
 		for _, m := range msgs {
 			if m.Ifindex != idx || m.ICMPType != icmpv6RouterAdv {
@@ -487,6 +523,13 @@ func (c *clat) userOptLoop(ctx context.Context, obs chan<- observation) {
 				}
 			}
 		}
+	}
+}
+
+// solicit sends a router solicitation, logging a failure.
+func (c *clat) solicit() {
+	if err := solicitRouters(c.ifi); err != nil {
+		c.log.WithError(err).Warn("no router solicitation sent")
 	}
 }
 

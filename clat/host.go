@@ -124,19 +124,14 @@ func uplinkAddrs(link netlink.Link) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// addProxyNeighbor makes the kernel answer neighbor solicitations for a
-// on the uplink (ip -6 neigh replace proxy A dev UPLINK).
-func (u *undo) addProxyNeighbor(link netlink.Link, a netip.Addr) error {
-	n := &netlink.Neigh{
-		LinkIndex: link.Attrs().Index,
-		Family:    netlink.FAMILY_V6,
-		Flags:     netlink.NTF_PROXY,
-		IP:        net.IP(a.AsSlice()),
-	}
+// addProxyNeighbor adds the proxy entry n (ip -6 neigh replace proxy
+// ADDR dev UPLINK), so that the kernel answers neighbor solicitations
+// for its address.
+func (u *undo) addProxyNeighbor(n *netlink.Neigh) error {
 	if err := netlink.NeighSet(n); err != nil {
-		return fmt.Errorf("proxy neighbor %s on %s: %w", a, link.Attrs().Name, err)
+		return fmt.Errorf("proxy neighbor %s: %w", n.IP, err)
 	}
-	u.push("proxy neighbor "+a.String(), func() error {
+	u.push("proxy neighbor "+n.IP.String(), func() error {
 		err := netlink.NeighDel(n)
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
 			return nil

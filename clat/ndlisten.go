@@ -11,21 +11,22 @@ import (
 )
 
 // UserOptListener receives the ND user options the kernel passes on
-// from the router advertisements it accepts (RTNLGRP_ND_USEROPT). The
-// kernel hands them over only for an interface that accepts router
+// from the router advertisements it accepts (RTNLGRP_ND_USEROPT), and
+// the changes of state of the interfaces (RTNLGRP_LINK). The kernel
+// hands the options over only for an interface that accepts router
 // advertisements (accept_ra=1, or 2 with forwarding on).
 type UserOptListener struct {
 	f   *os.File
 	buf []byte
 }
 
-// ListenUserOpts subscribes to RTNLGRP_ND_USEROPT.
+// ListenUserOpts subscribes to RTNLGRP_ND_USEROPT and RTNLGRP_LINK.
 func ListenUserOpts() (*UserOptListener, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket: %w", err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1 << (rtnlgrpNDUserOpt - 1)}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1<<(rtnlgrpNDUserOpt-1) | 1<<(rtnlgrpLink-1)}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink bind to RTNLGRP_ND_USEROPT: %w", err)
 	}
@@ -33,12 +34,12 @@ func ListenUserOpts() (*UserOptListener, error) {
 }
 
 // Read waits for the next datagram from the kernel and decodes the user
-// option messages in it. Their options alias a buffer that the next Read
-// reuses.
-func (l *UserOptListener) Read() ([]UserOpt, error) {
+// option and link messages in it. The options alias a buffer that the
+// next Read reuses.
+func (l *UserOptListener) Read() ([]UserOpt, []LinkEvent, error) {
 	n, err := l.f.Read(l.buf)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return ParseNetlink(l.buf[:n])
 }

@@ -12,6 +12,9 @@ import (
 // Netlink constants for the ND user options that the kernel passes to
 // user space (linux/rtnetlink.h, linux/neighbour.h).
 const (
+	rtmNewLink       = 16 // RTM_NEWLINK
+	rtnlgrpLink      = 1  // RTNLGRP_LINK
+	ifInfoMsgLen     = 16 // struct ifinfomsg
 	rtmNewNDUserOpt  = 68 // RTM_NEWNDUSEROPT
 	rtnlgrpNDUserOpt = 20 // RTNLGRP_ND_USEROPT
 	ndUserOptSrcAddr = 1  // NDUSEROPT_SRCADDR
@@ -56,26 +59,51 @@ var (
 	errBadLength    = errors.New("clat: netlink message: length field out of bounds")
 )
 
-// ParseNetlink decodes the RTM_NEWNDUSEROPT messages in b, a buffer read
-// from a netlink socket (one or more messages back to back); messages of
-// other types are skipped. The options of the returned messages alias b.
-func ParseNetlink(b []byte) ([]UserOpt, error) {
-	var out []UserOpt
+// LinkEvent is an RTM_NEWLINK message: an interface's state now.
+//
+//	struct ifinfomsg {
+//	    unsigned char  ifi_family;
+//	    unsigned char  __ifi_pad;
+//	    unsigned short ifi_type;
+//	    int            ifi_index;
+//	    unsigned       ifi_flags;    // IFF_UP, IFF_RUNNING, ...
+//	    unsigned       ifi_change;
+//	};
+type LinkEvent struct {
+	Ifindex int
+	Flags   uint32
+}
+
+// ParseNetlink decodes the RTM_NEWNDUSEROPT and RTM_NEWLINK messages in
+// b, a buffer read from a netlink socket (one or more messages back to
+// back); messages of other types are skipped. The options of the
+// returned messages alias b.
+func ParseNetlink(b []byte) (opts []UserOpt, links []LinkEvent, err error) {
 	for len(b) > 0 {
 		if len(b) < nlmsgHdrLen {
-			return out, errShortNetlink
+			return opts, links, errShortNetlink
 		}
 		n := int(binary.NativeEndian.Uint32(b[0:4]))
 		typ := binary.NativeEndian.Uint16(b[4:6])
 		if n < nlmsgHdrLen || n > len(b) {
-			return out, errBadLength
+			return opts, links, errBadLength
 		}
-		if typ == rtmNewNDUserOpt {
+		switch typ {
+		case rtmNewNDUserOpt:
 			u, err := parseUserOpt(b[nlmsgHdrLen:n])
 			if err != nil {
-				return out, err
+				return opts, links, err
 			}
-			out = append(out, u)
+			opts = append(opts, u)
+		case rtmNewLink:
+			m := b[nlmsgHdrLen:n]
+			if len(m) < ifInfoMsgLen {
+				return opts, links, fmt.Errorf("clat: ifinfomsg: %w", io.ErrUnexpectedEOF)
+			}
+			links = append(links, LinkEvent{
+				Ifindex: int(int32(binary.NativeEndian.Uint32(m[4:8]))),
+				Flags:   binary.NativeEndian.Uint32(m[8:12]),
+			})
 		}
 		next := align4(n)
 		if next > len(b) {
@@ -83,7 +111,7 @@ func ParseNetlink(b []byte) ([]UserOpt, error) {
 		}
 		b = b[next:]
 	}
-	return out, nil
+	return opts, links, nil
 }
 
 func align4(n int) int { return (n + 3) &^ 3 }

@@ -61,14 +61,14 @@ func TestParseNetlinkPREF64(t *testing.T) {
 	// Another message type before it, and one after: skipped.
 	other := make([]byte, 20)
 	binary.NativeEndian.PutUint32(other[0:4], 20)
-	binary.NativeEndian.PutUint16(other[4:6], 16) // RTM_NEWLINK
+	binary.NativeEndian.PutUint16(other[4:6], 20) // RTM_NEWADDR
 	buf := append(append(append([]byte{}, other...), userOptMessage(7, icmpv6RouterAdv, router, opts)...), other...)
 
-	msgs, err := ParseNetlink(buf)
+	msgs, links, err := ParseNetlink(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 1 {
+	if len(msgs) != 1 || len(links) != 0 {
 		t.Fatalf("%d messages, want 1", len(msgs))
 	}
 	m := msgs[0]
@@ -85,6 +85,37 @@ func TestParseNetlinkPREF64(t *testing.T) {
 	}
 	if !reflect.DeepEqual(prefs, want) {
 		t.Errorf("PREF64s = %v, want %v", prefs, want)
+	}
+}
+
+// linkMessage builds an RTM_NEWLINK message with an IFLA_IFNAME
+// attribute, as the kernel sends on a change of state.
+func linkMessage(ifindex int, flags uint32) []byte {
+	b := make([]byte, nlmsgHdrLen+ifInfoMsgLen, nlmsgHdrLen+ifInfoMsgLen+12)
+	binary.NativeEndian.PutUint16(b[4:6], rtmNewLink)
+	m := b[nlmsgHdrLen:]
+	binary.NativeEndian.PutUint32(m[4:8], uint32(ifindex))
+	binary.NativeEndian.PutUint32(m[8:12], flags)
+	b = append(b, 9, 0, 3, 0, 'e', 't', 'h', '0', 0, 0, 0, 0) // IFLA_IFNAME "eth0"
+	binary.NativeEndian.PutUint32(b[0:4], uint32(len(b)))
+	return b
+}
+
+func TestParseNetlinkLink(t *testing.T) {
+	buf := append(linkMessage(3, 0x1003), linkMessage(4, 0x1002)...)
+	buf = append(buf, userOptMessage(3, icmpv6RouterAdv, netip.Addr{}, nil)...)
+	opts, links, err := ParseNetlink(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LinkEvent{{Ifindex: 3, Flags: 0x1003}, {Ifindex: 4, Flags: 0x1002}}
+	if !reflect.DeepEqual(links, want) || len(opts) != 1 || opts[0].Source.IsValid() {
+		t.Errorf("links %v, options %+v", links, opts)
+	}
+	short := linkMessage(3, 1)[:nlmsgHdrLen+8]
+	binary.NativeEndian.PutUint32(short[0:4], uint32(len(short)))
+	if _, _, err := ParseNetlink(short); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short ifinfomsg: %v", err)
 	}
 }
 
@@ -124,12 +155,12 @@ func TestPREF64Malformed(t *testing.T) {
 
 func TestParseNetlinkMalformed(t *testing.T) {
 	good := userOptMessage(2, icmpv6RouterAdv, netip.MustParseAddr("fe80::1"), pref64Option(t, netip.MustParsePrefix("64:ff9b::/96"), time.Minute))
-	if _, err := ParseNetlink(good); err != nil {
+	if _, _, err := ParseNetlink(good); err != nil {
 		t.Fatalf("good message: %v", err)
 	}
 	// Every truncation is refused: the netlink length no longer fits.
 	for n := 1; n < len(good); n++ {
-		if _, err := ParseNetlink(good[:n]); err == nil {
+		if _, _, err := ParseNetlink(good[:n]); err == nil {
 			t.Errorf("truncated to %d bytes: no error", n)
 		}
 	}
@@ -147,7 +178,7 @@ func TestParseNetlinkMalformed(t *testing.T) {
 			binary.NativeEndian.PutUint32(b[0:4], uint32(len(b)-8))
 		})[:len(good)-8],
 	} {
-		if _, err := ParseNetlink(b); err == nil {
+		if _, _, err := ParseNetlink(b); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -159,10 +190,11 @@ func TestParseNetlinkMalformed(t *testing.T) {
 func FuzzParseNetlink(f *testing.F) {
 	f.Add(userOptMessage(2, icmpv6RouterAdv, netip.MustParseAddr("fe80::1"), pref64Option(f, netip.MustParsePrefix("64:ff9b::/96"), time.Minute)))
 	f.Add(userOptMessage(2, icmpv6RouterAdv, netip.Addr{}, nil))
+	f.Add(linkMessage(2, 0x11043))
 	f.Add([]byte{})
 	f.Add(make([]byte, 16))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		msgs, _ := ParseNetlink(b)
+		msgs, _, _ := ParseNetlink(b)
 		for _, m := range msgs {
 			if len(m.Options) > len(b) {
 				t.Fatalf("options of %d bytes from %d", len(m.Options), len(b))

@@ -343,6 +343,26 @@ table ip6 clattest {
 		t.Errorf("after withdrawal: counters a %d->%d, b %d->%d", a0, a, b0, b)
 	}
 
+	// The uplink set down and up again: the kernel drops the proxy
+	// entry (and the host's addresses and routes) on the way down; the
+	// CLAT puts its entry back.
+	h.Run(t, "ip", "link", "set", "eth0", "down")
+	h.Run(t, "ip", "link", "set", "eth0", "up")
+	h.Run(t, "ip", "addr", "replace", "2001:db8:c1a7::10/64", "dev", "eth0", "nodad")
+	waitFor(t, 5*time.Second, "the proxy entry back after the uplink flapped", func() bool {
+		out, _ := h.Output(time.Second, "", "ip", "-6", "neigh", "show", "proxy")
+		return strings.Contains(out, clat6.String()+" dev eth0 proxy")
+	})
+	// The router forgets the address too, so the next ping needs the
+	// proxy entry's answer.
+	r.Run(t, "ip", "-6", "neigh", "flush", "dev", "eth0")
+	ra.send(t)
+	waitFor(t, 5*time.Second, "IPv6 default route again", func() bool {
+		out, _ := h.Output(time.Second, "", "ip", "-6", "route", "show", "default")
+		return strings.Contains(out, "dev eth0")
+	})
+	ping("after the uplink flapped")
+
 	if code := d.Stop(); code != 0 {
 		t.Fatalf("sixgate clat exited %d on SIGTERM\n%s", code, d.Logs())
 	}
