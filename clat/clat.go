@@ -71,7 +71,7 @@ type Stats struct {
 	ToUplink      atomic.Uint64 // IPv6 packets sent
 	ToHost        atomic.Uint64 // IPv4 packets written into the TUN
 	NoPrefix      atomic.Uint64 // packets dropped while no NAT64 prefix was known
-	EngineDropped atomic.Uint64 // packets the translator dropped
+	EngineDropped atomic.Uint64 // packets the translator did not translate (dropped, or not for it)
 	SendErrors    atomic.Uint64 // packets the kernel refused to send
 }
 
@@ -271,21 +271,22 @@ func (c *clat) serve(ctx context.Context) error {
 	dns := make(chan netip.Prefix, 1)
 	loopErr := make(chan error, 2)
 
-	sendTUN, err := NewSender(c.cfg.Uplink)
-	if err != nil {
-		return err
+	// A Sender each for the three goroutines that send: a Sender is
+	// not safe for concurrent use.
+	var senders [3]*Sender
+	for i := range senders {
+		s, err := NewSender(c.cfg.Uplink)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		senders[i] = s
 	}
-	defer sendTUN.Close()
-	sendUp, err := NewSender(c.cfg.Uplink)
-	if err != nil {
-		return err
-	}
-	defer sendUp.Close()
 
 	wg.Add(5)
-	go func() { defer wg.Done(); loopErr <- c.packetLoop(c.tun, 4, sendTUN, &c.stats.FromHost) }()
-	go func() { defer wg.Done(); loopErr <- c.packetLoop(c.recv, 6, sendUp, &c.stats.FromUplink) }()
-	go func() { defer wg.Done(); c.expireLoop(ctx, sendUp) }()
+	go func() { defer wg.Done(); loopErr <- c.packetLoop(c.tun, 4, senders[0], &c.stats.FromHost) }()
+	go func() { defer wg.Done(); loopErr <- c.packetLoop(c.recv, 6, senders[1], &c.stats.FromUplink) }()
+	go func() { defer wg.Done(); c.expireLoop(ctx, senders[2]) }()
 	go func() { defer wg.Done(); c.userOptLoop(ctx, obs) }()
 	go func() { defer wg.Done(); c.dnsLoop(ctx, dns) }()
 	defer func() {
@@ -307,6 +308,9 @@ func (c *clat) serve(ctx context.Context) error {
 
 	var prefixes Prefixes
 	prefixes.SetFlag(c.cfg.Pref64)
+	if !c.cfg.Pref64.IsValid() {
+		c.log.Info("no NAT64 prefix yet: waiting for router advertisements (PREF64) or DNS (ipv4only.arpa)")
+	}
 	// rejected is a learnt prefix the translator refused: the one in
 	// use stays, and the refusal is logged once.
 	var inUse, rejected netip.Prefix
