@@ -115,6 +115,9 @@ func (p *Path) To6(out *packet.Batch, ip packet.IPv4, src6, dst6 *[16]byte, m pa
 		return SourceRoute, 0
 	}
 	proto := ip.Protocol()
+	if proto == packet.ProtoICMPv6 {
+		return ICMPNotTranslated, 0 // ICMPv6 has no meaning over IPv4
+	}
 	data := ip.Payload()
 	fragOff, isFrag, df := ip.FragmentOffset(), ip.IsFragment(), ip.DontFragment()
 	if isFrag && fragOff == 0 && len(data) < 8 {
@@ -128,6 +131,11 @@ func (p *Path) To6(out *packet.Batch, ip packet.IPv4, src6, dst6 *[16]byte, m pa
 	// stay under 1280 bytes), everything else keeps its length.
 	l6 := len(data)
 	size := hdr + l6
+	if proto == packet.ProtoICMPv4 && len(data) > 0 && packet.IsICMPv4Error(data[0]) {
+		// An error is rebuilt within the IPv6 minimum MTU, whatever
+		// its size in IPv4.
+		size = min(size, packet.IPv6MinMTU)
+	}
 	if df && size > p.MTU6 {
 		return TooBig, p.MTU6 - (hdr - packet.IPv4MinLen)
 	}
@@ -276,6 +284,9 @@ func (p *Path) To4(out *packet.Batch, ip packet.IPv6, u packet.Upper, src4, dst4
 	end := packet.IPv6HeaderLen + int(ip.PayloadLength())
 	data := ip[u.Offset:end]
 	proto := u.Proto
+	if proto == packet.ProtoICMPv4 {
+		return ICMPNotTranslated, 0 // nor ICMPv4 over IPv6
+	}
 	fragOff, more, isFrag := 0, false, false
 	var id uint16
 	if u.Fragment != 0 {
@@ -289,6 +300,11 @@ func (p *Path) To4(out *packet.Batch, ip packet.IPv6, u packet.Upper, src4, dst4
 		return Malformed, 0
 	}
 	total := packet.IPv4MinLen + len(data)
+	if proto == packet.ProtoICMPv6 && len(data) > 0 && packet.IsICMPv6Error(data[0]) {
+		// An error is rebuilt within 576 bytes, whatever its size in
+		// IPv6.
+		total = min(total, packet.ICMPv4ErrorMax+packet.IPv4MinLen)
+	}
 	var flags uint16
 	if isFrag {
 		flags = uint16(fragOff/8) & packet.IPv4FragOffMask

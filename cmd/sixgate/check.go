@@ -53,7 +53,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	if t.SIIT != nil {
 		// The engine's own checks, as start-up and sixgate translate run them.
-		if _, err := siit.New(siit.ConfigFromTopo(t.SIIT)); err != nil {
+		if _, err := siit.New(siitConfig(t.SIIT)); err != nil {
 			fmt.Fprintf(stderr, "%s:%d: siit: %v\n", *config, t.SIIT.Line, err)
 			return 1
 		}

@@ -80,7 +80,7 @@ func translate(args []string, in io.Reader, out, stderr io.Writer) int {
 	}
 
 	x := &translator{}
-	cfg := siit.ConfigFromTopo(t.SIIT)
+	cfg := siitConfig(t.SIIT)
 	if *clock == "packets" {
 		cfg.Clock = x.packetTime
 	}
@@ -314,4 +314,21 @@ func len16Reader(in io.Reader) func() ([]byte, time.Time, error) {
 		}
 		return b, time.Time{}, checkIP(b)
 	}
+}
+
+// siitConfig is the engine's configuration for a siit section.
+func siitConfig(s *topo.SIIT) siit.Config {
+	c := siit.Config{
+		Pool6:                s.Pool6,
+		RFC6791v4:            s.RFC6791v4,
+		RFC6791v6:            s.RFC6791v6,
+		LowestIPv6MTU:        s.LowestIPv6MTU,
+		AmendUDPChecksumZero: s.AmendUDPChecksumZero,
+		IPv4:                 siit.Side{Address: s.IPv4.Address.Addr(), MTU: s.IPv4.MTU},
+		IPv6:                 siit.Side{Address: s.IPv6.Address.Addr(), MTU: s.IPv6.MTU},
+	}
+	for _, e := range s.EAM {
+		c.EAM = append(c.EAM, siit.EAM{IPv4: e.IPv4, IPv6: e.IPv6})
+	}
+	return c
 }
