@@ -311,22 +311,20 @@ func (c *clat) serve(ctx context.Context) error {
 	if !c.cfg.Pref64.IsValid() {
 		c.log.Info("no NAT64 prefix yet: waiting for router advertisements (PREF64) or DNS (ipv4only.arpa)")
 	}
-	// rejected is a learnt prefix the translator refused: the one in
-	// use stays, and the refusal is logged once.
-	var inUse, rejected netip.Prefix
+	var f follower
 	expiry := time.NewTimer(time.Hour)
 	defer expiry.Stop()
 	for {
 		now := time.Now()
 		pfx, src := prefixes.Current(now)
-		if pfx != inUse && pfx != rejected {
+		if f.changes(pfx) {
 			err := c.use(pfx, src)
 			switch {
 			case err == nil:
-				inUse, rejected = pfx, netip.Prefix{}
+				f.used(pfx)
 			case src == SourceRA || src == SourceDNS:
 				c.log.WithError(err).WithFields(logrus.Fields{"prefix": pfx, "source": src}).Error("NAT64 prefix refused")
-				rejected = pfx
+				f.refused(pfx)
 			default:
 				return err
 			}
@@ -350,6 +348,21 @@ func (c *clat) serve(ctx context.Context) error {
 		}
 	}
 }
+
+// follower remembers the prefix in use (the zero Prefix: none) and a
+// learnt one the translator refused, so that the one in use stays and
+// the refusal is logged once.
+type follower struct {
+	inUse, rejected netip.Prefix
+}
+
+// changes says whether pfx, the prefix chosen now, is to be put in use.
+func (f *follower) changes(pfx netip.Prefix) bool {
+	return pfx != f.inUse && !(f.rejected.IsValid() && pfx == f.rejected)
+}
+
+func (f *follower) used(pfx netip.Prefix)    { f.inUse, f.rejected = pfx, netip.Prefix{} }
+func (f *follower) refused(pfx netip.Prefix) { f.rejected = pfx }
 
 // use switches translation to prefix pfx, or stops it when pfx is the
 // zero Prefix: the engine gets the new prefix and the IPv4 default route
@@ -507,7 +520,7 @@ func (c *clat) userOptLoop(ctx context.Context, obs chan<- observation) {
 				if err := netlink.NeighSet(c.proxyNeighbor()); err != nil {
 					c.log.WithError(err).Error("proxy neighbor")
 				}
-				c.solicit()
+				go c.solicitWhenReady(ctx)
 			}
 			running = up
 		}
@@ -528,6 +541,24 @@ func (c *clat) userOptLoop(ctx context.Context, obs chan<- observation) {
 			}
 		}
 	}
+}
+
+// solicitWhenReady sends a router solicitation once the uplink has its
+// link-local address again, which it gets a moment after coming up:
+// a few tries, a little apart, until ctx ends.
+func (c *clat) solicitWhenReady(ctx context.Context) {
+	var err error
+	for range 10 {
+		if err = solicitRouters(c.ifi); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	c.log.WithError(err).Warn("no router solicitation sent")
 }
 
 // solicit sends a router solicitation, logging a failure.

@@ -146,3 +146,37 @@ func TestDiscoverPrefix(t *testing.T) {
 		t.Errorf("resolver error not carried: %v", err)
 	}
 }
+
+func TestFollower(t *testing.T) {
+	a := netip.MustParsePrefix("2001:db8:64::/96")
+	b := netip.MustParsePrefix("2001:db8:6464::/96")
+	var f follower
+	if f.changes(netip.Prefix{}) {
+		t.Error("none at start: a change")
+	}
+	if !f.changes(a) {
+		t.Error("A at start: no change")
+	}
+	f.used(a)
+	if f.changes(a) {
+		t.Error("A in use, A again: a change")
+	}
+	if !f.changes(netip.Prefix{}) {
+		t.Error("A in use, then none: no change")
+	}
+	f.refused(b)
+	if f.changes(b) {
+		t.Error("B refused, B again: a change")
+	}
+	// The withdrawal after a refusal still stops translation.
+	if !f.changes(netip.Prefix{}) {
+		t.Error("A in use, B refused, then none: no change")
+	}
+	f.used(netip.Prefix{})
+	if !f.changes(b) {
+		t.Error("none in use, B again after none: no change")
+	}
+	if f.changes(netip.Prefix{}) {
+		t.Error("none in use, none: a change")
+	}
+}

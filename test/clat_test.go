@@ -384,7 +384,7 @@ table ip6 clattest {
 
 	// Without a configured prefix, a withdrawal stops translation: the
 	// IPv4 default route goes, and IPv4 is unreachable at once.
-	d = h.Start(t, bin, "clat", "-uplink", "eth0")
+	d = h.Start(t, bin, "clat", "-uplink", "eth0", "-log-level", "debug")
 	waitFor(t, 10*time.Second, "the CLAT up with the default TUN name", func() bool {
 		return strings.Contains(d.Logs(), "CLAT up") && strings.Contains(d.Logs(), "tun=clat ")
 	})
