@@ -136,7 +136,7 @@ func ValidNAT64Prefix(pfx netip.Prefix) error {
 // The name and well-known addresses of RFC 7050.
 const ipv4onlyARPA = "ipv4only.arpa"
 
-var wellKnownIPv4 = [][4]byte{{192, 0, 0, 170}, {192, 0, 0, 171}}
+var wellKnownIPv4 = [...][4]byte{{192, 0, 0, 170}, {192, 0, 0, 171}}
 
 // embedded returns the IPv4 address that RFC 6052 embeds in a behind a
 // prefix of bits bits (skipping bits 64 to 71, the u octet).
@@ -166,7 +166,7 @@ func PrefixFromSynthesized(a netip.Addr) (netip.Prefix, bool) {
 			continue
 		}
 		v4 := embedded(b, bits)
-		if slices.Contains(wellKnownIPv4, v4) {
+		if slices.Contains(wellKnownIPv4[:], v4) {
 			return netip.PrefixFrom(a, bits).Masked(), true
 		}
 	}
