@@ -160,6 +160,13 @@ func (c *clat) setUp(u *undo) error {
 	}
 	c.log = c.log.WithFields(logrus.Fields{"uplink": up, "ipv6": c.clat6})
 
+	// The TUN first: a second CLAT with the same device name fails here
+	// (EBUSY), before it changes anything the first one relies on.
+	if c.tun, err = OpenTUN(c.cfg.TUN); err != nil {
+		return err
+	}
+	u.push("TUN "+c.tun.Name, closer(c.tun.Close))
+
 	// The kernel answers solicitations for a proxy entry only on an
 	// interface with forwarding on, and an interface with forwarding on
 	// takes router advertisements only with accept_ra=2. accept_ra goes
@@ -178,8 +185,12 @@ func (c *clat) setUp(u *undo) error {
 	if _, err := u.setSysctl(up, "proxy_ndp", "1"); err != nil {
 		return err
 	}
-	if err := u.addProxyNeighbor(c.proxyNeighbor()); err != nil {
+	existed, err := u.addProxyNeighbor(c.proxyNeighbor())
+	if err != nil {
 		return err
+	}
+	if existed {
+		c.log.Warn("a proxy entry for the address was there already (another CLAT, or one that crashed): it stays after exit")
 	}
 
 	if c.nl, err = ListenUserOpts(); err != nil {
@@ -191,10 +202,6 @@ func (c *clat) setUp(u *undo) error {
 	}
 	u.push("packet socket", closer(c.recv.Close))
 
-	if c.tun, err = OpenTUN(c.cfg.TUN); err != nil {
-		return err
-	}
-	u.push("TUN "+c.tun.Name, closer(c.tun.Close))
 	// No IPv6 on the TUN: no link-local address, no solicitations of
 	// the kernel's own in the translator's input.
 	if err := writeSysctl(c.tun.Name, "disable_ipv6", "1"); err != nil {

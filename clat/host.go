@@ -126,10 +126,24 @@ func uplinkAddrs(link netlink.Link) ([]netip.Prefix, error) {
 
 // addProxyNeighbor adds the proxy entry n (ip -6 neigh replace proxy
 // ADDR dev UPLINK), so that the kernel answers neighbor solicitations
-// for its address.
-func (u *undo) addProxyNeighbor(n *netlink.Neigh) error {
+// for its address. An entry that was there already (another CLAT's, or
+// one left by a crash) is left in place on exit; it reports whether
+// there was one.
+func (u *undo) addProxyNeighbor(n *netlink.Neigh) (existed bool, err error) {
+	list, err := netlink.NeighProxyList(n.LinkIndex, netlink.FAMILY_V6)
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return false, fmt.Errorf("proxy neighbors: %w", err)
+	}
+	for _, e := range list {
+		if e.IP.Equal(n.IP) {
+			existed = true
+		}
+	}
 	if err := netlink.NeighSet(n); err != nil {
-		return fmt.Errorf("proxy neighbor %s: %w", n.IP, err)
+		return existed, fmt.Errorf("proxy neighbor %s: %w", n.IP, err)
+	}
+	if existed {
+		return true, nil
 	}
 	u.push("proxy neighbor "+n.IP.String(), func() error {
 		err := netlink.NeighDel(n)
@@ -138,7 +152,7 @@ func (u *undo) addProxyNeighbor(n *netlink.Neigh) error {
 		}
 		return err
 	})
-	return nil
+	return false, nil
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {

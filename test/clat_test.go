@@ -285,6 +285,20 @@ table ip6 clattest {
 		out, _ := r.Output(time.Second, "", "ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
 		return strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative")
 	})
+	// A second CLAT with the same TUN name fails at once and leaves the
+	// first one's set-up alone.
+	if out, err := h.Output(10*time.Second, "", bin, "clat", "-uplink", "eth0", "-tun", "clat0"); err == nil || !strings.Contains(out, "clat0") {
+		t.Errorf("second CLAT on clat0: %v\n%s", err, out)
+	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("second CLAT on clat0: %v, want exit status 1", err)
+	}
+	if out := h.Run(t, "ip", "-6", "neigh", "show", "proxy"); !strings.Contains(out, clat6.String()+" dev eth0 proxy") {
+		t.Errorf("the proxy entry gone after a second CLAT failed:\n%s", out)
+	}
+	if got := sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"); !strings.Contains(got, "forwarding = 1") {
+		t.Errorf("uplink sysctls after a second CLAT failed:\n%s", got)
+	}
+
 	ra := newRASender(t, r.Name)
 	// The host learns its IPv6 default route from the advertisements:
 	// the CLAT's accept_ra=2 keeps that working with forwarding on.
