@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/ndp"
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
 	"github.com/sixgate/sixgate/clat"
@@ -166,7 +167,8 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // one a router advertisement announces, and over the configured one
 // again once the router withdraws its own; SIGTERM leaves the host as it
 // was. A second run without a configured prefix stops translating when
-// the router withdraws its prefix.
+// the router withdraws its prefix; a third takes its prefix from a DNS64
+// (unbound) through the host's resolver (RFC 7050).
 func TestCLAT(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -428,6 +430,26 @@ table ip6 clattest {
 	if got := h.Run(t, "ip", "-o", "link", "show"); got != before["links"] {
 		t.Errorf("links after the second run:\n%s", got)
 	}
+
+	// RFC 7050: with a DNS64 answering for ipv4only.arpa through the
+	// host's resolver, and neither PREF64 nor -pref64, the CLAT takes
+	// the prefix the synthesized addresses carry.
+	startDNS64(t, r, "2001:db8:c1a7::1", clatPrefixB)
+	if err := os.WriteFile(etc+"/resolv.conf", []byte("nameserver 2001:db8:c1a7::1\noptions timeout:1 attempts:2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d = h.Start(t, bin, "clat", "-uplink", "eth0", "-log-level", "debug")
+	waitFor(t, 10*time.Second, "prefix B from ipv4only.arpa", func() bool {
+		return strings.Contains(d.Logs(), `prefix="`+clatPrefixB.String()+`" source=dns`)
+	})
+	a0, b0 = nftCounter(t, r, "a"), nftCounter(t, r, "b")
+	ping("prefix from DNS")
+	if a, b := nftCounter(t, r, "a"), nftCounter(t, r, "b"); a != a0 || b < b0+3 {
+		t.Errorf("prefix from DNS: counters a %d->%d, b %d->%d", a0, a, b0, b)
+	}
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("sixgate clat exited %d on SIGTERM\n%s", code, d.Logs())
+	}
 	t.Logf("took %v", time.Since(start).Round(100*time.Millisecond))
 }
 
@@ -466,4 +488,54 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	utime, _ := strconv.Atoi(f[11])
 	stime, _ := strconv.Atoi(f[12])
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// startDNS64 runs unbound in namespace n on addr port 53, answering for
+// ipv4only.arpa what a DNS64 with prefix pfx synthesizes (RFC 7050:
+// 192.0.0.170 and 192.0.0.171 behind the prefix). It stops with the test.
+func startDNS64(t *testing.T, n *ovs.Netns, addr string, pfx netip.Prefix) {
+	t.Helper()
+	bin := requireUnbound(t)
+	dir := t.TempDir()
+	p := pfx.Addr().As16()
+	var data []string
+	for _, last := range []byte{170, 171} {
+		a := p
+		copy(a[12:], []byte{192, 0, 0, last})
+		data = append(data, fmt.Sprintf("ipv4only.arpa. AAAA %s", netip.AddrFrom16(a)))
+	}
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "server:\n  interface: %s\n  port: 53\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n", addr)
+	fmt.Fprintf(&cfg, "  directory: %q\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 1\n", dir)
+	cfg.WriteString("  do-ip4: no\n  access-control: ::/0 allow\n  module-config: \"iterator\"\n")
+	cfg.WriteString("  local-zone: \"ipv4only.arpa.\" static\n")
+	for _, d := range data {
+		fmt.Fprintf(&cfg, "  local-data: %q\n", d)
+	}
+	cfg.WriteString("remote-control:\n  control-enable: no\n")
+	conf := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(conf, []byte(cfg.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := n.Start(t, bin, "-d", "-c", conf)
+	var conn net.Conn
+	var err error
+	inNetns(t, n.Name, func() { conn, err = net.Dial("udp6", net.JoinHostPort(addr, "53")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	co := &dns.Conn{Conn: conn}
+	m := new(dns.Msg)
+	m.SetQuestion("ipv4only.arpa.", dns.TypeAAAA)
+	if !ovs.Wait(10*time.Second, func() bool {
+		co.SetDeadline(time.Now().Add(300 * time.Millisecond))
+		if co.WriteMsg(m) != nil {
+			return false
+		}
+		in, err := co.ReadMsg()
+		return err == nil && len(in.Answer) == 2
+	}) {
+		t.Fatalf("unbound does not answer for ipv4only.arpa on %s:\n%s", addr, d.Logs())
+	}
 }
