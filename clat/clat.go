@@ -71,6 +71,7 @@ type Stats struct {
 	ToUplink      atomic.Uint64 // IPv6 packets sent
 	ToHost        atomic.Uint64 // IPv4 packets written into the TUN
 	NoPrefix      atomic.Uint64 // packets dropped while no NAT64 prefix was known
+	OtherSource   atomic.Uint64 // IPv4 packets from the TUN not from 192.0.0.1, dropped
 	EngineDropped atomic.Uint64 // packets the translator did not translate (dropped, or not for it)
 	SendErrors    atomic.Uint64 // packets the kernel refused to send
 }
@@ -436,6 +437,13 @@ func (c *clat) packetLoop(r reader, version byte, send *Sender, in *atomic.Uint6
 			continue
 		}
 		in.Add(1)
+		if version == 4 && !fromHost(buf[:n]) {
+			// Only the host's own traffic: what it would forward from
+			// elsewhere through the route would leave with a source
+			// the NAT64 cannot tell from a spoofed one.
+			c.stats.OtherSource.Add(1)
+			continue
+		}
 		out.Reset()
 		c.mu.Lock()
 		if c.eng == nil {
@@ -450,6 +458,13 @@ func (c *clat) packetLoop(r reader, version byte, send *Sender, in *atomic.Uint6
 		}
 		c.emit(out, send)
 	}
+}
+
+// fromHost says whether an IPv4 packet comes from the host's address on
+// the TUN.
+func fromHost(pkt []byte) bool {
+	ip := packet.IPv4(pkt)
+	return ip.IsValid() && ip.Src() == HostIPv4.As4()
 }
 
 // expireLoop runs the translator's timers.
@@ -617,7 +632,7 @@ func (c *clat) logStats() {
 	c.log.WithFields(logrus.Fields{
 		"from_host": s.FromHost.Load(), "to_uplink": s.ToUplink.Load(),
 		"from_uplink": s.FromUplink.Load(), "to_host": s.ToHost.Load(),
-		"no_prefix": s.NoPrefix.Load(), "engine_dropped": s.EngineDropped.Load(),
+		"no_prefix": s.NoPrefix.Load(), "other_source": s.OtherSource.Load(), "engine_dropped": s.EngineDropped.Load(),
 		"send_errors": s.SendErrors.Load(),
 	}).Info("CLAT stopped")
 }

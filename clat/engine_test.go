@@ -75,3 +75,24 @@ func TestEngineConfig(t *testing.T) {
 		t.Fatalf("reply translated to %v", p)
 	}
 }
+
+func TestFromHost(t *testing.T) {
+	ip := func(src []byte) []byte {
+		ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: []byte{198, 51, 100, 2}}
+		udp := &layers.UDP{SrcPort: 1, DstPort: 2}
+		udp.SetNetworkLayerForChecksum(ip4)
+		return serialize(t, ip4, udp)
+	}
+	if !fromHost(ip(HostIPv4.AsSlice())) {
+		t.Error("192.0.0.1 refused")
+	}
+	for name, b := range map[string][]byte{
+		"other source": ip([]byte{172, 17, 0, 2}),
+		"truncated":    ip(HostIPv4.AsSlice())[:16],
+		"IPv6":         segment6(t, layers.IPProtocolUDP, 4),
+	} {
+		if fromHost(b) {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}
