@@ -57,7 +57,7 @@ func tip6(src, dst net.IP, next layers.IPProtocol, hop uint8) *layers.IPv6 {
 	return &layers.IPv6{Version: 6, TrafficClass: 0x10, FlowLabel: 0xbeef, HopLimit: hop, NextHeader: next, SrcIP: src, DstIP: dst}
 }
 
-func writePcap(t *testing.T, link layers.LinkType, pkts []capture) []byte {
+func writePcap(t testing.TB, link layers.LinkType, pkts []capture) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := pcapgo.NewWriter(&b)
@@ -272,16 +272,20 @@ func TestTranslateGolden(t *testing.T) {
 }
 
 // With -clock packets the pcap timestamps drive the ICMP error rate
-// limit: 60 expiring packets in one instant get the burst of 50 answers,
-// and a second later one more is allowed.
+// limit: 60 expiring packets from 60 hosts in one instant get the burst of
+// 50 answers, and a second later one more is allowed.
 func TestTranslatePacketClock(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	exp := buildPkt(t, tip6(tHost6, tHost4v6, layers.IPProtocolUDP, 1), &layers.UDP{SrcPort: 5000, DstPort: 33434}, gopacket.Payload([]byte("x")))
 	var in []capture
-	for range 60 {
-		in = append(in, capture{t0, exp})
+	for i := range 61 {
+		src := net.ParseIP(fmt.Sprintf("2001:db8:3::%x", i+1))
+		exp := buildPkt(t, tip6(src, tHost4v6, layers.IPProtocolUDP, 1), &layers.UDP{SrcPort: 5000, DstPort: 33434}, gopacket.Payload([]byte("x")))
+		ts := t0
+		if i == 60 {
+			ts = t0.Add(time.Second)
+		}
+		in = append(in, capture{ts, exp})
 	}
-	in = append(in, capture{t0.Add(time.Second), exp})
 	stdout, stderr, code := runTranslate(t, writePcap(t, layers.LinkTypeRaw, in), "-clock", "packets")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -326,4 +330,24 @@ func TestTranslateErrors(t *testing.T) {
 	if code := translate([]string{"-config", "testdata/missing.yaml"}, nil, &errb, &errb); code != 1 {
 		t.Fatalf("missing file: exit %d", code)
 	}
+}
+
+// FuzzTranslateInput feeds arbitrary bytes to sixgate translate in both
+// framings: it must exit 0 or 1 with a message, never panic.
+func FuzzTranslateInput(f *testing.F) {
+	ok := []capture{{time.Unix(1, 0), []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 203, 0, 113, 9, 192, 0, 2, 5}}}
+	f.Add(writePcap(f, layers.LinkTypeRaw, ok), false)
+	f.Add(writePcap(f, layers.LinkTypeEthernet, ok), false)
+	f.Add([]byte{0, 20, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 203, 0, 113, 9, 192, 0, 2, 5}, true)
+	f.Fuzz(func(t *testing.T, in []byte, len16 bool) {
+		args := []string{"-config", translateConfig, "-clock", "packets"}
+		if len16 {
+			args = []string{"-config", translateConfig, "-framing", "len16"}
+		}
+		var out, errb bytes.Buffer
+		code := translate(args, bytes.NewReader(in), &out, &errb)
+		if code != 0 && code != 1 || code == 1 && errb.Len() == 0 {
+			t.Fatalf("exit %d, stderr %q", code, errb.String())
+		}
+	})
 }
