@@ -337,6 +337,12 @@ table ip6 clattest {
 		t.Errorf("curl of %d bytes: %v: %q", n, err, out)
 	}
 	cpu0, tcpu0 := cpuTime(t, d.PID()), cpuTime(t, taygaA.PID())
+	// Errors come back translated: the router's ICMPv6 Time Exceeded
+	// for a hop limit run out reaches ping as ICMPv4 (from the
+	// translator's own address: the router's is not in the prefix).
+	if out, _ := h.Output(10*time.Second, "", "ping", "-c", "1", "-W", "2", "-t", "2", clatServer4); !strings.Contains(out, "Time to live exceeded") {
+		t.Errorf("ping with TTL 2: no Time Exceeded:\n%s", out)
+	}
 	clatBps := iperf(t, h, clatServer4)
 	clatRBps := iperf(t, h, clatServer4, "-R")
 	cpu, tcpu := cpuTime(t, d.PID())-cpu0, cpuTime(t, taygaA.PID())-tcpu0
