@@ -257,6 +257,19 @@ table ip6 clattest {
 	s.Start(t, "iperf3", "-s", "-B", clatServer4)
 	r.Start(t, "iperf3", "-s", "-B", "2001:db8:c1a7::1")
 
+	waitFor(t, 5*time.Second, "the router's link-local address", func() bool {
+		out, _ := r.Output(time.Second, "", "ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
+		return strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative")
+	})
+	ra := newRASender(t, r.Name)
+	// The host learns its IPv6 default route from the advertisements,
+	// before the CLAT starts and while it runs.
+	ra.send(t)
+	waitFor(t, 5*time.Second, "IPv6 default route from the router advertisement", func() bool {
+		out, _ := h.Output(time.Second, "", "ip", "-6", "route", "show", "default")
+		return strings.Contains(out, "dev eth0")
+	})
+
 	before := map[string]string{
 		"sysctls": sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"),
 		"links":   h.Run(t, "ip", "-o", "link", "show"),
@@ -283,10 +296,6 @@ table ip6 clattest {
 		t.Errorf("uplink sysctls while running:\n%s\nwant\n%s", got, want)
 	}
 
-	waitFor(t, 5*time.Second, "the router's link-local address", func() bool {
-		out, _ := r.Output(time.Second, "", "ip", "-6", "addr", "show", "dev", "eth0", "scope", "link")
-		return strings.Contains(out, "fe80::") && !strings.Contains(out, "tentative")
-	})
 	// A second CLAT with the same TUN name fails at once and leaves the
 	// first one's set-up alone.
 	if out, err := h.Output(10*time.Second, "", bin, "clat", "-uplink", "eth0", "-tun", "clat0"); err == nil || !strings.Contains(out, "clat0") {
@@ -301,14 +310,11 @@ table ip6 clattest {
 		t.Errorf("uplink sysctls after a second CLAT failed:\n%s", got)
 	}
 
-	ra := newRASender(t, r.Name)
-	// The host learns its IPv6 default route from the advertisements:
-	// the CLAT's accept_ra=2 keeps that working with forwarding on.
-	ra.send(t)
-	waitFor(t, 5*time.Second, "IPv6 default route from the router advertisement", func() bool {
-		out, _ := h.Output(time.Second, "", "ip", "-6", "route", "show", "default")
-		return strings.Contains(out, "dev eth0")
-	})
+	// Kept through the set-up: accept_ra=2 goes before forwarding=1,
+	// which drops the default routes learnt where accept_ra is not 2.
+	if out := h.Run(t, "ip", "-6", "route", "show", "default"); !strings.Contains(out, "dev eth0") {
+		t.Errorf("the IPv6 default route learnt from the router is gone after the CLAT started: %q", out)
+	}
 
 	ping := func(step string) {
 		t.Helper()
