@@ -459,8 +459,13 @@ table ip6 clattest {
 	if a, b := nftCounter(t, r, "a"), nftCounter(t, r, "b"); a != a0 || b < b0+3 {
 		t.Errorf("prefix from DNS: counters a %d->%d, b %d->%d", a0, a, b0, b)
 	}
-	if code := d.Stop(); code != 0 {
-		t.Fatalf("sixgate clat exited %d on SIGTERM\n%s", code, d.Logs())
+	// SIGINT, as a Ctrl-C in a terminal, stops it as cleanly.
+	d.Signal(syscall.SIGINT)
+	if code := d.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("sixgate clat exited %d on SIGINT\n%s", code, d.Logs())
+	}
+	if got := sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"); got != before["sysctls"] {
+		t.Errorf("sysctls after SIGINT:\n%s", got)
 	}
 	t.Logf("took %v", time.Since(start).Round(100*time.Millisecond))
 }
