@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -76,7 +77,7 @@ func (u *undo) setSysctl(dev, key, value string, from ...string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	if old == value || (len(from) > 0 && !contains(from, old)) {
+	if old == value || (len(from) > 0 && !slices.Contains(from, old)) {
 		return old, nil
 	}
 	if err := writeSysctl(dev, key, value); err != nil {
@@ -90,15 +91,6 @@ func (u *undo) setSysctl(dev, key, value string, from ...string) (string, error)
 		return err
 	})
 	return old, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // uplinkAddrs returns the uplink's IPv6 addresses that can give the
