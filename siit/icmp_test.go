@@ -268,7 +268,7 @@ func TestQuotedFragments(t *testing.T) {
 		t.Fatalf("quoted IPv6 without a fragment header: %x", body[:48])
 	}
 	fh := packet.IPv6Fragment(body[40:])
-	if fh.ID() != 0x4242&0+uint32(packet.IPv4(f4).ID()) || !fh.More() || fh.Offset() != 0 || fh.NextHeader() != packet.ProtoUDP {
+	if fh.ID() != uint32(packet.IPv4(f4).ID()) || !fh.More() || fh.Offset() != 0 || fh.NextHeader() != packet.ProtoUDP {
 		t.Fatalf("quoted fragment header %x", body[40:48])
 	}
 	if ip6.SrcAddr() != host6 || ip6.DstAddr() != host4v6 {
