@@ -88,6 +88,7 @@ type clat struct {
 	tunIdx int
 	recv   *Receiver
 	nl     *UserOptListener
+	ra     *RAListener // only with accept_ra=0 on the uplink
 
 	mu  sync.Mutex // guards eng: the packet loops and the prefix changes
 	eng *siit.Translator
@@ -178,7 +179,12 @@ func (c *clat) setUp(u *undo) error {
 		return err
 	}
 	if old == "0" {
-		c.log.Warn("the uplink does not accept router advertisements (accept_ra=0): no PREF64 from them")
+		// Nothing over netlink then: read the advertisements directly.
+		c.log.Info("the kernel does not process router advertisements on the uplink (accept_ra=0): reading them from an ICMPv6 socket")
+		if c.ra, err = ListenRAs(c.ifi); err != nil {
+			return err
+		}
+		u.push("ICMPv6 socket", closer(c.ra.Close))
 	}
 	if _, err := u.setSysctl(up, "forwarding", "1"); err != nil {
 		return err
@@ -297,6 +303,10 @@ func (c *clat) serve(ctx context.Context) error {
 	go func() { defer wg.Done(); c.expireLoop(ctx, senders[2]) }()
 	go func() { defer wg.Done(); c.userOptLoop(ctx, obs) }()
 	go func() { defer wg.Done(); c.dnsLoop(ctx, dns) }()
+	if c.ra != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.raLoop(ctx, obs) }()
+	}
 	defer func() {
 		cancel()
 		// Closing the descriptors ends the loops blocked in a read;
@@ -304,6 +314,9 @@ func (c *clat) serve(ctx context.Context) error {
 		c.tun.Close()
 		c.recv.Close()
 		c.nl.Close()
+		if c.ra != nil {
+			c.ra.Close()
+		}
 		wg.Wait()
 		c.logStats()
 	}()
@@ -561,6 +574,28 @@ func (c *clat) userOptLoop(ctx context.Context, obs chan<- observation) {
 					return
 				}
 			}
+		}
+	}
+}
+
+// raLoop passes the PREF64 options of the router advertisements read
+// from the ICMPv6 socket to obs until the socket is closed.
+func (c *clat) raLoop(ctx context.Context, obs chan<- observation) {
+	for {
+		router, prefs, err := c.ra.Read()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				c.log.WithError(err).Error("router advertisements: reading stopped")
+			}
+			return
+		}
+		if len(prefs) == 0 {
+			continue
+		}
+		select {
+		case obs <- observation{router: router, prefs: prefs}:
+		case <-ctx.Done():
+			return
 		}
 	}
 }

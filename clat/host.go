@@ -42,7 +42,7 @@ func (u *undo) run() error {
 // closed already.
 func closer(close func() error) func() error {
 	return func() error {
-		if err := close(); err != nil && !errors.Is(err, os.ErrClosed) {
+		if err := close(); err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, net.ErrClosed) {
 			return err
 		}
 		return nil

@@ -3,6 +3,7 @@ package clat
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -35,6 +36,9 @@ func TestUndoOrderAndErrors(t *testing.T) {
 func TestCloserIgnoresClosed(t *testing.T) {
 	if err := closer(func() error { return fmt.Errorf("close x: %w", os.ErrClosed) })(); err != nil {
 		t.Errorf("closed already: %v", err)
+	}
+	if err := closer(func() error { return fmt.Errorf("close y: %w", net.ErrClosed) })(); err != nil {
+		t.Errorf("socket closed already: %v", err)
 	}
 	if err := closer(func() error { return errors.New("EIO") })(); err == nil {
 		t.Error("another error swallowed")

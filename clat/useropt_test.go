@@ -209,3 +209,20 @@ func FuzzParseNetlink(f *testing.F) {
 		PREF64s(b)
 	})
 }
+
+func TestRAPREF64s(t *testing.T) {
+	ra := &ndp.RouterAdvertisement{Options: []ndp.Option{
+		&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: []byte{2, 0, 0, 0, 0, 1}},
+		&ndp.PREF64{Prefix: netip.MustParsePrefix("64:ff9b::/96"), Lifetime: time.Minute},
+		&ndp.MTU{MTU: 1500},
+		&ndp.PREF64{Prefix: netip.MustParsePrefix("2001:db8:6400::/40"), Lifetime: 0},
+	}}
+	got := raPREF64s(ra)
+	want := []PREF64{
+		{Prefix: netip.MustParsePrefix("64:ff9b::/96"), Lifetime: time.Minute},
+		{Prefix: netip.MustParsePrefix("2001:db8:6400::/40")},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}

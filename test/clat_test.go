@@ -168,7 +168,8 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // again once the router withdraws its own; SIGTERM leaves the host as it
 // was. A second run without a configured prefix stops translating when
 // the router withdraws its prefix; a third takes its prefix from a DNS64
-// (unbound) through the host's resolver (RFC 7050).
+// (unbound) through the host's resolver (RFC 7050); a fourth reads the
+// advertisements itself on an uplink with accept_ra=0.
 func TestCLAT(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -466,6 +467,30 @@ table ip6 clattest {
 	}
 	if got := sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"); got != before["sysctls"] {
 		t.Errorf("sysctls after SIGINT:\n%s", got)
+	}
+
+	// An uplink whose kernel ignores router advertisements (accept_ra=0,
+	// as under NetworkManager): the CLAT reads them itself, and PREF64
+	// still wins over DNS.
+	h.Run(t, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=0")
+	d = h.Start(t, bin, "clat", "-uplink", "eth0", "-log-level", "debug")
+	waitFor(t, 10*time.Second, "prefix B from DNS with accept_ra=0", func() bool {
+		return strings.Contains(d.Logs(), `prefix="`+clatPrefixB.String()+`" source=dns`)
+	})
+	ra.send(t, &ndp.PREF64{Prefix: clatPrefixA, Lifetime: 10 * time.Minute})
+	waitFor(t, 5*time.Second, "prefix A from a router advertisement read by the CLAT", func() bool {
+		return strings.Contains(d.Logs(), `prefix="`+clatPrefixA.String()+`" source=ra`)
+	})
+	a0, b0 = nftCounter(t, r, "a"), nftCounter(t, r, "b")
+	ping("accept_ra=0, prefix from the advertisement")
+	if a, b := nftCounter(t, r, "a"), nftCounter(t, r, "b"); a < a0+3 || b != b0 {
+		t.Errorf("accept_ra=0: counters a %d->%d, b %d->%d", a0, a, b0, b)
+	}
+	if code := d.Stop(); code != 0 {
+		t.Fatalf("sixgate clat exited %d on SIGTERM\n%s", code, d.Logs())
+	}
+	if got := sysctls(t, h, "accept_ra", "forwarding", "proxy_ndp"); got != "net.ipv6.conf.eth0.accept_ra = 0\nnet.ipv6.conf.eth0.forwarding = 0\nnet.ipv6.conf.eth0.proxy_ndp = 0\n" {
+		t.Errorf("sysctls after the accept_ra=0 run:\n%s", got)
 	}
 	t.Logf("took %v", time.Since(start).Round(100*time.Millisecond))
 }
