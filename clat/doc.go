@@ -18,5 +18,11 @@
 //   - an AF_PACKET socket on the uplink that receives the packets sent to
 //     the dedicated address, and a raw IPv6 socket that sends the
 //     translated packets; the host's own forwarding stays off, so the
-//     kernel drops its copy of those packets silently.
+//     kernel drops its copy of those packets silently;
+//   - a netlink socket for the PREF64 options the kernel passes on
+//     (RTNLGRP_ND_USEROPT) and the uplink's state (RTNLGRP_LINK), and,
+//     on an uplink whose kernel ignores router advertisements
+//     (accept_ra=0), an ICMPv6 socket reading them directly.
+//
+// docs/clat.md is the user's guide.
 package clat
