@@ -63,6 +63,30 @@ func BenchmarkHandle(b *testing.B) {
 	}
 }
 
+// BenchmarkHandleSpread sends to 4096 different EAM addresses of a table
+// of 100,000, so that lookups miss the caches as real traffic does.
+func BenchmarkHandleSpread(b *testing.B) {
+	tr := newTest(b, bigTable(100000))
+	var pkts [][]byte
+	for i := range 4096 {
+		n := uint32(i*24 + 1) // spread over the table
+		dst := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
+		pkts = append(pkts, serialize(b, v4(host4, dst, layers.IPProtocolTCP),
+			&layers.TCP{SrcPort: 80, DstPort: 40000, Seq: 1, Ack: 2, ACK: true, Window: 1000},
+			gopacket.Payload(make([]byte, 64))))
+	}
+	out := packet.NewBatch(4, packet.DefaultBufSize)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		out.Reset()
+		if tr.Handle(pkts[i&4095], out) != packet.Consumed {
+			b.Fatal("not translated")
+		}
+		i++
+	}
+}
+
 // BenchmarkCopy is the floor the translation is measured against in the
 // same run: the same packets only copied into the output batch.
 func BenchmarkCopy(b *testing.B) {

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -350,4 +352,46 @@ func FuzzTranslateInput(f *testing.F) {
 			t.Fatalf("exit %d, stderr %q", code, errb.String())
 		}
 	})
+}
+
+// TestTranslateTcpdump reads the output with tcpdump, the tool users read
+// captures with: every packet is there and decodes as translated IPv4 or
+// IPv6.
+func TestTranslateTcpdump(t *testing.T) {
+	tcpdump, err := exec.LookPath("tcpdump")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tcpdump not installed (scripts/install-deps.sh installs it)")
+		}
+		t.Skip("tcpdump not installed (set CI=true to fail instead)")
+	}
+	stdout, stderr, code := runTranslate(t, writePcap(t, layers.LinkTypeRaw, goldenInput(t)), "-clock", "packets")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	cmd := exec.Command(tcpdump, "-n", "-r", "-", "-v")
+	cmd.Stdin = strings.NewReader(stdout)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tcpdump: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"192.0.2.5.40000 > 203.0.113.9.443: Flags [S]",
+		"2001:db8:1cb:71:9::.443 > 2001:db8:3::5.40000: Flags [S.]",
+		"ICMP echo request, id 7, seq 1",
+		"ICMP6, echo reply, id 7, seq 1",
+		"ICMP6, time exceeded in-transit",
+		"ICMP 192.0.2.5 unreachable - need to frag (mtu 1480)",
+		"frag (0x00004242:0|1232)",
+		"frag (0x00004242:1232|248)",
+		"ICMP6, destination unreachable, unreachable port",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("tcpdump shows no %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "bad cksum") || strings.Contains(text, "incorrect") || strings.Contains(text, "bad udp cksum") {
+		t.Errorf("tcpdump finds a bad checksum:\n%s", text)
+	}
 }
