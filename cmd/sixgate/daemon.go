@@ -228,8 +228,19 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			}
 		}
 	}()
-	go superviseNotify(ctx, notify, ctl, live, log)
-	return ctl.Serve(ctx, l)
+	// STOPPING=1 must leave before the process exits: the notifier sends
+	// it once nctx is done, and serve waits for it, whether the controller
+	// stopped on a signal or on an error.
+	nctx, stopNotify := context.WithCancel(ctx)
+	supervised := make(chan struct{})
+	go func() {
+		defer close(supervised)
+		superviseNotify(nctx, notify, ctl, live, log)
+	}()
+	err = ctl.Serve(ctx, l)
+	stopNotify()
+	<-supervised
+	return err
 }
 
 // superviseNotify tells the service manager (systemd with Type=notify)
