@@ -476,7 +476,8 @@ func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) packe
 		return e.drop(DropDuplicate)
 	}
 	fresh := payload[held-off:]
-	room := e.cfg.MaxHeldBytes - len(c.held)
+	// A reconfiguration may have lowered the bound below what is held.
+	room := max(e.cfg.MaxHeldBytes-len(c.held), 0)
 	cut := false // a FIN after cut bytes is not held either
 	if len(fresh) > room {
 		fresh, cut = fresh[:room], true
@@ -558,7 +559,7 @@ func (e *Engine) joinOutOfOrder(c *conn) {
 				continue
 			}
 			fresh := r.data[min(len(c.held)-r.off, len(r.data)):]
-			fresh = fresh[:min(len(fresh), e.cfg.MaxHeldBytes-len(c.held))]
+			fresh = fresh[:min(len(fresh), max(e.cfg.MaxHeldBytes-len(c.held), 0))]
 			c.held = append(c.held, fresh...)
 			c.oooBytes -= len(r.data)
 			e.stats.HeldBytes -= uint64(len(r.data) - len(fresh))

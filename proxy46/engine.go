@@ -3,6 +3,7 @@ package proxy46
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sixgate/sixgate/packet"
@@ -16,8 +17,19 @@ type Engine struct {
 	cfg Config
 
 	services map[vipKey]*service
-	vips     map[[4]byte]bool
-	svcs     []*service
+	// vips are the addresses the engine answers for: those of the
+	// services and those that draining connections still use. Packets
+	// read it without the lock; a reconfiguration stores a new map.
+	vips atomic.Pointer[map[[4]byte]bool]
+	svcs []*service
+	// orphans counts, per VIP and port whose service a reconfiguration
+	// removed, the connections still draining there.
+	orphans map[vipKey]int
+	// vipsStale: an orphaned service's last connection left, and vips
+	// still holds its VIP; Expire publishes them again.
+	vipsStale bool
+	// drainNext is the earliest drain deadline (0: none draining).
+	drainNext int64
 
 	pool     [16]byte
 	poolBits int
@@ -117,7 +129,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:      cfg,
 		services: make(map[vipKey]*service),
-		vips:     make(map[[4]byte]bool),
+		orphans:  make(map[vipKey]int),
 		pool:     cfg.Pool6.Addr().As16(),
 		poolBits: cfg.Pool6.Bits(),
 		wkp:      cfg.Pool6 == wellKnownPrefix,
@@ -129,9 +141,9 @@ func New(cfg Config) (*Engine, error) {
 	for _, s := range cfg.Services {
 		svc := newService(s)
 		e.services[vipKey{svc.vip, svc.port}] = svc
-		e.vips[svc.vip] = true
 		e.svcs = append(e.svcs, svc)
 	}
+	e.publishVIPs()
 	return e, nil
 }
 
@@ -171,6 +183,7 @@ func (e *Engine) remove(c *conn) {
 		e.closed = e.closed[:len(e.closed)-1]
 	}
 	e.releaseHeld(c)
+	e.undrain(c)
 	e.stats.ByState[c.state]--
 	e.stats.ConnectionsClosed++
 }
@@ -182,7 +195,11 @@ func (e *Engine) tableFull() bool {
 	if len(e.by4) < e.cfg.MaxConnections {
 		return false
 	}
-	if len(e.closed) == 0 {
+	if len(e.closed) == 0 || len(e.by4)-1 >= e.cfg.MaxConnections {
+		// Nothing to evict, or a bound lowered by a reconfiguration
+		// that one eviction would not bring the table under: closed
+		// connections are left to their timer rather than evicted
+		// for nothing.
 		return true
 	}
 	e.stats.ClosedEvicted++
