@@ -415,3 +415,11 @@ func (e *Engine) Orphans() []netip.AddrPort {
 	slices.SortFunc(out, func(a, b netip.AddrPort) int { return a.Compare(b) })
 	return out
 }
+
+// Drains returns the number of connections draining now and of those
+// reset so far because their drain ran out.
+func (e *Engine) Drains() (draining int, drained uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int(e.stats.Draining), e.stats.Drained
+}
