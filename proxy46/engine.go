@@ -59,6 +59,12 @@ type Engine struct {
 	challengeSecond int64
 	challengeN      int
 
+	// scaleGen counts, modulo 2, the reconfigurations that changed the
+	// window scale, and prevScale is the scale before the last: SYN
+	// cookies carry the parity, so that a handshake that straddles a
+	// change learns the shift its SYN-ACK offered.
+	scaleGen, prevScale uint8
+
 	// icmpLimit bounds the ICMP errors answered for the VIPs.
 	icmpLimit icmpBucket
 

@@ -69,6 +69,9 @@ func (e *Engine) Reconfigure(cfg Config, out *packet.Batch) (Reconfiguration, er
 	now := e.clock()
 	old := e.cfg.Timeouts
 	cfg.ISNKey, cfg.Clock = e.cfg.ISNKey, e.cfg.Clock
+	if *cfg.WindowScale != *e.cfg.WindowScale {
+		e.prevScale, e.scaleGen = *e.cfg.WindowScale, (e.scaleGen+1)&1
+	}
 	e.cfg = cfg
 	e.installServices(fresh)
 	e.retime(old, now)

@@ -310,3 +310,41 @@ func TestReconfigureRefusesPool6(t *testing.T) {
 		t.Error("a refused reconfiguration changed the limits")
 	}
 }
+
+// TestCookieAcrossScaleChange: a handshake answered with a SYN cookie
+// before a reconfiguration changed the window scale completes with the
+// shift its SYN-ACK offered, and one answered after with the new shift.
+func TestCookieAcrossScaleChange(t *testing.T) {
+	e, clock := newTestEngine(t, func(c *Config) { c.SynCookieThreshold, c.MaxEmbryonic = 1, 8 })
+	handle(t, e, pkt4(t, client4, vip, 44000, 22, seg{seq: 1, flags: "S"})) // stateful, now one embryonic
+	cookie := func(cport uint16) (uint32, uint32, uint8) {
+		sa := handle1(t, e, pkt4(t, client4, vip, cport, 22, seg{seq: 5000, flags: "S",
+			opts: []layers.TCPOption{optMSSv(1460), optSACKOK(), optTS(77, 0), optNOPv(), optWS(9)}}))
+		tsv, _ := tsOf(t, sa.tcp)
+		return sa.tcp.Seq, tsv, tcpOpts(sa.tcp)[layers.TCPOptionKindWindowScale][0]
+	}
+	ack := func(cport uint16, isnV, tsv uint32) uint8 {
+		handle(t, e, pkt4(t, client4, vip, cport, 22, seg{seq: 5001, ack: isnV + 1, flags: "A",
+			opts: []layers.TCPOption{optNOPv(), optNOPv(), optTS(78, tsv)}}))
+		c := e.by4[key4{client: client4.As4(), vip: vip.As4(), clientPort: cport, vipPort: 22}]
+		if c == nil {
+			t.Fatalf("port %d: the cookie ACK made no connection", cport)
+		}
+		return c.scaleEdge
+	}
+	scale := func(s uint8) func(*Config) {
+		return func(c *Config) { c.WindowScale, c.SynCookieThreshold, c.MaxEmbryonic = &s, 1, 8 }
+	}
+	isnBefore, tsBefore, offered := cookie(44100)
+	if offered != defaultWindowScale {
+		t.Fatalf("offered shift %d", offered)
+	}
+	reconfigure(t, e, clock, scale(3))
+	isnAfter, tsAfter, offeredAfter := cookie(44101)
+	if got := ack(44100, isnBefore, tsBefore); got != offered {
+		t.Errorf("cookie from before the change: shift %d, want the %d it offered", got, offered)
+	}
+	if got := ack(44101, isnAfter, tsAfter); offeredAfter != 3 || got != 3 {
+		t.Errorf("cookie from after the change: offered %d, shift %d; want 3", offeredAfter, got)
+	}
+}
