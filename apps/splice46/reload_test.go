@@ -132,7 +132,7 @@ func TestReloadDrainsRemovedService(t *testing.T) {
 		t.Fatal(err)
 	}
 	steered := func() bool {
-		cookie := serviceCookieFor(netip.MustParseAddrPort("10.0.0.42:8080"))
+		cookie := serviceCookie(netip.MustParseAddrPort("10.0.0.42:8080"))
 		for _, f := range a.FlowsFor(1) {
 			if f.Cookie == cookie {
 				return true

@@ -19,15 +19,11 @@ const (
 	engineGroupLow = 1 // the select group over several engine ports
 )
 
-// serviceCookie is the cookie of a service's steering flow: its VIP and
-// port, above the other cookies' bits. It does not depend on the
+// serviceCookie is the cookie of the steering flow of the service at ap:
+// its VIP and port, above the other cookies' bits. It does not depend on the
 // service's place in the file, so that adding or removing a service
 // leaves the other services' flows as they are on the switches.
-func serviceCookie(svc *topo.Service) uint64 {
-	return serviceCookieFor(netip.AddrPortFrom(svc.VIP, svc.Port))
-}
-
-func serviceCookieFor(ap netip.AddrPort) uint64 {
+func serviceCookie(ap netip.AddrPort) uint64 {
 	v := ap.Addr().As4()
 	return 1<<48 | uint64(v[0])<<40 | uint64(v[1])<<32 | uint64(v[2])<<24 | uint64(v[3])<<16 | uint64(ap.Port())
 }
@@ -35,7 +31,7 @@ func serviceCookieFor(ap netip.AddrPort) uint64 {
 // serviceSteer steers TCP to one VIP and port.
 func serviceSteer(ap netip.AddrPort) datapath.Steer {
 	return datapath.Steer{
-		Priority: prioService, Cookie: serviceCookieFor(ap),
+		Priority: prioService, Cookie: serviceCookie(ap),
 		Match: ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPProto(packet.ProtoTCP),
 			ofp.IPv4Dst(netip.PrefixFrom(ap.Addr(), 32)), ofp.TCPDst(ap.Port())),
 	}
