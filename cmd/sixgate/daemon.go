@@ -313,9 +313,11 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
 		return false
 	}
-	if err := controllerChanges(live.topology().Controller, t); err != nil {
+	// What only a restart applies, from every section at once, before
+	// any app takes the file.
+	if err := errors.Join(controllerChanges(live.topology().Controller, t), apps.checkReload(t)); err != nil {
 		live.failed()
-		log.WithError(err).Error("reload: the controller section needs a restart to change; keeping the running configuration")
+		log.WithError(err).Error("reload: the configuration changes what only a restart applies; keeping the running one")
 		return false
 	}
 	if err := apps.reload(t); err != nil {
