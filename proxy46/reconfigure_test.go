@@ -87,6 +87,9 @@ func TestDrainResetsBothEnds(t *testing.T) {
 		if st := e.Stats(); st.Draining != 1 {
 			t.Fatalf("draining gauge %d", st.Draining)
 		}
+		if cs := e.Connections(); len(cs) != 1 || cs[0].Drain != 30*time.Second {
+			t.Fatalf("connections %+v, want one with 30 s of drain left", cs)
+		}
 		// Still working both ways, right up to the deadline.
 		clock.Advance(29 * time.Second)
 		if ds := expire(t, e); len(ds) != 0 {
