@@ -73,8 +73,11 @@ func testReloadKeepsConnections(t *testing.T, l *seedLab) {
 	if r.DownloadExit == 0 || !strings.Contains(r.DownloadOut, "reset") {
 		t.Errorf("download from the removed backend: exit %d, %q; want a connection reset", r.DownloadExit, r.DownloadOut)
 	}
-	if reset < 2*time.Second || reset > 3*time.Second {
-		t.Errorf("the drained download ended %v after the reload, want about the 2 s drain timeout", reset)
+	// Not before the drain timeout; after it, within the engine's timer
+	// period and a round of challenge ACKs, with room for a loaded
+	// machine.
+	if reset < 2*time.Second || reset > 5*time.Second {
+		t.Errorf("the drained download ended %v after the reload, want soon after the 2 s drain timeout", reset)
 	}
 	if r.DownloadLen == 0 || r.DownloadLen >= size {
 		t.Errorf("the drained download received %d bytes", r.DownloadLen)
