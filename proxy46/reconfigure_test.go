@@ -1,6 +1,11 @@
 package proxy46
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -350,4 +355,71 @@ func TestCookieAcrossScaleChange(t *testing.T) {
 	if got := ack(44101, isnAfter, tsAfter); offeredAfter != 3 || got != 3 {
 		t.Errorf("cookie from after the change: offered %d, shift %d; want 3", offeredAfter, got)
 	}
+}
+
+// TestReconfigureUnderTraffic reconfigures the engine over and over while
+// a netstack client downloads through it: every change that leaves the
+// download's service and backend in place leaves its bytes intact.
+func TestReconfigureUnderTraffic(t *testing.T) {
+	f := e2eFabric(t, impairment{}, impairment{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := f.dial(ctx, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const size, seed = 8 << 20, 42
+	var hdr [24]byte
+	binary.BigEndian.PutUint64(hdr[8:], size)
+	binary.BigEndian.PutUint64(hdr[16:], seed)
+	if _, err := c.Write(hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	changes := make(chan int, 1)
+	go func() {
+		defer close(changes)
+		n := 0
+		for ; n < 200; n++ {
+			select {
+			case <-done:
+				changes <- n
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			cfg := e2eEngineConfig()
+			switch n % 4 {
+			case 0:
+				cfg.Services = append(cfg.Services, Service{VIP: vip, Port: 9100 + uint16(n), Policy: PolicyRoundRobin,
+					Backends: []Backend{{Addr: ap(hostB, 9000)}}})
+			case 1:
+				cfg.MaxConnections, cfg.MaxEmbryonic, cfg.SynCookieThreshold = 100+n, 50, 10
+			case 2:
+				cfg.Timeouts.Idle, cfg.Timeouts.Drain = time.Hour, time.Second
+				cfg.MTU6 = 1400
+			}
+			out := packet.NewBatch(0, 0)
+			if r, err := f.engine.Reconfigure(cfg, out); err != nil || r.Draining != 0 || out.Len() != 0 {
+				t.Errorf("change %d: %+v, %v, %d packets", n, r, err, out.Len())
+			}
+		}
+		changes <- n
+	}()
+	got := sha256.New()
+	_, err = io.CopyN(got, c, size)
+	close(done)
+	n := <-changes
+	if err != nil {
+		t.Fatalf("download across %d reconfigurations: %v", n, err)
+	}
+	want := sha256.New()
+	io.CopyN(want, newStream(seed), size)
+	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatalf("download across %d reconfigurations corrupted", n)
+	}
+	if n < 10 {
+		t.Errorf("only %d reconfigurations during the download", n)
+	}
+	t.Logf("%d MiB intact across %d reconfigurations", size>>20, n)
 }
