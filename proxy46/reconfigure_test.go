@@ -381,17 +381,17 @@ func TestReconfigureUnderTraffic(t *testing.T) {
 	go func() {
 		defer close(changes)
 		n := 0
-		for ; n < 200; n++ {
+		for ; n < 100000; n++ {
 			select {
 			case <-done:
 				changes <- n
 				return
-			case <-time.After(5 * time.Millisecond):
+			default:
 			}
 			cfg := e2eEngineConfig()
 			switch n % 4 {
 			case 0:
-				cfg.Services = append(cfg.Services, Service{VIP: vip, Port: 9100 + uint16(n), Policy: PolicyRoundRobin,
+				cfg.Services = append(cfg.Services, Service{VIP: vip, Port: 9100 + uint16(n%1000), Policy: PolicyRoundRobin,
 					Backends: []Backend{{Addr: ap(hostB, 9000)}}})
 			case 1:
 				cfg.MaxConnections, cfg.MaxEmbryonic, cfg.SynCookieThreshold = 100+n, 50, 10
@@ -418,8 +418,8 @@ func TestReconfigureUnderTraffic(t *testing.T) {
 	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
 		t.Fatalf("download across %d reconfigurations corrupted", n)
 	}
-	if n < 10 {
-		t.Errorf("only %d reconfigurations during the download", n)
+	if n < 5 {
+		t.Errorf("only %d reconfigurations during the download: it tested little", n)
 	}
 	t.Logf("%d MiB intact across %d reconfigurations", size>>20, n)
 }
