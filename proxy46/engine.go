@@ -108,6 +108,9 @@ type service struct {
 	prefixes []prefixRoute
 	// dns is set when backends also come from DNS (dns.go).
 	dns *dnsState
+	// byAddr indexes the configured backends by address, built by
+	// configuredIndex when a reconfiguration first needs it.
+	byAddr map[netip.AddrPort]int
 }
 
 type prefixRoute struct {

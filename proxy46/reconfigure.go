@@ -73,16 +73,59 @@ func (e *Engine) Reconfigure(cfg Config, out *packet.Batch) (Reconfiguration, er
 		e.prevScale, e.scaleGen = *e.cfg.WindowScale, (e.scaleGen+1)&1
 	}
 	e.cfg = cfg
+	prev := e.svcs
 	e.installServices(fresh)
 	e.retime(old, now)
 	var r Reconfiguration
-	// Collect first: redirecting and removing reorder e.all.
-	list := slices.Clone(e.all)
-	for _, c := range list {
+	// The connections not yet spliced are all on the timer list.
+	// Collect them first: redirecting one may remove it, which reorders
+	// the lists.
+	var embryonic []*conn
+	for _, c := range e.pending {
+		if c.state < StateEstablished {
+			embryonic = append(embryonic, c)
+		}
+	}
+	for _, c := range embryonic {
 		e.rebind(c, now, &r, out)
+	}
+	// The spliced ones need a look only if something they may use is
+	// gone or some are draining: a reload that adds or changes without
+	// removing costs little whatever the size of the table. Draining or
+	// keeping one removes nothing, so the table is walked in place.
+	if e.stats.Draining > 0 || e.lost(prev) {
+		for _, c := range e.all {
+			if c.state == StateEstablished {
+				e.rebind(c, now, &r, out)
+			}
+		}
+	} else {
+		r.Kept += int(e.stats.ByState[StateEstablished])
 	}
 	e.publishVIPs()
 	return r, nil
+}
+
+// lost reports whether the services just installed lack something that
+// the services prev had and a spliced connection may use: a service, a
+// configured backend, or the backends from DNS of a service (their port
+// or prefixes changed).
+func (e *Engine) lost(prev []*service) bool {
+	for _, o := range prev {
+		n := e.services[vipKey{o.vip, o.port}]
+		if n == nil {
+			return true
+		}
+		if o.dns != nil && (n.dns == nil || n.dns.cfg.Port != o.dns.cfg.Port || !slices.Equal(n.dns.cfg.Prefixes, o.dns.cfg.Prefixes)) {
+			return true
+		}
+		for i := range o.backends {
+			if b := &o.backends[i]; !b.dynamic && configuredIndex(n, b.ap) < 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SetServices replaces the engine's services and keeps the rest of its
@@ -221,12 +264,30 @@ func hasBackend(svc *service, c *conn) bool {
 }
 
 // configuredIndex is the index in svc.backends of the configured backend
-// (or default) at ap, or -1.
+// (or default) at ap, or -1. Services with many backends get an index by
+// address on first use; the configured backends never change, and those
+// from DNS come after them.
 func configuredIndex(svc *service, ap netip.AddrPort) int {
-	for i := range svc.backends {
-		if b := &svc.backends[i]; !b.dynamic && b.ap == ap {
-			return i
+	const scanUpTo = 8
+	if len(svc.backends) <= scanUpTo {
+		for i := range svc.backends {
+			if b := &svc.backends[i]; !b.dynamic && b.ap == ap {
+				return i
+			}
 		}
+		return -1
+	}
+	if svc.byAddr == nil {
+		svc.byAddr = make(map[netip.AddrPort]int, len(svc.backends))
+		for i := range svc.backends {
+			b := &svc.backends[i]
+			if _, dup := svc.byAddr[b.ap]; !dup && !b.dynamic {
+				svc.byAddr[b.ap] = i
+			}
+		}
+	}
+	if i, ok := svc.byAddr[ap]; ok {
+		return i
 	}
 	return -1
 }
