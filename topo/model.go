@@ -37,6 +37,7 @@ type Topology struct {
 	linkPorts    map[uint64][]uint32 // inter-switch ports of each switch, sorted
 	neighbors    []Neighbor
 	neighborMAC  map[netip.Addr]net.HardwareAddr
+	keyLines     lineIndex // see KeyLine
 }
 
 // Controller is how the controller itself listens.
