@@ -293,25 +293,36 @@ dns64:
 		}
 	}
 
-	// Reload: another prefix and another port, live.
-	write(ours2, "2001:db8:64::/96")
+	// Reload: another prefix, live on the same sockets.
+	write(ours, "2001:db8:64::/96")
 	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	newAddr := fmt.Sprintf("127.0.0.1:%d", ours2)
-	var got dns64Answer
-	if !ovs.Wait(10*time.Second, func() bool {
-		in, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(probe, newAddr)
-		return err == nil && len(in.Answer) > 0 && strings.HasPrefix(in.Answer[0].(*dns.AAAA).AAAA.String(), "2001:db8:64::")
-	}) {
-		t.Fatalf("after reload, no answer in the new prefix on %s:\n%s", newAddr, d.Logs())
+	inPrefix := func(addr, prefix string) bool {
+		in, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(probe, addr)
+		return err == nil && len(in.Answer) > 0 && strings.HasPrefix(in.Answer[0].(*dns.AAAA).AAAA.String(), prefix)
 	}
-	got = askDNS64(t, newAddr, dns64Query{label: "after reload", name: "v4.dns64.test", qtype: dns.TypeAAAA, tcp: true})
-	if len(got.records) != 2 {
+	if !ovs.Wait(10*time.Second, func() bool { return inPrefix(oursAddr, "2001:db8:64::") }) {
+		t.Fatalf("after reload, no answer in the new prefix on %s:\n%s", oursAddr, d.Logs())
+	}
+	if got := askDNS64(t, oursAddr, dns64Query{label: "after reload", name: "v4.dns64.test", qtype: dns.TypeAAAA, tcp: true}); len(got.records) != 2 {
 		t.Errorf("after reload, over TCP: %s", got)
 	}
-	if _, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(probe, oursAddr); err == nil {
-		t.Errorf("the old address %s still answers after the reload", oursAddr)
+	// Another port needs a restart: the reload is refused, naming the
+	// key, and the running sockets keep serving.
+	write(ours2, "64:ff9b::/96")
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	refused := fmt.Sprintf("dns64.listen: changed from 127.0.0.1:%d to 127.0.0.1:%d: restart sixgate to apply it", ours, ours2)
+	if !ovs.Wait(10*time.Second, func() bool { return strings.Contains(d.Logs(), refused) }) {
+		t.Fatalf("a reload changing the listen port was not refused with %q:\n%s", refused, d.Logs())
+	}
+	if !inPrefix(oursAddr, "2001:db8:64::") {
+		t.Errorf("after the refused reload, %s does not answer as before", oursAddr)
+	}
+	if _, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(probe, fmt.Sprintf("127.0.0.1:%d", ours2)); err == nil {
+		t.Errorf("the refused address 127.0.0.1:%d answers", ours2)
 	}
 	if code := d.Stop(); code != 0 {
 		t.Errorf("sixgate exited with %d after SIGTERM:\n%s", code, d.Logs())

@@ -80,13 +80,16 @@ func (b *builder) ownerAt(entry, path string) owner {
 func (b *builder) build(fc *fileConfig) {
 	b.buildController(fc.Controller)
 	b.buildSubnets(fc.Subnets)
-	b.buildSwitches(fc.Switches, fc.DNS64 != nil)
+	// A file for a translator alone (sixgate translate) or a DNS64
+	// resolver alone declares no switch.
+	b.buildSwitches(fc.Switches, fc.SIIT != nil || fc.DNS64 != nil)
 	b.buildLinks(fc.Links)
 	b.buildHosts(fc.Hosts)
 	// splice46 goes before the gateways because a gateway without a MAC of
 	// its own answers with the splice46 one.
 	b.buildSplice46(fc.Splice46)
 	b.buildGateways(fc.Gateways)
+	b.buildSIIT(fc.SIIT)
 	// No nat64 section yet: the prefix must be written.
 	b.buildDNS64(fc.DNS64, netip.Prefix{})
 }
@@ -112,11 +115,9 @@ func (b *builder) buildSubnets(subnets []string) {
 	}
 }
 
-// buildSwitches reads the switches; there must be one unless the file
-// configures a service that runs without any (dns64).
-func (b *builder) buildSwitches(switches []fileSwitch, switchless bool) {
-	if len(switches) == 0 && !switchless {
-		b.p.add("switches", "at least one switch must be declared (or a dns64 section, which runs without)")
+func (b *builder) buildSwitches(switches []fileSwitch, optional bool) {
+	if len(switches) == 0 && !optional {
+		b.p.add("switches", "at least one switch must be declared")
 	}
 	b.t.switchByName = map[string]*Switch{}
 	for i, fs := range switches {

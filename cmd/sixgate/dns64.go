@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,13 +15,12 @@ import (
 )
 
 // dnsService is the DNS64 resolver of the dns64 section and the sockets it
-// serves on. A reload changes the resolver's configuration in place and
-// opens the sockets again when the addresses changed.
+// serves on. A reload changes the resolver's configuration in place; the
+// sockets stay until the daemon stops.
 type dnsService struct {
 	mu       sync.Mutex
 	resolver *dns64.Resolver
 	server   *dns64.Server // nil until start
-	listen   []string
 	log      *logrus.Entry
 }
 
@@ -58,8 +57,8 @@ func (s *dnsService) start(d *topo.DNS64) error {
 	if err != nil {
 		return err
 	}
-	s.server, s.listen = srv, listenStrings(d)
-	s.log.WithFields(logrus.Fields{"listen": s.listen, "upstream": d.Upstreams, "prefix": d.Prefix}).Info("serving DNS64 over UDP and TCP")
+	s.server = srv
+	s.log.WithFields(logrus.Fields{"listen": listenStrings(d), "upstream": d.Upstreams, "prefix": d.Prefix}).Info("serving DNS64 over UDP and TCP")
 	return nil
 }
 
@@ -71,71 +70,54 @@ func listenStrings(d *topo.DNS64) []string {
 	return out
 }
 
-// reload puts a new section in force: upstreams, prefix, exclusions and
-// limits at once, for the next query; new listen addresses by closing the
-// sockets and opening the new ones (the old ones are opened again if the
-// new ones cannot be). It returns a function that undoes it, for a reload
-// that fails further on.
-func (s *dnsService) reload(d *topo.DNS64) (undo func(), err error) {
+// reload puts a new section in force for the next query: upstreams,
+// prefix, exclusions, timeout, rate limit and cache (emptied). Its listen
+// addresses are those of the running sockets (dns64Changes refuses a
+// reload that changes them).
+func (s *dnsService) reload(d *topo.DNS64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	oldCfg := s.resolver.Config()
 	if err := s.resolver.SetConfig(resolverConfig(d)); err != nil {
-		return nil, err
+		return err
 	}
-	undo = func() { _ = s.resolver.SetConfig(oldCfg) }
-	want := listenStrings(d)
-	if slices.Equal(want, s.listen) || s.server == nil {
-		return undo, nil
-	}
-	old, prev := s.server.Addrs(), s.listen
-	if err := s.closeServer(); err != nil {
-		s.log.WithError(err).Warn("closing the DNS64 sockets")
-	}
-	srv, err := dns64.Listen(d.Listen, s.resolver)
-	if err != nil {
-		_ = s.resolver.SetConfig(oldCfg) // it was in force
-		back, berr := dns64.Listen(old, s.resolver)
-		if berr != nil {
-			return nil, errors.Join(fmt.Errorf("dns64.listen: %w", err), fmt.Errorf("reopening the previous addresses: %w", berr))
-		}
-		s.server = back
-		return nil, fmt.Errorf("dns64.listen: %w; still listening on the previous addresses", err)
-	}
-	s.server, s.listen = srv, want
-	s.log.WithFields(logrus.Fields{"listen": want, "was": prev}).Info("DNS64 listen addresses changed: sockets opened again")
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		_ = s.resolver.SetConfig(oldCfg) // it was in force
-		if err := s.closeServer(); err != nil {
-			s.log.WithError(err).Warn("closing the DNS64 sockets")
-		}
-		if back, err := dns64.Listen(old, s.resolver); err == nil {
-			s.server, s.listen = back, prev
-		} else {
-			s.log.WithError(err).Error("DNS64: the previous listen addresses could not be opened again; not serving")
-		}
-	}, nil
+	s.log.WithFields(logrus.Fields{"upstream": d.Upstreams, "prefix": d.Prefix}).Info("DNS64 configuration reloaded")
+	return nil
 }
 
-// closeServer closes the sockets, giving queries under way a moment.
-func (s *dnsService) closeServer() error {
-	if s.server == nil {
-		return nil
+// dns64Changes lists, as topology errors naming each key, what t changes
+// in the dns64 section that only a restart applies: the section added or
+// removed, and its listen addresses.
+func dns64Changes(cur, t *topo.Topology) error {
+	var errs topo.Errors
+	add := func(key, format string, args ...any) {
+		errs = append(errs, &topo.Error{File: t.File, Line: t.KeyLine(key), Field: key, Msg: fmt.Sprintf(format, args...)})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	err := s.server.Close(ctx)
-	s.server, s.listen = nil, nil
-	return err
+	switch {
+	case cur.DNS64 == nil && t.DNS64 != nil:
+		add("dns64", "section added: restart sixgate to apply it")
+	case cur.DNS64 != nil && t.DNS64 == nil:
+		add("dns64", "section removed: restart sixgate to apply it")
+	case cur.DNS64 != nil && !slices.Equal(cur.DNS64.Listen, t.DNS64.Listen):
+		add("dns64.listen", "changed from %s to %s: restart sixgate to apply it",
+			strings.Join(listenStrings(cur.DNS64), ", "), strings.Join(listenStrings(t.DNS64), ", "))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
-// stop closes the sockets.
+// stop closes the sockets, giving queries under way 3 seconds.
 func (s *dnsService) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.closeServer(); err != nil {
+	if s.server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := s.server.Close(ctx); err != nil {
 		s.log.WithError(err).Warn("closing the DNS64 sockets")
 	}
+	s.server = nil
 }

@@ -49,52 +49,82 @@ func TestCheckDNS64Alone(t *testing.T) {
 	}
 }
 
-// TestDNS64ReloadMovesSockets reloads a new prefix and a new address: the
-// old socket closes, the new one answers (from ipv4only.arpa, which needs
-// no upstream) in the new prefix; a reload to an address that cannot be
-// opened is refused and the running one keeps serving.
-func TestDNS64ReloadMovesSockets(t *testing.T) {
+// TestDNS64Reload: a reload puts a new prefix in force for the next
+// query; one that changes the listen addresses, adds or removes the
+// section is refused, naming the key and its line, and the running
+// configuration keeps serving.
+func TestDNS64Reload(t *testing.T) {
 	dir := t.TempDir()
-	log := logrus.New()
-	log.SetOutput(&bytes.Buffer{})
+	var logs bytes.Buffer
+	l := logrus.New()
+	l.SetOutput(&logs)
+	log := logrus.NewEntry(l)
 	first := freeLoopback(t)
 	path := writeDNS64File(t, dir, first, "64:ff9b::/96")
-	tp, err := topo.Load(path)
+	p, err := prepare(path, "", log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newDNSService(tp.DNS64, logrus.NewEntry(log))
-	if err != nil {
+	if err := p.dns.start(p.topo.DNS64); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.start(tp.DNS64); err != nil {
-		t.Fatal(err)
-	}
-	defer s.stop()
+	defer p.dns.stop()
 	wantPrefix(t, first, "64:ff9b::c000:aa")
 
-	second := freeLoopback(t)
-	tp2, err := topo.Load(writeDNS64File(t, dir, second, "2001:db8:64::/96"))
-	if err != nil {
-		t.Fatal(err)
+	writeDNS64File(t, dir, first, "2001:db8:64::/96")
+	if !reload(path, p.live, p.apps, p.ctl, p.dns, log) {
+		t.Fatalf("a new prefix refused:\n%s", logs.String())
 	}
-	if _, err := s.reload(tp2.DNS64); err != nil {
-		t.Fatal(err)
-	}
-	wantPrefix(t, second, "2001:db8:64::c000:aa")
-	if _, err := ipv4only(first); err == nil {
-		t.Errorf("the old address %s still answers", first)
-	}
+	wantPrefix(t, first, "2001:db8:64::c000:aa")
 
-	// An address of another machine cannot be bound.
-	tp3, err := topo.Load(writeDNS64File(t, dir, "192.0.2.1:5353", "64:ff9b::/96"))
+	second := freeLoopback(t)
+	for _, c := range []struct{ file, want string }{
+		{readFile(t, writeDNS64File(t, dir, second, "2001:db8:64::/96")),
+			path + ":3: dns64.listen: changed from " + first + " to " + second + ": restart sixgate to apply it"},
+		{"controller: {listen: \"tcp:127.0.0.1:6653\", http: \"off\"}\nswitches: [{name: s1, dpid: 1}]\n",
+			path + ": dns64: section removed: restart sixgate to apply it"},
+	} {
+		logs.Reset()
+		if err := os.WriteFile(path, []byte(c.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if reload(path, p.live, p.apps, p.ctl, p.dns, log) {
+			t.Errorf("reload to\n%s\ntaken", c.file)
+		}
+		if !strings.Contains(logs.String(), c.want) {
+			t.Errorf("reload logged\n%s\nwant %q", logs.String(), c.want)
+		}
+	}
+	wantPrefix(t, first, "2001:db8:64::c000:aa")
+	if _, err := ipv4only(second); err == nil {
+		t.Errorf("%s answers, though its reload was refused", second)
+	}
+}
+
+func TestDNS64SectionAddedNeedsARestart(t *testing.T) {
+	without, err := topo.Parse("t.yaml", []byte("switches: [{name: s1, dpid: 1}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.reload(tp3.DNS64); err == nil || !strings.Contains(err.Error(), "dns64.listen") {
-		t.Errorf("reload to an address not ours: %v", err)
+	with, err := topo.Parse("t.yaml", []byte("switches: [{name: s1, dpid: 1}]\ndns64: {listen: [\"127.0.0.1:5353\"], upstream: [\"127.0.0.1\"], prefix: \"64:ff9b::/96\"}\n"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	wantPrefix(t, second, "2001:db8:64::c000:aa")
+	if err := dns64Changes(without, with); err == nil || err.Error() != "t.yaml:2: dns64: section added: restart sixgate to apply it" {
+		t.Errorf("section added: %v", err)
+	}
+	if err := dns64Changes(with, with); err != nil {
+		t.Errorf("nothing changed: %v", err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // freeLoopback returns a loopback address with a UDP port free right now.
