@@ -23,7 +23,7 @@ const maxPending = 4096
 // Server serves a resolver over UDP and TCP on a set of addresses.
 type Server struct {
 	addrs []netip.AddrPort
-	// tcp are miekg servers: TCP on every address, and UDP on a
+	// servers are miekg/dns servers: TCP on every address, and UDP on a
 	// wildcard address, whose replies must leave from the address each
 	// query came to (miekg reads it from the packet's control data).
 	servers []*dns.Server
