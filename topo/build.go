@@ -22,6 +22,9 @@ type builder struct {
 	macs  map[[6]byte]owner
 	addrs map[netip.Addr]owner
 	ports map[portKey]owner
+	// ifaces are the engine ports' Linux interfaces, which no two
+	// engine ports (of any section) may share.
+	ifaces map[string]owner
 }
 
 // owner is the entry that first used a value.
@@ -41,14 +44,15 @@ type portKey struct {
 
 func newBuilder(p *problems, file string) *builder {
 	return &builder{
-		p:     p,
-		t:     &Topology{File: file},
-		dir:   filepath.Dir(file),
-		names: map[string]owner{},
-		dpids: map[uint64]owner{},
-		macs:  map[[6]byte]owner{},
-		addrs: map[netip.Addr]owner{},
-		ports: map[portKey]owner{},
+		p:      p,
+		t:      &Topology{File: file},
+		dir:    filepath.Dir(file),
+		names:  map[string]owner{},
+		dpids:  map[uint64]owner{},
+		macs:   map[[6]byte]owner{},
+		addrs:  map[netip.Addr]owner{},
+		ports:  map[portKey]owner{},
+		ifaces: map[string]owner{},
 	}
 }
 
@@ -86,6 +90,7 @@ func (b *builder) build(fc *fileConfig) {
 	// splice46 goes before the gateways because a gateway without a MAC of
 	// its own answers with the splice46 one.
 	b.buildSplice46(fc.Splice46)
+	b.buildSIIT(fc.SIIT)
 	b.buildGateways(fc.Gateways)
 }
 
