@@ -111,10 +111,8 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 // build makes the layout and the engines of t's siit section.
 func build(t *topo.Topology) (*running, error) {
 	l := layoutOf(t)
-	main, clat, err := engineConfigs(t)
-	if err != nil {
-		return nil, &topo.Error{File: t.File, Line: t.SIIT.Line, Field: "siit", Msg: err.Error()}
-	}
+	main, clat := engineConfigs(t)
+	var err error
 	d := &dispatch{clat4: map[netip.Addr]struct{}{}, clat6: map[netip.Addr]struct{}{}}
 	for _, c := range l.clat {
 		d.clat4[c.ipv4] = struct{}{}
@@ -154,10 +152,10 @@ func (a *App) register(l *layout) error {
 	return nil
 }
 
-// Reload takes a new configuration. The translators are rebuilt (they
-// keep no state that outlives a packet beyond fragment reassembly, which
-// they do not do), the registrations and the steering follow. A change
-// of mode or engine ports needs a restart.
+// Reload takes a new configuration: new translators (they keep no state
+// per flow, so nothing is lost but their counters), the steering and the
+// neighbor registrations follow. A change of mode or engine ports needs a
+// restart.
 func (a *App) Reload(t *topo.Topology) error {
 	a.swap.Lock()
 	defer a.swap.Unlock()

@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/apps/neighbor"
+	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/apps/tablemiss"
 	"github.com/sixgate/sixgate/controller"
@@ -20,6 +21,7 @@ import (
 type appSet struct {
 	list     []controller.App
 	neighbor *neighbor.App // nil when the topology declares no hosts
+	siit     *siit.App     // nil without a siit section
 	// fromTopology is set when the topology chose the apps (newApps), so
 	// that a reload which would choose others can say it needs a restart.
 	fromTopology bool
@@ -53,6 +55,21 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 		s.collectors = append(s.collectors, sp.Collectors()...)
 		s.handlers["/connections"] = sp.StatusHandler()
 	}
+	if t.SIIT != nil {
+		// The translator answers for its addresses through the neighbor
+		// app; without hosts there is none, and New says so.
+		var reg siit.Registrar
+		if s.neighbor != nil {
+			reg = s.neighbor
+		}
+		x, err := siit.New(t, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		s.siit = x
+		s.list = append(s.list, x)
+		s.collectors = append(s.collectors, x.Collectors()...)
+	}
 	return s, nil
 }
 
@@ -62,6 +79,9 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 func (s *appSet) reload(t *topo.Topology) error {
 	if s.fromTopology && (len(t.Hosts) > 0) != (s.neighbor != nil) {
 		return errors.New("hosts were added or removed altogether, which changes the set of apps: restart sixgate to apply it")
+	}
+	if s.fromTopology && (t.SIIT != nil) != (s.siit != nil) {
+		return errors.New("the siit section was added or removed, which changes the set of apps: restart sixgate to apply it")
 	}
 	var errs []error
 	for _, a := range s.list {

@@ -66,6 +66,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, ", %d with backends from DNS", fromDNS)
 		}
 	}
+	if s := t.SIIT; s != nil {
+		fmt.Fprintf(stdout, ", siit: %d EAM entries, %d CLAT hosts", len(s.EAM), len(s.CLAT))
+	}
 	fmt.Fprintln(stdout)
 	return 0
 }
