@@ -213,6 +213,8 @@ func TestSIITFabric(t *testing.T) {
 // and h4 reach h6 back at its EAM address, with ping, traceroute, TCP and
 // UDP.
 func (l *siitLab) testReach(t *testing.T, v6, v4 string) {
+	lap := newLaps(t)
+	defer lap.log()
 	if _, n, err := l.h6.PingUntil(v6, 2*time.Second, 10*time.Second); err != nil {
 		t.Fatalf("h6 -> %s: %v", v6, err)
 	} else if n > 2 {
@@ -223,8 +225,10 @@ func (l *siitLab) testReach(t *testing.T, v6, v4 string) {
 	}
 	// Every hop answers: the translator from its own address, then the
 	// destination, with its address as seen from the source's side.
+	lap.done("ping")
 	l.traceroute(t, l.h6, "-6", v6, "2001:db8:6::1")
 	l.traceroute(t, l.h4, "-4", h6EAM4, "192.0.2.1")
+	lap.done("traceroute")
 
 	// TCP: 20 MB from h6 to h4, the server's own sha256 of what it got.
 	data := filepath.Join(l.dir, "data")
@@ -249,15 +253,33 @@ func (l *siitLab) testReach(t *testing.T, v6, v4 string) {
 		t.Errorf("TCP to %s: the server's sha256 is %s, sent %s", v6, got, want)
 	}
 	t.Logf("20 MB over TCP to %s in %v", v6, time.Since(start).Round(time.Millisecond))
+	lap.done("tcp")
 
 	// UDP: an echo server on h4's address, answering from it.
-	l.h4.Start(t, "socat", "-T", "10", fmt.Sprintf("UDP4-LISTEN:5002,bind=%s,reuseaddr,fork", v4), "EXEC:cat")
+	l.h4.Start(t, "socat", "-T", "1", fmt.Sprintf("UDP4-LISTEN:5002,bind=%s,reuseaddr,fork", v4), "EXEC:cat")
 	waitListeningUDP(t, l.h4, v4, "5002")
-	out, err := l.h6.Output(10*time.Second, "hello over udp\n", "socat", "-T", "3", "-", fmt.Sprintf("UDP6:[%s]:5002", v6))
+	out, err := l.h6.Output(10*time.Second, "hello over udp\n", "socat", "-t", "1", "-", fmt.Sprintf("UDP6:[%s]:5002", v6))
 	if err != nil || !strings.Contains(out, "hello over udp") {
 		t.Errorf("UDP echo through %s: %q (%v)", v6, out, err)
 	}
+	lap.done("udp")
 }
+
+// laps times the steps of a test, for its log.
+type laps struct {
+	t     *testing.T
+	last  time.Time
+	steps []string
+}
+
+func newLaps(t *testing.T) *laps { return &laps{t: t, last: time.Now()} }
+
+func (l *laps) done(step string) {
+	l.steps = append(l.steps, fmt.Sprintf("%s %v", step, time.Since(l.last).Round(10*time.Millisecond)))
+	l.last = time.Now()
+}
+
+func (l *laps) log() { l.t.Logf("steps: %s", strings.Join(l.steps, ", ")) }
 
 // traceroute runs traceroute from h to dst and checks that every hop
 // answered, the first from the translator's address hop1 and the last
@@ -305,10 +327,10 @@ func (l *siitLab) testPMTU(t *testing.T) {
 	if out, err := l.h4.Output(10*time.Second, "", "ping", "-n", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1232", h6EAM4); err != nil {
 		t.Errorf("h4's DF ping of 1260 bytes: %v:\n%s", err, out)
 	}
-	l.h4.Start(t, "socat", "-T", "10", "UDP4-LISTEN:5003,bind=192.0.2.4,reuseaddr,fork", "EXEC:cat")
+	l.h4.Start(t, "socat", "-T", "1", "UDP4-LISTEN:5003,bind=192.0.2.4,reuseaddr,fork", "EXEC:cat")
 	waitListeningUDP(t, l.h4, "192.0.2.4", "5003")
 	big := strings.Repeat("0123456789", 300)[:2999] + "\n"
-	out, err := l.h6.Output(10*time.Second, big, "socat", "-T", "3", "-b", "65536", "-", fmt.Sprintf("UDP6:[%s]:5003", h4Pool6))
+	out, err := l.h6.Output(10*time.Second, big, "socat", "-t", "1", "-b", "65536", "-", fmt.Sprintf("UDP6:[%s]:5003", h4Pool6))
 	if err != nil || out != big {
 		t.Errorf("3000 bytes of UDP echoed in fragments: got %d bytes (%v), want the 3000 sent", len(out), err)
 	}
