@@ -8,6 +8,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/sixgate/sixgate/datapath"
 	"github.com/sixgate/sixgate/packet"
 )
 
@@ -24,6 +25,9 @@ var (
 	host4   = netip.MustParseAddr("203.0.113.9")
 	host4v6 = netip.MustParseAddr("2001:db8:1cb:71:9::") // pool6 + 203.0.113.9
 )
+
+// The translator is an engine of the shared data path.
+var _ datapath.Engine = (*Translator)(nil)
 
 func testConfig() Config {
 	return Config{

@@ -99,25 +99,34 @@ func (e *eam) to4(a u128) uint32 {
 // entries there are.
 type lpm4 struct {
 	lengths []int // longest first
-	tables  [33]map[uint32]int32
+	tables  [33]*table
+	// present has a bit for every /16 some prefix covers, so that most
+	// misses cost no hashing.
+	present *[1 << 16 / 64]uint64
 }
 
 func (t *lpm4) insert(p uint32, n int, v int32) bool {
+	if t.present == nil {
+		t.present = new([1 << 16 / 64]uint64)
+	}
+	first, last := p>>16, (p|^mask32(n))>>16
+	for i := first; i <= last; i++ {
+		t.present[i/64] |= 1 << (i % 64)
+	}
 	if t.tables[n] == nil {
-		t.tables[n] = make(map[uint32]int32)
+		t.tables[n] = &table{}
 		t.lengths = append(t.lengths, n)
 		slices.SortFunc(t.lengths, func(a, b int) int { return b - a })
 	}
-	if _, dup := t.tables[n][p]; dup {
-		return false
-	}
-	t.tables[n][p] = v
-	return true
+	return t.tables[n].put(u128{0, uint64(p)}, v)
 }
 
 func (t *lpm4) lookup(a uint32) (int32, bool) {
+	if t.present == nil || t.present[a>>22]&(1<<(a>>16%64)) == 0 {
+		return 0, false
+	}
 	for _, n := range t.lengths {
-		if v, ok := t.tables[n][a&mask32(n)]; ok {
+		if v, ok := t.tables[n].get(u128{0, uint64(a & mask32(n))}); ok {
 			return v, true
 		}
 	}
@@ -128,7 +137,7 @@ func (t *lpm4) lookup(a uint32) (int32, bool) {
 type lpm6 struct {
 	lengths []int
 	masks   []u128
-	tables  []map[u128]int32
+	tables  []*table
 }
 
 func (t *lpm6) insert(p u128, n int, v int32) bool {
@@ -136,7 +145,7 @@ func (t *lpm6) insert(p u128, n int, v int32) bool {
 	if i < 0 {
 		t.lengths = append(t.lengths, n)
 		t.masks = append(t.masks, mask128(n))
-		t.tables = append(t.tables, make(map[u128]int32))
+		t.tables = append(t.tables, &table{})
 		// Keep the three slices sorted longest first, together.
 		for j := len(t.lengths) - 1; j > 0 && t.lengths[j] > t.lengths[j-1]; j-- {
 			t.lengths[j], t.lengths[j-1] = t.lengths[j-1], t.lengths[j]
@@ -145,16 +154,12 @@ func (t *lpm6) insert(p u128, n int, v int32) bool {
 		}
 		i = slices.Index(t.lengths, n)
 	}
-	if _, dup := t.tables[i][p]; dup {
-		return false
-	}
-	t.tables[i][p] = v
-	return true
+	return t.tables[i].put(p, v)
 }
 
 func (t *lpm6) lookup(a u128) (int32, bool) {
 	for i := range t.tables {
-		if v, ok := t.tables[i][a.and(t.masks[i])]; ok {
+		if v, ok := t.tables[i].get(a.and(t.masks[i])); ok {
 			return v, true
 		}
 	}
@@ -169,11 +174,14 @@ func (t *lpm6) lookup(a u128) (int32, bool) {
 type Mapper struct {
 	pool6     u128
 	pool6Bits int // 0: no pool6
-	eams      []eam
-	by4       lpm4
-	by6       lpm6
-	rfc6791v4 []netip.Prefix
-	rfc6791v6 []netip.Prefix
+	// eamInPool6 says whether some EAM IPv6 prefix overlaps pool6; when
+	// none does, a pool6 address needs no EAM lookup.
+	eamInPool6 bool
+	eams       []eam
+	by4        lpm4
+	by6        lpm6
+	rfc6791v4  []netip.Prefix
+	rfc6791v6  []netip.Prefix
 }
 
 // NewMapper validates and builds a Mapper. pool6 may be the zero Prefix
@@ -219,6 +227,10 @@ func NewMapper(pool6 netip.Prefix, eams []EAM, rfc6791v4, rfc6791v6 []netip.Pref
 			return nil, fmt.Errorf("siit: eam %d: ipv6 %v appears twice", i, e.IPv6)
 		}
 		m.eams = append(m.eams, x)
+		if m.pool6Bits != 0 && (x.bits6 >= m.pool6Bits && x.p6.and(mask128(m.pool6Bits)) == m.pool6 ||
+			x.bits6 < m.pool6Bits && m.pool6.and(mask128(x.bits6)) == x.p6) {
+			m.eamInPool6 = true
+		}
 	}
 	for _, p := range rfc6791v4 {
 		if !p.IsValid() || !p.Addr().Is4() {
@@ -318,6 +330,9 @@ func (m *Mapper) Map6(a *[16]byte) ([4]byte, bool) {
 
 func (m *Mapper) map6(a *[16]byte) (out [4]byte, viaPool6, ok bool) {
 	v := load128(a)
+	if !m.eamInPool6 && m.inPool6(v) {
+		return m.extract(a), true, true
+	}
 	if i, ok := m.by6.lookup(v); ok {
 		binary.BigEndian.PutUint32(out[:], m.eams[i].to4(v))
 		return out, false, true

@@ -7,11 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sixgate/sixgate/datapath"
 	"github.com/sixgate/sixgate/packet"
 )
-
-var _ datapath.Engine = (*Translator)(nil)
 
 // Translator is a stateless IP/ICMP translator (RFC 7915) with RFC 6052
 // and RFC 7757 address mapping. It is safe for concurrent use.

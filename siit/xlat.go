@@ -115,6 +115,9 @@ func (p *Path) To6(out *packet.Batch, ip packet.IPv4, src6, dst6 *[16]byte, m pa
 		return SourceRoute, 0
 	}
 	proto := ip.Protocol()
+	if proto == packet.ProtoICMPv6 {
+		return ICMPNotTranslated, 0 // ICMPv6 has no meaning over IPv4
+	}
 	data := ip.Payload()
 	fragOff, isFrag, df := ip.FragmentOffset(), ip.IsFragment(), ip.DontFragment()
 	if isFrag && fragOff == 0 && len(data) < 8 {
@@ -276,6 +279,9 @@ func (p *Path) To4(out *packet.Batch, ip packet.IPv6, u packet.Upper, src4, dst4
 	end := packet.IPv6HeaderLen + int(ip.PayloadLength())
 	data := ip[u.Offset:end]
 	proto := u.Proto
+	if proto == packet.ProtoICMPv4 {
+		return ICMPNotTranslated, 0 // nor ICMPv4 over IPv6
+	}
 	fragOff, more, isFrag := 0, false, false
 	var id uint16
 	if u.Fragment != 0 {

@@ -63,7 +63,7 @@ siit:
     - {ipv4: "` + h6EAM4 + `/32", ipv6: "2001:db8:6::6/128"}
     - {ipv4: "192.0.2.44/32", ipv6: "` + h4EAM6 + `/128"}
   ipv4: {address: "192.0.2.1/24", mtu: 1500}
-  ipv6: {address: "2001:db8:6::1/64", mtu: 1280, gateway: r}
+  ipv6: {address: "2001:db8:6::1/64", mtu: 1280, gateway: "2001:db8:6::64"}
   clat: [{host: legacy, ipv6: "2001:db8:6::c1a7"}]
   clat_pref64: "2001:db8:64::/96"
 `

@@ -25,7 +25,7 @@ func TestSIITSection(t *testing.T) {
   pool6: "64:ff9b:1::/96"
   eam:
     - {ipv4: "203.0.113.6", ipv6: "2001:db8:6::6"}
-    - {ipv4: "198.51.100.0/24", ipv6: "2001:db8:7::/72"}
+    - {ipv4: "198.51.100.0/24", ipv6: "2001:db8:7::/64"}
   rfc6791_ipv4: ["203.0.113.8"]
   lowest_ipv6_mtu: 1400
   ipv4: {address: "192.0.2.1/24", mtu: 1500}
@@ -48,11 +48,11 @@ func TestSIITSection(t *testing.T) {
 		{"lowest mtu", s.LowestIPv6MTU, 1400},
 		{"own ipv4", s.IPv4.Address.String(), "192.0.2.1/24"},
 		{"ipv6 mtu", s.IPv6.MTU, 1280},
-		{"gateway by address", s.IPv6.Gateway.Name, "r"},
-		{"no ipv4 gateway", s.IPv4.Gateway == nil, true},
+		{"gateway", s.IPv6.Gateway.String(), "2001:db8:6::64"},
+		{"no ipv4 gateway", s.IPv4.Gateway.IsValid(), false},
 		{"mode", s.Mode, DataPathPort},
 		{"ports", len(s.Ports), 1},
-		{"clat host", s.CLAT[0].Host.Name + " " + s.CLAT[0].IPv4.String() + " " + s.CLAT[0].IPv6.String(), "legacy 192.0.2.30 2001:db8:6::c1a7"},
+		{"clat host", s.CLAT[0].Host + " " + s.CLAT[0].IPv6.String(), "legacy 2001:db8:6::c1a7"},
 		{"clat_pref64", s.CLATPref64.String(), "2001:db8:64::/96"},
 	}
 	for _, c := range checks {
@@ -76,47 +76,50 @@ func TestSIITSectionErrors(t *testing.T) {
 siit:
   mac: "00:00:0b:00:00:99"
   pool6: "2001:db8:ffff::/96"
-  eam:
-    - {ipv4: "203.0.113.0/24", ipv6: "2001:db8:6::/120"}
-    - {ipv4: "203.0.113.128/25", ipv6: "2001:db8:ffff::/120"}
+  eam: [{ipv4: "203.0.113.0/24", ipv6: "2001:db8:6::/120"}]
+  ipv4: {address: "192.0.2.1/24"}
+  ipv6: {address: "2001:db8:6::1/64"}
 `,
 			want: []string{
 				"t.yaml:14: siit.pool6: 2001:db8:ffff::/96 overlaps splice46.pool6 2001:db8:ffff::/96 (line 10)",
-				"t.yaml:16: siit.eam[0].ipv4: 203.0.113.0/24 overlaps splice46.services[0].vip 203.0.113.9/32 (line 11)",
-				"t.yaml:17: siit.eam[1].ipv6: 2001:db8:ffff::/120 overlaps splice46.pool6 2001:db8:ffff::/96 (line 10)",
-				"t.yaml:17: siit.eam[1].ipv6: 2001:db8:ffff::/120 overlaps siit.pool6 2001:db8:ffff::/96 (line 14)",
-				"t.yaml:17: siit.eam[1].ipv4: 203.0.113.128/25 overlaps siit.eam[0].ipv4 203.0.113.0/24 (line 16)",
+				"t.yaml:15: siit.eam[0].ipv4: 203.0.113.0/24 overlaps splice46.services[0].vip 203.0.113.9/32 (line 11)",
 			},
 		},
 		{
-			name: "shapes",
-			yaml: siitBase + `siit:
+			name: "an EAM prefix inside splice46's pool6",
+			yaml: siitBase + `splice46:
+  mac: "00:00:0b:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+  services: [{vip: "203.0.113.9", port: 80, backends: [{address: "[2001:db8:6::6]:80"}]}]
+siit:
   mac: "00:00:0b:00:00:99"
-  pool6: "2001:db8:100::/44"
-  eam:
-    - {ipv4: "192.0.2.0/24", ipv6: "2001:db8:3::/121"}
-    - {ipv4: "192.0.3.1/24", ipv6: "10.0.0.0/8"}
-  lowest_ipv6_mtu: 1000
-  ipv4: {address: "2001:db8::1", mtu: 40}
-  ipv6: {mtu: 1200, gateway: h4}
+  eam: [{ipv4: "198.51.100.0/24", ipv6: "2001:db8:ffff::/120"}]
+  ipv4: {address: "192.0.2.1/24"}
+  ipv6: {address: "2001:db8:6::1/64"}
 `,
 			want: []string{
-				"t.yaml:10: siit.pool6: prefix length /44 is not one RFC 6052 allows (32, 40, 48, 56, 64 or 96)",
-				"t.yaml:12: siit.eam[0].ipv6: 2001:db8:3::/121 has a 7-bit suffix, shorter than the 8 bits of 192.0.2.0/24",
-				"t.yaml:13: siit.eam[1].ipv4: 192.0.3.1/24 has host bits set (the prefix is 192.0.3.0/24)",
-				"t.yaml:13: siit.eam[1].ipv6: 10.0.0.0/8 is not an IPv6 prefix",
-				"t.yaml:14: siit.lowest_ipv6_mtu: malformed number \"1000\" (want 1280 to 65535)",
-				"t.yaml:15: siit.ipv4.address: 2001:db8::1 is not an IPv4 address",
-				"t.yaml:15: siit.ipv4.mtu: malformed number \"40\" (want 68 to 65535)",
-				"t.yaml:16: siit.ipv6.mtu: malformed number \"1200\" (want 1280 to 65535)",
-				"t.yaml:16: siit.ipv6.gateway: host h4 has no IPv6 address",
+				"t.yaml:14: siit.eam[0].ipv6: 2001:db8:ffff::/120 overlaps splice46.pool6 2001:db8:ffff::/96 (line 10)",
+			},
+		},
+		{
+			name: "own addresses and gateways",
+			yaml: siitBase + `siit:
+  mac: "00:00:0b:00:00:99"
+  pool6: "64:ff9b:1::/96"
+  ipv4: {address: "192.0.2.4/24", gateway: "192.0.2.99"}
+  ipv6: {address: "2001:db8:6::1/64", gateway: "2001:db8:6::64"}
+`,
+			want: []string{
+				"t.yaml:11: siit.ipv4.address: duplicate address 192.0.2.4 (also hosts[1] at line 5)",
+				"t.yaml:11: siit.ipv4.gateway: no declared host owns 192.0.2.99: the gateway must be a host of the model",
 			},
 		},
 		{
 			name: "CLAT hosts",
 			yaml: siitBase + `siit:
   pool6: "64:ff9b:1::/96"
-  ipv4: {gateway: "192.0.2.99"}
+  ipv4: {address: "192.0.2.1/24"}
+  ipv6: {address: "2001:db8:6::1/64"}
   clat:
     - {host: h6, ipv6: "2001:db8:6::c1"}
     - {host: h4, ipv6: "2001:db8:6::c2"}
@@ -126,12 +129,11 @@ siit:
 			want: []string{
 				"t.yaml:8: siit.mac: missing MAC: the translator in the fabric answers ARP and NDP with it",
 				"t.yaml:8: siit.clat_pref64: missing: the CLAT hosts' destinations need a NAT64 prefix",
-				"t.yaml:10: siit.ipv4.gateway: no declared host owns 192.0.2.99: the gateway must be a host of the model",
-				"t.yaml:12: siit.clat[0].host: host h6 has IPv6 addresses: the CLAT role is for IPv4-only hosts",
-				"t.yaml:13: siit.clat[1].host: host h4 has 2 IPv4 addresses, want exactly one to map",
-				"t.yaml:14: siit.clat[2].host: unknown host \"nobody\"",
-				"t.yaml:14: siit.clat[2].ipv6: duplicate address 2001:db8:6::6 (also hosts[0] at line 4)",
-				"t.yaml:15: siit.clat[3].ipv6: 64:ff9b:1::1/128 overlaps siit.pool6 64:ff9b:1::/96 (line 9)",
+				"t.yaml:13: siit.clat[0].host: host h6 has IPv6 addresses: the CLAT role is for IPv4-only hosts",
+				"t.yaml:14: siit.clat[1].host: host h4 has 2 IPv4 addresses, want exactly one to map",
+				"t.yaml:15: siit.clat[2].host: no host \"nobody\" is declared",
+				"t.yaml:15: siit.clat[2].ipv6: duplicate address 2001:db8:6::6 (also hosts[0] at line 4)",
+				"t.yaml:16: siit.clat[3].ipv6: 64:ff9b:1::1/128 overlaps siit.pool6 64:ff9b:1::/96 (line 9)",
 			},
 		},
 	} {

@@ -10,7 +10,14 @@ import (
 // layoutOf is what the app makes of t's siit section in the fabric.
 func layoutOf(t *topo.Topology) *layout {
 	s := t.SIIT
-	l := &layout{mac: s.MAC, mode: s.Mode, ports: s.Ports, gw4: s.IPv4.Gateway, gw6: s.IPv6.Gateway}
+	l := &layout{mac: s.MAC, mode: s.Mode, ports: s.Ports}
+	// topo has checked that a host owns each gateway's address.
+	if g := s.IPv4.Gateway; g.IsValid() {
+		l.gw4, _ = t.HostByAddr(g)
+	}
+	if g := s.IPv6.Gateway; g.IsValid() {
+		l.gw6, _ = t.HostByAddr(g)
+	}
 	if s.IPv4.Address.IsValid() {
 		l.own4 = s.IPv4.Address.Addr()
 	}
@@ -24,11 +31,23 @@ func layoutOf(t *topo.Topology) *layout {
 		l.steer4 = append(l.steer4, e.IPv4)
 		l.steer6 = append(l.steer6, e.IPv6)
 	}
-	for _, c := range s.CLAT {
-		l.clat = append(l.clat, clatHost{host: c.Host.Name, ipv4: c.IPv4, ipv6: c.IPv6})
-		l.steer6 = append(l.steer6, netip.PrefixFrom(c.IPv6, 128))
+	for _, c := range clatHosts(t) {
+		l.clat = append(l.clat, c)
+		l.steer6 = append(l.steer6, netip.PrefixFrom(c.ipv6, 128))
 	}
 	return l
+}
+
+// clatHosts are the section's CLAT hosts with their IPv4 addresses (topo
+// has checked that each is a declared host with exactly one).
+func clatHosts(t *topo.Topology) []clatHost {
+	var out []clatHost
+	for _, c := range t.SIIT.CLAT {
+		if h, ok := t.HostByName(c.Host); ok && len(h.IPv4) == 1 {
+			out = append(out, clatHost{host: h.Name, ipv4: h.IPv4[0], ipv6: c.IPv6})
+		}
+	}
+	return out
 }
 
 // engineConfigs maps the section onto the translators' configurations:
@@ -59,8 +78,8 @@ func engineConfigs(t *topo.Topology) (main, clat *xlat.Config) {
 	if len(s.CLAT) > 0 {
 		c := base
 		c.Pool6 = s.CLATPref64
-		for _, h := range s.CLAT {
-			c.EAM = append(c.EAM, xlat.EAM{IPv4: netip.PrefixFrom(h.IPv4, 32), IPv6: netip.PrefixFrom(h.IPv6, 128)})
+		for _, h := range clatHosts(t) {
+			c.EAM = append(c.EAM, xlat.EAM{IPv4: netip.PrefixFrom(h.ipv4, 32), IPv6: netip.PrefixFrom(h.ipv6, 128)})
 		}
 		clat = &c
 	}

@@ -6,6 +6,7 @@
 //	sixgate flows [-http ADDR] [-dpid DPID] [-json]
 //	sixgate connections [-http ADDR] [-json]
 //	sixgate ofp-print [-hex] [-reencode] FILE|-
+//	sixgate translate -config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]
 //	sixgate help
 //	sixgate -version
 //
@@ -32,6 +33,7 @@ var commands = []struct{ name, usage, what string }{
 	{"flows", "[-http ADDR] [-dpid DPID] [-json]", "each switch's flows as installed, marked where they differ from the desired state"},
 	{"connections", "[-http ADDR] [-json]", "the spliced connections of a running sixgate"},
 	{"ofp-print", "[-hex] [-reencode] FILE|-", "decode raw OpenFlow 1.3 messages"},
+	{"translate", "-config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]", "run the translator offline: IP packets on standard input, what it emits on standard output"},
 	{"help", "", "this list"},
 }
 
@@ -43,6 +45,8 @@ func run(args []string) int {
 			return checkMain(args[1:])
 		case "ofp-print":
 			return ofpPrintMain(args[1:])
+		case "translate":
+			return translateMain(args[1:])
 		case "status":
 			return statusMain(args[1:], os.Stdout, os.Stderr)
 		case "flows":
