@@ -2,6 +2,7 @@ package siit
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -84,8 +85,46 @@ func TestPassNotOurs(t *testing.T) {
 	if v, _ := run(t, tr, in); v != packet.Pass {
 		t.Fatalf("verdict %v", v)
 	}
-	in = serialize(t, v4(host4, own4, layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2})
+	for _, dst := range []string{own4.String(), "224.0.0.251", "255.255.255.255"} {
+		in = serialize(t, v4(host4, netip.MustParseAddr(dst), layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2})
+		if v, _ := run(t, tr, in); v != packet.Pass {
+			t.Fatalf("to %s: verdict %v", dst, v)
+		}
+	}
+	in = serialize(t, v6(host6, netip.MustParseAddr("2001:db9::1"), layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2})
 	if v, _ := run(t, tr, in); v != packet.Pass {
-		t.Fatalf("verdict %v", v)
+		t.Fatalf("outside pool6: verdict %v", v)
+	}
+}
+
+// TestConcurrent translates from several goroutines while the
+// configuration is replaced; run with -race.
+func TestConcurrent(t *testing.T) {
+	tr := newTest(t, testConfig())
+	pkts := [][]byte{tcp6(t, 100), tcp4(t, 100)}
+	h := v4(host4, host6v4, layers.IPProtocolUDP)
+	h.TTL = 1
+	pkts = append(pkts, serialize(t, h, &layers.UDP{SrcPort: 1, DstPort: 2}))
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			out := packet.NewBatch(4, packet.DefaultBufSize)
+			for i := range 2000 {
+				out.Reset()
+				tr.Handle(pkts[(g+i)%len(pkts)], out)
+			}
+		}()
+	}
+	for range 50 {
+		if err := tr.SetConfig(testConfig()); err != nil {
+			t.Error(err)
+		}
+	}
+	for range 4 {
+		<-done
+	}
+	if s := tr.Stats(); s.Translated4to6+s.Translated6to4 == 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -210,3 +210,25 @@ func TestEchoLarge(t *testing.T) {
 		t.Fatal("reassembled echo request wrong")
 	}
 }
+
+// Large errors are cut to fit, never answered as too big: an ICMPv4
+// error of 1500 bytes with DF, an ICMPv6 error of 1280 bytes toward an
+// IPv4 link of 1000.
+func TestLargeErrors(t *testing.T) {
+	c := testConfig()
+	c.IPv4.MTU = 1000
+	c.IPv6.MTU = 1280
+	tr := newTest(t, c)
+	sent4 := udp4(t, v4(host6v4, host4, layers.IPProtocolUDP), 1400)
+	v, outs := run(t, tr, icmp4(t, router4, host6v4, 3, 3, 0, sent4)) // 1500 bytes, DF
+	if v != packet.Consumed || len(outs) != 1 || len(outs[0].Data) != 1280 {
+		t.Fatalf("%v, %d packets", v, len(outs))
+	}
+	decode(t, outs[0])
+	sent6 := udp6(t, v6(host4v6, host6, layers.IPProtocolUDP), 1400)[:1232]
+	v, outs = run(t, tr, icmp6(t, host6, host4v6, 1, 4, 0, sent6))
+	if v != packet.Consumed || len(outs) != 1 || len(outs[0].Data) != 576 {
+		t.Fatalf("%v, %d packets", v, len(outs))
+	}
+	decode(t, outs[0])
+}

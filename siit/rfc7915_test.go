@@ -456,32 +456,54 @@ func TestHairpin(t *testing.T) {
 }
 
 // The errors the translator originates are rate-limited like Linux's:
-// a burst, then the rate.
+// per destination a burst of 6 then one a second, Fragmentation Needed
+// exempt; overall a burst then the rate.
 func TestICMPRateLimit(t *testing.T) {
 	now := time.Unix(1000, 0)
 	c := testConfig()
 	c.Clock = func() time.Time { return now }
-	c.ICMPErrorRate, c.ICMPErrorBurst = 10, 3
+	c.ICMPErrorRate, c.ICMPErrorBurst = 10, 8
 	tr := newTest(t, c)
-	h := v4(host4, host6v4, layers.IPProtocolUDP)
-	h.TTL = 1
-	in := udp4(t, h, 10)
-	sent := func() int {
+	expiring := func(src netip.Addr) []byte {
+		h := v4(src, host6v4, layers.IPProtocolUDP)
+		h.TTL = 1
+		return udp4(t, h, 10)
+	}
+	sent := func(in []byte) int {
 		_, outs := run(t, tr, in)
 		return len(outs)
 	}
+	a, b := expiring(host4), expiring(netip.MustParseAddr("203.0.113.77"))
 	n := 0
 	for range 10 {
-		n += sent()
+		n += sent(a)
 	}
-	if n != 3 {
-		t.Fatalf("%d errors in a burst of 3", n)
+	if n != 6 {
+		t.Fatalf("%d errors to one destination in a burst, want 6", n)
 	}
-	now = now.Add(100 * time.Millisecond)
-	if sent() != 1 || sent() != 0 {
-		t.Fatal("one token per 100 ms at 10/s")
+	// Another destination has its own limit, but the overall burst of 8
+	// is nearly spent.
+	n = 0
+	for range 10 {
+		n += sent(b)
 	}
-	if s := tr.Stats(); s.ICMPErrors4 != 4 || s.ICMPRateLimited != 8 {
+	if n != 2 {
+		t.Fatalf("%d errors to a second destination, want the 2 left of the overall burst", n)
+	}
+	// Fragmentation Needed is exempt from the per-destination limit only.
+	now = now.Add(time.Second) // 10 overall tokens back (capped at 8), 1 per destination
+	big := udp4(t, v4(host4, host6v4, layers.IPProtocolUDP), 1480)
+	n = 0
+	for range 5 {
+		n += sent(big)
+	}
+	if n != 5 {
+		t.Fatalf("%d Fragmentation Needed of 5", n)
+	}
+	if sent(a) != 1 || sent(a) != 0 {
+		t.Fatal("one error a second per destination")
+	}
+	if s := tr.Stats(); s.ICMPErrors4 != 14 || s.ICMPRateLimited != 13 {
 		t.Fatalf("stats %+v", s)
 	}
 }

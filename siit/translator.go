@@ -3,9 +3,7 @@ package siit
 import (
 	"encoding/binary"
 	"net/netip"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sixgate/sixgate/packet"
 )
@@ -17,10 +15,7 @@ type Translator struct {
 	c  counters
 	id atomic.Uint32
 
-	mu      sync.Mutex // guards the ICMP error token bucket
-	tokens  float64
-	refill  time.Time
-	limited bool
+	limit ErrorLimiter
 }
 
 // New validates c and returns a Translator.
@@ -31,12 +26,12 @@ func New(c Config) (*Translator, error) {
 	}
 	t := &Translator{}
 	t.install(s)
-	t.tokens = float64(s.cfg.ICMPErrorBurst)
 	return t, nil
 }
 
 func (t *Translator) install(s *state) {
 	s.path.NextID = t.nextID
+	t.limit.SetRate(s.cfg.ICMPErrorRate, s.cfg.ICMPErrorBurst)
 	t.st.Store(s)
 }
 
@@ -85,8 +80,8 @@ func (t *Translator) handle4(s *state, ip packet.IPv4, out *packet.Batch, hairpi
 		return packet.Pass
 	}
 	dst := ip.Dst()
-	if s.own4.IsValid() && s.own4.As4() == dst {
-		return packet.Pass
+	if s.own4.IsValid() && s.own4.As4() == dst || dst[0] >= 224 {
+		return packet.Pass // the translator's own, or multicast and broadcast
 	}
 	dst6, ok := s.m.Map4(dst)
 	if !ok {
@@ -106,7 +101,7 @@ func (t *Translator) handle4(s *state, ip packet.IPv4, out *packet.Batch, hairpi
 		// translator.
 		src6 = s.m.embed(src)
 	} else if src6, ok = s.m.Map4(src); !ok {
-		if !t.icmpError4(ip) {
+		if !icmpError4(ip) {
 			return t.drop4(dropSource)
 		}
 		if src6, ok = s.m.rfc6791Source6(src); !ok {
@@ -140,7 +135,7 @@ func (t *Translator) handle4(s *state, ip packet.IPv4, out *packet.Batch, hairpi
 
 // icmpError4 reports whether an IPv4 packet is an ICMP error (the first
 // fragment at least).
-func (t *Translator) icmpError4(ip packet.IPv4) bool {
+func icmpError4(ip packet.IPv4) bool {
 	if !ip.IsValid() || ip.Protocol() != packet.ProtoICMPv4 || ip.FragmentOffset() != 0 {
 		return false
 	}
@@ -260,93 +255,35 @@ func (q quoted) Quoted6to4(src, dst [16]byte, proto uint8, transport []byte) (sr
 	return src4, dst4, true
 }
 
-// allowError takes a token from the bucket that limits the ICMP errors the
-// translator originates, as Linux limits its own (icmp_msgs_per_sec,
-// icmp_msgs_burst).
-func (t *Translator) allowError(s *state) bool {
-	rate := s.cfg.ICMPErrorRate
-	if rate < 0 {
-		return true
-	}
-	now := s.cfg.Clock()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	burst := float64(s.cfg.ICMPErrorBurst)
-	if !t.refill.IsZero() {
-		if d := now.Sub(t.refill); d > 0 {
-			t.tokens = min(burst, t.tokens+d.Seconds()*float64(rate))
-		}
-	}
-	t.refill = now
-	if t.tokens < 1 {
-		return false
-	}
-	t.tokens--
-	return true
-}
-
-// sendError4 originates an ICMPv4 error about ip from the translator's
-// own IPv4 address: TTL 64, DF clear, the quote within 576 bytes (RFC
-// 1812 §4.3.2.3). Like a router, it sends none about an ICMP error, a
-// fragment other than the first, or a packet from a source that is not a
-// single host.
+// sendError4 answers ip with an ICMPv4 error from the translator's own
+// IPv4 address, within the rate limits.
 func (t *Translator) sendError4(s *state, ip packet.IPv4, out *packet.Batch, typ, code uint8, rest uint32) {
-	if !s.own4.IsValid() || ip.FragmentOffset() != 0 || t.icmpError4(ip) {
+	if !s.own4.IsValid() || !Answerable4(ip) {
 		return
 	}
-	src := ip.SrcAddr()
-	if src.IsUnspecified() || src.IsMulticast() || src.IsLoopback() || src == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return
-	}
-	if !t.allowError(s) {
+	pmtu := typ == packet.ICMPv4DestUnreachable && code == packet.ICMPv4CodeFragNeeded
+	if !t.limit.Allow(s.cfg.Clock(), peer4(ip.Src()), pmtu) {
 		t.c.icmpRateLimited.Add(1)
 		return
 	}
-	q := ip[:min(int(ip.TotalLength()), packet.ICMPv4ErrorMax-packet.ICMPHeaderLen)]
-	n := packet.IPv4MinLen + packet.ICMPHeaderLen + len(q)
-	b := out.Next(n, packet.IPv4Family, src)
-	m := packet.ICMP(b[packet.IPv4MinLen:])
-	m[packet.ICMPType], m[packet.ICMPCode] = typ, code
-	binary.BigEndian.PutUint32(m[packet.ICMPRest:], rest)
-	copy(m[packet.ICMPHeaderLen:], q)
-	m.SetChecksum(0)
-	m.SetChecksum(packet.Checksum(0, m))
-	packet.IPv4(b).Encode(&packet.IPv4Fields{
-		TOS: 0xc0 | ip.TOS()&0x1c, TotalLen: uint16(n), ID: t.nextID(), TTL: 64,
-		Protocol: packet.ProtoICMPv4, Src: s.own4.As4(), Dst: ip.Src(),
-	})
+	AppendICMPv4Error(out, s.own4.As4(), ip, typ, code, rest, t.nextID())
 	t.c.icmpSent4.Add(1)
 }
 
-// sendError6 originates an ICMPv6 error about ip from the translator's
-// own IPv6 address: hop limit 64, flow label 0, within 1280 bytes (RFC
-// 4443 §2.4), none about an ICMPv6 error or from a source that is not a
-// single host.
+// sendError6 answers ip with an ICMPv6 error from the translator's own
+// IPv6 address, within the rate limits.
 func (t *Translator) sendError6(s *state, ip packet.IPv6, u packet.Upper, out *packet.Batch, typ, code uint8, rest uint32) {
-	if !s.own6.IsValid() || icmpError6(ip, u) {
+	if !s.own6.IsValid() || !Answerable6(ip, u) {
 		return
 	}
-	src := ip.SrcAddr()
-	if src.IsUnspecified() || src.IsMulticast() || src.IsLoopback() {
-		return
-	}
-	if !t.allowError(s) {
+	if !t.limit.Allow(s.cfg.Clock(), hash16(ip.SrcPtr()), typ == packet.ICMPv6PacketTooBig) {
 		t.c.icmpRateLimited.Add(1)
 		return
 	}
-	q := ip[:min(packet.IPv6HeaderLen+int(ip.PayloadLength()), packet.ICMPv6ErrorMax-packet.ICMPHeaderLen)]
-	n := packet.IPv6HeaderLen + packet.ICMPHeaderLen + len(q)
-	b := out.Next(n, packet.IPv6Family, src)
-	m := packet.ICMP(b[packet.IPv6HeaderLen:])
-	m[packet.ICMPType], m[packet.ICMPCode] = typ, code
-	binary.BigEndian.PutUint32(m[packet.ICMPRest:], rest)
-	copy(m[packet.ICMPHeaderLen:], q)
-	own := s.own6.As16()
-	dst := ip.Src()
-	m.SetChecksum(0)
-	m.SetChecksum(packet.Checksum(packet.PseudoHeaderSum(own[:], dst[:], packet.ProtoICMPv6, len(m)), m))
-	packet.IPv6(b).Encode(&packet.IPv6Fields{
-		PayloadLen: uint16(len(m)), NextHeader: packet.ProtoICMPv6, HopLimit: 64, Src: own, Dst: dst,
-	})
+	AppendICMPv6Error(out, s.own6.As16(), ip, typ, code, rest)
 	t.c.icmpSent6.Add(1)
+}
+
+func peer4(a [4]byte) uint64 {
+	return uint64(binary.BigEndian.Uint32(a[:])) * 0x9e3779b97f4a7c15 >> 32
 }

@@ -131,6 +131,11 @@ func (p *Path) To6(out *packet.Batch, ip packet.IPv4, src6, dst6 *[16]byte, m pa
 	// stay under 1280 bytes), everything else keeps its length.
 	l6 := len(data)
 	size := hdr + l6
+	if proto == packet.ProtoICMPv4 && len(data) > 0 && packet.IsICMPv4Error(data[0]) {
+		// An error is rebuilt within the IPv6 minimum MTU, whatever
+		// its size in IPv4.
+		size = min(size, packet.IPv6MinMTU)
+	}
 	if df && size > p.MTU6 {
 		return TooBig, p.MTU6 - (hdr - packet.IPv4MinLen)
 	}
@@ -295,6 +300,11 @@ func (p *Path) To4(out *packet.Batch, ip packet.IPv6, u packet.Upper, src4, dst4
 		return Malformed, 0
 	}
 	total := packet.IPv4MinLen + len(data)
+	if proto == packet.ProtoICMPv6 && len(data) > 0 && packet.IsICMPv6Error(data[0]) {
+		// An error is rebuilt within 576 bytes, whatever its size in
+		// IPv6.
+		total = min(total, packet.ICMPv4ErrorMax+packet.IPv4MinLen)
+	}
 	var flags uint16
 	if isFrag {
 		flags = uint16(fragOff/8) & packet.IPv4FragOffMask
@@ -323,9 +333,8 @@ func (p *Path) To4(out *packet.Batch, ip packet.IPv6, u packet.Upper, src4, dst4
 		}
 	}
 	b := out.Next(total+8, packet.IPv4Family, addrOf4(dst4))
-	l4 := len(data)
 	if proto == packet.ProtoICMPv6 {
-		l4 = packet.ICMPv6to4(b[packet.IPv4MinLen:], packet.ICMP(data), p.MTU4, p.MTU6, false, m)
+		l4 := packet.ICMPv6to4(b[packet.IPv4MinLen:], packet.ICMP(data), p.MTU4, p.MTU6, false, m)
 		if l4 == 0 {
 			out.Unnext()
 			return ICMPNotTranslated, 0

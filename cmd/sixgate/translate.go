@@ -271,7 +271,7 @@ func stripEthernet(f []byte) ([]byte, error) {
 	off := 12
 	for range 3 {
 		if len(f) < off+2 {
-			return nil, fmt.Errorf("Ethernet frame of %d bytes is too short", len(f))
+			return nil, fmt.Errorf("an Ethernet frame of %d bytes is too short", len(f))
 		}
 		switch et := binary.BigEndian.Uint16(f[off:]); et {
 		case 0x0800, 0x86dd:
@@ -279,10 +279,10 @@ func stripEthernet(f []byte) ([]byte, error) {
 		case 0x8100, 0x88a8:
 			off += 4
 		default:
-			return nil, fmt.Errorf("Ethernet frame of type %#04x is not IP", et)
+			return nil, fmt.Errorf("an Ethernet frame of type %#04x is not IP", et)
 		}
 	}
-	return nil, fmt.Errorf("Ethernet frame with more than two VLAN tags")
+	return nil, fmt.Errorf("an Ethernet frame with more than two VLAN tags")
 }
 
 func checkIP(b []byte) error {

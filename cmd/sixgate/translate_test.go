@@ -272,16 +272,20 @@ func TestTranslateGolden(t *testing.T) {
 }
 
 // With -clock packets the pcap timestamps drive the ICMP error rate
-// limit: 60 expiring packets in one instant get the burst of 50 answers,
-// and a second later one more is allowed.
+// limit: 60 expiring packets from 60 hosts in one instant get the burst of
+// 50 answers, and a second later one more is allowed.
 func TestTranslatePacketClock(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	exp := buildPkt(t, tip6(tHost6, tHost4v6, layers.IPProtocolUDP, 1), &layers.UDP{SrcPort: 5000, DstPort: 33434}, gopacket.Payload([]byte("x")))
 	var in []capture
-	for range 60 {
-		in = append(in, capture{t0, exp})
+	for i := range 61 {
+		src := net.ParseIP(fmt.Sprintf("2001:db8:3::%x", i+1))
+		exp := buildPkt(t, tip6(src, tHost4v6, layers.IPProtocolUDP, 1), &layers.UDP{SrcPort: 5000, DstPort: 33434}, gopacket.Payload([]byte("x")))
+		ts := t0
+		if i == 60 {
+			ts = t0.Add(time.Second)
+		}
+		in = append(in, capture{ts, exp})
 	}
-	in = append(in, capture{t0.Add(time.Second), exp})
 	stdout, stderr, code := runTranslate(t, writePcap(t, layers.LinkTypeRaw, in), "-clock", "packets")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
