@@ -20,7 +20,7 @@ import (
 )
 
 // The translator in the fabric (docs/siit.md, "In the fabric"), on a real
-// bridge in each data path:
+// bridge in each data path, with topo/examples/siit.yaml:
 //
 //	h6      2001:db8:6::6/64, link MTU 1280 (the IPv6 side), default via the translator;
 //	        seen from IPv4 as 203.0.113.6 (an EAM entry)
@@ -36,37 +36,13 @@ import (
 // The hosts know nothing but their addresses and default routes; every
 // neighbor is resolved through the neighbor app.
 const (
-	siitMAC   = "00:00:0b:00:00:99"
-	siitPool6 = "64:ff9b:1::"
-	h4Pool6   = siitPool6 + "c000:204" // 192.0.2.4 through pool6
-	h4EAM6    = "2001:db8:6::44"       // 192.0.2.44 through its EAM entry
-	h6EAM4    = "203.0.113.6"          // h6 as IPv4 hosts see it
+	h4Pool6   = "64:ff9b:1::c000:204" // 192.0.2.4 through pool6
+	h4EAM6    = "2001:db8:6::44"      // 192.0.2.44 through its EAM entry
+	h6EAM4    = "203.0.113.6"         // h6 as IPv4 hosts see it
 	serverV4  = "198.51.100.80"
 	siitIface = "sgx-eng0"
 	siitPort  = 10
 )
-
-const siitTopology = `controller:
-  listen: "tcp:127.0.0.1:%d"
-  http: "127.0.0.1:%d"
-switches:
-  - {name: s1, dpid: "0x1"}
-hosts:
-  - {name: h6, switch: s1, port: 1, mac: "00:00:0b:00:00:06", ipv6: ["2001:db8:6::6"]}
-  - {name: h4, switch: s1, port: 2, mac: "00:00:0b:00:00:04", ipv4: ["192.0.2.4", "192.0.2.44"]}
-  - {name: legacy, switch: s1, port: 3, mac: "00:00:0b:00:00:30", ipv4: ["192.0.2.30"]}
-  - {name: r, switch: s1, port: 4, mac: "00:00:0b:00:00:64", ipv6: ["2001:db8:6::64"]}
-siit:
-  mac: "` + siitMAC + `"
-%s  pool6: "` + siitPool6 + `/96"
-  eam:
-    - {ipv4: "` + h6EAM4 + `/32", ipv6: "2001:db8:6::6/128"}
-    - {ipv4: "192.0.2.44/32", ipv6: "` + h4EAM6 + `/128"}
-  ipv4: {address: "192.0.2.1/24", mtu: 1500}
-  ipv6: {address: "2001:db8:6::1/64", mtu: 1280, gateway: "2001:db8:6::64"}
-  clat: [{host: legacy, ipv6: "2001:db8:6::c1a7"}]
-  clat_pref64: "2001:db8:64::/96"
-`
 
 // siitLab is the topology above, running.
 type siitLab struct {
@@ -88,7 +64,14 @@ func newSIITLab(t *testing.T, mode dataPath) *siitLab {
 	if mode.onPort() {
 		section = fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", siitIface, siitPort)
 	}
-	cfg := ovs.WriteFile(t, "siit.yaml", fmt.Sprintf(siitTopology, port, metrics, section))
+	example, err := os.ReadFile("../topo/examples/siit.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(example), `listen: "tcp:0.0.0.0:6653"`, fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, port), 1)
+	text = strings.Replace(text, `http: "127.0.0.1:9464"`, fmt.Sprintf(`http: "127.0.0.1:%d"`, metrics), 1)
+	text = strings.Replace(text, "  pool6:", section+"  pool6:", 1)
+	cfg := ovs.WriteFile(t, "siit.yaml", text)
 	bin := ovs.BuildSixgate(t)
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
