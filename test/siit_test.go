@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +54,8 @@ type siitLab struct {
 	server            *ovs.Netns
 	sixgate           *ovs.Daemon
 	dir               string
+	// config is sixgate's file and text its content.
+	config, text string
 }
 
 func newSIITLab(t *testing.T, mode dataPath) *siitLab {
@@ -76,7 +79,7 @@ func newSIITLab(t *testing.T, mode dataPath) *siitLab {
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}
-	l := &siitLab{mode: mode, metrics: fmt.Sprintf("127.0.0.1:%d", metrics), dir: t.TempDir()}
+	l := &siitLab{mode: mode, metrics: fmt.Sprintf("127.0.0.1:%d", metrics), dir: t.TempDir(), config: cfg, text: text}
 	l.br = ovs.NewBridge(t, "sgx1", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", l.br.Name, "controller_queue_size=512")
 	if mode.onPort() {
@@ -186,6 +189,7 @@ func TestSIITFabric(t *testing.T) {
 				t.Run(to.name, func(t *testing.T) { l.testReach(t, to.v6, to.v4) })
 			}
 			t.Run("CLAT", l.testCLAT)
+			t.Run("reload", l.testReload)
 			l.checkDataPath(t)
 			t.Logf("%s mode: %v", mode, time.Since(start).Round(time.Millisecond))
 		})
@@ -335,6 +339,33 @@ func (l *siitLab) testCLAT(t *testing.T) {
 	// TAYGA's pool address, masqueraded to r's.
 	if err != nil || !strings.Contains(out, "s got hello from 198.51.100.1") {
 		t.Errorf("legacy -> s over TCP: %q (%v)", out, err)
+	}
+}
+
+// testReload moves h6's EAM address from 203.0.113.6 to 203.0.113.16 by
+// SIGHUP: the new address is answered, steered and translated, the old
+// one no longer.
+func (l *siitLab) testReload(t *testing.T) {
+	const moved = "203.0.113.16"
+	text := strings.Replace(l.text, `{ipv4: "`+h6EAM4+`/32"`, `{ipv4: "`+moved+`/32"`, 1)
+	if text == l.text {
+		t.Fatal("the example no longer maps h6 as expected")
+	}
+	if err := os.WriteFile(l.config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reloads := strings.Count(l.sixgate.Logs(), "configuration reloaded")
+	if err := l.sixgate.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !ovs.Wait(10*time.Second, func() bool { return strings.Count(l.sixgate.Logs(), "configuration reloaded") > reloads }) {
+		t.Fatalf("no reload:\n%s", l.sixgate.Logs())
+	}
+	if _, _, err := l.h4.PingUntil(moved, time.Second, 10*time.Second); err != nil {
+		t.Errorf("h4 -> h6 at its new address: %v", err)
+	}
+	if err := l.h4.Ping(h6EAM4, time.Second); err == nil {
+		t.Errorf("h4 -> h6 at its old address %s still answered", h6EAM4)
 	}
 }
 
