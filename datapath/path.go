@@ -54,6 +54,10 @@ type Config struct {
 // Steer is a kind of traffic the engine must see, as a flow the path
 // installs on every switch.
 type Steer struct {
+	// Table is the flow table the flow goes in: 0 for traffic steered
+	// whatever its destination MAC, or the neighbor app's handoff table
+	// for traffic sent to a MAC the app registered.
+	Table    uint8
 	Priority uint16
 	// Cookie is the flow's cookie, low bits (the core sets the app's id).
 	Cookie uint64
@@ -76,6 +80,10 @@ type State struct {
 	// engine port (a VIP, pool6): on the engine's switch in port mode,
 	// such traffic is dropped instead of being steered out again.
 	Guard []ofp.Match
+	// Gateway4 and Gateway6 are the next hops of the engine's output to
+	// an IPv4 or IPv6 address that no host owns; nil: such output is
+	// counted as no route and dropped.
+	Gateway4, Gateway6 *topo.Host
 }
 
 // Path is one engine's data path. Embed it in an app.
@@ -206,15 +214,20 @@ type Counters struct {
 func (p *Path) Counters() *Counters { return &p.stats }
 
 // header writes the Ethernet header of a frame carrying o to the host
-// that owns its destination, and returns that host.
+// that owns its destination, or to the gateway of its family when no host
+// does, and returns that host.
 func (v *view) header(o *packet.Out, head []byte) (*topo.Host, bool) {
+	et := uint16(packet.EtherTypeIPv4)
+	gw := v.Gateway4
+	if o.Family == packet.IPv6Family {
+		et, gw = packet.EtherTypeIPv6, v.Gateway6
+	}
 	h, ok := v.Topology.HostByAddr(o.Dst)
 	if !ok {
-		return nil, false
-	}
-	et := uint16(packet.EtherTypeIPv4)
-	if o.Family == packet.IPv6Family {
-		et = packet.EtherTypeIPv6
+		if gw == nil {
+			return nil, false
+		}
+		h = gw
 	}
 	packet.Ethernet(head).Encode(h.MAC, v.MAC, et)
 	return h, true

@@ -22,6 +22,9 @@ type builder struct {
 	macs  map[[6]byte]owner
 	addrs map[netip.Addr]owner
 	ports map[portKey]owner
+	// ifaces are the engine ports' Linux interfaces, which no two
+	// engine ports (of any section) may share.
+	ifaces map[string]owner
 }
 
 // owner is the entry that first used a value.
@@ -41,14 +44,15 @@ type portKey struct {
 
 func newBuilder(p *problems, file string) *builder {
 	return &builder{
-		p:     p,
-		t:     &Topology{File: file},
-		dir:   filepath.Dir(file),
-		names: map[string]owner{},
-		dpids: map[uint64]owner{},
-		macs:  map[[6]byte]owner{},
-		addrs: map[netip.Addr]owner{},
-		ports: map[portKey]owner{},
+		p:      p,
+		t:      &Topology{File: file},
+		dir:    filepath.Dir(file),
+		names:  map[string]owner{},
+		dpids:  map[uint64]owner{},
+		macs:   map[[6]byte]owner{},
+		addrs:  map[netip.Addr]owner{},
+		ports:  map[portKey]owner{},
+		ifaces: map[string]owner{},
 	}
 }
 
@@ -92,6 +96,7 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildSIIT(fc.SIIT)
 	// No nat64 section yet: the prefix must be written.
 	b.buildDNS64(fc.DNS64, netip.Prefix{})
+	b.buildSIITFabric(fc.SIIT)
 }
 
 func (b *builder) buildSubnets(subnets []string) {

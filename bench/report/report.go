@@ -34,8 +34,10 @@ type Results struct {
 	ControlPlane     []ControlPlane `json:"control_plane"`
 	ControlPlaneNote string         `json:"control_plane_note,omitempty"`
 
-	DNS64     []DNS64 `json:"dns64"`
-	DNS64Note string  `json:"dns64_note,omitempty"`
+	DNS64          []DNS64      `json:"dns64"`
+	DNS64Note      string       `json:"dns64_note,omitempty"`
+	Translators    []Translator `json:"translators"`
+	TranslatorNote string       `json:"translator_note,omitempty"`
 }
 
 // DNS64 is one DNS64 resolver under dnsperf: synthesized answers per
@@ -52,6 +54,26 @@ type DNS64 struct {
 	// answers; UpstreamCPUPer10k the upstream resolver's in that time.
 	CPUPer10k         float64 `json:"cpu_s_per_10k"`
 	UpstreamCPUPer10k float64 `json:"upstream_cpu_s_per_10k"`
+}
+
+// Translator is one stateless translator carrying an IPv6-only client's
+// traffic to an IPv4-only server on the same topology.
+type Translator struct {
+	Name      string `json:"name"`
+	Label     string `json:"label"`
+	Available bool   `json:"available"`
+	Note      string `json:"note,omitempty"`
+	// ThroughputMbps is iperf3's receiver figure for one TCP stream,
+	// IPv6 to IPv4.
+	ThroughputMbps float64 `json:"throughput_mbps"`
+	// PacketsPerSec is UDP datagrams of 64 payload bytes received per
+	// second, the client sending as fast as it can.
+	PacketsPerSec float64 `json:"packets_per_sec"`
+	// CPUPerGBTCP and CPUPerGBUDP are the translating process's CPU
+	// seconds (user and system, from /proc) per gigabyte carried in the
+	// TCP and UDP runs.
+	CPUPerGBTCP float64 `json:"cpu_seconds_per_gb_tcp"`
+	CPUPerGBUDP float64 `json:"cpu_seconds_per_gb_udp"`
 }
 
 // ControlPlane is the daemon's cost for one large configuration: what
@@ -273,6 +295,8 @@ func (r *Results) Markdown() string {
 		p("\n")
 	}
 
+	r.translatorMarkdown(p)
+
 	p("## Controller: cbench-style simulated switches, learning-switch app\n\n")
 	if r.ControllerNote != "" {
 		p("%s\n\n", r.ControllerNote)
@@ -401,4 +425,41 @@ func (r *Results) Markdown() string {
 	p("Chart (`chart.png`): left, iperf3 Mbit/s; right, short connections per second; each panel scaled to its tallest bar, a grid line every tenth of it; one bar per setup in table order, colours: %s. Missing setups leave a gap.\n",
 		legend(r.E2E))
 	return b.String()
+}
+
+// translatorMarkdown renders the translator rows, with ratios to the last
+// row (the peer).
+func (r *Results) translatorMarkdown(p func(string, ...any)) {
+	p("## Translator: IPv6-only client to IPv4-only server (stateless, RFC 7915)\n\n")
+	if r.TranslatorNote != "" {
+		p("%s\n\n", r.TranslatorNote)
+	}
+	if len(r.Translators) == 0 {
+		return
+	}
+	var peer *Translator
+	if last := &r.Translators[len(r.Translators)-1]; last.Available {
+		peer = last
+	}
+	p("| translator | iperf3 Mbit/s | UDP 64 B packets/s | CPU s/GB (TCP) | CPU s/GB (UDP) | vs %s (Mbit/s, packets/s) |\n", peerName(peer))
+	p("| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, s := range r.Translators {
+		if !s.Available {
+			p("| %s | not available: %s | | | | |\n", s.Label, cellText(s.Note))
+			continue
+		}
+		vs := "–"
+		if peer != nil {
+			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec)
+		}
+		p("| %s | %.0f | %.0f | %.2f | %.2f | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.CPUPerGBTCP, s.CPUPerGBUDP, vs)
+	}
+	p("\n")
+}
+
+func peerName(t *Translator) string {
+	if t == nil {
+		return "the peer"
+	}
+	return t.Label
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/apps/neighbor"
+	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/apps/tablemiss"
 	"github.com/sixgate/sixgate/controller"
@@ -21,12 +22,17 @@ type appSet struct {
 	list     []controller.App
 	neighbor *neighbor.App // nil when the topology declares no hosts
 	splice46 bool          // the splice46 app runs
+	siit     *siit.App     // nil without a siit section
 	// fromTopology is set when the topology chose the apps (newApps), so
 	// that a reload which would choose others can say it needs a restart.
 	fromTopology bool
 	collectors   []prometheus.Collector
 	handlers     map[string]http.Handler
 }
+
+// fabricSIIT reports whether t runs the translator in the fabric: a siit
+// section and hosts, whose addresses the neighbor app answers for.
+func fabricSIIT(t *topo.Topology) bool { return t.SIIT != nil && len(t.Hosts) > 0 }
 
 // reloader is an app that takes a new configuration on SIGHUP.
 type reloader interface {
@@ -61,6 +67,20 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 		s.collectors = append(s.collectors, sp.Collectors()...)
 		s.handlers["/connections"] = sp.StatusHandler()
 	}
+	switch {
+	case fabricSIIT(t):
+		// The translator answers for its addresses through the
+		// neighbor app.
+		x, err := siit.New(t, s.neighbor, log)
+		if err != nil {
+			return nil, err
+		}
+		s.siit = x
+		s.list = append(s.list, x)
+		s.collectors = append(s.collectors, x.Collectors()...)
+	case t.SIIT != nil && len(t.Switches) > 0:
+		log.Warnf("%s:%d: siit: switches but no hosts are declared, so the translator does not run in the fabric", t.File, t.SIIT.Line)
+	}
 	return s, nil
 }
 
@@ -92,6 +112,10 @@ func (s *appSet) checkReload(t *topo.Topology) error {
 	if s.fromTopology && (t.Splice46 != nil) != s.splice46 {
 		return &topo.Error{File: t.File, Line: t.KeyLine("splice46"), Field: "splice46",
 			Msg: "the section was added or removed, which changes the set of apps: restart sixgate to apply it"}
+	}
+	if s.fromTopology && fabricSIIT(t) != (s.siit != nil) {
+		return &topo.Error{File: t.File, Line: t.KeyLine("siit"), Field: "siit",
+			Msg: "the translator was added to or removed from the fabric, which changes the set of apps: restart sixgate to apply it"}
 	}
 	var errs []error
 	for _, a := range s.list {

@@ -1,7 +1,8 @@
 // Command sixgate-bench runs sixgate's benchmark suite and writes one
 // report: engine microbenchmarks, the controller against os-ken under
-// simulated switches, and end-to-end throughput, connection rate and
-// latency on Open vSwitch against plain IPv6 forwarding and haproxy.
+// simulated switches, end-to-end throughput, connection rate and
+// latency on Open vSwitch against plain IPv6 forwarding and haproxy, and
+// the stateless translator against TAYGA.
 //
 //	sixgate-bench [-out DIR] [-parts micro,controller,controlplane,dns64,e2e] [-setups ceiling,controller,port,haproxy]
 //	              [-duration 3s] [-benchtime 200ms] [-contended] [-publish]
@@ -43,7 +44,7 @@ type options struct {
 
 func run() int {
 	out := flag.String("out", "results", "write the report under `dir`/<timestamp>/")
-	parts := flag.String("parts", "micro,controller,controlplane,dns64,e2e", "comma-separated `parts` to run")
+	parts := flag.String("parts", "micro,controller,controlplane,dns64,e2e,translator", "comma-separated `parts` to run")
 	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order")
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
@@ -124,6 +125,11 @@ func run() int {
 		res.E2E, res.E2ENote = runE2E(ctx, o, t)
 	} else {
 		res.E2ENote = "Not run (-parts)."
+	}
+	if want["translator"] && ctx.Err() == nil {
+		res.Translators, res.TranslatorNote = runTranslators(ctx, o, t)
+	} else {
+		res.TranslatorNote = "Not run (-parts)."
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(os.Stderr, "sixgate-bench: interrupted; no report written (log in %s)\n", dir)
