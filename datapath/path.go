@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,6 +182,44 @@ func (p *Path) SameLayout(mode topo.DataPath, ports []*topo.EnginePort) error {
 		return fmt.Errorf("%s: mode or engine ports changed: restart sixgate to apply it", p.cfg.Name)
 	}
 	return nil
+}
+
+// CheckLayout refuses, naming the key and its line in t, a mode or
+// engine ports other than the ones the path was built with: they take a
+// restart. section is the configuration section that owns the path.
+func (p *Path) CheckLayout(t *topo.Topology, section string, mode topo.DataPath, ports []*topo.EnginePort) *topo.Error {
+	restart := func(key, from, to string) *topo.Error {
+		return &topo.Error{File: t.File, Line: t.KeyLine(key), Field: key,
+			Msg: fmt.Sprintf("changed from %s to %s: restart sixgate to apply it", from, to)}
+	}
+	if cur, next := modeOf(p.cfg.Mode), modeOf(mode); cur != next {
+		return restart(section+".mode", string(cur), string(next))
+	}
+	if p.SameLayout(mode, ports) != nil {
+		return restart(section+".ports", portList(p.cfg.Ports), portList(ports))
+	}
+	return nil
+}
+
+func modeOf(m topo.DataPath) topo.DataPath {
+	if m == "" {
+		return topo.DataPathController
+	}
+	return m
+}
+
+func portList(ps []*topo.EnginePort) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+		if p.Ring {
+			out[i] += " ring"
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // Update takes a new state, from a reload. The new topology starts with

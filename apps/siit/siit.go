@@ -171,6 +171,18 @@ func (a *App) register(l *layout) error {
 	return nil
 }
 
+// CheckReload refuses, before any app takes the file, what needs a
+// restart: a new mode or other engine ports.
+func (a *App) CheckReload(t *topo.Topology) error {
+	if t.SIIT == nil {
+		return &topo.Error{File: t.File, Field: "siit", Msg: "the section was removed: restart sixgate to apply it"}
+	}
+	if err := a.CheckLayout(t, "siit", t.SIIT.Mode, t.SIIT.Ports); err != nil {
+		return err
+	}
+	return nil
+}
+
 // Reload takes a new configuration: the translators take it in place
 // (they keep no state per flow; their counters go on), the steering and
 // the neighbor registrations follow. A change of mode or engine ports

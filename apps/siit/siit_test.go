@@ -154,6 +154,12 @@ func TestReloadKeepsFlows(t *testing.T) {
 	if err := a.Reload(parse(t, port)); err == nil || !strings.Contains(err.Error(), "restart") {
 		t.Errorf("a change of mode reloaded: %v", err)
 	}
+	if err := a.CheckReload(parse(t, port)); err == nil || !strings.Contains(err.Error(), ": siit.mode: changed from controller to port: restart sixgate") {
+		t.Errorf("CheckReload of a change of mode: %v, want it refused naming siit.mode", err)
+	}
+	if err := a.CheckReload(parse(t, more)); err != nil {
+		t.Errorf("CheckReload refused a file that keeps the mode: %v", err)
+	}
 }
 
 func ip4packet(t *testing.T, src, dst string) []byte {
