@@ -7,6 +7,7 @@
 //	sixgate connections [-http ADDR] [-json]
 //	sixgate ofp-print [-hex] [-reencode] FILE|-
 //	sixgate translate -config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]
+//	sixgate clat -uplink IF [-ipv6 ADDR] [-pref64 PREFIX] [-tun NAME]
 //	sixgate help
 //	sixgate -version
 //
@@ -34,6 +35,7 @@ var commands = []struct{ name, usage, what string }{
 	{"connections", "[-http ADDR] [-json]", "the spliced connections of a running sixgate"},
 	{"ofp-print", "[-hex] [-reencode] FILE|-", "decode raw OpenFlow 1.3 messages"},
 	{"translate", "-config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]", "run the translator offline: IP packets on standard input, what it emits on standard output"},
+	{"clat", "-uplink IF [-ipv6 ADDR] [-pref64 PREFIX] [-tun NAME]", "the host side of 464XLAT: IPv4 over a TUN, translated toward a NAT64"},
 	{"help", "", "this list"},
 }
 
@@ -53,6 +55,8 @@ func run(args []string) int {
 			return flowsMain(args[1:], os.Stdout, os.Stderr)
 		case "connections":
 			return connectionsMain(args[1:], os.Stdout, os.Stderr)
+		case "clat":
+			return clatMain(args[1:], os.Stderr)
 		case "help":
 			fs, _ := daemonFlags(io.Discard)
 			writeHelp(os.Stdout, fs)
