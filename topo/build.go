@@ -94,6 +94,9 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildGateways(fc.Gateways)
 	b.buildSIIT(fc.SIIT)
 	b.buildSIITFabric(fc.SIIT)
+	b.buildDHCP4(fc.DHCP4)
+	// Defaults that come from other sections, now that all are read.
+	ResolveHostConfig(b.t, b.hostConfigSources())
 }
 
 func (b *builder) buildSubnets(subnets []string) {

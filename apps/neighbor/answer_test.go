@@ -311,7 +311,7 @@ func TestRSAnsweredWithRA(t *testing.T) {
 			case layers.ICMPv6OptPrefixInfo:
 				p := netip.PrefixFrom(netip.AddrFrom16([16]byte(o.Data[14:30])), int(o.Data[0]))
 				valid := time.Duration(binary.BigEndian.Uint32(o.Data[2:])) * time.Second
-				prefix = p.String() == "2001:db8::/64" && o.Data[1] == prefixOnLink && valid == topo.DefaultRAValidLifetime
+				prefix = p.String() == "2001:db8::/64" && o.Data[1] == 0x80 /* on-link only */ && valid == topo.DefaultRAValidLifetime
 			}
 		}
 		if !sll || !mtu || !prefix {
