@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/apps/dhcp4"
 	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
@@ -22,6 +23,7 @@ type appSet struct {
 	list     []controller.App
 	neighbor *neighbor.App // nil when the topology declares no hosts
 	siit     *siit.App     // nil without a siit section
+	dhcp4    *dhcp4.App    // nil without a dhcp4 section
 	// fromTopology is set when the topology chose the apps (newApps), so
 	// that a reload which would choose others can say it needs a restart.
 	fromTopology bool
@@ -70,6 +72,20 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 		s.list = append(s.list, x)
 		s.collectors = append(s.collectors, x.Collectors()...)
 	}
+	if t.DHCP4 != nil {
+		// Dynamic leases are answered for by the neighbor app.
+		var leaser dhcp4.Leaser
+		if s.neighbor != nil {
+			leaser = s.neighbor
+		}
+		d, err := dhcp4.New(t, leaser, log)
+		if err != nil {
+			return nil, err
+		}
+		s.dhcp4 = d
+		s.list = append(s.list, d)
+		s.collectors = append(s.collectors, d.Collectors()...)
+	}
 	return s, nil
 }
 
@@ -82,6 +98,9 @@ func (s *appSet) reload(t *topo.Topology) error {
 	}
 	if s.fromTopology && (t.SIIT != nil) != (s.siit != nil) {
 		return errors.New("the siit section was added or removed, which changes the set of apps: restart sixgate to apply it")
+	}
+	if s.fromTopology && (t.DHCP4 != nil) != (s.dhcp4 != nil) {
+		return errors.New("the dhcp4 section was added or removed, which changes the set of apps: restart sixgate to apply it")
 	}
 	var errs []error
 	for _, a := range s.list {
