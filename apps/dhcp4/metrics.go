@@ -20,7 +20,7 @@ func (a *App) Collectors() []prometheus.Collector {
 }
 
 type collector struct {
-	a                                                   *App
+	a                                                  *App
 	received, sent, verdicts, opt108, leases, failures *prometheus.Desc
 }
 

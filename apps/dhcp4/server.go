@@ -18,15 +18,15 @@ import (
 type verdict uint8
 
 const (
-	replied      verdict = iota // an OFFER, ACK or NAK went out
-	noReply                     // handled, nothing to send (RELEASE, DECLINE, another server chosen)
-	malformed                   // not a well-formed BOOTREQUEST (RFC 2131 section 2)
-	unknownHost                 // the MAC is not a host of the model, or not on that port
-	noSubnet                    // the host has no subnet to be served on
-	poolExhausted               // no free address in the pool
-	relayed                     // sent through a relay agent, which the fabric does not use
-	notForUs                    // a message type a server does not answer
-	silent                      // RFC 2131 asks the server to stay silent (INIT-REBOOT without a record)
+	replied       verdict = iota // an OFFER, ACK or NAK went out
+	noReply                      // handled, nothing to send (RELEASE, DECLINE, another server chosen)
+	malformed                    // not a well-formed BOOTREQUEST (RFC 2131 section 2)
+	unknownHost                  // the MAC is not a host of the model, or not on that port
+	noSubnet                     // the host has no subnet to be served on
+	poolExhausted                // no free address in the pool
+	relayed                      // sent through a relay agent, which the fabric does not use
+	notForUs                     // a message type a server does not answer
+	silent                       // RFC 2131 asks the server to stay silent (INIT-REBOOT without a record)
 )
 
 var verdictNames = [...]string{"replied", "no_reply", "malformed", "unknown_host", "no_subnet", "pool_exhausted", "relayed", "not_for_server", "silent"}
