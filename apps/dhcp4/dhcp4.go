@@ -92,7 +92,12 @@ func New(t *topo.Topology, leaser Leaser, log *logrus.Entry) (*App, error) {
 	}
 	a.srv = &server{topo: t, cfg: t.DHCP4, table: tab, now: time.Now}
 	a.saveOK.Store(true)
-	a.publish()
+	// The leases read back are answered for at once. The file is left
+	// as it is until a lease changes: New also runs for sixgate check,
+	// which writes nothing.
+	if leaser != nil {
+		leaser.SetLeases("dhcp4", tab.boundLeases())
+	}
 	a.log.WithFields(logrus.Fields{"file": a.path, "leases": len(tab.byKey)}).Info("leases read")
 	return a, nil
 }
