@@ -57,7 +57,9 @@ func mustMAC(s string) net.HardwareAddr {
 	return m
 }
 
-type fakeLeaser struct{ m map[netip.Addr]net.HardwareAddr }
+type fakeLeaser struct {
+	m map[netip.Addr]net.HardwareAddr
+}
 
 func (f *fakeLeaser) SetLeases(owner string, m map[netip.Addr]net.HardwareAddr) {
 	if owner != "dhcp4" {
@@ -475,7 +477,7 @@ func TestMalformedCounted(t *testing.T) {
 	for i, frame := range [][]byte{
 		good[:20],
 		good[:14+20+8+100], // DHCP message cut short
-		func() []byte { b := slices.Clone(good); b[14+20+8] = 2; return b }(), // a BOOTREPLY
+		func() []byte { b := slices.Clone(good); b[14+20+8] = 2; return b }(),       // a BOOTREPLY
 		func() []byte { b := slices.Clone(good); b[len(b)-10] ^= 0xff; return b }(), // bad UDP checksum
 	} {
 		f.app.mu.Lock()
