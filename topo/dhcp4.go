@@ -2,6 +2,7 @@ package topo
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ type DHCP4Subnet struct {
 	// Router is a gateway's address on the subnet, the default route and
 	// the server identifier; RouterMAC is that gateway's MAC.
 	Router    netip.Addr
-	RouterMAC []byte
+	RouterMAC net.HardwareAddr
 	DNS       []netip.Addr
 	Domain    string
 	Lease     time.Duration
