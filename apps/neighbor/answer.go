@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ndp"
 
 	"github.com/gopacket/gopacket"
@@ -87,16 +88,16 @@ func addr16(b net.IP) (netip.Addr, bool) {
 
 // answerARP answers an ARP request for an address the view knows with a
 // reply to the asker (RFC 826).
-func (v *view) answerARP(eth *layers.Ethernet, arp *layers.ARP) ([]byte, verdict) {
-	if arp.AddrType != layers.LinkTypeEthernet || arp.Protocol != layers.EthernetTypeIPv4 ||
-		arp.HwAddressSize != 6 || arp.ProtAddressSize != 4 {
+func (v *view) answerARP(eth *layers.Ethernet, req *layers.ARP) ([]byte, verdict) {
+	if req.AddrType != layers.LinkTypeEthernet || req.Protocol != layers.EthernetTypeIPv4 ||
+		req.HwAddressSize != 6 || req.ProtAddressSize != 4 {
 		return nil, malformed
 	}
-	if arp.Operation != layers.ARPRequest {
+	if req.Operation != layers.ARPRequest {
 		return nil, notQuestion
 	}
-	target, ok1 := addr4(arp.DstProtAddress)
-	sender, ok2 := addr4(arp.SourceProtAddress)
+	target, ok1 := addr4(req.DstProtAddress)
+	sender, ok2 := addr4(req.SourceProtAddress)
 	if !ok1 || !ok2 {
 		return nil, malformed
 	}
@@ -108,19 +109,11 @@ func (v *view) answerARP(eth *layers.Ethernet, arp *layers.ARP) ([]byte, verdict
 	if !ok {
 		return nil, unknownTarget
 	}
-	if string(ans.mac) == string(arp.SourceHwAddress) {
+	if string(ans.mac) == string(req.SourceHwAddress) {
 		// RFC 5227 probes and announcements by the owner itself.
 		return nil, selfQuery
 	}
-	frame, err := serialize(
-		&layers.Ethernet{SrcMAC: ans.mac, DstMAC: eth.SrcMAC, EthernetType: layers.EthernetTypeARP},
-		&layers.ARP{
-			AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
-			HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPReply,
-			SourceHwAddress: ans.mac, SourceProtAddress: target.AsSlice(),
-			DstHwAddress: arp.SourceHwAddress, DstProtAddress: arp.SourceProtAddress,
-		},
-	)
+	frame, err := arpFrame(eth.SrcMAC, arp.OperationReply, ans.mac, target, net.HardwareAddr(req.SourceHwAddress), sender)
 	if err != nil {
 		return nil, malformed
 	}
@@ -362,15 +355,30 @@ func lifetime32(d time.Duration) time.Duration {
 // from addr, broadcast (RFC 5227 section 3), which makes hosts that have an
 // entry for addr update it.
 func gratuitousARP(addr netip.Addr, mac net.HardwareAddr) ([]byte, error) {
-	return serialize(
-		&layers.Ethernet{SrcMAC: mac, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeARP},
-		&layers.ARP{
-			AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
-			HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPRequest,
-			SourceHwAddress: mac, SourceProtAddress: addr.AsSlice(),
-			DstHwAddress: make([]byte, 6), DstProtAddress: addr.AsSlice(),
-		},
-	)
+	bcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	return arpFrame(bcast, arp.OperationRequest, mac, addr, make(net.HardwareAddr, 6), addr)
+}
+
+// minFrame is the shortest Ethernet frame, FCS excluded.
+const minFrame = 60
+
+// arpFrame builds an ARP message (RFC 826) with mdlayher/arp and frames
+// it for dst from the sender's MAC.
+func arpFrame(dst net.HardwareAddr, op arp.Operation, senderMAC net.HardwareAddr, sender netip.Addr, targetMAC net.HardwareAddr, target netip.Addr) ([]byte, error) {
+	p, err := arp.NewPacket(op, senderMAC, sender, targetMAC, target)
+	if err != nil {
+		return nil, fmt.Errorf("neighbor: ARP: %w", err)
+	}
+	body, err := p.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("neighbor: ARP: %w", err)
+	}
+	// Padded to the 60 bytes of a minimal Ethernet frame without its
+	// FCS, as a NIC would send it.
+	frame := make([]byte, max(minFrame, packet.EthernetHeaderLen+len(body)))
+	packet.Ethernet(frame).Encode(dst, senderMAC, packet.EtherTypeARP)
+	copy(frame[packet.EthernetHeaderLen:], body)
+	return frame, nil
 }
 
 // defend answers a duplicate address detection probe. A host checking its

@@ -546,3 +546,15 @@ func TestAdvertisementsAreNotQuestionsEachOfItsKind(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkARPAnswer measures one ARP request answered, decode to frame.
+func BenchmarkARPAnswer(b *testing.B) {
+	v := New(loadTopo(b, "fabric.yaml"), quietLog()).view.Load()
+	req := arpRequest(b, mac(h1MAC), "10.0.0.1", "10.0.0.254")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, vd := v.handle(req); vd != answered {
+			b.Fatal(vd)
+		}
+	}
+}
