@@ -2,11 +2,13 @@ package neighbor
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/mdlayher/ndp"
 
 	"github.com/sixgate/sixgate/packet"
@@ -180,5 +182,37 @@ func TestRAWithdrawnByReload(t *testing.T) {
 	w := withdrawals(hostcfgTopo(t, `interval: 10s, pref64: "64:ff9b::/96"`), hostcfgTopo(t, `interval: 10s`), nil, time.Now())
 	if got := w["gw"].live(time.Now().Add(33 * time.Second)); len(got.pref64) != 0 {
 		t.Errorf("withdrawal still advertised after the lifetime: %+v", got)
+	}
+}
+
+// A leased address is answered with its host's MAC, except to the host
+// itself probing it (RFC 5227), and forgotten when the lease goes.
+func TestLeasedAddresses(t *testing.T) {
+	a := New(loadTopo(t, "fabric.yaml"), quietLog())
+	leased := netip.MustParseAddr("10.0.0.150")
+	a.SetLeases("dhcp4", map[netip.Addr]net.HardwareAddr{
+		leased:                            mac(h3MAC),
+		netip.MustParseAddr("10.0.0.1"):   mac(h3MAC),               // h1's in the model: h1 keeps it
+		netip.MustParseAddr("10.0.0.151"): mac("00:00:0a:00:00:99"), // no host's MAC: ignored
+	})
+	v := a.view.Load()
+	frames, _, vd := v.handle(arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.150"))
+	pkt := decode(t, one(t, frames, vd))
+	if got := net.HardwareAddr(pkt.Layer(layers.LayerTypeARP).(*layers.ARP).SourceHwAddress); got.String() != h3MAC {
+		t.Errorf("leased address answered with %v", got)
+	}
+	if _, _, vd := v.handle(arpRequest(t, mac(h3MAC), "0.0.0.0", "10.0.0.150")); vd != selfQuery {
+		t.Errorf("the host's own probe: %v", vd)
+	}
+	frames, _, vd = v.handle(arpRequest(t, mac(h3MAC), "10.0.0.3", "10.0.0.1"))
+	if got := net.HardwareAddr(decode(t, one(t, frames, vd)).Layer(layers.LayerTypeARP).(*layers.ARP).SourceHwAddress); got.String() != h1MAC {
+		t.Errorf("a model address taken by a lease: %v", got)
+	}
+	if _, _, vd := v.handle(arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.151")); vd != unknownTarget {
+		t.Errorf("lease to no host: %v", vd)
+	}
+	a.SetLeases("dhcp4", nil)
+	if _, _, vd := a.view.Load().handle(arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.150")); vd != unknownTarget {
+		t.Errorf("after the lease went: %v", vd)
 	}
 }
