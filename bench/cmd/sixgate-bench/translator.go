@@ -48,7 +48,7 @@ hosts:
 siit:
   mac: "00:00:0b:00:00:99"
   mode: port
-  ports: [{interface: "` + xlatIface + `", switch: s1, port: 10}]
+  ports: [{interface: "` + xlatIface + `", switch: s1, port: 10, ring: true}]
   pool6: "` + xlatPool6 + `"
   eam: [{ipv4: "` + xlatH6v4 + `/32", ipv6: "` + xlatH6 + `/128"}]
   ipv4: {address: "198.18.0.1/24", mtu: 1500}
@@ -106,19 +106,43 @@ func runTranslators(ctx context.Context, o *options, t *lab.T) ([]report.Transla
 	if err := t.Do(func() { l.build(ctx) }); err != nil {
 		return nil, "Skipped: the lab could not be built: " + err.Error()
 	}
-	var out []report.Translator
-	for _, sp := range xlatSpecs() {
+	// Each translator is measured twice, in the order A B B A, and keeps
+	// its better figures: on a shared machine a neighbour's burst then
+	// costs one run, not the comparison.
+	specs := xlatSpecs()
+	out := make([]report.Translator, len(specs))
+	for i, sp := range specs {
+		out[i] = report.Translator{Name: sp.name, Label: sp.label}
+	}
+	order := []int{0, 1, 1, 0}
+	for round, i := range order {
 		if ctx.Err() != nil {
 			break
 		}
-		r := report.Translator{Name: sp.name, Label: sp.label}
-		o.progress("translator: %s", sp.label)
+		sp := specs[i]
+		var r report.Translator
+		o.progress("translator: %s (run %d of 2)", sp.label, 1+round/2)
 		if err := t.Do(func() { l.measure(ctx, sp, &r) }); err != nil {
-			r.Available, r.Note = false, err.Error()
+			if !out[i].Available {
+				out[i].Note = err.Error()
+			}
+			continue
 		}
-		out = append(out, r)
+		out[i].Note = ""
+		best(&out[i], r)
 	}
-	return out, note
+	return out, note + " Each translator is measured twice (sixgate, TAYGA, TAYGA, sixgate); each figure is the better of its two runs, with the CPU cost of that run."
+}
+
+// best keeps in b the better of its figures and r's.
+func best(b *report.Translator, r report.Translator) {
+	if r.ThroughputMbps > b.ThroughputMbps {
+		b.ThroughputMbps, b.CPUPerGBTCP = r.ThroughputMbps, r.CPUPerGBTCP
+	}
+	if r.PacketsPerSec > b.PacketsPerSec {
+		b.PacketsPerSec, b.CPUPerGBUDP = r.PacketsPerSec, r.CPUPerGBUDP
+	}
+	b.Available = true
 }
 
 func (l *xlatLab) build(ctx context.Context) {
