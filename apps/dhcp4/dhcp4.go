@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,20 +165,7 @@ func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
 		a.stats.verdicts[malformed].Add(1)
 		return
 	}
-	a.mu.Lock()
-	out, mt, v := a.srv.handle(pi.Data, sw.DPID(), port)
-	dirty := a.srv.dirty
-	a.mu.Unlock()
-	a.stats.verdicts[v].Add(1)
-	if int(mt) < len(a.stats.received) {
-		a.stats.received[mt].Add(1)
-	}
-	if a.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
-		a.log.WithFields(logrus.Fields{"dpid": sw.String(), "in_port": port, "type": mt.String(), "verdict": v.String()}).Debug("dhcp message")
-	}
-	if dirty {
-		a.publish()
-	}
+	out := a.handle(pi.Data, sw.DPID(), port)
 	if out == nil {
 		return
 	}
@@ -190,6 +178,26 @@ func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
 	if rt := replyType(out); int(rt) < len(a.stats.sent) {
 		a.stats.sent[rt].Add(1)
 	}
+}
+
+// handle answers one frame from port of switch dpid, counting it, and
+// writes and registers the leases if they changed.
+func (a *App) handle(frame []byte, dpid uint64, port uint32) []byte {
+	a.mu.Lock()
+	out, mt, v := a.srv.handle(frame, dpid, port)
+	dirty := a.srv.dirty
+	a.mu.Unlock()
+	a.stats.verdicts[v].Add(1)
+	if int(mt) < len(a.stats.received) {
+		a.stats.received[mt].Add(1)
+	}
+	if a.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
+		a.log.WithFields(logrus.Fields{"dpid": dpid, "in_port": port, "type": mt.String(), "verdict": v.String()}).Debug("dhcp message")
+	}
+	if dirty {
+		a.publish()
+	}
+	return out
 }
 
 // replyType reads the message type back from a framed reply.
@@ -228,6 +236,38 @@ func (a *App) publish() {
 	if a.leaser != nil {
 		a.leaser.SetLeases("dhcp4", leases)
 	}
+}
+
+// Stats is a snapshot of the app's counters.
+type Stats struct {
+	Received map[string]uint64 // by message type: "discover", "request", ...
+	Sent     map[string]uint64 // replies by type: "offer", "ack", "nak"
+	// Handled counts messages by outcome: "replied", "malformed",
+	// "unknown_host", "pool_exhausted" and so on.
+	Handled           map[string]uint64
+	Option108         uint64 // replies that carried option 108
+	Leases            int    // bound dynamic leases
+	PacketOutFailures uint64
+	LeaseFileFailures uint64
+}
+
+// Stats returns the app's counters.
+func (a *App) Stats() Stats {
+	s := Stats{Received: map[string]uint64{}, Sent: map[string]uint64{}, Handled: map[string]uint64{},
+		PacketOutFailures: a.stats.send.Load(), LeaseFileFailures: a.stats.saves.Load()}
+	for mt := dhcpv4.MessageTypeDiscover; mt <= dhcpv4.MessageTypeInform; mt++ {
+		name := strings.ToLower(strings.TrimPrefix(mt.String(), "DHCP"))
+		s.Received[name] = a.stats.received[mt].Load()
+		s.Sent[name] = a.stats.sent[mt].Load()
+	}
+	for v := range a.stats.verdicts {
+		s.Handled[verdict(v).String()] = a.stats.verdicts[v].Load()
+	}
+	a.mu.Lock()
+	s.Option108 = a.srv.sent108
+	s.Leases = len(a.srv.table.boundLeases())
+	a.mu.Unlock()
+	return s
 }
 
 // Lease is one dynamic lease, as Leases reports it.

@@ -14,6 +14,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/topo"
@@ -117,10 +119,9 @@ func (f *fixture) start(top *topo.Topology) {
 func (f *fixture) send(port uint32, m *dhcpv4.DHCPv4, dstMAC net.HardwareAddr, src, dst string) (*dhcpv4.DHCPv4, *layers.IPv4, *layers.Ethernet, verdict) {
 	f.t.Helper()
 	frame := clientFrame(f.t, m, dstMAC, src, dst)
-	f.app.mu.Lock()
-	out, _, v := f.app.srv.handle(frame, 1, port)
-	f.app.mu.Unlock()
-	f.app.publish()
+	before := f.app.Stats()
+	out := f.app.handle(frame, 1, port)
+	v := outcome(f.t, before, f.app.Stats())
 	if out == nil {
 		return nil, nil, nil, v
 	}
@@ -145,6 +146,18 @@ func (f *fixture) send(port uint32, m *dhcpv4.DHCPv4, dstMAC net.HardwareAddr, s
 		f.t.Errorf("reply xid %v op %v", r.TransactionID, r.OpCode)
 	}
 	return r, ip, pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet), v
+}
+
+// outcome is the verdict whose counter went up between two snapshots.
+func outcome(t *testing.T, before, after Stats) verdict {
+	t.Helper()
+	for v, name := range verdictNames {
+		if after.Handled[name] == before.Handled[name]+1 {
+			return verdict(v)
+		}
+	}
+	t.Fatalf("no outcome counted: %v -> %v", before.Handled, after.Handled)
+	return 0
 }
 
 func clientFrame(t testing.TB, m *dhcpv4.DHCPv4, dstMAC net.HardwareAddr, src, dst string) []byte {
@@ -486,5 +499,34 @@ func TestMalformedCounted(t *testing.T) {
 		if out != nil || v != malformed {
 			t.Errorf("frame %d: %v", i, v)
 		}
+	}
+}
+
+// The collector exports the counters under sixgate_dhcp4_* names that
+// pass the Prometheus linter.
+func TestMetrics(t *testing.T) {
+	f := newFixture(t, true, true)
+	f.obtain(2, h2MAC, dhcpv4.WithRequestedOptions(dhcpv4.OptionIPv6OnlyPreferred))
+	f.send(2, discover(t, mustMAC("00:00:0c:00:00:99")), bcast, "0.0.0.0", "255.255.255.255")
+	s := f.app.Stats()
+	if s.Received["discover"] != 2 || s.Received["request"] != 1 || s.Handled["replied"] != 2 || s.Handled["unknown_host"] != 1 || s.Leases != 1 || s.Option108 != 2 {
+		t.Errorf("stats %+v", s)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(f.app.Collectors()...)
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+	if got := testutil.ToFloat64(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
+		ms := make(chan prometheus.Metric, 64)
+		f.app.Collectors()[0].Collect(ms)
+		close(ms)
+		for m := range ms {
+			if strings.Contains(m.Desc().String(), "sixgate_dhcp4_leases") {
+				ch <- m
+			}
+		}
+	})); got != 1 {
+		t.Errorf("sixgate_dhcp4_leases %v", got)
 	}
 }

@@ -1,9 +1,6 @@
 package dhcp4
 
 import (
-	"strings"
-
-	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -31,21 +28,18 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	s := &c.a.stats
-	for mt := dhcpv4.MessageTypeDiscover; mt <= dhcpv4.MessageTypeInform; mt++ {
-		name := strings.ToLower(strings.TrimPrefix(mt.String(), "DHCP"))
-		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(s.received[mt].Load()), name)
-		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(s.sent[mt].Load()), name)
+	s := c.a.Stats()
+	for name, n := range s.Received {
+		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(n), name)
 	}
-	for v := range s.verdicts {
-		ch <- prometheus.MustNewConstMetric(c.verdicts, prometheus.CounterValue, float64(s.verdicts[v].Load()), verdict(v).String())
+	for name, n := range s.Sent {
+		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(n), name)
 	}
-	c.a.mu.Lock()
-	n108 := c.a.srv.sent108
-	bound := len(c.a.srv.table.boundLeases())
-	c.a.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(c.opt108, prometheus.CounterValue, float64(n108))
-	ch <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(bound))
-	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.send.Load()), "packet_out")
-	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.saves.Load()), "lease_file")
+	for name, n := range s.Handled {
+		ch <- prometheus.MustNewConstMetric(c.verdicts, prometheus.CounterValue, float64(n), name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.opt108, prometheus.CounterValue, float64(s.Option108))
+	ch <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(s.Leases))
+	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.PacketOutFailures), "packet_out")
+	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.LeaseFileFailures), "lease_file")
 }
