@@ -23,3 +23,27 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLeaseFile feeds arbitrary lease files to the reader: an error or a
+// table whose every lease is in a pool, of a host, unexpired, and unique.
+func FuzzLeaseFile(f *testing.F) {
+	top := loadTestTopo(&testing.T{}, "unused", false, false)
+	now := time.Unix(1_800_000_000, 0)
+	f.Add([]byte(`{"version": 1, "leases": [{"key": "mac:00:00:0c:00:00:02", "mac": "00:00:0c:00:00:02", "addr": "192.0.2.100", "expires": "2030-01-01T00:00:00Z"}], "declined": [{"addr": "192.0.2.101", "until": "2030-01-01T00:00:00Z"}]}`))
+	f.Add([]byte(`{"version": 1, "leases": null}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, _, err := parseTable(data, top, now)
+		if err != nil {
+			return
+		}
+		for k, l := range tab.byKey {
+			if _, host := top.HostByMAC(l.mac); !host || !inSomePool(top, l.addr) || !now.Before(l.expiry) || tab.byAddr[l.addr] != l || k != l.key {
+				t.Fatalf("lease kept: %+v", l)
+			}
+		}
+		if len(tab.byAddr) != len(tab.byKey) {
+			t.Fatalf("%d addresses for %d keys", len(tab.byAddr), len(tab.byKey))
+		}
+	})
+}
