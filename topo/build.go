@@ -97,6 +97,9 @@ func (b *builder) build(fc *fileConfig) {
 	// No nat64 section yet: the prefix must be written.
 	b.buildDNS64(fc.DNS64, netip.Prefix{})
 	b.buildSIITFabric(fc.SIIT)
+	b.buildDHCP4(fc.DHCP4)
+	// Defaults that come from other sections, now that all are read.
+	ResolveHostConfig(b.t, b.hostConfigSources())
 }
 
 func (b *builder) buildSubnets(subnets []string) {

@@ -311,7 +311,7 @@ func TestRSAnsweredWithRA(t *testing.T) {
 			case layers.ICMPv6OptPrefixInfo:
 				p := netip.PrefixFrom(netip.AddrFrom16([16]byte(o.Data[14:30])), int(o.Data[0]))
 				valid := time.Duration(binary.BigEndian.Uint32(o.Data[2:])) * time.Second
-				prefix = p.String() == "2001:db8::/64" && o.Data[1] == prefixOnLink && valid == topo.DefaultRAValidLifetime
+				prefix = p.String() == "2001:db8::/64" && o.Data[1] == 0x80 /* on-link only */ && valid == topo.DefaultRAValidLifetime
 			}
 		}
 		if !sll || !mtu || !prefix {
@@ -543,6 +543,18 @@ func TestAdvertisementsAreNotQuestionsEachOfItsKind(t *testing.T) {
 		frames, kind, vd := v.handle(c.frame)
 		if frames != nil || vd != notQuestion || kind != c.kind {
 			t.Errorf("handle = %d frames, kind %q, verdict %v; want none, %q, %v", len(frames), kind, vd, c.kind, notQuestion)
+		}
+	}
+}
+
+// BenchmarkARPAnswer measures one ARP request answered, decode to frame.
+func BenchmarkARPAnswer(b *testing.B) {
+	v := New(loadTopo(b, "fabric.yaml"), quietLog()).view.Load()
+	req := arpRequest(b, mac(h1MAC), "10.0.0.1", "10.0.0.254")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, vd := v.handle(req); vd != answered {
+			b.Fatal(vd)
 		}
 	}
 }

@@ -48,7 +48,12 @@ type App struct {
 	topo  *topo.Topology
 	links *topo.LinkState
 	regs  []registration
-	ctl   *controller.Controller
+	// withdrawn is host configuration reloads took away, by gateway.
+	withdrawn map[string]withdrawal
+	// leases are addresses other apps gave hosts of the model (DHCPv4),
+	// by owner.
+	leases map[string]map[netip.Addr]net.HardwareAddr
+	ctl    *controller.Controller
 
 	stats counters
 }
@@ -74,6 +79,11 @@ type view struct {
 	// virtual are the MACs that no host owns and the controller answers
 	// for: gateways, splice46, registrations. Sorted, distinct.
 	virtual []net.HardwareAddr
+	// withdrawn is what the gateways' RAs withdraw, by gateway name.
+	withdrawn map[string]withdrawal
+	// leased are addresses leased to hosts of the model, answered with
+	// the host's MAC.
+	leased map[netip.Addr]net.HardwareAddr
 }
 
 var (
@@ -109,6 +119,7 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 // every switch is resynced, so flows that did not change stay installed.
 func (a *App) Reload(t *topo.Topology) error {
 	a.mu.Lock()
+	a.withdrawn = withdrawals(a.topo, t, a.withdrawn, time.Now())
 	a.topo = t
 	a.links = t.NewLinkState()
 	if a.ctl != nil {
@@ -213,6 +224,25 @@ func (a *App) registered(ctl *controller.Controller, announce bool) {
 	}
 }
 
+// SetLeases replaces the addresses owner (the DHCPv4 app) leased to hosts
+// of the model: each is answered with its host's MAC, and traffic to it
+// takes the host's forwarding flows, which exist by MAC already. An
+// address the model gives someone keeps its own answer; a MAC that is no
+// host's is ignored. Nothing is resynced: leases add no flow.
+func (a *App) SetLeases(owner string, leases map[netip.Addr]net.HardwareAddr) {
+	m := make(map[netip.Addr]net.HardwareAddr, len(leases))
+	for addr, mac := range leases {
+		m[addr.Unmap()] = slices.Clone(mac)
+	}
+	a.mu.Lock()
+	if a.leases == nil {
+		a.leases = map[string]map[netip.Addr]net.HardwareAddr{}
+	}
+	a.leases[owner] = m
+	a.publish()
+	a.mu.Unlock()
+}
+
 // Unregister forgets every registration of owner.
 func (a *App) Unregister(owner string) {
 	a.mu.Lock()
@@ -245,6 +275,16 @@ func (a *App) publish() {
 		fwd:     a.links.Forwarding(),
 		regs:    slices.Clone(a.regs),
 		routers: map[netip.Addr]bool{},
+		// Read-only once published: replaced, never changed.
+		withdrawn: a.withdrawn,
+		leased:    map[netip.Addr]net.HardwareAddr{},
+	}
+	for _, m := range a.leases {
+		for addr, mac := range m {
+			if _, ok := a.topo.HostByMAC(mac); ok {
+				v.leased[addr] = mac
+			}
+		}
 	}
 	slices.SortStableFunc(v.regs, func(x, y registration) int { return y.prefix.Bits() - x.prefix.Bits() })
 	var macs []net.HardwareAddr
@@ -299,6 +339,9 @@ func (v *view) lookup(addr netip.Addr) (answer, bool) {
 	addr = addr.Unmap()
 	if mac, ok := v.topo.MACFor(addr); ok {
 		return answer{mac: mac, router: v.routers[addr]}, true
+	}
+	if mac, ok := v.leased[addr]; ok {
+		return answer{mac: mac}, true
 	}
 	for _, r := range v.regs {
 		if r.prefix.Contains(addr) {

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/apps/dhcp4"
 	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
@@ -23,6 +24,7 @@ type appSet struct {
 	neighbor *neighbor.App // nil when the topology declares no hosts
 	splice46 bool          // the splice46 app runs
 	siit     *siit.App     // nil without a siit section
+	dhcp4    *dhcp4.App    // nil without a dhcp4 section
 	// fromTopology is set when the topology chose the apps (newApps), so
 	// that a reload which would choose others can say it needs a restart.
 	fromTopology bool
@@ -81,6 +83,20 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 	case t.SIIT != nil && len(t.Switches) > 0:
 		log.Warnf("%s:%d: siit: switches but no hosts are declared, so the translator does not run in the fabric", t.File, t.SIIT.Line)
 	}
+	if t.DHCP4 != nil {
+		// Dynamic leases are answered for by the neighbor app.
+		var leaser dhcp4.Leaser
+		if s.neighbor != nil {
+			leaser = s.neighbor
+		}
+		d, err := dhcp4.New(t, leaser, log)
+		if err != nil {
+			return nil, err
+		}
+		s.dhcp4 = d
+		s.list = append(s.list, d)
+		s.collectors = append(s.collectors, d.Collectors()...)
+	}
 	return s, nil
 }
 
@@ -90,6 +106,9 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 func (s *appSet) reload(t *topo.Topology) error {
 	if err := s.checkReload(t); err != nil {
 		return err
+	}
+	if s.fromTopology && (t.DHCP4 != nil) != (s.dhcp4 != nil) {
+		return errors.New("the dhcp4 section was added or removed, which changes the set of apps: restart sixgate to apply it")
 	}
 	var errs []error
 	for _, a := range s.list {

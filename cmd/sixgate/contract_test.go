@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/apps/dhcp4"
 	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
@@ -271,6 +272,45 @@ func TestSIITPriorityContract(t *testing.T) {
 				t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
 			}
 		})
+	}
+}
+
+// dhcp4Tail adds a gateway and the DHCPv4 server to the seed example.
+const dhcp4Tail = `
+gateways:
+  - {name: gw, mac: "00:00:0a:00:00:fe", ipv4: ["10.0.0.254/24"]}
+dhcp4:
+  lease_file: /nonexistent/dhcp4.leases
+  subnets:
+    - {prefix: "10.0.0.0/24", pool: "10.0.0.100-10.0.0.199", router: "10.0.0.254"}
+`
+
+var gwMAC = net.HardwareAddr{0, 0, 0x0a, 0, 0, 0xfe}
+
+// dhcpRequest is a client's DHCP message: UDP 68 to 67.
+func dhcpRequest(t *testing.T, from, to net.HardwareAddr, src, dst string) []byte {
+	ip := ipv4(src, dst, layers.IPProtocolUDP)
+	udp := &layers.UDP{SrcPort: 68, DstPort: 67}
+	udp.SetNetworkLayerForChecksum(ip)
+	return build(t, eth(from, to, layers.EthernetTypeIPv4), ip, udp, gopacket.Payload(make([]byte, 300)))
+}
+
+// The DHCPv4 server takes what clients send to port 67, broadcast or to
+// the gateway's MAC, on the seed fabric (splice46 included); the rest
+// stays where it was.
+func TestDHCP4PriorityContract(t *testing.T) {
+	const nb, sp, d = neighbor.CookieID, splice46.CookieID, dhcp4.CookieID
+	sw := installApps(t, seed(t, dhcp4Tail))
+	for _, r := range []contractRow{
+		{"DISCOVER, broadcast", 3, dhcpRequest(t, h3MAC, broadcast, "0.0.0.0", "255.255.255.255"), controllerBy(d)},
+		{"REQUEST while rebinding, broadcast", 1, dhcpRequest(t, h1MAC, broadcast, "10.0.0.100", "255.255.255.255"), controllerBy(d)},
+		{"REQUEST while renewing, to the gateway", 3, dhcpRequest(t, h3MAC, gwMAC, "10.0.0.3", "10.0.0.254"), controllerBy(d)},
+		{"UDP between hosts", 3, udp4(t, h3MAC, h1MAC, "10.0.0.3", "10.0.0.1"), outBy(nb, 1)},
+		{"other UDP broadcast", 3, udp4(t, h3MAC, broadcast, "0.0.0.0", "255.255.255.255"), droppedBy(nb)},
+		{"ARP for the gateway", 3, arpRequest(t, h3MAC, broadcast, h3, "10.0.0.254"), controllerBy(nb)},
+		{"TCP to the VIP's service", 3, tcp4(t, h3MAC, spliceMAC, h3, vip, 80), controllerBy(sp)},
+	} {
+		t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
 	}
 }
 
