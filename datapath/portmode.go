@@ -87,8 +87,15 @@ func (p *Path) startPorts(ctx context.Context) error {
 		open = openAFPacket
 	}
 	pio := &portIO{}
+	defer p.closeAdopted()
 	for _, ep := range p.cfg.Ports {
-		io, err := open(ep)
+		io := p.takeAdopted(ep)
+		var err error
+		if io == nil {
+			io, err = open(ep)
+		} else {
+			p.log.WithField("interface", ep.Interface).Info("engine port sockets taken over from the previous process")
+		}
 		if err != nil {
 			pio.close()
 			return err
@@ -147,9 +154,14 @@ func (w *worker) run(ctx context.Context) {
 	log := w.p.log.WithField("interface", w.iface)
 	failing := false
 	for ctx.Err() == nil {
+		if !w.p.enter() {
+			w.p.waitThaw(ctx)
+			continue
+		}
 		w.v = w.p.view.Load()
 		_, err := w.sock.Receive(pollEvery, w.frame)
 		w.flush()
+		w.p.leave()
 		switch {
 		case err != nil && !failing:
 			failing = true
