@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/sixgate/sixgate/handover"
+)
+
+// recordingApp is an app in a hand-over that records what it was asked.
+type recordingApp struct {
+	mu                 sync.Mutex
+	quiesced, resumed  int
+	exportErr          error
+	adopted            map[string]handover.Section
+	file               *os.File // handed over with the state
+	stateWhileQuiesced bool
+}
+
+func (a *recordingApp) Name() string { return "recording" }
+func (a *recordingApp) Quiesce() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.quiesced++
+}
+func (a *recordingApp) Resume() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.resumed++
+}
+func (a *recordingApp) HandoverSections() ([]handover.Section, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stateWhileQuiesced = a.quiesced > a.resumed
+	if a.exportErr != nil {
+		return nil, a.exportErr
+	}
+	f, err := dupFile(a.file)
+	if err != nil {
+		return nil, err
+	}
+	return []handover.Section{{Name: "recording.state", Data: []byte("state"), Files: []*os.File{f}}}, nil
+}
+func (a *recordingApp) AdoptSections(secs map[string]handover.Section) error {
+	a.adopted = secs
+	return nil
+}
+func (a *recordingApp) counts() (int, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.quiesced, a.resumed
+}
+
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// source starts the running process's end of a hand-over on a socket in a
+// temporary directory.
+func source(t *testing.T, app *recordingApp) (*handoverSource, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "handover.sock")
+	l, err := handover.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &handoverSource{l: l, apps: []handoverApp{app}, log: quietLog(), done: make(chan struct{}),
+		files: func() ([]handover.Section, error) { return nil, nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go src.serve(ctx)
+	return src, path
+}
+
+// TestHandoverFailuresResume: a process taking over that dies after it
+// received the state, or that the running one cannot export to, leaves
+// the running one serving: its app is resumed and it accepts the next
+// one, which succeeds.
+func TestHandoverFailuresResume(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	app := &recordingApp{file: w}
+	src, path := source(t, app)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	// Dies after the state arrived, before confirming.
+	c, secs, err := takeOver(ctx, path, quietLog())
+	if err != nil || c == nil {
+		t.Fatalf("take over: %v", err)
+	}
+	if s := secs["recording.state"]; string(s.Data) != "state" || len(s.Files) != 1 {
+		t.Fatalf("sections %+v", secs)
+	}
+	closeSections(secs)
+	c.Close()
+	if !waitFor(5*time.Second, func() bool { q, r := app.counts(); return q == 1 && r == 1 }) {
+		q, r := app.counts()
+		t.Fatalf("after the new process died: quiesced %d, resumed %d; want 1 and 1", q, r)
+	}
+	select {
+	case <-src.done:
+		t.Fatal("hand-over reported complete without a confirmation")
+	default:
+	}
+
+	// The running process cannot export: the new one is told why.
+	app.mu.Lock()
+	app.exportErr = errors.New("engine busy")
+	app.mu.Unlock()
+	if _, _, err := takeOver(ctx, path, quietLog()); err == nil {
+		t.Fatal("take over succeeded although the export failed")
+	}
+	if !waitFor(5*time.Second, func() bool { _, r := app.counts(); return r == 2 }) {
+		t.Fatal("not resumed after a failed export")
+	}
+
+	// And a hand-over that completes.
+	app.mu.Lock()
+	app.exportErr = nil
+	app.mu.Unlock()
+	c, secs, err = takeOver(ctx, path, quietLog())
+	if err != nil || c == nil {
+		t.Fatalf("take over: %v", err)
+	}
+	defer closeSections(secs)
+	if _, err := secs["recording.state"].Files[0].WriteString("via the new process"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendReady(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-src.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("hand-over not complete after the confirmation")
+	}
+	if q, r := app.counts(); q != 3 || r != 2 || !app.stateWhileQuiesced {
+		t.Errorf("quiesced %d, resumed %d, exported while quiesced %v; want 3, 2, true", q, r, app.stateWhileQuiesced)
+	}
+	buf := make([]byte, 64)
+	n, _ := r.Read(buf)
+	if string(buf[:n]) != "via the new process" {
+		t.Errorf("descriptor passed: read %q", buf[:n])
+	}
+}
+
+// TestTakeOverColdStart: no process on the socket is a cold start.
+func TestTakeOverColdStart(t *testing.T) {
+	c, secs, err := takeOver(context.Background(), filepath.Join(t.TempDir(), "none.sock"), quietLog())
+	if c != nil || secs != nil || err != nil {
+		t.Errorf("cold start: %v, %v, %v", c, secs, err)
+	}
+}
+
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cond()
+}
+
+func quietLog() *logrus.Entry {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	return logrus.NewEntry(log)
+}
