@@ -132,7 +132,21 @@ func testHandoverUpgrade(t *testing.T, l *seedLab) {
 		"%d requests, %d failed; worst during the hand-over %v = %.1f x the median before (%v)",
 		l.mode, stopped[1], exited.Round(time.Millisecond), reconnected.Round(time.Millisecond), len(latencies), len(failures),
 		worst.Round(time.Millisecond), float64(worst)/float64(median), median.Round(time.Millisecond))
+	for name, d := range map[string]*ovs.Daemon{"old": old, "new": l.sixgate} {
+		t.Logf("%s process:\n%s", name, matchingLines(d.Logs(), regexp.MustCompile(`hand-over|switch|taken over|engine port|synced`)))
+	}
 	if code := l.sixgate.Stop(); code != 0 {
 		t.Errorf("new process: SIGTERM: exit %d", code)
 	}
+}
+
+// matchingLines are the lines of text that re matches.
+func matchingLines(text string, re *regexp.Regexp) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if re.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
