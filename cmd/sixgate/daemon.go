@@ -223,6 +223,9 @@ func serveHandover(ctx context.Context, path, solo, handoverPath string, log *lo
 				return fmt.Errorf("hand-over: app %s: %w", a.Name(), err)
 			}
 		}
+		if err := adoptSessions(ctl, inherited); err != nil {
+			return fmt.Errorf("hand-over: %w", err)
+		}
 	}
 	l, tcpL, err := controllerListener(t, inherited)
 	if err != nil {
@@ -282,7 +285,7 @@ func serveHandover(ctx context.Context, path, solo, handoverPath string, log *lo
 			log.WithError(err).Error("hand-over socket: an upgrade in place will not be possible")
 			return
 		}
-		src := &handoverSource{l: hl, apps: apps.handoverApps(), log: log, done: make(chan struct{}),
+		src := &handoverSource{l: hl, apps: apps.handoverApps(), ctl: ctl, log: log, done: make(chan struct{}),
 			files: func() ([]handover.Section, error) { return listenerSections(tcpL, webL) }}
 		go src.serve(ctx)
 		select {

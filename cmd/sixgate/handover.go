@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/handover"
 	"github.com/sixgate/sixgate/sdnotify"
 	"github.com/sixgate/sixgate/topo"
@@ -25,16 +27,24 @@ import (
 // process listens on a Unix socket (-handover PATH). A new process started
 // with the same socket loads and checks its configuration, connects, and
 // receives the apps' state and the listening sockets; the running process
-// stops its engines at a batch boundary first, and exits once the new one
-// says it serves. The OpenFlow sessions are not moved: the new process
-// takes the listening socket, the old one closes its sessions as it exits,
-// and each switch reconnects to the new one (its flows stay meanwhile).
+// stops its switch sessions at a message boundary and its engines at a
+// batch boundary first, and exits once the new one says it serves. The
+// switch sessions move with their TCP connections, so the switches see no
+// disconnection (a TLS session cannot move: its switch reconnects).
 //
 // Sections besides the apps' own:
 const (
 	sectionOpenFlow = "controller.listener"
 	sectionHTTP     = "http.listener"
+	// sectionSession prefixes one section per switch session.
+	sectionSession = "controller.session."
 )
+
+// sessionMover stops and resumes the controller's switch sessions.
+type sessionMover interface {
+	DetachSessions(context.Context) []*controller.DetachedSession
+	ResumeSessions([]*controller.DetachedSession)
+}
 
 // Time limits of a hand-over, on the running process's side.
 const (
@@ -76,6 +86,7 @@ func (s *appSet) handoverApps() []handoverApp {
 type handoverSource struct {
 	l    *handover.Listener
 	apps []handoverApp
+	ctl  sessionMover // nil: the sessions stay
 	log  *logrus.Entry
 	// files returns duplicates of the listening sockets, as sections.
 	files func() ([]handover.Section, error)
@@ -117,8 +128,16 @@ func (h *handoverSource) handOver(c *handover.Conn) (err error) {
 		return err
 	}
 	log := h.log.WithField("new_pid", pid)
-	log.Info("hand-over: a new process takes over; stopping the engines")
+	log.Info("hand-over: a new process takes over; stopping the switch sessions and the engines")
 	start := time.Now()
+	// The sessions first: the packet-ins they queued then stay queued
+	// and move with them, rather than meet stopped engines.
+	var sessions []*controller.DetachedSession
+	if h.ctl != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), handoverHelloWait)
+		sessions = h.ctl.DetachSessions(ctx)
+		cancel()
+	}
 	for _, a := range h.apps {
 		a.Quiesce()
 	}
@@ -131,9 +150,25 @@ func (h *handoverSource) handOver(c *handover.Conn) (err error) {
 			for _, a := range h.apps {
 				a.Resume()
 			}
+			if h.ctl != nil {
+				h.ctl.ResumeSessions(sessions)
+			}
 		}
 	}()
-	if secs, err = h.files(); err != nil {
+	for _, d := range sessions {
+		b, err := d.State.MarshalBinary()
+		if err != nil {
+			c.Abort(err.Error())
+			return err
+		}
+		f := d.File
+		d.File = nil // the section closes it
+		secs = append(secs, handover.Section{Name: sectionSession + controller.FormatDPID(d.State.DPID), Data: b, Files: []*os.File{f}})
+	}
+	var files []handover.Section
+	files, err = h.files()
+	secs = append(secs, files...)
+	if err != nil {
 		c.Abort(err.Error())
 		return err
 	}
@@ -154,7 +189,7 @@ func (h *handoverSource) handOver(c *handover.Conn) (err error) {
 	if err := c.ReadReady(); err != nil {
 		return fmt.Errorf("the new process did not confirm (it exited or timed out): %w", err)
 	}
-	log.WithFields(logrus.Fields{"state_sent_in": sent.Round(time.Millisecond), "engines_stopped_for": time.Since(start).Round(time.Millisecond)}).
+	log.WithFields(logrus.Fields{"sessions": len(sessions), "state_sent_in": sent.Round(time.Millisecond), "engines_stopped_for": time.Since(start).Round(time.Millisecond)}).
 		Info("hand-over complete; this process exits")
 	return nil
 }
@@ -216,6 +251,29 @@ func takeOver(ctx context.Context, path string, log *logrus.Entry) (*handover.Co
 	}
 	c.SetDeadline(time.Now().Add(handoverReadyWait))
 	return c, secs, nil
+}
+
+// adoptSessions gives the controller the switch sessions handed over.
+func adoptSessions(ctl *controller.Controller, secs map[string]handover.Section) error {
+	for name, s := range secs {
+		if !strings.HasPrefix(name, sectionSession) {
+			continue
+		}
+		delete(secs, name)
+		if len(s.Files) != 1 {
+			s.Close()
+			return fmt.Errorf("%s: %d descriptors", name, len(s.Files))
+		}
+		var st controller.SessionState
+		if err := st.UnmarshalBinary(s.Data); err != nil {
+			s.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := ctl.AdoptSession(s.Files[0], st); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // closeSections closes the descriptors nobody took.
