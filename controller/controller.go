@@ -452,7 +452,11 @@ func (c *Controller) runSession(s *Switch, err error) {
 		delete(c.switches, s.dpid)
 	}
 	c.mu.Unlock()
-	s.log.WithError(s.closeErr).Warn("switch disconnected")
+	if s.ho.handedOver() {
+		s.log.Info("switch session handed over to the new process")
+	} else {
+		s.log.WithError(s.closeErr).Warn("switch disconnected")
+	}
 	for _, a := range c.cfg.Apps {
 		if h, ok := a.(SwitchHandler); ok {
 			h.SwitchDown(s)

@@ -63,6 +63,14 @@ func (h *sessionHandover) readerStops() bool {
 	return true
 }
 
+// handedOver says whether the session is stopped for a hand-over (and not
+// resumed): its end in this process is not the switch's.
+func (h *sessionHandover) handedOver() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.held
+}
+
 // paused holds the event loop until the hand-over ends.
 func (s *Switch) paused(req pauseRequest) {
 	close(req.paused)

@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -82,6 +83,7 @@ func testHandoverUpgrade(t *testing.T, l *seedLab) {
 	}
 
 	time.Sleep(time.Second) // the download is a second in
+	drops := controllerDrops(t, l.config)
 	before := count()
 	started := time.Now()
 	l.sixgate = ovs.StartSixgate(t, l.bin, "-config", l.config, "-handover", sock)
@@ -104,6 +106,14 @@ func testHandoverUpgrade(t *testing.T, l *seedLab) {
 	}
 	if !strings.Contains(l.sixgate.Logs(), "connections taken over") {
 		t.Errorf("new process took no connections over:\n%s", l.sixgate.Logs())
+	}
+	// The switch session moved with its connection: Open vSwitch never
+	// saw it close.
+	if !strings.Contains(l.sixgate.Logs(), "switch session taken over") {
+		t.Errorf("new process took no switch session over:\n%s", l.sixgate.Logs())
+	}
+	if n := controllerDrops(t, l.config); n != drops {
+		t.Errorf("Open vSwitch logged %d controller disconnections during the hand-over", n-drops)
 	}
 
 	got := <-download
@@ -128,16 +138,35 @@ func testHandoverUpgrade(t *testing.T, l *seedLab) {
 	slices.Sort(sorted)
 	median := sorted[len(sorted)/2]
 	worst := slices.Max(latencies[before:])
-	t.Logf("%s mode: engines stopped for %s; old process exited %v after the new one started; switch reconnected %v later; "+
-		"%d requests, %d failed; worst during the hand-over %v = %.1f x the median before (%v)",
+	t.Logf("%s mode: engines stopped for %s; old process exited %v after the new one started; /healthz 200 from the new one %v later; "+
+		"%d requests, %d failed; worst from the hand-over on %v = %.1f x the median before (%v; worst before %v)",
 		l.mode, stopped[1], exited.Round(time.Millisecond), reconnected.Round(time.Millisecond), len(latencies), len(failures),
-		worst.Round(time.Millisecond), float64(worst)/float64(median), median.Round(time.Millisecond))
+		worst.Round(time.Millisecond), float64(worst)/float64(median), median.Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond))
 	for name, d := range map[string]*ovs.Daemon{"old": old, "new": l.sixgate} {
 		t.Logf("%s process:\n%s", name, matchingLines(d.Logs(), regexp.MustCompile(`hand-over|switch|taken over|engine port|synced`)))
 	}
 	if code := l.sixgate.Stop(); code != 0 {
 		t.Errorf("new process: SIGTERM: exit %d", code)
 	}
+}
+
+// controllerDrops counts the times Open vSwitch logged that the controller
+// at the configuration's OpenFlow port closed its connection.
+func controllerDrops(t *testing.T, config string) int {
+	t.Helper()
+	cfg, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`listen: "tcp:127\.0\.0\.1:(\d+)"`).FindSubmatch(cfg)
+	if m == nil {
+		t.Fatal("no OpenFlow port in the configuration")
+	}
+	log, err := os.ReadFile("/var/log/openvswitch/ovs-vswitchd.log")
+	if err != nil {
+		t.Fatalf("Open vSwitch's log: %v", err)
+	}
+	return strings.Count(string(log), "<->tcp:127.0.0.1:"+string(m[1])+": connection closed")
 }
 
 // matchingLines are the lines of text that re matches.
