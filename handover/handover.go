@@ -136,17 +136,15 @@ func Listen(path string) (*Listener, error) {
 // Accept waits for a process that wants to take over. Only a peer of the
 // same user (or root) is accepted.
 func (l *Listener) Accept() (*Conn, error) {
-	for {
-		c, err := l.l.AcceptUnix()
-		if err != nil {
-			return nil, err
-		}
-		if err := checkPeer(c); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return &Conn{c: c}, nil
+	c, err := l.l.AcceptUnix()
+	if err != nil {
+		return nil, err
 	}
+	if err := checkPeer(c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &Conn{c: c}, nil
 }
 
 // Close stops listening.

@@ -89,14 +89,13 @@ const (
 // HandoverState is an engine's state as Export takes it and Import puts it
 // in another engine.
 type HandoverState struct {
-	clock, wall  int64
-	pool         [16]byte
-	poolBits     uint8
-	k0, k1       uint64
-	cookieCount  uint32
-	cookiesSent  bool
-	conns        []exportedConn
-	connsDropped int
+	clock, wall int64
+	pool        [16]byte
+	poolBits    uint8
+	k0, k1      uint64
+	cookieCount uint32
+	cookiesSent bool
+	conns       []exportedConn
 }
 
 // Connections is the number of connections the state holds.

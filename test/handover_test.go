@@ -48,6 +48,7 @@ func testHandoverUpgrade(t *testing.T, l *seedLab) {
 	// Short requests, one after the other, until stopped.
 	var mu sync.Mutex
 	var latencies []time.Duration
+	var starts []time.Time
 	var failures []string
 	stop := make(chan struct{})
 	loopDone := make(chan struct{})
@@ -63,6 +64,7 @@ func testHandoverUpgrade(t *testing.T, l *seedLab) {
 			out, err := l.client(20*time.Second, "", "curl", "-sS", "--max-time", "15", "-H", "Host: b.example", "http://10.0.0.42:8080/")
 			mu.Lock()
 			latencies = append(latencies, time.Since(start))
+			starts = append(starts, start)
 			if err != nil || !strings.Contains(out, "h2: Host b.example") {
 				failures = append(failures, fmt.Sprintf("request %d: %q %v", i, out, err))
 			}
@@ -142,6 +144,11 @@ func testHandoverUpgrade(t *testing.T, l *seedLab) {
 		"%d requests, %d failed; worst from the hand-over on %v = %.1f x the median before (%v; worst before %v)",
 		l.mode, stopped[1], exited.Round(time.Millisecond), reconnected.Round(time.Millisecond), len(latencies), len(failures),
 		worst.Round(time.Millisecond), float64(worst)/float64(median), median.Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond))
+	for i, d := range latencies {
+		if d > 10*median {
+			t.Logf("slow request %d: %v, started %v after the new process", i, d.Round(time.Millisecond), starts[i].Sub(started).Round(time.Millisecond))
+		}
+	}
 	for name, d := range map[string]*ovs.Daemon{"old": old, "new": l.sixgate} {
 		t.Logf("%s process:\n%s", name, matchingLines(d.Logs(), regexp.MustCompile(`hand-over|switch|taken over|engine port|synced`)))
 	}
