@@ -296,8 +296,16 @@ func serveHandover(ctx context.Context, path, solo, handoverPath string, log *lo
 		}
 	}()
 	go upgradeOnSignal(ctx, handoverPath, log)
-	go superviseNotify(ctx, notify, ctl, live, log, handedOver.Load)
-	return ctl.Serve(ctx, l)
+	supervised := make(chan struct{})
+	go func() {
+		superviseNotify(ctx, notify, ctl, live, log, handedOver.Load)
+		close(supervised)
+	}()
+	err = ctl.Serve(ctx, l)
+	// STOPPING=1 leaves before the process exits.
+	cancel()
+	<-supervised
+	return err
 }
 
 // superviseNotify tells the service manager (systemd with Type=notify)

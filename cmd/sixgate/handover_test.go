@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,4 +189,103 @@ func quietLog() *logrus.Entry {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	return logrus.NewEntry(log)
+}
+
+// startDaemonArgs runs this test binary as sixgate with args and env added.
+// Its output goes to a file: a process it starts (SIGUSR2) inherits it and
+// may outlive it.
+func startDaemonArgs(t *testing.T, args []string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), append([]string{"SIXGATE_AS_MAIN=1"}, env...)...)
+	logs, err := os.CreateTemp(t.TempDir(), "sixgate-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		logs.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logs.Name())
+			t.Logf("sixgate %v output:\n%s", args, b)
+		}
+	})
+	return cmd
+}
+
+// TestNotifyHandover: under systemd (Type=notify, NotifyAccess=all) the
+// process taking over names itself the main process with its readiness,
+// and the one it replaces exits 0 without saying the service stops. By
+// hand (a second process) and by SIGUSR2 (the process starts its own
+// replacement), one after the other.
+func TestNotifyHandover(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	n := listenNotify(t, sock)
+	path, _ := capsFile(t, freeTCPPort(t), "off", false)
+	args := []string{"-config", path, "-handover", filepath.Join(t.TempDir(), "handover.sock")}
+	first := startDaemonArgs(t, args, "NOTIFY_SOCKET="+sock)
+	if got := n.next(10 * time.Second); !strings.HasPrefix(got, "READY=1\n") {
+		t.Fatalf("first notification %q, want READY=1", got)
+	}
+
+	second := startDaemonArgs(t, args, "NOTIFY_SOCKET="+sock)
+	if pid := nextMainPID(t, n); pid != second.Process.Pid {
+		t.Fatalf("MAINPID=%d from the process taking over, want %d", pid, second.Process.Pid)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the replaced process: %v", err)
+	}
+
+	// SIGUSR2: the running process starts the next one itself.
+	if err := second.Process.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	third := nextMainPID(t, n)
+	if third == second.Process.Pid {
+		t.Fatal("SIGUSR2: no new process")
+	}
+	if err := second.Wait(); err != nil {
+		t.Fatalf("the process replaced on SIGUSR2: %v", err)
+	}
+	// The third process serves, and stops as a service does.
+	p, err := os.FindProcess(third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for got := ""; got != "STOPPING=1\n"; {
+		got = n.next(5 * time.Second)
+	}
+}
+
+// nextMainPID reads notifications up to a MAINPID= and returns it; a
+// STOPPING=1 on the way fails the test (a replaced process must not say
+// the service stops).
+func nextMainPID(t *testing.T, n *notifyListener) int {
+	t.Helper()
+	for range 20 {
+		got := n.next(10 * time.Second)
+		if got == "STOPPING=1\n" {
+			t.Fatal("STOPPING=1 during a hand-over")
+		}
+		var pid int
+		if _, err := fmt.Sscanf(got, "MAINPID=%d\n", &pid); err == nil {
+			if !strings.Contains(got, "\nREADY=1\n") {
+				t.Errorf("MAINPID without READY=1: %q", got)
+			}
+			return pid
+		}
+	}
+	t.Fatal("no MAINPID=")
+	return 0
 }
