@@ -265,24 +265,40 @@ func serveHandover(ctx context.Context, path, solo, handoverPath string, log *lo
 			}
 		}
 	}()
-	var handedOver atomic.Bool
+	var handedOver, unconfirmed atomic.Bool
+	// A cold start listens for the next process at once; a process that
+	// takes over only once it serves, just before it confirms: until
+	// then the socket's path must lead to the running process, which
+	// resumes if this one fails.
+	var hl *handover.Listener
+	if handoverPath != "" && hc == nil {
+		if hl, err = handover.Listen(handoverPath); err != nil {
+			l.Close()
+			return err
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ctl.Listening():
 		}
-		if hc != nil {
-			if err := confirmTakeOver(hc, notify, log); err != nil {
-				log.WithError(err).Warn("hand-over: the previous process did not hear the confirmation")
+		if handoverPath != "" && hl == nil {
+			var err error
+			if hl, err = handover.Listen(handoverPath); err != nil {
+				log.WithError(err).Error("hand-over socket: an upgrade in place will not be possible")
 			}
 		}
-		if handoverPath == "" {
-			return
+		if hc != nil {
+			if err := confirmTakeOver(hc, notify, log); err != nil {
+				// The previous process may serve on: two must not.
+				log.WithError(err).Error("hand-over: the previous process did not hear the confirmation; stopping")
+				unconfirmed.Store(true)
+				cancel()
+				return
+			}
 		}
-		hl, err := handover.Listen(handoverPath)
-		if err != nil {
-			log.WithError(err).Error("hand-over socket: an upgrade in place will not be possible")
+		if hl == nil {
 			return
 		}
 		src := &handoverSource{l: hl, apps: apps.handoverApps(), ctl: ctl, log: log, done: make(chan struct{}),
@@ -305,6 +321,9 @@ func serveHandover(ctx context.Context, path, solo, handoverPath string, log *lo
 	// STOPPING=1 leaves before the process exits.
 	cancel()
 	<-supervised
+	if err == nil && unconfirmed.Load() {
+		err = errors.New("hand-over not confirmed")
+	}
 	return err
 }
 

@@ -289,3 +289,54 @@ func nextMainPID(t *testing.T, n *notifyListener) int {
 	t.Fatal("no MAINPID=")
 	return 0
 }
+
+// TestHandoverTakerDies: a process that takes the state and dies before
+// confirming leaves the running daemon serving, and the next hand-over
+// succeeds.
+func TestHandoverTakerDies(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	n := listenNotify(t, sock)
+	path, _ := capsFile(t, freeTCPPort(t), "off", false)
+	hsock := filepath.Join(t.TempDir(), "handover.sock")
+	args := []string{"-config", path, "-handover", hsock}
+	old := startDaemonArgs(t, args, "NOTIFY_SOCKET="+sock)
+	if got := n.next(10 * time.Second); !strings.HasPrefix(got, "READY=1\n") {
+		t.Fatalf("first notification %q, want READY=1", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var c *handover.Conn
+	var secs map[string]handover.Section
+	// The socket opens once the daemon serves, beside READY=1.
+	if !waitFor(10*time.Second, func() bool {
+		var err error
+		c, secs, err = takeOver(ctx, hsock, quietLog())
+		if err != nil {
+			t.Fatalf("take over: %v", err)
+		}
+		return c != nil
+	}) {
+		t.Fatal("the daemon does not listen on its hand-over socket")
+	}
+	if _, ok := secs[sectionOpenFlow]; !ok {
+		t.Errorf("no OpenFlow listener handed over: %v", secs)
+	}
+	closeSections(secs)
+	c.Close() // dies before confirming
+
+	next := startDaemonArgs(t, args, "NOTIFY_SOCKET="+sock)
+	if pid := nextMainPID(t, n); pid != next.Process.Pid {
+		t.Fatalf("MAINPID=%d, want %d", pid, next.Process.Pid)
+	}
+	if err := old.Wait(); err != nil {
+		t.Fatalf("old daemon after the second hand-over: %v", err)
+	}
+	logs, _ := os.ReadFile(old.Stdout.(*os.File).Name())
+	if !strings.Contains(string(logs), "hand-over failed; this process serves on") {
+		t.Errorf("the failed hand-over was not logged:\n%s", logs)
+	}
+	next.Process.Signal(syscall.SIGTERM)
+	if err := next.Wait(); err != nil {
+		t.Errorf("new daemon: %v", err)
+	}
+}
