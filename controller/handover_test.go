@@ -136,3 +136,25 @@ func TestSessionResume(t *testing.T) {
 		t.Error("the session went down")
 	}
 }
+
+// FuzzSessionState: any input decodes to a state that encodes back to an
+// equal one, or is an error.
+func FuzzSessionState(f *testing.F) {
+	b, _ := controller.SessionState{DPID: 1, Unread: []byte{4, 10, 0, 8, 0, 0, 0, 1}, XID: 0x1234}.MarshalBinary()
+	f.Add(b)
+	f.Add([]byte(`{"dpid":1,"unread":"!!","xid":-1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var st controller.SessionState
+		if err := st.UnmarshalBinary(data); err != nil {
+			return
+		}
+		b, err := st.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again controller.SessionState
+		if err := again.UnmarshalBinary(b); err != nil || again.DPID != st.DPID || again.XID != st.XID || string(again.Unread) != string(st.Unread) {
+			t.Fatalf("round trip: %+v, %v", again, err)
+		}
+	})
+}
