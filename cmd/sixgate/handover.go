@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -347,6 +348,20 @@ func controllerListener(t *topo.Topology, secs map[string]handover.Section) (net
 	return nil, nil, fmt.Errorf("listen %q: unknown protocol or no TLS configuration", t.Controller.Listen.Scheme)
 }
 
+// upgradeEnv is the environment of the process started to take over:
+// this one's, but a watchdog addressed to this process (WATCHDOG_PID) is
+// the new one's to feed once it is the main process, so the variable goes.
+func upgradeEnv(env []string, self int) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if kv == "WATCHDOG_PID="+strconv.Itoa(self) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 // confirmTakeOver tells systemd that this process is the service's main
 // process now (Type=notify with NotifyAccess=all), then the previous
 // process that it may exit.
@@ -387,6 +402,7 @@ func upgradeOnSignal(ctx context.Context, path string, log *logrus.Entry) {
 		}
 		cmd := exec.Command(exe, os.Args[1:]...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.Env = upgradeEnv(os.Environ(), os.Getpid())
 		if err := cmd.Start(); err != nil {
 			log.WithError(err).Error("SIGUSR2: cannot start the new process")
 			continue

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sixgate/sixgate/handover"
+	"github.com/sixgate/sixgate/sdnotify"
 )
 
 // recordingApp is an app in a hand-over that records what it was asked.
@@ -338,5 +339,25 @@ func TestHandoverTakerDies(t *testing.T) {
 	next.Process.Signal(syscall.SIGTERM)
 	if err := next.Wait(); err != nil {
 		t.Errorf("new daemon: %v", err)
+	}
+}
+
+// TestUpgradeEnv: the process started on SIGUSR2 feeds the watchdog that
+// was this one's; anything else is passed on.
+func TestUpgradeEnv(t *testing.T) {
+	env := upgradeEnv([]string{"NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_USEC=90000000", "WATCHDOG_PID=42", "PATH=/usr/bin"}, 42)
+	if strings.Join(env, " ") != "NOTIFY_SOCKET=/run/systemd/notify WATCHDOG_USEC=90000000 PATH=/usr/bin" {
+		t.Errorf("env %q", env)
+	}
+	// The new process, with that environment, feeds the watchdog.
+	t.Setenv("WATCHDOG_USEC", "90000000")
+	t.Setenv("WATCHDOG_PID", "")
+	os.Unsetenv("WATCHDOG_PID")
+	if every, ok, err := sdnotify.WatchdogInterval(); !ok || err != nil || every != 45*time.Second {
+		t.Errorf("the new process would not feed the watchdog: %v %v %v", every, ok, err)
+	}
+	other := upgradeEnv([]string{"WATCHDOG_PID=7"}, 42)
+	if len(other) != 1 {
+		t.Errorf("a watchdog for another process was dropped: %q", other)
 	}
 }
