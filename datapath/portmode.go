@@ -19,8 +19,9 @@ import (
 
 const (
 	// pollEvery bounds how long a worker sleeps in poll, so that it sees
-	// a cancelled context soon.
-	pollEvery = 100 * time.Millisecond
+	// a cancelled context soon, and so that a hand-over (Quiesce), which
+	// waits for the receive in hand, stops the data path only briefly.
+	pollEvery = 20 * time.Millisecond
 	// flushAt sends the output gathered so far once a receive batch has
 	// produced this many packets, so that a burst does not wait for the
 	// end of a whole ring block.
