@@ -99,6 +99,8 @@ type Path struct {
 	batches sync.Pool
 	stats   Counters
 	ports   atomic.Pointer[portIO]
+	// ho stops the path for a hand-over (handover.go).
+	ho handoverGate
 }
 
 // view is a State with the link state and the paths computed from it.

@@ -19,8 +19,9 @@ import (
 
 const (
 	// pollEvery bounds how long a worker sleeps in poll, so that it sees
-	// a cancelled context soon.
-	pollEvery = 100 * time.Millisecond
+	// a cancelled context soon, and so that a hand-over (Quiesce), which
+	// waits for the receive in hand, stops the data path only briefly.
+	pollEvery = 20 * time.Millisecond
 	// flushAt sends the output gathered so far once a receive batch has
 	// produced this many packets, so that a burst does not wait for the
 	// end of a whole ring block.
@@ -87,8 +88,15 @@ func (p *Path) startPorts(ctx context.Context) error {
 		open = openAFPacket
 	}
 	pio := &portIO{}
+	defer p.closeAdopted()
 	for _, ep := range p.cfg.Ports {
-		io, err := open(ep)
+		io := p.takeAdopted(ep)
+		var err error
+		if io == nil {
+			io, err = open(ep)
+		} else {
+			p.log.WithField("interface", ep.Interface).Info("engine port sockets taken over from the previous process")
+		}
 		if err != nil {
 			pio.close()
 			return err
@@ -147,9 +155,14 @@ func (w *worker) run(ctx context.Context) {
 	log := w.p.log.WithField("interface", w.iface)
 	failing := false
 	for ctx.Err() == nil {
+		if !w.p.enter() {
+			w.p.waitThaw(ctx)
+			continue
+		}
 		w.v = w.p.view.Load()
 		_, err := w.sock.Receive(pollEvery, w.frame)
 		w.flush()
+		w.p.leave()
 		switch {
 		case err != nil && !failing:
 			failing = true
