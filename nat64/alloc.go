@@ -4,7 +4,10 @@ import "encoding/binary"
 
 // maxProbes bounds the ports tried for one new binding, so that a nearly
 // full pool costs a bounded search, not a scan of every port.
-const maxProbes = 4096
+const (
+	maxProbes    = 65536
+	randomProbes = 64
+)
 
 // allocate lends a pool4 address and port for the IPv6 transport address
 // addr6:port6 (RFC 6146 §3.5.1.1): the same port if it is free (port
@@ -29,29 +32,43 @@ func (e *NAT64) allocate(s *state, proto Protocol, addr6 *[16]byte, port6 uint16
 	if port6 < 1024 {
 		lo, hi = 0, 1023
 	}
-	probes := 0
+	// Random probes, first in the port's range and parity, then in its
+	// range, then anywhere; a last sequential sweep finds the few free
+	// ports of a nearly full pool.
 	for pass := 0; pass < 3; pass++ {
 		for i := range ranges {
 			r := ranges[(first+i)%len(ranges)]
 			if pass < 2 {
-				// Passes 0 and 1 stay in the port's range; pass 0 keeps
-				// its parity too.
 				r.first, r.last = max(r.first, lo), min(r.last, hi)
 				if r.first > r.last {
 					continue
 				}
 			}
 			n := r.size()
-			start := int(e.rng.Uint64() % uint64(n))
-			for j := 0; j < n && probes < maxProbes; j++ {
-				p := uint16(int(r.first) + (start+j)%n)
-				if pass == 0 && p&1 != port6&1 {
-					continue
+			for j := 0; j < min(n, randomProbes); j++ {
+				p := uint16(int(r.first) + int(e.rng.Uint64()%uint64(n)))
+				if pass == 0 {
+					p = p&^1 | port6&1
+					if p < r.first || p > r.last {
+						continue
+					}
 				}
-				probes++
 				if e.free4(r.addr, p, proto) {
 					return r.addr, p, true
 				}
+			}
+		}
+	}
+	probes := 0
+	for i := range ranges {
+		r := ranges[(first+i)%len(ranges)]
+		n := r.size()
+		start := int(e.rng.Uint64() % uint64(n))
+		for j := 0; j < n && probes < maxProbes; j++ {
+			p := uint16(int(r.first) + (start+j)%n)
+			probes++
+			if e.free4(r.addr, p, proto) {
+				return r.addr, p, true
 			}
 		}
 	}

@@ -35,15 +35,11 @@ func (e *NAT64) BIB() []BindingInfo {
 	defer e.mu.Unlock()
 	out := make([]BindingInfo, 0, len(e.t.bib4))
 	for _, b := range e.t.bib4 {
-		n := 0
-		for ss := b.sessions; ss != nil; ss = ss.bnext {
-			n++
-		}
 		out = append(out, BindingInfo{
 			Protocol: b.proto.String(),
 			IPv6:     netip.AddrPortFrom(netip.AddrFrom16(b.addr6), b.port6),
 			IPv4:     netip.AddrPortFrom(netip.AddrFrom4(b.addr4), b.port4),
-			Static:   b.static, Sessions: n,
+			Static:   b.static, Sessions: int(b.nsess),
 		})
 	}
 	slices.SortFunc(out, func(a, b BindingInfo) int {

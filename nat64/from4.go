@@ -90,7 +90,7 @@ func (e *NAT64) open4(s *state, now int64, ip packet.IPv4, proto Protocol, flags
 	}
 	syn := proto == TCP && flags&(packet.TCPFlagSYN|packet.TCPFlagACK|packet.TCPFlagRST) == packet.TCPFlagSYN
 	b := e.t.bib4[key4{dst, dport, proto}]
-	filtered := b != nil && s.cfg.AddressDependentFiltering && !b.hasRemote(src)
+	filtered := b != nil && s.cfg.AddressDependentFiltering && !e.t.hasRemote(b, src)
 	if b == nil || filtered {
 		switch {
 		case syn:
@@ -115,7 +115,7 @@ func (e *NAT64) open4(s *state, now int64, ip packet.IPv4, proto Protocol, flags
 		e.drop(dropSessionsFull)
 		return nil, packet.Drop
 	}
-	if b.host != nil && int(b.host.sessions) >= s.cfg.Limits.SessionsPerHost {
+	if h := e.t.hostOf(b); h != nil && int(h.sessions) >= s.cfg.Limits.SessionsPerHost {
 		e.drop(dropHostSessions)
 		return nil, packet.Drop
 	}

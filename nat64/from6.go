@@ -13,7 +13,7 @@ import (
 func transport(proto uint8, t []byte) (p Protocol, sport, dport uint16, flags uint8, isError, known, ok bool) {
 	switch proto {
 	case packet.ProtoTCP:
-		if len(t) < packet.TCPMinLen {
+		if !packet.TCP(t).IsValid() {
 			return
 		}
 		return TCP, be16(t[0:]), be16(t[2:]), t[packet.TCPFlags], false, true, true
@@ -156,7 +156,7 @@ func (e *NAT64) open6(s *state, now int64, src *[16]byte, sport uint16, proto Pr
 	switch {
 	case e.sessionCount() >= s.cfg.Limits.Sessions:
 		r = dropSessionsFull
-	case b.host != nil && int(b.host.sessions) >= s.cfg.Limits.SessionsPerHost:
+	case !b.static && hostSessions(e.t.hosts[b.addr6]) >= s.cfg.Limits.SessionsPerHost:
 		r = dropHostSessions
 	}
 	if r != 0 {
@@ -174,6 +174,13 @@ func (e *NAT64) open6(s *state, now int64, src *[16]byte, sport uint16, proto Pr
 		}
 	}
 	return b, ss, 0
+}
+
+func hostSessions(h *host) int {
+	if h == nil {
+		return 0
+	}
+	return int(h.sessions)
 }
 
 func (e *NAT64) sessionCount() int {

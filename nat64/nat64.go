@@ -74,6 +74,7 @@ func (e *NAT64) install(s *state) {
 		}
 		e.t.addBinding(&binding{addr6: k6.addr, port6: k6.port, addr4: k.addr, port4: k.port, proto: k.proto, static: true})
 	}
+	e.t.filterByAddress(s.cfg.AddressDependentFiltering)
 	e.limit.SetRate(s.cfg.ICMPErrorRate, s.cfg.ICMPErrorBurst)
 	e.st = s
 }

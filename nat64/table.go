@@ -31,9 +31,8 @@ type binding struct {
 	port4  uint16
 	proto  Protocol
 	static bool
-	// sessions is the binding's list of sessions.
-	sessions *session
-	host     *host
+	// nsess counts the binding's sessions.
+	nsess int32
 }
 
 // host is what one IPv6 address holds, for the per-host limits.
@@ -52,18 +51,27 @@ const (
 	numLists
 )
 
-// session is a session table entry. It sits in one timer list and in its
-// binding's list.
+// session is a session table entry; it sits in one timer list. It is
+// kept small (48 bytes with its size class) as there may be millions.
 type session struct {
-	b       *binding
-	remote  [4]byte
-	rport   uint16
-	state   tcpState
-	list    uint8
+	b      *binding
+	remote [4]byte
+	rport  uint16
+	state  tcpState
+	list   uint8
+	// expires is in nanoseconds of the NAT64's clock.
 	expires int64
-	// prev and next link the timer list; bprev and bnext the binding's.
-	prev, next   *session
-	bprev, bnext *session
+	// prev and next link the timer list.
+	prev, next *session
+}
+
+// adfKey names the remote addresses a binding has sessions with, for
+// address-dependent filtering.
+type adfKey struct {
+	local  [4]byte
+	remote [4]byte
+	lport  uint16
+	proto  Protocol
 }
 
 func (s *session) key() skey {
@@ -116,6 +124,9 @@ type tables struct {
 	used map[key4]int
 	free                 *session // sessions to reuse, linked by next
 	nFree                int
+	// adf counts sessions by binding and remote address, kept only
+	// under address-dependent filtering.
+	adf map[adfKey]int32
 }
 
 func newTables() tables {
@@ -149,14 +160,19 @@ func (t *tables) addBinding(b *binding) {
 			t.hosts[b.addr6] = h
 		}
 		h.bindings++
-		b.host = h
 	}
 }
 
-// removeBinding takes b and its sessions out.
+// removeBinding takes b and its sessions out. Finding the sessions of a
+// binding that has some walks the session table: that happens on reloads
+// only.
 func (t *tables) removeBinding(b *binding) {
-	for b.sessions != nil {
-		t.removeSession(b.sessions, false)
+	if b.nsess > 0 {
+		for _, s := range t.sessions {
+			if s.b == b {
+				t.removeSession(s, false)
+			}
+		}
 	}
 	delete(t.bib6, key6{b.addr6, b.port6, b.proto})
 	delete(t.bib4, key4{b.addr4, b.port4, b.proto})
@@ -174,13 +190,20 @@ func (t *tables) removeBinding(b *binding) {
 
 // release gives back b's share of its host.
 func (t *tables) release(b *binding) {
-	if h := b.host; h != nil {
+	if h := t.hosts[b.addr6]; h != nil {
 		h.bindings--
-		if h.bindings == 0 && h.sessions == 0 {
+		if h.bindings <= 0 && h.sessions <= 0 {
 			delete(t.hosts, b.addr6)
 		}
-		b.host = nil
 	}
+}
+
+// hostOf returns the host of a dynamic binding, nil for a static one.
+func (t *tables) hostOf(b *binding) *host {
+	if b.static {
+		return nil
+	}
+	return t.hosts[b.addr6]
 }
 
 // newSession makes a session of b with remote:rport, in timer list l.
@@ -195,15 +218,14 @@ func (t *tables) newSession(b *binding, remote [4]byte, rport uint16, l uint8, a
 	}
 	s.b, s.remote, s.rport, s.list, s.expires = b, remote, rport, l, at
 	t.lists[l].pushBack(s)
-	s.bnext = b.sessions
-	if b.sessions != nil {
-		b.sessions.bprev = s
-	}
-	b.sessions = s
+	b.nsess++
 	t.sessions[s.key()] = s
 	t.nSessions[b.proto]++
-	if h := b.host; h != nil {
+	if h := t.hostOf(b); h != nil {
 		h.sessions++
+	}
+	if t.adf != nil {
+		t.adf[adfKey{b.addr4, remote, b.port4, b.proto}]++
 	}
 	return s
 }
@@ -217,17 +239,18 @@ func (t *tables) removeSession(s *session, dropBinding bool) {
 	b := s.b
 	t.lists[s.list].remove(s)
 	delete(t.sessions, s.key())
-	if s.bprev != nil {
-		s.bprev.bnext = s.bnext
-	} else {
-		b.sessions = s.bnext
-	}
-	if s.bnext != nil {
-		s.bnext.bprev = s.bprev
-	}
+	b.nsess--
 	t.nSessions[b.proto]--
-	if h := b.host; h != nil {
+	if h := t.hostOf(b); h != nil {
 		h.sessions--
+	}
+	if t.adf != nil {
+		k := adfKey{b.addr4, s.remote, b.port4, b.proto}
+		if t.adf[k] <= 1 {
+			delete(t.adf, k)
+		} else {
+			t.adf[k]--
+		}
 	}
 	*s = session{}
 	if t.nFree < maxFree {
@@ -235,18 +258,26 @@ func (t *tables) removeSession(s *session, dropBinding bool) {
 		t.free = s
 		t.nFree++
 	}
-	if dropBinding && b.sessions == nil && !b.static {
+	if dropBinding && b.nsess == 0 && !b.static {
 		t.removeBinding(b)
 	}
 }
 
 // hasRemote reports whether b has a session with the IPv4 address a
 // (address-dependent filtering).
-func (b *binding) hasRemote(a [4]byte) bool {
-	for s := b.sessions; s != nil; s = s.bnext {
-		if s.remote == a {
-			return true
+func (t *tables) hasRemote(b *binding, a [4]byte) bool {
+	return t.adf[adfKey{b.addr4, a, b.port4, b.proto}] > 0
+}
+
+// filterByAddress starts or stops counting sessions by remote address.
+func (t *tables) filterByAddress(on bool) {
+	switch {
+	case !on:
+		t.adf = nil
+	case t.adf == nil:
+		t.adf = map[adfKey]int32{}
+		for _, s := range t.sessions {
+			t.adf[adfKey{s.b.addr4, s.remote, s.b.port4, s.b.proto}]++
 		}
 	}
-	return false
 }
