@@ -368,7 +368,9 @@ func TestPathMTU(t *testing.T) {
 	}
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // fragments6 cuts a UDP datagram from IPv6 into two fragments.
 func fragments6(t testing.TB, src, dst netip.AddrPort, payload []byte) (first, second []byte) {

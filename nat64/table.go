@@ -121,9 +121,9 @@ type tables struct {
 	nBindings, nSessions [numProtocols]int
 	nDynamic             int
 	// used counts the ports lent per pool4 address and protocol.
-	used map[key4]int
-	free                 *session // sessions to reuse, linked by next
-	nFree                int
+	used  map[key4]int
+	free  *session // sessions to reuse, linked by next
+	nFree int
 	// adf counts sessions by binding and remote address, kept only
 	// under address-dependent filtering.
 	adf map[adfKey]int32

@@ -85,7 +85,7 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildController(fc.Controller)
 	b.buildSubnets(fc.Subnets)
 	// A file for a translator alone (sixgate translate) declares no switch.
-	b.buildSwitches(fc.Switches, fc.SIIT != nil)
+	b.buildSwitches(fc.Switches, fc.SIIT != nil || fc.NAT64 != nil)
 	b.buildLinks(fc.Links)
 	b.buildHosts(fc.Hosts)
 	// splice46 goes before the gateways because a gateway without a MAC of
@@ -94,6 +94,7 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildGateways(fc.Gateways)
 	b.buildSIIT(fc.SIIT)
 	b.buildSIITFabric(fc.SIIT)
+	b.buildNAT64(fc.NAT64)
 }
 
 func (b *builder) buildSubnets(subnets []string) {

@@ -14,6 +14,7 @@ type fileConfig struct {
 	Gateways   []fileGateway   `yaml:"gateways"`
 	Splice46   *fileSplice46   `yaml:"splice46"`
 	SIIT       *fileSIIT       `yaml:"siit"`
+	NAT64      *fileNAT64      `yaml:"nat64"`
 }
 
 type fileController struct {

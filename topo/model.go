@@ -27,6 +27,7 @@ type Topology struct {
 	Gateways []*Gateway
 	Splice46 *Splice46 // nil when the section is absent
 	SIIT     *SIIT     // nil when the section is absent
+	NAT64    *NAT64    // nil when the section is absent
 
 	switchByName map[string]*Switch
 	switchByDPID map[uint64]*Switch

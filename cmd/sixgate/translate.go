@@ -16,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/sixgate/sixgate/datapath"
+	"github.com/sixgate/sixgate/nat64"
 	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/siit"
 	"github.com/sixgate/sixgate/topo"
@@ -65,31 +66,61 @@ func translate(args []string, in io.Reader, out, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	switch *engine {
-	case "", "siit":
+	name := *engine
+	if name == "" {
+		switch {
+		case t.SIIT != nil && t.NAT64 != nil:
+			fmt.Fprintf(stderr, "sixgate translate: %s has a siit and a nat64 section: choose with -engine\n", *config)
+			return 2
+		case t.NAT64 != nil:
+			name = "nat64"
+		default:
+			name = "siit"
+		}
+	}
+	x := &translator{}
+	switch name {
+	case "siit":
 		if t.SIIT == nil {
 			fmt.Fprintf(stderr, "sixgate translate: %s has no siit section\n", *config)
 			return 1
 		}
+		cfg := siitConfig(t.SIIT)
+		if *clock == "packets" {
+			cfg.Clock = x.packetTime
+		}
+		tr, err := siit.New(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "sixgate translate: %s: %v\n", *config, err)
+			return 1
+		}
+		x.engine = tr
 	case "nat64":
-		fmt.Fprintf(stderr, "sixgate translate: %s: no nat64 section (this build has no NAT64 engine yet)\n", *config)
-		return 1
+		if t.NAT64 == nil {
+			fmt.Fprintf(stderr, "sixgate translate: %s has no nat64 section\n", *config)
+			return 1
+		}
+		cfg := nat64Config(t.NAT64)
+		// Ports chosen at random are the same on every run: the output
+		// of a capture is repeatable.
+		cfg.Seed = 1
+		if *clock == "packets" {
+			cfg.Clock = x.packetTime
+		}
+		tr, err := nat64.New(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "sixgate translate: %s: %v\n", *config, err)
+			return 1
+		}
+		for _, w := range t.Warnings {
+			fmt.Fprintf(stderr, "sixgate translate: warning: %v\n", w)
+		}
+		x.engine = tr
 	default:
 		fmt.Fprintf(stderr, "sixgate translate: -engine %q: want siit or nat64\n", *engine)
 		return 2
 	}
 
-	x := &translator{}
-	cfg := siitConfig(t.SIIT)
-	if *clock == "packets" {
-		cfg.Clock = x.packetTime
-	}
-	tr, err := siit.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "sixgate translate: %s: %v\n", *config, err)
-		return 1
-	}
-	x.engine = tr
 	x.batch = packet.NewBatch(8, packet.DefaultBufSize)
 	bw := bufio.NewWriter(out)
 	if *framing == "pcap" {
@@ -314,6 +345,41 @@ func len16Reader(in io.Reader) func() ([]byte, time.Time, error) {
 		}
 		return b, time.Time{}, checkIP(b)
 	}
+}
+
+// nat64Config is the engine's configuration for a nat64 section.
+func nat64Config(n *topo.NAT64) nat64.Config {
+	c := nat64.Config{
+		Pool6:                     n.Pool6,
+		AddressDependentFiltering: n.AddressDependentFiltering,
+		ZeroizeTrafficClass:       n.ZeroizeTrafficClass,
+		LowestIPv6MTU:             n.LowestIPv6MTU,
+		IPv4:                      nat64.Side{Address: n.IPv4.Address.Addr(), MTU: n.IPv4.MTU},
+		IPv6:                      nat64.Side{Address: n.IPv6.Address.Addr(), MTU: n.IPv6.MTU},
+		Timeouts: nat64.Timeouts{
+			TCPEstablished: n.Timeouts.TCPEstablished, TCPTransitory: n.Timeouts.TCPTransitory,
+			UDP: n.Timeouts.UDP, ICMP: n.Timeouts.ICMP, SYNHold: n.Timeouts.SYNHold,
+		},
+		FragmentTimeout: n.Timeouts.Fragment,
+		Limits: nat64.Limits{
+			Sessions: n.Limits.Sessions, Bindings: n.Limits.Bindings, BindingsPerHost: n.Limits.BindingsPerHost,
+			SessionsPerHost: n.Limits.SessionsPerHost, HeldSYNs: n.Limits.HeldSYNs, FragmentBytes: n.Limits.FragmentBytes,
+		},
+	}
+	for _, p := range n.Pool4 {
+		e := nat64.Pool4Entry{Address: p.Address, First: p.First, Last: p.Last}
+		for _, name := range p.Protocols {
+			if pr, ok := nat64.ParseProtocol(name); ok {
+				e.Protocols = append(e.Protocols, pr)
+			}
+		}
+		c.Pool4 = append(c.Pool4, e)
+	}
+	for _, s := range n.StaticBIB {
+		pr, _ := nat64.ParseProtocol(s.Protocol)
+		c.StaticBIB = append(c.StaticBIB, nat64.StaticBinding{Protocol: pr, IPv4: s.IPv4, IPv6: s.IPv6})
+	}
+	return c
 }
 
 // siitConfig is the engine's configuration for a siit section.
