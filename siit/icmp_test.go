@@ -232,3 +232,46 @@ func TestLargeErrors(t *testing.T) {
 	}
 	decode(t, outs[0])
 }
+
+// The quoted packet's extension headers are dropped and its Fragment
+// header becomes the quoted IPv4 fragment fields; a quoted IPv4 fragment
+// gets a Fragment header.
+func TestQuotedFragments(t *testing.T) {
+	tr := newTest(t, testConfig())
+	// IPv6 packet from the IPv4 host's pool6 form: hop-by-hop, fragment
+	// (offset 0, more), UDP.
+	whole := udp6(t, v6(host4v6, host6, layers.IPProtocolUDP), 100)
+	q := append([]byte(nil), whole[:40]...)
+	q[6] = 0
+	q = append(q, packet.ProtoFragment, 0, 1, 4, 0, 0, 0, 0)        // hop-by-hop, PadN
+	q = append(q, packet.ProtoUDP, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef) // fragment: offset 0, M
+	q = append(q, whole[40:]...)
+	binary.BigEndian.PutUint16(q[4:], uint16(len(q)-40))
+	p := one(t, tr, icmp6(t, host6, host4v6, 3, 0, 0, q))
+	inner := packet.IPv4(p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4).Payload)
+	if inner.ID() != 0xbeef || !inner.MoreFragments() || inner.FragmentOffset() != 0 || inner.Protocol() != packet.ProtoUDP || int(inner.TotalLength()) != 20+len(whole)-40 {
+		t.Fatalf("quoted IPv4 %x", inner[:20])
+	}
+	if !inner.HeaderChecksumOK() || inner.SrcAddr() != host4 || inner.DstAddr() != host6v4 {
+		t.Fatal("quoted IPv4 header")
+	}
+
+	// IPv4 fragment (offset 0, MF) quoted in an ICMPv4 error.
+	f4 := udp4(t, v4(host6v4, host4, layers.IPProtocolUDP), 100)
+	f4[6], f4[7] = 0x20, 0 // MF, offset 0
+	packet.IPv4(f4).SetChecksum(0)
+	packet.IPv4(f4).SetChecksum(^packet.Sum(f4[:20]))
+	p = one(t, tr, icmp4(t, router4, host6v4, 11, 0, 0, f4))
+	body := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6).Payload[4:]
+	ip6 := packet.IPv6(body)
+	if ip6.NextHeader() != packet.ProtoFragment {
+		t.Fatalf("quoted IPv6 without a fragment header: %x", body[:48])
+	}
+	fh := packet.IPv6Fragment(body[40:])
+	if fh.ID() != uint32(packet.IPv4(f4).ID()) || !fh.More() || fh.Offset() != 0 || fh.NextHeader() != packet.ProtoUDP {
+		t.Fatalf("quoted fragment header %x", body[40:48])
+	}
+	if ip6.SrcAddr() != host6 || ip6.DstAddr() != host4v6 {
+		t.Fatal("quoted IPv6 addresses")
+	}
+}

@@ -99,7 +99,7 @@ func (e *eam) to4(a u128) uint32 {
 // entries there are.
 type lpm4 struct {
 	lengths []int // longest first
-	tables  [33]*table
+	tables  [33]*table4
 	// present has a bit for every /16 some prefix covers, so that most
 	// misses cost no hashing.
 	present *[1 << 16 / 64]uint64
@@ -114,11 +114,11 @@ func (t *lpm4) insert(p uint32, n int, v int32) bool {
 		t.present[i/64] |= 1 << (i % 64)
 	}
 	if t.tables[n] == nil {
-		t.tables[n] = &table{}
+		t.tables[n] = &table4{}
 		t.lengths = append(t.lengths, n)
 		slices.SortFunc(t.lengths, func(a, b int) int { return b - a })
 	}
-	return t.tables[n].put(u128{0, uint64(p)}, v)
+	return t.tables[n].put(p, v)
 }
 
 func (t *lpm4) lookup(a uint32) (int32, bool) {
@@ -126,7 +126,7 @@ func (t *lpm4) lookup(a uint32) (int32, bool) {
 		return 0, false
 	}
 	for _, n := range t.lengths {
-		if v, ok := t.tables[n].get(u128{0, uint64(a & mask32(n))}); ok {
+		if v, ok := t.tables[n].get(a & mask32(n)); ok {
 			return v, true
 		}
 	}

@@ -526,3 +526,53 @@ func TestSetConfigKeepsCounters(t *testing.T) {
 		t.Fatal("an empty configuration accepted")
 	}
 }
+
+// RFC 7915 §4.4 and §5.4: a packet dropped because its source has no
+// mapping is answered with Destination Unreachable, administratively
+// prohibited.
+func TestUntranslatableSource(t *testing.T) {
+	tr := newTest(t, testConfig())
+	stranger := netip.MustParseAddr("2001:db9::1")
+	v, outs := run(t, tr, udp6(t, v6(stranger, host4v6, layers.IPProtocolUDP), 10))
+	if v != packet.Drop {
+		t.Fatalf("verdict %v", v)
+	}
+	icmp6Error(t, outs, stranger, layers.ICMPv6TypeDestinationUnreachable, layers.ICMPv6CodeAdminProhibited)
+
+	c := testConfig()
+	c.Pool6 = netip.Prefix{} // EAM only: an IPv4 source outside it has no IPv6 form
+	tr = newTest(t, c)
+	v, outs = run(t, tr, udp4(t, v4(host4, host6v4, layers.IPProtocolUDP), 10))
+	if v != packet.Drop {
+		t.Fatalf("verdict %v", v)
+	}
+	icmp4Error(t, outs, host4, layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodeCommAdminProhibited)
+	if s := tr.Stats(); s.Drops4["untranslatable_source"] != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// DCCP's checksum covers the pseudo-header like UDP's and is adjusted;
+// SCTP's does not, and its bytes go through unchanged.
+func TestOtherTransportChecksums(t *testing.T) {
+	tr := newTest(t, testConfig())
+	dccp := make([]byte, 16)
+	dccp[4] = 4 // data offset: 4 words
+	h6 := v6(host6, host4v6, 33)
+	in := serialize(t, h6, gopacket.Payload(dccp))
+	ip6 := packet.IPv6(in)
+	binary.BigEndian.PutUint16(in[40+6:], packet.Checksum(ip6.PseudoHeaderSum(33, 16), in[40:]))
+	_, outs := run(t, tr, in)
+	if len(outs) != 1 {
+		t.Fatal("not translated")
+	}
+	ip4 := packet.IPv4(outs[0].Data)
+	if !packet.ChecksumOK(ip4.PseudoHeaderSum(33, 16), ip4.Payload()) {
+		t.Fatal("DCCP checksum not adjusted")
+	}
+	sctp := serialize(t, v6(host6, host4v6, layers.IPProtocolSCTP), gopacket.Payload(dccp))
+	_, outs = run(t, tr, sctp)
+	if len(outs) != 1 || !bytes.Equal(packet.IPv4(outs[0].Data).Payload(), sctp[40:]) {
+		t.Fatal("SCTP changed")
+	}
+}

@@ -65,3 +65,65 @@ func (t *table) grow() {
 		}
 	}
 }
+
+// table4 is table for IPv4 prefixes: 8-byte slots, so that a table of
+// 100,000 entries stays a few megabytes and a lookup touches one line.
+type table4 struct {
+	slots []slot4
+	mask  uint32
+	n     int
+}
+
+// slot4 holds a key and its value plus one, zero meaning empty.
+type slot4 struct {
+	key uint32
+	val int32
+}
+
+func hash4(k uint32) uint32 {
+	h := uint64(k) * 0x9e3779b97f4a7c15
+	return uint32(h >> 32)
+}
+
+func (t *table4) get(k uint32) (int32, bool) {
+	if t.n == 0 {
+		return 0, false
+	}
+	for i := hash4(k) & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.val == 0 {
+			return 0, false
+		}
+		if s.key == k {
+			return s.val - 1, true
+		}
+	}
+}
+
+func (t *table4) put(k uint32, v int32) bool {
+	if (t.n+1)*2 > len(t.slots) {
+		t.grow()
+	}
+	for i := hash4(k) & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.val == 0 {
+			*s = slot4{key: k, val: v + 1}
+			t.n++
+			return true
+		}
+		if s.key == k {
+			return false
+		}
+	}
+}
+
+func (t *table4) grow() {
+	old := t.slots
+	size := max(16, 2*len(old))
+	t.slots, t.mask, t.n = make([]slot4, size), uint32(size-1), 0
+	for _, s := range old {
+		if s.val != 0 {
+			t.put(s.key, s.val-1)
+		}
+	}
+}

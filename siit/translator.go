@@ -102,6 +102,9 @@ func (t *Translator) handle4(s *state, ip packet.IPv4, out *packet.Batch, hairpi
 		src6 = s.m.embed(src)
 	} else if src6, ok = s.m.Map4(src); !ok {
 		if !icmpError4(ip) {
+			// RFC 7915 §4.4: a discarded packet is answered with
+			// Destination Unreachable, administratively prohibited.
+			t.sendError4(s, ip, out, packet.ICMPv4DestUnreachable, packet.ICMPv4CodeAdminProhibited, 0)
 			return t.drop4(dropSource)
 		}
 		if src6, ok = s.m.rfc6791Source6(src); !ok {
@@ -128,6 +131,9 @@ func (t *Translator) handle4(s *state, ip packet.IPv4, out *packet.Batch, hairpi
 	case SourceRoute:
 		t.sendError4(s, ip, out, packet.ICMPv4DestUnreachable, 5, 0)
 	case UDPChecksumZero:
+		// RFC 7915 §4.4: Destination Unreachable, administratively
+		// prohibited. ICMP messages without a counterpart are dropped
+		// silently, as RFC 7915 §4.2 says for each of them.
 		t.sendError4(s, ip, out, packet.ICMPv4DestUnreachable, packet.ICMPv4CodeAdminProhibited, 0)
 	}
 	return packet.Drop
@@ -165,6 +171,9 @@ func (t *Translator) handle6(s *state, ip packet.IPv6, out *packet.Batch) packet
 	src4, ok := s.m.Map6(ip.SrcPtr())
 	if !ok {
 		if !icmpError6(ip, u) {
+			// RFC 7915 §5.4: Destination Unreachable, administratively
+			// prohibited.
+			t.sendError6(s, ip, u, out, packet.ICMPv6DestUnreachable, packet.ICMPv6CodeAdminProhibited, 0)
 			return t.drop6(dropSource)
 		}
 		if src4, ok = s.m.rfc6791Source4(ip.SrcPtr()); !ok {
@@ -192,6 +201,8 @@ func (t *Translator) handle6(s *state, ip packet.IPv6, out *packet.Batch) packet
 		t.sendError6(s, ip, u, out, packet.ICMPv6PacketTooBig, 0, uint32(v))
 	case RoutingHeader:
 		t.sendError6(s, ip, u, out, packet.ICMPv6ParamProblem, packet.ICMPv6CodeErroneousHeader, uint32(v))
+	case UDPChecksumZero:
+		t.sendError6(s, ip, u, out, packet.ICMPv6DestUnreachable, packet.ICMPv6CodeAdminProhibited, 0)
 	}
 	return packet.Drop
 }

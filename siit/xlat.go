@@ -76,9 +76,21 @@ func addrSum6(src, dst *[16]byte) uint16 {
 	return packet.Add(packet.Sum(src[:]), packet.Sum(dst[:]))
 }
 
-// adjustChecksum applies adj to the TCP or UDP checksum of a transport
-// payload that starts at byte fragOff of its datagram, if the checksum
-// field lies in it. It reports false for a UDP checksum of zero.
+// Transports whose checksums cover a pseudo-header too (RFC 4340 §9.1,
+// RFC 3828 §3.2), adjusted like UDP's; the others (SCTP's CRC32c, GRE,
+// ESP) go through untouched.
+const (
+	protoDCCP    = 33
+	protoUDPLite = 136
+	// dccpChecksum and udpLiteChecksum are the offsets of their checksums.
+	dccpChecksum    = 6
+	udpLiteChecksum = 6
+)
+
+// adjustChecksum applies adj to the TCP, UDP, DCCP or UDP-Lite checksum
+// of a transport payload that starts at byte fragOff of its datagram, if
+// the checksum field lies in it. It reports false for a UDP checksum of
+// zero.
 func adjustChecksum(proto uint8, data []byte, fragOff int, adj uint16) bool {
 	var at int
 	switch proto {
@@ -86,6 +98,10 @@ func adjustChecksum(proto uint8, data []byte, fragOff int, adj uint16) bool {
 		at = packet.TCPChecksum
 	case packet.ProtoUDP:
 		at = packet.UDPChecksum
+	case protoDCCP:
+		at = dccpChecksum
+	case protoUDPLite:
+		at = udpLiteChecksum
 	default:
 		return true
 	}
