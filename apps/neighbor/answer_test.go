@@ -400,6 +400,43 @@ func TestRegister(t *testing.T) {
 	}
 }
 
+// RegisterSet replaces an owner's registrations in one step and leaves
+// other owners' alone.
+func TestRegisterSet(t *testing.T) {
+	a := New(loadTopo(t, "fabric.yaml"), quietLog())
+	xMAC := mac("00:00:0a:00:00:78")
+	if err := a.Register("other", netip.MustParsePrefix("10.0.0.88/32"), xMAC); err != nil {
+		t.Fatal(err)
+	}
+	set := []netip.Prefix{netip.MustParsePrefix("10.0.0.80/32"), netip.MustParsePrefix("64:ff9b::/96")}
+	if err := a.RegisterSet("siit", set, xMAC); err != nil {
+		t.Fatal(err)
+	}
+	answered := func(target string) bool {
+		_, _, vd := a.view.Load().handle(arpRequest(t, mac(h1MAC), "10.0.0.1", target))
+		return vd != unknownTarget
+	}
+	if !answered("10.0.0.80") || !answered("10.0.0.88") {
+		t.Fatal("registered addresses not answered")
+	}
+	if err := a.RegisterSet("siit", set[1:], xMAC); err != nil {
+		t.Fatal(err)
+	}
+	if answered("10.0.0.80") || !answered("10.0.0.88") {
+		t.Error("RegisterSet did not replace only its owner's registrations")
+	}
+	bad := []netip.Prefix{netip.MustParsePrefix("10.0.0.81/32"), netip.MustParsePrefix("::ffff:10.0.0.9/128")}
+	if err := a.RegisterSet("siit", bad, xMAC); err == nil {
+		t.Error("a mapped prefix accepted")
+	}
+	if answered("10.0.0.81") {
+		t.Error("a refused set was partly registered")
+	}
+	if err := a.RegisterSet("siit", set, mac(h3MAC)); err == nil {
+		t.Error("a host's MAC accepted")
+	}
+}
+
 func containsAddr(as []netip.Addr, s string) bool {
 	for _, a := range as {
 		if a.String() == s {

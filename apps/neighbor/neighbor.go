@@ -136,17 +136,8 @@ func (a *App) Reload(t *topo.Topology) error {
 // keep their own answer; among registrations the most specific prefix wins.
 // Registering the same owner and prefix again replaces the MAC.
 func (a *App) Register(owner string, prefix netip.Prefix, mac net.HardwareAddr) error {
-	switch {
-	case owner == "":
-		return errors.New("neighbor: register: empty owner")
-	case !prefix.IsValid():
-		return fmt.Errorf("neighbor: register %s: invalid prefix", owner)
-	case prefix.Addr().Is4In6():
-		// Packets carry plain IPv4 addresses; a mapped prefix would
-		// never match one.
-		return fmt.Errorf("neighbor: register %s %s: write IPv4 prefixes unmapped", owner, prefix)
-	case len(mac) != 6 || mac[0]&1 != 0 || isZero(mac):
-		return fmt.Errorf("neighbor: register %s %s: %s is not a unicast Ethernet address", owner, prefix, mac)
+	if err := checkRegistration(owner, prefix, mac); err != nil {
+		return err
 	}
 	prefix = prefix.Masked()
 	a.mu.Lock()
@@ -160,15 +151,66 @@ func (a *App) Register(owner string, prefix netip.Prefix, mac net.HardwareAddr) 
 	ctl := a.ctl
 	a.mu.Unlock()
 	a.log.WithFields(logrus.Fields{"owner": owner, "prefix": prefix.String(), "mac": mac.String()}).Info("addresses registered")
-	if ctl != nil {
-		ctl.ResyncAll()
-		if prefix.IsSingleIP() {
-			for _, sw := range ctl.Switches() {
-				a.announce(sw)
-			}
+	a.registered(ctl, prefix.IsSingleIP())
+	return nil
+}
+
+// RegisterSet replaces every registration of owner with prefixes, all
+// answered with mac, in one step: one new view and one resync however
+// many prefixes there are (a translator with thousands of address
+// mappings), and no moment in between without them.
+func (a *App) RegisterSet(owner string, prefixes []netip.Prefix, mac net.HardwareAddr) error {
+	regs := make([]registration, 0, len(prefixes))
+	single := false
+	for _, p := range prefixes {
+		if err := checkRegistration(owner, p, mac); err != nil {
+			return err
 		}
+		regs = append(regs, registration{owner: owner, prefix: p.Masked(), mac: slices.Clone(mac)})
+		single = single || p.IsSingleIP()
+	}
+	a.mu.Lock()
+	if h, ok := a.topo.HostByMAC(mac); ok {
+		a.mu.Unlock()
+		return fmt.Errorf("neighbor: register %s: MAC %s belongs to host %s", owner, mac, h.Name)
+	}
+	a.regs = append(slices.DeleteFunc(a.regs, func(r registration) bool { return r.owner == owner }), regs...)
+	a.publish()
+	ctl := a.ctl
+	a.mu.Unlock()
+	a.log.WithFields(logrus.Fields{"owner": owner, "prefixes": len(prefixes), "mac": mac.String()}).Info("addresses registered")
+	a.registered(ctl, single)
+	return nil
+}
+
+func checkRegistration(owner string, prefix netip.Prefix, mac net.HardwareAddr) error {
+	switch {
+	case owner == "":
+		return errors.New("neighbor: register: empty owner")
+	case !prefix.IsValid():
+		return fmt.Errorf("neighbor: register %s: invalid prefix", owner)
+	case prefix.Addr().Is4In6():
+		// Packets carry plain IPv4 addresses; a mapped prefix would
+		// never match one.
+		return fmt.Errorf("neighbor: register %s %s: write IPv4 prefixes unmapped", owner, prefix)
+	case len(mac) != 6 || mac[0]&1 != 0 || isZero(mac):
+		return fmt.Errorf("neighbor: register %s %s: %s is not a unicast Ethernet address", owner, prefix, mac)
 	}
 	return nil
+}
+
+// registered resyncs the switches after a registration and, when single
+// addresses were registered, announces them.
+func (a *App) registered(ctl *controller.Controller, announce bool) {
+	if ctl == nil {
+		return
+	}
+	ctl.ResyncAll()
+	if announce {
+		for _, sw := range ctl.Switches() {
+			a.announce(sw)
+		}
+	}
 }
 
 // Unregister forgets every registration of owner.

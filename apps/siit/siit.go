@@ -36,8 +36,9 @@ const CookieID = 0x05
 // and hands what hosts send to the app's MAC to the handoff table: the
 // neighbor app.
 type Registrar interface {
-	Register(owner string, prefix netip.Prefix, mac net.HardwareAddr) error
-	Unregister(owner string)
+	// RegisterSet replaces owner's registrations with prefixes, in one
+	// step.
+	RegisterSet(owner string, prefixes []netip.Prefix, mac net.HardwareAddr) error
 }
 
 // owner is the name the app registers its addresses under.
@@ -142,12 +143,8 @@ func (r *running) state() datapath.State {
 
 // register has the neighbor app answer for every address of l.
 func (a *App) register(l *layout) error {
-	a.reg.Unregister(owner)
-	for _, p := range l.answered() {
-		if err := a.reg.Register(owner, p, l.mac); err != nil {
-			a.reg.Unregister(owner)
-			return fmt.Errorf("siit: %w", err)
-		}
+	if err := a.reg.RegisterSet(owner, l.answered(), l.mac); err != nil {
+		return fmt.Errorf("siit: %w", err)
 	}
 	return nil
 }

@@ -41,15 +41,16 @@ siit:
 // take it.
 type registrar struct{ prefixes map[string][]string }
 
-func (r *registrar) Register(owner string, p netip.Prefix, mac net.HardwareAddr) error {
+func (r *registrar) RegisterSet(owner string, ps []netip.Prefix, mac net.HardwareAddr) error {
 	if r.prefixes == nil {
 		r.prefixes = map[string][]string{}
 	}
-	r.prefixes[owner] = append(r.prefixes[owner], p.String()+" "+mac.String())
+	r.prefixes[owner] = nil
+	for _, p := range ps {
+		r.prefixes[owner] = append(r.prefixes[owner], p.String()+" "+mac.String())
+	}
 	return nil
 }
-
-func (r *registrar) Unregister(owner string) { delete(r.prefixes, owner) }
 
 func parse(t *testing.T, src string) *topo.Topology {
 	t.Helper()
