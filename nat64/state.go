@@ -2,7 +2,6 @@ package nat64
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 
 	"github.com/sixgate/sixgate/siit"
@@ -149,14 +148,4 @@ func (s *state) inRange(proto Protocol, addr [4]byte, port uint16) bool {
 func (s *state) isPool4(a [4]byte) bool {
 	_, ok := s.pool4[a]
 	return ok
-}
-
-// pool4Of returns the pool4 addresses as netip addresses, sorted.
-func (s *state) pool4Addrs() []netip.Addr {
-	out := make([]netip.Addr, 0, len(s.pool4))
-	for a := range s.pool4 {
-		out = append(out, netip.AddrFrom4(a))
-	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return out
 }
