@@ -2,6 +2,7 @@ package topo
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -24,6 +25,12 @@ type NAT64 struct {
 	// Internet.
 	IPv4, IPv6 SIITSide
 	Line       int
+
+	// Where the NAT64 sits in the fabric: the MAC it answers ARP and NDP
+	// with, its data path and engine ports.
+	MAC   net.HardwareAddr
+	Mode  DataPath
+	Ports []*EnginePort
 }
 
 // NAT64Pool4 is one pool4 entry: an address, its ports, its protocols
@@ -73,6 +80,9 @@ type fileNAT64 struct {
 	Limits                    *fileNAT64Limits   `yaml:"limits"`
 	IPv4                      *fileSIITSide      `yaml:"ipv4"`
 	IPv6                      *fileSIITSide      `yaml:"ipv6"`
+	MAC                       string             `yaml:"mac"`
+	Mode                      string             `yaml:"mode"`
+	Ports                     []fileEnginePort   `yaml:"ports"`
 }
 
 type fileNAT64Timeouts struct {
@@ -260,6 +270,65 @@ func (b *builder) buildNAT64(fs *fileNAT64) {
 	n.IPv4 = b.siitSide(entry+".ipv4", fs.IPv4, true)
 	n.IPv6 = b.siitSide(entry+".ipv6", fs.IPv6, false)
 	b.nat64Overlaps(n)
+	b.buildNAT64Fabric(fs, n)
+}
+
+// buildNAT64Fabric reads and checks what the NAT64 needs in a fabric: its
+// MAC, data path and engine ports; its own addresses and pool4 addresses
+// that no host has; gateways that are declared hosts; a pool6 that holds
+// no host's address. A file without hosts (sixgate translate) needs none
+// of it.
+func (b *builder) buildNAT64Fabric(fs *fileNAT64, n *NAT64) {
+	const entry = "nat64"
+	switch {
+	case fs.MAC != "":
+		mac, err := parseUnicastMAC(fs.MAC)
+		if err != nil {
+			b.p.add(entry+".mac", "%v", err)
+		} else if claim(b, b.macs, macKey(mac), b.ownerAt(entry, entry+".mac"), entry+".mac", "MAC "+mac.String()) {
+			n.MAC = mac
+		}
+	case len(b.t.Hosts) > 0:
+		b.p.add(entry+".mac", "missing MAC: the NAT64 in the fabric answers ARP and NDP with it")
+	}
+	n.Mode, n.Ports = b.dataPath(entry, fs.Mode, fs.Ports)
+	if len(b.t.Hosts) == 0 {
+		return
+	}
+	group := owner{entry: entry, line: n.Line, group: "nat64-pool4"}
+	for _, side := range []struct {
+		path string
+		s    SIITSide
+	}{{entry + ".ipv4", n.IPv4}, {entry + ".ipv6", n.IPv6}} {
+		if a := side.s.Address; a.IsValid() {
+			o := b.ownerAt(entry, side.path+".address")
+			if a.Addr().Is4() {
+				// The NAT64's own IPv4 address may be a pool4 address.
+				o.group = group.group
+			}
+			claim(b, b.addrs, a.Addr(), o, side.path+".address", "address "+a.Addr().String())
+		}
+		if g := side.s.Gateway; g.IsValid() {
+			if _, ok := b.hostByAddr(g); !ok {
+				b.p.add(side.path+".gateway", "no declared host owns %s: the gateway must be a host of the model", g)
+			}
+		}
+	}
+	for i, p := range n.Pool4 {
+		path := fmt.Sprintf("%s.pool4[%d].address", entry, i)
+		o := b.ownerAt(entry, path)
+		o.group = group.group
+		claim(b, b.addrs, p.Address, o, path, "address "+p.Address.String())
+	}
+	if n.Pool6.IsValid() {
+		for _, h := range b.t.Hosts {
+			for _, a := range h.IPv6 {
+				if n.Pool6.Contains(a) {
+					b.p.add(entry+".pool6", "%s contains %s of host %s: the NAT64 answers for the whole pool", n.Pool6, a, h.Name)
+				}
+			}
+		}
+	}
 }
 
 // nat64Overlaps refuses pools the NAT64 would share with the other
