@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/api"
+	"github.com/sixgate/sixgate/apps/nat64"
 	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
@@ -22,6 +24,7 @@ type appSet struct {
 	list     []controller.App
 	neighbor *neighbor.App // nil when the topology declares no hosts
 	siit     *siit.App     // nil without a siit section
+	nat64    *nat64.App    // nil without a nat64 section
 	// fromTopology is set when the topology chose the apps (newApps), so
 	// that a reload which would choose others can say it needs a restart.
 	fromTopology bool
@@ -70,6 +73,21 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 		s.list = append(s.list, x)
 		s.collectors = append(s.collectors, x.Collectors()...)
 	}
+	if t.NAT64 != nil {
+		var reg nat64.Registrar
+		if s.neighbor != nil {
+			reg = s.neighbor
+		}
+		x, err := nat64.New(t, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		s.nat64 = x
+		s.list = append(s.list, x)
+		s.collectors = append(s.collectors, x.Collectors()...)
+		s.handlers[api.PathNAT64BIB] = x.BIBHandler()
+		s.handlers[api.PathNAT64Sessions] = x.SessionsHandler()
+	}
 	return s, nil
 }
 
@@ -82,6 +100,9 @@ func (s *appSet) reload(t *topo.Topology) error {
 	}
 	if s.fromTopology && (t.SIIT != nil) != (s.siit != nil) {
 		return errors.New("the siit section was added or removed, which changes the set of apps: restart sixgate to apply it")
+	}
+	if s.fromTopology && (t.NAT64 != nil) != (s.nat64 != nil) {
+		return errors.New("the nat64 section was added or removed, which changes the set of apps: restart sixgate to apply it")
 	}
 	var errs []error
 	for _, a := range s.list {

@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	appnat64 "github.com/sixgate/sixgate/apps/nat64"
 	"github.com/sixgate/sixgate/datapath"
 	"github.com/sixgate/sixgate/nat64"
 	"github.com/sixgate/sixgate/packet"
@@ -100,7 +101,7 @@ func translate(args []string, in io.Reader, out, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "sixgate translate: %s has no nat64 section\n", *config)
 			return 1
 		}
-		cfg := nat64Config(t.NAT64)
+		cfg := appnat64.Config(t.NAT64)
 		// Ports chosen at random are the same on every run: the output
 		// of a capture is repeatable.
 		cfg.Seed = 1
@@ -345,41 +346,6 @@ func len16Reader(in io.Reader) func() ([]byte, time.Time, error) {
 		}
 		return b, time.Time{}, checkIP(b)
 	}
-}
-
-// nat64Config is the engine's configuration for a nat64 section.
-func nat64Config(n *topo.NAT64) nat64.Config {
-	c := nat64.Config{
-		Pool6:                     n.Pool6,
-		AddressDependentFiltering: n.AddressDependentFiltering,
-		ZeroizeTrafficClass:       n.ZeroizeTrafficClass,
-		LowestIPv6MTU:             n.LowestIPv6MTU,
-		IPv4:                      nat64.Side{Address: n.IPv4.Address.Addr(), MTU: n.IPv4.MTU},
-		IPv6:                      nat64.Side{Address: n.IPv6.Address.Addr(), MTU: n.IPv6.MTU},
-		Timeouts: nat64.Timeouts{
-			TCPEstablished: n.Timeouts.TCPEstablished, TCPTransitory: n.Timeouts.TCPTransitory,
-			UDP: n.Timeouts.UDP, ICMP: n.Timeouts.ICMP, SYNHold: n.Timeouts.SYNHold,
-		},
-		FragmentTimeout: n.Timeouts.Fragment,
-		Limits: nat64.Limits{
-			Sessions: n.Limits.Sessions, Bindings: n.Limits.Bindings, BindingsPerHost: n.Limits.BindingsPerHost,
-			SessionsPerHost: n.Limits.SessionsPerHost, HeldSYNs: n.Limits.HeldSYNs, FragmentBytes: n.Limits.FragmentBytes,
-		},
-	}
-	for _, p := range n.Pool4 {
-		e := nat64.Pool4Entry{Address: p.Address, First: p.First, Last: p.Last}
-		for _, name := range p.Protocols {
-			if pr, ok := nat64.ParseProtocol(name); ok {
-				e.Protocols = append(e.Protocols, pr)
-			}
-		}
-		c.Pool4 = append(c.Pool4, e)
-	}
-	for _, s := range n.StaticBIB {
-		pr, _ := nat64.ParseProtocol(s.Protocol)
-		c.StaticBIB = append(c.StaticBIB, nat64.StaticBinding{Protocol: pr, IPv4: s.IPv4, IPv6: s.IPv6})
-	}
-	return c
 }
 
 // siitConfig is the engine's configuration for a siit section.
