@@ -246,4 +246,3 @@ func Config(n *topo.NAT64) engine.Config {
 	}
 	return c
 }
-
