@@ -33,7 +33,7 @@ const (
 	nat64Pool4  = "100.64.0.2"
 	nat64Server = "198.51.100.80"
 	nat64Srv6   = "64:ff9b::c633:6450" // the server through pool6
-	nat64Gw6    = "64:ff9b::6440:5"  // the gateway through pool6
+	nat64Gw6    = "64:ff9b::6440:5"    // the gateway through pool6
 	nat64Iface  = "sgn-eng0"
 	nat64Port   = 10
 )
