@@ -151,10 +151,16 @@ func buildNAT64Lab(ctx context.Context, l *xlatLab) {
 	}
 	l.iperfd = l.h4.Start(t, "iperf3", "-s", "--forceflush", "-p", strconv.Itoa(iperfPort))
 	hc := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(hc, []byte(fmt.Sprintf("global\n\tmaxconn 20000\ndefaults\n\tmode http\n\ttimeout client 10s\n\ttimeout server 10s\n\ttimeout connect 5s\nfrontend f\n\tbind 198.18.0.4:%d\n\thttp-request return status 200 content-type text/plain string ok\n", n64HTTP)), 0o644); err != nil {
+	if err := os.WriteFile(hc, []byte(fmt.Sprintf("global\n\tmaxconn 4000\ndefaults\n\tmode http\n\ttimeout client 10s\n\ttimeout server 10s\n\ttimeout connect 5s\nfrontend f\n\tbind 198.18.0.4:%d\n\thttp-request return status 200 content-type text/plain string ok\n", n64HTTP)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l.h4.Start(t, "haproxy", "-db", "-f", hc)
+	hap := l.h4.Start(t, "haproxy", "-db", "-f", hc)
+	if !ovs.Wait(10*time.Second, func() bool {
+		out, _ := l.h4.Output(2*time.Second, "", "ss", "-Htln", fmt.Sprintf("src 198.18.0.4:%d", n64HTTP))
+		return strings.TrimSpace(out) != ""
+	}) {
+		t.Fatalf("haproxy does not listen: %s", hap.Logs())
+	}
 	// Short connections leave the client's ports in TIME_WAIT; let it
 	// reuse them as a busy client would.
 	l.h6.Run(t, "sysctl", "-qw", "net.ipv4.tcp_tw_reuse=1", "net.ipv4.ip_local_port_range=1024 65000")
