@@ -61,7 +61,7 @@ data-dir %s
 // runNAT64 builds the lab and measures each NAT64, the peer last, twice
 // in the order A B B A.
 func runNAT64(ctx context.Context, o *options, t *lab.T) ([]report.Translator, string) {
-	note := fmt.Sprintf("The translator lab's bridge and hosts; the NAT64 is chosen by h6's route to pool6. sixgate's nat64 app in port mode against TAYGA with its dynamic pool masqueraded by nftables (stateful NAT64 the usual Linux way without Jool). iperf3 for %v each: one TCP stream h6 -> h4, UDP with 64-byte payloads as fast as the client sends; then wrk for %v: HTTP requests of one connection each (Connection: close) to haproxy on h4, 16 at a time, giving new TCP connections per second through the NAT64. CPU is the translating process's (sixgate's, TAYGA's; the kernel's NAT is not counted).", o.duration, o.duration)
+	note := fmt.Sprintf("The translator lab's bridge and hosts; the NAT64 is chosen by h6's route to pool6. sixgate's nat64 app in port mode against TAYGA with its dynamic pool masqueraded by nftables (stateful NAT64 the usual Linux way without Jool). iperf3 for %v each: one TCP stream h6 -> h4, UDP with 64-byte payloads as fast as the client sends; then wrk for %v: HTTP requests of one connection each (Connection: close) to haproxy on h4, 128 at a time, giving new TCP connections per second through the NAT64. CPU is the translating process's (sixgate's, TAYGA's; the kernel's NAT is not counted).", o.duration, o.duration)
 	if why := e2ePrereqs(); why != "" {
 		return nil, "Skipped: " + why + "."
 	}
@@ -178,7 +178,7 @@ func measureNAT64(ctx context.Context, l *xlatLab, sp xlatSpec, r *report.Transl
 	secs := strconv.Itoa(max(1, int(o.duration.Seconds())))
 	ctx, cancel := context.WithTimeout(ctx, o.duration+30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.h6.Name, "wrk", "-t", "2", "-c", "16", "-d", secs+"s",
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.h6.Name, "wrk", "-t", "2", "-c", "128", "-d", secs+"s",
 		"-H", "Connection: close", fmt.Sprintf("http://[%s]:%d/", xlatH4Pool6, n64HTTP)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v: %s", err, lastLines(out, 5))
