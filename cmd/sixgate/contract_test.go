@@ -275,9 +275,9 @@ func TestSIITPriorityContract(t *testing.T) {
 	}
 }
 
-// fabricSIIT adds the translator in port mode to the fabric example's
+// fabricSIITSection adds the translator in port mode to the fabric example's
 // ring, its engine on s2's port 10.
-const fabricSIIT = `
+const fabricSIITSection = `
 siit:
   mac: "00:00:0a:00:00:99"
   mode: port
@@ -295,7 +295,7 @@ func TestSIITPriorityContractAcrossSwitches(t *testing.T) {
 	const nb, x = neighbor.CookieID, siit.CookieID
 	h5MAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 5}
 	xMAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 0x99}
-	top := parseSeed(t, fabricSource(t)+fabricSIIT)
+	top := parseSeed(t, fabricSource(t)+fabricSIITSection)
 	sws := map[uint64]*ofptest.Switch{}
 	for dpid := uint64(1); dpid <= 3; dpid++ {
 		sws[dpid] = installAppsOn(t, top, dpid)
