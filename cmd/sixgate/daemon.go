@@ -29,6 +29,7 @@ import (
 // daemonOptions are the controller's flags.
 type daemonOptions struct {
 	config, level, format, solo *string
+	pprof                       *string
 	version                     *bool
 }
 
@@ -41,6 +42,7 @@ func daemonFlags(out io.Writer) (*flag.FlagSet, *daemonOptions) {
 		level:   fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
 		format:  fs.String("log-format", "text", "log `format`: text or json"),
 		solo:    fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)"),
+		pprof:   fs.String("pprof", "", "serve Go's runtime profiles (/debug/pprof/) on `address`, e.g. 127.0.0.1:6060; off when empty"),
 		version: fs.Bool("version", false, "print the version and exit"),
 	}
 	fs.Usage = func() { writeHelp(out, fs) }
@@ -86,6 +88,14 @@ func daemonMain(args []string) int {
 			fmt.Fprintf(os.Stderr, "sixgate: %v\n", err)
 			return 2
 		}
+	}
+	if *o.pprof != "" {
+		srv, err := servePprof(*o.pprof, logrus.NewEntry(log))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sixgate: -pprof: %v\n", err)
+			return 1
+		}
+		defer srv.Close()
 	}
 	if err := serve(ctx, *config, *solo, logrus.NewEntry(log)); err != nil {
 		log.WithError(err).Error("sixgate stopped")
