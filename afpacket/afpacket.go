@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -146,13 +148,12 @@ func OpenSender(iface string, batch int) (*Socket, error) {
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	s, err := newSocket(iface)
 	if err != nil {
-		return nil, fmt.Errorf("afpacket: socket: %w", err)
+		return nil, fmt.Errorf("afpacket: %w", err)
 	}
-	s := &Socket{fd: fd}
 	s.initTX(batch)
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
+	if err := unix.Bind(s.fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("afpacket: bind %s: %w", iface, err)
 	}
@@ -166,9 +167,29 @@ var errRing = errors.New("TPACKET_V3 ring")
 // Socket is one AF_PACKET socket. Receive and the sending methods must be
 // called from one goroutine at a time, and Close only once that goroutine
 // is done with the socket (the ring is unmapped); Stats from any.
+//
+// The socket is non-blocking and registered with the Go runtime's network
+// poller through an *os.File (File), so a worker waiting for frames parks
+// its goroutine instead of holding a thread in a system call: with every
+// P of the runtime held by a thread blocked in poll, the runtime's monitor
+// would wake every 20 µs to hand the P to a new thread, and that, not the
+// packets, was most of port mode's CPU.
 type Socket struct {
 	fd   int
-	poll []unix.PollFd
+	file *os.File // owns fd
+	raw  syscall.RawConn
+	// rxDeadline is the read deadline set on file, zero for none.
+	rxDeadline time.Time
+	// recvFn, readyFn and sendFn are the methods given to raw, bound once
+	// so that a call allocates no closure; rxGot, rxErrno, readyErr,
+	// readyCalls and txSent, txFirst carry their results.
+	recvFn, readyFn, sendFn func(fd uintptr) bool
+	rxGot                   int
+	rxErrno                 syscall.Errno
+	readyErr                error
+	readyCalls              int
+	txSent                  int
+	txFirst                 error
 
 	// The ring, when there is one.
 	ring      []byte
@@ -195,14 +216,35 @@ type Socket struct {
 	}
 }
 
-func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
+// newSocket makes a non-blocking AF_PACKET socket, not yet bound, owned by
+// an *os.File registered with the runtime's poller.
+func newSocket(iface string) (*Socket, error) {
 	// Protocol 0 until bind: a socket made with ETH_P_ALL would receive
 	// every interface's frames until it is bound to one.
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	s := &Socket{fd: fd, poll: []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}}}
+	s := &Socket{fd: fd, file: os.NewFile(uintptr(fd), "afpacket:"+iface)}
+	if s.raw, err = s.file.SyscallConn(); err != nil {
+		s.file.Close()
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	s.recvFn, s.readyFn, s.sendFn = s.recvOnce, s.ringReady, s.sendOnce
+	return s, nil
+}
+
+// File returns the *os.File that owns the socket's descriptor, for
+// passing it to another process. The Socket still owns it: Close closes
+// it.
+func (s *Socket) File() *os.File { return s.file }
+
+func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
+	s, err := newSocket(cfg.Interface)
+	if err != nil {
+		return nil, err
+	}
+	fd := s.fd
 	s.initTX(cfg.Batch)
 	if ring {
 		if err := s.setupRing(cfg); err != nil {
@@ -305,7 +347,7 @@ func (s *Socket) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	err := unix.Close(s.fd)
+	err := s.file.Close()
 	if s.ring != nil {
 		err = errors.Join(err, unix.Munmap(s.ring))
 	}

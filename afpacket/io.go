@@ -3,6 +3,8 @@
 package afpacket
 
 import (
+	"errors"
+	"os"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -59,8 +61,12 @@ func (s *Socket) receiveRing(timeout time.Duration, fn func([]byte)) (int, error
 	blk := s.block(s.cur)
 	status := blockStatusPtr(blk)
 	if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
-		if err := s.wait(timeout); err != nil {
+		s.readyCalls, s.readyErr = 0, nil
+		if err := s.wait(timeout, s.readyFn); err != nil {
 			return 0, err
+		}
+		if s.readyErr != nil {
+			return 0, s.readyErr
 		}
 		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
 			return 0, nil
@@ -91,29 +97,54 @@ func (s *Socket) receiveRing(timeout time.Duration, fn func([]byte)) (int, error
 	return n, nil
 }
 
-// wait polls the socket until it is readable or timeout passes.
-func (s *Socket) wait(timeout time.Duration) error {
-	ms := int(timeout.Milliseconds())
-	if ms < 1 && timeout > 0 {
-		ms = 1
+// ringReady tells the poller whether the ring's current block is the
+// process's. Woken with none (the poller also wakes for an error), it
+// reads the socket's pending error.
+func (s *Socket) ringReady(uintptr) bool {
+	if atomic.LoadUint32(blockStatusPtr(s.block(s.cur)))&unix.TP_STATUS_USER != 0 {
+		return true
 	}
-	for {
-		_, err := unix.Poll(s.poll, ms)
-		if err == unix.EINTR {
-			continue
+	s.readyCalls++
+	if s.readyCalls > 1 {
+		if s.readyErr = s.socketError(); s.readyErr != nil {
+			return true
 		}
-		if err != nil {
-			return err
-		}
-		if s.poll[0].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 {
-			return s.socketError()
-		}
-		return nil
 	}
+	return false
 }
 
-// socketError reads the pending error that made poll report POLLERR (the
-// interface went away, for example).
+// wait calls ready until it reports true, parking the goroutine on the
+// runtime's poller in between, for at most timeout (no limit when
+// timeout <= 0). A timeout is not an error. The deadline is moved only
+// when less than half of timeout is left, so a busy socket does not
+// re-arm a runtime timer for every batch.
+func (s *Socket) wait(timeout time.Duration, ready func(uintptr) bool) error {
+	switch {
+	case timeout > 0:
+		now := time.Now()
+		if s.rxDeadline.IsZero() || s.rxDeadline.Sub(now) < timeout/2 {
+			s.rxDeadline = now.Add(timeout)
+			if err := s.file.SetReadDeadline(s.rxDeadline); err != nil {
+				return err
+			}
+		}
+	case !s.rxDeadline.IsZero():
+		s.rxDeadline = time.Time{}
+		if err := s.file.SetReadDeadline(time.Time{}); err != nil {
+			return err
+		}
+	}
+	err := s.raw.Read(ready)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The deadline is spent; the next call sets a new one.
+		s.rxDeadline = time.Time{}
+		return nil
+	}
+	return err
+}
+
+// socketError reads the socket's pending error (the interface went away,
+// for example).
 func (s *Socket) socketError() error {
 	v, err := unix.GetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err != nil {
@@ -125,25 +156,39 @@ func (s *Socket) socketError() error {
 	return unix.Errno(v)
 }
 
-func (s *Socket) receiveMmsg(timeout time.Duration, fn func([]byte)) (int, error) {
-	if err := s.wait(timeout); err != nil {
-		return 0, err
+// recvOnce is one recvmmsg for the poller: it reports false (wait for
+// the socket to be readable) when nothing was there. A batch that comes
+// back less than full emptied the queue, and a frame arriving later wakes
+// the poller again, so no call is spent on finding the queue empty.
+func (s *Socket) recvOnce(fd uintptr) bool {
+	for {
+		got, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&s.rxMsgs[0])),
+			uintptr(len(s.rxMsgs)), unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		s.rxGot, s.rxErrno = int(got), errno
+		return true
 	}
+}
+
+func (s *Socket) receiveMmsg(timeout time.Duration, fn func([]byte)) (int, error) {
 	for i := range s.rxMsgs {
 		s.rxMsgs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
 		s.rxMsgs[i].Hdr.Flags = 0
 	}
-	got, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.rxMsgs[0])),
-		uintptr(len(s.rxMsgs)), unix.MSG_DONTWAIT, 0, 0)
-	switch errno {
-	case 0:
-	case unix.EAGAIN, unix.EINTR:
-		return 0, nil
-	default:
-		return 0, errno
+	s.rxGot, s.rxErrno = 0, 0
+	if err := s.wait(timeout, s.recvFn); err != nil {
+		return 0, err
+	}
+	if s.rxErrno != 0 {
+		return 0, s.rxErrno
 	}
 	n := 0
-	for i := range int(got) {
+	for i := range s.rxGot {
 		m := &s.rxMsgs[i]
 		switch {
 		case s.rxAddrs[i].Pkttype == unix.PACKET_OUTGOING:
@@ -185,37 +230,51 @@ func setIov(v *unix.Iovec, b []byte) {
 // Queued returns the number of frames waiting for Flush.
 func (s *Socket) Queued() int { return s.txN }
 
+// sendOnce sends what is left of the batch for the poller, reporting
+// false (wait until writable) when the socket's send buffer is full.
+func (s *Socket) sendOnce(fd uintptr) bool {
+	for s.txSent < s.txN {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.txMsgs[s.txSent])),
+			uintptr(s.txN-s.txSent), 0, 0, 0)
+		switch errno {
+		case 0:
+			s.txSent += int(n)
+			s.stats.sent.Add(uint64(n))
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			// The frame at txSent failed; skip it and go on with the rest.
+			if s.txFirst == nil {
+				s.txFirst = errno
+			}
+			s.stats.sendErrors.Add(1)
+			s.txSent++
+		}
+	}
+	return true
+}
+
 // Flush sends the queued frames with as few sendmmsg calls as the kernel
 // allows and empties the batch. Frames the kernel refuses (a full device
 // queue, the interface down) are counted and dropped, as a NIC would: the
 // engine's TCP endpoints retransmit. It returns the first such error.
 func (s *Socket) Flush() (int, error) {
-	sent := 0
-	var first error
-	for sent < s.txN {
-		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.txMsgs[sent])),
-			uintptr(s.txN-sent), 0, 0, 0)
-		switch {
-		case errno == unix.EINTR:
-			continue
-		case errno != 0:
-			// The frame at sent failed; skip it and go on with the rest.
-			if first == nil {
-				first = errno
-			}
-			s.stats.sendErrors.Add(1)
-			sent++
-		default:
-			sent += int(n)
-			s.stats.sent.Add(uint64(n))
+	s.txSent, s.txFirst = 0, nil
+	if err := s.raw.Write(s.sendFn); err != nil {
+		// The socket was closed under the batch: what is left is lost.
+		if s.txFirst == nil {
+			s.txFirst = err
 		}
+		s.stats.sendErrors.Add(uint64(s.txN - s.txSent))
 	}
 	// Drop the references so the bodies can be collected.
 	for i := range 2 * s.txN {
 		s.txIov[i].Base = nil
 	}
+	sent := s.txSent
 	s.txN = 0
-	return sent, first
+	return sent, s.txFirst
 }
 
 // Stats are a socket's counters since it was opened.
