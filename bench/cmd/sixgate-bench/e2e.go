@@ -401,7 +401,8 @@ func (l *e2eLab) dataPID(setup string) int {
 // that waits for the profiles and lists them in s: in port mode, a Go CPU
 // profile of sixgate for the measurement duration (NAME-PHASE.pprof);
 // with -perf, perf record -g of the data-path process
-// (NAME-PHASE.perf.data and its report, NAME-PHASE.perf.txt).
+// (NAME-PHASE.perf.data and its report, NAME-PHASE.perf.txt) and perf stat
+// of its context switches and system calls (NAME-PHASE.perf-stat.txt).
 func (l *e2eLab) profile(ctx context.Context, setup, phase string, pid int, s *report.Setup) func() {
 	o := l.o
 	secs := max(1, int(o.duration.Seconds()))
@@ -419,6 +420,19 @@ func (l *e2eLab) profile(ctx context.Context, setup, phase string, pid int, s *r
 		if _, err := exec.LookPath("perf"); err == nil {
 			data := filepath.Join(o.dir, base+".perf.data")
 			cmd := exec.CommandContext(ctx, "perf", "record", "-q", "-g", "-p", strconv.Itoa(pid), "-o", data, "--", "sleep", strconv.Itoa(secs))
+			// Context switches and system calls of the process, counted
+			// meanwhile: wake-ups are what port mode pays for.
+			stat := filepath.Join(o.dir, base+".perf-stat.txt")
+			counts := exec.CommandContext(ctx, "perf", "stat", "-e", "sched:sched_switch,raw_syscalls:sys_enter", "-p", strconv.Itoa(pid), "-o", stat, "--", "sleep", strconv.Itoa(secs))
+			if err := counts.Start(); err == nil {
+				waits = append(waits, func() string {
+					if err := counts.Wait(); err != nil {
+						fmt.Fprintf(o.log, "perf stat %s: %v\n", base, err)
+						return ""
+					}
+					return filepath.Base(stat)
+				})
+			}
 			if err := cmd.Start(); err == nil {
 				waits = append(waits, func() string {
 					if err := cmd.Wait(); err != nil {
