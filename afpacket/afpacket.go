@@ -183,13 +183,18 @@ type Socket struct {
 	// recvFn, readyFn and sendFn are the methods given to raw, bound once
 	// so that a call allocates no closure; rxGot, rxErrno, readyErr,
 	// readyCalls and txSent, txFirst carry their results.
-	recvFn, readyFn, sendFn func(fd uintptr) bool
-	rxGot                   int
-	rxErrno                 syscall.Errno
-	readyErr                error
-	readyCalls              int
-	txSent                  int
-	txFirst                 error
+	recvFn, readyFn, sendFn, serveFn func(fd uintptr) bool
+	rxGot                            int
+	rxErrno                          syscall.Errno
+	readyErr                         error
+	readyCalls                       int
+	txSent                           int
+	txFirst                          error
+	// Serve's callbacks and results, for serveFn.
+	srvFrame func([]byte)
+	srvBatch func()
+	srvN     int
+	srvErr   error
 
 	// The ring, when there is one.
 	ring      []byte
@@ -230,7 +235,7 @@ func newSocket(iface string) (*Socket, error) {
 		s.file.Close()
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	s.recvFn, s.readyFn, s.sendFn = s.recvOnce, s.ringReady, s.sendOnce
+	s.recvFn, s.readyFn, s.sendFn, s.serveFn = s.recvOnce, s.ringReady, s.sendOnce, s.serveOnce
 	return s, nil
 }
 

@@ -293,3 +293,79 @@ func BenchmarkSendReceive(b *testing.B) {
 		})
 	}
 }
+
+// TestServe checks that Serve passes every frame once across several
+// batches, calls batch after each, returns when its time is up, and
+// allocates nothing.
+func TestServe(t *testing.T) {
+	a, b := vethPair(t)
+	for _, noRing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ring=%v", !noRing), func(t *testing.T) {
+			g, err := Open(Config{Interface: a, Sockets: 1, NoRing: noRing, Promiscuous: true, Batch: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			tx, err := OpenSender(b, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			const n = 100
+			for i := range n {
+				head, body := testFrame(i, 100)
+				if !tx.Queue(head, body) {
+					tx.Flush()
+					tx.Queue(head, body)
+				}
+			}
+			tx.Flush()
+			rx := g.Sockets()[0]
+			seen := map[int]int{}
+			batches, inBatch, emptyBatches := 0, 0, 0
+			frame := func(f []byte) {
+				if len(f) >= 46 && f[23] == 17 && f[0] == 0x02 {
+					seen[int(binary.BigEndian.Uint32(f[42:]))]++
+				}
+				inBatch++
+			}
+			batch := func() {
+				batches++
+				if inBatch == 0 && noRing {
+					emptyBatches++
+				}
+				inBatch = 0
+			}
+			// Bounded: each Serve returns after 100 ms.
+			for i := 0; i < 30 && len(seen) < n; i++ {
+				if _, err := rx.Serve(100*time.Millisecond, frame, batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(seen) != n {
+				t.Errorf("served %d of %d frames", len(seen), n)
+			}
+			for seq, c := range seen {
+				if c != 1 {
+					t.Errorf("frame %d passed %d times", seq, c)
+				}
+			}
+			if batches == 0 || emptyBatches > 0 {
+				t.Errorf("%d batches, %d of them empty", batches, emptyBatches)
+			}
+			if noRing && batches < n/8 {
+				t.Errorf("%d batches of at most 8 frames for %d frames", batches, n)
+			}
+
+			head, body := testFrame(1, 100)
+			allocs := testing.AllocsPerRun(20, func() {
+				tx.Queue(head, body)
+				tx.Flush()
+				rx.Serve(5*time.Millisecond, frame, batch)
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per Serve", allocs)
+			}
+		})
+	}
+}

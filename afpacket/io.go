@@ -58,9 +58,7 @@ func (s *Socket) block(i int) []byte {
 func blockStatusPtr(blk []byte) *uint32 { return (*uint32)(unsafe.Pointer(&blk[blockStatus])) }
 
 func (s *Socket) receiveRing(timeout time.Duration, fn func([]byte)) (int, error) {
-	blk := s.block(s.cur)
-	status := blockStatusPtr(blk)
-	if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
+	if !s.blockReady() {
 		s.readyCalls, s.readyErr = 0, nil
 		if err := s.wait(timeout, s.readyFn); err != nil {
 			return 0, err
@@ -68,10 +66,22 @@ func (s *Socket) receiveRing(timeout time.Duration, fn func([]byte)) (int, error
 		if s.readyErr != nil {
 			return 0, s.readyErr
 		}
-		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
+		if !s.blockReady() {
 			return 0, nil
 		}
 	}
+	return s.readBlock(fn), nil
+}
+
+// blockReady reports whether the ring's current block is the process's.
+func (s *Socket) blockReady() bool {
+	return atomic.LoadUint32(blockStatusPtr(s.block(s.cur)))&unix.TP_STATUS_USER != 0
+}
+
+// readBlock passes the frames of the current block, which must be
+// ready, to fn, hands the block back and returns how many it passed.
+func (s *Socket) readBlock(fn func([]byte)) int {
+	blk := s.block(s.cur)
 	n := 0
 	num := int(u32(blk, blockNumPkts))
 	off := int(u32(blk, blockFirstFrame))
@@ -91,17 +101,17 @@ func (s *Socket) receiveRing(timeout time.Duration, fn func([]byte)) (int, error
 	}
 	// Hand the block back; the kernel fills blocks in order, so the next
 	// one to read is the next in the ring.
-	atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
+	atomic.StoreUint32(blockStatusPtr(blk), unix.TP_STATUS_KERNEL)
 	s.cur = (s.cur + 1) % s.blocks
 	s.stats.received.Add(uint64(n))
-	return n, nil
+	return n
 }
 
 // ringReady tells the poller whether the ring's current block is the
 // process's. Woken with none (the poller also wakes for an error), it
 // reads the socket's pending error.
 func (s *Socket) ringReady(uintptr) bool {
-	if atomic.LoadUint32(blockStatusPtr(s.block(s.cur)))&unix.TP_STATUS_USER != 0 {
+	if s.blockReady() {
 		return true
 	}
 	s.readyCalls++
@@ -180,10 +190,7 @@ func (s *Socket) recvOnce(fd uintptr) bool {
 }
 
 func (s *Socket) receiveMmsg(timeout time.Duration, fn func([]byte)) (int, error) {
-	for i := range s.rxMsgs {
-		s.rxMsgs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
-		s.rxMsgs[i].Hdr.Flags = 0
-	}
+	s.resetRX()
 	s.rxGot, s.rxErrno = 0, 0
 	if err := s.wait(timeout, s.recvFn); err != nil {
 		return 0, err
@@ -191,6 +198,20 @@ func (s *Socket) receiveMmsg(timeout time.Duration, fn func([]byte)) (int, error
 	if s.rxErrno != 0 {
 		return 0, s.rxErrno
 	}
+	return s.deliver(fn), nil
+}
+
+// resetRX readies the recvmmsg headers for a call.
+func (s *Socket) resetRX() {
+	for i := range s.rxMsgs {
+		s.rxMsgs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
+		s.rxMsgs[i].Hdr.Flags = 0
+	}
+}
+
+// deliver passes the rxGot frames recvmmsg returned to fn and returns how
+// many it passed.
+func (s *Socket) deliver(fn func([]byte)) int {
 	n := 0
 	for i := range s.rxGot {
 		m := &s.rxMsgs[i]
@@ -204,7 +225,78 @@ func (s *Socket) receiveMmsg(timeout time.Duration, fn func([]byte)) (int, error
 		}
 	}
 	s.stats.received.Add(uint64(n))
-	return n, nil
+	return n
+}
+
+// Serve receives batch after batch for timeout, calling frame for each
+// frame and batch after each batch, and returns how many frames it
+// passed. Unlike Receive, it goes back to waiting without returning, so
+// a busy socket costs one recvmmsg (or none, with a ring) per wake-up and
+// nothing more; timeout is when it returns even if frames keep coming, so
+// that the caller can look around. A frame is only valid during its call.
+func (s *Socket) Serve(timeout time.Duration, frame func([]byte), batch func()) (int, error) {
+	s.srvFrame, s.srvBatch, s.srvN, s.srvErr, s.readyCalls = frame, batch, 0, nil, 0
+	defer func() { s.srvFrame, s.srvBatch = nil, nil }()
+	s.rxDeadline = time.Now().Add(timeout)
+	if err := s.file.SetReadDeadline(s.rxDeadline); err != nil {
+		return 0, err
+	}
+	err := s.raw.Read(s.serveFn)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.rxDeadline, err = time.Time{}, nil
+	}
+	if s.srvErr != nil {
+		err = s.srvErr
+	}
+	return s.srvN, err
+}
+
+// serveOnce reads for Serve until the socket has nothing more, then
+// reports false to wait for it; true ends Serve (an error). The poller's
+// readiness is only reset when Serve starts, so a frame that arrives
+// while a batch is being handled is never missed: the wait after it
+// returns at once.
+func (s *Socket) serveOnce(fd uintptr) bool {
+	for {
+		full := false
+		if s.ring != nil {
+			if !s.blockReady() {
+				s.readyCalls++
+				if s.readyCalls > 1 {
+					if s.srvErr = s.socketError(); s.srvErr != nil {
+						return true
+					}
+				}
+				return false
+			}
+			s.readyCalls = 0
+			s.srvN += s.readBlock(s.srvFrame)
+			full = true // the next block may be ready too
+		} else {
+			s.resetRX()
+			got, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&s.rxMsgs[0])),
+				uintptr(len(s.rxMsgs)), unix.MSG_DONTWAIT, 0, 0)
+			switch errno {
+			case 0:
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				return false
+			default:
+				s.srvErr = errno
+				return true
+			}
+			s.rxGot = int(got)
+			s.srvN += s.deliver(s.srvFrame)
+			// Less than a full batch emptied the queue: wait rather
+			// than spend a call on finding it empty.
+			full = s.rxGot == len(s.rxMsgs)
+		}
+		s.srvBatch()
+		if !full {
+			return false
+		}
+	}
 }
 
 // Queue adds a frame made of head then body to the send batch and reports

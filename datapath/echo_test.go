@@ -344,16 +344,21 @@ type memSocket struct {
 	sent   chan []byte
 }
 
-func (s *memSocket) Receive(timeout time.Duration, fn func([]byte)) (int, error) {
+func (s *memSocket) Serve(timeout time.Duration, frame func([]byte), batch func()) (int, error) {
 	if s.rx == nil {
 		return 0, errors.New("send-only socket")
 	}
-	select {
-	case f := <-s.rx:
-		fn(f)
-		return 1, nil
-	case <-time.After(timeout):
-		return 0, nil
+	n := 0
+	deadline := time.After(timeout)
+	for {
+		select {
+		case f := <-s.rx:
+			frame(f)
+			batch()
+			n++
+		case <-deadline:
+			return n, nil
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 // each destination address.
 
 const (
-	// pollEvery bounds how long a worker sleeps in poll, so that it sees
+	// pollEvery bounds how long a worker stays in Serve, so that it sees
 	// a cancelled context soon.
 	pollEvery = 100 * time.Millisecond
 	// flushAt sends the output gathered so far once a receive batch has
@@ -33,8 +33,9 @@ const (
 // Socket is one socket of an engine port, as afpacket.Socket provides it.
 // A socket is used by one goroutine at a time, except Stats.
 type Socket interface {
-	// Receive calls fn for each frame received within timeout.
-	Receive(timeout time.Duration, fn func(frame []byte)) (int, error)
+	// Serve receives for timeout, calling frame for each frame and
+	// batch after each batch of frames.
+	Serve(timeout time.Duration, frame func([]byte), batch func()) (int, error)
 	// Queue adds a frame (head then body) to the send batch, reporting
 	// false when the batch is full; both slices stay untouched until
 	// Flush returns.
@@ -75,7 +76,8 @@ type worker struct {
 	out   *packet.Batch
 	heads [][packet.EthernetHeaderLen]byte // one Ethernet header per queued packet
 	v     *view                            // loaded once per receive batch
-	frame func([]byte)                     // w.handle, bound once so Receive gets no new closure
+	frame func([]byte)                     // w.handle, bound once so Serve gets no new closure
+	batch func()                           // w.batchDone, likewise
 	stats workerCounters
 }
 
@@ -134,7 +136,7 @@ func (pio *portIO) close() {
 func (p *Path) newWorker(iface string, index int, s Socket) *worker {
 	w := &worker{p: p, iface: iface, index: index, sock: s, out: packet.NewBatch(flushAt, packet.DefaultBufSize),
 		heads: make([][packet.EthernetHeaderLen]byte, flushAt)}
-	w.frame = w.handle
+	w.frame, w.batch = w.handle, w.batchDone
 	return w
 }
 
@@ -148,7 +150,7 @@ func (w *worker) run(ctx context.Context) {
 	failing := false
 	for ctx.Err() == nil {
 		w.v = w.p.view.Load()
-		_, err := w.sock.Receive(pollEvery, w.frame)
+		_, err := w.sock.Serve(pollEvery, w.frame, w.batch)
 		w.flush()
 		switch {
 		case err != nil && !failing:
@@ -169,6 +171,13 @@ func (w *worker) run(ctx context.Context) {
 			failing = false
 		}
 	}
+}
+
+// batchDone sends the output of a receive batch and takes the view the
+// next batch will use (a reload or a link change may have replaced it).
+func (w *worker) batchDone() {
+	w.flush()
+	w.v = w.p.view.Load()
 }
 
 // handle runs one frame through the engine; the output is sent when the
