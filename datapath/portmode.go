@@ -59,11 +59,11 @@ type PortIO interface {
 }
 
 // portIO is the port data path: a PortIO per engine port and a worker
-// per receiving socket, plus one for the timer's output.
+// per receiving socket, plus one per port for the timer's output.
 type portIO struct {
 	ports   []PortIO
 	workers []*worker
-	timer   *worker
+	timers  []*worker
 }
 
 // worker runs the engine on one socket. Only its own goroutine touches
@@ -106,8 +106,11 @@ func (p *Path) startPorts(ctx context.Context) error {
 		}
 	}
 	// The timer's output (SYN retransmissions, resets, failover) leaves
-	// by the first engine port; the switch forwards it by MAC from any.
-	pio.timer = p.newWorker(p.cfg.Ports[0].Interface, pio.ports[0].Index(), pio.ports[0].Sender())
+	// by the first engine port that takes it; the switch forwards it by
+	// MAC from any.
+	for i, io := range pio.ports {
+		pio.timers = append(pio.timers, p.newWorker(p.cfg.Ports[i].Interface, io.Index(), io.Sender()))
+	}
 	p.ports.Store(pio)
 
 	done := make(chan struct{}, len(pio.workers)+1)
@@ -115,7 +118,7 @@ func (p *Path) startPorts(ctx context.Context) error {
 		go func() { w.run(ctx); done <- struct{}{} }()
 	}
 	go func() {
-		p.tick(ctx, pio.timer.send)
+		p.tick(ctx, pio.sendTimer)
 		done <- struct{}{}
 	}()
 	go func() {
@@ -202,13 +205,26 @@ func (w *worker) handle(frame []byte) {
 	}
 }
 
-// send sends b (the timer's output) through the worker's socket.
-func (w *worker) send(b *packet.Batch) {
-	w.v = w.p.view.Load()
-	w.write(b)
+// sendTimer sends b (the timer's output) by the first engine port whose
+// socket takes any of it: one whose link is down refuses every frame
+// (ENETDOWN), and the output must not wait for that link to come back.
+func (pio *portIO) sendTimer(b *packet.Batch) {
+	for _, w := range pio.timers {
+		if sent, err := w.send(b); sent > 0 || err == nil {
+			return
+		}
+	}
 }
 
-// flush sends the engine's output gathered so far.
+// send sends b through the worker's socket and returns how many frames
+// the socket took and its first error.
+func (w *worker) send(b *packet.Batch) (int, error) {
+	w.v = w.p.view.Load()
+	return w.write(b)
+}
+
+// flush sends the engine's output gathered so far. A refused frame is
+// counted by the socket (Stats) and lost, as on a congested link.
 func (w *worker) flush() {
 	w.write(w.out)
 	w.out.Reset()
@@ -218,14 +234,15 @@ func (w *worker) flush() {
 // to the host that owns its destination, and flushes the socket. A
 // refused frame is lost as it would be on a congested link; the counters
 // say so and the endpoints retransmit.
-func (w *worker) write(b *packet.Batch) {
+func (w *worker) write(b *packet.Batch) (int, error) {
 	if b.Len() == 0 {
-		return
+		return 0, nil
 	}
 	if n := b.Len(); n > len(w.heads) {
 		// A replay of many held segments: grow once, keep it.
 		w.heads = append(w.heads, make([][packet.EthernetHeaderLen]byte, n-len(w.heads))...)
 	}
+	sent, first := 0, error(nil)
 	for i := range b.Packets {
 		o := &b.Packets[i]
 		head := w.heads[i][:]
@@ -234,13 +251,22 @@ func (w *worker) write(b *packet.Batch) {
 			continue
 		}
 		if !w.sock.Queue(head, o.Data) {
-			w.sock.Flush()
+			n, err := w.sock.Flush()
+			sent += n
+			if first == nil {
+				first = err
+			}
 			w.sock.Queue(head, o.Data)
 		}
 	}
 	if w.sock.Queued() > 0 {
-		w.sock.Flush()
+		n, err := w.sock.Flush()
+		sent += n
+		if first == nil {
+			first = err
+		}
 	}
+	return sent, first
 }
 
 // PortStats are the port data path's counters for one engine interface.
@@ -259,7 +285,7 @@ func (p *Path) PortStats() []PortStats {
 	}
 	var out []PortStats
 	index := map[string]int{}
-	for _, w := range append(pio.workers, pio.timer) {
+	for _, w := range append(pio.workers, pio.timers...) {
 		i, ok := index[w.iface]
 		if !ok {
 			i = len(out)
