@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	// the sockets are open. Frames steered to the interface by a switch
 	// carry someone else's destination MAC, which a NIC would filter out.
 	Promiscuous bool
+	// Steering, when set, spreads frames over the sockets by client
+	// (ClientSteering) instead of by the kernel's flow hash.
+	Steering *ClientSteering
 }
 
 func (c *Config) setDefaults() {
@@ -98,6 +102,14 @@ func Open(cfg Config) (*Group, error) {
 	if cfg.NoRing {
 		g.Fallback = errors.New("rings disabled by configuration")
 	}
+	mode := unix.PACKET_FANOUT_HASH
+	var prog []bpf.RawInstruction
+	if cfg.Steering != nil {
+		if prog, err = cfg.Steering.Program(); err != nil {
+			return nil, err
+		}
+		mode = unix.PACKET_FANOUT_CBPF
+	}
 	fanoutID := -1
 	for i := 0; i < cfg.Sockets; i++ {
 		s, err := openSocket(ifi.Index, cfg, g.Fallback == nil)
@@ -117,9 +129,17 @@ func Open(cfg Config) (*Group, error) {
 				return nil, fmt.Errorf("afpacket: %s: promiscuous mode: %w", cfg.Interface, err)
 			}
 		}
-		if fanoutID, err = s.joinFanout(fanoutID); err != nil {
+		if fanoutID, err = s.joinFanout(mode, fanoutID); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("afpacket: %s: fanout: %w", cfg.Interface, err)
+		}
+		if i == 0 && prog != nil {
+			// The group's program, set through its first member; until
+			// then everything goes to that member.
+			if err := s.setFanoutProgram(prog); err != nil {
+				g.Close()
+				return nil, fmt.Errorf("afpacket: %s: fanout program: %w", cfg.Interface, err)
+			}
 		}
 	}
 	return g, nil
@@ -325,12 +345,12 @@ func (s *Socket) initTX(n int) {
 	}
 }
 
-// joinFanout puts the socket in fanout group id, or, for id < 0, makes a
-// new group with an id the kernel picks so that it cannot collide with
-// another process's, and returns the id.
-func (s *Socket) joinFanout(id int) (int, error) {
+// joinFanout puts the socket in fanout group id of the given mode, or,
+// for id < 0, makes a new group with an id the kernel picks so that it
+// cannot collide with another process's, and returns the id.
+func (s *Socket) joinFanout(mode, id int) (int, error) {
 	if id < 0 {
-		v := (unix.PACKET_FANOUT_HASH | unix.PACKET_FANOUT_FLAG_UNIQUEID) << 16
+		v := (mode | unix.PACKET_FANOUT_FLAG_UNIQUEID) << 16
 		if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, v); err != nil {
 			return 0, err
 		}
@@ -340,7 +360,7 @@ func (s *Socket) joinFanout(id int) (int, error) {
 		}
 		return got & 0xffff, nil
 	}
-	return id, unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, unix.PACKET_FANOUT_HASH<<16|id)
+	return id, unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, mode<<16|id)
 }
 
 // Ring reports whether the socket receives through a TPACKET_V3 ring.

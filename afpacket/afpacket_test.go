@@ -369,3 +369,126 @@ func TestServe(t *testing.T) {
 		})
 	}
 }
+
+// steeringFrames returns, for client i, a TCP frame from 10.1.x.y port
+// p to a VIP and the backend's reply to the client's address embedded in
+// the IPv6 destination at the given bytes (prefix 2001:db8:...), port p.
+func steeringFrames(i int, embedded [4]int) (v4, v6 []byte) {
+	client := [4]byte{10, 1, byte(i >> 8), byte(i)}
+	port := uint16(20000 + i*7)
+	eth := func(et uint16) []byte {
+		b := []byte{0x02, 0, 0, 0, 0, 0x42, 0x02, 0, 0, 0, 0, 0x01, 0, 0}
+		binary.BigEndian.PutUint16(b[12:], et)
+		return b
+	}
+	v4 = append(eth(0x0800), make([]byte, 40)...)
+	ip := v4[14:]
+	ip[0], ip[9] = 0x45, 6
+	binary.BigEndian.PutUint16(ip[2:], 40)
+	copy(ip[12:], client[:])
+	copy(ip[16:], []byte{192, 0, 2, 42})
+	binary.BigEndian.PutUint16(ip[20:], port)
+	binary.BigEndian.PutUint16(ip[22:], 80)
+
+	v6 = append(eth(0x86dd), make([]byte, 60)...)
+	ip = v6[14:]
+	ip[0], ip[6], ip[7] = 0x60, 6, 64
+	binary.BigEndian.PutUint16(ip[4:], 20)
+	copy(ip[8:], []byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+	dst := ip[24:40]
+	copy(dst, []byte{0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff})
+	for k, o := range embedded {
+		dst[o] = client[k]
+	}
+	binary.BigEndian.PutUint16(ip[40:], 80)
+	binary.BigEndian.PutUint16(ip[42:], port)
+	return v4, v6
+}
+
+// TestClientSteering checks that the fanout program puts both halves of
+// each client's connection on one socket, and spreads clients over all.
+func TestClientSteering(t *testing.T) {
+	a, b := vethPair(t)
+	layouts := map[string][4]int{"/96": {12, 13, 14, 15}, "/40": {5, 6, 7, 9}, "/64": {9, 10, 11, 12}}
+	for name, emb := range layouts {
+		t.Run(name, func(t *testing.T) {
+			g, err := Open(Config{Interface: a, Sockets: 2, NoRing: true, Promiscuous: true, Steering: &ClientSteering{Embedded: emb}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			tx, err := OpenSender(b, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			const clients = 64
+			for i := range clients {
+				v4, v6 := steeringFrames(i, emb)
+				for _, f := range [][]byte{v4, v6} {
+					if !tx.Queue(f[:14], f[14:]) {
+						tx.Flush()
+						tx.Queue(f[:14], f[14:])
+					}
+				}
+			}
+			tx.Flush()
+
+			// where[client][0 for IPv4, 1 for IPv6] is the socket + 1.
+			var mu sync.Mutex
+			where := make([][2]int, clients)
+			got := 0
+			var wg sync.WaitGroup
+			for si, s := range g.Sockets() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 20 { // bounded: 20 × 50 ms
+						s.Serve(50*time.Millisecond, func(f []byte) {
+							var c, fam int
+							switch binary.BigEndian.Uint16(f[12:]) {
+							case 0x0800:
+								c, fam = (int(binary.BigEndian.Uint16(f[14+20:]))-20000)/7, 0
+							case 0x86dd:
+								c, fam = (int(binary.BigEndian.Uint16(f[14+42:]))-20000)/7, 1
+							default:
+								return
+							}
+							if c < 0 || c >= clients {
+								return
+							}
+							mu.Lock()
+							where[c][fam] = si + 1
+							got++
+							mu.Unlock()
+						}, func() {})
+						mu.Lock()
+						done := got >= 2*clients
+						mu.Unlock()
+						if done {
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			per := make([]int, len(g.Sockets()))
+			for c, w := range where {
+				if w[0] == 0 || w[1] == 0 {
+					t.Errorf("client %d: halves received on sockets %v (0: not received)", c, w)
+					continue
+				}
+				if w[0] != w[1] {
+					t.Errorf("client %d: IPv4 half on socket %d, IPv6 half on socket %d", c, w[0]-1, w[1]-1)
+				}
+				per[w[0]-1]++
+			}
+			for si, n := range per {
+				if n == 0 {
+					t.Errorf("socket %d got no client of %d", si, clients)
+				}
+			}
+			t.Logf("clients per socket: %v", per)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package datapath
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/sixgate/sixgate/afpacket"
@@ -86,7 +87,8 @@ type worker struct {
 func (p *Path) startPorts(ctx context.Context) error {
 	open := p.cfg.OpenPort
 	if open == nil {
-		open = openAFPacket
+		steer := clientSteering(p.cfg.ClientPool6)
+		open = func(ep *topo.EnginePort) (PortIO, error) { return openAFPacket(ep, steer) }
 	}
 	pio := &portIO{}
 	for _, ep := range p.cfg.Ports {
@@ -316,10 +318,34 @@ type workerCounters struct {
 	_       [64]byte
 }
 
+// clientSteering is the fanout steering for clients embedded in pool6
+// (RFC 6052: the address's bytes follow the prefix, skipping byte 8), or
+// nil for none.
+func clientSteering(pool6 netip.Prefix) *afpacket.ClientSteering {
+	if !pool6.IsValid() || !pool6.Addr().Is6() {
+		return nil
+	}
+	switch pool6.Bits() {
+	case 32, 40, 48, 56, 64, 96:
+	default:
+		return nil
+	}
+	var s afpacket.ClientSteering
+	pos := pool6.Bits() / 8
+	for i := range s.Embedded {
+		if pos == 8 {
+			pos++
+		}
+		s.Embedded[i] = pos
+		pos++
+	}
+	return &s
+}
+
 // openAFPacket opens an engine port's AF_PACKET sockets: a fanout group
 // to receive, and a sender for the timer.
-func openAFPacket(ep *topo.EnginePort) (PortIO, error) {
-	g, err := afpacket.Open(afpacket.Config{Interface: ep.Interface, Promiscuous: true, NoRing: !ep.Ring})
+func openAFPacket(ep *topo.EnginePort, steer *afpacket.ClientSteering) (PortIO, error) {
+	g, err := afpacket.Open(afpacket.Config{Interface: ep.Interface, Promiscuous: true, NoRing: !ep.Ring, Steering: steer})
 	if err != nil {
 		return nil, err
 	}
