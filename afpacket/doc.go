@@ -2,8 +2,10 @@
 // through AF_PACKET sockets, in batches, without allocating per frame.
 //
 // A Group is several sockets on one interface joined in a PACKET_FANOUT
-// group (hash mode), so that the kernel spreads flows over them and one
-// goroutine per socket can use one core each. Each socket receives through
+// group, so that the kernel spreads flows over them (by its flow hash, or
+// by client with ClientSteering, a classic BPF fanout program) and one
+// goroutine per socket can use one core each. Sockets are non-blocking
+// and waited on by the Go runtime's poller. Each socket receives through
 // a TPACKET_V3 ring (packet(7), Documentation/networking/packet_mmap.rst):
 // the kernel fills fixed-size blocks of frames in memory shared with the
 // process, and the process hands a block back after reading it, so a busy

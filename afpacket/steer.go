@@ -50,7 +50,7 @@ func (c ClientSteering) Program() ([]bpf.RawInstruction, error) {
 	// The IPv6 half: the destination port, then the embedded address
 	// byte by byte (a single load when the bytes are contiguous).
 	v6 := []bpf.Instruction{
-		bpf.LoadAbsolute{Off: netOff(6), Size: 1}, // next header
+		bpf.LoadAbsolute{Off: netOff(6), Size: 1},                 // next header
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: tcp, SkipTrue: 0}, // patched: to the end
 		bpf.LoadAbsolute{Off: netOff(v6Payload + 2), Size: 2},
 		bpf.StoreScratch{Src: bpf.RegA, N: portSlot},
@@ -75,7 +75,7 @@ func (c ClientSteering) Program() ([]bpf.RawInstruction, error) {
 	// The IPv4 half: the source port (after the header, whose length is
 	// in its first byte), then the source address.
 	v4 := []bpf.Instruction{
-		bpf.LoadAbsolute{Off: netOff(9), Size: 1}, // protocol
+		bpf.LoadAbsolute{Off: netOff(9), Size: 1},                 // protocol
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: tcp, SkipTrue: 0}, // patched: to the end
 		bpf.LoadMemShift{Off: netOff(0)},
 		bpf.LoadIndirect{Off: netOff(0), Size: 2},
