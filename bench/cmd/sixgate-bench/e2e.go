@@ -147,7 +147,11 @@ type e2eLab struct {
 
 // runE2E builds the lab once and measures each setup asked for, in order.
 func runE2E(ctx context.Context, o *options, t *lab.T) ([]report.Setup, string) {
-	note := fmt.Sprintf("One Open vSwitch bridge (userspace datapath), hosts in network namespaces. iperf3: one TCP stream for %v, client h3 to a server on h1. Short connections: wrk, %d connections at a time for %v, `Connection: close` (a new TCP connection per request), GET / with `Host: %s`. Request latency: the same with one connection at a time.",
+	stream := "one TCP stream"
+	if o.bitrate != "" {
+		stream += " capped at " + o.bitrate + "bit/s"
+	}
+	note := fmt.Sprintf("One Open vSwitch bridge (userspace datapath), hosts in network namespaces. iperf3: "+stream+" for %v, client h3 to a server on h1. Short connections: wrk, %d connections at a time for %v, `Connection: close` (a new TCP connection per request), GET / with `Host: %s`. Request latency: the same with one connection at a time.",
 		o.duration, concurrency, o.duration, httpHost)
 	if why := e2ePrereqs(); why != "" {
 		return nil, "Skipped: " + why + "."
@@ -339,7 +343,11 @@ func (l *e2eLab) measure(ctx context.Context, sp setupSpec, s *report.Setup) {
 
 	stop := l.profile(ctx, sp.name, "iperf3", m.proc, s)
 	c0 := m.sample()
-	out, err := l.run(ctx, o.duration+30*time.Second, "iperf3", "-c", sp.iperfHost, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J")
+	iperf := []string{"iperf3", "-c", sp.iperfHost, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J"}
+	if o.bitrate != "" {
+		iperf = append(iperf, "-b", o.bitrate)
+	}
+	out, err := l.run(ctx, o.duration+30*time.Second, iperf...)
 	c1 := m.sample()
 	stop()
 	if err != nil {

@@ -4,7 +4,7 @@
 // latency on Open vSwitch against plain IPv6 forwarding and haproxy.
 //
 //	sixgate-bench [-out DIR] [-parts micro,controller,e2e] [-setups ceiling,controller,port,haproxy]
-//	              [-duration 3s] [-benchtime 200ms] [-contended] [-perf] [-publish]
+//	              [-duration 3s] [-benchtime 200ms] [-contended] [-iperf-bitrate RATE] [-perf] [-publish]
 //
 // It prints the Markdown table and writes DIR/<timestamp>/results.md,
 // results.json and chart.png. The end-to-end part needs root and Open
@@ -43,6 +43,8 @@ type options struct {
 	// data-path process with perf(1) into it when set.
 	dir  string
 	perf bool
+	// bitrate caps iperf3's stream (iperf3 -b), "" for none.
+	bitrate string
 }
 
 func run() int {
@@ -52,6 +54,7 @@ func run() int {
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
 	contended := flag.Bool("contended", false, "label the report as measured on a shared, busy machine")
+	bitrate := flag.String("iperf-bitrate", "", "cap the iperf3 stream at `rate` (iperf3 -b, e.g. 200M), so that CPU per GB compares setups at one load")
 	perf := flag.Bool("perf", false, "also record each data-path process with perf record -g during the measurements (costs CPU; off for the published figures)")
 	doPublish := flag.Bool("publish", false, "also put the table into docs/benchmarks.md and the chart into docs/benchmarks.png")
 	flag.Parse()
@@ -68,7 +71,7 @@ func run() int {
 
 	res := &report.Results{Started: time.Now(), Machine: machine(), Contended: *contended}
 	dir := filepath.Join(*out, res.Started.UTC().Format("20060102-150405"))
-	o.dir, o.perf = dir, *perf
+	o.dir, o.perf, o.bitrate = dir, *perf, *bitrate
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(os.Stderr, "sixgate-bench: %v\n", err)
 		return 1
