@@ -303,7 +303,7 @@ func (r *Results) cpuMarkdown(p func(string, ...any)) {
 	if hap != nil {
 		for i := range r.E2E {
 			s := &r.E2E[i]
-			if s.Available && s.Name == "port" {
+			if s.Available && strings.HasPrefix(s.Name, "port") {
 				gb, kc := s.PerGB(), s.PerKConn()
 				p("\n**%s CPU against haproxy's: the process %s per GB and %s per 1000 connections; the whole machine %s and %s.**\n", s.Label,
 					cmp(gb, hGB, proc), cmp(kc, hConn, proc), cmp(gb, hGB, mach), cmp(kc, hConn, mach))
@@ -363,7 +363,7 @@ func (r *Results) Markdown() string {
 		}
 		if hap != nil {
 			for _, s := range r.E2E {
-				if s.Available && (s.Name == "controller" || s.Name == "port") {
+				if s.Available && (s.Name == "controller" || strings.HasPrefix(s.Name, "port")) {
 					p("\n**%s: %s haproxy's throughput, %s its short connections per second.**\n", s.Label,
 						ratio(s.ThroughputMbps, hap.ThroughputMbps), ratio(s.ConnPerSec, hap.ConnPerSec))
 				}

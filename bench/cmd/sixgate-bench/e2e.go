@@ -127,6 +127,7 @@ func specs() map[string]setupSpec {
 		"ceiling":    {"ceiling", "IPv6 forwarding (ceiling)", h1v6, "http://[" + h1v6 + "]:8080/"},
 		"controller": {"controller", "sixgate controller mode", vip, "http://" + vip + ":8080/"},
 		"port":       {"port", "sixgate port mode", vip, "http://" + vip + ":8080/"},
+		"port-ring":  {"port-ring", "sixgate port mode, receive ring", vip, "http://" + vip + ":8080/"},
 		"haproxy":    {"haproxy", "haproxy (TCP/SNI, HTTP/Host)", haproxyV4, "http://" + haproxyV4 + ":8080/"},
 	}
 }
@@ -143,6 +144,8 @@ type e2eLab struct {
 	ctlPort, metricsAt int
 	// pprofAt is the port of sixgate's -pprof server.
 	pprofAt int
+	// engineCabled says the engine port exists (port mode ran).
+	engineCabled bool
 }
 
 // runE2E builds the lab once and measures each setup asked for, in order.
@@ -261,7 +264,9 @@ func (l *e2eLab) startSixgate(config string) {
 func (l *e2eLab) prepare(_ context.Context, name string) string {
 	switch name {
 	case "port":
-		return portModeAvailable(l)
+		return portModeAvailable(l, false)
+	case "port-ring":
+		return portModeAvailable(l, true)
 	case "haproxy":
 		if _, err := exec.LookPath("haproxy"); err != nil {
 			return "haproxy not installed (run bench/install-deps.sh)"
@@ -300,8 +305,8 @@ const (
 // check` (a binary without port mode says why, and the setup is reported as
 // not available); then the engine port is cabled and sixgate restarted with
 // that file. The measurement is the same as for the other setups.
-func portModeAvailable(l *e2eLab) string {
-	section := fmt.Sprintf("  mode: port\n  ports:\n    - {interface: %q, switch: s1, port: %d}\n", engineIface, enginePort)
+func portModeAvailable(l *e2eLab, ring bool) string {
+	section := fmt.Sprintf("  mode: port\n  ports:\n    - {interface: %q, switch: s1, port: %d, ring: %v}\n", engineIface, enginePort, ring)
 	cfg := strings.Replace(fmt.Sprintf(benchTopology, l.ctlPort, l.metricsAt), "  mtu6: 1500\n", "  mtu6: 1500\n"+section, 1)
 	path := filepath.Join(filepath.Dir(l.config), "bench-port.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -316,7 +321,10 @@ func portModeAvailable(l *e2eLab) string {
 		return "sixgate does not accept `splice46.mode: port` (" + msg + ")"
 	}
 	if err := l.t.Do(func() {
-		ovs.AddEnginePort(l.t, l.br, engineIface, enginePort)
+		if !l.engineCabled {
+			ovs.AddEnginePort(l.t, l.br, engineIface, enginePort)
+			l.engineCabled = true
+		}
 		l.startSixgate(path)
 		// The old process's flows are still there: wait for the steering.
 		steer := fmt.Sprintf("output:%d", enginePort)
@@ -397,7 +405,7 @@ func cpuProgress(c *report.CPU, unit, format string) string {
 // ceiling is the switch alone).
 func (l *e2eLab) dataPID(setup string) int {
 	switch {
-	case (setup == "controller" || setup == "port") && l.sixgate != nil:
+	case (setup == "controller" || strings.HasPrefix(setup, "port")) && l.sixgate != nil:
 		return l.sixgate.PID()
 	case setup == "haproxy" && l.haproxy != nil:
 		return l.haproxy.PID()
@@ -416,7 +424,7 @@ func (l *e2eLab) profile(ctx context.Context, setup, phase string, pid int, s *r
 	secs := max(1, int(o.duration.Seconds()))
 	base := setup + "-" + phase
 	var waits []func() string
-	if setup == "port" {
+	if strings.HasPrefix(setup, "port") {
 		done := make(chan string, 1)
 		go func() {
 			done <- fetchProfile(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", l.pprofAt, secs),
