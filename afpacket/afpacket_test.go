@@ -110,11 +110,19 @@ func collect(t *testing.T, g *Group, want int, timeout time.Duration) []map[int]
 	return got
 }
 
+// receiveModes are the ways a socket receives: the TPACKET_V3 ring, the
+// TPACKET_V2 frame ring, recvmmsg.
+var receiveModes = []struct {
+	name          string
+	noRing, frame bool
+}{{"ring=true", false, false}, {"frame-ring", false, true}, {"ring=false", true, false}}
+
 func TestReceiveAndSend(t *testing.T) {
-	for _, noRing := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ring=%v", !noRing), func(t *testing.T) {
+	for _, m := range receiveModes {
+		noRing := m.noRing
+		t.Run(m.name, func(t *testing.T) {
 			a, b := vethPair(t)
-			g, err := Open(Config{Interface: a, Sockets: 2, NoRing: noRing, Promiscuous: true, Batch: 16})
+			g, err := Open(Config{Interface: a, Sockets: 2, NoRing: noRing, FrameRing: m.frame, Promiscuous: true, Batch: 16})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,8 +131,8 @@ func TestReceiveAndSend(t *testing.T) {
 				t.Fatalf("fallback %v with NoRing %v", g.Fallback, noRing)
 			}
 			for _, s := range g.Sockets() {
-				if s.Ring() == noRing {
-					t.Errorf("socket ring %v with NoRing %v", s.Ring(), noRing)
+				if s.Ring() == noRing || s.FrameRing() != m.frame {
+					t.Errorf("socket ring %v, frame ring %v with NoRing %v, FrameRing %v", s.Ring(), s.FrameRing(), noRing, m.frame)
 				}
 			}
 			tx, err := OpenSender(b, 16)
@@ -170,7 +178,7 @@ func TestReceiveAndSend(t *testing.T) {
 
 			// And back: a group socket sends, the other end receives the
 			// exact bytes.
-			back, err := Open(Config{Interface: b, Sockets: 1, NoRing: noRing, Promiscuous: true})
+			back, err := Open(Config{Interface: b, Sockets: 1, NoRing: noRing, FrameRing: m.frame, Promiscuous: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,8 +217,8 @@ func TestReceiveAndSend(t *testing.T) {
 // nothing once the sockets exist.
 func TestNoAllocations(t *testing.T) {
 	a, b := vethPair(t)
-	for _, noRing := range []bool{false, true} {
-		g, err := Open(Config{Interface: a, Sockets: 1, NoRing: noRing, Promiscuous: true, Retire: time.Millisecond})
+	for _, m := range receiveModes {
+		g, err := Open(Config{Interface: a, Sockets: 1, NoRing: m.noRing, FrameRing: m.frame, Promiscuous: true, Retire: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,10 +240,10 @@ func TestNoAllocations(t *testing.T) {
 			}
 		})
 		if allocs != 0 {
-			t.Errorf("ring=%v: %v allocations per frame sent and received", !noRing, allocs)
+			t.Errorf("%s: %v allocations per frame sent and received", m.name, allocs)
 		}
 		if got < 200 {
-			t.Errorf("ring=%v: %d of the 200+ frames sent arrived", !noRing, got)
+			t.Errorf("%s: %d of the 200+ frames sent arrived", m.name, got)
 		}
 		g.Close()
 		tx.Close()
@@ -246,10 +254,10 @@ func TestNoAllocations(t *testing.T) {
 // veth pair: sendmmsg on one end, the ring (or recvmmsg) on the other. The
 // figure is per frame and includes the kernel's veth path.
 func BenchmarkSendReceive(b *testing.B) {
-	for _, noRing := range []bool{false, true} {
-		b.Run(fmt.Sprintf("ring=%v", !noRing), func(b *testing.B) {
+	for _, m := range receiveModes {
+		b.Run(m.name, func(b *testing.B) {
 			x, y := vethPair(b)
-			g, err := Open(Config{Interface: x, Sockets: 1, NoRing: noRing, Promiscuous: true})
+			g, err := Open(Config{Interface: x, Sockets: 1, NoRing: m.noRing, FrameRing: m.frame, Promiscuous: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -299,9 +307,10 @@ func BenchmarkSendReceive(b *testing.B) {
 // allocates nothing.
 func TestServe(t *testing.T) {
 	a, b := vethPair(t)
-	for _, noRing := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ring=%v", !noRing), func(t *testing.T) {
-			g, err := Open(Config{Interface: a, Sockets: 1, NoRing: noRing, Promiscuous: true, Batch: 8})
+	for _, m := range receiveModes {
+		noRing := m.noRing
+		t.Run(m.name, func(t *testing.T) {
+			g, err := Open(Config{Interface: a, Sockets: 1, NoRing: noRing, FrameRing: m.frame, Promiscuous: true, Batch: 8})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,6 +34,19 @@ const (
 	framePktType = unix.SizeofTpacket3Hdr + 10
 )
 
+// A TPACKET_V2 frame starts with struct tpacket2_hdr (32 bytes), then a
+// struct sockaddr_ll:
+//
+//	tp_status u32 | tp_len u32 | tp_snaplen u32 | tp_mac u16 | tp_net u16 | ...
+const (
+	frame2Len      = 4
+	frame2Snaplen  = 8
+	frame2MAC      = 12
+	frame2PktType  = unix.SizeofTpacket2Hdr + 10
+	frame2MACMax   = 128 // tp_mac is at most this for an Ethernet frame
+	frame2MaxBatch = 64  // frames passed between two batch calls
+)
+
 // u32 reads a native-endian field the kernel wrote into the ring.
 func u32(b []byte, off int) uint32 { return *(*uint32)(unsafe.Pointer(&b[off])) }
 
@@ -45,10 +58,68 @@ func u16(b []byte, off int) uint16 { return *(*uint16)(unsafe.Pointer(&b[off])) 
 // cut short (larger than the buffers) and frames the socket sent itself
 // are skipped. A timeout is not an error: it returns 0, nil.
 func (s *Socket) Receive(timeout time.Duration, fn func(frame []byte)) (int, error) {
-	if s.ring != nil {
+	switch {
+	case s.frameSize > 0:
+		return s.receiveFrames(timeout, fn)
+	case s.ring != nil:
 		return s.receiveRing(timeout, fn)
 	}
 	return s.receiveMmsg(timeout, fn)
+}
+
+// frame2 is frame i of a TPACKET_V2 ring.
+func (s *Socket) frame2(i int) []byte {
+	off := i/s.perBlock*s.blockSize + i%s.perBlock*s.frameSize
+	return s.ring[off : off+s.frameSize]
+}
+
+func frame2Status(f []byte) *uint32 { return (*uint32)(unsafe.Pointer(&f[0])) }
+
+// frameReady reports whether the next frame of a TPACKET_V2 ring is the
+// process's.
+func (s *Socket) frameReady() bool {
+	return atomic.LoadUint32(frame2Status(s.frame2(s.cur)))&unix.TP_STATUS_USER != 0
+}
+
+// readFrames passes up to most ready frames of a TPACKET_V2 ring to fn,
+// handing each back, and returns how many it passed and how many it
+// looked at.
+func (s *Socket) readFrames(fn func([]byte), most int) (passed, seen int) {
+	for ; seen < most; seen++ {
+		f := s.frame2(s.cur)
+		status := frame2Status(f)
+		if atomic.LoadUint32(status)&unix.TP_STATUS_USER == 0 {
+			break
+		}
+		snap, full, mac := int(u32(f, frame2Snaplen)), int(u32(f, frame2Len)), int(u16(f, frame2MAC))
+		switch {
+		case f[frame2PktType] == unix.PACKET_OUTGOING:
+		case snap < full || mac+snap > len(f):
+			s.stats.truncated.Add(1)
+		default:
+			fn(f[mac : mac+snap : mac+snap])
+			passed++
+		}
+		atomic.StoreUint32(status, unix.TP_STATUS_KERNEL)
+		s.cur = (s.cur + 1) % s.frames
+	}
+	s.stats.received.Add(uint64(passed))
+	return passed, seen
+}
+
+// receiveFrames is Receive on a TPACKET_V2 ring.
+func (s *Socket) receiveFrames(timeout time.Duration, fn func([]byte)) (int, error) {
+	if !s.frameReady() {
+		s.readyCalls, s.readyErr = 0, nil
+		if err := s.wait(timeout, s.readyFn); err != nil {
+			return 0, err
+		}
+		if s.readyErr != nil {
+			return 0, s.readyErr
+		}
+	}
+	n, _ := s.readFrames(fn, frame2MaxBatch)
+	return n, nil
 }
 
 func (s *Socket) block(i int) []byte {
@@ -111,7 +182,7 @@ func (s *Socket) readBlock(fn func([]byte)) int {
 // process's. Woken with none (the poller also wakes for an error), it
 // reads the socket's pending error.
 func (s *Socket) ringReady(uintptr) bool {
-	if s.blockReady() {
+	if s.frameSize > 0 && s.frameReady() || s.frameSize == 0 && s.blockReady() {
 		return true
 	}
 	s.readyCalls++
@@ -259,7 +330,21 @@ func (s *Socket) Serve(timeout time.Duration, frame func([]byte), batch func()) 
 func (s *Socket) serveOnce(fd uintptr) bool {
 	for {
 		full := false
-		if s.ring != nil {
+		if s.frameSize > 0 {
+			passed, seen := s.readFrames(s.srvFrame, frame2MaxBatch)
+			if seen == 0 {
+				s.readyCalls++
+				if s.readyCalls > 1 {
+					if s.srvErr = s.socketError(); s.srvErr != nil {
+						return true
+					}
+				}
+				return false
+			}
+			s.readyCalls = 0
+			s.srvN += passed
+			full = seen == frame2MaxBatch
+		} else if s.ring != nil {
 			if !s.blockReady() {
 				s.readyCalls++
 				if s.readyCalls > 1 {
@@ -392,7 +477,7 @@ type Stats struct {
 // read, so they are accumulated here. Safe from any goroutine.
 func (s *Socket) Stats() Stats {
 	if !s.closed.Load() {
-		if s.ring != nil {
+		if s.ring != nil && s.frameSize == 0 {
 			if k, err := unix.GetsockoptTpacketStatsV3(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
 				s.stats.kernelPackets.Add(uint64(k.Packets))
 				s.stats.kernelDrops.Add(uint64(k.Drops))
