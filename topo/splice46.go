@@ -46,10 +46,9 @@ type EnginePort struct {
 	Switch    string
 	DPID      uint64
 	Port      uint32
-	// Ring selects a TPACKET_V3 receive ring (blocks of frames) over the
-	// default TPACKET_V2 one (frame by frame): fewer wake-ups under
-	// sustained load, but a segment may wait up to the ring's 1 ms block
-	// timeout, which short connections feel.
+	// Ring selects a TPACKET_V3 receive ring over recvmmsg: more packets
+	// per system call under sustained load, but a segment may wait up to
+	// the ring's 1 ms block timeout, which short connections feel.
 	Ring bool
 	Line int
 }
