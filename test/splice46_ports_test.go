@@ -18,7 +18,7 @@ import (
 // is cut while long-lived connections are exchanging requests; those
 // connections go on over the other port without reconnecting (the engine's
 // table is one for both ports), and every new connection is served by the
-// port left.
+// port left. When the link comes back, the port takes connections again.
 func TestSpliceEnginePortFailover(t *testing.T) {
 	l := newSeedLabIn(t, portPairMode)
 	received := func(iface string) float64 {
@@ -109,4 +109,20 @@ func TestSpliceEnginePortFailover(t *testing.T) {
 	}
 	t.Logf("%d long-lived connections kept and %d new ones served within %v of the cut; %v frames on %s in all",
 		conns, fresh, time.Since(cut).Round(time.Millisecond), received(engineIface2), engineIface2)
+
+	// The link comes back: the switch uses the port again, and its
+	// workers, whose socket reported the link going down, receive again.
+	ovs.Run(t, "ip", "link", "set", engineIface, "up")
+	if !ovs.Wait(10*time.Second, func() bool { return linkState() == "up" }) {
+		t.Fatalf("the switch still sees port %d %s", enginePort, linkState())
+	}
+	for i := 0; i < fresh && received(engineIface) == cutAt; i++ {
+		if out, err := l.client(20*time.Second, "", "curl", "-sS", "--max-time", "15", "-H", "Host: a.example", url); err != nil ||
+			!strings.Contains(out, "h1: Host a.example") {
+			t.Errorf("connection %d after the link came back: %q (%v)", i, out, err)
+		}
+	}
+	if received(engineIface) == cutAt {
+		t.Errorf("%s received nothing after its link came back", engineIface)
+	}
 }
