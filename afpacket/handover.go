@@ -30,12 +30,16 @@ type SocketState struct {
 // Call it while no goroutine uses the socket; the socket stays usable here
 // (a failed hand-over resumes with it).
 func (s *Socket) Handover() (*os.File, SocketState, error) {
+	if s.FrameRing() {
+		// Its reader position is a frame, not a block: not carried.
+		return nil, SocketState{}, errors.New("afpacket: a TPACKET_V2 frame ring cannot be handed over")
+	}
 	fd, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, SocketState{}, fmt.Errorf("afpacket: dup: %w", err)
 	}
 	st := SocketState{Ring: s.ring != nil, BlockSize: s.blockSize, Blocks: s.blocks, Cur: s.cur,
-		Batch: len(s.txMsgs), Receiver: s.poll != nil}
+		Batch: len(s.txMsgs), Receiver: s.ring != nil || s.rxMsgs != nil}
 	return os.NewFile(uintptr(fd), "afpacket"), st, nil
 }
 
@@ -58,9 +62,16 @@ func Adopt(f *os.File, st SocketState) (*Socket, error) {
 	if st.Batch <= 0 || st.Batch > 1024 {
 		return fail(fmt.Errorf("batch %d out of range", st.Batch))
 	}
-	s := &Socket{fd: fd}
-	if st.Receiver {
-		s.poll = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return fail(fmt.Errorf("non-blocking: %w", err))
+	}
+	s, err := socketFromFD(fd, "adopted")
+	if err != nil {
+		return nil, fmt.Errorf("afpacket: adopt: %w", err) // fd closed with the file
+	}
+	fail = func(err error) (*Socket, error) {
+		s.Close()
+		return nil, fmt.Errorf("afpacket: adopt: %w", err)
 	}
 	s.initTX(st.Batch)
 	if !st.Ring {

@@ -33,6 +33,7 @@ import (
 type daemonOptions struct {
 	config, level, format, solo *string
 	handover                    *string
+	pprof                       *string
 	version                     *bool
 }
 
@@ -46,6 +47,7 @@ func daemonFlags(out io.Writer) (*flag.FlagSet, *daemonOptions) {
 		format:   fs.String("log-format", "text", "log `format`: text or json"),
 		solo:     fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)"),
 		handover: fs.String("handover", "", "hand-over Unix `socket`: take over from the sixgate running there, if any, then listen there for the next one (SIGUSR2 starts it; docs/operations.md)"),
+		pprof:    fs.String("pprof", "", "serve Go's runtime profiles (/debug/pprof/) on `address`, e.g. 127.0.0.1:6060; off when empty"),
 		version:  fs.Bool("version", false, "print the version and exit"),
 	}
 	fs.Usage = func() { writeHelp(out, fs) }
@@ -91,6 +93,14 @@ func daemonMain(args []string) int {
 			fmt.Fprintf(os.Stderr, "sixgate: %v\n", err)
 			return 2
 		}
+	}
+	if *o.pprof != "" {
+		srv, err := servePprof(*o.pprof, logrus.NewEntry(log))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sixgate: -pprof: %v\n", err)
+			return 1
+		}
+		defer srv.Close()
 	}
 	if err := serveHandover(ctx, *config, *solo, *o.handover, logrus.NewEntry(log)); err != nil {
 		log.WithError(err).Error("sixgate stopped")
