@@ -61,6 +61,15 @@ type Switch struct {
 	closeErr  error
 
 	ops switchOps // counters and state for operators (ops.go)
+
+	// master is set once the switch confirmed this controller as its
+	// master (Config.HA); writes need it. confirmed and confirmedGen are
+	// the role and generation id of the last ROLE_REPLY. roleKick wakes
+	// roleLoop.
+	master       atomic.Bool
+	confirmed    atomic.Uint32
+	confirmedGen atomic.Uint64
+	roleKick     chan struct{}
 }
 
 // pending is a request waiting for its reply, or a message whose only
@@ -128,7 +137,9 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		done:    make(chan struct{}),
 
 		downDone: make(chan struct{}),
+		roleKick: make(chan struct{}, 1),
 	}
+	s.confirmed.Store(ofp.RoleEqual)
 	s.xid.Store(0x1000)
 	s.ops.init(time.Now())
 	if c.cfg.PacketInRate > 0 {
@@ -203,8 +214,15 @@ func (s *Switch) nextXID() uint32 {
 
 // Send queues messages for the switch without waiting for an answer. A
 // message with a zero xid gets a fresh one. Errors the switch returns for
-// them are logged; use Apply to get them back.
+// them are logged; use Apply to get them back. With Config.HA, writes
+// (flow, group and meter mods, packet-outs) are refused with ErrNotMaster
+// unless the switch has confirmed this controller as its master.
 func (s *Switch) Send(ctx context.Context, msgs ...ofp.Message) error {
+	for _, m := range msgs {
+		if err := s.gate(m); err != nil {
+			return err
+		}
+	}
 	for _, m := range msgs {
 		if m.XID() == 0 {
 			m.SetXID(s.nextXID())
@@ -540,8 +558,9 @@ func (s *Switch) handle(m ofp.Message) {
 	case *ofp.FlowRemoved:
 		s.queueEvent(event{kind: eventFlowRemoved, msg: m})
 	default:
-		if _, ok := m.(*ofp.ErrorMsg); ok {
+		if e, ok := m.(*ofp.ErrorMsg); ok {
 			s.ops.errors.Add(1)
+			s.noteRoleError(e)
 		}
 		s.mu.Lock()
 		p := s.pending[m.XID()]
@@ -727,6 +746,13 @@ func (s *Switch) syncAndLog() {
 		// The switch's table is not what the apps want: try again. After
 		// the session ends the resync request is simply never read.
 		time.AfterFunc(syncRetry, s.Resync)
+		return
+	}
+	if st.ReadOnly || !s.MayWrite() {
+		// A slave reads and compares, ready to take over; what it would
+		// change goes to debug level (it changes at every master's sync).
+		s.ops.flows.Store(int64(st.Kept + st.Deleted))
+		s.log.WithFields(logrus.Fields{"differ_add": st.Added, "differ_delete": st.Deleted, "kept": st.Kept}).Debug("flows compared (not master: nothing written)")
 		return
 	}
 	s.ops.flows.Store(int64(st.Added + st.Kept))
