@@ -87,9 +87,9 @@ type Config struct {
 	// written (flows, groups, meters, packet-outs) until SetRole makes the
 	// controller master and the switch confirms it. Without it the
 	// controller keeps the switch's default role (equal) and writes.
-	HA            bool
-	Apps          []App
-	Log           *logrus.Entry
+	HA   bool
+	Apps []App
+	Log  *logrus.Entry
 	// Registerer receives the controller's metrics; nil keeps them private.
 	Registerer prometheus.Registerer
 }
