@@ -79,6 +79,7 @@ func (b *builder) ownerAt(entry, path string) owner {
 
 func (b *builder) build(fc *fileConfig) {
 	b.buildController(fc.Controller)
+	b.buildHA(fc.HA)
 	b.buildSubnets(fc.Subnets)
 	b.buildSwitches(fc.Switches)
 	b.buildLinks(fc.Links)

@@ -13,6 +13,15 @@ type fileConfig struct {
 	Hosts      []fileHost      `yaml:"hosts"`
 	Gateways   []fileGateway   `yaml:"gateways"`
 	Splice46   *fileSplice46   `yaml:"splice46"`
+	HA         *fileHA         `yaml:"ha"`
+}
+
+type fileHA struct {
+	Etcd   []string `yaml:"etcd"`
+	Lease  string   `yaml:"lease"`
+	Name   string   `yaml:"name"`
+	Prefix string   `yaml:"prefix"`
+	TLS    *fileTLS `yaml:"tls"`
 }
 
 type fileController struct {

@@ -26,6 +26,7 @@ type Topology struct {
 	Hosts    []*Host
 	Gateways []*Gateway
 	Splice46 *Splice46 // nil when the section is absent
+	HA       *HA       // nil when the section is absent: one controller alone
 
 	switchByName map[string]*Switch
 	switchByDPID map[uint64]*Switch

@@ -44,7 +44,11 @@ func label(name, dpid string) string {
 // writeStatus prints what `sixgate status` shows; now gives the ages.
 func writeStatus(w io.Writer, st *api.Status, now time.Time) {
 	tw := table(w)
-	row(tw, "role", st.Role)
+	role := st.Role
+	if st.HA.HA {
+		role = fmt.Sprintf("%s (instance %s; master %s, generation %d, lease %s)", st.Role, st.HA.Name, orDash(st.HA.Master), st.HA.Generation, map[bool]string{true: "held", false: "none"}[st.HA.Lease])
+	}
+	row(tw, "role", role)
 	c := st.Config
 	row(tw, "config", fmt.Sprintf("%s  %s  loaded %s  reloads: %d ok, %d failed",
 		orDash(c.Hash), orDash(c.File), c.Loaded.UTC().Format(time.RFC3339), c.ReloadsSuccess, c.ReloadsFailure))
