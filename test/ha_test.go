@@ -89,14 +89,24 @@ func (in *haInstance) switchRole() string {
 // (master, slave, other), as Open vSwitch shows them.
 func controllerRoles(t *testing.T, br *ovs.Bridge) []string {
 	t.Helper()
-	ids := strings.Trim(strings.TrimSpace(ovs.Run(t, "ovs-vsctl", "get", "bridge", br.Name, "controller")), "[]")
 	var roles []string
-	for _, id := range strings.Split(ids, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			roles = append(roles, strings.Trim(strings.TrimSpace(ovs.Run(t, "ovs-vsctl", "get", "controller", id, "role")), `"`))
-		}
+	for _, id := range controllerIDs(t, br) {
+		roles = append(roles, strings.Trim(strings.TrimSpace(ovs.Run(t, "ovs-vsctl", "get", "controller", id, "role")), `"`))
 	}
 	return roles
+}
+
+// controllerIDs returns the uuids of the bridge's controller rows.
+func controllerIDs(t *testing.T, br *ovs.Bridge) []string {
+	t.Helper()
+	ids := strings.Trim(strings.TrimSpace(ovs.Run(t, "ovs-vsctl", "get", "bridge", br.Name, "controller")), "[]")
+	var out []string
+	for _, id := range strings.Split(ids, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func count(ss []string, s string) int {
@@ -197,7 +207,9 @@ func TestHAFailover(t *testing.T) {
 	}
 	a, b := ins[0], ins[1]
 	ovs.Run(t, "ovs-vsctl", append([]string{"set-controller", br.Name}, targets...)...)
-	ovs.Run(t, "ovs-vsctl", "set", "controller", br.Name, "controller_queue_size=512")
+	for _, id := range controllerIDs(t, br) {
+		ovs.Run(t, "ovs-vsctl", "set", "controller", id, "controller_queue_size=512")
+	}
 
 	// Watch the role column for the whole test: never two masters.
 	var watchMu sync.Mutex
