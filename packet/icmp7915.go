@@ -17,13 +17,21 @@ import "encoding/binary"
 // adjusted. The outer ICMP checksum is computed: over the message for
 // ICMPv4, over the IPv6 pseudo-header and the message for ICMPv6.
 //
+// A quoted IPv6 packet's extension headers are dropped, its Fragment
+// header becoming the quoted IPv4 header's identification, offset and MF;
+// a quoted IPv4 fragment gets a Fragment header. The RFC 4884 length of a
+// Destination Unreachable or Time Exceeded with extensions (ICMPv4 in
+// 32-bit words, ICMPv6 in 64-bit words) is recomputed for the translated
+// quote, which is padded to that unit and to 128 bytes, and the extension
+// structure follows it unchanged; where the other family's message has no
+// length field (Parameter Problem, Packet Too Big) the extensions are left
+// out.
+//
 // What is not translated (the message is dropped): informational types
 // other than echo, the ICMPv4 types RFC 7915 §4.2 drops (source quench,
 // redirect, timestamp, information, address mask, router messages), codes
-// without a counterpart, a quoted packet that is itself an ICMP error, a
-// quoted IPv6 packet with extension headers (a fragment among them) and a
-// quoted IPv4 fragment. RFC 4884 extensions are not carried over: the
-// quote is translated as plain data. Nothing here allocates.
+// without a counterpart, and a quoted packet that is itself an ICMP error.
+// Nothing here allocates.
 
 // ICMPMapper maps the quoted packet of a translated ICMP error.
 type ICMPMapper interface {
@@ -64,7 +72,9 @@ const (
 	ICMPv4CodeBadLength           = 2 // parameter problem: bad length
 )
 
-// ICMPv4to6 translates the ICMPv4 message msg (checksum already verified)
+// ICMPv4to6 translates the ICMPv4 message msg (the checksum of an error
+// already verified; an echo's is updated incrementally, so a wrong one
+// stays wrong)
 // into an ICMPv6 message in dst, to travel from src6 to dst6, and returns
 // its length, or 0 when the message is not translated or dst is too
 // small. mtu6 is the MTU of the IPv6 next hop and mtu4 that of the IPv4
@@ -83,12 +93,17 @@ func ICMPv4to6(dst []byte, msg ICMP, src6, dst6 *[16]byte, mtu6, mtu4 int, m ICM
 			return 0
 		}
 		copy(dst, msg)
-		dst[ICMPType] = ICMPv6EchoRequest
+		nt := uint8(ICMPv6EchoRequest)
 		if typ == ICMPv4EchoReply {
-			dst[ICMPType] = ICMPv6EchoReply
+			nt = ICMPv6EchoReply
 		}
-		dst[ICMPCode] = 0
-		return finish6(dst[:len(msg)], src6, dst6)
+		// Incrementally (RFC 1624): the type and code word changes and
+		// the pseudo-header ICMPv6 sums is added; the data is not read.
+		var ed Edit
+		ed.Put16(dst, ICMPType, uint16(nt)<<8)
+		ed.Replaced(0, PseudoHeaderSum(src6[:], dst6[:], ProtoICMPv6, len(msg)))
+		ICMP(dst).SetChecksum(ed.Apply(msg.Checksum(), 0))
+		return len(msg)
 	case ICMPv4DestUnreachable:
 		switch code {
 		case ICMPv4CodeNetUnreachable, ICMPv4CodeHostUnreachable, 5, 6, 7, 8, 11, 12:
@@ -123,13 +138,52 @@ func ICMPv4to6(dst []byte, msg ICMP, src6, dst6 *[16]byte, mtu6, mtu4 int, m ICM
 		return 0
 	}
 	dst = dst[:min(len(dst), ICMPv6ErrorMax)]
-	n := quote4to6(dst[ICMPHeaderLen:], msg.Body(), m)
+	body, ext := msg.Body(), []byte(nil)
+	if typ == ICMPv6DestUnreachable || typ == ICMPv6TimeExceeded {
+		body, ext = splitExtensions(body, int(msg[5])*4)
+	}
+	room := (len(dst) - ICMPHeaderLen - len(ext)) &^ 7
+	if len(ext) > 0 && room < rfc4884MinQuote {
+		ext, room = nil, len(dst)-ICMPHeaderLen
+	}
+	n := quote4to6(dst[ICMPHeaderLen:ICMPHeaderLen+room], body, m)
 	if n == 0 {
 		return 0
 	}
 	dst[ICMPType], dst[ICMPCode] = typ, code
 	binary.BigEndian.PutUint32(dst[ICMPRest:], rest)
+	if len(ext) > 0 {
+		dst[4] = uint8(max((n+7)/8*8, rfc4884MinQuote) / 8)
+		n = appendExtensions(dst[ICMPHeaderLen:], n, 8, ext)
+	}
 	return finish6(dst[:ICMPHeaderLen+n], src6, dst6)
+}
+
+// rfc4884MinQuote is the least an ICMP message with extensions quotes
+// (RFC 4884 §4.1, §4.2).
+const rfc4884MinQuote = 128
+
+// splitExtensions cuts an error's body at the RFC 4884 length (in bytes,
+// 0 when the message gives none) into the quoted packet and the
+// extension structure; a length that does not leave room for an
+// extension header means there is none.
+func splitExtensions(body []byte, length int) (quote, ext []byte) {
+	if length == 0 || length < rfc4884MinQuote || length+4 > len(body) {
+		return body, nil
+	}
+	return body[:length], body[length:]
+}
+
+// appendExtensions pads the n-byte translated quote in b with zeros to a
+// multiple of unit and at least 128 bytes, copies ext after it, and
+// returns the quote's padded length plus the extensions'. The caller has
+// kept room for ext after the largest quote.
+func appendExtensions(b []byte, n, unit int, ext []byte) int {
+	padded := max((n+unit-1)/unit*unit, rfc4884MinQuote)
+	clear(b[n:padded])
+	copy(b[padded:], ext)
+	// The length field counts the padded quote only.
+	return padded + len(ext)
 }
 
 func finish6(msg []byte, src6, dst6 *[16]byte) int {
@@ -219,47 +273,73 @@ func pointer6to4(p uint32) (uint8, bool) {
 }
 
 // quote4to6 translates a quoted IPv4 packet q into dst: a 40-byte IPv6
-// header and as much of the transport as fits. It returns the length
-// written, 0 if the quote is not translated.
+// header (and a Fragment header for a fragment) and as much of the
+// transport as fits. It returns the length written, 0 if the quote is not
+// translated.
 func quote4to6(dst, q []byte, m ICMPMapper) int {
 	ip := IPv4(q)
 	if len(q) < IPv4MinLen || q[0]>>4 != 4 {
 		return 0
 	}
 	ihl := ip.HeaderLength()
-	if ihl < IPv4MinLen || ihl > len(q) || ip.IsFragment() {
+	if ihl < IPv4MinLen || ihl > len(q) {
+		return 0
+	}
+	hdr := IPv6HeaderLen
+	if ip.IsFragment() {
+		hdr += IPv6FragmentLen
+	}
+	if len(dst) < hdr {
 		return 0
 	}
 	proto := ip.Protocol()
 	transport := q[ihl:]
-	n := min(len(transport), len(dst)-IPv6HeaderLen)
-	t := dst[IPv6HeaderLen : IPv6HeaderLen+n]
+	n := min(len(transport), len(dst)-hdr)
+	t := dst[hdr : hdr+n]
 	copy(t, transport)
 	next := proto
+	later := ip.FragmentOffset() != 0
 	if proto == ProtoICMPv4 {
-		if !quotedEcho(t, ICMPv4EchoRequest, ICMPv4EchoReply, ICMPv6EchoRequest, ICMPv6EchoReply) {
+		if later || !quotedEcho(t, ICMPv4EchoRequest, ICMPv4EchoReply, ICMPv6EchoRequest, ICMPv6EchoReply) {
 			return 0
 		}
 		next = ProtoICMPv6
 	}
-	src6, dst6, ok := m.Quoted4to6(ip.Src(), ip.Dst(), proto, t)
+	mt := t
+	if later {
+		mt = t[:0] // data, not a transport header
+	}
+	src6, dst6, ok := m.Quoted4to6(ip.Src(), ip.Dst(), proto, mt)
 	if !ok {
 		return 0
 	}
 	// The payload length the quoted packet had, even if the quote is cut.
 	plen := max(int(ip.TotalLength())-ihl, 0)
+	nh := next
+	if hdr > IPv6HeaderLen {
+		nh = ProtoFragment
+		plen += IPv6FragmentLen
+		f := dst[IPv6HeaderLen:hdr]
+		f[0], f[1] = next, 0
+		v := uint16(ip.FragmentOffset())
+		if ip.MoreFragments() {
+			v |= 1
+		}
+		binary.BigEndian.PutUint16(f[2:], v)
+		binary.BigEndian.PutUint32(f[4:], uint32(ip.ID()))
+	}
 	IPv6(dst).Encode(&IPv6Fields{
-		TrafficClass: ip.TOS(), PayloadLen: uint16(plen), NextHeader: next,
+		TrafficClass: ip.TOS(), PayloadLen: uint16(min(plen, 0xffff)), NextHeader: nh,
 		HopLimit: ip.TTL(), Src: src6, Dst: dst6,
 	})
 	if next == ProtoICMPv6 && len(t) >= ICMPHeaderLen {
 		// ICMPv6 sums a pseudo-header ICMPv4 does not: add it, with the
 		// length the quoted message had.
 		var ed Edit
-		ed.Replaced(0, PseudoHeaderSum(src6[:], dst6[:], ProtoICMPv6, plen))
+		ed.Replaced(0, PseudoHeaderSum(src6[:], dst6[:], ProtoICMPv6, max(int(ip.TotalLength())-ihl, 0)))
 		ICMP(t).SetChecksum(ed.Apply(ICMP(t).Checksum(), 0))
 	}
-	return IPv6HeaderLen + n
+	return hdr + n
 }
 
 // quotedEcho translates the type of a quoted ICMP echo in place, adjusting
@@ -286,6 +366,32 @@ func quotedEcho(t []byte, req, rep, req2, rep2 uint8) bool {
 	ed.Put8(t, ICMPType, nt)
 	ICMP(t).SetChecksum(ed.Apply(ICMP(t).Checksum(), 0))
 	return true
+}
+
+// ICMPv6EchoTo4 translates an ICMPv6 echo request or reply msg, carried
+// from src6 to dst6, into an ICMPv4 one in dst and returns its length, or
+// 0 for another type or a dst too small. The checksum is updated
+// incrementally (RFC 1624), the data not read: a wrong checksum stays
+// wrong, for the receiver to see.
+func ICMPv6EchoTo4(dst []byte, msg ICMP, src6, dst6 *[16]byte) int {
+	if !msg.IsValid() || len(dst) < len(msg) {
+		return 0
+	}
+	var nt uint8
+	switch msg.Type() {
+	case ICMPv6EchoRequest:
+		nt = ICMPv4EchoRequest
+	case ICMPv6EchoReply:
+		nt = ICMPv4EchoReply
+	default:
+		return 0
+	}
+	copy(dst, msg)
+	var ed Edit
+	ed.Put16(dst, ICMPType, uint16(nt)<<8)
+	ed.Replaced(PseudoHeaderSum(src6[:], dst6[:], ProtoICMPv6, len(msg)), 0)
+	ICMP(dst).SetChecksum(ed.Apply(msg.Checksum(), 0))
+	return len(msg)
 }
 
 // ICMPv6to4 translates the ICMPv6 message msg (checksum already
@@ -359,35 +465,86 @@ func ICMPv6to4(dst []byte, msg ICMP, mtu4, mtu6 int, alwaysDF bool, m ICMPMapper
 		return 0
 	}
 	dst = dst[:min(len(dst), ICMPv4ErrorMax)]
-	n := quote6to4(dst[ICMPHeaderLen:], msg.Body(), alwaysDF, m)
+	body, ext := msg.Body(), []byte(nil)
+	if (msg.Type() == ICMPv6DestUnreachable || msg.Type() == ICMPv6TimeExceeded) && typ != ICMPv4ParamProblem {
+		body, ext = splitExtensions(body, int(msg[4])*8)
+	}
+	room := (len(dst) - ICMPHeaderLen - len(ext)) &^ 3
+	if len(ext) > 0 && room < rfc4884MinQuote {
+		ext, room = nil, len(dst)-ICMPHeaderLen
+	}
+	n := quote6to4(dst[ICMPHeaderLen:ICMPHeaderLen+room], body, alwaysDF, m)
 	if n == 0 {
 		return 0
 	}
 	dst[ICMPType], dst[ICMPCode] = typ, code
 	binary.BigEndian.PutUint32(dst[ICMPRest:], rest)
+	if len(ext) > 0 {
+		quoteLen := max((n+3)/4*4, rfc4884MinQuote)
+		n = appendExtensions(dst[ICMPHeaderLen:], n, 4, ext)
+		dst[5] = uint8(quoteLen / 4)
+	}
 	return finish4(dst[:ICMPHeaderLen+n])
 }
 
 // quote6to4 translates a quoted IPv6 packet q into dst: a 20-byte IPv4
-// header and as much of the transport as fits.
+// header and as much of the transport as fits. Extension headers are
+// skipped; a Fragment header gives the IPv4 identification, offset and
+// MF.
 func quote6to4(dst, q []byte, alwaysDF bool, m ICMPMapper) int {
-	if len(q) < IPv6HeaderLen || q[0]>>4 != 6 {
+	if len(q) < IPv6HeaderLen || q[0]>>4 != 6 || len(dst) < IPv4MinLen {
 		return 0
 	}
 	ip := IPv6(q)
-	proto := ip.NextHeader()
+	proto, off := ip.NextHeader(), IPv6HeaderLen
+	frag := 0
+	// The quote may be cut short: walk what is there, at most as many
+	// headers as Transport does.
+walk:
+	for range maxExtensionHeaders + 1 {
+		switch proto {
+		case ProtoHopByHop, ProtoRouting, ProtoDestOptions:
+			if off+2 > len(q) {
+				return 0
+			}
+			proto, off = q[off], off+(int(q[off+1])+1)*8
+		case ProtoFragment:
+			if off+IPv6FragmentLen > len(q) || frag != 0 {
+				return 0
+			}
+			frag = off
+			proto, off = q[off], off+IPv6FragmentLen
+		case ProtoAH, ProtoESP:
+			return 0
+		default:
+			break walk
+		}
+	}
 	switch proto {
-	case ProtoHopByHop, ProtoRouting, ProtoFragment, ProtoDestOptions, ProtoAH, ProtoESP:
+	case ProtoHopByHop, ProtoRouting, ProtoFragment, ProtoDestOptions:
 		return 0
 	}
-	transport := q[IPv6HeaderLen:]
+	if off > len(q) {
+		return 0
+	}
+	var id uint16
+	var fragOff int
+	var more bool
+	if frag != 0 {
+		f := IPv6Fragment(q[frag:])
+		id, fragOff, more = uint16(f.ID()), f.Offset(), f.More()
+	}
+	later := fragOff != 0
+	transport := q[off:]
 	n := min(len(transport), len(dst)-IPv4MinLen)
 	t := dst[IPv4MinLen : IPv4MinLen+n]
 	copy(t, transport)
 	next := proto
-	plen := int(ip.PayloadLength())
+	// The upper-layer length the quoted packet had: its payload less the
+	// extension headers.
+	plen := max(int(ip.PayloadLength())-(off-IPv6HeaderLen), 0)
 	if proto == ProtoICMPv6 {
-		if !quotedEcho(t, ICMPv6EchoRequest, ICMPv6EchoReply, ICMPv4EchoRequest, ICMPv4EchoReply) {
+		if later || !quotedEcho(t, ICMPv6EchoRequest, ICMPv6EchoReply, ICMPv4EchoRequest, ICMPv4EchoReply) {
 			return 0
 		}
 		next = ProtoICMPv4
@@ -397,17 +554,27 @@ func quote6to4(dst, q []byte, alwaysDF bool, m ICMPMapper) int {
 			ICMP(t).SetChecksum(ed.Apply(ICMP(t).Checksum(), 0))
 		}
 	}
-	src4, dst4, ok := m.Quoted6to4(ip.Src(), ip.Dst(), proto, t)
+	mt := t
+	if later {
+		mt = t[:0]
+	}
+	src4, dst4, ok := m.Quoted6to4(ip.Src(), ip.Dst(), proto, mt)
 	if !ok {
 		return 0
 	}
 	total := IPv4MinLen + plen
 	var flags uint16
-	if alwaysDF || total > 1260 {
+	switch {
+	case frag != 0:
+		flags = uint16(fragOff/8) & IPv4FragOffMask
+		if more {
+			flags |= IPv4FlagMF
+		}
+	case alwaysDF || total > 1260:
 		flags = IPv4FlagDF
 	}
 	IPv4(dst).Encode(&IPv4Fields{
-		TOS: ip.TrafficClass(), TotalLen: uint16(min(total, 0xffff)), Flags: flags,
+		TOS: ip.TrafficClass(), TotalLen: uint16(min(total, 0xffff)), ID: id, Flags: flags,
 		TTL: ip.HopLimit(), Protocol: next, Src: src4, Dst: dst4,
 	})
 	return IPv4MinLen + n

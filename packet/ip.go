@@ -258,7 +258,12 @@ type Upper struct {
 	// Fragment is the offset of a Fragment header, or 0 if there is none.
 	// A fragment other than the first carries no upper-layer header at
 	// Offset: check IPv6Fragment(b[Fragment:]).Offset() before reading it.
+	// The walk stops after the Fragment header of such a fragment, as
+	// what follows is data, not headers: Proto is then the Fragment
+	// header's next header.
 	Fragment int
+	// Routing is the offset of a Routing header, or 0 if there is none.
+	Routing int
 }
 
 // Transport walks the extension headers (hop-by-hop, routing, fragment,
@@ -283,6 +288,9 @@ func (b IPv6) Transport() (Upper, bool) {
 			if off+l > end {
 				return u, false
 			}
+			if next == ProtoRouting {
+				u.Routing = off
+			}
 			next, off = b[off], off+l
 		case ProtoAH:
 			if off+8 > end {
@@ -299,6 +307,10 @@ func (b IPv6) Transport() (Upper, bool) {
 			}
 			u.Fragment = off
 			next, off = b[off], off+IPv6FragmentLen
+			if IPv6Fragment(b[u.Fragment:]).Offset() != 0 {
+				u.Proto, u.Offset = next, off
+				return u, true
+			}
 		default:
 			u.Proto, u.Offset = next, off
 			return u, true

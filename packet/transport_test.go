@@ -64,25 +64,27 @@ func TestTransport(t *testing.T) {
 		proto    uint8
 		offset   int
 		fragment int
+		routing  int
 	}{
-		{"no extension", chain(ProtoTCP), true, ProtoTCP, IPv6HeaderLen, 0},
-		{"hop-by-hop", chain(ProtoUDP, hbh), true, ProtoUDP, tcpAfter(hbh), 0},
-		{"every kind", chain(ProtoTCP, hbh, dest, rt, frag, ah, dest), true, ProtoTCP, tcpAfter(hbh, dest, rt, frag, ah, dest), tcpAfter(hbh, dest, rt)},
-		{"fragment first", chain(ProtoICMPv6, frag), true, ProtoICMPv6, tcpAfter(frag), IPv6HeaderLen},
-		{"long AH", chain(ProtoTCP, ext{ProtoAH, 24}), true, ProtoTCP, tcpAfter(ext{ProtoAH, 24}), 0},
-		{"no next header", chain(ProtoNoNext, dest), true, ProtoNoNext, tcpAfter(dest), 0},
-		{"ESP ends the walk", chain(ProtoTCP, ext{ProtoESP, 8}), true, ProtoESP, IPv6HeaderLen, 0},
-		{"eight headers", chain(ProtoTCP, hbh, dest, dest, dest, dest, dest, dest, dest), true, ProtoTCP, tcpAfter(hbh, dest, dest, dest, dest, dest, dest, dest), 0},
-		{"nine headers", chain(ProtoTCP, hbh, dest, dest, dest, dest, dest, dest, dest, dest), false, 0, 0, 0},
-		{"hop-by-hop not first", chain(ProtoTCP, dest, hbh), false, 0, 0, 0},
-		{"two fragment headers", chain(ProtoTCP, frag, frag), false, 0, 0, 0},
-		{"header length overruns", overrun(chain(ProtoTCP, dest), IPv6HeaderLen+1, 200), false, 0, 0, 0},
-		{"AH length overruns", overrun(chain(ProtoTCP, ah), IPv6HeaderLen+1, 200), false, 0, 0, 0},
-		{"header cut by payload length", truncated(chain(ProtoTCP, hbh), IPv6HeaderLen+4), false, 0, 0, 0},
-		{"fragment cut by payload length", truncated(chain(ProtoTCP, frag), IPv6HeaderLen+7), false, 0, 0, 0},
-		{"AH cut by payload length", truncated(chain(ProtoTCP, ah), IPv6HeaderLen+7), false, 0, 0, 0},
-		{"empty payload", truncated(chain(ProtoTCP), IPv6HeaderLen), true, ProtoTCP, IPv6HeaderLen, 0},
-		{"extension in an empty payload", truncated(chain(ProtoTCP, dest), IPv6HeaderLen), false, 0, 0, 0},
+		{"no extension", chain(ProtoTCP), true, ProtoTCP, IPv6HeaderLen, 0, 0},
+		{"hop-by-hop", chain(ProtoUDP, hbh), true, ProtoUDP, tcpAfter(hbh), 0, 0},
+		{"every kind", chain(ProtoTCP, hbh, dest, rt, frag, ah, dest), true, ProtoTCP, tcpAfter(hbh, dest, rt, frag, ah, dest), tcpAfter(hbh, dest, rt), tcpAfter(hbh, dest)},
+		{"fragment first", chain(ProtoICMPv6, frag), true, ProtoICMPv6, tcpAfter(frag), IPv6HeaderLen, 0},
+		{"long AH", chain(ProtoTCP, ext{ProtoAH, 24}), true, ProtoTCP, tcpAfter(ext{ProtoAH, 24}), 0, 0},
+		{"no next header", chain(ProtoNoNext, dest), true, ProtoNoNext, tcpAfter(dest), 0, 0},
+		{"ESP ends the walk", chain(ProtoTCP, ext{ProtoESP, 8}), true, ProtoESP, IPv6HeaderLen, 0, 0},
+		{"eight headers", chain(ProtoTCP, hbh, dest, dest, dest, dest, dest, dest, dest), true, ProtoTCP, tcpAfter(hbh, dest, dest, dest, dest, dest, dest, dest), 0, 0},
+		{"nine headers", chain(ProtoTCP, hbh, dest, dest, dest, dest, dest, dest, dest, dest), false, 0, 0, 0, 0},
+		{"hop-by-hop not first", chain(ProtoTCP, dest, hbh), false, 0, 0, 0, 0},
+		{"two fragment headers", chain(ProtoTCP, frag, frag), false, 0, 0, 0, 0},
+		{"header length overruns", overrun(chain(ProtoTCP, dest), IPv6HeaderLen+1, 200), false, 0, 0, 0, 0},
+		{"AH length overruns", overrun(chain(ProtoTCP, ah), IPv6HeaderLen+1, 200), false, 0, 0, 0, 0},
+		{"header cut by payload length", truncated(chain(ProtoTCP, hbh), IPv6HeaderLen+4), false, 0, 0, 0, 0},
+		{"fragment cut by payload length", truncated(chain(ProtoTCP, frag), IPv6HeaderLen+7), false, 0, 0, 0, 0},
+		{"AH cut by payload length", truncated(chain(ProtoTCP, ah), IPv6HeaderLen+7), false, 0, 0, 0, 0},
+		{"later fragment ends the walk", laterFragment(chain(ProtoTCP, frag, dest)), true, ProtoDestOptions, tcpAfter(frag), IPv6HeaderLen, 0},
+		{"empty payload", truncated(chain(ProtoTCP), IPv6HeaderLen), true, ProtoTCP, IPv6HeaderLen, 0, 0},
+		{"extension in an empty payload", truncated(chain(ProtoTCP, dest), IPv6HeaderLen), false, 0, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,12 +98,19 @@ func TestTransport(t *testing.T) {
 			if !ok {
 				return
 			}
-			want := Upper{Proto: tt.proto, Offset: tt.offset, Fragment: tt.fragment}
+			want := Upper{Proto: tt.proto, Offset: tt.offset, Fragment: tt.fragment, Routing: tt.routing}
 			if u != want {
 				t.Fatalf("Transport = %+v, want %+v", u, want)
 			}
 		})
 	}
+}
+
+// laterFragment sets a fragment offset in the Fragment header that
+// follows the IPv6 header: what follows it is data, not headers.
+func laterFragment(b IPv6) IPv6 {
+	b[IPv6HeaderLen+3] = 8 << 3
+	return b
 }
 
 // overrun sets the length byte at off to v, making the header it belongs

@@ -115,3 +115,35 @@ func TestEstablishedPathAllocatesNothing(t *testing.T) {
 	decodeOut(t, out.Packets[0])
 	decodeOut(t, out.Packets[1])
 }
+
+// BenchmarkReconfigure measures a reload's hold on the engine: the whole
+// of Reconfigure runs under its lock, while packets wait. "kept": nothing
+// removed, nothing draining; "draining": a backend removed, so that every
+// spliced connection is looked at.
+func BenchmarkReconfigure(b *testing.B) {
+	for _, conns := range []int{1_000, 100_000, 1_000_000} {
+		for _, remove := range []bool{false, true} {
+			clock := newFakeClock()
+			e, _ := newTestEngine(b, func(c *Config) { c.MaxConnections = 2_000_000; c.Clock = clock.Now })
+			addSynthetic(e, conns)
+			cfg := testConfig(clock)
+			cfg.MaxConnections = 2_000_000
+			name, want := "kept", Reconfiguration{Kept: conns}
+			if remove {
+				// Port 80's backends alternate A, B, default C: drop A.
+				cfg.Services[0].Backends = cfg.Services[0].Backends[1:]
+				name = "draining"
+				want = Reconfiguration{Kept: conns - (conns+2)/3, Draining: (conns + 2) / 3}
+			}
+			out := packet.NewBatch(0, 0)
+			b.Run(fmt.Sprintf("conns=%d/%s", conns, name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if r, err := e.Reconfigure(cfg, out); err != nil || r != want {
+						b.Fatalf("%+v, %v; want %+v", r, err, want)
+					}
+				}
+			})
+		}
+	}
+}

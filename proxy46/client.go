@@ -238,7 +238,7 @@ func (e *Engine) sendCookie(k key4, tcp packet.TCP, out *packet.Batch) bool {
 		tsClient: o.tsVal,
 	}
 	if o.hasTS {
-		p.tsEdge = cookieTSVal(e.tsBase(k), o.hasWScale, o.wscale, o.sackOK)
+		p.tsEdge = cookieTSVal(e.tsBase(k), o.hasWScale, o.wscale, o.sackOK, e.scaleGen)
 	}
 	e.writeSynAck(p, out)
 	e.cookieCount, e.cookiesSent = count, true
@@ -262,13 +262,13 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, ou
 		tsVal, tsEcr uint32
 		hasTS        bool
 		wscale, sack bool
-		shift        uint8
+		shift, gen   uint8
 	)
 	if i, _ := findTimestamp(tcp.Options()); ok && i >= 0 {
 		hasTS = true
 		tsVal = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i:])
 		tsEcr = binary.BigEndian.Uint32(tcp[packet.TCPMinLen+i+4:])
-		wscale, shift, sack, ok = decodeCookieTS(e.tsBase(k), tsEcr)
+		wscale, shift, sack, gen, ok = decodeCookieTS(e.tsBase(k), tsEcr)
 	}
 	if !ok {
 		e.resetStray4(k, tcp, out)
@@ -302,6 +302,11 @@ func (e *Engine) acceptCookie(svc *service, k key4, tcp packet.TCP, doff int, ou
 	}
 	if wscale {
 		c.clientWScale, c.scaleClient, c.scaleEdge = true, shift, *e.cfg.WindowScale
+		if gen != e.scaleGen {
+			// The SYN-ACK offered the shift in force before the last
+			// reconfiguration changed it.
+			c.scaleEdge = e.prevScale
+		}
 		// The SYN's window was unscaled; this one is scaled.
 		c.synWindow = uint16(min(uint32(window)<<shift, 0xffff))
 	}
@@ -476,7 +481,8 @@ func (e *Engine) appendHeld(c *conn, seq uint32, payload []byte, fin bool) packe
 		return e.drop(DropDuplicate)
 	}
 	fresh := payload[held-off:]
-	room := e.cfg.MaxHeldBytes - len(c.held)
+	// A reconfiguration may have lowered the bound below what is held.
+	room := max(e.cfg.MaxHeldBytes-len(c.held), 0)
 	cut := false // a FIN after cut bytes is not held either
 	if len(fresh) > room {
 		fresh, cut = fresh[:room], true
@@ -558,7 +564,7 @@ func (e *Engine) joinOutOfOrder(c *conn) {
 				continue
 			}
 			fresh := r.data[min(len(c.held)-r.off, len(r.data)):]
-			fresh = fresh[:min(len(fresh), e.cfg.MaxHeldBytes-len(c.held))]
+			fresh = fresh[:min(len(fresh), max(e.cfg.MaxHeldBytes-len(c.held), 0))]
 			c.held = append(c.held, fresh...)
 			c.oooBytes -= len(r.data)
 			e.stats.HeldBytes -= uint64(len(r.data) - len(fresh))

@@ -112,6 +112,11 @@ type Timeouts struct {
 	// shorter; not above Transitory). When the table is full, closed
 	// connections are evicted to make room.
 	Closed time.Duration
+	// Drain bounds how long a connection whose service or backend a
+	// reconfiguration removed keeps working (default 10 min, as Envoy's
+	// drain time): then it is reset towards both ends. A connection that
+	// closes first is not touched.
+	Drain time.Duration
 	// Linger is the old name of Closed, used when Closed is zero.
 	//
 	// Deprecated: use Closed.
@@ -171,6 +176,9 @@ type Config struct {
 	Clock func() time.Time
 }
 
+// DefaultDrain is Timeouts.Drain when it is zero.
+const DefaultDrain = 10 * time.Minute
+
 // defaultWindowScale is the shift offered to clients when
 // Config.WindowScale is nil.
 const defaultWindowScale = 7
@@ -218,6 +226,7 @@ func (c *Config) setDefaults() {
 	setDur(&t.Closed, t.Linger)
 	setDur(&t.Closed, min(10*time.Second, t.Transitory))
 	t.Linger = t.Closed
+	setDur(&t.Drain, DefaultDrain)
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -257,7 +266,7 @@ func (c *Config) validate() error {
 	}{
 		{"Embryonic", c.Timeouts.Embryonic}, {"SYNRetransmit", c.Timeouts.SYNRetransmit},
 		{"Backend", c.Timeouts.Backend}, {"Idle", c.Timeouts.Idle},
-		{"Transitory", c.Timeouts.Transitory}, {"Closed", c.Timeouts.Closed},
+		{"Transitory", c.Timeouts.Transitory}, {"Closed", c.Timeouts.Closed}, {"Drain", c.Timeouts.Drain},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("proxy46: Timeouts.%s %v is negative", d.name, d.v)

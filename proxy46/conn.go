@@ -139,6 +139,11 @@ type conn struct {
 	created     int64 // engine clock, nanoseconds
 	lastSeen    int64
 	deadline    int64 // state timer: embryonic, backend SYN, linger
+	// drainAt is when the connection is reset because a reconfiguration
+	// removed its service or backend; 0 when it is not draining.
+	drainAt int64
+	// orphan: draining because its service is gone (Engine.orphans).
+	orphan bool
 
 	packetsC2B, packetsB2C uint64
 	bytesC2B, bytesB2C     uint64

@@ -46,6 +46,11 @@ const (
 	cookieTSMask  = 1<<cookieTSBits - 1
 	cookieNoScale = 0xf
 	cookieSACK    = 1 << 4
+	// cookieGen is the parity of the engine's window scale generation
+	// (Engine.scaleGen) when the SYN-ACK left: the shift offered then is
+	// the current one or, after a reconfiguration changed it, the one
+	// before.
+	cookieGen = 1 << 5
 
 	cookieMSSEntries = 8
 )
@@ -112,13 +117,16 @@ func (g isnGenerator) checkCookie(src, dst [4]byte, sport, dport uint16, clientI
 // cookieTSVal returns the TSval of a cookie SYN-ACK: the edge's timestamp
 // clock base (milliseconds plus the per-connection offset) with the low
 // bits replaced by the options, never ahead of base.
-func cookieTSVal(base uint32, wscale bool, shift uint8, sack bool) uint32 {
+func cookieTSVal(base uint32, wscale bool, shift uint8, sack bool, gen uint8) uint32 {
 	opts := uint32(cookieNoScale)
 	if wscale {
 		opts = uint32(min(shift, packet.TCPMaxWindowScale))
 	}
 	if sack {
 		opts |= cookieSACK
+	}
+	if gen&1 != 0 {
+		opts |= cookieGen
 	}
 	ts := base&^cookieTSMask | opts
 	if int32(ts-base) > 0 {
@@ -129,19 +137,16 @@ func cookieTSVal(base uint32, wscale bool, shift uint8, sack bool) uint32 {
 
 // decodeCookieTS reads the options back from the TSecr of the handshake
 // ACK. It refuses echoes from the future or older than a cookie may be, and
-// option bits no cookie TSval carries.
-func decodeCookieTS(base, tsecr uint32) (wscale bool, shift uint8, sack, ok bool) {
+// a window scale no cookie TSval carries.
+func decodeCookieTS(base, tsecr uint32) (wscale bool, shift uint8, sack bool, gen uint8, ok bool) {
 	age := int64(int32(base - tsecr))
 	if age < 0 || age > (cookieMaxAge+1)*cookiePeriod/1e6 {
-		return false, 0, false, false
+		return false, 0, false, 0, false
 	}
 	opts := tsecr & cookieTSMask
-	if opts&^(cookieSACK|cookieNoScale) != 0 {
-		return false, 0, false, false
-	}
 	s := opts & cookieNoScale
 	if s != cookieNoScale && s > packet.TCPMaxWindowScale {
-		return false, 0, false, false
+		return false, 0, false, 0, false
 	}
-	return s != cookieNoScale, uint8(s), opts&cookieSACK != 0, true
+	return s != cookieNoScale, uint8(s), opts&cookieSACK != 0, uint8(opts / cookieGen), true
 }

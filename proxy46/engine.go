@@ -3,6 +3,7 @@ package proxy46
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sixgate/sixgate/packet"
@@ -16,8 +17,19 @@ type Engine struct {
 	cfg Config
 
 	services map[vipKey]*service
-	vips     map[[4]byte]bool
-	svcs     []*service
+	// vips are the addresses the engine answers for: those of the
+	// services and those that draining connections still use. Packets
+	// read it without the lock; a reconfiguration stores a new map.
+	vips atomic.Pointer[map[[4]byte]bool]
+	svcs []*service
+	// orphans counts, per VIP and port whose service a reconfiguration
+	// removed, the connections still draining there.
+	orphans map[vipKey]int
+	// vipsStale: an orphaned service's last connection left, and vips
+	// still holds its VIP; Expire publishes them again.
+	vipsStale bool
+	// drainNext is the earliest drain deadline (0: none draining).
+	drainNext int64
 
 	pool     [16]byte
 	poolBits int
@@ -46,6 +58,12 @@ type Engine struct {
 	// second for ChallengeACKLimit.
 	challengeSecond int64
 	challengeN      int
+
+	// scaleGen counts, modulo 2, the reconfigurations that changed the
+	// window scale, and prevScale is the scale before the last: SYN
+	// cookies carry the parity, so that a handshake that straddles a
+	// change learns the shift its SYN-ACK offered.
+	scaleGen, prevScale uint8
 
 	// icmpLimit bounds the ICMP errors answered for the VIPs.
 	icmpLimit icmpBucket
@@ -90,6 +108,9 @@ type service struct {
 	prefixes []prefixRoute
 	// dns is set when backends also come from DNS (dns.go).
 	dns *dnsState
+	// byAddr indexes the configured backends by address, built by
+	// configuredIndex when a reconfiguration first needs it.
+	byAddr map[netip.AddrPort]int
 }
 
 type prefixRoute struct {
@@ -117,7 +138,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:      cfg,
 		services: make(map[vipKey]*service),
-		vips:     make(map[[4]byte]bool),
+		orphans:  make(map[vipKey]int),
 		pool:     cfg.Pool6.Addr().As16(),
 		poolBits: cfg.Pool6.Bits(),
 		wkp:      cfg.Pool6 == wellKnownPrefix,
@@ -129,9 +150,9 @@ func New(cfg Config) (*Engine, error) {
 	for _, s := range cfg.Services {
 		svc := newService(s)
 		e.services[vipKey{svc.vip, svc.port}] = svc
-		e.vips[svc.vip] = true
 		e.svcs = append(e.svcs, svc)
 	}
+	e.publishVIPs()
 	return e, nil
 }
 
@@ -171,6 +192,7 @@ func (e *Engine) remove(c *conn) {
 		e.closed = e.closed[:len(e.closed)-1]
 	}
 	e.releaseHeld(c)
+	e.undrain(c)
 	e.stats.ByState[c.state]--
 	e.stats.ConnectionsClosed++
 }
@@ -182,7 +204,11 @@ func (e *Engine) tableFull() bool {
 	if len(e.by4) < e.cfg.MaxConnections {
 		return false
 	}
-	if len(e.closed) == 0 {
+	if len(e.closed) == 0 || len(e.by4)-1 >= e.cfg.MaxConnections {
+		// Nothing to evict, or a bound lowered by a reconfiguration
+		// that one eviction would not bring the table under: closed
+		// connections are left to their timer rather than evicted
+		// for nothing.
 		return true
 	}
 	e.stats.ClosedEvicted++

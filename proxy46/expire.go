@@ -21,6 +21,10 @@ func (e *Engine) Expire(out *packet.Batch) {
 			i++
 		}
 	}
+	e.expireDrains(now, out) // reconfigure.go
+	if e.vipsStale {
+		e.publishVIPs()
+	}
 	idle, transitory := int64(e.cfg.Timeouts.Idle), int64(e.cfg.Timeouts.Transitory)
 	for n := min(e.cfg.ExpireBudget, len(e.all)); n > 0 && len(e.all) > 0; n-- {
 		if e.sweep >= len(e.all) {

@@ -213,17 +213,19 @@ func TestSynCookieAge(t *testing.T) {
 	for _, base := range []uint32{0, 5, 63, 64, 1 << 31, 0xffffffff} {
 		for _, ws := range []int{-1, 0, 7, 14} {
 			for _, sack := range []bool{false, true} {
-				ts := cookieTSVal(base, ws >= 0, uint8(max(ws, 0)), sack)
-				if int32(ts-base) > 0 {
-					t.Errorf("TSval %d ahead of %d", ts, base)
-				}
-				w, s, sk, ok := decodeCookieTS(base+1000, ts)
-				if !ok || w != (ws >= 0) || w && int(s) != ws || sk != sack {
-					t.Errorf("base %d ws %d sack %v: decoded %v %d %v %v", base, ws, sack, w, s, sk, ok)
+				for gen := range uint8(2) {
+					ts := cookieTSVal(base, ws >= 0, uint8(max(ws, 0)), sack, gen)
+					if int32(ts-base) > 0 {
+						t.Errorf("TSval %d ahead of %d", ts, base)
+					}
+					w, s, sk, g, ok := decodeCookieTS(base+1000, ts)
+					if !ok || w != (ws >= 0) || w && int(s) != ws || sk != sack || g != gen {
+						t.Errorf("base %d ws %d sack %v gen %d: decoded %v %d %v %d %v", base, ws, sack, gen, w, s, sk, g, ok)
+					}
 				}
 			}
 		}
-		if _, _, _, ok := decodeCookieTS(base, base+100); ok {
+		if _, _, _, _, ok := decodeCookieTS(base, base+100); ok {
 			t.Errorf("TSecr from the future accepted")
 		}
 	}

@@ -37,7 +37,7 @@ func (e *Engine) handle4(pkt []byte, out *packet.Batch) packet.Verdict {
 	}
 	ip := packet.IPv4(pkt)
 	dst := ip.Dst()
-	if !e.vips[dst] { // immutable after New, read without the lock
+	if !(*e.vips.Load())[dst] { // replaced whole by reconfigurations, read without the lock
 		return packet.Pass
 	}
 	e.mu.Lock()

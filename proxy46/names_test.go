@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // manyNames is a service on port 80 (http-host) with n names over
@@ -189,7 +191,7 @@ func TestSetServicesKeepsConnections(t *testing.T) {
 	moved := s
 	moved.Names = append([]NameRoute(nil), s.Names...)
 	moved.Names[5] = NameRoute{Name: "site5.example", Backends: []uint32{6}}
-	if err := e.SetServices([]Service{moved}); err != nil {
+	if _, err := e.SetServices([]Service{moved}, packet.NewBatch(0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	// The spliced connection still translates, to its backend.
@@ -213,7 +215,7 @@ func TestSetServicesKeepsConnections(t *testing.T) {
 	}
 	bad := moved
 	bad.Names = []NameRoute{{Name: "x.example", Backends: []uint32{99}}}
-	if err := e.SetServices([]Service{bad}); err == nil {
+	if _, err := e.SetServices([]Service{bad}, packet.NewBatch(0, 0)); err == nil {
 		t.Error("a route to a backend out of range was taken")
 	}
 }

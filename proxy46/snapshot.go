@@ -15,6 +15,10 @@ type ConnInfo struct {
 	Age     time.Duration
 	Idle    time.Duration
 	Held    int
+	// Drain is the time left before the connection is reset because a
+	// reconfiguration removed its service or backend; 0 when it is not
+	// draining.
+	Drain time.Duration
 
 	PacketsToBackend, PacketsToClient uint64
 	BytesToBackend, BytesToClient     uint64 // TCP payload bytes
@@ -39,6 +43,9 @@ func (e *Engine) Connections() []ConnInfo {
 			PacketsToClient:  c.packetsB2C,
 			BytesToBackend:   c.bytesC2B,
 			BytesToClient:    c.bytesB2C,
+		}
+		if c.drainAt != 0 {
+			ci.Drain = time.Duration(max(c.drainAt-now, 1))
 		}
 		if c.backend >= 0 {
 			ci.Client6 = netip.AddrPortFrom(netip.AddrFrom16(c.k6.client6), c.k6.clientPort)

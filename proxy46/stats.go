@@ -49,6 +49,12 @@ type Stats struct {
 	ClosedExpired     uint64 // closed connections removed after Timeouts.Closed
 	ClosedEvicted     uint64 // closed connections removed to make room in a full table
 
+	// Draining connections are those whose service or backend a
+	// reconfiguration removed (a gauge); Drained counts those reset
+	// towards both ends when Timeouts.Drain ran out.
+	Draining int64
+	Drained  uint64
+
 	SynCookiesSent       uint64 // SYN-ACKs carrying a SYN cookie, no state kept
 	SynCookiesAccepted   uint64 // handshake ACKs whose cookie validated
 	ChallengeACKs        uint64 // challenge ACKs sent for in-window RSTs

@@ -230,8 +230,8 @@ func testReloadMovesOneName(t *testing.T, br *ovs.Bridge, h3 *ovs.Netns, d *ovs.
 		t.Fatalf("no resync after the reload:\n%s", lastLines(d.Logs(), 10))
 	}
 	t.Logf("reload with one name moved: resynced %v after SIGHUP", time.Since(signalled).Round(time.Millisecond))
-	if logs := d.Logs(); !strings.Contains(logs, "splice46 services changed") || strings.Contains(logs, "new engine") {
-		t.Errorf("the reload did not keep the engine:\n%s", lastLines(logs, 10))
+	if logs := d.Logs(); !strings.Contains(logs, `msg="splice46 reconfigured"`) || strings.Contains(logs, "connections_draining") {
+		t.Errorf("the reload did not keep the download's connection:\n%s", lastLines(logs, 10))
 	}
 	gap := time.Since(signalled)
 	for flow, age := range br.FlowDurations(t) {

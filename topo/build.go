@@ -81,13 +81,15 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildController(fc.Controller)
 	b.buildHA(fc.HA)
 	b.buildSubnets(fc.Subnets)
-	b.buildSwitches(fc.Switches)
+	// A file for a translator alone (sixgate translate) declares no switch.
+	b.buildSwitches(fc.Switches, fc.SIIT != nil)
 	b.buildLinks(fc.Links)
 	b.buildHosts(fc.Hosts)
 	// splice46 goes before the gateways because a gateway without a MAC of
 	// its own answers with the splice46 one.
 	b.buildSplice46(fc.Splice46)
 	b.buildGateways(fc.Gateways)
+	b.buildSIIT(fc.SIIT)
 }
 
 func (b *builder) buildSubnets(subnets []string) {
@@ -111,8 +113,8 @@ func (b *builder) buildSubnets(subnets []string) {
 	}
 }
 
-func (b *builder) buildSwitches(switches []fileSwitch) {
-	if len(switches) == 0 {
+func (b *builder) buildSwitches(switches []fileSwitch, optional bool) {
+	if len(switches) == 0 && !optional {
 		b.p.add("switches", "at least one switch must be declared")
 	}
 	b.t.switchByName = map[string]*Switch{}

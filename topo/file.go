@@ -13,6 +13,7 @@ type fileConfig struct {
 	Hosts      []fileHost      `yaml:"hosts"`
 	Gateways   []fileGateway   `yaml:"gateways"`
 	Splice46   *fileSplice46   `yaml:"splice46"`
+	SIIT       *fileSIIT       `yaml:"siit"`
 	HA         *fileHA         `yaml:"ha"`
 }
 

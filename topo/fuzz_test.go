@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range validationCases {
 		f.Add([]byte(tc.yaml))
 	}
+	f.Add([]byte(siitOnly))
 	// Aliases and merges, which the shape check follows by hand.
 	f.Add([]byte("x: &h {name: h1, switch: s1, port: 1, mac: \"00:00:0a:00:00:01\"}\nswitches: [{name: s1, dpid: 1}]\nhosts: [*h]\n"))
 	f.Add([]byte("switches: &a [*a]\n"))

@@ -26,6 +26,7 @@ type Topology struct {
 	Hosts    []*Host
 	Gateways []*Gateway
 	Splice46 *Splice46 // nil when the section is absent
+	SIIT     *SIIT     // nil when the section is absent
 	HA       *HA       // nil when the section is absent: one controller alone
 
 	switchByName map[string]*Switch
@@ -37,6 +38,7 @@ type Topology struct {
 	linkPorts    map[uint64][]uint32 // inter-switch ports of each switch, sorted
 	neighbors    []Neighbor
 	neighborMAC  map[netip.Addr]net.HardwareAddr
+	keyLines     lineIndex // see KeyLine
 }
 
 // Controller is how the controller itself listens.

@@ -87,5 +87,6 @@ func Parse(name string, data []byte) (*Topology, error) {
 	sum := sha256.Sum256(data)
 	b.t.Hash = hex.EncodeToString(sum[:])
 	b.t.Warnings = p.warnings
+	b.t.keyLines = keepLines(p.lines)
 	return b.t, nil
 }

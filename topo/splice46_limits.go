@@ -26,6 +26,7 @@ type Timeouts struct {
 	Idle          time.Duration // an established connection without packets
 	Transitory    time.Duration // a half-closed connection (one FIN) without packets
 	Closed        time.Duration // a closed connection's state kept for last ACKs
+	Drain         time.Duration // a connection whose service or backend a reload removed
 }
 
 // The engine's defaults for the limits the cross-field rules compare
@@ -144,6 +145,7 @@ type fileTimeouts struct {
 	Idle          string `yaml:"idle"`
 	Transitory    string `yaml:"transitory"`
 	Closed        string `yaml:"closed"`
+	Drain         string `yaml:"drain"`
 	// Linger is the old name of closed, read with a warning: it was a
 	// fixed wait after both FINs, closed is refreshed by every segment.
 	Linger string `yaml:"linger"`
@@ -196,6 +198,7 @@ func (b *builder) buildLimits(s *Splice46, fl *fileLimits, ft *fileTimeouts) {
 		t.Idle = b.duration("splice46.timeouts.idle", ft.Idle, 0)
 		t.Transitory = b.duration("splice46.timeouts.transitory", ft.Transitory, 0)
 		t.Closed = b.closedTimeout(ft)
+		t.Drain = b.duration("splice46.timeouts.drain", ft.Drain, 0)
 		b.crossTimeouts(*t)
 	}
 }

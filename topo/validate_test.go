@@ -544,7 +544,7 @@ nat64: {}
 		want: []string{
 			`t.yaml:3: switches[0].model: unknown field (known fields: dpid, name, tls_subject)`,
 			`t.yaml:6: hosts[0].name: key given twice (also at line 5)`,
-			`t.yaml:7: nat64: unknown field (known fields: controller, gateways, ha, hosts, links, splice46, subnets, switches)`,
+			`t.yaml:7: nat64: unknown field (known fields: controller, gateways, ha, hosts, links, siit, splice46, subnets, switches)`,
 		},
 	},
 	{

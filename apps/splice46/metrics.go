@@ -25,9 +25,18 @@ var descAppPackets = prometheus.NewDesc("sixgate_splice46_packets_total",
 var descPortFrames = prometheus.NewDesc("sixgate_splice46_port_frames_total",
 	"Frames on the engine interfaces in port mode, by interface and event.", []string{"interface", "event"}, nil)
 
+var (
+	descDrained = prometheus.NewDesc("sixgate_splice46_connections_drained_total",
+		"Connections reset towards both ends because a reload removed their service or backend and splice46.timeouts.drain passed.", nil, nil)
+	descDraining = prometheus.NewDesc("sixgate_splice46_connections_draining",
+		"Connections whose service or backend a reload removed, still open until they close or the drain timeout passes.", nil, nil)
+)
+
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descAppPackets
 	ch <- descPortFrames
+	ch <- descDrained
+	ch <- descDraining
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -36,6 +45,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	// echo_reply, closed_port_reset, port_unreachable); echo_reply and
 	// closed_port stay here for the dashboards that read them.
 	es := c.a.Stats()
+	ch <- prometheus.MustNewConstMetric(descDrained, prometheus.CounterValue, float64(es.Drained))
+	ch <- prometheus.MustNewConstMetric(descDraining, prometheus.GaugeValue, float64(es.Draining))
 	for event, v := range map[string]uint64{
 		"packet_in": s.PacketIns.Load(), "packet_out": s.PacketOuts.Load(), "no_route": s.NoRoute.Load(),
 		"not_ip": s.NotIP.Load(), "echo_reply": es.EchoReplies, "closed_port": es.ClosedPortResets + es.PortUnreachables,

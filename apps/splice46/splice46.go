@@ -18,9 +18,12 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -58,6 +61,9 @@ type App struct {
 	swap sync.Mutex
 	// dns holds the resolvers of the services with backends from DNS.
 	dns *dnsResolvers
+	// orphans are the VIPs and ports of removed services whose
+	// connections still drain, as last steered; guarded by swap.
+	orphans []netip.AddrPort
 }
 
 var (
@@ -90,7 +96,7 @@ func New(t *topo.Topology, log *logrus.Entry) (*App, error) {
 	p, err := datapath.New(datapath.Config{
 		Name: "splice46", CookieID: CookieID, Log: log, Mode: s.Mode, Ports: s.Ports,
 		GuardPriority: prioGuard, GuardCookie: cookieGuard, GroupID: engineGroupLow,
-	}, dataPathState(t, e))
+	}, dataPathState(t, e, nil))
 	if err != nil {
 		set.abandon(rs)
 		return nil, fmt.Errorf("splice46: %w", err)
@@ -111,7 +117,55 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 		<-ctx.Done()
 		a.dns.closeAll()
 	}()
+	go a.watchDrains(ctx, c, time.Second)
 	return nil
+}
+
+// watchDrains looks at the engine's drains every period until ctx ends:
+// it logs the connections reset as their drain timeout passed, and takes
+// a removed service's steering flows away once its last connection has
+// left.
+func (a *App) watchDrains(ctx context.Context, c *controller.Controller, period time.Duration) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	_, logged := a.Engine().Drains()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		e := a.Engine()
+		draining, drained := e.Drains()
+		if drained > logged {
+			a.log.WithFields(logrus.Fields{"connections": drained - logged, "still_draining": draining}).
+				Warn("splice46: drain timeout passed: connections reset towards both ends")
+			logged = drained
+		}
+		if a.refreshOrphans() {
+			c.ResyncAll()
+		}
+	}
+}
+
+// refreshOrphans steers no longer what the drains of removed services
+// have left, and reports whether the flows changed.
+func (a *App) refreshOrphans() bool {
+	a.swap.Lock()
+	defer a.swap.Unlock()
+	if len(a.orphans) == 0 {
+		return false
+	}
+	e := a.Engine()
+	now := e.Orphans()
+	if slices.Equal(now, a.orphans) {
+		return false
+	}
+	a.orphans = now
+	if err := a.Update(dataPathState(a.topo.Load(), e, now)); err != nil {
+		a.log.WithError(err).Error("splice46: data path kept its previous state")
+	}
+	return true
 }
 
 // newEngine builds the engine of t's splice46 section, which has no
@@ -133,9 +187,12 @@ func newEngineWith(t *topo.Topology, rs map[string]*dnsResolver) (*proxy46.Engin
 	return nil, &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
 }
 
-// dataPathState is what the data path needs of topology t with engine e.
-func dataPathState(t *topo.Topology, e *proxy46.Engine) datapath.State {
-	return datapath.State{Topology: t, Engine: e, MAC: t.Splice46.MAC, Steer: steering(t.Splice46), Guard: guarded(t.Splice46)}
+// dataPathState is what the data path needs of topology t with engine e,
+// whose connections still drain at orphans, the VIPs and ports of
+// services t no longer has.
+func dataPathState(t *topo.Topology, e *proxy46.Engine, orphans []netip.AddrPort) datapath.State {
+	return datapath.State{Topology: t, Engine: e, MAC: t.Splice46.MAC, Steer: steering(t.Splice46, orphans),
+		Guard: guarded(t.Splice46, orphans)}
 }
 
 // engineConfig maps the file's section onto the engine's configuration.
@@ -147,7 +204,7 @@ func engineConfig(s *topo.Splice46, rs map[string]*dnsResolver) (proxy46.Config,
 		MaxHeldBytes: l.MaxHeldBytes, MaxHeldBytesTotal: l.MaxHeldBytesGlobal, ChallengeACKLimit: l.ChallengeACKLimit,
 		ICMPErrorLimit: l.ICMPErrorLimit,
 		Timeouts: proxy46.Timeouts{Embryonic: t.Embryonic, SYNRetransmit: t.SYNRetransmit, Backend: t.Backend,
-			Idle: t.Idle, Transitory: t.Transitory, Closed: t.Closed},
+			Idle: t.Idle, Transitory: t.Transitory, Closed: t.Closed, Drain: t.Drain},
 	}
 	if _, err := rand.Read(cfg.ISNKey[:]); err != nil {
 		return cfg, fmt.Errorf("splice46: ISN key: %w", err)
@@ -190,114 +247,107 @@ func (a *App) CookieID() uint8 { return CookieID }
 // Engine returns the running engine, for status and metrics.
 func (a *App) Engine() *proxy46.Engine { return a.Path.Engine().(*proxy46.Engine) }
 
-// Reload takes a new configuration. An unchanged splice46 section keeps
-// the engine and its connections, and so does one whose services alone
-// changed (names, backends, services added or removed): the engine takes
-// the new services and its open connections go on. Any other change (MAC,
-// pool6, MTU, limits, timeouts) starts a new engine, and the connections
-// of the old one are forgotten (their clients see resets from the
-// backends or time out). A change of mode or engine ports needs a restart.
-func (a *App) Reload(t *topo.Topology) error {
-	a.swap.Lock()
-	defer a.swap.Unlock()
-	if t.Splice46 == nil {
-		return fmt.Errorf("splice46: no splice46 section in %s", t.File)
-	}
-	if err := a.SameLayout(t.Splice46.Mode, t.Splice46.Ports); err != nil {
-		return err
-	}
-	old := a.Engine()
-	e := old
+// CheckReload says, as topology errors naming the key, what of t a
+// reload cannot apply: the data path's mode and engine ports (its sockets
+// and workers are set up once) and pool6 (the backends know the open
+// connections by their pool6 addresses, and the neighbor answers and
+// steering flows of the old prefix would have to outlive a drain; see
+// docs/operations.md, "Reload"). A restart applies them. The daemon runs
+// it before any app takes t, so that a refused reload changes nothing.
+func (a *App) CheckReload(t *topo.Topology) error {
 	cur := a.topo.Load().Splice46
-	servicesOnly := false
-	rs, err := a.dns.build(t.Splice46)
-	if err != nil {
-		return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
+	s := t.Splice46
+	if s == nil {
+		return &topo.Error{File: t.File, Field: "splice46", Msg: "the section was removed: restart sixgate to apply it"}
 	}
-	switch {
-	case sameSection(cur, t.Splice46):
-	case sameEngineSettings(cur, t.Splice46):
-		cfg, err := engineConfig(t.Splice46, rs)
-		if err == nil {
-			err = old.SetServices(cfg.Services)
-		}
-		if err != nil {
-			a.dns.abandon(rs)
-			return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
-		}
-		servicesOnly = true
-	default:
-		var err error
-		if e, err = newEngineWith(t, rs); err != nil {
-			a.dns.abandon(rs)
-			return err
-		}
+	var errs topo.Errors
+	restart := func(key, format string, args ...any) {
+		errs = append(errs, &topo.Error{File: t.File, Line: t.KeyLine(key), Field: key,
+			Msg: fmt.Sprintf(format, args...) + ": restart sixgate to apply it"})
 	}
-	if err := a.Update(dataPathState(t, e)); err != nil {
-		a.dns.abandon(rs)
-		return err
+	if mode(cur.Mode) != mode(s.Mode) {
+		restart("splice46.mode", "changed from %s to %s", mode(cur.Mode), mode(s.Mode))
+	} else if err := a.SameLayout(s.Mode, s.Ports); err != nil {
+		restart("splice46.ports", "changed from %s to %s", portList(cur.Ports), portList(s.Ports))
 	}
-	a.dns.commit(rs)
-	a.topo.Store(t)
-	switch {
-	case e != old:
-		a.log.WithField("connections_dropped", old.Len()).Warn("splice46 section changed: new engine")
-	case servicesOnly:
-		a.log.WithFields(logrus.Fields{"services": len(t.Splice46.Services), "connections_kept": e.Len()}).Info("splice46 services changed")
+	if cur.Pool6 != s.Pool6 {
+		restart("splice46.pool6", "changed from %v to %v (backends know the open connections by their pool6 addresses)", cur.Pool6, s.Pool6)
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	return nil
 }
 
-// sameEngineSettings compares what of the section the engine cannot take
-// while it runs: everything but the services.
-func sameEngineSettings(x, y *topo.Splice46) bool {
-	return x.MAC.String() == y.MAC.String() && x.Pool6 == y.Pool6 && x.MTU6 == y.MTU6 &&
-		x.Limits == y.Limits && x.Timeouts == y.Timeouts && sameScale(x.WindowScale, y.WindowScale)
+func mode(m topo.DataPath) topo.DataPath {
+	if m == "" {
+		return topo.DataPathController
+	}
+	return m
 }
 
-// sameScale compares window scales, nil (the engine's default) included.
-func sameScale(x, y *uint8) bool {
-	return x == y || x != nil && y != nil && *x == *y
+func portList(ps []*topo.EnginePort) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+		if p.Ring {
+			out[i] += " ring"
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
-func sameSection(x, y *topo.Splice46) bool {
-	if x == nil || y == nil {
-		return x == y
+// Reload takes a new configuration into the running engine, which keeps
+// its connections whatever changed (proxy46.Engine.Reconfigure): new
+// connections follow the new services, limits and timeouts at once; open
+// ones whose service and backend remain go on untouched; those whose
+// service or backend is gone drain until they close or the drain timeout
+// passes, then are reset towards both ends. What CheckReload refuses
+// needs a restart.
+func (a *App) Reload(t *topo.Topology) error {
+	a.swap.Lock()
+	defer a.swap.Unlock()
+	if err := a.CheckReload(t); err != nil {
+		return err
 	}
-	if !sameEngineSettings(x, y) || len(x.Services) != len(y.Services) {
-		return false
+	rs, err := a.dns.build(t.Splice46)
+	if err != nil {
+		return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
 	}
-	for i := range x.Services {
-		if !sameService(x.Services[i], y.Services[i]) {
-			return false
-		}
+	cfg, err := engineConfig(t.Splice46, rs)
+	if err != nil {
+		a.dns.abandon(rs)
+		return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
 	}
-	return true
-}
-
-// sameService compares what the engine takes of a service; lines do not
-// count.
-func sameService(x, y *topo.Service) bool {
-	if (x.DNS == nil) != (y.DNS == nil) || x.DNS != nil && x.DNS.String() != y.DNS.String() {
-		return false
+	e := a.Engine()
+	b := packet.NewBatch(0, 0)
+	r, err := e.Reconfigure(cfg, b)
+	if err != nil {
+		a.dns.abandon(rs)
+		return &topo.Error{File: t.File, Line: t.Splice46.Line, Field: "splice46", Msg: err.Error()}
 	}
-	if x.VIP != y.VIP || x.Port != y.Port || x.Select != y.Select || x.Default != y.Default ||
-		len(x.Backends) != len(y.Backends) || len(x.Names) != len(y.Names) {
-		return false
+	a.dns.commit(rs)
+	a.topo.Store(t)
+	orphans := e.Orphans()
+	a.orphans = orphans
+	if err := a.Update(dataPathState(t, e, orphans)); err != nil {
+		// The state's parts were checked when t was; this does not
+		// happen.
+		a.log.WithError(err).Error("splice46: data path kept its previous state")
 	}
-	for i, a := range x.Backends {
-		b := y.Backends[i]
-		if a.Address != b.Address || a.Default != b.Default || !slices.Equal(a.Match, b.Match) {
-			return false
-		}
+	a.Send(b)
+	fields := logrus.Fields{"services": len(t.Splice46.Services), "connections_kept": r.Kept}
+	if r.Draining > 0 || r.Undrained > 0 || r.Redirected > 0 {
+		fields["connections_draining"] = r.Draining
+		fields["drain_timeout"] = cfg.Timeouts.Drain
+		fields["drains_stopped"] = r.Undrained
+		fields["connections_redirected"] = r.Redirected
 	}
-	for i, a := range x.Names {
-		b := y.Names[i]
-		if a.Name != b.Name || !slices.Equal(a.Backends, b.Backends) {
-			return false
-		}
-	}
-	return true
+	a.log.WithFields(fields).Info("splice46 reconfigured")
+	return nil
 }
 
 // PortStatus follows link state (the data path's steering) and tells the

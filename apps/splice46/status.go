@@ -35,9 +35,13 @@ func WriteConnections(w io.Writer, conns []proxy46.ConnInfo) {
 		if c.Backend.IsValid() {
 			fmt.Fprintf(w, " src6=%s sport6=%d backend=%s", c.Client6.Addr(), c.Client6.Port(), c.Backend)
 		}
-		fmt.Fprintf(w, " packets=%d/%d bytes=%d/%d held=%d age=%s idle=%s\n",
+		fmt.Fprintf(w, " packets=%d/%d bytes=%d/%d held=%d age=%s idle=%s",
 			c.PacketsToBackend, c.PacketsToClient, c.BytesToBackend, c.BytesToClient, c.Held,
 			c.Age.Truncate(time.Millisecond), c.Idle.Truncate(time.Millisecond))
+		if c.Drain > 0 {
+			fmt.Fprintf(w, " drain=%s", c.Drain.Truncate(time.Millisecond))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "sixgate: %d spliced connections\n", len(conns))
 }

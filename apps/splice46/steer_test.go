@@ -190,43 +190,6 @@ func quietLog() *logrus.Entry {
 	return logrus.NewEntry(l)
 }
 
-// TestReloadKeepsEngineForServices: a reload that changes only services
-// hands them to the running engine, whose connections stay; a change of
-// the engine's own settings starts a new one.
-func TestReloadKeepsEngineForServices(t *testing.T) {
-	a := testApp(t, "")
-	first := a.Engine()
-	for _, tc := range []struct {
-		file      string
-		newEngine bool
-	}{
-		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [a.example]}]}` + "\n", false},
-		{twoSwitches + `    - {vip: "10.0.0.42", port: 443, select: sni, backends: [{address: "[2001:db8::1]:443", match: [b.example]}]}` + "\n", false},
-		{twoSwitches + "  mtu6: 1400\n", true},
-		{twoSwitches + "  mtu6: 1400\n  window_scale: 0\n", true},
-		{twoSwitches + "  mtu6: 1400\n  window_scale: 0\n", false},
-		{twoSwitches + "  mtu6: 1400\n  window_scale: 9\n", true},
-	} {
-		top, err := topo.Parse("t.yaml", []byte(tc.file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		before := a.Engine()
-		if err := a.Reload(top); err != nil {
-			t.Fatal(err)
-		}
-		if got := a.Engine() != before; got != tc.newEngine {
-			t.Errorf("new engine %v, want %v, after:\n%s", got, tc.newEngine, tc.file)
-		}
-	}
-	if a.Engine() == first {
-		t.Error("the engine settings' change kept the first engine")
-	}
-	if n := len(a.FlowsFor(1)); n == 0 {
-		t.Error("no flows after the reloads")
-	}
-}
-
 // TestServiceFlowsDoNotDependOnOrder: a service added in front leaves the
 // other services' steering flows, cookies included, as they were, so a
 // resync sends only the new one.
@@ -243,11 +206,11 @@ func TestServiceFlowsDoNotDependOnOrder(t *testing.T) {
 	}
 	key := func(s datapath.Steer) string { return fmt.Sprintf("%d %#x %v", s.Priority, s.Cookie, &s.Match) }
 	had := map[string]bool{}
-	for _, s := range steering(before.Splice46) {
+	for _, s := range steering(before.Splice46, nil) {
 		had[key(s)] = true
 	}
 	added := 0
-	for _, s := range steering(after.Splice46) {
+	for _, s := range steering(after.Splice46, nil) {
 		if !had[key(s)] {
 			added++
 		}

@@ -20,6 +20,7 @@ import (
 type appSet struct {
 	list     []controller.App
 	neighbor *neighbor.App // nil when the topology declares no hosts
+	splice46 bool          // the splice46 app runs
 	// fromTopology is set when the topology chose the apps (newApps), so
 	// that a reload which would choose others can say it needs a restart.
 	fromTopology bool
@@ -30,6 +31,12 @@ type appSet struct {
 // reloader is an app that takes a new configuration on SIGHUP.
 type reloader interface {
 	Reload(*topo.Topology) error
+}
+
+// reloadChecker is an app that can say, before any app takes a new
+// configuration, what of it needs a restart.
+type reloadChecker interface {
+	CheckReload(*topo.Topology) error
 }
 
 func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
@@ -50,6 +57,7 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 			return nil, err
 		}
 		s.list = append(s.list, sp)
+		s.splice46 = true
 		s.collectors = append(s.collectors, sp.Collectors()...)
 		s.handlers["/connections"] = sp.StatusHandler()
 	}
@@ -60,14 +68,36 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 // cannot follow a change of shape (a section added or removed) need a
 // restart, which reload reports as an error.
 func (s *appSet) reload(t *topo.Topology) error {
-	if s.fromTopology && (len(t.Hosts) > 0) != (s.neighbor != nil) {
-		return errors.New("hosts were added or removed altogether, which changes the set of apps: restart sixgate to apply it")
+	if err := s.checkReload(t); err != nil {
+		return err
 	}
 	var errs []error
 	for _, a := range s.list {
 		if r, ok := a.(reloader); ok {
 			if err := r.Reload(t); err != nil {
 				errs = append(errs, fmt.Errorf("app %s: %w", a.Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkReload refuses, before any app has taken it, a configuration that
+// needs a restart: one that changes the set of apps, or that an app says
+// it cannot take while it runs.
+func (s *appSet) checkReload(t *topo.Topology) error {
+	if s.fromTopology && (len(t.Hosts) > 0) != (s.neighbor != nil) {
+		return &topo.Error{File: t.File, Field: "hosts", Msg: "hosts were added or removed altogether, which changes the set of apps: restart sixgate to apply it"}
+	}
+	if s.fromTopology && (t.Splice46 != nil) != s.splice46 {
+		return &topo.Error{File: t.File, Line: t.KeyLine("splice46"), Field: "splice46",
+			Msg: "the section was added or removed, which changes the set of apps: restart sixgate to apply it"}
+	}
+	var errs []error
+	for _, a := range s.list {
+		if c, ok := a.(reloadChecker); ok {
+			if err := c.CheckReload(t); err != nil {
+				errs = append(errs, err) // FILE:LINE: key: message, as the file's own errors
 			}
 		}
 	}

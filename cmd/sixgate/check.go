@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sixgate/sixgate/siit"
+
 	"github.com/sirupsen/logrus"
 )
 
@@ -49,6 +51,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "note: %s (the daemon refuses to start without it)\n", line)
 		}
 	}
+	if t.SIIT != nil {
+		// The engine's own checks, as start-up and sixgate translate run them.
+		if _, err := siit.New(siitConfig(t.SIIT)); err != nil {
+			fmt.Fprintf(stderr, "%s:%d: siit: %v\n", *config, t.SIIT.Line, err)
+			return 1
+		}
+	}
 	fmt.Fprintf(stdout, "%s: ok: %d switches, %d links, %d hosts", *config, len(t.Switches), len(t.Links), len(t.Hosts))
 	if s := t.Splice46; s != nil {
 		names, fromDNS := 0, 0
@@ -65,6 +74,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 		if fromDNS > 0 {
 			fmt.Fprintf(stdout, ", %d with backends from DNS", fromDNS)
 		}
+	}
+	if s := t.SIIT; s != nil {
+		fmt.Fprintf(stdout, ", siit with %d eam entries", len(s.EAM))
 	}
 	fmt.Fprintln(stdout)
 	return 0

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"reflect"
@@ -248,8 +249,19 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			}
 		}
 	}()
-	go superviseNotify(ctx, notify, ctl, live, log)
-	return ctl.Serve(ctx, l)
+	// STOPPING=1 must leave before the process exits: the notifier sends
+	// it once nctx is done, and serve waits for it, whether the controller
+	// stopped on a signal or on an error.
+	nctx, stopNotify := context.WithCancel(ctx)
+	supervised := make(chan struct{})
+	go func() {
+		defer close(supervised)
+		superviseNotify(nctx, notify, ctl, live, log)
+	}()
+	err = ctl.Serve(ctx, l)
+	stopNotify()
+	<-supervised
+	return err
 }
 
 // superviseNotify tells the service manager (systemd with Type=notify)
@@ -332,8 +344,12 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 		log.WithError(err).Error("reload: configuration rejected; keeping the running one")
 		return false
 	}
-	if !sameController(t.Controller, live.topology().Controller) {
-		log.Warn("reload: controller section changed; restart sixgate to apply it")
+	// What only a restart applies, from every section at once, before
+	// any app takes the file.
+	if err := errors.Join(controllerChanges(live.topology().Controller, t), apps.checkReload(t)); err != nil {
+		live.failed()
+		log.WithError(err).Error("reload: the configuration changes what only a restart applies; keeping the running one")
+		return false
 	}
 	if !reflect.DeepEqual(t.HA, live.topology().HA) {
 		log.Warn("reload: ha section changed; restart sixgate to apply it")
@@ -372,11 +388,67 @@ func switchSubjects(t *topo.Topology) map[uint64]string {
 	return m
 }
 
-// sameController compares controller sections by value, TLS files included.
-func sameController(a, b topo.Controller) bool {
-	ta, tb := a.TLS, b.TLS
-	a.TLS, b.TLS = nil, nil
-	return a == b && (ta == nil) == (tb == nil) && (ta == nil || *ta == *tb)
+// controllerChanges lists, as topology errors naming each key, what t
+// changes in the controller section, which the running controller cannot
+// take (its listener, TLS configuration, HTTP server and session bounds
+// are set up once): such a reload is refused and a restart applies it.
+// TLS files are compared by name, not content.
+func controllerChanges(cur topo.Controller, t *topo.Topology) error {
+	tlsFile := func(c topo.Controller, f func(*topo.TLS) string) string {
+		if c.TLS == nil {
+			return ""
+		}
+		return f(c.TLS)
+	}
+	next := t.Controller
+	var errs topo.Errors
+	for _, k := range []struct {
+		key      string
+		was, now any
+	}{
+		{"listen", cur.Listen, next.Listen},
+		{"tls.cert", tlsFile(cur, func(c *topo.TLS) string { return c.Cert }), tlsFile(next, func(c *topo.TLS) string { return c.Cert })},
+		{"tls.key", tlsFile(cur, func(c *topo.TLS) string { return c.Key }), tlsFile(next, func(c *topo.TLS) string { return c.Key })},
+		{"tls.ca", tlsFile(cur, func(c *topo.TLS) string { return c.CA }), tlsFile(next, func(c *topo.TLS) string { return c.CA })},
+		{"http", cur.HTTP, next.HTTP},
+		{"stats_interval", cur.StatsInterval, next.StatsInterval},
+		{"echo_interval", cur.EchoInterval, next.EchoInterval},
+		{"echo_timeout", cur.EchoTimeout, next.EchoTimeout},
+		{"packet_in_rate", cur.PacketInRate, next.PacketInRate},
+		{"packet_in_burst", cur.PacketInBurst, next.PacketInBurst},
+		{"max_handshakes", cur.MaxHandshakes, next.MaxHandshakes},
+		{"max_handshakes_per_source", cur.MaxHandshakesPerSource, next.MaxHandshakesPerSource},
+		{"max_multipart_bytes", cur.MaxMultipartBytes, next.MaxMultipartBytes},
+		{"max_multipart_bytes_total", cur.MaxMultipartBytesTotal, next.MaxMultipartBytesTotal},
+		{"takeover_probe_timeout", cur.TakeoverProbeTimeout, next.TakeoverProbeTimeout},
+	} {
+		if k.was != k.now {
+			key := "controller." + k.key
+			errs = append(errs, &topo.Error{File: t.File, Line: t.KeyLine(key), Field: key,
+				Msg: fmt.Sprintf("changed from %s to %s: restart sixgate to apply it", shown(k.was), shown(k.now))})
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// shown writes a controller setting for a message; unset values as such.
+func shown(v any) string {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return "unset"
+		}
+	case netip.AddrPort:
+		if !x.IsValid() {
+			return "off"
+		}
+	case topo.Listen:
+		return x.Scheme + ":" + x.Addr.String()
+	}
+	return fmt.Sprint(v)
 }
 
 // serveHTTPOn serves /metrics, the read API, /healthz and the apps' status

@@ -6,6 +6,8 @@
 //	sixgate flows [-http ADDR] [-dpid DPID] [-json]
 //	sixgate connections [-http ADDR] [-json]
 //	sixgate ofp-print [-hex] [-reencode] FILE|-
+//	sixgate translate -config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]
+//	sixgate clat -uplink IF [-ipv6 ADDR] [-pref64 PREFIX] [-tun NAME]
 //	sixgate help
 //	sixgate -version
 //
@@ -32,6 +34,8 @@ var commands = []struct{ name, usage, what string }{
 	{"flows", "[-http ADDR] [-dpid DPID] [-json]", "each switch's flows as installed, marked where they differ from the desired state"},
 	{"connections", "[-http ADDR] [-json]", "the spliced connections of a running sixgate"},
 	{"ofp-print", "[-hex] [-reencode] FILE|-", "decode raw OpenFlow 1.3 messages"},
+	{"translate", "-config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]", "run the translator offline: IP packets on standard input, what it emits on standard output"},
+	{"clat", "-uplink IF [-ipv6 ADDR] [-pref64 PREFIX] [-tun NAME]", "the host side of 464XLAT: IPv4 over a TUN, translated toward a NAT64"},
 	{"help", "", "this list"},
 }
 
@@ -43,12 +47,16 @@ func run(args []string) int {
 			return checkMain(args[1:])
 		case "ofp-print":
 			return ofpPrintMain(args[1:])
+		case "translate":
+			return translateMain(args[1:])
 		case "status":
 			return statusMain(args[1:], os.Stdout, os.Stderr)
 		case "flows":
 			return flowsMain(args[1:], os.Stdout, os.Stderr)
 		case "connections":
 			return connectionsMain(args[1:], os.Stdout, os.Stderr)
+		case "clat":
+			return clatMain(args[1:], os.Stderr)
 		case "help":
 			fs, _ := daemonFlags(io.Discard)
 			writeHelp(os.Stdout, fs)

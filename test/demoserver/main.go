@@ -9,7 +9,7 @@
 // "NAME got "LINE" from ADDR". HTTP and HTTPS: GET / answers
 // "NAME: Host HOST from ADDR at LOCAL", LOCAL being the server's own
 // address the connection reached (a host may have many); GET /bytes?n=N streams N bytes of a fixed
-// pattern; POST /sha256 answers the SHA-256 of the body in hex.
+// pattern (&rate=R: at R bytes per second); POST /sha256 answers the SHA-256 of the body in hex.
 package main
 
 import (
@@ -108,9 +108,19 @@ func handler(name string) http.Handler {
 			http.Error(w, "n: want a byte count", http.StatusBadRequest)
 			return
 		}
+		rate, err := strconv.ParseInt(r.URL.Query().Get("rate"), 10, 64)
+		if r.URL.Query().Has("rate") && (err != nil || rate <= 0) {
+			http.Error(w, "rate: want bytes per second", http.StatusBadRequest)
+			return
+		}
 		log.Printf("%s: sending %d bytes to %s", name, n, r.RemoteAddr)
 		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		io.Copy(w, io.LimitReader(&pattern{}, n))
+		src := io.LimitReader(&pattern{}, n)
+		if rate == 0 {
+			io.Copy(w, src)
+			return
+		}
+		paced(w, src, rate)
 	})
 	mux.HandleFunc("POST /sha256", func(w http.ResponseWriter, r *http.Request) {
 		h := sha256.New()
@@ -130,6 +140,29 @@ func scheme(r *http.Request) string {
 		return "HTTPS"
 	}
 	return "HTTP"
+}
+
+// paced copies src to w at rate bytes per second, in slices of 50 ms,
+// flushing each, so that a download lasts as long as the test wants
+// whatever the client's reading.
+func paced(w http.ResponseWriter, src io.Reader, rate int64) {
+	buf := make([]byte, max(rate/20, 1))
+	start := time.Now()
+	var sent int64
+	for {
+		n, err := io.ReadFull(src, buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			http.NewResponseController(w).Flush()
+			sent += int64(n)
+			time.Sleep(time.Until(start.Add(time.Duration(sent * int64(time.Second) / rate))))
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // pattern is an endless reader of a fixed byte sequence (byte i is i*7

@@ -1,0 +1,30 @@
+package topo
+
+import "strings"
+
+// restartKeys are the keys a running sixgate cannot take from a reload,
+// whose lines the topology keeps so that a refused reload can point at
+// them (KeyLine).
+var restartKeys = []string{"controller", "splice46", "splice46.mode", "splice46.ports", "splice46.pool6"}
+
+// keepLines copies from ix the lines of the restart keys and of every key
+// under "controller".
+func keepLines(ix lineIndex) lineIndex {
+	out := lineIndex{}
+	for path, line := range ix {
+		if strings.HasPrefix(path, "controller.") {
+			out[path] = line
+		}
+	}
+	for _, k := range restartKeys {
+		if l, ok := ix[k]; ok {
+			out[k] = l
+		}
+	}
+	return out
+}
+
+// KeyLine returns the line where a key that needs a restart to change
+// (one under controller, splice46.mode, splice46.ports, splice46.pool6)
+// is written, or that of its nearest written parent; 0 when none is.
+func (t *Topology) KeyLine(path string) int { return t.keyLines.line(path) }
