@@ -205,6 +205,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		if elector, err = newElector(t.HA, ctl, p.reg, log); err != nil {
 			return err
 		}
+		apps.useState(elector)
 	}
 	l, err := ctl.Listen()
 	if err != nil {

@@ -67,10 +67,18 @@ func writeStatus(w io.Writer, st *api.Status, now time.Time) {
 
 	fmt.Fprintln(w)
 	tw = table(w)
-	row(tw, "SWITCH", "DPID", "STATE", "REMOTE", "UP", "PACKET-INS", "DROPS", "ERRORS", "FLOWS")
+	// With ha, a last column: the role each switch confirmed to this
+	// instance.
+	roleCol := func(cells []any, role string) []any {
+		if st.HA.HA {
+			return append(cells, orDash(role))
+		}
+		return cells
+	}
+	row(tw, roleCol([]any{"SWITCH", "DPID", "STATE", "REMOTE", "UP", "PACKET-INS", "DROPS", "ERRORS", "FLOWS"}, "ROLE")...)
 	for _, s := range st.Switches {
 		if !s.Connected {
-			row(tw, orDash(s.Name), s.DPID, "disconnected", "-", "-", "-", "-", "-", "-")
+			row(tw, roleCol([]any{orDash(s.Name), s.DPID, "disconnected", "-", "-", "-", "-", "-", "-"}, "")...)
 			continue
 		}
 		up, flows := "-", "-"
@@ -80,7 +88,7 @@ func writeStatus(w io.Writer, st *api.Status, now time.Time) {
 		if s.Flows != nil {
 			flows = fmt.Sprint(*s.Flows)
 		}
-		row(tw, orDash(s.Name), s.DPID, "connected", s.Remote, up, s.PacketIns, s.PacketInDrops, s.Errors, flows)
+		row(tw, roleCol([]any{orDash(s.Name), s.DPID, "connected", s.Remote, up, s.PacketIns, s.PacketInDrops, s.Errors, flows}, s.Role)...)
 	}
 	tw.Flush()
 
