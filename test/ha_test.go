@@ -303,6 +303,11 @@ func TestHAFailover(t *testing.T) {
 	if outage > haLease+haOutageBound {
 		t.Errorf("service back after %v, want at most lease %v + %v", outage, haLease, haOutageBound)
 	}
+	// A failed request waits out its 1 s timeout: over the outage
+	// allowed, at most one per second of it, and one more under way.
+	if limit := int((haLease+haOutageBound)/time.Second) + 1; failed > limit {
+		t.Errorf("%d requests failed, want at most %d", failed, limit)
+	}
 	if r := b.role(); r.Generation <= genA {
 		t.Errorf("b's generation %d, not above a's %d", r.Generation, genA)
 	}
