@@ -62,9 +62,12 @@ func (c *Controller) SetRole(r Role) {
 			s.master.Store(false)
 		}
 	}
-	if old == nil || *old != r {
-		c.log.WithFields(logrus.Fields{"role": RoleName(r.Role), "generation_id": r.Generation}).Info("controller role changed")
+	if old != nil && *old == r {
+		// Told again (an election retried while etcd is away): the
+		// switches have it already or are being told.
+		return
 	}
+	c.log.WithFields(logrus.Fields{"role": RoleName(r.Role), "generation_id": r.Generation}).Info("controller role changed")
 	for _, s := range c.Switches() {
 		s.kickRole()
 	}
