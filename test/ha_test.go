@@ -27,6 +27,12 @@ const (
 	haOutageBound = 3 * time.Second
 )
 
+// The second engine port, b's in port mode.
+const (
+	engineIface2 = "sgs-eng1"
+	enginePort2  = 11
+)
+
 var listenRE = regexp.MustCompile(`listen: "tcp:127\.0\.0\.1:\d+"`)
 
 // haInstance is one sixgate of the pair, with its own listener, HTTP
@@ -175,14 +181,26 @@ func (f *fetchLoop) since(t0 time.Time) (failed int, firstOK time.Time) {
 	return failed, firstOK
 }
 
-// The pair of instances on one bridge, through a master's death, its
-// return, etcd's loss (split brain averted) and a start without etcd.
-func TestHAFailover(t *testing.T) {
-	begin := time.Now()
+// haPair is two instances, a and b, of one etcd group on the seed lab's
+// bridge, neither started yet.
+type haPair struct {
+	l    *seedLab
+	srv  *etcdtest.Server
+	a, b *haInstance
+}
+
+// newHAPair builds the seed lab in mode with etcd and two instance
+// configurations; in port mode b has its own engine port (engineIface2 on
+// port 11) and a the lab's.
+func newHAPair(t *testing.T, mode dataPath) *haPair {
+	t.Helper()
 	srv := etcdtest.Start(t)
-	l := newSeedLabHA(t)
+	l := buildSeedLab(t, mode, nil, false)
 	br := l.br
 	bin := l.bin
+	if mode.onPort() {
+		ovs.AddEnginePort(t, br, engineIface2, enginePort2)
+	}
 	seed, err := os.ReadFile(l.config)
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +212,10 @@ func TestHAFailover(t *testing.T) {
 		httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		cfg := listenRE.ReplaceAllString(string(seed), fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, ports[i]))
 		cfg = strings.Replace(cfg, `http: "`+l.metrics+`"`, `http: "`+httpAddr+`"`, 1)
+		if name == "b" {
+			cfg = strings.Replace(cfg, `{interface: "`+engineIface+`", switch: s1, port: 10}`,
+				fmt.Sprintf(`{interface: %q, switch: s1, port: %d}`, engineIface2, enginePort2), 1)
+		}
 		cfg += fmt.Sprintf("ha:\n  etcd: [%q]\n  lease: %v\n  name: %s\n  prefix: /sixgate/hatest\n", srv.Endpoint(), haLease, name)
 		path := filepath.Join(t.TempDir(), name+".yaml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -205,12 +227,40 @@ func TestHAFailover(t *testing.T) {
 		ins = append(ins, &haInstance{name: name, config: path, http: httpAddr, bin: bin})
 		targets = append(targets, fmt.Sprintf("tcp:127.0.0.1:%d", ports[i]))
 	}
-	a, b := ins[0], ins[1]
 	ovs.Run(t, "ovs-vsctl", append([]string{"set-controller", br.Name}, targets...)...)
 	for _, id := range controllerIDs(t, br) {
 		ovs.Run(t, "ovs-vsctl", "set", "controller", id, "controller_queue_size=512")
 	}
 
+	return &haPair{l: l, srv: srv, a: ins[0], b: ins[1]}
+}
+
+// startMasterAndSlave starts a, waits until it is master and has synced,
+// then b, until the bridge has it as slave.
+func (p *haPair) startMasterAndSlave(t *testing.T) {
+	t.Helper()
+	a, b := p.a, p.b
+	a.start(t)
+	if !ovs.Wait(20*time.Second, func() bool { return a.healthz(api.PathHealthzMaster) == 200 && a.switchRole() == "master" }) {
+		t.Fatalf("a did not become master:\n%s", a.d.Logs())
+	}
+	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(a.d.Logs(), "flows synced") }) {
+		t.Fatalf("a did not sync:\n%s", a.d.Logs())
+	}
+	b.start(t)
+	if !ovs.Wait(20*time.Second, func() bool { return b.switchRole() == "slave" }) {
+		t.Fatalf("b not a slave on the bridge:\n%s", b.d.Logs())
+	}
+}
+
+// The pair of instances on one bridge, through a master's death, its
+// return, etcd's loss (split brain averted) and a start without etcd.
+func TestHAFailover(t *testing.T) {
+	begin := time.Now()
+	p := newHAPair(t, controllerMode)
+	l, srv, br, bin := p.l, p.srv, p.l.br, p.l.bin
+	a, b := p.a, p.b
+	ins := []*haInstance{a, b}
 	// Watch the role column for the whole test: never two masters.
 	var watchMu sync.Mutex
 	maxMasters, watching := 0, true
@@ -245,17 +295,7 @@ func TestHAFailover(t *testing.T) {
 		t.Logf("whole HA test: %v", time.Since(begin).Round(time.Millisecond))
 	}()
 
-	a.start(t)
-	if !ovs.Wait(20*time.Second, func() bool { return a.healthz(api.PathHealthzMaster) == 200 && a.switchRole() == "master" }) {
-		t.Fatalf("a did not become master:\n%s", a.d.Logs())
-	}
-	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(a.d.Logs(), "flows synced") }) {
-		t.Fatalf("a did not sync:\n%s", a.d.Logs())
-	}
-	b.start(t)
-	if !ovs.Wait(20*time.Second, func() bool { return b.switchRole() == "slave" }) {
-		t.Fatalf("b not a slave on the bridge:\n%s", b.d.Logs())
-	}
+	p.startMasterAndSlave(t)
 	if r := b.role(); r.Role != "slave" || r.Master != "a" || r.Generation == 0 || r.Generation != a.role().Generation {
 		t.Fatalf("b's view: %+v, a's %+v", r, a.role())
 	}
@@ -388,5 +428,50 @@ func TestHAFailover(t *testing.T) {
 		if code := in.d.Stop(); code != 0 {
 			t.Errorf("%s: SIGTERM: exit %d", in.name, code)
 		}
+	}
+}
+
+// In port mode each instance has its own engine port: the steering flows
+// follow the master, and a slave's engine port gets nothing.
+func TestHAPortMode(t *testing.T) {
+	p := newHAPair(t, portMode)
+	l, br, a, b := p.l, p.l.br, p.a, p.b
+	p.startMasterAndSlave(t)
+	portOf := map[string]string{"a": fmt.Sprint(enginePort), "b": fmt.Sprint(enginePort2)}
+	steersTo := func(name string) bool {
+		flows := join(br.DumpFlows(t)) + join(br.DumpGroups(t))
+		return strings.Contains(flows, "output:"+portOf[name])
+	}
+	if !steersTo("a") || steersTo("b") {
+		t.Fatalf("with a master, steering should reach port %s only:\n%s", portOf["a"], join(br.DumpFlows(t)))
+	}
+	frames := func(in *haInstance, event, iface string) float64 {
+		return (&seedLab{metrics: in.http}).metric(t, fmt.Sprintf(`sixgate_splice46_port_frames_total{event=%q,interface=%q}`, event, iface))
+	}
+	bFrames := func() float64 { return frames(b, "received", engineIface2) }
+	// What the bridge floods (neighbor discovery) reaches every port; a
+	// request's spliced segments, a dozen each way, reach the master's
+	// only, and the slave's engine sends nothing.
+	bBefore := bFrames()
+	l.expect(t, "through a's engine port", "h1: Host a.example", "", "curl", "-sS", "--max-time", "5", "-H", "Host: a.example", "http://10.0.0.42:8080/")
+	if n := frames(a, "received", engineIface); n < 5 {
+		t.Errorf("a's engine port received %v frames, want the spliced segments", n)
+	}
+	if n := bFrames() - bBefore; n >= 5 {
+		t.Errorf("slave b's engine port received %v frames during a request through a", n)
+	}
+	if n := frames(b, "sent", engineIface2); n != 0 {
+		t.Errorf("slave b's engine sent %v frames", n)
+	}
+
+	a.d.Kill()
+	killed := time.Now()
+	if !ovs.Wait(haLease+haOutageBound, func() bool { return b.switchRole() == "master" && steersTo("b") && !steersTo("a") }) {
+		t.Fatalf("steering not moved to b's port %v after a's death:\n%s", haLease+haOutageBound, join(br.DumpFlows(t)))
+	}
+	t.Logf("port mode: steering on b's engine port %v after a's death", time.Since(killed).Round(time.Millisecond))
+	l.expect(t, "through b's engine port", "h1: Host a.example", "", "curl", "-sS", "--max-time", "5", "-H", "Host: a.example", "http://10.0.0.42:8080/")
+	if n := frames(b, "sent", engineIface2); n < 5 {
+		t.Errorf("b's engine sent %v frames after the takeover, want the spliced segments", n)
 	}
 }
