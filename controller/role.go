@@ -104,13 +104,11 @@ func (s *Switch) Role() Role {
 
 // isWrite tells the messages that change a switch's state, which only a
 // master may send.
-func isWrite(m ofp.Message) bool {
-	switch m.(type) {
-	case *ofp.FlowMod, *ofp.GroupMod, *ofp.MeterMod, *ofp.PacketOut:
-		return true
-	}
-	switch m.Type() {
-	case ofp.TypePortMod, ofp.TypeTableMod:
+func isWrite(m ofp.Message) bool { return isWriteType(m.Type()) }
+
+func isWriteType(t ofp.Type) bool {
+	switch t {
+	case ofp.TypeFlowMod, ofp.TypeGroupMod, ofp.TypeMeterMod, ofp.TypePacketOut, ofp.TypePortMod, ofp.TypeTableMod:
 		return true
 	}
 	return false

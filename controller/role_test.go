@@ -198,3 +198,34 @@ func TestWithoutHAWritesAsBefore(t *testing.T) {
 		t.Fatalf("role without HA: %+v", r)
 	}
 }
+
+func TestHAWriterDropsWritesQueuedBeforeDemotion(t *testing.T) {
+	p := startHAPair(t)
+	p.a.ctl.SetRole(Role{Role: ofp.RoleMaster, Generation: 4})
+	sa := p.session(t, p.a)
+	ofptest.WaitFor(t, "a master", func() bool { return sa.MayWrite() && len(p.sw.Flows()) == 3 })
+	mods := p.sw.FlowMods()
+	// A flow-mod that passed the gate while a was master and still waits
+	// in the queue when the demotion comes: the writer drops it.
+	p.a.ctl.SetRole(Role{Role: ofp.RoleSlave, Generation: 4})
+	fm := ofp.NewFlowAdd(0, 1, AppCookie(7, 9), ofp.NewMatch())
+	fm.SetXID(sa.nextXID())
+	b, err := ofp.Marshal(fm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := sa.enqueue(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.sw.FlowMods(); got != mods {
+		t.Fatalf("a demoted master's queued flow-mod reached the switch (%d flow-mods)", got-mods)
+	}
+	if got := testutil.ToFloat64(p.a.ctl.metrics.writesGated.WithLabelValues("FLOW_MOD")); got != 1 {
+		t.Errorf("writes_not_master_total{type=FLOW_MOD} = %v, want 1", got)
+	}
+}

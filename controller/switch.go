@@ -408,6 +408,15 @@ func (s *Switch) writeLoop() {
 	for {
 		select {
 		case m := <-s.out:
+			if s.ctl.cfg.HA && len(m.b) > 1 && isWriteType(ofp.Type(m.b[1])) && !s.MayWrite() {
+				// Queued while master, demoted since: the fence holds
+				// for what is still in the queue too.
+				s.ctl.metrics.writesGated.WithLabelValues(ofp.Type(m.b[1]).String()).Inc()
+				if m.written != nil {
+					close(m.written)
+				}
+				continue
+			}
 			s.conn.SetWriteDeadline(time.Now().Add(s.ctl.cfg.WriteTimeout))
 			if _, err := w.Write(m.b); err != nil {
 				s.close(fmt.Errorf("write: %w", err))
