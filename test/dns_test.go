@@ -67,25 +67,35 @@ func startUnbound(t *testing.T, bin string, port int, data []string) {
 	for _, d := range data {
 		fmt.Fprintf(&cfg, "  local-data: %q\n", d)
 	}
-	cfg.WriteString("remote-control:\n  control-enable: no\n")
+	m := new(dns.Msg)
+	m.SetQuestion("a."+dnsZone+".", dns.TypeAAAA)
+	runUnbound(t, bin, dir, port, cfg.String(), m, func(in *dns.Msg) bool { return len(in.Answer) == 1 })
+}
+
+// runUnbound writes an unbound configuration (server: options in
+// serverConf, remote control off) into dir, checks it with
+// unbound-checkconf, runs unbound in the foreground on 127.0.0.1:port
+// and waits until probe gets an answer that ready accepts. It is stopped
+// when the test ends.
+func runUnbound(t *testing.T, bin, dir string, port int, serverConf string, probe *dns.Msg, ready func(*dns.Msg) bool) *ovs.Daemon {
+	t.Helper()
 	conf := filepath.Join(dir, "unbound.conf")
-	if err := os.WriteFile(conf, []byte(cfg.String()), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(serverConf+"remote-control:\n  control-enable: no\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(filepath.Join(filepath.Dir(bin), "unbound-checkconf"), conf).CombinedOutput(); err != nil {
 		t.Fatalf("unbound-checkconf: %v: %s", err, out)
 	}
 	d := ovs.StartSixgate(t, bin, "-d", "-c", conf)
-	m := new(dns.Msg)
-	m.SetQuestion("a."+dnsZone+".", dns.TypeAAAA)
 	c := &dns.Client{Timeout: 500 * time.Millisecond}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	if !ovs.Wait(10*time.Second, func() bool {
-		in, _, err := c.Exchange(m, addr)
-		return err == nil && len(in.Answer) == 1
+		in, _, err := c.Exchange(probe, addr)
+		return err == nil && ready(in)
 	}) {
 		t.Fatalf("unbound does not answer on %s:\n%s", addr, d.Logs())
 	}
+	return d
 }
 
 // silentResolver binds a loopback UDP port, reads what comes and never

@@ -81,8 +81,9 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildController(fc.Controller)
 	b.buildHA(fc.HA)
 	b.buildSubnets(fc.Subnets)
-	// A file for a translator alone (sixgate translate) declares no switch.
-	b.buildSwitches(fc.Switches, fc.SIIT != nil)
+	// A file for a translator alone (sixgate translate) or a DNS64
+	// resolver alone declares no switch.
+	b.buildSwitches(fc.Switches, fc.SIIT != nil || fc.DNS64 != nil)
 	b.buildLinks(fc.Links)
 	b.buildHosts(fc.Hosts)
 	// splice46 goes before the gateways because a gateway without a MAC of
@@ -90,6 +91,8 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildSplice46(fc.Splice46)
 	b.buildGateways(fc.Gateways)
 	b.buildSIIT(fc.SIIT)
+	// No nat64 section yet: the prefix must be written.
+	b.buildDNS64(fc.DNS64, netip.Prefix{})
 }
 
 func (b *builder) buildSubnets(subnets []string) {

@@ -27,7 +27,7 @@ func readFile(p *problems, data []byte, fc *fileConfig) bool {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.addAt(0, "", "empty file: at least one switch must be declared")
+			p.addAt(0, "", "empty file: declare at least one switch, or a dns64 section")
 		} else {
 			addYAMLError(p, err)
 		}

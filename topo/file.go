@@ -14,6 +14,7 @@ type fileConfig struct {
 	Gateways   []fileGateway   `yaml:"gateways"`
 	Splice46   *fileSplice46   `yaml:"splice46"`
 	SIIT       *fileSIIT       `yaml:"siit"`
+	DNS64      *fileDNS64      `yaml:"dns64"`
 	HA         *fileHA         `yaml:"ha"`
 }
 

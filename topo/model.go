@@ -27,6 +27,7 @@ type Topology struct {
 	Gateways []*Gateway
 	Splice46 *Splice46 // nil when the section is absent
 	SIIT     *SIIT     // nil when the section is absent
+	DNS64    *DNS64    // nil when the section is absent
 	HA       *HA       // nil when the section is absent: one controller alone
 
 	switchByName map[string]*Switch

@@ -544,7 +544,7 @@ nat64: {}
 		want: []string{
 			`t.yaml:3: switches[0].model: unknown field (known fields: dpid, name, tls_subject)`,
 			`t.yaml:6: hosts[0].name: key given twice (also at line 5)`,
-			`t.yaml:7: nat64: unknown field (known fields: controller, gateways, ha, hosts, links, siit, splice46, subnets, switches)`,
+			`t.yaml:7: nat64: unknown field (known fields: controller, dns64, gateways, ha, hosts, links, siit, splice46, subnets, switches)`,
 		},
 	},
 	{
@@ -572,7 +572,7 @@ gateways: [{name: [x], router_advertisements: "yes"}]
 	{
 		name: "empty",
 		yaml: "# nothing here\n",
-		want: []string{`t.yaml: empty file: at least one switch must be declared`},
+		want: []string{`t.yaml: empty file: declare at least one switch, or a dns64 section`},
 	},
 	{
 		name: "no switches",

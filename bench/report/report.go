@@ -33,6 +33,25 @@ type Results struct {
 
 	ControlPlane     []ControlPlane `json:"control_plane"`
 	ControlPlaneNote string         `json:"control_plane_note,omitempty"`
+
+	DNS64     []DNS64 `json:"dns64"`
+	DNS64Note string  `json:"dns64_note,omitempty"`
+}
+
+// DNS64 is one DNS64 resolver under dnsperf: synthesized answers per
+// second and the CPU they took.
+type DNS64 struct {
+	Name          string        `json:"name"`
+	Label         string        `json:"label"`
+	Available     bool          `json:"available"`
+	Note          string        `json:"note,omitempty"`
+	QueriesPerSec float64       `json:"queries_per_sec"`
+	Lost          int           `json:"lost"`
+	AvgLatency    time.Duration `json:"avg_latency_ns"`
+	// CPUPer10k is the resolver's user+system CPU seconds per 10^4
+	// answers; UpstreamCPUPer10k the upstream resolver's in that time.
+	CPUPer10k         float64 `json:"cpu_s_per_10k"`
+	UpstreamCPUPer10k float64 `json:"upstream_cpu_s_per_10k"`
 }
 
 // ControlPlane is the daemon's cost for one large configuration: what
@@ -276,6 +295,33 @@ func (r *Results) Markdown() string {
 			p("\n%s answers %s the packet-ins of %s (throughput mode) at %s its p50 latency (latency mode).\n",
 				a.Name, ratio(a.Throughput.ResponsesPerSec, o.Throughput.ResponsesPerSec), o.Name,
 				ratio(float64(a.Latency.P50), float64(o.Latency.P50)))
+		}
+		p("\n")
+	}
+
+	p("## DNS64: synthesized answers per second\n\n")
+	if r.DNS64Note != "" {
+		p("%s\n\n", r.DNS64Note)
+	}
+	if len(r.DNS64) > 0 {
+		var peer *DNS64
+		for i := range r.DNS64 {
+			if r.DNS64[i].Name == "unbound" && r.DNS64[i].Available {
+				peer = &r.DNS64[i]
+			}
+		}
+		p("| resolver | queries/s | lost | avg latency | CPU s per 10^4 | upstream CPU s per 10^4 | vs Unbound (queries/s) |\n")
+		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, d := range r.DNS64 {
+			if !d.Available {
+				p("| %s | not available: %s | | | | | |\n", d.Label, cellText(d.Note))
+				continue
+			}
+			vs := "–"
+			if peer != nil {
+				vs = ratio(d.QueriesPerSec, peer.QueriesPerSec)
+			}
+			p("| %s | %.0f | %d | %s | %.3f | %.3f | %s |\n", d.Label, d.QueriesPerSec, d.Lost, us(d.AvgLatency), d.CPUPer10k, d.UpstreamCPUPer10k, vs)
 		}
 		p("\n")
 	}

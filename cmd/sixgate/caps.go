@@ -46,15 +46,21 @@ const defaultUnprivilegedPortStart = 1024
 // Controller mode on the default ports needs nothing.
 func capsNeeded(t *topo.Topology, unprivilegedPortStart int) []capNeed {
 	var needs []capNeed
-	bind := func(field string, port uint16) {
+	bindAt := func(field string, line int, port uint16) {
 		if port != 0 && int(port) < unprivilegedPortStart {
-			needs = append(needs, capNeed{capNetBindService, field, 0,
+			needs = append(needs, capNeed{capNetBindService, field, line,
 				fmt.Sprintf("port %d, below net.ipv4.ip_unprivileged_port_start (%d), needs", port, unprivilegedPortStart)})
 		}
 	}
+	bind := func(field string, port uint16) { bindAt(field, 0, port) }
 	bind("controller.listen", t.Controller.Listen.Addr.Port())
 	if t.Controller.HTTP.IsValid() {
 		bind("controller.http", t.Controller.HTTP.Port())
+	}
+	if d := t.DNS64; d != nil {
+		for i, a := range d.Listen {
+			bindAt(fmt.Sprintf("dns64.listen[%d]", i), t.KeyLine("dns64.listen"), a.Port())
+		}
 	}
 	if s := t.Splice46; s != nil && s.Mode == topo.DataPathPort && len(s.Ports) > 0 {
 		needs = append(needs, capNeed{capNetRaw, "splice46.ports", s.Ports[0].Line, "engine ports need"})

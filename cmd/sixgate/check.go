@@ -78,6 +78,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if s := t.SIIT; s != nil {
 		fmt.Fprintf(stdout, ", siit with %d eam entries", len(s.EAM))
 	}
+	if d := t.DNS64; d != nil {
+		fmt.Fprintf(stdout, ", DNS64 on %d addresses with %d upstreams in %s", len(d.Listen), len(d.Upstreams), d.Prefix)
+	}
 	fmt.Fprintln(stdout)
 	return 0
 }

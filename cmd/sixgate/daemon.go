@@ -108,6 +108,7 @@ type prepared struct {
 	apps *appSet
 	reg  *prometheus.Registry
 	ctl  *controller.Controller
+	dns  *dnsService // nil without a dns64 section
 }
 
 // prepare does everything serve does before it opens a socket. It is the
@@ -185,7 +186,18 @@ func prepareWith(path, solo string, log *logrus.Entry, appsFor func(*topo.Topolo
 			return nil, err
 		}
 	}
-	return &prepared{topo: t, live: live, apps: apps, reg: reg, ctl: ctl}, nil
+	var dns *dnsService
+	if t.DNS64 != nil {
+		if dns, err = newDNSService(t.DNS64, log); err != nil {
+			return nil, fmt.Errorf("dns64: %w", err)
+		}
+		for _, c := range dns.resolver.Collectors() {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &prepared{topo: t, live: live, apps: apps, reg: reg, ctl: ctl, dns: dns}, nil
 }
 
 // serve runs the controller until ctx is done, reloading the configuration
@@ -199,6 +211,14 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 	t, live, apps, ctl := p.topo, p.live, p.apps, p.ctl
 	if err := checkCaps(t); err != nil {
 		return err
+	}
+	// The resolver serves with or without switches: its sockets open
+	// before the controller's.
+	if p.dns != nil {
+		if err := p.dns.start(t.DNS64); err != nil {
+			return err
+		}
+		defer p.dns.stop()
 	}
 	var elector *ha.Elector
 	if t.HA != nil {
@@ -243,7 +263,7 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			case <-hup:
 				notifyLog(notify, log, sdnotify.ReloadingNow()...)
 				status := "serving; reload failed, running configuration kept"
-				if reload(path, live, apps, ctl, log) {
+				if reload(path, live, apps, ctl, p.dns, log) {
 					status = "serving; configuration reloaded"
 				}
 				notifyLog(notify, log, sdnotify.Ready, sdnotify.Status(status+" "+live.topology().ShortHash()))
@@ -338,7 +358,7 @@ func load(path string, log *logrus.Entry) (*topo.Topology, error) {
 
 // reload reads the file again; a bad file keeps the running configuration.
 // It reports whether the new file was taken.
-func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Controller, log *logrus.Entry) bool {
+func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Controller, dns *dnsService, log *logrus.Entry) bool {
 	t, err := load(path, log)
 	if err != nil {
 		live.failed()
@@ -347,7 +367,7 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 	}
 	// What only a restart applies, from every section at once, before
 	// any app takes the file.
-	if err := errors.Join(controllerChanges(live.topology().Controller, t), apps.checkReload(t)); err != nil {
+	if err := errors.Join(controllerChanges(live.topology().Controller, t), dns64Changes(live.topology(), t), apps.checkReload(t)); err != nil {
 		live.failed()
 		log.WithError(err).Error("reload: the configuration changes what only a restart applies; keeping the running one")
 		return false
@@ -359,6 +379,13 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 		live.failed()
 		log.WithError(err).Error("reload: apps rejected the configuration; keeping the running one")
 		return false
+	}
+	if dns != nil {
+		// The file was validated as the resolver validates it: this
+		// does not fail.
+		if err := dns.reload(t.DNS64); err != nil {
+			log.WithError(err).Error("reload: DNS64 keeps its previous configuration")
+		}
 	}
 	live.loaded(t)
 	ctl.SetDeclared(declared(t))

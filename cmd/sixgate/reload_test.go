@@ -54,7 +54,7 @@ func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
 		if err := os.WriteFile(path, []byte(strings.Replace(reloadBase, tc.from, tc.to, 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if reload(path, p.live, p.apps, p.ctl, log) {
+		if reload(path, p.live, p.apps, p.ctl, p.dns, log) {
 			t.Errorf("reload changing %q taken", tc.to)
 		}
 		if !strings.Contains(logs.String(), tc.want) {
@@ -71,14 +71,14 @@ func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
 	if err := os.WriteFile(path, []byte(both), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if reload(path, p.live, p.apps, p.ctl, log) || !strings.Contains(logs.String(), "controller.echo_interval") || !strings.Contains(logs.String(), "splice46.pool6") {
+	if reload(path, p.live, p.apps, p.ctl, p.dns, log) || !strings.Contains(logs.String(), "controller.echo_interval") || !strings.Contains(logs.String(), "splice46.pool6") {
 		t.Errorf("two changes that need a restart: logged\n%s", logs.String())
 	}
 	added := reloadBase + `    - {vip: "10.0.0.42", port: 443, backends: [{address: "[2001:db8::1]:443"}]}` + "\n"
 	if err := os.WriteFile(path, []byte(added), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if !reload(path, p.live, p.apps, p.ctl, log) {
+	if !reload(path, p.live, p.apps, p.ctl, p.dns, log) {
 		t.Fatalf("adding a service refused:\n%s", logs.String())
 	}
 	if info := p.live.info(); info.ReloadsFailure != 5 || info.ReloadsSuccess != 1 {

@@ -3,7 +3,7 @@
 // simulated switches, and end-to-end throughput, connection rate and
 // latency on Open vSwitch against plain IPv6 forwarding and haproxy.
 //
-//	sixgate-bench [-out DIR] [-parts micro,controller,e2e] [-setups ceiling,controller,port,haproxy]
+//	sixgate-bench [-out DIR] [-parts micro,controller,controlplane,dns64,e2e] [-setups ceiling,controller,port,haproxy]
 //	              [-duration 3s] [-benchtime 200ms] [-contended] [-publish]
 //
 // It prints the Markdown table and writes DIR/<timestamp>/results.md,
@@ -43,7 +43,7 @@ type options struct {
 
 func run() int {
 	out := flag.String("out", "results", "write the report under `dir`/<timestamp>/")
-	parts := flag.String("parts", "micro,controller,controlplane,e2e", "comma-separated `parts` to run")
+	parts := flag.String("parts", "micro,controller,controlplane,dns64,e2e", "comma-separated `parts` to run")
 	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order")
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
@@ -114,6 +114,11 @@ func run() int {
 		res.ControlPlane, res.ControlPlaneNote = runControlPlane(ctx, o, t)
 	} else {
 		res.ControlPlaneNote = "Not run (-parts)."
+	}
+	if want["dns64"] && ctx.Err() == nil {
+		res.DNS64, res.DNS64Note = runDNS64(ctx, o, t)
+	} else {
+		res.DNS64Note = "Not run (-parts)."
 	}
 	if want["e2e"] && ctx.Err() == nil {
 		res.E2E, res.E2ENote = runE2E(ctx, o, t)

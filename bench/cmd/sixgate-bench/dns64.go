@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/sixgate/sixgate/bench/lab"
+	"github.com/sixgate/sixgate/bench/report"
+	"github.com/sixgate/sixgate/test/ovs"
+)
+
+// The DNS64 benchmark: dnsperf sends AAAA queries for names with A
+// records only (every answer synthesized) to sixgate's DNS64 and to
+// Unbound's dns64 module, both in front of the same Unbound serving the
+// zone from memory (an auth-zone). Both see the zone warm: Unbound's dns64
+// from its cache, sixgate (which keeps no cache) from the upstream's
+// memory.
+const dnsBenchNames = 1000
+
+// clk is the clock tick of /proc/PID/stat times (USER_HZ, 100 on Linux).
+const clk = 100
+
+func runDNS64(ctx context.Context, o *options, t *lab.T) ([]report.DNS64, string) {
+	note := fmt.Sprintf("dnsperf (%s) on loopback, %s per run, AAAA queries over UDP for %d names that have A records only, so every answer is synthesized; the zone is served from memory by an Unbound auth-zone upstream that both DNS64s forward to, and both were warmed with one pass first. CPU: user+system seconds of the DNS64 process per 10^4 answers, and of the upstream Unbound beside it (sixgate keeps no cache, so it asks the upstream twice per answer, AAAA then A).", dnsperfVersion(), o.duration, dnsBenchNames)
+	var out []report.DNS64
+	unbound, err := exec.LookPath("unbound")
+	if err != nil {
+		unbound = "/usr/sbin/unbound"
+	}
+	if _, err := os.Stat(unbound); err != nil {
+		return nil, "Not run: unbound is not installed (bench/install-deps.sh)."
+	}
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		return nil, "Not run: dnsperf is not installed (bench/install-deps.sh)."
+	}
+	var bin, queries string
+	var upPID int
+	var upPort int
+	rows := []struct{ name, label string }{{"sixgate", "sixgate DNS64"}, {"unbound", "Unbound dns64 module"}}
+	for _, r := range rows {
+		o.progress("dns64: %s", r.label)
+		row := report.DNS64{Name: r.name, Label: r.label}
+		if err := t.Do(func() {
+			if bin == "" {
+				b, err := build(ctx, o, t.TempDir(), "./cmd/sixgate", "sixgate")
+				if err != nil {
+					t.Fatal(err)
+				}
+				bin = b
+				upPort = freeUDP(t)
+				upPID = startBenchUpstream(t, unbound, upPort)
+				queries = filepath.Join(t.TempDir(), "queries")
+				var b2 strings.Builder
+				for i := range dnsBenchNames {
+					fmt.Fprintf(&b2, "n%d.bench.test AAAA\n", i)
+				}
+				if err := os.WriteFile(queries, []byte(b2.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			port := freeUDP(t)
+			var pid int
+			switch r.name {
+			case "sixgate":
+				dir := t.TempDir()
+				cfg := filepath.Join(dir, "dns64.yaml")
+				text := fmt.Sprintf("controller: {listen: \"tcp:127.0.0.1:%d\", http: \"off\"}\ndns64:\n  listen: [\"127.0.0.1:%d\"]\n  upstream: [\"127.0.0.1:%d\"]\n  prefix: \"64:ff9b::/96\"\n  rate: \"off\"\n",
+					freeUDP(t), port, upPort)
+				if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				d := ovs.StartSixgate(t, bin, "-config", cfg, "-log-level", "warn")
+				t.Cleanup(func() { d.Stop() })
+				pid = d.PID()
+			default:
+				pid = startBenchUnboundDNS64(t, unbound, port, upPort)
+			}
+			addr := fmt.Sprintf("127.0.0.1:%d", port)
+			waitSynthesized(t, addr)
+			// Warm: every name once through.
+			if _, err := dnsperf(ctx, addr, queries, time.Second, 1); err != nil {
+				t.Fatal(err)
+			}
+			cpu0, up0 := cpuTicks(pid), cpuTicks(upPID)
+			res, err := dnsperf(ctx, addr, queries, o.duration, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cpu1, up1 := cpuTicks(pid), cpuTicks(upPID)
+			row.QueriesPerSec, row.Lost = res.qps, res.lost
+			row.AvgLatency = res.latency
+			if res.completed > 0 {
+				row.CPUPer10k = float64(cpu1-cpu0) / clk / float64(res.completed) * 1e4
+				row.UpstreamCPUPer10k = float64(up1-up0) / clk / float64(res.completed) * 1e4
+			}
+			row.Available = true
+			o.progress("  %.0f queries/s, %d lost, avg latency %v, CPU %.3f s + upstream %.3f s per 10^4", row.QueriesPerSec, row.Lost, row.AvgLatency, row.CPUPer10k, row.UpstreamCPUPer10k)
+		}); err != nil {
+			row.Note = err.Error()
+		}
+		out = append(out, row)
+	}
+	return out, note
+}
+
+func freeUDP(t *lab.T) int {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+func unboundConf(dir string, port int) string {
+	return fmt.Sprintf("server:\n  interface: 127.0.0.1\n  port: %d\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  directory: %q\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n  verbosity: 0\n  do-ip6: no\n  access-control: 127.0.0.0/8 allow\n  num-threads: %d\n", port, dir, runtime.NumCPU())
+}
+
+func runUnboundConf(t *lab.T, bin, dir, conf string) int {
+	path := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(path, []byte(conf+"remote-control:\n  control-enable: no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(filepath.Join(filepath.Dir(bin), "unbound-checkconf"), path).CombinedOutput(); err != nil {
+		t.Fatalf("unbound-checkconf: %v: %s", err, out)
+	}
+	d := ovs.StartSixgate(t, bin, "-d", "-c", path)
+	t.Cleanup(func() { d.Stop() })
+	return d.PID()
+}
+
+// startBenchUpstream serves bench.test, n0 to n999 with an A record each,
+// from an auth-zone, and refuses every other name.
+func startBenchUpstream(t *lab.T, bin string, port int) int {
+	dir := t.TempDir()
+	var z strings.Builder
+	z.WriteString("$ORIGIN bench.test.\n@ 3600 IN SOA ns hostmaster 1 3600 600 86400 300\n@ 3600 IN NS ns\nns 3600 IN A 198.41.0.53\n")
+	for i := range dnsBenchNames {
+		fmt.Fprintf(&z, "n%d 3600 IN A 198.41.%d.%d\n", i, i/250, i%250+1)
+	}
+	zone := filepath.Join(dir, "bench.test.zone")
+	if err := os.WriteFile(zone, []byte(z.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := unboundConf(dir, port) + "  module-config: \"iterator\"\n  local-zone: \".\" refuse\n  local-zone: \"bench.test.\" transparent\n" +
+		fmt.Sprintf("auth-zone:\n  name: \"bench.test.\"\n  zonefile: %q\n  for-downstream: yes\n  for-upstream: yes\n  fallback-enabled: no\n", zone)
+	return runUnboundConf(t, bin, dir, conf)
+}
+
+func startBenchUnboundDNS64(t *lab.T, bin string, port, upstream int) int {
+	dir := t.TempDir()
+	conf := unboundConf(dir, port) + "  module-config: \"dns64 iterator\"\n  dns64-prefix: 64:ff9b::/96\n  do-not-query-localhost: no\n  local-zone: \"test.\" nodefault\n" +
+		fmt.Sprintf("forward-zone:\n  name: \".\"\n  forward-addr: 127.0.0.1@%d\n", upstream)
+	return runUnboundConf(t, bin, dir, conf)
+}
+
+// waitSynthesized waits until addr answers a synthesized AAAA record.
+func waitSynthesized(t *lab.T, addr string) {
+	m := new(dns.Msg)
+	m.SetQuestion("n1.bench.test.", dns.TypeAAAA)
+	c := &dns.Client{Timeout: 500 * time.Millisecond}
+	if !ovs.Wait(15*time.Second, func() bool {
+		in, _, err := c.Exchange(m, addr)
+		return err == nil && len(in.Answer) == 1
+	}) {
+		t.Fatalf("no synthesized answer from %s", addr)
+	}
+}
+
+type dnsperfResult struct {
+	qps       float64
+	completed int
+	lost      int
+	latency   time.Duration
+}
+
+var (
+	reQPS       = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
+	reCompleted = regexp.MustCompile(`Queries completed:\s+(\d+)`)
+	reLost      = regexp.MustCompile(`Queries lost:\s+(\d+)`)
+	reLatency   = regexp.MustCompile(`Average Latency \(s\):\s+([0-9.]+)`)
+)
+
+// dnsperf runs dnsperf against addr for d (or passes passes over the
+// file, when not 0) and reads its summary.
+func dnsperf(ctx context.Context, addr, file string, d time.Duration, passes int) (dnsperfResult, error) {
+	host, port, _ := net.SplitHostPort(addr)
+	args := []string{"-s", host, "-p", port, "-d", file, "-q", "200", "-t", "2"}
+	if passes > 0 {
+		args = append(args, "-n", strconv.Itoa(passes))
+	} else {
+		args = append(args, "-l", strconv.Itoa(int(max(d/time.Second, 1))))
+	}
+	out, err := exec.CommandContext(ctx, "dnsperf", args...).CombinedOutput()
+	if err != nil {
+		return dnsperfResult{}, fmt.Errorf("dnsperf: %v: %s", err, lastLines(out, 5))
+	}
+	return parseDNSPerf(string(out))
+}
+
+func parseDNSPerf(s string) (dnsperfResult, error) {
+	var r dnsperfResult
+	m := reQPS.FindStringSubmatch(s)
+	if m == nil {
+		return r, fmt.Errorf("dnsperf: no queries per second in its output: %s", lastLines([]byte(s), 5))
+	}
+	r.qps, _ = strconv.ParseFloat(m[1], 64)
+	if m := reCompleted.FindStringSubmatch(s); m != nil {
+		r.completed, _ = strconv.Atoi(m[1])
+	}
+	if m := reLost.FindStringSubmatch(s); m != nil {
+		r.lost, _ = strconv.Atoi(m[1])
+	}
+	if m := reLatency.FindStringSubmatch(s); m != nil {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		r.latency = time.Duration(v * float64(time.Second))
+	}
+	return r, nil
+}
+
+func dnsperfVersion() string {
+	out, err := exec.Command("dnsperf", "-h").CombinedOutput()
+	if m := regexp.MustCompile(`DNS Performance Testing Tool\s+Version ([0-9.]+)`).FindSubmatch(out); err == nil || m != nil {
+		if m != nil {
+			return "version " + string(m[1])
+		}
+	}
+	return "version unknown"
+}
+
+// cpuTicks is the user and system time of process pid so far, in clock
+// ticks (/proc/PID/stat fields 14 and 15).
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	// The command name may hold spaces: fields count from after ")".
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
+}
