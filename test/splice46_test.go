@@ -104,14 +104,8 @@ func newSeedLabAs(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, 
 	return buildSeedLab(t, mode, launcher, true)
 }
 
-// newSeedLabHA builds the lab in controller mode without starting
-// sixgate: the HA test starts its instances itself.
-func newSeedLabHA(t *testing.T) *seedLab {
-	t.Helper()
-	return buildSeedLab(t, controllerMode, nil, false)
-}
-
-// buildSeedLab builds the lab, starting sixgate when start is set.
+// buildSeedLab builds the lab, starting sixgate when start is set (the
+// HA tests start their instances themselves).
 func buildSeedLab(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, config string) []string, start bool) *seedLab {
 	t.Helper()
 	ovs.Require(t)
