@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -102,6 +103,11 @@ type Elector struct {
 	cli    *clientv3.Client
 	margin time.Duration
 	m      *metrics
+
+	// stale is a lease of an earlier term whose revocation failed (etcd
+	// unreachable): etcd renews it when it comes back, and with it the
+	// old election key every campaign would wait for.
+	stale clientv3.LeaseID
 
 	mu     sync.Mutex
 	st     Status
@@ -210,6 +216,13 @@ func (e *Elector) term(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("grant lease: %w", err)
 	}
+	if e.stale != clientv3.NoLease {
+		rctx, cancel := context.WithTimeout(ctx, e.cfg.Lease)
+		if _, err := e.cli.Revoke(rctx, e.stale); err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			e.stale = clientv3.NoLease
+		}
+		cancel()
+	}
 	// The lease runs from before the request left; count from now less
 	// nothing, but give up Margin early.
 	expiry := time.Now().Add(e.cfg.Lease - e.margin)
@@ -223,7 +236,9 @@ func (e *Elector) term(ctx context.Context) (err error) {
 		// Best effort: the key goes now rather than when the lease
 		// expires, so a successor takes over at once.
 		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		e.cli.Revoke(rctx, lease.ID)
+		if _, err := e.cli.Revoke(rctx, lease.ID); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			e.stale = lease.ID
+		}
 		cancel()
 		e.setLease(false)
 	}()

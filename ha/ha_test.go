@@ -172,7 +172,9 @@ func TestLostEtcdFencesWithinTheLease(t *testing.T) {
 	// newer generation.
 	gen := a.e.Status().Generation
 	srv.Restart()
+	back := time.Now()
 	ofptest.WaitFor(t, "a master again", func() bool { return a.e.IsMaster() })
+	t.Logf("master again %v after etcd restarted", time.Since(back).Round(time.Millisecond))
 	if g := a.last().Generation; g <= gen {
 		t.Fatalf("generation %d after re-election, was %d", g, gen)
 	}
