@@ -24,6 +24,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // MinLease is the shortest lease allowed: etcd leases count in whole
@@ -157,6 +159,12 @@ func New(cfg Config) (*Elector, error) {
 		DialKeepAliveTimeout: cfg.Lease,
 		TLS:                  cfg.TLS,
 		Logger:               newZapLogger(cfg.Log),
+		// gRPC backs reconnections off up to two minutes; an instance
+		// should be back in the election within a lease of etcd's return.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: cfg.Lease / 2},
+			MinConnectTimeout: cfg.Lease,
+		})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ha: etcd client: %w", err)
