@@ -30,6 +30,9 @@ const (
 	PathHealthz  = "/healthz"
 	// PathHealthzMaster answers 200 on the master instance only.
 	PathHealthzMaster = "/healthz/master"
+	// The NAT64's tables, served when the nat64 app runs.
+	PathNAT64BIB      = "/api/v1/nat64/bib"
+	PathNAT64Sessions = "/api/v1/nat64/sessions"
 )
 
 // Roles of an instance. Without an ha section an instance runs alone and

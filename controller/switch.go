@@ -70,6 +70,9 @@ type Switch struct {
 	confirmed    atomic.Uint32
 	confirmedGen atomic.Uint64
 	roleKick     chan struct{}
+
+	// ho moves the session to another process (handover.go).
+	ho sessionHandover
 }
 
 // pending is a request waiting for its reply, or a message whose only
@@ -140,6 +143,7 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		roleKick: make(chan struct{}, 1),
 	}
 	s.confirmed.Store(ofp.RoleEqual)
+	s.ho.pause = make(chan pauseRequest)
 	s.xid.Store(0x1000)
 	s.ops.init(time.Now())
 	if c.cfg.PacketInRate > 0 {
@@ -250,6 +254,11 @@ func (s *Switch) enqueue(ctx context.Context, b []byte) error {
 }
 
 func (s *Switch) enqueueMsg(ctx context.Context, m outMsg) error {
+	s.ho.mu.RLock()
+	defer s.ho.mu.RUnlock()
+	if s.ho.held {
+		return fmt.Errorf("switch %s: session being handed over: %w", s, ErrSwitchClosed)
+	}
 	select {
 	case s.out <- m:
 		return nil
@@ -441,9 +450,16 @@ func (s *Switch) writeLoop() {
 // replies to their requests and queueing events. Any message proves the
 // switch alive; silence longer than the echo timeout ends the session.
 func (s *Switch) readLoop(r *ofp.Reader) {
+	s.ho.r = r
 	for {
+		if s.ho.readerStops() {
+			return
+		}
 		s.conn.SetReadDeadline(time.Now().Add(s.ctl.cfg.EchoTimeout))
 		m, err := s.next(r)
+		if err != nil && s.ho.readerStops() {
+			return
+		}
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -733,6 +749,8 @@ func (s *Switch) eventLoop() {
 			return
 		case e := <-s.control:
 			s.ctl.dispatch(s, e)
+		case req := <-s.ho.pause:
+			s.paused(req)
 		case <-s.resync:
 			s.syncAndLog()
 		case e := <-s.events:

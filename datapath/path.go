@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,11 +51,25 @@ type Config struct {
 	// OpenPort opens an engine port's sockets; nil opens AF_PACKET
 	// sockets on the Linux interface. Tests give an in-memory port.
 	OpenPort func(*topo.EnginePort) (PortIO, error)
+	// ClientPool6, when valid, is the prefix in which the engine embeds
+	// its IPv4 clients' addresses (RFC 6052) on the IPv6 side. The
+	// AF_PACKET workers of an engine port then share out connections by
+	// client, sending both halves of each to one worker (the IPv4 half
+	// by source address and port, the IPv6 half by the embedded address
+	// and destination port); otherwise by the kernel's flow hash, which
+	// splits them. It is set when the sockets open: a reload that
+	// changes the prefix leaves the halves on different workers, which
+	// costs batching, not correctness (the engine is one for all).
+	ClientPool6 netip.Prefix
 }
 
 // Steer is a kind of traffic the engine must see, as a flow the path
 // installs on every switch.
 type Steer struct {
+	// Table is the flow table the flow goes in: 0 for traffic steered
+	// whatever its destination MAC, or the neighbor app's handoff table
+	// for traffic sent to a MAC the app registered.
+	Table    uint8
 	Priority uint16
 	// Cookie is the flow's cookie, low bits (the core sets the app's id).
 	Cookie uint64
@@ -76,6 +92,10 @@ type State struct {
 	// engine port (a VIP, pool6): on the engine's switch in port mode,
 	// such traffic is dropped instead of being steered out again.
 	Guard []ofp.Match
+	// Gateway4 and Gateway6 are the next hops of the engine's output to
+	// an IPv4 or IPv6 address that no host owns; nil: such output is
+	// counted as no route and dropped.
+	Gateway4, Gateway6 *topo.Host
 }
 
 // Path is one engine's data path. Embed it in an app.
@@ -90,6 +110,8 @@ type Path struct {
 	batches sync.Pool
 	stats   Counters
 	ports   atomic.Pointer[portIO]
+	// ho stops the path for a hand-over (handover.go).
+	ho handoverGate
 }
 
 // view is a State with the link state and the paths computed from it.
@@ -175,6 +197,44 @@ func (p *Path) SameLayout(mode topo.DataPath, ports []*topo.EnginePort) error {
 	return nil
 }
 
+// CheckLayout refuses, naming the key and its line in t, a mode or
+// engine ports other than the ones the path was built with: they take a
+// restart. section is the configuration section that owns the path.
+func (p *Path) CheckLayout(t *topo.Topology, section string, mode topo.DataPath, ports []*topo.EnginePort) *topo.Error {
+	restart := func(key, from, to string) *topo.Error {
+		return &topo.Error{File: t.File, Line: t.KeyLine(key), Field: key,
+			Msg: fmt.Sprintf("changed from %s to %s: restart sixgate to apply it", from, to)}
+	}
+	if cur, next := modeOf(p.cfg.Mode), modeOf(mode); cur != next {
+		return restart(section+".mode", string(cur), string(next))
+	}
+	if p.SameLayout(mode, ports) != nil {
+		return restart(section+".ports", portList(p.cfg.Ports), portList(ports))
+	}
+	return nil
+}
+
+func modeOf(m topo.DataPath) topo.DataPath {
+	if m == "" {
+		return topo.DataPathController
+	}
+	return m
+}
+
+func portList(ps []*topo.EnginePort) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+		if p.Ring {
+			out[i] += " ring"
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // Update takes a new state, from a reload. The new topology starts with
 // every link up; the connected switches' ports are then read again, as
 // on connect, and the switches resynced if that changed the paths.
@@ -206,15 +266,20 @@ type Counters struct {
 func (p *Path) Counters() *Counters { return &p.stats }
 
 // header writes the Ethernet header of a frame carrying o to the host
-// that owns its destination, and returns that host.
+// that owns its destination, or to the gateway of its family when no host
+// does, and returns that host.
 func (v *view) header(o *packet.Out, head []byte) (*topo.Host, bool) {
+	et := uint16(packet.EtherTypeIPv4)
+	gw := v.Gateway4
+	if o.Family == packet.IPv6Family {
+		et, gw = packet.EtherTypeIPv6, v.Gateway6
+	}
 	h, ok := v.Topology.HostByAddr(o.Dst)
 	if !ok {
-		return nil, false
-	}
-	et := uint16(packet.EtherTypeIPv4)
-	if o.Family == packet.IPv6Family {
-		et = packet.EtherTypeIPv6
+		if gw == nil {
+			return nil, false
+		}
+		h = gw
 	}
 	packet.Ethernet(head).Encode(h.MAC, v.MAC, et)
 	return h, true

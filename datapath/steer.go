@@ -31,7 +31,7 @@ func (p *Path) FlowsFor(dpid uint64) []controller.Flow {
 		if s.Controller {
 			ins = toController
 		}
-		flows = append(flows, controller.Flow{Priority: s.Priority, Cookie: s.Cookie, Match: s.Match, Instructions: ins})
+		flows = append(flows, controller.Flow{Table: s.Table, Priority: s.Priority, Cookie: s.Cookie, Match: s.Match, Instructions: ins})
 	}
 	if p.cfg.Mode == topo.DataPathPort && dpid == p.cfg.Ports[0].DPID {
 		for _, port := range p.cfg.Ports {

@@ -27,12 +27,6 @@ const (
 	haOutageBound = 3 * time.Second
 )
 
-// The second engine port, b's in port mode.
-const (
-	engineIface2 = "sgs-eng1"
-	enginePort2  = 11
-)
-
 var listenRE = regexp.MustCompile(`listen: "tcp:127\.0\.0\.1:\d+"`)
 
 // haInstance is one sixgate of the pair, with its own listener, HTTP
@@ -191,7 +185,7 @@ type haPair struct {
 
 // newHAPair builds the seed lab in mode with etcd and two instance
 // configurations; in port mode b has its own engine port (engineIface2 on
-// port 11) and a the lab's.
+// port 11, the second port of the port-pair lab) and a the lab's.
 func newHAPair(t *testing.T, mode dataPath) *haPair {
 	t.Helper()
 	srv := etcdtest.Start(t)

@@ -181,6 +181,7 @@ func (b *builder) gatewayRA(entry string, fg fileGateway, g *Gateway) bool {
 			}
 		}
 	}
+	b.raHostConfig(path, fr, ra)
 	g.RA = ra
 	return b.p.count == errs
 }

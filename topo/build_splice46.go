@@ -66,7 +66,7 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 		}
 	}
 
-	b.dataPath(s, fs)
+	s.Mode, s.Ports = b.dataPath(entry, fs.Mode, fs.Ports)
 	b.buildLimits(s, fs.Limits, fs.Timeouts)
 
 	if len(fs.Services) == 0 {
@@ -90,33 +90,30 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 // dataPath reads mode and ports. In port mode every engine port must be on
 // one switch: that switch balances over them with a select group, and the
 // others route to it.
-func (b *builder) dataPath(s *Splice46, fs *fileSplice46) {
-	const entry = "splice46"
-	switch DataPath(fs.Mode) {
+func (b *builder) dataPath(entry, mode string, ports []fileEnginePort) (DataPath, []*EnginePort) {
+	var out []*EnginePort
+	switch DataPath(mode) {
 	case "", DataPathController:
-		s.Mode = DataPathController
-		if len(fs.Ports) > 0 {
+		if len(ports) > 0 {
 			b.p.add(entry+".ports", "ports are only used with mode: port")
 		}
-		return
+		return DataPathController, nil
 	case DataPathPort:
-		s.Mode = DataPathPort
 	default:
-		b.p.add(entry+".mode", "unknown mode %q (want controller or port)", fs.Mode)
-		return
+		b.p.add(entry+".mode", "unknown mode %q (want controller or port)", mode)
+		return DataPathController, nil
 	}
-	if len(fs.Ports) == 0 {
+	if len(ports) == 0 {
 		b.p.add(entry+".ports", "mode port needs at least one port")
 	}
-	ifaces := map[string]owner{}
-	for i, fp := range fs.Ports {
+	for i, fp := range ports {
 		path := fmt.Sprintf("%s.ports[%d]", entry, i)
 		p := &EnginePort{Interface: fp.Interface, Switch: fp.Switch, Ring: fp.Ring, Line: b.p.lines.line(path)}
 		ok := true
 		if err := checkInterfaceName(fp.Interface); err != nil {
 			b.p.add(path+".interface", "%v", err)
 			ok = false
-		} else if !claim(b, ifaces, fp.Interface, b.ownerAt(path, path+".interface"), path+".interface", "interface "+fp.Interface) {
+		} else if !claim(b, b.ifaces, fp.Interface, b.ownerAt(path, path+".interface"), path+".interface", "interface "+fp.Interface) {
 			ok = false
 		}
 		sw, known := b.t.switchByName[fp.Switch]
@@ -127,8 +124,8 @@ func (b *builder) dataPath(s *Splice46, fs *fileSplice46) {
 		case !known:
 			b.p.add(path+".switch", "unknown switch %q", fp.Switch)
 			ok = false
-		case len(s.Ports) > 0 && s.Ports[0].Switch != fp.Switch:
-			b.p.add(path+".switch", "every engine port must be on one switch (%s is on %s)", s.Ports[0].Interface, s.Ports[0].Switch)
+		case len(out) > 0 && out[0].Switch != fp.Switch:
+			b.p.add(path+".switch", "every engine port must be on one switch (%s is on %s)", out[0].Interface, out[0].Switch)
 			ok = false
 		}
 		port, err := parseSwitchPort(fp.Port)
@@ -141,9 +138,10 @@ func (b *builder) dataPath(s *Splice46, fs *fileSplice46) {
 		}
 		p.DPID, p.Port = sw.DPID, port
 		if claim(b, b.ports, portKey{sw.DPID, port}, b.ownerAt(path, path+".port"), path+".port", fmt.Sprintf("port %s:%d", sw.Name, port)) {
-			s.Ports = append(s.Ports, p)
+			out = append(out, p)
 		}
 	}
+	return DataPathPort, out
 }
 
 // checkInterfaceName applies the kernel's rules for network device names

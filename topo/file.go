@@ -15,6 +15,8 @@ type fileConfig struct {
 	Splice46   *fileSplice46   `yaml:"splice46"`
 	SIIT       *fileSIIT       `yaml:"siit"`
 	DNS64      *fileDNS64      `yaml:"dns64"`
+	DHCP4      *fileDHCP4      `yaml:"dhcp4"`
+	NAT64      *fileNAT64      `yaml:"nat64"`
 	HA         *fileHA         `yaml:"ha"`
 }
 
@@ -90,6 +92,12 @@ type fileRA struct {
 	Prefixes          []string `yaml:"prefixes"`
 	ValidLifetime     string   `yaml:"valid_lifetime"`
 	PreferredLifetime string   `yaml:"preferred_lifetime"`
+	// PREF64 is "" (the default), "off", or a prefix.
+	PREF64 string `yaml:"pref64"`
+	// RDNSS and DNSSL are pointers so that an empty list (advertise
+	// none) differs from an absent key (the default).
+	RDNSS *[]string `yaml:"rdnss"`
+	DNSSL []string  `yaml:"dnssl"`
 }
 
 type fileSplice46 struct {

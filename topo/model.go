@@ -28,6 +28,8 @@ type Topology struct {
 	Splice46 *Splice46 // nil when the section is absent
 	SIIT     *SIIT     // nil when the section is absent
 	DNS64    *DNS64    // nil when the section is absent
+	DHCP4    *DHCP4    // nil when the section is absent
+	NAT64    *NAT64    // nil when the section is absent
 	HA       *HA       // nil when the section is absent: one controller alone
 
 	switchByName map[string]*Switch
@@ -166,4 +168,14 @@ type RouterAdvertisement struct {
 	Prefixes          []netip.Prefix
 	ValidLifetime     time.Duration
 	PreferredLifetime time.Duration
+
+	// Host configuration options (RFC 8781, RFC 8106), resolved against
+	// the other sections once the whole file is read (hostcfg.go).
+	PREF64 netip.Prefix // the NAT64 prefix; zero: no PREF64 option
+	RDNSS  []netip.Addr // recursive DNS servers; empty: no RDNSS option
+	DNSSL  []string     // DNS search list; empty: no DNSSL option
+
+	// How the file set them, for the resolution.
+	pref64Mode pref64Mode
+	rdnssSet   bool
 }

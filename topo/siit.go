@@ -2,6 +2,7 @@ package topo
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 )
@@ -24,6 +25,12 @@ type SIIT struct {
 	// toward; zero when absent.
 	CLATPref64 netip.Prefix
 	Line       int
+
+	// Where the translator sits in the fabric (siit_fabric.go): the MAC
+	// it answers ARP and NDP with, its data path and engine ports.
+	MAC   net.HardwareAddr
+	Mode  DataPath
+	Ports []*EnginePort
 }
 
 // SIITEAM is one explicit address mapping.
@@ -58,16 +65,19 @@ const (
 )
 
 type fileSIIT struct {
-	Pool6                string         `yaml:"pool6"`
-	EAM                  []fileSIITEAM  `yaml:"eam"`
-	RFC6791v4            []string       `yaml:"rfc6791_ipv4"`
-	RFC6791v6            []string       `yaml:"rfc6791_ipv6"`
-	LowestIPv6MTU        string         `yaml:"lowest_ipv6_mtu"`
-	AmendUDPChecksumZero bool           `yaml:"amend_udp_checksum_zero"`
-	IPv4                 *fileSIITSide  `yaml:"ipv4"`
-	IPv6                 *fileSIITSide  `yaml:"ipv6"`
-	CLAT                 []fileSIITCLAT `yaml:"clat"`
-	CLATPref64           string         `yaml:"clat_pref64"`
+	Pool6                string           `yaml:"pool6"`
+	EAM                  []fileSIITEAM    `yaml:"eam"`
+	RFC6791v4            []string         `yaml:"rfc6791_ipv4"`
+	RFC6791v6            []string         `yaml:"rfc6791_ipv6"`
+	LowestIPv6MTU        string           `yaml:"lowest_ipv6_mtu"`
+	AmendUDPChecksumZero bool             `yaml:"amend_udp_checksum_zero"`
+	IPv4                 *fileSIITSide    `yaml:"ipv4"`
+	IPv6                 *fileSIITSide    `yaml:"ipv6"`
+	CLAT                 []fileSIITCLAT   `yaml:"clat"`
+	CLATPref64           string           `yaml:"clat_pref64"`
+	MAC                  string           `yaml:"mac"`
+	Mode                 string           `yaml:"mode"`
+	Ports                []fileEnginePort `yaml:"ports"`
 }
 
 type fileSIITEAM struct {

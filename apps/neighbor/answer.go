@@ -2,12 +2,18 @@ package neighbor
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ndp"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/sixgate/sixgate/packet"
+	"github.com/sixgate/sixgate/topo"
 )
 
 // verdict says what became of one ARP or NDP packet; each has a counter.
@@ -82,16 +88,16 @@ func addr16(b net.IP) (netip.Addr, bool) {
 
 // answerARP answers an ARP request for an address the view knows with a
 // reply to the asker (RFC 826).
-func (v *view) answerARP(eth *layers.Ethernet, arp *layers.ARP) ([]byte, verdict) {
-	if arp.AddrType != layers.LinkTypeEthernet || arp.Protocol != layers.EthernetTypeIPv4 ||
-		arp.HwAddressSize != 6 || arp.ProtAddressSize != 4 {
+func (v *view) answerARP(eth *layers.Ethernet, req *layers.ARP) ([]byte, verdict) {
+	if req.AddrType != layers.LinkTypeEthernet || req.Protocol != layers.EthernetTypeIPv4 ||
+		req.HwAddressSize != 6 || req.ProtAddressSize != 4 {
 		return nil, malformed
 	}
-	if arp.Operation != layers.ARPRequest {
+	if req.Operation != layers.ARPRequest {
 		return nil, notQuestion
 	}
-	target, ok1 := addr4(arp.DstProtAddress)
-	sender, ok2 := addr4(arp.SourceProtAddress)
+	target, ok1 := addr4(req.DstProtAddress)
+	sender, ok2 := addr4(req.SourceProtAddress)
 	if !ok1 || !ok2 {
 		return nil, malformed
 	}
@@ -103,19 +109,11 @@ func (v *view) answerARP(eth *layers.Ethernet, arp *layers.ARP) ([]byte, verdict
 	if !ok {
 		return nil, unknownTarget
 	}
-	if string(ans.mac) == string(arp.SourceHwAddress) {
+	if string(ans.mac) == string(req.SourceHwAddress) {
 		// RFC 5227 probes and announcements by the owner itself.
 		return nil, selfQuery
 	}
-	frame, err := serialize(
-		&layers.Ethernet{SrcMAC: ans.mac, DstMAC: eth.SrcMAC, EthernetType: layers.EthernetTypeARP},
-		&layers.ARP{
-			AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
-			HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPReply,
-			SourceHwAddress: ans.mac, SourceProtAddress: target.AsSlice(),
-			DstHwAddress: arp.SourceHwAddress, DstProtAddress: arp.SourceProtAddress,
-		},
-	)
+	frame, err := arpFrame(eth.SrcMAC, arp.OperationReply, ans.mac, target, net.HardwareAddr(req.SourceHwAddress), sender)
 	if err != nil {
 		return nil, malformed
 	}
@@ -259,55 +257,16 @@ func (v *view) answerRS(eth *layers.Ethernet, ip *layers.IPv6, icmp *layers.ICMP
 // allNodes is ff02::1.
 func allNodes() netip.Addr { return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 1}) }
 
-// RA flags and prefix option flags (RFC 4861 sections 4.2 and 4.6.2).
-const (
-	raManaged    = 0x80
-	raOther      = 0x40
-	prefixOnLink = 0x80
-)
-
 // routerAdvertisements builds the RA of every advertising gateway, sent
 // from its link-local address to dst at MAC to.
 func (v *view) routerAdvertisements(dst netip.Addr, to net.HardwareAddr) [][]byte {
 	var frames [][]byte
+	now := time.Now()
 	for _, g := range v.topo.Gateways {
-		ra := g.RA
-		if ra == nil || !g.LinkLocal.IsValid() {
+		if g.RA == nil || !g.LinkLocal.IsValid() {
 			continue
 		}
-		msg := &layers.ICMPv6RouterAdvertisement{
-			HopLimit:       ra.HopLimit,
-			RouterLifetime: uint16(min(ra.RouterLifetime.Seconds(), 0xffff)),
-		}
-		if ra.Managed {
-			msg.Flags |= raManaged
-		}
-		if ra.Other {
-			msg.Flags |= raOther
-		}
-		// gopacket writes options in reverse; their order carries no
-		// meaning (RFC 4861 section 4.6).
-		msg.Options = append(msg.Options, linkLayerOption(layers.ICMPv6OptSourceAddress, g.MAC))
-		if ra.MTU != 0 {
-			mtu := make([]byte, 6)
-			binary.BigEndian.PutUint32(mtu[2:], ra.MTU)
-			msg.Options = append(msg.Options, layers.ICMPv6Option{Type: layers.ICMPv6OptMTU, Data: mtu})
-		}
-		for _, p := range ra.Prefixes {
-			// On-link only, without the autonomous flag: the fabric
-			// forwards to the addresses the model declares, so an
-			// address a host made up for itself would be unreachable.
-			d := make([]byte, 30)
-			d[0] = byte(p.Bits())
-			d[1] = prefixOnLink
-			binary.BigEndian.PutUint32(d[2:], seconds(ra.ValidLifetime.Seconds()))
-			binary.BigEndian.PutUint32(d[6:], seconds(ra.PreferredLifetime.Seconds()))
-			a := p.Masked().Addr().As16()
-			copy(d[14:], a[:])
-			msg.Options = append(msg.Options, layers.ICMPv6Option{Type: layers.ICMPv6OptPrefixInfo, Data: d})
-		}
-		ip := &layers.IPv6{Version: 6, NextHeader: layers.IPProtocolICMPv6, HopLimit: ndHopLimit, SrcIP: g.LinkLocal.AsSlice(), DstIP: dst.AsSlice()}
-		frame, err := v.ndFrame(g.MAC, to, ip, layers.ICMPv6TypeRouterAdvertisement, msg)
+		frame, err := raFrame(g, v.withdrawn[g.Name].live(now), dst, to)
 		if err == nil {
 			frames = append(frames, frame)
 		}
@@ -315,21 +274,111 @@ func (v *view) routerAdvertisements(dst netip.Addr, to net.HardwareAddr) [][]byt
 	return frames
 }
 
-func seconds(s float64) uint32 { return uint32(min(s, 0xffffffff)) }
+// raMessage is the RA of gateway g (RFC 4861 section 4.2), with its
+// host configuration (RFC 8781 PREF64, RFC 8106 RDNSS and DNSSL) and, with
+// lifetime 0, what a reload withdrew.
+func raMessage(g *topo.Gateway, w withdrawal) *ndp.RouterAdvertisement {
+	ra := g.RA
+	msg := &ndp.RouterAdvertisement{
+		CurrentHopLimit:      ra.HopLimit,
+		ManagedConfiguration: ra.Managed,
+		OtherConfiguration:   ra.Other,
+		RouterLifetime:       min(ra.RouterLifetime, 0xffff*time.Second).Truncate(time.Second),
+		Options:              []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: g.MAC}},
+	}
+	if ra.MTU != 0 {
+		msg.Options = append(msg.Options, ndp.NewMTU(ra.MTU))
+	}
+	for _, p := range ra.Prefixes {
+		// On-link only, without the autonomous flag: the fabric
+		// forwards to the addresses the model declares, so an
+		// address a host made up for itself would be unreachable.
+		msg.Options = append(msg.Options, &ndp.PrefixInformation{
+			PrefixLength:      uint8(p.Bits()),
+			OnLink:            true,
+			ValidLifetime:     lifetime32(ra.ValidLifetime),
+			PreferredLifetime: lifetime32(ra.PreferredLifetime),
+			Prefix:            p.Masked().Addr(),
+		})
+	}
+	if ra.PREF64.IsValid() {
+		msg.Options = append(msg.Options, &ndp.PREF64{Lifetime: ra.PREF64Lifetime(), Prefix: ra.PREF64})
+	}
+	for _, p := range w.pref64 {
+		msg.Options = append(msg.Options, &ndp.PREF64{Prefix: p})
+	}
+	if len(ra.RDNSS) > 0 {
+		msg.Options = append(msg.Options, &ndp.RecursiveDNSServer{Lifetime: ra.DNSLifetime(), Servers: ra.RDNSS})
+	}
+	if len(w.rdnss) > 0 {
+		msg.Options = append(msg.Options, &ndp.RecursiveDNSServer{Servers: w.rdnss})
+	}
+	if len(ra.DNSSL) > 0 {
+		msg.Options = append(msg.Options, &ndp.DNSSearchList{Lifetime: ra.DNSLifetime(), DomainNames: ra.DNSSL})
+	}
+	if len(w.dnssl) > 0 {
+		msg.Options = append(msg.Options, &ndp.DNSSearchList{DomainNames: w.dnssl})
+	}
+	return msg
+}
+
+// raFrame frames gateway g's RA from its link-local address to dst at
+// MAC to, with the ICMPv6 checksum over the IPv6 pseudo-header (ndp
+// leaves it to the caller).
+func raFrame(g *topo.Gateway, w withdrawal, dst netip.Addr, to net.HardwareAddr) ([]byte, error) {
+	icmp, err := ndp.MarshalMessage(raMessage(g, w))
+	if err != nil {
+		return nil, fmt.Errorf("neighbor: RA of %s: %w", g.Name, err)
+	}
+	const ipOff = packet.EthernetHeaderLen
+	const icmpOff = ipOff + packet.IPv6HeaderLen
+	frame := make([]byte, icmpOff+len(icmp))
+	packet.Ethernet(frame).Encode(to, g.MAC, packet.EtherTypeIPv6)
+	packet.IPv6(frame[ipOff:]).Encode(&packet.IPv6Fields{
+		PayloadLen: uint16(len(icmp)), NextHeader: packet.ProtoICMPv6, HopLimit: ndHopLimit,
+		Src: g.LinkLocal.As16(), Dst: dst.As16(),
+	})
+	copy(frame[icmpOff:], icmp)
+	msg := frame[icmpOff:]
+	msg[2], msg[3] = 0, 0
+	binary.BigEndian.PutUint16(msg[2:], packet.Checksum(packet.IPv6(frame[ipOff:]).PseudoHeaderSum(packet.ProtoICMPv6, len(msg)), msg))
+	return frame, nil
+}
+
+// lifetime32 caps d at what a 32-bit count of seconds holds; the all-ones
+// value means infinity (RFC 4861 section 4.6.2).
+func lifetime32(d time.Duration) time.Duration {
+	return min(d, 0xffffffff*time.Second).Truncate(time.Second)
+}
 
 // gratuitousARP announces that addr is at mac: an ARP request for addr
 // from addr, broadcast (RFC 5227 section 3), which makes hosts that have an
 // entry for addr update it.
 func gratuitousARP(addr netip.Addr, mac net.HardwareAddr) ([]byte, error) {
-	return serialize(
-		&layers.Ethernet{SrcMAC: mac, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeARP},
-		&layers.ARP{
-			AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
-			HwAddressSize: 6, ProtAddressSize: 4, Operation: layers.ARPRequest,
-			SourceHwAddress: mac, SourceProtAddress: addr.AsSlice(),
-			DstHwAddress: make([]byte, 6), DstProtAddress: addr.AsSlice(),
-		},
-	)
+	bcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	return arpFrame(bcast, arp.OperationRequest, mac, addr, make(net.HardwareAddr, 6), addr)
+}
+
+// minFrame is the shortest Ethernet frame, FCS excluded.
+const minFrame = 60
+
+// arpFrame builds an ARP message (RFC 826) with mdlayher/arp and frames
+// it for dst from the sender's MAC.
+func arpFrame(dst net.HardwareAddr, op arp.Operation, senderMAC net.HardwareAddr, sender netip.Addr, targetMAC net.HardwareAddr, target netip.Addr) ([]byte, error) {
+	p, err := arp.NewPacket(op, senderMAC, sender, targetMAC, target)
+	if err != nil {
+		return nil, fmt.Errorf("neighbor: ARP: %w", err)
+	}
+	body, err := p.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("neighbor: ARP: %w", err)
+	}
+	// Padded to the 60 bytes of a minimal Ethernet frame without its
+	// FCS, as a NIC would send it.
+	frame := make([]byte, max(minFrame, packet.EthernetHeaderLen+len(body)))
+	packet.Ethernet(frame).Encode(dst, senderMAC, packet.EtherTypeARP)
+	copy(frame[packet.EthernetHeaderLen:], body)
+	return frame, nil
 }
 
 // defend answers a duplicate address detection probe. A host checking its

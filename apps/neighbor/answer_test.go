@@ -311,7 +311,7 @@ func TestRSAnsweredWithRA(t *testing.T) {
 			case layers.ICMPv6OptPrefixInfo:
 				p := netip.PrefixFrom(netip.AddrFrom16([16]byte(o.Data[14:30])), int(o.Data[0]))
 				valid := time.Duration(binary.BigEndian.Uint32(o.Data[2:])) * time.Second
-				prefix = p.String() == "2001:db8::/64" && o.Data[1] == prefixOnLink && valid == topo.DefaultRAValidLifetime
+				prefix = p.String() == "2001:db8::/64" && o.Data[1] == 0x80 /* on-link only */ && valid == topo.DefaultRAValidLifetime
 			}
 		}
 		if !sll || !mtu || !prefix {
@@ -397,6 +397,43 @@ func TestRegister(t *testing.T) {
 	}
 	if n := len(a.view.Load().virtual); n != 1 {
 		t.Errorf("%d virtual MACs after Unregister, want the gateway's only", n)
+	}
+}
+
+// RegisterSet replaces an owner's registrations in one step and leaves
+// other owners' alone.
+func TestRegisterSet(t *testing.T) {
+	a := New(loadTopo(t, "fabric.yaml"), quietLog())
+	xMAC := mac("00:00:0a:00:00:78")
+	if err := a.Register("other", netip.MustParsePrefix("10.0.0.88/32"), xMAC); err != nil {
+		t.Fatal(err)
+	}
+	set := []netip.Prefix{netip.MustParsePrefix("10.0.0.80/32"), netip.MustParsePrefix("64:ff9b::/96")}
+	if err := a.RegisterSet("siit", set, xMAC); err != nil {
+		t.Fatal(err)
+	}
+	answered := func(target string) bool {
+		_, _, vd := a.view.Load().handle(arpRequest(t, mac(h1MAC), "10.0.0.1", target))
+		return vd != unknownTarget
+	}
+	if !answered("10.0.0.80") || !answered("10.0.0.88") {
+		t.Fatal("registered addresses not answered")
+	}
+	if err := a.RegisterSet("siit", set[1:], xMAC); err != nil {
+		t.Fatal(err)
+	}
+	if answered("10.0.0.80") || !answered("10.0.0.88") {
+		t.Error("RegisterSet did not replace only its owner's registrations")
+	}
+	bad := []netip.Prefix{netip.MustParsePrefix("10.0.0.81/32"), netip.MustParsePrefix("::ffff:10.0.0.9/128")}
+	if err := a.RegisterSet("siit", bad, xMAC); err == nil {
+		t.Error("a mapped prefix accepted")
+	}
+	if answered("10.0.0.81") {
+		t.Error("a refused set was partly registered")
+	}
+	if err := a.RegisterSet("siit", set, mac(h3MAC)); err == nil {
+		t.Error("a host's MAC accepted")
 	}
 }
 
@@ -506,6 +543,18 @@ func TestAdvertisementsAreNotQuestionsEachOfItsKind(t *testing.T) {
 		frames, kind, vd := v.handle(c.frame)
 		if frames != nil || vd != notQuestion || kind != c.kind {
 			t.Errorf("handle = %d frames, kind %q, verdict %v; want none, %q, %v", len(frames), kind, vd, c.kind, notQuestion)
+		}
+	}
+}
+
+// BenchmarkARPAnswer measures one ARP request answered, decode to frame.
+func BenchmarkARPAnswer(b *testing.B) {
+	v := New(loadTopo(b, "fabric.yaml"), quietLog()).view.Load()
+	req := arpRequest(b, mac(h1MAC), "10.0.0.1", "10.0.0.254")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, vd := v.handle(req); vd != answered {
+			b.Fatal(vd)
 		}
 	}
 }

@@ -91,8 +91,8 @@ func toController() []ofp.Instruction {
 	return []ofp.Instruction{ofp.ApplyActions(ofp.Output(ofp.PortController))}
 }
 
-// ndp matches one ICMPv6 type; more fields may follow.
-func ndp(typ uint8, more ...ofp.OXM) ofp.Match {
+// ndpMatch matches one ICMPv6 type; more fields may follow.
+func ndpMatch(typ uint8, more ...ofp.OXM) ofp.Match {
 	return ofp.NewMatch(append([]ofp.OXM{ofp.EthType(etherIPv6), ofp.IPProto(protoICMPv6), ofp.ICMPv6Type(typ)}, more...)...)
 }
 
@@ -123,9 +123,9 @@ func (v *view) flowsFor(dpid uint64) []controller.Flow {
 		{Priority: prioMulticast, Cookie: CookieDropMulticast, Match: ofp.NewMatch(groupBit())},
 		{Table: HandoffTable, Priority: 0, Cookie: CookieDropHandoff},
 		{Priority: prioNeighbor, Cookie: cookieARP, Match: ofp.NewMatch(ofp.EthType(etherARP), groupBit()), Instructions: toController()},
-		{Priority: prioNeighbor, Cookie: cookieNS, Match: ndp(icmpNS, groupBit()), Instructions: toController()},
-		{Priority: prioNeighbor, Cookie: cookieNA, Match: ndp(icmpNA, groupBit()), Instructions: toController()},
-		{Priority: prioNeighbor, Cookie: cookieRS, Match: ndp(icmpRS, groupBit()), Instructions: toController()},
+		{Priority: prioNeighbor, Cookie: cookieNS, Match: ndpMatch(icmpNS, groupBit()), Instructions: toController()},
+		{Priority: prioNeighbor, Cookie: cookieNA, Match: ndpMatch(icmpNA, groupBit()), Instructions: toController()},
+		{Priority: prioNeighbor, Cookie: cookieRS, Match: ndpMatch(icmpRS, groupBit()), Instructions: toController()},
 	}
 	for _, r := range v.fwd.Routes(dpid) {
 		flows = append(flows, controller.Flow{
@@ -139,8 +139,8 @@ func (v *view) flowsFor(dpid uint64) []controller.Flow {
 		handoff := []ofp.Instruction{ofp.GotoTable(HandoffTable)}
 		flows = append(flows,
 			controller.Flow{Priority: prioNeighbor, Cookie: c, Match: ofp.NewMatch(ofp.EthType(etherARP), ofp.EthDst(mac)), Instructions: toController()},
-			controller.Flow{Priority: prioNeighbor, Cookie: c, Match: ndp(icmpNS, ofp.EthDst(mac)), Instructions: toController()},
-			controller.Flow{Priority: prioNeighbor, Cookie: c, Match: ndp(icmpRS, ofp.EthDst(mac)), Instructions: toController()},
+			controller.Flow{Priority: prioNeighbor, Cookie: c, Match: ndpMatch(icmpNS, ofp.EthDst(mac)), Instructions: toController()},
+			controller.Flow{Priority: prioNeighbor, Cookie: c, Match: ndpMatch(icmpRS, ofp.EthDst(mac)), Instructions: toController()},
 			controller.Flow{Priority: prioForward, Cookie: c, Match: ofp.NewMatch(ofp.EthType(etherIPv4), ofp.EthDst(mac)), Instructions: handoff},
 			controller.Flow{Priority: prioForward, Cookie: c, Match: ofp.NewMatch(ofp.EthType(etherIPv6), ofp.EthDst(mac)), Instructions: handoff},
 		)

@@ -48,7 +48,12 @@ type App struct {
 	topo  *topo.Topology
 	links *topo.LinkState
 	regs  []registration
-	ctl   *controller.Controller
+	// withdrawn is host configuration reloads took away, by gateway.
+	withdrawn map[string]withdrawal
+	// leases are addresses other apps gave hosts of the model (DHCPv4),
+	// by owner.
+	leases map[string]map[netip.Addr]net.HardwareAddr
+	ctl    *controller.Controller
 
 	stats counters
 }
@@ -74,6 +79,11 @@ type view struct {
 	// virtual are the MACs that no host owns and the controller answers
 	// for: gateways, splice46, registrations. Sorted, distinct.
 	virtual []net.HardwareAddr
+	// withdrawn is what the gateways' RAs withdraw, by gateway name.
+	withdrawn map[string]withdrawal
+	// leased are addresses leased to hosts of the model, answered with
+	// the host's MAC.
+	leased map[netip.Addr]net.HardwareAddr
 }
 
 var (
@@ -109,6 +119,7 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 // every switch is resynced, so flows that did not change stay installed.
 func (a *App) Reload(t *topo.Topology) error {
 	a.mu.Lock()
+	a.withdrawn = withdrawals(a.topo, t, a.withdrawn, time.Now())
 	a.topo = t
 	a.links = t.NewLinkState()
 	if a.ctl != nil {
@@ -136,17 +147,8 @@ func (a *App) Reload(t *topo.Topology) error {
 // keep their own answer; among registrations the most specific prefix wins.
 // Registering the same owner and prefix again replaces the MAC.
 func (a *App) Register(owner string, prefix netip.Prefix, mac net.HardwareAddr) error {
-	switch {
-	case owner == "":
-		return errors.New("neighbor: register: empty owner")
-	case !prefix.IsValid():
-		return fmt.Errorf("neighbor: register %s: invalid prefix", owner)
-	case prefix.Addr().Is4In6():
-		// Packets carry plain IPv4 addresses; a mapped prefix would
-		// never match one.
-		return fmt.Errorf("neighbor: register %s %s: write IPv4 prefixes unmapped", owner, prefix)
-	case len(mac) != 6 || mac[0]&1 != 0 || isZero(mac):
-		return fmt.Errorf("neighbor: register %s %s: %s is not a unicast Ethernet address", owner, prefix, mac)
+	if err := checkRegistration(owner, prefix, mac); err != nil {
+		return err
 	}
 	prefix = prefix.Masked()
 	a.mu.Lock()
@@ -160,15 +162,85 @@ func (a *App) Register(owner string, prefix netip.Prefix, mac net.HardwareAddr) 
 	ctl := a.ctl
 	a.mu.Unlock()
 	a.log.WithFields(logrus.Fields{"owner": owner, "prefix": prefix.String(), "mac": mac.String()}).Info("addresses registered")
-	if ctl != nil {
-		ctl.ResyncAll()
-		if prefix.IsSingleIP() {
-			for _, sw := range ctl.Switches() {
-				a.announce(sw)
-			}
+	a.registered(ctl, prefix.IsSingleIP())
+	return nil
+}
+
+// RegisterSet replaces every registration of owner with prefixes, all
+// answered with mac, in one step: one new view and one resync however
+// many prefixes there are (a translator with thousands of address
+// mappings), and no moment in between without them.
+func (a *App) RegisterSet(owner string, prefixes []netip.Prefix, mac net.HardwareAddr) error {
+	regs := make([]registration, 0, len(prefixes))
+	single := false
+	for _, p := range prefixes {
+		if err := checkRegistration(owner, p, mac); err != nil {
+			return err
 		}
+		regs = append(regs, registration{owner: owner, prefix: p.Masked(), mac: slices.Clone(mac)})
+		single = single || p.IsSingleIP()
+	}
+	a.mu.Lock()
+	if h, ok := a.topo.HostByMAC(mac); ok {
+		a.mu.Unlock()
+		return fmt.Errorf("neighbor: register %s: MAC %s belongs to host %s", owner, mac, h.Name)
+	}
+	a.regs = append(slices.DeleteFunc(a.regs, func(r registration) bool { return r.owner == owner }), regs...)
+	a.publish()
+	ctl := a.ctl
+	a.mu.Unlock()
+	a.log.WithFields(logrus.Fields{"owner": owner, "prefixes": len(prefixes), "mac": mac.String()}).Info("addresses registered")
+	a.registered(ctl, single)
+	return nil
+}
+
+func checkRegistration(owner string, prefix netip.Prefix, mac net.HardwareAddr) error {
+	switch {
+	case owner == "":
+		return errors.New("neighbor: register: empty owner")
+	case !prefix.IsValid():
+		return fmt.Errorf("neighbor: register %s: invalid prefix", owner)
+	case prefix.Addr().Is4In6():
+		// Packets carry plain IPv4 addresses; a mapped prefix would
+		// never match one.
+		return fmt.Errorf("neighbor: register %s %s: write IPv4 prefixes unmapped", owner, prefix)
+	case len(mac) != 6 || mac[0]&1 != 0 || isZero(mac):
+		return fmt.Errorf("neighbor: register %s %s: %s is not a unicast Ethernet address", owner, prefix, mac)
 	}
 	return nil
+}
+
+// registered resyncs the switches after a registration and, when single
+// addresses were registered, announces them.
+func (a *App) registered(ctl *controller.Controller, announce bool) {
+	if ctl == nil {
+		return
+	}
+	ctl.ResyncAll()
+	if announce {
+		for _, sw := range ctl.Switches() {
+			a.announce(sw)
+		}
+	}
+}
+
+// SetLeases replaces the addresses owner (the DHCPv4 app) leased to hosts
+// of the model: each is answered with its host's MAC, and traffic to it
+// takes the host's forwarding flows, which exist by MAC already. An
+// address the model gives someone keeps its own answer; a MAC that is no
+// host's is ignored. Nothing is resynced: leases add no flow.
+func (a *App) SetLeases(owner string, leases map[netip.Addr]net.HardwareAddr) {
+	m := make(map[netip.Addr]net.HardwareAddr, len(leases))
+	for addr, mac := range leases {
+		m[addr.Unmap()] = slices.Clone(mac)
+	}
+	a.mu.Lock()
+	if a.leases == nil {
+		a.leases = map[string]map[netip.Addr]net.HardwareAddr{}
+	}
+	a.leases[owner] = m
+	a.publish()
+	a.mu.Unlock()
 }
 
 // Unregister forgets every registration of owner.
@@ -203,6 +275,16 @@ func (a *App) publish() {
 		fwd:     a.links.Forwarding(),
 		regs:    slices.Clone(a.regs),
 		routers: map[netip.Addr]bool{},
+		// Read-only once published: replaced, never changed.
+		withdrawn: a.withdrawn,
+		leased:    map[netip.Addr]net.HardwareAddr{},
+	}
+	for _, m := range a.leases {
+		for addr, mac := range m {
+			if _, ok := a.topo.HostByMAC(mac); ok {
+				v.leased[addr] = mac
+			}
+		}
 	}
 	slices.SortStableFunc(v.regs, func(x, y registration) int { return y.prefix.Bits() - x.prefix.Bits() })
 	var macs []net.HardwareAddr
@@ -257,6 +339,9 @@ func (v *view) lookup(addr netip.Addr) (answer, bool) {
 	addr = addr.Unmap()
 	if mac, ok := v.topo.MACFor(addr); ok {
 		return answer{mac: mac, router: v.routers[addr]}, true
+	}
+	if mac, ok := v.leased[addr]; ok {
+		return answer{mac: mac}, true
 	}
 	for _, r := range v.regs {
 		if r.prefix.Contains(addr) {

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +95,7 @@ func New(t *topo.Topology, log *logrus.Entry) (*App, error) {
 	p, err := datapath.New(datapath.Config{
 		Name: "splice46", CookieID: CookieID, Log: log, Mode: s.Mode, Ports: s.Ports,
 		GuardPriority: prioGuard, GuardCookie: cookieGuard, GroupID: engineGroupLow,
+		ClientPool6: s.Pool6,
 	}, dataPathState(t, e, nil))
 	if err != nil {
 		set.abandon(rs)
@@ -265,10 +265,8 @@ func (a *App) CheckReload(t *topo.Topology) error {
 		errs = append(errs, &topo.Error{File: t.File, Line: t.KeyLine(key), Field: key,
 			Msg: fmt.Sprintf(format, args...) + ": restart sixgate to apply it"})
 	}
-	if mode(cur.Mode) != mode(s.Mode) {
-		restart("splice46.mode", "changed from %s to %s", mode(cur.Mode), mode(s.Mode))
-	} else if err := a.SameLayout(s.Mode, s.Ports); err != nil {
-		restart("splice46.ports", "changed from %s to %s", portList(cur.Ports), portList(s.Ports))
+	if err := a.CheckLayout(t, "splice46", s.Mode, s.Ports); err != nil {
+		errs = append(errs, err)
 	}
 	if cur.Pool6 != s.Pool6 {
 		restart("splice46.pool6", "changed from %v to %v (backends know the open connections by their pool6 addresses)", cur.Pool6, s.Pool6)
@@ -277,27 +275,6 @@ func (a *App) CheckReload(t *topo.Topology) error {
 		return errs
 	}
 	return nil
-}
-
-func mode(m topo.DataPath) topo.DataPath {
-	if m == "" {
-		return topo.DataPathController
-	}
-	return m
-}
-
-func portList(ps []*topo.EnginePort) string {
-	if len(ps) == 0 {
-		return "none"
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-		if p.Ring {
-			out[i] += " ring"
-		}
-	}
-	return strings.Join(out, ", ")
 }
 
 // Reload takes a new configuration into the running engine, which keeps

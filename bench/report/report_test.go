@@ -73,3 +73,55 @@ func TestWrite(t *testing.T) {
 		t.Errorf("ceiling bar missing at the top of the left panel: %x %x %x", r>>8, g>>8, b>>8)
 	}
 }
+
+// The translator rows are compared with the last one, the peer.
+func TestTranslatorMarkdown(t *testing.T) {
+	r := sample()
+	r.Translators = []Translator{
+		{Name: "sixgate", Label: "sixgate siit", Available: true, ThroughputMbps: 900, PacketsPerSec: 150000, CPUPerGBTCP: 1.5, CPUPerGBUDP: 30},
+		{Name: "tayga", Label: "TAYGA", Available: true, ThroughputMbps: 600, PacketsPerSec: 50000, CPUPerGBTCP: 2.5, CPUPerGBUDP: 50},
+	}
+	md := r.Markdown()
+	for _, want := range []string{
+		"## Translator: IPv6-only client to IPv4-only server",
+		"| sixgate siit | 900 | 150000 | 1.50 | 30.00 | 1.50×, 3.00× |",
+		"| TAYGA | 600 | 50000 | 2.50 | 50.00 | 1.00×, 1.00× |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	r.Translators[1] = Translator{Name: "tayga", Label: "TAYGA", Note: "tayga not installed"}
+	if md := r.Markdown(); !strings.Contains(md, "| sixgate siit | 900 | 150000 | 1.50 | 30.00 | – |") ||
+		!strings.Contains(md, "| TAYGA | not available: tayga not installed |") {
+		t.Errorf("without the peer:\n%s", md)
+	}
+}
+
+func TestCPUMarkdown(t *testing.T) {
+	r := sample()
+	// Port mode measured: 2 GB in the iperf3 phase, 4000 connections in
+	// the rate phase; haproxy half the bytes for the same CPU.
+	r.E2E[2] = Setup{Name: "port", Label: "port mode", Available: true, ThroughputMbps: 800, ConnPerSec: 3000,
+		IperfBytes: 2e9, IperfCPU: &CPU{Process: 2, OVS: 6, Machine: 12},
+		Requests: 4000, RateCPU: &CPU{Process: 0.2, OVS: 0.4, Machine: 1.2},
+		Profiles: []string{"port-iperf3.pprof"}}
+	r.E2E[3].IperfBytes, r.E2E[3].IperfCPU = 1e9, &CPU{Process: 2, OVS: 7, Machine: 12}
+	r.E2E[3].Requests, r.E2E[3].RateCPU = 2000, &CPU{Process: 0.2, OVS: 0.2, Machine: 1}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| port mode | 1.00 | 3.00 | 6.00 | 50 | 100 | 300 | 0.50×, 0.50× | 0.50×, 0.60× |",
+		"| haproxy | 2.00 | 7.00 | 12.00 | 100 | 100 | 500 | 1.00×, 1.00× | 1.00×, 1.00× |",
+		"| ceiling | – | – | – | – | – | – | –, – | –, – |",
+		"**port mode CPU against haproxy's: the process 0.50× per GB and 0.50× per 1000 connections; the whole machine 0.50× and 0.60×.**",
+		"port mode: profiles written with the results: `port-iperf3.pprof`.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// Without any CPU figure, no CPU table.
+	if strings.Contains(sample().Markdown(), "CPU per GB") {
+		t.Error("CPU table without CPU figures")
+	}
+}

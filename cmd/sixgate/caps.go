@@ -65,6 +65,9 @@ func capsNeeded(t *topo.Topology, unprivilegedPortStart int) []capNeed {
 	if s := t.Splice46; s != nil && s.Mode == topo.DataPathPort && len(s.Ports) > 0 {
 		needs = append(needs, capNeed{capNetRaw, "splice46.ports", s.Ports[0].Line, "engine ports need"})
 	}
+	if s := t.SIIT; s != nil && s.Mode == topo.DataPathPort && len(s.Ports) > 0 {
+		needs = append(needs, capNeed{capNetRaw, "siit.ports", s.Ports[0].Line, "engine ports need"})
+	}
 	return needs
 }
 

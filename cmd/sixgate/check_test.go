@@ -233,3 +233,63 @@ splice46:
 		t.Fatalf("check exit %d: %q", code, stderr.String())
 	}
 }
+
+// A siit section without hosts is for sixgate translate: check accepts it
+// quietly, and with switches says that the translator will not run in
+// the fabric.
+func TestCheckSIITWithoutHosts(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"-config", "testdata/translate-siit.yaml"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+		t.Errorf("translate-only file: exit %d, stderr %q", code, stderr.String())
+	}
+	src, err := os.ReadFile("testdata/translate-siit.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(path, append([]byte("switches: [{name: s1, dpid: \"0x1\"}]\n"), src...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "siit: switches but no hosts are declared") {
+		t.Errorf("switches without hosts: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// check reads the DHCPv4 lease file as start does: a broken one fails,
+// a good one passes, and neither is written.
+func TestCheckReadsTheLeaseFile(t *testing.T) {
+	dir := t.TempDir()
+	leases := filepath.Join(dir, "dhcp4.leases")
+	path := filepath.Join(dir, "d.yaml")
+	cfg := `controller: {listen: "tcp:127.0.0.1:6653", http: "off"}
+switches: [{name: s1, dpid: "0x1"}]
+hosts: [{name: h1, switch: s1, port: 1, mac: "00:00:0a:00:00:01"}]
+gateways: [{name: gw, mac: "00:00:0a:00:00:fe", ipv4: ["192.0.2.1/24"]}]
+dhcp4:
+  lease_file: ` + leases + `
+  subnets: [{prefix: "192.0.2.0/24", pool: "192.0.2.100-192.0.2.199", router: "192.0.2.1"}]
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file string
+		code int
+	}{
+		{`{"version": 1, "leases": []}`, 0},
+		{`{"version": 1, "leases": [`, 1},
+	} {
+		if err := os.WriteFile(leases, []byte(c.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := check([]string{"-config", path}, &stdout, &stderr); code != c.code {
+			t.Errorf("lease file %q: exit %d, want %d; %s%s", c.file, code, c.code, stdout.String(), stderr.String())
+		}
+		if data, _ := os.ReadFile(leases); string(data) != c.file {
+			t.Errorf("check rewrote the lease file: %q", data)
+		}
+	}
+}

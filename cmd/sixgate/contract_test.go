@@ -13,7 +13,10 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/apps/dhcp4"
+	appnat64 "github.com/sixgate/sixgate/apps/nat64"
 	"github.com/sixgate/sixgate/apps/neighbor"
+	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/apps/tablemiss"
 	"github.com/sixgate/sixgate/controller"
@@ -178,6 +181,174 @@ func TestAppsPriorityContract(t *testing.T) {
 				t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
 			}
 		})
+	}
+}
+
+// siitSource is a fabric with the translator: h6 (IPv6-only, port 1,
+// 203.0.113.6 through its EAM entry), h4 (IPv4-only, port 2, 192.0.2.44
+// also reached as 2001:db8:6::44), legacy (IPv4-only in the CLAT role as
+// 2001:db8:6::c1a7, port 3), r (the IPv6 gateway, port 4).
+const siitSource = `
+switches: [{name: s1, dpid: "0x1"}]
+hosts:
+  - {name: h6, switch: s1, port: 1, mac: "00:00:0b:00:00:06", ipv6: ["2001:db8:6::6"]}
+  - {name: h4, switch: s1, port: 2, mac: "00:00:0b:00:00:04", ipv4: ["192.0.2.4", "192.0.2.44"]}
+  - {name: legacy, switch: s1, port: 3, mac: "00:00:0b:00:00:30", ipv4: ["192.0.2.30"]}
+  - {name: r, switch: s1, port: 4, mac: "00:00:0b:00:00:64", ipv6: ["2001:db8:6::64"]}
+siit:
+  mac: "00:00:0b:00:00:99"
+  pool6: "64:ff9b:1::/96"
+  eam:
+    - {ipv4: "203.0.113.6", ipv6: "2001:db8:6::6"}
+    - {ipv4: "192.0.2.44", ipv6: "2001:db8:6::44"}
+  ipv4: {address: "192.0.2.1/24"}
+  ipv6: {address: "2001:db8:6::1/64", gateway: "2001:db8:6::64"}
+  clat: [{host: legacy, ipv6: "2001:db8:6::c1a7"}]
+  clat_pref64: "2001:db8:64::/96"
+`
+
+var (
+	xh6MAC   = net.HardwareAddr{0, 0, 0x0b, 0, 0, 6}
+	xh4MAC   = net.HardwareAddr{0, 0, 0x0b, 0, 0, 4}
+	xlegMAC  = net.HardwareAddr{0, 0, 0x0b, 0, 0, 0x30}
+	xrMAC    = net.HardwareAddr{0, 0, 0x0b, 0, 0, 0x64}
+	siitMAC  = net.HardwareAddr{0, 0, 0x0b, 0, 0, 0x99}
+	xh4Pool6 = "64:ff9b:1::c000:204"
+)
+
+// siitRows are the translator's contract: what hosts send to its MAC for
+// the addresses it stands for is steered to it (by the controller or to
+// the engine port); the neighbor app answers for those addresses and
+// forwards everything else as before.
+func siitRows(t *testing.T, portMode bool) []contractRow {
+	const nb, x = neighbor.CookieID, siit.CookieID
+	steered := controllerBy(x)
+	if portMode {
+		steered = outBy(x, enginePort)
+	}
+	return []contractRow{
+		{"ARP for the translator's address", 2, arpRequest(t, xh4MAC, broadcast, "192.0.2.4", "192.0.2.1"), controllerBy(nb)},
+		{"NS for the translator's address", 1, neighborSolicitation(t, xh6MAC, solicitedNodeMAC("2001:db8:6::1"), "2001:db8:6::6", solicitedNode("2001:db8:6::1"), "2001:db8:6::1"), controllerBy(nb)},
+		{"NS for an EAM address", 1, neighborSolicitation(t, xh6MAC, solicitedNodeMAC("2001:db8:6::44"), "2001:db8:6::6", solicitedNode("2001:db8:6::44"), "2001:db8:6::44"), controllerBy(nb)},
+		{"NS for a CLAT address", 4, neighborSolicitation(t, xrMAC, solicitedNodeMAC("2001:db8:6::c1a7"), "2001:db8:6::64", solicitedNode("2001:db8:6::c1a7"), "2001:db8:6::c1a7"), controllerBy(nb)},
+
+		{"IPv6 to pool6", 1, tcp6(t, xh6MAC, siitMAC, "2001:db8:6::6", xh4Pool6, 80), steered},
+		{"IPv6 to an EAM address", 1, udp6(t, xh6MAC, siitMAC, "2001:db8:6::6", "2001:db8:6::44"), steered},
+		{"IPv4 to an EAM address", 2, udp4(t, xh4MAC, siitMAC, "192.0.2.4", "203.0.113.6"), steered},
+		{"ICMP echo to an EAM address", 2, ping4(t, xh4MAC, siitMAC, "192.0.2.4", "203.0.113.6"), steered},
+		{"the CLAT host's IPv4 to anywhere", 3, udp4(t, xlegMAC, siitMAC, "192.0.2.30", "198.51.100.80"), steered},
+		{"the NAT64's answer to the CLAT address", 4, tcp6(t, xrMAC, siitMAC, "2001:db8:64::c633:6450", "2001:db8:6::c1a7", 40000), steered},
+
+		{"IPv4 to the translator's MAC for nothing it stands for", 2, udp4(t, xh4MAC, siitMAC, "192.0.2.4", "198.51.100.80"), droppedBy(nb)},
+		{"IPv6 to an EAM address sent to the host's own MAC", 2, udp6(t, xh4MAC, xh6MAC, "2001:db8:6::99", "2001:db8:6::6"), outBy(nb, 1)},
+		{"IPv4 between hosts", 3, udp4(t, xlegMAC, xh4MAC, "192.0.2.30", "192.0.2.4"), outBy(nb, 2)},
+	}
+}
+
+// siitEngineRows: the engine's output leaves by the neighbor app's
+// forwarding; what comes back in to the translator's MAC is dropped.
+func siitEngineRows(t *testing.T) []contractRow {
+	const nb, x = neighbor.CookieID, siit.CookieID
+	return []contractRow{
+		{"the translated packet to h6", enginePort, tcp6(t, siitMAC, xh6MAC, xh4Pool6, "2001:db8:6::6", 40000), outBy(nb, 1)},
+		{"the translated packet to h4", enginePort, udp4(t, siitMAC, xh4MAC, "203.0.113.6", "192.0.2.4"), outBy(nb, 2)},
+		{"the CLAT host's packet to the gateway", enginePort, udp6(t, siitMAC, xrMAC, "2001:db8:6::c1a7", "2001:db8:64::c633:6450"), outBy(nb, 4)},
+		{"to the translator's MAC from the engine port", enginePort, udp6(t, xh6MAC, siitMAC, "2001:db8:6::6", xh4Pool6), droppedBy(x)},
+	}
+}
+
+func TestSIITPriorityContract(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tail string
+		rows func(*testing.T) []contractRow
+	}{
+		{"controller mode", "", func(t *testing.T) []contractRow { return siitRows(t, false) }},
+		{"port mode", "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n",
+			func(t *testing.T) []contractRow { return append(siitRows(t, true), siitEngineRows(t)...) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sw := installApps(t, parseSeed(t, siitSource+c.tail))
+			for _, r := range c.rows(t) {
+				t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
+			}
+		})
+	}
+}
+
+// dhcp4Tail adds a gateway and the DHCPv4 server to the seed example.
+const dhcp4Tail = `
+gateways:
+  - {name: gw, mac: "00:00:0a:00:00:fe", ipv4: ["10.0.0.254/24"]}
+dhcp4:
+  lease_file: /nonexistent/dhcp4.leases
+  subnets:
+    - {prefix: "10.0.0.0/24", pool: "10.0.0.100-10.0.0.199", router: "10.0.0.254"}
+`
+
+var gwMAC = net.HardwareAddr{0, 0, 0x0a, 0, 0, 0xfe}
+
+// dhcpRequest is a client's DHCP message: UDP 68 to 67.
+func dhcpRequest(t *testing.T, from, to net.HardwareAddr, src, dst string) []byte {
+	ip := ipv4(src, dst, layers.IPProtocolUDP)
+	udp := &layers.UDP{SrcPort: 68, DstPort: 67}
+	udp.SetNetworkLayerForChecksum(ip)
+	return build(t, eth(from, to, layers.EthernetTypeIPv4), ip, udp, gopacket.Payload(make([]byte, 300)))
+}
+
+// The DHCPv4 server takes what clients send to port 67, broadcast or to
+// the gateway's MAC, on the seed fabric (splice46 included); the rest
+// stays where it was.
+func TestDHCP4PriorityContract(t *testing.T) {
+	const nb, sp, d = neighbor.CookieID, splice46.CookieID, dhcp4.CookieID
+	sw := installApps(t, seed(t, dhcp4Tail))
+	for _, r := range []contractRow{
+		{"DISCOVER, broadcast", 3, dhcpRequest(t, h3MAC, broadcast, "0.0.0.0", "255.255.255.255"), controllerBy(d)},
+		{"REQUEST while rebinding, broadcast", 1, dhcpRequest(t, h1MAC, broadcast, "10.0.0.100", "255.255.255.255"), controllerBy(d)},
+		{"REQUEST while renewing, to the gateway", 3, dhcpRequest(t, h3MAC, gwMAC, "10.0.0.3", "10.0.0.254"), controllerBy(d)},
+		{"UDP between hosts", 3, udp4(t, h3MAC, h1MAC, "10.0.0.3", "10.0.0.1"), outBy(nb, 1)},
+		{"other UDP broadcast", 3, udp4(t, h3MAC, broadcast, "0.0.0.0", "255.255.255.255"), droppedBy(nb)},
+		{"ARP for the gateway", 3, arpRequest(t, h3MAC, broadcast, h3, "10.0.0.254"), controllerBy(nb)},
+		{"TCP to the VIP's service", 3, tcp4(t, h3MAC, spliceMAC, h3, vip, 80), controllerBy(sp)},
+	} {
+		t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
+	}
+}
+
+// fabricSIITSection adds the translator in port mode to the fabric example's
+// ring, its engine on s2's port 10.
+const fabricSIITSection = `
+siit:
+  mac: "00:00:0a:00:00:99"
+  mode: port
+  ports: [{interface: eng0, switch: s2, port: 10}]
+  pool6: "64:ff9b:1::/96"
+  eam: [{ipv4: "198.51.100.0/24", ipv6: "2001:db8::c600/120"}]
+  ipv4: {address: "10.0.0.250/24"}
+  ipv6: {address: "2001:db8::250/64"}
+`
+
+// Across the ring, every switch steers what is sent to the translator's
+// MAC towards the engine's switch (s2), and the translated packets go home
+// by the neighbor app's forwarding.
+func TestSIITPriorityContractAcrossSwitches(t *testing.T) {
+	const nb, x = neighbor.CookieID, siit.CookieID
+	h5MAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 5}
+	xMAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 0x99}
+	top := parseSeed(t, fabricSource(t)+fabricSIITSection)
+	sws := map[uint64]*ofptest.Switch{}
+	for dpid := uint64(1); dpid <= 3; dpid++ {
+		sws[dpid] = installAppsOn(t, top, dpid)
+	}
+	for _, h := range []hop{
+		{1, contractRow{"h1 to pool6 leaves s1 towards s2", 1, udp6(t, h1MAC, xMAC, "2001:db8::1", "64:ff9b:1::c633:6407"), outBy(x, 3)}},
+		{3, contractRow{"h5 to an EAM IPv4 address leaves s3 towards s2", 1, udp4(t, h5MAC, xMAC, "10.0.0.5", "198.51.100.7"), outBy(x, 4)}},
+		{2, contractRow{"h1's packet enters s2 and goes to the engine", 4, udp6(t, h1MAC, xMAC, "2001:db8::1", "64:ff9b:1::c633:6407"), outBy(x, enginePort)}},
+		{2, contractRow{"the translated packet to h5 leaves s2 towards s3", enginePort, udp6(t, xMAC, h5MAC, "2001:db8::c607", "2001:db8::5"), outBy(nb, 3)}},
+		{3, contractRow{"the translated packet reaches h5", 4, udp6(t, xMAC, h5MAC, "2001:db8::c607", "2001:db8::5"), outBy(nb, 1)}},
+		{2, contractRow{"to the translator's MAC from the engine port is dropped", enginePort, udp6(t, h1MAC, xMAC, "2001:db8::1", "64:ff9b:1::c633:6407"), droppedBy(x)}},
+	} {
+		t.Run(h.name, func(t *testing.T) { h.want.check(t, sws[h.dpid].Lookup(t, h.frame, h.inPort)) })
 	}
 }
 
@@ -407,4 +578,67 @@ func solicitedNode(a string) string {
 func solicitedNodeMAC(a string) net.HardwareAddr {
 	b := netip.MustParseAddr(a).As16()
 	return net.HardwareAddr{0x33, 0x33, 0xff, b[13], b[14], b[15]}
+}
+
+// nat64Source is a fabric with the NAT64: n6 (IPv6-only, port 1), gw
+// (the IPv4 gateway toward the Internet, port 2).
+const nat64Source = `
+switches: [{name: s1, dpid: "0x1"}]
+hosts:
+  - {name: n6, switch: s1, port: 1, mac: "00:00:0c:00:00:06", ipv6: ["2001:db8:7::6"]}
+  - {name: gw, switch: s1, port: 2, mac: "00:00:0c:00:00:05", ipv4: ["192.0.2.5"]}
+nat64:
+  mac: "00:00:0c:00:00:64"
+  pool6: "64:ff9b::/96"
+  pool4: [{address: "192.0.2.2", ports: "1-3000"}]
+  ipv4: {address: "192.0.2.2/24", gateway: "192.0.2.5"}
+  ipv6: {address: "2001:db8:7::1/64"}
+`
+
+var (
+	n6MAC    = net.HardwareAddr{0, 0, 0x0c, 0, 0, 6}
+	ngwMAC   = net.HardwareAddr{0, 0, 0x0c, 0, 0, 5}
+	nat64MAC = net.HardwareAddr{0, 0, 0x0c, 0, 0, 0x64}
+)
+
+// nat64Rows are the NAT64's contract: what hosts send to its MAC for pool6
+// and pool4 is steered to it; the neighbor app answers for its addresses.
+func nat64Rows(t *testing.T, portMode bool) []contractRow {
+	const nb, x = neighbor.CookieID, appnat64.CookieID
+	steered := controllerBy(x)
+	if portMode {
+		steered = outBy(x, enginePort)
+	}
+	return []contractRow{
+		{"ARP for the pool4 address", 2, arpRequest(t, ngwMAC, broadcast, "192.0.2.5", "192.0.2.2"), controllerBy(nb)},
+		{"NS for the NAT64's address", 1, neighborSolicitation(t, n6MAC, solicitedNodeMAC("2001:db8:7::1"), "2001:db8:7::6", solicitedNode("2001:db8:7::1"), "2001:db8:7::1"), controllerBy(nb)},
+		{"IPv6 to pool6", 1, tcp6(t, n6MAC, nat64MAC, "2001:db8:7::6", "64:ff9b::cb00:7109", 80), steered},
+		{"IPv4 to pool4", 2, udp4(t, ngwMAC, nat64MAC, "203.0.113.9", "192.0.2.2"), steered},
+		{"IPv4 to the NAT64's MAC for nothing it stands for", 2, udp4(t, ngwMAC, nat64MAC, "203.0.113.9", "192.0.2.77"), droppedBy(nb)},
+	}
+}
+
+func TestNAT64PriorityContract(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tail string
+		rows func(*testing.T) []contractRow
+	}{
+		{"controller mode", "", func(t *testing.T) []contractRow { return nat64Rows(t, false) }},
+		{"port mode", "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n",
+			func(t *testing.T) []contractRow {
+				const nb, x = neighbor.CookieID, appnat64.CookieID
+				return append(nat64Rows(t, true),
+					contractRow{"the translated packet to the gateway", enginePort, udp4(t, nat64MAC, ngwMAC, "192.0.2.2", "203.0.113.9"), outBy(nb, 2)},
+					contractRow{"the translated packet to n6", enginePort, tcp6(t, nat64MAC, n6MAC, "64:ff9b::cb00:7109", "2001:db8:7::6", 40000), outBy(nb, 1)},
+					contractRow{"to the NAT64's MAC from the engine port", enginePort, udp4(t, ngwMAC, nat64MAC, "203.0.113.9", "192.0.2.2"), droppedBy(x)})
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sw := installApps(t, parseSeed(t, nat64Source+c.tail))
+			for _, r := range c.rows(t) {
+				t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
+			}
+		})
+	}
 }
