@@ -140,7 +140,8 @@ func (d *Deltas) Forget(seq uint32) {
 // [seq, seq+len(data)) that were already processed once, rewritten
 // ranges replaced by their text, and returns it with the receiver's
 // sequence number of its first byte. A segment starting inside a
-// rewritten range (or at an insertion) starts at the range's text.
+// rewritten range (or at an insertion) starts at the range's text; one
+// ending at an insertion ends after its text.
 func (d *Deltas) render(dst []byte, seq uint32, data []byte) ([]byte, uint32) {
 	end := seq + uint32(len(data))
 	pos := seq
@@ -151,7 +152,9 @@ func (d *Deltas) render(dst []byte, seq uint32, data []byte) ([]byte, uint32) {
 		if lt(e.end, pos) || e.end == pos && e.start != e.end {
 			continue
 		}
-		if !lt(e.start, end) && !(e.start == end && e.start == e.end && e.start == seq) {
+		// An insertion at the end is rendered too: the bytes that follow
+		// come after it.
+		if lt(end, e.start) || e.start == end && e.start != e.end {
 			break
 		}
 		if leq(e.start, pos) {
