@@ -366,7 +366,7 @@ func (c *Conn) command(out, line []byte) []byte {
 			// RFC 2428 §4: after EPSV ALL only EPSV sets up data.
 			if verb != VerbEPRT {
 				c.answer("501 EPSV ALL in effect.\r\n")
-						return out
+				return out
 			}
 		}
 	}
@@ -388,7 +388,7 @@ func (c *Conn) command(out, line []byte) []byte {
 	case VerbEPRT:
 		if c.all {
 			c.answer("501 EPSV ALL in effect.\r\n")
-				return out
+			return out
 		}
 		ap, ok := ParseEPRT(arg)
 		if !ok || !ap.Addr().Is6() {
@@ -398,7 +398,7 @@ func (c *Conn) command(out, line []byte) []byte {
 		if !ok || !a4.Addr().Is4() {
 			c.c.Failures.Add(1)
 			c.answer("425 Can't open data connection.\r\n")
-				return out
+			return out
 		}
 		c.eprt = a4
 		c.c.Rewrites.Add(1)
