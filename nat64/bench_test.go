@@ -88,3 +88,39 @@ func fixUDP6(pkt []byte) {
 	}
 	u.SetChecksum(c)
 }
+
+// BenchmarkNewSession is the cost of a TCP SYN from IPv6 that makes a
+// binding and a session (sessions expire as they would, on a short
+// transitory timer, so the table stays small).
+func BenchmarkNewSession(b *testing.B) {
+	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+	c := testConfig(clk)
+	c.Pool4 = []Pool4Entry{{Address: p4, First: 1024, Last: 65535}}
+	c.Timeouts.TCPTransitory = time.Second
+	c.Limits = Limits{BindingsPerHost: 1 << 20, SessionsPerHost: 1 << 20}
+	e := newTest(b, c)
+	syn := tcp6(b, ap(h1, 1024), ap(r1v6, 80), layersTCPSyn())
+	batch := packet.NewBatch(4, packet.DefaultBufSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		binary.BigEndian.PutUint16(syn[40:], uint16(1024+i%60000))
+		fixTCP6(syn)
+		if e.Handle(syn, batch) != packet.Consumed {
+			b.Fatalf("SYN %d refused: %v", i, e.Stats().Drops)
+		}
+		batch.Reset()
+		if i%1000 == 0 {
+			clk.advance(100 * time.Millisecond)
+			e.Expire(batch)
+			batch.Reset()
+		}
+	}
+}
+
+func fixTCP6(pkt []byte) {
+	t := packet.TCP(pkt[packet.IPv6HeaderLen:])
+	t.SetChecksum(0)
+	ip := packet.IPv6(pkt)
+	t.SetChecksum(packet.Checksum(packet.PseudoHeaderSum(pkt[packet.IPv6Src:packet.IPv6Src+16], pkt[packet.IPv6Dst:packet.IPv6Dst+16], packet.ProtoTCP, int(ip.PayloadLength())), pkt[packet.IPv6HeaderLen:]))
+}

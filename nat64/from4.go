@@ -34,7 +34,7 @@ func (e *NAT64) handle4(s *state, now int64, ip packet.IPv4, out *packet.Batch, 
 	if ip.FragmentOffset() != 0 {
 		return e.later4(s, now, ip, out)
 	}
-	proto, sport, dport, flags, isErr, known, ok := transport(ip.Protocol(), ip.Payload())
+	proto, sport, dport, flags, isErr, known, ok := transport(ip.Protocol(), ip.Payload(), !ip.MoreFragments())
 	if !ok {
 		e.drop(dropMalformed)
 		return packet.Drop

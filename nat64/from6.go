@@ -10,7 +10,7 @@ import (
 // (for an ICMP echo, the identifier as both), and TCP's flags. ok false:
 // t is too short. isError: an ICMP error, to be translated through the
 // session of the packet it quotes. known false: not TCP, UDP or ICMP.
-func transport(proto uint8, t []byte) (p Protocol, sport, dport uint16, flags uint8, isError, known, ok bool) {
+func transport(proto uint8, t []byte, whole bool) (p Protocol, sport, dport uint16, flags uint8, isError, known, ok bool) {
 	switch proto {
 	case packet.ProtoTCP:
 		if !packet.TCP(t).IsValid() {
@@ -19,6 +19,11 @@ func transport(proto uint8, t []byte) (p Protocol, sport, dport uint16, flags ui
 		return TCP, be16(t[0:]), be16(t[2:]), t[packet.TCPFlags], false, true, true
 	case packet.ProtoUDP:
 		if len(t) < packet.UDPLen {
+			return
+		}
+		// The length must fit what came (RFC 768); a first fragment
+		// holds only part of the datagram.
+		if l := int(be16(t[packet.UDPLength:])); l < packet.UDPLen || whole && l > len(t) {
 			return
 		}
 		return UDP, be16(t[0:]), be16(t[2:]), 0, false, true, true
@@ -73,7 +78,8 @@ func (e *NAT64) handle6(s *state, now int64, ip packet.IPv6, out *packet.Batch) 
 		return e.later6(s, now, ip, u, out)
 	}
 	end := packet.IPv6HeaderLen + int(ip.PayloadLength())
-	proto, sport, dport, flags, isErr, known, ok := transport(u.Proto, ip[u.Offset:end])
+	whole := u.Fragment == 0 || !packet.IPv6Fragment(ip[u.Fragment:]).More()
+	proto, sport, dport, flags, isErr, known, ok := transport(u.Proto, ip[u.Offset:end], whole)
 	if !ok {
 		e.drop(dropMalformed)
 		return packet.Drop

@@ -210,3 +210,5 @@ func ends(t testing.TB, p gopacket.Packet) (src, dst netip.AddrPort) {
 	}
 	return netip.AddrPortFrom(sa, sp), netip.AddrPortFrom(da, dp)
 }
+
+func layersTCPSyn() layers.TCP { return layers.TCP{SYN: true, Seq: 1} }

@@ -74,7 +74,7 @@ func sum6(a, b *[16]byte) uint16 { return packet.Add(packet.Sum(a[:]), packet.Su
 // quote does not show them (too short, a later fragment, not TCP, UDP or
 // an echo).
 func quotedFlow(proto uint8, t []byte) (p Protocol, sport, dport uint16, ok bool) {
-	p, sport, dport, _, isErr, known, ok := transport(proto, t)
+	p, sport, dport, _, isErr, known, ok := transport(proto, t, false)
 	if !ok && len(t) >= 4 {
 		// A short quote still shows the ports.
 		switch proto {

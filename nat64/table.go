@@ -52,7 +52,7 @@ const (
 )
 
 // session is a session table entry; it sits in one timer list. It is
-// kept small (48 bytes with its size class) as there may be millions.
+// kept small (40 bytes) as there may be millions.
 type session struct {
 	b      *binding
 	remote [4]byte
@@ -121,9 +121,9 @@ type tables struct {
 	nBindings, nSessions [numProtocols]int
 	nDynamic             int
 	// used counts the ports lent per pool4 address and protocol.
-	used  map[key4]int
-	free  *session // sessions to reuse, linked by next
-	nFree int
+	used map[key4]int
+	free *session // sessions to reuse, linked by next
+	slab []session
 	// adf counts sessions by binding and remote address, kept only
 	// under address-dependent filtering.
 	adf map[adfKey]int32
@@ -213,10 +213,13 @@ func (t *tables) newSession(b *binding, remote [4]byte, rport uint16, l uint8, a
 	s := t.free
 	if s != nil {
 		t.free = s.next
-		t.nFree--
 		*s = session{}
 	} else {
-		s = &session{}
+		if len(t.slab) == cap(t.slab) {
+			t.slab = make([]session, 0, slabSessions)
+		}
+		t.slab = t.slab[:len(t.slab)+1]
+		s = &t.slab[len(t.slab)-1]
 	}
 	s.b, s.remote, s.rport, s.list, s.expires = b, remote, rport, l, at
 	t.lists[l].pushBack(s)
@@ -232,8 +235,11 @@ func (t *tables) newSession(b *binding, remote [4]byte, rport uint16, l uint8, a
 	return s
 }
 
-// maxFree bounds the sessions kept for reuse.
-const maxFree = 4096
+// slabSessions is how many sessions are allocated at once: in arrays a
+// session takes its 40 bytes, where alone it would take the 48 of its
+// size class. Sessions are reused, never given back: the memory of the
+// table is that of its peak, which Limits.Sessions bounds.
+const slabSessions = 256
 
 // removeSession takes s out; dropBinding also removes its dynamic binding
 // when it was the last session.
@@ -258,11 +264,8 @@ func (t *tables) removeSession(s *session, dropBinding bool) {
 		}
 	}
 	*s = session{}
-	if t.nFree < maxFree {
-		s.next = t.free
-		t.free = s
-		t.nFree++
-	}
+	s.next = t.free
+	t.free = s
 	if dropBinding && b.nsess == 0 && !b.static {
 		t.removeBinding(b)
 	}

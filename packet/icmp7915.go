@@ -72,7 +72,9 @@ const (
 	ICMPv4CodeBadLength           = 2 // parameter problem: bad length
 )
 
-// ICMPv4to6 translates the ICMPv4 message msg (checksum already verified)
+// ICMPv4to6 translates the ICMPv4 message msg (the checksum of an error
+// already verified; an echo's is updated incrementally, so a wrong one
+// stays wrong)
 // into an ICMPv6 message in dst, to travel from src6 to dst6, and returns
 // its length, or 0 when the message is not translated or dst is too
 // small. mtu6 is the MTU of the IPv6 next hop and mtu4 that of the IPv4
@@ -91,12 +93,17 @@ func ICMPv4to6(dst []byte, msg ICMP, src6, dst6 *[16]byte, mtu6, mtu4 int, m ICM
 			return 0
 		}
 		copy(dst, msg)
-		dst[ICMPType] = ICMPv6EchoRequest
+		nt := uint8(ICMPv6EchoRequest)
 		if typ == ICMPv4EchoReply {
-			dst[ICMPType] = ICMPv6EchoReply
+			nt = ICMPv6EchoReply
 		}
-		dst[ICMPCode] = 0
-		return finish6(dst[:len(msg)], src6, dst6)
+		// Incrementally (RFC 1624): the type and code word changes and
+		// the pseudo-header ICMPv6 sums is added; the data is not read.
+		var ed Edit
+		ed.Put16(dst, ICMPType, uint16(nt)<<8)
+		ed.Replaced(0, PseudoHeaderSum(src6[:], dst6[:], ProtoICMPv6, len(msg)))
+		ICMP(dst).SetChecksum(ed.Apply(msg.Checksum(), 0))
+		return len(msg)
 	case ICMPv4DestUnreachable:
 		switch code {
 		case ICMPv4CodeNetUnreachable, ICMPv4CodeHostUnreachable, 5, 6, 7, 8, 11, 12:
@@ -359,6 +366,32 @@ func quotedEcho(t []byte, req, rep, req2, rep2 uint8) bool {
 	ed.Put8(t, ICMPType, nt)
 	ICMP(t).SetChecksum(ed.Apply(ICMP(t).Checksum(), 0))
 	return true
+}
+
+// ICMPv6EchoTo4 translates an ICMPv6 echo request or reply msg, carried
+// from src6 to dst6, into an ICMPv4 one in dst and returns its length, or
+// 0 for another type or a dst too small. The checksum is updated
+// incrementally (RFC 1624), the data not read: a wrong checksum stays
+// wrong, for the receiver to see.
+func ICMPv6EchoTo4(dst []byte, msg ICMP, src6, dst6 *[16]byte) int {
+	if !msg.IsValid() || len(dst) < len(msg) {
+		return 0
+	}
+	var nt uint8
+	switch msg.Type() {
+	case ICMPv6EchoRequest:
+		nt = ICMPv4EchoRequest
+	case ICMPv6EchoReply:
+		nt = ICMPv4EchoReply
+	default:
+		return 0
+	}
+	copy(dst, msg)
+	var ed Edit
+	ed.Put16(dst, ICMPType, uint16(nt)<<8)
+	ed.Replaced(PseudoHeaderSum(src6[:], dst6[:], ProtoICMPv6, len(msg)), 0)
+	ICMP(dst).SetChecksum(ed.Apply(msg.Checksum(), 0))
+	return len(msg)
 }
 
 // ICMPv6to4 translates the ICMPv6 message msg (checksum already

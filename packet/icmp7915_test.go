@@ -3,6 +3,7 @@ package packet
 import (
 	"bytes"
 	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -420,4 +421,41 @@ func FuzzICMPTranslate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEchoIncremental checks the incremental echo translation against a
+// full recomputation, over random identifiers, data and lengths (odd
+// ones included), both ways.
+func TestEchoIncremental(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 500 {
+		n := 8 + rng.IntN(200)
+		msg := make([]byte, n)
+		for j := range msg {
+			msg[j] = byte(rng.Uint32())
+		}
+		msg[ICMPType], msg[ICMPCode] = ICMPv4EchoRequest, 0
+		if i%2 == 1 {
+			msg[ICMPType] = ICMPv4EchoReply
+		}
+		ICMP(msg).SetChecksum(0)
+		ICMP(msg).SetChecksum(Checksum(0, msg))
+		out := make([]byte, n)
+		if ICMPv4to6(out, msg, &x6a, &x6b, 0, 0, &wkpMapper{}) != n {
+			t.Fatal("echo not translated")
+		}
+		if !ChecksumOK(PseudoHeaderSum(x6a[:], x6b[:], ProtoICMPv6, n), out) {
+			t.Fatalf("ICMPv6 checksum wrong for %x", msg)
+		}
+		back := make([]byte, n)
+		if ICMPv6EchoTo4(back, out, &x6a, &x6b) != n {
+			t.Fatal("echo not translated back")
+		}
+		if !ChecksumOK(0, back) || string(back[ICMPRest:]) != string(msg[ICMPRest:]) || back[ICMPType] != msg[ICMPType] {
+			t.Fatalf("round trip %x -> %x", msg, back)
+		}
+	}
+	if ICMPv6EchoTo4(make([]byte, 8), ICMP{1, 0, 0, 0, 0, 0, 0, 0}, &x6a, &x6b) != 0 {
+		t.Fatal("an error translated as an echo")
+	}
 }

@@ -172,7 +172,9 @@ func (p *Path) To6(out *packet.Batch, ip packet.IPv4, src6, dst6 *[16]byte, m pa
 		if ip.IsFragment() {
 			return FragmentedICMP, 0
 		}
-		if !packet.ChecksumOK(0, data) {
+		// An error is rebuilt, so its checksum is checked first; an
+		// echo's is updated incrementally.
+		if len(data) > 0 && packet.IsICMPv4Error(data[0]) && !packet.ChecksumOK(0, data) {
 			return BadChecksum, 0
 		}
 	}
@@ -351,13 +353,16 @@ func (p *Path) To4(out *packet.Batch, ip packet.IPv6, u packet.Upper, src4, dst4
 		if isFrag {
 			return FragmentedICMP, 0
 		}
-		if !packet.ChecksumOK(packet.PseudoHeaderSum(src6[:], dst6[:], packet.ProtoICMPv6, len(data)), data) {
+		if len(data) > 0 && packet.IsICMPv6Error(data[0]) && !packet.ChecksumOK(packet.PseudoHeaderSum(src6[:], dst6[:], packet.ProtoICMPv6, len(data)), data) {
 			return BadChecksum, 0
 		}
 	}
 	b := out.Next(total+8, packet.IPv4Family, addrOf4(dst4))
 	if proto == packet.ProtoICMPv6 {
-		l4 := packet.ICMPv6to4(b[packet.IPv4MinLen:], packet.ICMP(data), p.MTU4, p.MTU6, false, m)
+		l4 := packet.ICMPv6EchoTo4(b[packet.IPv4MinLen:], packet.ICMP(data), &src6, &dst6)
+		if l4 == 0 {
+			l4 = packet.ICMPv6to4(b[packet.IPv4MinLen:], packet.ICMP(data), p.MTU4, p.MTU6, false, m)
+		}
 		if l4 == 0 {
 			out.Unnext()
 			return ICMPNotTranslated, 0

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 )
 
 // The translator in the fabric (docs/siit.md, "In the fabric"), on a real
-// bridge in each data path:
+// bridge in each data path, with topo/examples/siit.yaml:
 //
 //	h6      2001:db8:6::6/64, link MTU 1280 (the IPv6 side), default via the translator;
 //	        seen from IPv4 as 203.0.113.6 (an EAM entry)
@@ -36,37 +37,13 @@ import (
 // The hosts know nothing but their addresses and default routes; every
 // neighbor is resolved through the neighbor app.
 const (
-	siitMAC   = "00:00:0b:00:00:99"
-	siitPool6 = "64:ff9b:1::"
-	h4Pool6   = siitPool6 + "c000:204" // 192.0.2.4 through pool6
-	h4EAM6    = "2001:db8:6::44"       // 192.0.2.44 through its EAM entry
-	h6EAM4    = "203.0.113.6"          // h6 as IPv4 hosts see it
+	h4Pool6   = "64:ff9b:1::c000:204" // 192.0.2.4 through pool6
+	h4EAM6    = "2001:db8:6::44"      // 192.0.2.44 through its EAM entry
+	h6EAM4    = "203.0.113.6"         // h6 as IPv4 hosts see it
 	serverV4  = "198.51.100.80"
 	siitIface = "sgx-eng0"
 	siitPort  = 10
 )
-
-const siitTopology = `controller:
-  listen: "tcp:127.0.0.1:%d"
-  http: "127.0.0.1:%d"
-switches:
-  - {name: s1, dpid: "0x1"}
-hosts:
-  - {name: h6, switch: s1, port: 1, mac: "00:00:0b:00:00:06", ipv6: ["2001:db8:6::6"]}
-  - {name: h4, switch: s1, port: 2, mac: "00:00:0b:00:00:04", ipv4: ["192.0.2.4", "192.0.2.44"]}
-  - {name: legacy, switch: s1, port: 3, mac: "00:00:0b:00:00:30", ipv4: ["192.0.2.30"]}
-  - {name: r, switch: s1, port: 4, mac: "00:00:0b:00:00:64", ipv6: ["2001:db8:6::64"]}
-siit:
-  mac: "` + siitMAC + `"
-%s  pool6: "` + siitPool6 + `/96"
-  eam:
-    - {ipv4: "` + h6EAM4 + `/32", ipv6: "2001:db8:6::6/128"}
-    - {ipv4: "192.0.2.44/32", ipv6: "` + h4EAM6 + `/128"}
-  ipv4: {address: "192.0.2.1/24", mtu: 1500}
-  ipv6: {address: "2001:db8:6::1/64", mtu: 1280, gateway: "2001:db8:6::64"}
-  clat: [{host: legacy, ipv6: "2001:db8:6::c1a7"}]
-  clat_pref64: "2001:db8:64::/96"
-`
 
 // siitLab is the topology above, running.
 type siitLab struct {
@@ -77,6 +54,8 @@ type siitLab struct {
 	server            *ovs.Netns
 	sixgate           *ovs.Daemon
 	dir               string
+	// config is sixgate's file and text its content.
+	config, text string
 }
 
 func newSIITLab(t *testing.T, mode dataPath) *siitLab {
@@ -88,12 +67,19 @@ func newSIITLab(t *testing.T, mode dataPath) *siitLab {
 	if mode.onPort() {
 		section = fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", siitIface, siitPort)
 	}
-	cfg := ovs.WriteFile(t, "siit.yaml", fmt.Sprintf(siitTopology, port, metrics, section))
+	example, err := os.ReadFile("../topo/examples/siit.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(example), `listen: "tcp:0.0.0.0:6653"`, fmt.Sprintf(`listen: "tcp:127.0.0.1:%d"`, port), 1)
+	text = strings.Replace(text, `http: "127.0.0.1:9464"`, fmt.Sprintf(`http: "127.0.0.1:%d"`, metrics), 1)
+	text = strings.Replace(text, "  pool6:", section+"  pool6:", 1)
+	cfg := ovs.WriteFile(t, "siit.yaml", text)
 	bin := ovs.BuildSixgate(t)
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}
-	l := &siitLab{mode: mode, metrics: fmt.Sprintf("127.0.0.1:%d", metrics), dir: t.TempDir()}
+	l := &siitLab{mode: mode, metrics: fmt.Sprintf("127.0.0.1:%d", metrics), dir: t.TempDir(), config: cfg, text: text}
 	l.br = ovs.NewBridge(t, "sgx1", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", l.br.Name, "controller_queue_size=512")
 	if mode.onPort() {
@@ -203,6 +189,7 @@ func TestSIITFabric(t *testing.T) {
 				t.Run(to.name, func(t *testing.T) { l.testReach(t, to.v6, to.v4) })
 			}
 			t.Run("CLAT", l.testCLAT)
+			t.Run("reload", l.testReload)
 			l.checkDataPath(t)
 			t.Logf("%s mode: %v", mode, time.Since(start).Round(time.Millisecond))
 		})
@@ -352,6 +339,33 @@ func (l *siitLab) testCLAT(t *testing.T) {
 	// TAYGA's pool address, masqueraded to r's.
 	if err != nil || !strings.Contains(out, "s got hello from 198.51.100.1") {
 		t.Errorf("legacy -> s over TCP: %q (%v)", out, err)
+	}
+}
+
+// testReload moves h6's EAM address from 203.0.113.6 to 203.0.113.16 by
+// SIGHUP: the new address is answered, steered and translated, the old
+// one no longer.
+func (l *siitLab) testReload(t *testing.T) {
+	const moved = "203.0.113.16"
+	text := strings.Replace(l.text, `{ipv4: "`+h6EAM4+`/32"`, `{ipv4: "`+moved+`/32"`, 1)
+	if text == l.text {
+		t.Fatal("the example no longer maps h6 as expected")
+	}
+	if err := os.WriteFile(l.config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reloads := strings.Count(l.sixgate.Logs(), "configuration reloaded")
+	if err := l.sixgate.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !ovs.Wait(10*time.Second, func() bool { return strings.Count(l.sixgate.Logs(), "configuration reloaded") > reloads }) {
+		t.Fatalf("no reload:\n%s", l.sixgate.Logs())
+	}
+	if _, _, err := l.h4.PingUntil(moved, time.Second, 10*time.Second); err != nil {
+		t.Errorf("h4 -> h6 at its new address: %v", err)
+	}
+	if err := l.h4.Ping(h6EAM4, time.Second); err == nil {
+		t.Errorf("h4 -> h6 at its old address %s still answered", h6EAM4)
 	}
 }
 

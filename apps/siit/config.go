@@ -85,5 +85,3 @@ func engineConfigs(t *topo.Topology) (main, clat *xlat.Config) {
 	}
 	return main, clat
 }
-
-func newTranslator(c xlat.Config) (*xlat.Translator, error) { return xlat.New(c) }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/datapath"
+	xlat "github.com/sixgate/sixgate/siit"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -81,7 +82,7 @@ func New(t *topo.Topology, reg Registrar, log *logrus.Entry) (*App, error) {
 	if reg == nil {
 		return nil, fmt.Errorf("siit: %s declares no hosts: the translator needs the neighbor app", t.File)
 	}
-	r, err := build(t)
+	r, err := build(t, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,26 +110,47 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 	return a.Path.Start(ctx, c)
 }
 
-// build makes the layout and the engines of t's siit section.
-func build(t *topo.Topology) (*running, error) {
+// build makes the layout and the engines of t's siit section. The
+// translators of prev, when given (a reload), take the new configuration
+// in place and keep their counters; a role that appears gets a new one.
+// Should the engine refuse what topo accepted, nothing of prev changes
+// (the CLAT configuration, small, is tried on a scratch translator before
+// the main one is changed).
+func build(t *topo.Topology, prev *dispatch) (*running, error) {
 	l := layoutOf(t)
 	main, clat := engineConfigs(t)
-	var err error
 	d := &dispatch{clat4: map[netip.Addr]struct{}{}, clat6: map[netip.Addr]struct{}{}}
 	for _, c := range l.clat {
 		d.clat4[c.ipv4] = struct{}{}
 		d.clat6[c.ipv6] = struct{}{}
 	}
-	// topo checks what the engine checks; should they ever differ, the
-	// engine's refusal still names the file and the section.
-	if main != nil {
-		if d.main, err = newTranslator(*main); err != nil {
-			return nil, &topo.Error{File: t.File, Line: t.SIIT.Line, Field: "siit", Msg: err.Error()}
-		}
+	refused := func(field string, err error) error {
+		return &topo.Error{File: t.File, Line: t.SIIT.Line, Field: field, Msg: err.Error()}
 	}
 	if clat != nil {
-		if d.clat, err = newTranslator(*clat); err != nil {
-			return nil, &topo.Error{File: t.File, Line: t.SIIT.Line, Field: "siit.clat", Msg: err.Error()}
+		x, err := xlat.New(*clat)
+		if err != nil {
+			return nil, refused("siit.clat", err)
+		}
+		d.clat = x
+		if prev != nil && prev.clat != nil {
+			d.clat = prev.clat
+		}
+	}
+	if main != nil {
+		var err error
+		if prev != nil && prev.main != nil {
+			d.main, err = prev.main, prev.main.SetConfig(*main)
+		} else {
+			d.main, err = xlat.New(*main)
+		}
+		if err != nil {
+			return nil, refused("siit", err)
+		}
+	}
+	if d.clat != nil && prev != nil && d.clat == prev.clat {
+		if err := d.clat.SetConfig(*clat); err != nil {
+			return nil, refused("siit.clat", err)
 		}
 	}
 	return &running{topo: t, layout: l, engine: d}, nil
@@ -149,21 +171,21 @@ func (a *App) register(l *layout) error {
 	return nil
 }
 
-// Reload takes a new configuration: new translators (they keep no state
-// per flow, so nothing is lost but their counters), the steering and the
-// neighbor registrations follow. A change of mode or engine ports needs a
-// restart.
+// Reload takes a new configuration: the translators take it in place
+// (they keep no state per flow; their counters go on), the steering and
+// the neighbor registrations follow. A change of mode or engine ports
+// needs a restart.
 func (a *App) Reload(t *topo.Topology) error {
 	a.swap.Lock()
 	defer a.swap.Unlock()
 	if t.SIIT == nil {
 		return fmt.Errorf("siit: no siit section in %s", t.File)
 	}
-	r, err := build(t)
-	if err != nil {
+	if err := a.SameLayout(t.SIIT.Mode, t.SIIT.Ports); err != nil {
 		return err
 	}
-	if err := a.SameLayout(r.layout.mode, r.layout.ports); err != nil {
+	r, err := build(t, a.cur.Load().engine)
+	if err != nil {
 		return err
 	}
 	if err := a.Update(r.state()); err != nil {

@@ -124,6 +124,8 @@ func TestSteeringFlows(t *testing.T) {
 func TestReloadKeepsFlows(t *testing.T) {
 	a, reg := newApp(t, fabric)
 	before := a.Flows(nil)
+	b := packet.NewBatch(4, packet.DefaultBufSize)
+	a.cur.Load().engine.Handle(ip6packet(t, "2001:db8:6::6", "64:ff9b:1::c000:204"), b)
 	more := strings.Replace(fabric, "  eam:\n", "  eam:\n    - {ipv4: \"198.51.100.0/24\", ipv6: \"2001:db8:7::/120\"}\n", 1)
 	if err := a.Reload(parse(t, more)); err != nil {
 		t.Fatal(err)
@@ -139,6 +141,13 @@ func TestReloadKeepsFlows(t *testing.T) {
 	}
 	if n := len(reg.prefixes[owner]); n != 10 {
 		t.Errorf("%d registrations after the reload, want 10", n)
+	}
+	if n := a.Stats()["siit"].Translated6to4; n != 1 {
+		t.Errorf("%d packets translated 6 to 4 after the reload, want the one before it", n)
+	}
+	b.Reset()
+	if a.cur.Load().engine.Handle(ip4packet(t, "198.51.100.7", "203.0.113.6"), b); b.Len() != 1 {
+		t.Error("the new EAM entry does not translate")
 	}
 	port := strings.Replace(more, "  pool6:", "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n  pool6:", 1)
 	if err := a.Reload(parse(t, port)); err == nil || !strings.Contains(err.Error(), "restart") {

@@ -36,6 +36,9 @@ type Results struct {
 
 	Translators    []Translator `json:"translators"`
 	TranslatorNote string       `json:"translator_note,omitempty"`
+	// NAT64 are the stateful NAT64 rows, the peer last.
+	NAT64     []Translator `json:"nat64,omitempty"`
+	NAT64Note string       `json:"nat64_note,omitempty"`
 }
 
 // Translator is one stateless translator carrying an IPv6-only client's
@@ -56,6 +59,10 @@ type Translator struct {
 	// TCP and UDP runs.
 	CPUPerGBTCP float64 `json:"cpu_seconds_per_gb_tcp"`
 	CPUPerGBUDP float64 `json:"cpu_seconds_per_gb_udp"`
+	// ConnsPerSec is new TCP connections a second through the
+	// translator (RFC 9693's connection establishment rate): HTTP
+	// requests of one connection each. NAT64 rows only.
+	ConnsPerSec float64 `json:"conns_per_sec,omitempty"`
 }
 
 // ControlPlane is the daemon's cost for one large configuration: what
@@ -278,6 +285,7 @@ func (r *Results) Markdown() string {
 	}
 
 	r.translatorMarkdown(p)
+	r.nat64Markdown(p)
 
 	p("## Controller: cbench-style simulated switches, learning-switch app\n\n")
 	if r.ControllerNote != "" {
@@ -408,6 +416,39 @@ func (r *Results) translatorMarkdown(p func(string, ...any)) {
 			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec)
 		}
 		p("| %s | %.0f | %.0f | %.2f | %.2f | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.CPUPerGBTCP, s.CPUPerGBUDP, vs)
+	}
+	p("\n")
+}
+
+// nat64Markdown renders the NAT64 rows, with ratios to the last row
+// (the peer).
+func (r *Results) nat64Markdown(p func(string, ...any)) {
+	if len(r.NAT64) == 0 && r.NAT64Note == "" {
+		return
+	}
+	p("## NAT64: IPv6-only client to IPv4-only server (stateful, RFC 6146)\n\n")
+	if r.NAT64Note != "" {
+		p("%s\n\n", r.NAT64Note)
+	}
+	if len(r.NAT64) == 0 {
+		return
+	}
+	var peer *Translator
+	if last := &r.NAT64[len(r.NAT64)-1]; last.Available {
+		peer = last
+	}
+	p("| NAT64 | iperf3 Mbit/s | UDP 64 B packets/s | new connections/s | CPU s/GB (TCP) | CPU s/GB (UDP) | vs %s (Mbit/s, packets/s, connections/s) |\n", peerName(peer))
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, s := range r.NAT64 {
+		if !s.Available {
+			p("| %s | not available: %s | | | | | |\n", s.Label, cellText(s.Note))
+			continue
+		}
+		vs := "–"
+		if peer != nil {
+			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec) + ", " + ratio(s.ConnsPerSec, peer.ConnsPerSec)
+		}
+		p("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.ConnsPerSec, s.CPUPerGBTCP, s.CPUPerGBUDP, vs)
 	}
 	p("\n")
 }

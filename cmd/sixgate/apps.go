@@ -32,6 +32,10 @@ type appSet struct {
 	handlers     map[string]http.Handler
 }
 
+// fabricSIIT reports whether t runs the translator in the fabric: a siit
+// section and hosts, whose addresses the neighbor app answers for.
+func fabricSIIT(t *topo.Topology) bool { return t.SIIT != nil && len(t.Hosts) > 0 }
+
 // reloader is an app that takes a new configuration on SIGHUP.
 type reloader interface {
 	Reload(*topo.Topology) error
@@ -58,20 +62,19 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 		s.collectors = append(s.collectors, sp.Collectors()...)
 		s.handlers["/connections"] = sp.StatusHandler()
 	}
-	if t.SIIT != nil {
-		// The translator answers for its addresses through the neighbor
-		// app; without hosts there is none, and New says so.
-		var reg siit.Registrar
-		if s.neighbor != nil {
-			reg = s.neighbor
-		}
-		x, err := siit.New(t, reg, log)
+	switch {
+	case fabricSIIT(t):
+		// The translator answers for its addresses through the
+		// neighbor app.
+		x, err := siit.New(t, s.neighbor, log)
 		if err != nil {
 			return nil, err
 		}
 		s.siit = x
 		s.list = append(s.list, x)
 		s.collectors = append(s.collectors, x.Collectors()...)
+	case t.SIIT != nil && len(t.Switches) > 0:
+		log.Warnf("%s:%d: siit: switches but no hosts are declared, so the translator does not run in the fabric", t.File, t.SIIT.Line)
 	}
 	if t.NAT64 != nil {
 		var reg nat64.Registrar
@@ -98,7 +101,7 @@ func (s *appSet) reload(t *topo.Topology) error {
 	if s.fromTopology && (len(t.Hosts) > 0) != (s.neighbor != nil) {
 		return errors.New("hosts were added or removed altogether, which changes the set of apps: restart sixgate to apply it")
 	}
-	if s.fromTopology && (t.SIIT != nil) != (s.siit != nil) {
+	if s.fromTopology && fabricSIIT(t) != (s.siit != nil) {
 		return errors.New("the siit section was added or removed, which changes the set of apps: restart sixgate to apply it")
 	}
 	if s.fromTopology && (t.NAT64 != nil) != (s.nat64 != nil) {

@@ -136,3 +136,31 @@ func TestCheckNotesMissingCaps(t *testing.T) {
 		t.Errorf("check said %q", stderr.String())
 	}
 }
+
+// The translator's engine ports need CAP_NET_RAW as splice46's do.
+func TestMissingCapsSIIT(t *testing.T) {
+	s := fmt.Sprintf(capsBase, 6653, "off") + `siit:
+  mac: "00:00:0a:00:00:99"
+  pool6: "64:ff9b:1::/96"
+  mode: port
+  ports:
+    - {interface: "sgcap1", switch: s1, port: 11}
+  ipv4: {address: "192.0.2.1/24"}
+  ipv6: {address: "2001:db8::99/64"}
+`
+	path := filepath.Join(t.TempDir(), "sixgate.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tp, err := topo.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = missingCaps(tp, 0, 1024)
+	if want := path + ":14: siit.ports: engine ports need CAP_NET_RAW"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
+	}
+	if err := missingCaps(tp, 1<<capNetRawBit, 1024); err != nil {
+		t.Errorf("with CAP_NET_RAW: %v", err)
+	}
+}

@@ -233,3 +233,26 @@ splice46:
 		t.Fatalf("check exit %d: %q", code, stderr.String())
 	}
 }
+
+// A siit section without hosts is for sixgate translate: check accepts it
+// quietly, and with switches says that the translator will not run in
+// the fabric.
+func TestCheckSIITWithoutHosts(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"-config", "testdata/translate-siit.yaml"}, &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+		t.Errorf("translate-only file: exit %d, stderr %q", code, stderr.String())
+	}
+	src, err := os.ReadFile("testdata/translate-siit.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(path, append([]byte("switches: [{name: s1, dpid: \"0x1\"}]\n"), src...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := check([]string{"-config", path}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "siit: switches but no hosts are declared") {
+		t.Errorf("switches without hosts: exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -275,6 +275,43 @@ func TestSIITPriorityContract(t *testing.T) {
 	}
 }
 
+// fabricSIITSection adds the translator in port mode to the fabric example's
+// ring, its engine on s2's port 10.
+const fabricSIITSection = `
+siit:
+  mac: "00:00:0a:00:00:99"
+  mode: port
+  ports: [{interface: eng0, switch: s2, port: 10}]
+  pool6: "64:ff9b:1::/96"
+  eam: [{ipv4: "198.51.100.0/24", ipv6: "2001:db8::c600/120"}]
+  ipv4: {address: "10.0.0.250/24"}
+  ipv6: {address: "2001:db8::250/64"}
+`
+
+// Across the ring, every switch steers what is sent to the translator's
+// MAC towards the engine's switch (s2), and the translated packets go home
+// by the neighbor app's forwarding.
+func TestSIITPriorityContractAcrossSwitches(t *testing.T) {
+	const nb, x = neighbor.CookieID, siit.CookieID
+	h5MAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 5}
+	xMAC := net.HardwareAddr{0, 0, 0x0a, 0, 0, 0x99}
+	top := parseSeed(t, fabricSource(t)+fabricSIITSection)
+	sws := map[uint64]*ofptest.Switch{}
+	for dpid := uint64(1); dpid <= 3; dpid++ {
+		sws[dpid] = installAppsOn(t, top, dpid)
+	}
+	for _, h := range []hop{
+		{1, contractRow{"h1 to pool6 leaves s1 towards s2", 1, udp6(t, h1MAC, xMAC, "2001:db8::1", "64:ff9b:1::c633:6407"), outBy(x, 3)}},
+		{3, contractRow{"h5 to an EAM IPv4 address leaves s3 towards s2", 1, udp4(t, h5MAC, xMAC, "10.0.0.5", "198.51.100.7"), outBy(x, 4)}},
+		{2, contractRow{"h1's packet enters s2 and goes to the engine", 4, udp6(t, h1MAC, xMAC, "2001:db8::1", "64:ff9b:1::c633:6407"), outBy(x, enginePort)}},
+		{2, contractRow{"the translated packet to h5 leaves s2 towards s3", enginePort, udp6(t, xMAC, h5MAC, "2001:db8::c607", "2001:db8::5"), outBy(nb, 3)}},
+		{3, contractRow{"the translated packet reaches h5", 4, udp6(t, xMAC, h5MAC, "2001:db8::c607", "2001:db8::5"), outBy(nb, 1)}},
+		{2, contractRow{"to the translator's MAC from the engine port is dropped", enginePort, udp6(t, h1MAC, xMAC, "2001:db8::1", "64:ff9b:1::c633:6407"), droppedBy(x)}},
+	} {
+		t.Run(h.name, func(t *testing.T) { h.want.check(t, sws[h.dpid].Lookup(t, h.frame, h.inPort)) })
+	}
+}
+
 // fabricSplice46 adds splice46 in port mode to the fabric example's ring,
 // its engine on s2's port 10, the backend h3 on s2.
 const fabricSplice46 = `

@@ -4,7 +4,7 @@
 // latency on Open vSwitch against plain IPv6 forwarding and haproxy, and
 // the stateless translator against TAYGA.
 //
-//	sixgate-bench [-out DIR] [-parts micro,controller,e2e] [-setups ceiling,controller,port,haproxy]
+//	sixgate-bench [-out DIR] [-parts micro,controller,controlplane,e2e,translator,nat64] [-setups ceiling,controller,port,haproxy]
 //	              [-duration 3s] [-benchtime 200ms] [-contended] [-publish]
 //
 // It prints the Markdown table and writes DIR/<timestamp>/results.md,
@@ -44,7 +44,7 @@ type options struct {
 
 func run() int {
 	out := flag.String("out", "results", "write the report under `dir`/<timestamp>/")
-	parts := flag.String("parts", "micro,controller,controlplane,e2e,translator", "comma-separated `parts` to run")
+	parts := flag.String("parts", "micro,controller,controlplane,e2e,translator,nat64", "comma-separated `parts` to run")
 	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order")
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
@@ -125,6 +125,11 @@ func run() int {
 		res.Translators, res.TranslatorNote = runTranslators(ctx, o, t)
 	} else {
 		res.TranslatorNote = "Not run (-parts)."
+	}
+	if want["nat64"] && ctx.Err() == nil {
+		res.NAT64, res.NAT64Note = runNAT64(ctx, o, t)
+	} else {
+		res.NAT64Note = "Not run (-parts)."
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(os.Stderr, "sixgate-bench: interrupted; no report written (log in %s)\n", dir)

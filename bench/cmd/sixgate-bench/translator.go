@@ -21,15 +21,17 @@ import (
 // turn by changing the hosts' routes: sixgate's siit app in port mode
 // (its engine on a veth pair to port 10), and TAYGA in a dual-stack
 // namespace on port 3 doing the same job (the same pool6, the same
-// one-to-one mapping of h6). h6 reaches h4 as pool6 + 192.0.2.4; h4 sees
-// h6 as 203.0.113.6.
+// one-to-one mapping of h6). h6 reaches h4 as pool6 + 198.18.0.4; h4 sees
+// h6 as 198.18.1.6. The IPv4 addresses are from the benchmarking range
+// (RFC 2544), which the machine's own interfaces do not use: the root
+// namespace's ends of the hosts' veth pairs would answer ARP for them.
 const (
 	xlatBridge  = "sgxbench"
 	xlatIface   = "sgxb-eng0"
 	xlatPort    = 10
-	xlatPool6   = "64:ff9b:1::/96"
-	xlatH4Pool6 = "64:ff9b:1::c000:204"
-	xlatH6v4    = "203.0.113.6"
+	xlatPool6   = "2001:db8:46::/96"
+	xlatH4Pool6 = "2001:db8:46::c612:4" // 198.18.0.4
+	xlatH6v4    = "198.18.1.6"
 	xlatH6      = "2001:db8:6::6"
 )
 
@@ -41,15 +43,15 @@ switches:
   - {name: s1, dpid: "0x1"}
 hosts:
   - {name: h6, switch: s1, port: 1, mac: "00:00:0b:00:00:06", ipv6: ["2001:db8:6::6"]}
-  - {name: h4, switch: s1, port: 2, mac: "00:00:0b:00:00:04", ipv4: ["192.0.2.4"]}
-  - {name: tg, switch: s1, port: 3, mac: "00:00:0b:00:00:02", ipv4: ["192.0.2.2"], ipv6: ["2001:db8:6::2"]}
+  - {name: h4, switch: s1, port: 2, mac: "00:00:0b:00:00:04", ipv4: ["198.18.0.4"]}
+  - {name: tg, switch: s1, port: 3, mac: "00:00:0b:00:00:02", ipv4: ["198.18.0.2"], ipv6: ["2001:db8:6::2"]}
 siit:
   mac: "00:00:0b:00:00:99"
   mode: port
-  ports: [{interface: "` + xlatIface + `", switch: s1, port: 10}]
+  ports: [{interface: "` + xlatIface + `", switch: s1, port: 10, ring: true}]
   pool6: "` + xlatPool6 + `"
   eam: [{ipv4: "` + xlatH6v4 + `/32", ipv6: "` + xlatH6 + `/128"}]
-  ipv4: {address: "192.0.2.1/24", mtu: 1500}
+  ipv4: {address: "198.18.0.1/24", mtu: 1500}
   ipv6: {address: "2001:db8:6::1/64", mtu: 1500}
 `
 
@@ -68,6 +70,10 @@ type xlatLab struct {
 	h6, h4, tg *ovs.Netns
 	sixgate    *ovs.Daemon
 	tayga      *ovs.Daemon
+	// iperfd is the iperf3 server; tests counts the tests run on it, so
+	// that the next waits until the server listens for it.
+	iperfd *ovs.Daemon
+	tests  int
 }
 
 // xlatSpec is one translator: the hosts' next hops through it, and the
@@ -80,8 +86,8 @@ type xlatSpec struct {
 
 func xlatSpecs() []xlatSpec {
 	return []xlatSpec{
-		{"sixgate", "sixgate siit, port mode", "2001:db8:6::1", "192.0.2.1", func(l *xlatLab) int { return l.sixgate.PID() }},
-		{"tayga", "TAYGA (userspace, TUN)", "2001:db8:6::2", "192.0.2.2", func(l *xlatLab) int { return l.tayga.PID() }},
+		{"sixgate", "sixgate siit, port mode", "2001:db8:6::1", "198.18.0.1", func(l *xlatLab) int { return l.sixgate.PID() }},
+		{"tayga", "TAYGA (userspace, TUN)", "2001:db8:6::2", "198.18.0.2", func(l *xlatLab) int { return l.tayga.PID() }},
 	}
 }
 
@@ -100,19 +106,43 @@ func runTranslators(ctx context.Context, o *options, t *lab.T) ([]report.Transla
 	if err := t.Do(func() { l.build(ctx) }); err != nil {
 		return nil, "Skipped: the lab could not be built: " + err.Error()
 	}
-	var out []report.Translator
-	for _, sp := range xlatSpecs() {
+	// Each translator is measured twice, in the order A B B A, and keeps
+	// its better figures: on a shared machine a neighbour's burst then
+	// costs one run, not the comparison.
+	specs := xlatSpecs()
+	out := make([]report.Translator, len(specs))
+	for i, sp := range specs {
+		out[i] = report.Translator{Name: sp.name, Label: sp.label}
+	}
+	order := []int{0, 1, 1, 0}
+	for round, i := range order {
 		if ctx.Err() != nil {
 			break
 		}
-		r := report.Translator{Name: sp.name, Label: sp.label}
-		o.progress("translator: %s", sp.label)
+		sp := specs[i]
+		var r report.Translator
+		o.progress("translator: %s (run %d of 2)", sp.label, 1+round/2)
 		if err := t.Do(func() { l.measure(ctx, sp, &r) }); err != nil {
-			r.Available, r.Note = false, err.Error()
+			if !out[i].Available {
+				out[i].Note = err.Error()
+			}
+			continue
 		}
-		out = append(out, r)
+		out[i].Note = ""
+		best(&out[i], r)
 	}
-	return out, note
+	return out, note + " Each translator is measured twice (sixgate, TAYGA, TAYGA, sixgate); each figure is the better of its two runs, with the CPU cost of that run."
+}
+
+// best keeps in b the better of its figures and r's.
+func best(b *report.Translator, r report.Translator) {
+	if r.ThroughputMbps > b.ThroughputMbps {
+		b.ThroughputMbps, b.CPUPerGBTCP = r.ThroughputMbps, r.CPUPerGBTCP
+	}
+	if r.PacketsPerSec > b.PacketsPerSec {
+		b.PacketsPerSec, b.CPUPerGBUDP = r.PacketsPerSec, r.CPUPerGBUDP
+	}
+	b.Available = true
 }
 
 func (l *xlatLab) build(ctx context.Context) {
@@ -133,8 +163,8 @@ func (l *xlatLab) build(ctx context.Context) {
 	l.br = ovs.NewBridge(t, xlatBridge, 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", ctlPort))
 	ovs.AddEnginePort(t, l.br, xlatIface, xlatPort)
 	l.h6 = ovs.AddNetns(t, l.br, "sgxb-h6", 1, "00:00:0b:00:00:06", xlatH6+"/64")
-	l.h4 = ovs.AddNetns(t, l.br, "sgxb-h4", 2, "00:00:0b:00:00:04", "192.0.2.4/24")
-	l.tg = ovs.AddNetns(t, l.br, "sgxb-tg", 3, "00:00:0b:00:00:02", "192.0.2.2/24", "2001:db8:6::2/64")
+	l.h4 = ovs.AddNetns(t, l.br, "sgxb-h4", 2, "00:00:0b:00:00:04", "198.18.0.4/24")
+	l.tg = ovs.AddNetns(t, l.br, "sgxb-tg", 3, "00:00:0b:00:00:02", "198.18.0.2/24", "2001:db8:6::2/64")
 
 	// TAYGA: its TUN device carries pool6 and h6's IPv4 address.
 	tc := filepath.Join(dir, "tayga.conf")
@@ -147,6 +177,9 @@ func (l *xlatLab) build(ctx context.Context) {
 	l.tg.Run(t, "ip", "route", "add", xlatH6v4+"/32", "dev", "sgxb")
 	l.tg.Run(t, "ip", "-6", "route", "add", xlatPool6, "dev", "sgxb")
 	l.tayga = l.tg.Start(t, "tayga", "-c", tc, "-n")
+	if code := l.tayga.Wait(300 * time.Millisecond); code != -1 {
+		t.Fatalf("tayga exited with %d: %s", code, l.tayga.Logs())
+	}
 
 	l.sixgate = ovs.StartSixgate(t, bin, "-config", config, "-log-level", "warn")
 	if !ovs.Wait(20*time.Second, func() bool {
@@ -154,7 +187,7 @@ func (l *xlatLab) build(ctx context.Context) {
 	}) {
 		t.Fatalf("sixgate did not program the bridge:\n%s", l.sixgate.Logs())
 	}
-	l.h4.Start(t, "iperf3", "-s", "-p", strconv.Itoa(iperfPort))
+	l.iperfd = l.h4.Start(t, "iperf3", "-s", "--forceflush", "-p", strconv.Itoa(iperfPort))
 }
 
 // route points the hosts at one translator.
@@ -166,16 +199,25 @@ func (l *xlatLab) route(sp xlatSpec) {
 // measure runs one TCP stream and one UDP flood through sp, after a ping
 // proves the path, reading the translating process's CPU time around each.
 func (l *xlatLab) measure(ctx context.Context, sp xlatSpec, r *report.Translator) {
-	t, o := l.t, l.o
+	t := l.t
 	l.route(sp)
 	if _, _, err := l.h6.PingUntil(xlatH4Pool6, time.Second, 15*time.Second); err != nil {
-		t.Fatalf("no path through %s: %v", sp.label, err)
+		tun, _ := l.tg.Output(5*time.Second, "", "ip", "-s", "-o", "link", "show", "sgxb")
+		t.Logf("no path through %s: %v\nTAYGA's TUN device: %s\nTAYGA: %s", sp.label, err, tun, l.tayga.Logs())
+		t.Fatalf("no path through %s (log.txt has the details)", sp.label)
 	}
-	pid := sp.pid(l)
+	l.iperfRuns(ctx, xlatH4Pool6, sp.pid(l), r)
+}
+
+// iperfRuns measures one TCP stream and one UDP flood of 64-byte
+// datagrams from h6 to dst, reading the CPU time of process pid around
+// each.
+func (l *xlatLab) iperfRuns(ctx context.Context, dst string, pid int, r *report.Translator) {
+	t, o := l.t, l.o
 	secs := strconv.Itoa(max(1, int(o.duration.Seconds())))
 
 	cpu0 := cpuSeconds(t, pid)
-	out, err := l.iperf(ctx, "-c", xlatH4Pool6, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J")
+	out, err := l.iperf(ctx, "-c", dst, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J")
 	if err != nil {
 		t.Fatalf("iperf3 TCP: %v: %s", err, lastLines([]byte(out), 5))
 	}
@@ -189,7 +231,7 @@ func (l *xlatLab) measure(ctx context.Context, sp xlatSpec, r *report.Translator
 	o.progress("  iperf3 TCP: %.0f Mbit/s, %.2f CPU s/GB", r.ThroughputMbps, r.CPUPerGBTCP)
 
 	cpu0 = cpuSeconds(t, pid)
-	out, err = l.iperf(ctx, "-c", xlatH4Pool6, "-p", strconv.Itoa(iperfPort), "-t", secs, "-u", "-l", "64", "-b", "0", "-J")
+	out, err = l.iperf(ctx, "-c", dst, "-p", strconv.Itoa(iperfPort), "-t", secs, "-u", "-l", "64", "-b", "0", "-J")
 	if err != nil {
 		t.Fatalf("iperf3 UDP: %v: %s", err, lastLines([]byte(out), 5))
 	}
@@ -210,6 +252,13 @@ func (l *xlatLab) measure(ctx context.Context, sp xlatSpec, r *report.Translator
 }
 
 func (l *xlatLab) iperf(ctx context.Context, args ...string) (string, error) {
+	// The server takes one test at a time and turns away a client that
+	// comes before it listens again.
+	l.tests++
+	next := fmt.Sprintf("(test #%d)", l.tests)
+	if !ovs.Wait(10*time.Second, func() bool { return strings.Contains(l.iperfd.Logs(), next) }) {
+		return "", fmt.Errorf("iperf3 server not ready for test %d: %s", l.tests, lastLines([]byte(l.iperfd.Logs()), 3))
+	}
 	ctx, cancel := context.WithTimeout(ctx, l.o.duration+30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.h6.Name, "iperf3"}, args...)...).CombinedOutput()
