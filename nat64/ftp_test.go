@@ -108,8 +108,8 @@ func TestFTPEPSVRetriedAsPASVThroughNAT64(t *testing.T) {
 	srvAck := cs + 6 // the server acknowledges the PASV
 	p := one(t, e, tcpData4(t, ap(r2, 21), ap(p4, cport), layers.TCP{ACK: true, Seq: ss, Ack: srvAck}, r227[:20]))
 	seq, ack, pl = seg(t, p)
-	if pl != "" || ack != cs {
-		t.Fatalf("half a 227 sent on: %q, ack %d (want %d)", pl, ack, cs)
+	if pl != "" || ack != cs || seq != ss-uint32(len(refusal)) {
+		t.Fatalf("half a 227 sent on: %q, seq %d ack %d (want %d)", pl, seq, ack, cs)
 	}
 	p = one(t, e, tcpData4(t, ap(r2, 21), ap(p4, cport), layers.TCP{ACK: true, PSH: true, Seq: ss + 20, Ack: srvAck}, r227[20:]))
 	seq, _, pl = seg(t, p)
