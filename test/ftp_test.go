@@ -33,7 +33,7 @@ hosts:
   - {name: srv, switch: s1, port: 2, mac: "00:00:0c:00:00:80", ipv4: ["203.0.113.80"]}
 nat64:
   mac: "00:00:0c:00:00:99"
-  pool6: "64:ff9b::/96"
+%s  pool6: "64:ff9b::/96"
   pool4: [{address: "203.0.113.2"}]
   ipv4: {address: "203.0.113.1/24", mtu: 1500}
   ipv6: {address: "2001:db8:6::1/64", mtu: 1500}
@@ -44,6 +44,8 @@ nat64:
 const (
 	ftpServer6 = "64:ff9b::cb00:7150" // 203.0.113.80 through pool6
 	ftpFile    = "file.bin"
+	ftpIface   = "sgf-eng0"
+	ftpPort    = 10
 )
 
 // vsftpdConfig serves root to anonymous users on 203.0.113.80:21, in the
@@ -72,6 +74,8 @@ vsftpd_log_file=%s
 
 // pyftpdScript serves root anonymously on 203.0.113.80:2121 without EPSV
 // and EPRT: the server answers them 500, as an old IPv4-only server does.
+// It sends its 227 replies in two segments, the second 100 ms after the
+// first, so that the gateway meets a reply cut in the middle.
 const pyftpdScript = `import sys
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
@@ -80,12 +84,24 @@ a = DummyAuthorizer()
 a.add_anonymous(sys.argv[1])
 class Handler(FTPHandler):
     proto_cmds = {k: v for k, v in FTPHandler.proto_cmds.items() if k not in ("EPSV", "EPRT")}
+    def respond(self, resp, logfun=None):
+        if resp.startswith("227 "):
+            self.push(resp[:20])
+            self.ioloop.call_later(0.1, self.push, resp[20:] + "\r\n")
+            return
+        FTPHandler.respond(self, resp)
 Handler.authorizer = a
 print("serving", flush=True)
 FTPServer(("203.0.113.80", 2121), Handler).serve_forever()
 `
 
 func TestFTPThroughNAT64(t *testing.T) {
+	for _, mode := range dataPaths {
+		t.Run(string(mode), func(t *testing.T) { testFTPThroughNAT64(t, mode) })
+	}
+}
+
+func testFTPThroughNAT64(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	requireTools(t, "vsftpd", "curl", "python3")
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
@@ -96,13 +112,20 @@ func TestFTPThroughNAT64(t *testing.T) {
 	}
 	start := time.Now()
 	port, metrics := freePort(t), freePort(t)
-	cfg := ovs.WriteFile(t, "ftp.yaml", fmt.Sprintf(ftpTopology, port, metrics))
+	section := ""
+	if mode.onPort() {
+		section = fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", ftpIface, ftpPort)
+	}
+	cfg := ovs.WriteFile(t, "ftp.yaml", fmt.Sprintf(ftpTopology, port, metrics, section))
 	bin := ovs.BuildSixgate(t)
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}
 	br := ovs.NewBridge(t, "sgf1", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", br.Name, "controller_queue_size=512")
+	if mode.onPort() {
+		ovs.AddEnginePort(t, br, ftpIface, ftpPort)
+	}
 	h6 := ovs.AddNetns(t, br, "sgf-h6", 1, "00:00:0c:00:00:06", "2001:db8:6::6/64")
 	srv := ovs.AddNetns(t, br, "sgf-srv", 2, "00:00:0c:00:00:80", "203.0.113.80/24")
 	h6.Run(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:6::1", "dev", "eth0")
@@ -191,7 +214,7 @@ func TestFTPThroughNAT64(t *testing.T) {
 			}
 		})
 	}
-	for event, least := range map[string]float64{"retry": 4, "rewrite": 6} {
+	for event, least := range map[string]float64{"retry": 4, "rewrite": 6, "held": 2} {
 		if v := lab.metric(t, fmt.Sprintf(`sixgate_nat64_ftp_alg_total{event=%q}`, event)); v < least {
 			t.Errorf("sixgate_nat64_ftp_alg_total{event=%q} = %v, want at least %v", event, v, least)
 		}
