@@ -43,6 +43,19 @@ type Binder interface {
 	BindActive(client netip.AddrPort, server netip.Addr) (netip.AddrPort, bool)
 }
 
+// Splicer is what the splice does for the data connections of a control
+// connection between an IPv4 client and an IPv6 server behind a VIP.
+type Splicer interface {
+	// Passive: the server listens on port for the client's data
+	// connection; the splice steers a connection from the client to the
+	// address it returns (the VIP and a port) to that port of the server.
+	Passive(serverPort uint16) (netip.AddrPort, bool)
+	// Active: the client listens on client; the splice lets a connection
+	// from the server to the address it returns (the client's address in
+	// pool6 and a port) through to it.
+	Active(client netip.AddrPort) (netip.AddrPort, bool)
+}
+
 // pending is what the gateway waits for in the reply to one command.
 type pending uint8
 
@@ -54,6 +67,10 @@ const (
 	waitEPRT
 	waitPORT
 	waitAUTH
+	// The splice: an EPSV sent for the client's PASV, and the client's
+	// own EPSV.
+	waitEPSVFor227
+	waitEPSVSpliced
 )
 
 const maxPending = 8
@@ -92,9 +109,14 @@ type Conn struct {
 	noEPSV bool
 	noEPRT bool
 	// all: the gateway said yes to EPSV ALL on the server's behalf.
-	all    bool
-	c      *Counters
-	bind   Binder
+	all bool
+	// pend0 is the command the reply being read answers.
+	pend0 pending
+	c     *Counters
+	bind  Binder
+	// splice is set for a control connection of the splice (IPv4
+	// client, IPv6 server), nil for the NAT64.
+	splice Splicer
 	out    [maxPayload + MaxLine + 2*maxText]byte
 	back   [2 * maxText]byte
 	nback  int
@@ -104,6 +126,13 @@ type Conn struct {
 // NewConn returns the gateway of a control connection to server.
 func NewConn(server netip.Addr, b Binder, c *Counters) *Conn {
 	return &Conn{server: server, bind: b, c: c}
+}
+
+// NewSpliceConn returns the gateway of a control connection of the
+// splice: an IPv4 client's PASV, EPSV, PORT and EPRT toward an IPv6
+// server get the mirror treatment of RFC 6384's.
+func NewSpliceConn(s Splicer, c *Counters) *Conn {
+	return &Conn{splice: s, c: c}
 }
 
 // Result is what to do with one segment.
@@ -333,6 +362,9 @@ func (c *Conn) pop() pending {
 
 // command handles a client's command line.
 func (c *Conn) command(out, line []byte) []byte {
+	if c.splice != nil {
+		return c.command46(out, line)
+	}
 	verb, arg := ParseCommand(line)
 	if verb == VerbALGS {
 		switch {
@@ -440,7 +472,8 @@ func (c *Conn) reply(out, line []byte) []byte {
 		return append(out, line...)
 	}
 	refused := code == 500 || code == 502
-	switch c.pop() {
+	c.pend0 = c.pop()
+	switch c.pend0 {
 	case waitEPSV:
 		if refused {
 			c.noEPSV = true
@@ -473,6 +506,24 @@ func (c *Conn) reply(out, line []byte) []byte {
 			c.retry(AppendPORT(buf[:0], c.eprt.Addr().As4(), c.eprt.Port()), waitPORT)
 			return out
 		}
+	case waitEPSVFor227, waitEPSVSpliced:
+		if code != 229 {
+			break
+		}
+		port, ok := Parse229(line)
+		var v netip.AddrPort
+		if ok {
+			v, ok = c.splice.Passive(port)
+		}
+		if !ok || !v.Addr().Is4() {
+			c.c.Failures.Add(1)
+			return append(out, "425 Can't open data connection.\r\n"...)
+		}
+		c.c.Rewrites.Add(1)
+		if c.pend0 == waitEPSVFor227 {
+			return Append227(out, v.Addr().As4(), v.Port())
+		}
+		return Append229(out, v.Port())
 	case waitAUTH:
 		if code == 234 {
 			c.tls = true
@@ -488,4 +539,55 @@ func (c *Conn) retry(cmd []byte, p pending) {
 	c.nback += copy(c.back[c.nback:], cmd)
 	c.c.Retries.Add(1)
 	c.pushFront(p)
+}
+
+// command46 handles a command of an IPv4 client toward an IPv6 server
+// behind the splice: PASV becomes EPSV (the 229 reply a 227 with the
+// VIP), PORT and EPRT |1| become EPRT |2| with the client's address in
+// pool6, LPRT and LPSV are answered 500.
+func (c *Conn) command46(out, line []byte) []byte {
+	verb, arg := ParseCommand(line)
+	switch verb {
+	case VerbLPRT, VerbLPSV:
+		c.answer("500 Command not understood.\r\n")
+		return out
+	case VerbPASV:
+		c.push(waitEPSVFor227)
+		c.c.Rewrites.Add(1)
+		return append(out, "EPSV\r\n"...)
+	case VerbEPSV:
+		c.push(waitEPSVSpliced)
+		if len(arg) > 0 {
+			// "EPSV 1" asks for IPv4, which the server does not have.
+			c.c.Rewrites.Add(1)
+			return append(out, "EPSV\r\n"...)
+		}
+		return append(out, line...)
+	case VerbPORT, VerbEPRT:
+		var ap netip.AddrPort
+		var ok bool
+		if verb == VerbPORT {
+			ap, ok = ParsePORT(arg)
+		} else {
+			ap, ok = ParseEPRT(arg)
+		}
+		if !ok || !ap.Addr().Is4() {
+			c.answer("501 Syntax error in parameters or arguments.\r\n")
+			return out
+		}
+		a6, ok := c.splice.Active(ap)
+		if !ok || !a6.Addr().Is6() {
+			c.c.Failures.Add(1)
+			c.answer("425 Can't open data connection.\r\n")
+			return out
+		}
+		c.push(waitNone)
+		c.c.Rewrites.Add(1)
+		return AppendEPRT6(out, a6.Addr().As16(), a6.Port())
+	case VerbAUTH:
+		c.push(waitAUTH)
+		return append(out, line...)
+	}
+	c.push(waitNone)
+	return append(out, line...)
 }

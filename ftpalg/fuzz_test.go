@@ -27,6 +27,13 @@ func FuzzParsers(f *testing.F) {
 				}
 			}
 		}
+		if ap, ok := ParsePORT(b); ok {
+			line := AppendPORT(nil, ap.Addr().As4(), ap.Port())
+			_, arg := ParseCommand(line)
+			if ap2, ok := ParsePORT(arg); !ok || ap2 != ap {
+				t.Fatalf("PORT %v written as %q reads %v", ap, line, ap2)
+			}
+		}
 		ReplyCode(b)
 		if a, p, ok := Parse227(b); ok {
 			if a2, p2, ok := Parse227(Append227(nil, a, p)); !ok || a2 != a || p2 != p {
@@ -48,12 +55,17 @@ func FuzzParsers(f *testing.F) {
 // panics.
 func FuzzConn(f *testing.F) {
 	f.Add([]byte("EPRT |2|2001:db8::10|50000|\r\nEPSV\r\nLPSV\r\nALGS STATUS64\r\n"), []byte("200 ok\r\n500 no\r\n227 (1,2,3,4,5,6)\r\n"), []byte{3, 7, 1, 200, 9, 40, 2})
+	f.Add([]byte("PASV\r\nPORT 1,2,3,4,5,6\r\nEPRT |1|1.2.3.4|5|\r\n"), []byte("229 (|||5|)\r\n200 ok\r\n"), []byte{0x81, 3, 9, 40, 2, 77})
 	f.Add([]byte("EPSV ALL\r\nPASV\r\nAUTH TLS\r\nEPRT |2|::1|1|\r\n"), []byte("500 x\r\n234 y\r\n"), []byte{1, 2, 3, 4, 5, 6, 7, 8})
 	f.Fuzz(func(t *testing.T, cl, sv, cuts []byte) {
 		if len(cl) > 4096 || len(sv) > 4096 || len(cuts) > 256 {
 			return
 		}
 		p := newPipe(t)
+		if len(cuts) > 0 && cuts[0]&0x80 != 0 {
+			// The splice's gateway (IPv4 client, IPv6 server).
+			p, _ = newSplicePipe(t)
+		}
 		p.cl.sent, p.sv.sent = cl, sv
 		var cpos, spos int
 		for i, c := range cuts {

@@ -224,14 +224,29 @@ func ReplyCode(line []byte) (code int, final, ok bool) {
 // them free; RFC 1123 §4.1.2.6 asks clients to scan for them).
 func Parse227(line []byte) ([4]byte, uint16, bool) {
 	line = trimEOL(line)
-	var a [4]byte
 	if len(line) < 4 {
-		return a, 0, false
+		return [4]byte{}, 0, false
 	}
 	b := line[4:]
 	for len(b) > 0 && (b[0] < '0' || b[0] > '9') {
 		b = b[1:]
 	}
+	return parseSix(b, false)
+}
+
+// ParsePORT reads a PORT argument: h1,h2,h3,h4,p1,p2.
+func ParsePORT(arg []byte) (netip.AddrPort, bool) {
+	a, p, ok := parseSix(trimEOL(arg), true)
+	if !ok || p == 0 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4(a), p), true
+}
+
+// parseSix reads six comma-separated numbers up to 255 at the start of b
+// (all of b if whole): an address and a port.
+func parseSix(b []byte, whole bool) ([4]byte, uint16, bool) {
+	var a [4]byte
 	var v [6]int
 	for k := 0; k < 6; k++ {
 		i := 0
@@ -250,6 +265,9 @@ func Parse227(line []byte) ([4]byte, uint16, bool) {
 			}
 			b = b[1:]
 		}
+	}
+	if whole && len(b) != 0 {
+		return a, 0, false
 	}
 	a = [4]byte{byte(v[0]), byte(v[1]), byte(v[2]), byte(v[3])}
 	return a, uint16(v[4]<<8 | v[5]), true
