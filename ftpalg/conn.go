@@ -29,6 +29,9 @@ type Counters struct {
 	LinesTooLong atomic.Uint64
 	// Held counts segments whose last line was incomplete and held.
 	Held atomic.Uint64
+	// HeldAcked counts acknowledgements the gateway sent for held bytes
+	// their sender sent again.
+	HeldAcked atomic.Uint64
 	// OutOfOrder counts segments dropped because they came before the
 	// bytes in front of them (the sender sends them again).
 	OutOfOrder atomic.Uint64
@@ -87,6 +90,9 @@ type stream struct {
 	skip bool
 	// multi is the code of a multi-line reply being read, 0 if none.
 	multi int
+	// acked: the gateway acknowledged the held bytes to their sender,
+	// who will not send them again.
+	acked bool
 }
 
 // point is the first byte not sent on: where inserted text goes.
@@ -147,6 +153,13 @@ type Result struct {
 	// direction with BackSeq and acknowledging BackAck.
 	Back             []byte
 	BackSeq, BackAck uint32
+	// AckBack: send the sender a segment without text, BackSeq and
+	// BackAck set, acknowledging the bytes the gateway holds.
+	AckBack bool
+	// Own: Payload holds bytes the gateway acknowledged to their sender,
+	// who will not send them again: the engine keeps Payload and sends
+	// it again until the receiver acknowledges it.
+	Own bool
 }
 
 // SYN starts a direction at its initial sequence number.
@@ -194,6 +207,8 @@ func (c *Conn) Segment(fromClient bool, seq uint32, data []byte, fin bool, r *Re
 	}
 	out := c.out[:0]
 	hs := s.point()
+	// again: nothing new in the segment, and held bytes in it.
+	again := !lt(s.nxt, end) && s.nheld > 0 && lt(hs, end)
 	var outSeq uint32
 	started := false
 	if lt(seq, hs) {
@@ -218,6 +233,20 @@ func (c *Conn) Segment(fromClient bool, seq uint32, data []byte, fin bool, r *Re
 		outSeq = s.d.Map(seq)
 	}
 	r.Seq, r.Payload = outSeq, out
+	if again && c.backTo == 0 {
+		// The sender sends held bytes again and nothing new: it waits
+		// for their acknowledgement before sending more (Nagle, or a
+		// congestion window of one segment after a timeout). The
+		// gateway acknowledges them itself, or the line never completes.
+		o := c.stream(!fromClient)
+		r.AckBack, r.BackSeq, r.BackAck = true, o.d.Map(o.point()), s.nxt
+		s.acked = true
+		c.c.HeldAcked.Add(1)
+		return
+	}
+	if s.acked && s.nheld == 0 {
+		r.Own, s.acked = true, false
+	}
 	if c.backTo != 0 {
 		// The text sent back is inserted in the other direction's stream
 		// where its sender is now.

@@ -180,18 +180,29 @@ func TestSplitCommandHeld(t *testing.T) {
 	if len(r.Payload) != 0 || r.Seq != p.cl.isn+1 {
 		t.Fatalf("partial line sent on: %q at %d", r.Payload, r.Seq)
 	}
-	// The held bytes are sent again by the client: nothing new.
+	if r.AckBack {
+		t.Fatal("held bytes acknowledged at once")
+	}
+	// The held bytes are sent again by the client, nothing new: it waits
+	// for their acknowledgement, which the gateway sends.
 	r = p.send(true, 0, 4)
 	if len(r.Payload) != 0 {
 		t.Fatalf("held bytes sent on: %q", r.Payload)
+	}
+	if !r.AckBack || r.BackAck != p.cl.isn+1+4 {
+		t.Fatalf("held bytes sent again not acknowledged: %+v", r)
 	}
 	// The server acknowledges nothing of them.
 	if got := p.c.Ack(false, r.Seq); got != p.cl.isn+1 {
 		t.Fatalf("ack %d", got)
 	}
 	p.send(true, 4, 10)
-	p.send(true, 14, len(p.cl.sent)-14)
+	r = p.send(true, 14, len(p.cl.sent)-14)
 	p.expect("server got", p.sv.rcv, "EPRT |1|192.0.2.1|61002|\r\nPWD\r\n")
+	// The gateway answers for bytes the client will not send again.
+	if !r.Own {
+		t.Fatal("the line completing acknowledged bytes is not the gateway's to keep")
+	}
 	if p.cnt.Held.Load() != 2 {
 		t.Fatalf("held %d", p.cnt.Held.Load())
 	}

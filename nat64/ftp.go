@@ -21,7 +21,33 @@ type ftpConn struct {
 	win   [2]uint16
 	tsval [2]uint32
 	ts    [2]bool
+	// unacked is the gateway's text not yet acknowledged, by receiver (0
+	// the client, 1 the server): sent again on the timer until it is.
+	unacked [2]ftpText
 }
+
+// ftpText is text the gateway sent, as the receiver numbers it.
+type ftpText struct {
+	seq, ack uint32
+	n        int
+	at       int64
+	text     [1024]byte
+}
+
+// keep records text sent to the receiver at seq, acknowledging ack, to
+// be sent again until the receiver acknowledges it; text right after
+// what is kept already is added to it.
+func (u *ftpText) keep(seq, ack uint32, text []byte, now int64) {
+	if u.n == 0 || u.seq+uint32(u.n) != seq || u.n+len(text) > len(u.text) {
+		u.n, u.seq = 0, seq
+	}
+	u.n += copy(u.text[u.n:], text)
+	u.ack, u.at = ack, now
+}
+
+// ftpResend is how long the gateway's text waits for its
+// acknowledgement before it is sent again.
+const ftpResend = 200 * 1e6
 
 // ftpBinder makes the bindings an EPRT asks for, within the NAT64's lock.
 type ftpBinder struct {
@@ -114,6 +140,9 @@ func (e *NAT64) ftp(s *state, now int64, ss *session, fromClient bool, flags uin
 		e.t.ftp[k] = fc
 	}
 	fc.win[dir] = t.Window()
+	if u := &fc.unacked[dir]; u.n > 0 && flags&packet.TCPFlagACK != 0 && !seqLess(t.Ack(), u.seq+uint32(u.n)) {
+		u.n = 0 // the sender has the gateway's text
+	}
 	tsOff := -1
 	opts := packet.NewTCPOptions(t.Options())
 	for opts.Next() {
@@ -162,8 +191,40 @@ func (e *NAT64) ftp(s *state, now int64, ss *session, fromClient bool, flags uin
 		}
 	}
 	fixLengths(pkt, fromClient, hl)
-	if len(r.Back) > 0 {
-		e.ftpBack(s, ss, fc, fromClient, &r, out)
+	if r.Own && len(r.Payload) > 0 {
+		fc.unacked[1-dir].keep(r.Seq, t.Ack(), r.Payload, now)
+	}
+	if len(r.Back) > 0 || r.AckBack {
+		to := 1
+		if fromClient {
+			to = 0
+		}
+		e.ftpSend(s, ss, fc, to, r.BackSeq, r.BackAck, r.Back, out)
+		if len(r.Back) > 0 {
+			fc.unacked[to].keep(r.BackSeq, r.BackAck, r.Back, now)
+		}
+	}
+}
+
+func seqLess(a, b uint32) bool { return int32(a-b) < 0 }
+
+// ftpExpire sends again the gateway's text whose acknowledgement is late:
+// nothing else would (the peer does not have it to retransmit).
+func (e *NAT64) ftpExpire(s *state, now int64, out *packet.Batch) {
+	for k, fc := range e.t.ftp {
+		for to := range fc.unacked {
+			u := &fc.unacked[to]
+			if u.n == 0 || now-u.at < ftpResend {
+				continue
+			}
+			ss := e.t.sessions[k]
+			if ss == nil {
+				continue
+			}
+			u.at = now
+			e.ftpSend(s, ss, fc, to, u.seq, u.ack, u.text[:u.n], out)
+			e.c.ftpResent.Add(1)
+		}
 	}
 }
 
@@ -186,27 +247,25 @@ func fixLengths(pkt []byte, v4 bool, hl int) {
 	t.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(t)), t))
 }
 
-// ftpBack sends the gateway's text back toward the sender of the
-// segment: an answer to the IPv6 client, or a command to the IPv4
-// server.
-func (e *NAT64) ftpBack(s *state, ss *session, fc *ftpConn, fromClient bool, r *ftpalg.Result, out *packet.Batch) {
+// ftpSend sends a segment of the gateway's own toward the client (to 0)
+// or the server (to 1): text, or an acknowledgement alone.
+func (e *NAT64) ftpSend(s *state, ss *session, fc *ftpConn, to int, seq, ack uint32, text []byte, out *packet.Batch) {
 	b := ss.b
 	var opt [12]byte
 	var opts []byte
-	to := 1 // index of the receiver of the text, whose last TSval is echoed
-	if fromClient {
-		to = 0
-	}
 	if fc.ts[0] && fc.ts[1] {
 		opt[0], opt[1], opt[2], opt[3] = packet.TCPOptNOP, packet.TCPOptNOP, packet.TCPOptTimestamps, 10
 		binary.BigEndian.PutUint32(opt[4:], fc.tsval[1-to])
 		binary.BigEndian.PutUint32(opt[8:], fc.tsval[to])
 		opts = opt[:]
 	}
-	tf := packet.TCPFields{Seq: r.BackSeq, Ack: r.BackAck, Flags: packet.TCPFlagACK | packet.TCPFlagPSH,
-		Window: fc.win[1-to], Options: opts}
-	tl := packet.TCPMinLen + len(opts) + len(r.Back)
-	if fromClient {
+	flags := uint8(packet.TCPFlagACK)
+	if len(text) > 0 {
+		flags |= packet.TCPFlagPSH
+	}
+	tf := packet.TCPFields{Seq: seq, Ack: ack, Flags: flags, Window: fc.win[1-to], Options: opts}
+	tl := packet.TCPMinLen + len(opts) + len(text)
+	if to == 0 {
 		// To the client: from the server's IPv6 address and port.
 		srv6, _ := s.m.Map4(ss.remote)
 		n := packet.IPv6HeaderLen + tl
@@ -214,7 +273,7 @@ func (e *NAT64) ftpBack(s *state, ss *session, fc *ftpConn, fromClient bool, r *
 		packet.IPv6(pkt).Encode(&packet.IPv6Fields{PayloadLen: uint16(tl), NextHeader: packet.ProtoTCP, HopLimit: 64, Src: srv6, Dst: b.addr6})
 		tf.SrcPort, tf.DstPort = ss.rport, b.port6
 		h := packet.TCP(pkt[packet.IPv6HeaderLen:]).Encode(&tf)
-		copy(pkt[packet.IPv6HeaderLen+h:], r.Back)
+		copy(pkt[packet.IPv6HeaderLen+h:], text)
 		fixLengths(pkt, false, packet.IPv6HeaderLen)
 	} else {
 		n := packet.IPv4MinLen + tl
@@ -223,7 +282,7 @@ func (e *NAT64) ftpBack(s *state, ss *session, fc *ftpConn, fromClient bool, r *
 			Protocol: packet.ProtoTCP, Src: b.addr4, Dst: ss.remote})
 		tf.SrcPort, tf.DstPort = b.port4, ss.rport
 		h := packet.TCP(pkt[packet.IPv4MinLen:]).Encode(&tf)
-		copy(pkt[packet.IPv4MinLen+h:], r.Back)
+		copy(pkt[packet.IPv4MinLen+h:], text)
 		fixLengths(pkt, true, packet.IPv4MinLen)
 	}
 	e.c.ftpSent.Add(1)
@@ -233,7 +292,7 @@ func (e *NAT64) ftpBack(s *state, ss *session, fc *ftpConn, fromClient bool, r *
 type FTPStats struct {
 	Connections                                                    int
 	Rewrites, Answered, Retries, Failures, LinesTooLong, Held, TLS uint64
-	OutOfOrder, Full, TooBig, Sent                                 uint64
+	HeldAcked, OutOfOrder, Full, TooBig, Sent, Resent              uint64
 }
 
 func (e *NAT64) ftpStats() FTPStats {
@@ -242,6 +301,7 @@ func (e *NAT64) ftpStats() FTPStats {
 		Connections: len(e.t.ftp),
 		Rewrites:    c.Rewrites.Load(), Answered: c.Answered.Load(), Retries: c.Retries.Load(),
 		Failures: c.Failures.Load(), LinesTooLong: c.LinesTooLong.Load(), Held: c.Held.Load(), TLS: c.TLS.Load(),
-		OutOfOrder: c.OutOfOrder.Load(), Full: e.c.ftpFull.Load(), TooBig: e.c.ftpTooBig.Load(), Sent: e.c.ftpSent.Load(),
+		HeldAcked: c.HeldAcked.Load(), OutOfOrder: c.OutOfOrder.Load(), Full: e.c.ftpFull.Load(), TooBig: e.c.ftpTooBig.Load(), Sent: e.c.ftpSent.Load(),
+		Resent: e.c.ftpResent.Load(),
 	}
 }

@@ -152,6 +152,7 @@ func (e *NAT64) Expire(out *packet.Batch) {
 		}
 	}
 	e.expireHeld(s, now, out)
+	e.ftpExpire(s, now, out)
 	e.frags.expire(now, &e.c)
 }
 

@@ -52,6 +52,7 @@ type counters struct {
 	ftpFull        atomic.Uint64
 	ftpTooBig      atomic.Uint64
 	ftpSent        atomic.Uint64
+	ftpResent      atomic.Uint64
 }
 
 // Stats is a snapshot of a NAT64's counters and table sizes.

@@ -60,7 +60,7 @@ var (
 			"retry (EPSV or EPRT sent again as PASV or PORT), failure (a line it could not translate), "+
 			"line_too_long (passed unparsed), held (incomplete line held), out_of_order (segment after a gap dropped), "+
 			"tls (connections that started TLS), table_full (connections passed without the gateway), "+
-			"too_big (rewritten segment over the buffer), sent (segments the gateway originated).", []string{"event"}, nil)
+			"too_big (rewritten segment over the buffer), sent (segments the gateway originated), resent (its text sent again, unacknowledged).", []string{"event"}, nil)
 	descFTPConns = prometheus.NewDesc("sixgate_nat64_ftp_alg_connections",
 		"FTP control connections the gateway follows.", nil, nil)
 )
@@ -123,8 +123,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	f := st.FTP
 	for event, v := range map[string]uint64{
 		"rewrite": f.Rewrites, "answered": f.Answered, "retry": f.Retries, "failure": f.Failures,
-		"line_too_long": f.LinesTooLong, "held": f.Held, "out_of_order": f.OutOfOrder, "tls": f.TLS,
-		"table_full": f.Full, "too_big": f.TooBig, "sent": f.Sent,
+		"line_too_long": f.LinesTooLong, "held": f.Held, "held_acked": f.HeldAcked, "out_of_order": f.OutOfOrder, "tls": f.TLS,
+		"table_full": f.Full, "too_big": f.TooBig, "sent": f.Sent, "resent": f.Resent,
 	} {
 		counter(descFTP, v, event)
 	}
