@@ -155,3 +155,25 @@ func TestFTPOffByDefault(t *testing.T) {
 		t.Fatalf("server got %q", pl)
 	}
 }
+
+// The gateway adds no allocation per control segment it passes.
+func TestFTPNoAllocation(t *testing.T) {
+	e, cs, ss, cport := ftpSession(t)
+	c2s := tcpData6(t, ap(h1, 40000), ap(r2v6, 21), layers.TCP{ACK: true, PSH: true, Seq: cs, Ack: ss}, "NOOP\r\n")
+	s2c := tcpData4(t, ap(r2, 21), ap(p4, cport), layers.TCP{ACK: true, PSH: true, Seq: ss, Ack: cs + 6}, "200 ok\r\n")
+	out := packet.NewBatch(4, packet.DefaultBufSize)
+	in6, in4 := make([]byte, len(c2s)), make([]byte, len(s2c))
+	n := testing.AllocsPerRun(200, func() {
+		copy(in6, c2s)
+		copy(in4, s2c)
+		out.Reset()
+		e.Handle(in6, out)
+		e.Handle(in4, out)
+	})
+	if n != 0 {
+		t.Fatalf("%v allocations per pair of control segments", n)
+	}
+	if e.Stats().FTP.Connections != 1 {
+		t.Fatal("not through the gateway")
+	}
+}
