@@ -338,3 +338,79 @@ func (l *nat64Lab) api(t *testing.T, table string, v any) {
 		t.Fatalf("sixgate nat64 %s: %v: %s", table, err, out)
 	}
 }
+
+// 464XLAT with both translators sixgate's: legacy, an IPv4-only host,
+// goes through the siit app in the CLAT role toward 64:ff9b::/96; r, an
+// IPv6 router, forwards that to the nat64 app (the PLAT), which reaches
+// the IPv4 server s behind gw from its pool4 address. Replies come back
+// the same way: the NAT64's IPv6 gateway is r, r's neighbor for the CLAT
+// address is the siit app.
+const clatNAT64Topology = `controller:
+  listen: "tcp:127.0.0.1:%d"
+  http: "127.0.0.1:%d"
+switches:
+  - {name: s1, dpid: "0x1"}
+hosts:
+  - {name: legacy, switch: s1, port: 1, mac: "00:00:0e:00:00:30", ipv4: ["10.77.0.30"]}
+  - {name: r, switch: s1, port: 2, mac: "00:00:0e:00:00:64", ipv6: ["2001:db8:8::64"]}
+  - {name: gw, switch: s1, port: 3, mac: "00:00:0e:00:00:05", ipv4: ["100.64.2.5"]}
+siit:
+  mac: "00:00:0e:00:00:99"
+  pool6: "64:ff9b:1::/96"
+  ipv4: {address: "10.77.0.1/24"}
+  ipv6: {address: "2001:db8:8::2/64", gateway: "2001:db8:8::64"}
+  clat: [{host: legacy, ipv6: "2001:db8:8::c1a7"}]
+  clat_pref64: "64:ff9b::/96"
+nat64:
+  mac: "00:00:0e:00:00:46"
+  pool6: "64:ff9b::/96"
+  pool4: [{address: "100.64.2.2", ports: "1-3000"}]
+  ipv4: {address: "100.64.2.2/24", gateway: "100.64.2.5"}
+  ipv6: {address: "2001:db8:8::1/64", gateway: "2001:db8:8::64"}
+`
+
+func TestNAT64WithCLAT(t *testing.T) {
+	ovs.Require(t)
+	requireTools(t, "socat")
+	unbound := requireUnbound(t)
+	port, httpPort := freePort(t), freePort(t)
+	cfg := ovs.WriteFile(t, "clat-nat64.yaml", fmt.Sprintf(clatNAT64Topology, port, httpPort))
+	bin := ovs.BuildSixgate(t)
+	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("test configuration invalid: %s", out)
+	}
+	l := &nat64Lab{mode: controllerMode, http: fmt.Sprintf("127.0.0.1:%d", httpPort), bin: bin, dir: t.TempDir()}
+	br := ovs.NewBridge(t, "sgc1", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
+	ovs.Run(t, "ovs-vsctl", "set", "controller", br.Name, "controller_queue_size=512")
+	legacy := ovs.AddNetns(t, br, "sgc-leg", 1, "00:00:0e:00:00:30", "10.77.0.30/24")
+	r := ovs.AddNetns(t, br, "sgc-r", 2, "00:00:0e:00:00:64", "2001:db8:8::64/64")
+	l.gw = ovs.AddNetns(t, br, "sgc-gw", 3, "00:00:0e:00:00:05", "100.64.2.5/24")
+	legacy.Run(t, "ip", "route", "add", "default", "via", "10.77.0.1", "dev", "eth0")
+	r.Run(t, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	r.Run(t, "ip", "-6", "route", "add", "64:ff9b::/96", "via", "2001:db8:8::1", "dev", "eth0")
+	l.server = l.serverBehind(t, unbound)
+	l.sixgate = ovs.StartSixgate(t, bin, "-config", cfg)
+	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(l.sixgate.Logs(), "flows synced") }) {
+		t.Fatalf("sixgate did not sync the bridge:\n%s", l.sixgate.Logs())
+	}
+	if _, _, err := legacy.PingUntil(nat64Server, 2*time.Second, 10*time.Second); err != nil {
+		t.Fatalf("legacy -> s: %v", err)
+	}
+	out, err := legacy.Output(10*time.Second, "", "socat", "-t", "2", "-", "TCP4:"+nat64Server+":8001")
+	if err != nil || !strings.HasPrefix(strings.TrimSpace(out), "100.64.2.2:") {
+		t.Errorf("legacy -> s over TCP: the server saw %q (%v), want the pool4 address", out, err)
+	}
+	out, err = legacy.Output(90*time.Second, "", "sh", "-c", "curl -sS --max-time 80 http://"+nat64Server+":8000/data | sha256sum")
+	if want := fileSHA256(t, filepath.Join(l.dir, "data")); err != nil || strings.Fields(out)[0] != want {
+		t.Errorf("legacy's curl of 20 MB through CLAT and NAT64: %q (%v), want sha256 %s", out, err, want)
+	}
+	var ss []nat64.SessionInfo
+	l.api(t, "sessions", &ss)
+	found := false
+	for _, s := range ss {
+		found = found || s.IPv6Local.Addr().String() == "2001:db8:8::c1a7"
+	}
+	if !found {
+		t.Errorf("no NAT64 session of the CLAT address: %+v", ss)
+	}
+}

@@ -1,6 +1,7 @@
 package siit
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -231,5 +232,34 @@ func TestDispatchAllocatesNothing(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { b.Reset(); e.Handle(pkt, b) }); n != 0 {
 			t.Errorf("%v allocations per packet", n)
 		}
+	}
+}
+
+// A large EAM table is steered by one flow per family, not one per entry.
+func TestLargeEAMTable(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("  eam:\n")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "    - {ipv4: \"10.%d.%d.0/24\", ipv6: \"2001:db8:%x:%x::/120\"}\n", 10+i/256, i%256, 0x100+i/256, i%256)
+	}
+	src := strings.Replace(fabric, "  eam:\n", b.String(), 1)
+	a, reg := newApp(t, src)
+	flows := a.Flows(nil)
+	var matches []string
+	for _, f := range flows {
+		matches = append(matches, f.Match.String())
+	}
+	// The CLAT host's flow, and one flow per family.
+	if len(flows) != 3 {
+		t.Fatalf("%d flows, want 3: %v", len(flows), matches)
+	}
+	if n := len(reg.prefixes[owner]); n < 4000 {
+		t.Errorf("%d registrations, want every EAM prefix", n)
+	}
+	e := a.cur.Load().engine
+	pkt := ip4packet(t, "10.10.5.7", "203.0.113.6")
+	out := packet.NewBatch(4, packet.DefaultBufSize)
+	if e.Handle(pkt, out); out.Len() != 1 {
+		t.Error("an entry of the large table does not translate")
 	}
 }

@@ -24,6 +24,14 @@ const (
 	prioSteer = 200  // handoff table: pool6, EAM and CLAT destinations
 )
 
+// maxPrefixFlows bounds the per-prefix steering flows of a family. A
+// larger EAM table is steered by one flow per family matching the MAC
+// alone: the switch then passes the engine whatever hosts send to the
+// translator's MAC, which is what the neighbor app makes them send, and
+// the engine passes (drops) the rest; a switch keeps a handful of flows
+// instead of one per EAM prefix.
+const maxPrefixFlows = 1024
+
 // Cookie kinds (bits 48-55 of the low bits); the rest of the cookie is
 // derived from the prefix, so that a flow keeps its cookie when entries
 // are added or removed around it and reloads leave it alone.
@@ -31,6 +39,7 @@ const (
 	kindDst4    = uint64(1) << 48
 	kindDst6    = uint64(2) << 48
 	kindCLAT    = uint64(3) << 48
+	kindFamily  = uint64(4) << 48 // the MAC-wide flow of a family
 	cookieGuard = 0x3000
 	groupLow    = 1 // the select group over several engine ports
 )
@@ -49,7 +58,25 @@ func steering(l *layout) []datapath.Steer {
 		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioCLAT, Cookie: prefixCookie(kindCLAT, p),
 			Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Src(p))})
 	}
-	return append(out, handoff.ToMAC(l.mac, prioSteer, kindDst4, kindDst6, l.steer4, l.steer6)...)
+	if len(l.steer4) > maxPrefixFlows {
+		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: kindFamily | 4,
+			Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv4))})
+	} else {
+		for _, p := range l.steer4 {
+			out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: prefixCookie(kindDst4, p),
+				Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Dst(p))})
+		}
+	}
+	if len(l.steer6) > maxPrefixFlows {
+		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: kindFamily | 6,
+			Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv6))})
+	} else {
+		for _, p := range l.steer6 {
+			out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: prefixCookie(kindDst6, p),
+				Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv6), ofp.IPv6Dst(p))})
+		}
+	}
+	return out
 }
 
 // guarded is what must never come back in from an engine port: anything
