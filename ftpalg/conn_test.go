@@ -7,6 +7,8 @@ import (
 	"testing"
 )
 
+var serverAddr = netip.MustParseAddr("198.51.100.7")
+
 type fakeBinder struct {
 	got  netip.AddrPort
 	fail bool
