@@ -146,9 +146,20 @@ type Config struct {
 	// ICMPErrorRate and ICMPErrorBurst limit the ICMP errors the NAT64
 	// originates (0: 1000 a second, a burst of 50; negative: no limit).
 	ICMPErrorRate, ICMPErrorBurst int
+	// ALG configures the application-level gateways.
+	ALG ALG
 	// Seed seeds the random choice of ports (RFC 6056); 0 draws a seed.
 	// A fixed seed makes the allocation repeatable, for tests.
 	Seed uint64
+}
+
+// ALG configures the FTP gateway (RFC 6384): off when FTPPorts is empty.
+type ALG struct {
+	// FTPPorts are the IPv4 servers' control ports, 21 in general.
+	FTPPorts []uint16
+	// FTPConnections bounds the control connections followed at once
+	// (0: DefaultFTPConnections); more pass without the gateway.
+	FTPConnections int
 }
 
 // Warnings lists what in c is allowed but below what RFC 6146 asks, as
@@ -196,6 +207,7 @@ func (c Config) withDefaults() Config {
 	n(&l.HeldSYNs, DefaultHeldSYNs)
 	n(&l.FragmentBytes, DefaultFragmentBytes)
 	n(&l.FragmentFlows, DefaultFragmentFlows)
+	n(&c.ALG.FTPConnections, DefaultFTPConnections)
 	n(&c.IPv4.MTU, DefaultMTU)
 	n(&c.IPv6.MTU, DefaultMTU)
 	n(&c.LowestIPv6MTU, 1280)

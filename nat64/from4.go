@@ -67,6 +67,9 @@ func (e *NAT64) handle4(s *state, now int64, ip packet.IPv4, out *packet.Batch, 
 		return packet.Drop
 	}
 	rewrite6(out, start, proto, false, b.port6)
+	if proto == TCP && !hairpin && out.Len() == start+1 && !ip.MoreFragments() && s.isFTP(sport) {
+		e.ftp(s, now, ss, false, flags, out)
+	}
 	if ip.MoreFragments() {
 		e.firstFragment4(s, now, ip, &src6, &b.addr6, out)
 	}

@@ -127,6 +127,9 @@ func (e *NAT64) handle6(s *state, now int64, ip packet.IPv6, out *packet.Batch) 
 	if s.isPool4(dst4) {
 		verdict = e.hairpin(s, now, out, start)
 	} else {
+		if proto == TCP && out.Len() == start+1 && u.Fragment == 0 && s.isFTP(dport) {
+			e.ftp(s, now, ss, true, flags, out)
+		}
 		e.c.translated6to4.Add(1)
 	}
 	if u.Fragment != 0 && packet.IPv6Fragment(ip[u.Fragment:]).More() {

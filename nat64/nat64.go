@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sixgate/sixgate/ftpalg"
 	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/siit"
 )
@@ -25,6 +26,10 @@ type NAT64 struct {
 	c     counters
 	id    atomic.Uint32
 	limit siit.ErrorLimiter
+	// ftpc counts what the FTP gateway does; ftpBind makes the bindings
+	// its EPRT rewriting needs.
+	ftpc    ftpalg.Counters
+	ftpBind ftpBinder
 }
 
 // New validates c and returns a NAT64 with its static bindings.
@@ -41,6 +46,7 @@ func New(c Config) (*NAT64, error) {
 		t: newTables(), held: map[skey]*heldSYN{}, frags: newFragTable(),
 		rng: rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)), seed: seed,
 	}
+	e.ftpBind.e = e
 	e.install(s)
 	return e, nil
 }
@@ -146,6 +152,7 @@ func (e *NAT64) Expire(out *packet.Batch) {
 		}
 	}
 	e.expireHeld(s, now, out)
+	e.ftpExpire(s, now, out)
 	e.frags.expire(now, &e.c)
 }
 

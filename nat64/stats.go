@@ -49,6 +49,10 @@ type counters struct {
 	icmpSent6      atomic.Uint64
 	rateLimited    atomic.Uint64
 	expired        atomic.Uint64
+	ftpFull        atomic.Uint64
+	ftpTooBig      atomic.Uint64
+	ftpSent        atomic.Uint64
+	ftpResent      atomic.Uint64
 }
 
 // Stats is a snapshot of a NAT64's counters and table sizes.
@@ -73,6 +77,8 @@ type Stats struct {
 	// FragmentBytes is the memory held by fragments waiting for their
 	// first one.
 	FragmentBytes int
+	// FTP is the FTP gateway's (RFC 6384).
+	FTP FTPStats
 }
 
 // Stats returns the counters and the sizes of the tables.
@@ -113,6 +119,7 @@ func (e *NAT64) Stats() Stats {
 		st.Pool4Used[p.String()], st.Pool4Size[p.String()] = used, size
 	}
 	st.Holding = len(e.held)
+	st.FTP = e.ftpStats()
 	st.FragmentBytes = e.frags.bytes
 	return st
 }

@@ -127,6 +127,8 @@ type tables struct {
 	// adf counts sessions by binding and remote address, kept only
 	// under address-dependent filtering.
 	adf map[adfKey]int32
+	// ftp holds the FTP gateway's control connections by session.
+	ftp map[skey]*ftpConn
 }
 
 func newTables() tables {
@@ -245,6 +247,9 @@ func (t *tables) removeSession(s *session, dropBinding bool) {
 	b := s.b
 	t.lists[s.list].remove(s)
 	delete(t.sessions, s.key())
+	if t.ftp != nil {
+		delete(t.ftp, s.key())
+	}
 	b.nsess--
 	t.nSessions[b.proto]--
 	if h := t.hostOf(b); h != nil {

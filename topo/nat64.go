@@ -24,13 +24,24 @@ type NAT64 struct {
 	// ICMP errors it sends), MTUs, and the IPv4 gateway toward the
 	// Internet.
 	IPv4, IPv6 SIITSide
-	Line       int
+	// FTP is the FTP gateway (RFC 6384); no ports: off.
+	FTP  NAT64FTP
+	Line int
 
 	// Where the NAT64 sits in the fabric: the MAC it answers ARP and NDP
 	// with, its data path and engine ports.
 	MAC   net.HardwareAddr
 	Mode  DataPath
 	Ports []*EnginePort
+}
+
+// NAT64FTP configures the NAT64's FTP gateway (nat64.alg.ftp).
+type NAT64FTP struct {
+	// Ports are the IPv4 servers' control ports.
+	Ports []uint16
+	// Connections bounds the control connections followed at once; zero
+	// takes the engine's default.
+	Connections int
 }
 
 // NAT64Pool4 is one pool4 entry: an address, its ports, its protocols
@@ -80,9 +91,19 @@ type fileNAT64 struct {
 	Limits                    *fileNAT64Limits   `yaml:"limits"`
 	IPv4                      *fileSIITSide      `yaml:"ipv4"`
 	IPv6                      *fileSIITSide      `yaml:"ipv6"`
+	ALG                       *fileNAT64ALG      `yaml:"alg"`
 	MAC                       string             `yaml:"mac"`
 	Mode                      string             `yaml:"mode"`
 	Ports                     []fileEnginePort   `yaml:"ports"`
+}
+
+type fileNAT64ALG struct {
+	FTP *fileNAT64FTP `yaml:"ftp"`
+}
+
+type fileNAT64FTP struct {
+	Ports       []string `yaml:"ports"`
+	Connections string   `yaml:"connections"`
 }
 
 type fileNAT64Timeouts struct {
@@ -267,6 +288,9 @@ func (b *builder) buildNAT64(fs *fileNAT64) {
 		}
 		*l.to = int(x)
 	}
+	if fs.ALG != nil && fs.ALG.FTP != nil {
+		b.buildNAT64FTP(entry+".alg.ftp", fs.ALG.FTP, &n.FTP)
+	}
 	n.IPv4 = b.siitSide(entry+".ipv4", fs.IPv4, true)
 	n.IPv6 = b.siitSide(entry+".ipv6", fs.IPv6, false)
 	b.nat64Overlaps(n)
@@ -381,4 +405,36 @@ func containsString(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// buildNAT64FTP reads nat64.alg.ftp: the control ports (at least one,
+// none twice) and the bound on the connections followed.
+func (b *builder) buildNAT64FTP(path string, f *fileNAT64FTP, n *NAT64FTP) {
+	if len(f.Ports) == 0 {
+		b.p.add(path+".ports", "missing: the FTP servers' control ports ([21])")
+	}
+	for i, v := range f.Ports {
+		p, err := parseUint(v, 1, 65535)
+		if err != nil {
+			b.p.add(fmt.Sprintf("%s.ports[%d]", path, i), "%v", err)
+			continue
+		}
+		dup := false
+		for _, o := range n.Ports {
+			dup = dup || o == uint16(p)
+		}
+		if dup {
+			b.p.add(fmt.Sprintf("%s.ports[%d]", path, i), "port %d listed twice", p)
+			continue
+		}
+		n.Ports = append(n.Ports, uint16(p))
+	}
+	if f.Connections != "" {
+		x, err := parseUint(f.Connections, 1, 1<<20)
+		if err != nil {
+			b.p.add(path+".connections", "%v", err)
+			return
+		}
+		n.Connections = int(x)
+	}
 }

@@ -55,11 +55,19 @@ var (
 		"Memory held by fragments waiting for the first of their packet.", nil, nil)
 	descExpired = prometheus.NewDesc("sixgate_nat64_sessions_expired_total",
 		"Sessions their timer removed.", nil, nil)
+	descFTP = prometheus.NewDesc("sixgate_nat64_ftp_alg_total",
+		"What the FTP gateway did, by event: rewrite (EPRT, PORT, 229 lines), answered (LPRT, LPSV, ALGS, EPSV ALL), "+
+			"retry (EPSV or EPRT sent again as PASV or PORT), failure (a line it could not translate), "+
+			"line_too_long (passed unparsed), held (incomplete line held), out_of_order (segment after a gap dropped), "+
+			"tls (connections that started TLS), table_full (connections passed without the gateway), "+
+			"too_big (rewritten segment over the buffer), sent (segments the gateway originated), resent (its text sent again, unacknowledged).", []string{"event"}, nil)
+	descFTPConns = prometheus.NewDesc("sixgate_nat64_ftp_alg_connections",
+		"FTP control connections the gateway follows.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descPortFrames, descTranslated, descDrops, descICMP,
-		descSessions, descBindings, descPool4Used, descPool4Size, descHeld, descFragBytes, descExpired} {
+		descSessions, descBindings, descPool4Used, descPool4Size, descHeld, descFragBytes, descExpired, descFTP, descFTPConns} {
 		ch <- d
 	}
 }
@@ -112,4 +120,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descHeld, st.Holding)
 	gauge(descFragBytes, st.FragmentBytes)
 	counter(descExpired, st.SessionsExpired)
+	f := st.FTP
+	for event, v := range map[string]uint64{
+		"rewrite": f.Rewrites, "answered": f.Answered, "retry": f.Retries, "failure": f.Failures,
+		"line_too_long": f.LinesTooLong, "held": f.Held, "held_acked": f.HeldAcked, "out_of_order": f.OutOfOrder, "tls": f.TLS,
+		"table_full": f.Full, "too_big": f.TooBig, "sent": f.Sent, "resent": f.Resent,
+	} {
+		counter(descFTP, v, event)
+	}
+	gauge(descFTPConns, f.Connections)
 }

@@ -230,6 +230,7 @@ func Config(n *topo.NAT64) engine.Config {
 			Sessions: n.Limits.Sessions, Bindings: n.Limits.Bindings, BindingsPerHost: n.Limits.BindingsPerHost,
 			SessionsPerHost: n.Limits.SessionsPerHost, HeldSYNs: n.Limits.HeldSYNs, FragmentBytes: n.Limits.FragmentBytes,
 		},
+		ALG: engine.ALG{FTPPorts: n.FTP.Ports, FTPConnections: n.FTP.Connections},
 	}
 	for _, p := range n.Pool4 {
 		e := engine.Pool4Entry{Address: p.Address, First: p.First, Last: p.Last}
