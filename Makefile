@@ -5,7 +5,7 @@ GO        ?= go
 FUZZTIME  ?= 50000x
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build deb test unit e2e lint fuzz bench soak demo clean
+.PHONY: all build deb test unit e2e lint fuzz bench bench-port soak demo clean
 
 all: build
 
@@ -61,6 +61,13 @@ bench:
 	@if [ "$$(id -u)" = 0 ]; then bench/install-deps.sh; \
 	else echo "bench: not root: engine and controller parts only (os-ken if installed)"; fi
 	$(GO) run ./bench/cmd/sixgate-bench $(BENCHFLAGS)
+
+# Only sixgate's port mode against haproxy, end to end, with the CPU
+# columns and the port-mode profile (docs/benchmarks.md); BENCHFLAGS adds
+# options, e.g. BENCHFLAGS="-perf".
+bench-port:
+	@if [ "$$(id -u)" = 0 ]; then bench/install-deps.sh; fi
+	$(GO) run ./bench/cmd/sixgate-bench -parts e2e -setups port,haproxy -duration 5s $(BENCHFLAGS)
 
 demo: build
 	scripts/demo.sh

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,13 +49,23 @@ type Config struct {
 	Retire    time.Duration
 	// Batch is the number of frames per recvmmsg and sendmmsg call.
 	Batch int
-	// NoRing skips the TPACKET_V3 ring and uses recvmmsg, as the fallback
-	// does; for tests and for comparing the two.
+	// NoRing skips the ring and uses recvmmsg, as the fallback does; for
+	// tests and for comparing them.
 	NoRing bool
+	// FrameRing makes the ring a TPACKET_V2 one: the kernel hands over
+	// each frame as soon as it is written, instead of a block when it is
+	// full or Retire has passed. Reading costs no system call and no
+	// copy in the process, and adds no latency; frames longer than the
+	// ring's frame (the interface's MTU when the socket opens, plus
+	// headers) are cut short and skipped.
+	FrameRing bool
 	// Promiscuous puts the interface in promiscuous mode for as long as
 	// the sockets are open. Frames steered to the interface by a switch
 	// carry someone else's destination MAC, which a NIC would filter out.
 	Promiscuous bool
+	// Steering, when set, spreads frames over the sockets by client
+	// (ClientSteering) instead of by the kernel's flow hash.
+	Steering *ClientSteering
 }
 
 func (c *Config) setDefaults() {
@@ -96,6 +109,14 @@ func Open(cfg Config) (*Group, error) {
 	if cfg.NoRing {
 		g.Fallback = errors.New("rings disabled by configuration")
 	}
+	mode := unix.PACKET_FANOUT_HASH
+	var prog []bpf.RawInstruction
+	if cfg.Steering != nil {
+		if prog, err = cfg.Steering.Program(); err != nil {
+			return nil, err
+		}
+		mode = unix.PACKET_FANOUT_CBPF
+	}
 	fanoutID := -1
 	for i := 0; i < cfg.Sockets; i++ {
 		s, err := openSocket(ifi.Index, cfg, g.Fallback == nil)
@@ -115,9 +136,17 @@ func Open(cfg Config) (*Group, error) {
 				return nil, fmt.Errorf("afpacket: %s: promiscuous mode: %w", cfg.Interface, err)
 			}
 		}
-		if fanoutID, err = s.joinFanout(fanoutID); err != nil {
+		if fanoutID, err = s.joinFanout(mode, fanoutID); err != nil {
 			g.Close()
 			return nil, fmt.Errorf("afpacket: %s: fanout: %w", cfg.Interface, err)
+		}
+		if i == 0 && prog != nil {
+			// The group's program, set through its first member; until
+			// then everything goes to that member.
+			if err := s.setFanoutProgram(prog); err != nil {
+				g.Close()
+				return nil, fmt.Errorf("afpacket: %s: fanout program: %w", cfg.Interface, err)
+			}
 		}
 	}
 	return g, nil
@@ -146,13 +175,12 @@ func OpenSender(iface string, batch int) (*Socket, error) {
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	s, err := newSocket(iface)
 	if err != nil {
-		return nil, fmt.Errorf("afpacket: socket: %w", err)
+		return nil, fmt.Errorf("afpacket: %w", err)
 	}
-	s := &Socket{fd: fd}
 	s.initTX(batch)
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
+	if err := unix.Bind(s.fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("afpacket: bind %s: %w", iface, err)
 	}
@@ -161,20 +189,49 @@ func OpenSender(iface string, batch int) (*Socket, error) {
 
 // errRing marks failures to set up the ring, after which the socket can
 // still work without one.
-var errRing = errors.New("TPACKET_V3 ring")
+var errRing = errors.New("receive ring")
 
 // Socket is one AF_PACKET socket. Receive and the sending methods must be
 // called from one goroutine at a time, and Close only once that goroutine
 // is done with the socket (the ring is unmapped); Stats from any.
+//
+// The socket is non-blocking and registered with the Go runtime's network
+// poller through an *os.File (File), so a worker waiting for frames parks
+// its goroutine instead of holding a thread in a system call: with every
+// P of the runtime held by a thread blocked in poll, the runtime's monitor
+// would wake every 20 µs to hand the P to a new thread, and that, not the
+// packets, was most of port mode's CPU.
 type Socket struct {
 	fd   int
-	poll []unix.PollFd
+	file *os.File // owns fd
+	raw  syscall.RawConn
+	// rxDeadline is the read deadline set on file, zero for none.
+	rxDeadline time.Time
+	// recvFn, readyFn and sendFn are the methods given to raw, bound once
+	// so that a call allocates no closure; rxGot, rxErrno, readyErr,
+	// readyCalls and txSent, txFirst carry their results.
+	recvFn, readyFn, sendFn, serveFn func(fd uintptr) bool
+	rxGot                            int
+	rxErrno                          syscall.Errno
+	readyErr                         error
+	readyCalls                       int
+	txSent                           int
+	txFirst                          error
+	// Serve's callbacks and results, for serveFn.
+	srvFrame func([]byte)
+	srvBatch func()
+	srvN     int
+	srvErr   error
 
-	// The ring, when there is one.
+	// The ring, when there is one: TPACKET_V3 blocks, or with frameSize
+	// set, TPACKET_V2 frames (perBlock to a block, frames in all).
 	ring      []byte
 	blockSize int
 	blocks    int
 	cur       int
+	frameSize int
+	perBlock  int
+	frames    int
 
 	// recvmmsg buffers, when there is no ring.
 	rxMsgs  []unix.Mmsghdr
@@ -195,17 +252,49 @@ type Socket struct {
 	}
 }
 
-func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
+// newSocket makes a non-blocking AF_PACKET socket, not yet bound, owned by
+// an *os.File registered with the runtime's poller.
+func newSocket(iface string) (*Socket, error) {
 	// Protocol 0 until bind: a socket made with ETH_P_ALL would receive
 	// every interface's frames until it is bound to one.
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	s := &Socket{fd: fd, poll: []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLERR}}}
+	return socketFromFD(fd, iface)
+}
+
+// socketFromFD makes a Socket of fd, a non-blocking AF_PACKET socket,
+// which it owns from then on (closed on failure too).
+func socketFromFD(fd int, name string) (*Socket, error) {
+	s := &Socket{fd: fd, file: os.NewFile(uintptr(fd), "afpacket:"+name)}
+	var err error
+	if s.raw, err = s.file.SyscallConn(); err != nil {
+		s.file.Close()
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	s.recvFn, s.readyFn, s.sendFn, s.serveFn = s.recvOnce, s.ringReady, s.sendOnce, s.serveOnce
+	return s, nil
+}
+
+// File returns the *os.File that owns the socket's descriptor, for
+// passing it to another process. The Socket still owns it: Close closes
+// it.
+func (s *Socket) File() *os.File { return s.file }
+
+func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
+	s, err := newSocket(cfg.Interface)
+	if err != nil {
+		return nil, err
+	}
+	fd := s.fd
 	s.initTX(cfg.Batch)
 	if ring {
-		if err := s.setupRing(cfg); err != nil {
+		setup := s.setupRing
+		if cfg.FrameRing {
+			setup = func(cfg Config) error { return s.setupFrameRing(ifindex, cfg) }
+		}
+		if err := setup(cfg); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("%w: %w", errRing, err)
 		}
@@ -252,6 +341,38 @@ func (s *Socket) setupRing(cfg Config) error {
 	return nil
 }
 
+// setupFrameRing sets up a TPACKET_V2 receive ring of the blocks cfg
+// asks for, cut into frames that hold the interface's MTU.
+func (s *Socket) setupFrameRing(ifindex int, cfg Config) error {
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+		return fmt.Errorf("PACKET_VERSION: %w", err)
+	}
+	mtu := 1500
+	if ifi, err := net.InterfaceByIndex(ifindex); err == nil && ifi.MTU > 0 {
+		mtu = ifi.MTU
+	}
+	// The frame starts after the ring's header, the address and the
+	// kernel's alignment (frame2MACMax); room for a VLAN tag too.
+	size := (frame2MACMax + 14 + 4 + mtu + 15) &^ 15
+	size = max(size, 2048)
+	if size > cfg.BlockSize {
+		return fmt.Errorf("MTU %d too large for %d-byte blocks", mtu, cfg.BlockSize)
+	}
+	per := cfg.BlockSize / size
+	req := unix.TpacketReq{Block_size: uint32(cfg.BlockSize), Block_nr: uint32(cfg.Blocks),
+		Frame_size: uint32(size), Frame_nr: uint32(per * cfg.Blocks)}
+	if err := unix.SetsockoptTpacketReq(s.fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("PACKET_RX_RING: %w", err)
+	}
+	ring, err := unix.Mmap(s.fd, 0, cfg.BlockSize*cfg.Blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		return fmt.Errorf("mmap: %w", err)
+	}
+	s.ring, s.blockSize, s.blocks = ring, cfg.BlockSize, cfg.Blocks
+	s.frameSize, s.perBlock, s.frames = size, per, per*cfg.Blocks
+	return nil
+}
+
 func (s *Socket) initRX(n int) {
 	s.rxMsgs = make([]unix.Mmsghdr, n)
 	s.rxIov = make([]unix.Iovec, n)
@@ -278,12 +399,12 @@ func (s *Socket) initTX(n int) {
 	}
 }
 
-// joinFanout puts the socket in fanout group id, or, for id < 0, makes a
-// new group with an id the kernel picks so that it cannot collide with
-// another process's, and returns the id.
-func (s *Socket) joinFanout(id int) (int, error) {
+// joinFanout puts the socket in fanout group id of the given mode, or,
+// for id < 0, makes a new group with an id the kernel picks so that it
+// cannot collide with another process's, and returns the id.
+func (s *Socket) joinFanout(mode, id int) (int, error) {
 	if id < 0 {
-		v := (unix.PACKET_FANOUT_HASH | unix.PACKET_FANOUT_FLAG_UNIQUEID) << 16
+		v := (mode | unix.PACKET_FANOUT_FLAG_UNIQUEID) << 16
 		if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, v); err != nil {
 			return 0, err
 		}
@@ -293,11 +414,15 @@ func (s *Socket) joinFanout(id int) (int, error) {
 		}
 		return got & 0xffff, nil
 	}
-	return id, unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, unix.PACKET_FANOUT_HASH<<16|id)
+	return id, unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, mode<<16|id)
 }
 
-// Ring reports whether the socket receives through a TPACKET_V3 ring.
+// Ring reports whether the socket receives through a ring (TPACKET_V3,
+// or TPACKET_V2 with FrameRing).
 func (s *Socket) Ring() bool { return s.ring != nil }
+
+// FrameRing reports whether the socket's ring is a TPACKET_V2 one.
+func (s *Socket) FrameRing() bool { return s.frameSize > 0 }
 
 // Close releases the socket and its ring. Call it once nothing uses the
 // socket any more.
@@ -305,7 +430,7 @@ func (s *Socket) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	err := unix.Close(s.fd)
+	err := s.file.Close()
 	if s.ring != nil {
 		err = errors.Join(err, unix.Munmap(s.ring))
 	}

@@ -110,11 +110,19 @@ func collect(t *testing.T, g *Group, want int, timeout time.Duration) []map[int]
 	return got
 }
 
+// receiveModes are the ways a socket receives: the TPACKET_V3 ring, the
+// TPACKET_V2 frame ring, recvmmsg.
+var receiveModes = []struct {
+	name          string
+	noRing, frame bool
+}{{"ring=true", false, false}, {"frame-ring", false, true}, {"ring=false", true, false}}
+
 func TestReceiveAndSend(t *testing.T) {
-	for _, noRing := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ring=%v", !noRing), func(t *testing.T) {
+	for _, m := range receiveModes {
+		noRing := m.noRing
+		t.Run(m.name, func(t *testing.T) {
 			a, b := vethPair(t)
-			g, err := Open(Config{Interface: a, Sockets: 2, NoRing: noRing, Promiscuous: true, Batch: 16})
+			g, err := Open(Config{Interface: a, Sockets: 2, NoRing: noRing, FrameRing: m.frame, Promiscuous: true, Batch: 16})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,8 +131,8 @@ func TestReceiveAndSend(t *testing.T) {
 				t.Fatalf("fallback %v with NoRing %v", g.Fallback, noRing)
 			}
 			for _, s := range g.Sockets() {
-				if s.Ring() == noRing {
-					t.Errorf("socket ring %v with NoRing %v", s.Ring(), noRing)
+				if s.Ring() == noRing || s.FrameRing() != m.frame {
+					t.Errorf("socket ring %v, frame ring %v with NoRing %v, FrameRing %v", s.Ring(), s.FrameRing(), noRing, m.frame)
 				}
 			}
 			tx, err := OpenSender(b, 16)
@@ -170,7 +178,7 @@ func TestReceiveAndSend(t *testing.T) {
 
 			// And back: a group socket sends, the other end receives the
 			// exact bytes.
-			back, err := Open(Config{Interface: b, Sockets: 1, NoRing: noRing, Promiscuous: true})
+			back, err := Open(Config{Interface: b, Sockets: 1, NoRing: noRing, FrameRing: m.frame, Promiscuous: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,8 +217,8 @@ func TestReceiveAndSend(t *testing.T) {
 // nothing once the sockets exist.
 func TestNoAllocations(t *testing.T) {
 	a, b := vethPair(t)
-	for _, noRing := range []bool{false, true} {
-		g, err := Open(Config{Interface: a, Sockets: 1, NoRing: noRing, Promiscuous: true, Retire: time.Millisecond})
+	for _, m := range receiveModes {
+		g, err := Open(Config{Interface: a, Sockets: 1, NoRing: m.noRing, FrameRing: m.frame, Promiscuous: true, Retire: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,10 +240,10 @@ func TestNoAllocations(t *testing.T) {
 			}
 		})
 		if allocs != 0 {
-			t.Errorf("ring=%v: %v allocations per frame sent and received", !noRing, allocs)
+			t.Errorf("%s: %v allocations per frame sent and received", m.name, allocs)
 		}
 		if got < 200 {
-			t.Errorf("ring=%v: %d of the 200+ frames sent arrived", !noRing, got)
+			t.Errorf("%s: %d of the 200+ frames sent arrived", m.name, got)
 		}
 		g.Close()
 		tx.Close()
@@ -246,10 +254,10 @@ func TestNoAllocations(t *testing.T) {
 // veth pair: sendmmsg on one end, the ring (or recvmmsg) on the other. The
 // figure is per frame and includes the kernel's veth path.
 func BenchmarkSendReceive(b *testing.B) {
-	for _, noRing := range []bool{false, true} {
-		b.Run(fmt.Sprintf("ring=%v", !noRing), func(b *testing.B) {
+	for _, m := range receiveModes {
+		b.Run(m.name, func(b *testing.B) {
 			x, y := vethPair(b)
-			g, err := Open(Config{Interface: x, Sockets: 1, NoRing: noRing, Promiscuous: true})
+			g, err := Open(Config{Interface: x, Sockets: 1, NoRing: m.noRing, FrameRing: m.frame, Promiscuous: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -290,6 +298,206 @@ func BenchmarkSendReceive(b *testing.B) {
 			st := rx.Stats()
 			b.ReportMetric(float64(received)/float64(b.N), "delivered/op")
 			b.ReportMetric(float64(st.KernelDrops), "kernel-drops")
+		})
+	}
+}
+
+// TestServe checks that Serve passes every frame once across several
+// batches, calls batch after each, returns when its time is up, and
+// allocates nothing.
+func TestServe(t *testing.T) {
+	a, b := vethPair(t)
+	for _, m := range receiveModes {
+		noRing := m.noRing
+		t.Run(m.name, func(t *testing.T) {
+			g, err := Open(Config{Interface: a, Sockets: 1, NoRing: noRing, FrameRing: m.frame, Promiscuous: true, Batch: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			tx, err := OpenSender(b, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			const n = 100
+			for i := range n {
+				head, body := testFrame(i, 100)
+				if !tx.Queue(head, body) {
+					tx.Flush()
+					tx.Queue(head, body)
+				}
+			}
+			tx.Flush()
+			rx := g.Sockets()[0]
+			seen := map[int]int{}
+			batches, inBatch, emptyBatches := 0, 0, 0
+			frame := func(f []byte) {
+				if len(f) >= 46 && f[23] == 17 && f[0] == 0x02 {
+					seen[int(binary.BigEndian.Uint32(f[42:]))]++
+				}
+				inBatch++
+			}
+			batch := func() {
+				batches++
+				if inBatch == 0 && noRing {
+					emptyBatches++
+				}
+				inBatch = 0
+			}
+			// Bounded: each Serve returns after 100 ms.
+			for i := 0; i < 30 && len(seen) < n; i++ {
+				if _, err := rx.Serve(100*time.Millisecond, frame, batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(seen) != n {
+				t.Errorf("served %d of %d frames", len(seen), n)
+			}
+			for seq, c := range seen {
+				if c != 1 {
+					t.Errorf("frame %d passed %d times", seq, c)
+				}
+			}
+			if batches == 0 || emptyBatches > 0 {
+				t.Errorf("%d batches, %d of them empty", batches, emptyBatches)
+			}
+			if noRing && batches < n/8 {
+				t.Errorf("%d batches of at most 8 frames for %d frames", batches, n)
+			}
+
+			head, body := testFrame(1, 100)
+			allocs := testing.AllocsPerRun(20, func() {
+				tx.Queue(head, body)
+				tx.Flush()
+				rx.Serve(5*time.Millisecond, frame, batch)
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per Serve", allocs)
+			}
+		})
+	}
+}
+
+// steeringFrames returns, for client i, a TCP frame from 10.1.x.y port
+// p to a VIP and the backend's reply to the client's address embedded in
+// the IPv6 destination at the given bytes (prefix 2001:db8:...), port p.
+func steeringFrames(i int, embedded [4]int) (v4, v6 []byte) {
+	client := [4]byte{10, 1, byte(i >> 8), byte(i)}
+	port := uint16(20000 + i*7)
+	eth := func(et uint16) []byte {
+		b := []byte{0x02, 0, 0, 0, 0, 0x42, 0x02, 0, 0, 0, 0, 0x01, 0, 0}
+		binary.BigEndian.PutUint16(b[12:], et)
+		return b
+	}
+	v4 = append(eth(0x0800), make([]byte, 40)...)
+	ip := v4[14:]
+	ip[0], ip[9] = 0x45, 6
+	binary.BigEndian.PutUint16(ip[2:], 40)
+	copy(ip[12:], client[:])
+	copy(ip[16:], []byte{192, 0, 2, 42})
+	binary.BigEndian.PutUint16(ip[20:], port)
+	binary.BigEndian.PutUint16(ip[22:], 80)
+
+	v6 = append(eth(0x86dd), make([]byte, 60)...)
+	ip = v6[14:]
+	ip[0], ip[6], ip[7] = 0x60, 6, 64
+	binary.BigEndian.PutUint16(ip[4:], 20)
+	copy(ip[8:], []byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+	dst := ip[24:40]
+	copy(dst, []byte{0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff})
+	for k, o := range embedded {
+		dst[o] = client[k]
+	}
+	binary.BigEndian.PutUint16(ip[40:], 80)
+	binary.BigEndian.PutUint16(ip[42:], port)
+	return v4, v6
+}
+
+// TestClientSteering checks that the fanout program puts both halves of
+// each client's connection on one socket, and spreads clients over all.
+func TestClientSteering(t *testing.T) {
+	a, b := vethPair(t)
+	layouts := map[string][4]int{"/96": {12, 13, 14, 15}, "/40": {5, 6, 7, 9}, "/64": {9, 10, 11, 12}}
+	for name, emb := range layouts {
+		t.Run(name, func(t *testing.T) {
+			g, err := Open(Config{Interface: a, Sockets: 2, NoRing: true, Promiscuous: true, Steering: &ClientSteering{Embedded: emb}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			tx, err := OpenSender(b, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			const clients = 64
+			for i := range clients {
+				v4, v6 := steeringFrames(i, emb)
+				for _, f := range [][]byte{v4, v6} {
+					if !tx.Queue(f[:14], f[14:]) {
+						tx.Flush()
+						tx.Queue(f[:14], f[14:])
+					}
+				}
+			}
+			tx.Flush()
+
+			// where[client][0 for IPv4, 1 for IPv6] is the socket + 1.
+			var mu sync.Mutex
+			where := make([][2]int, clients)
+			got := 0
+			var wg sync.WaitGroup
+			for si, s := range g.Sockets() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 20 { // bounded: 20 × 50 ms
+						s.Serve(50*time.Millisecond, func(f []byte) {
+							var c, fam int
+							switch binary.BigEndian.Uint16(f[12:]) {
+							case 0x0800:
+								c, fam = (int(binary.BigEndian.Uint16(f[14+20:]))-20000)/7, 0
+							case 0x86dd:
+								c, fam = (int(binary.BigEndian.Uint16(f[14+42:]))-20000)/7, 1
+							default:
+								return
+							}
+							if c < 0 || c >= clients {
+								return
+							}
+							mu.Lock()
+							where[c][fam] = si + 1
+							got++
+							mu.Unlock()
+						}, func() {})
+						mu.Lock()
+						done := got >= 2*clients
+						mu.Unlock()
+						if done {
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			per := make([]int, len(g.Sockets()))
+			for c, w := range where {
+				if w[0] == 0 || w[1] == 0 {
+					t.Errorf("client %d: halves received on sockets %v (0: not received)", c, w)
+					continue
+				}
+				if w[0] != w[1] {
+					t.Errorf("client %d: IPv4 half on socket %d, IPv6 half on socket %d", c, w[0]-1, w[1]-1)
+				}
+				per[w[0]-1]++
+			}
+			for si, n := range per {
+				if n == 0 {
+					t.Errorf("socket %d got no client of %d", si, clients)
+				}
+			}
+			t.Logf("clients per socket: %v", per)
 		})
 	}
 }

@@ -28,6 +28,9 @@ const (
 	PathConfig   = "/api/v1/config"
 	PathRole     = "/api/v1/role"
 	PathHealthz  = "/healthz"
+	// The NAT64's tables, served when the nat64 app runs.
+	PathNAT64BIB      = "/api/v1/nat64/bib"
+	PathNAT64Sessions = "/api/v1/nat64/sessions"
 )
 
 // RoleMaster is the only role for now: one instance controls every switch.

@@ -168,6 +168,9 @@ type Controller struct {
 	// switches.
 	listening     chan struct{}
 	listeningOnce sync.Once
+	// adopted are the sessions a previous process handed over, for
+	// Serve (handover.go); guarded by mu.
+	adopted []adopted
 
 	wg sync.WaitGroup
 }
@@ -239,6 +242,7 @@ func (c *Controller) Serve(ctx context.Context, l net.Listener) error {
 	c.ops.serving.Store(true)
 	defer c.ops.serving.Store(false)
 	c.listeningOnce.Do(func() { close(c.listening) })
+	c.startAdopted(ctx)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var err error
@@ -420,9 +424,15 @@ func (e *everyLog) log(l *logrus.Entry, msg string) {
 func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Addr) {
 	s := newSwitch(c, conn)
 	c.metrics.connections.Inc()
-	r := ofp.NewReader(bufio.NewReaderSize(conn, 64<<10))
+	s.ho.br = bufio.NewReaderSize(conn, 64<<10)
+	r := ofp.NewReader(s.ho.br)
 	err := s.handshake(ctx, r)
 	c.release(src)
+	c.runSession(s, err)
+}
+
+// runSession follows a session from the end of its handshake to its end.
+func (c *Controller) runSession(s *Switch, err error) {
 	var ref *refusal
 	if errors.As(err, &ref) {
 		c.metrics.refused.WithLabelValues(ref.reason).Inc()
@@ -442,7 +452,11 @@ func (c *Controller) serveConn(ctx context.Context, conn net.Conn, src netip.Add
 		delete(c.switches, s.dpid)
 	}
 	c.mu.Unlock()
-	s.log.WithError(s.closeErr).Warn("switch disconnected")
+	if s.ho.handedOver() {
+		s.log.Info("switch session handed over to the new process")
+	} else {
+		s.log.WithError(s.closeErr).Warn("switch disconnected")
+	}
 	for _, a := range c.cfg.Apps {
 		if h, ok := a.(SwitchHandler); ok {
 			h.SwitchDown(s)
@@ -462,6 +476,14 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 	cfg := s.ctl.cfg
 	deadline := time.Now().Add(cfg.HandshakeTimeout)
 	s.conn.SetDeadline(deadline)
+	if err := s.hello(r); err != nil {
+		return err
+	}
+	return s.negotiate(ctx, r, deadline)
+}
+
+// hello exchanges HELLO messages and checks the version.
+func (s *Switch) hello(r *ofp.Reader) error {
 	hello, err := ofp.Marshal(ofp.NewHello())
 	if err != nil {
 		return err
@@ -486,6 +508,14 @@ func (s *Switch) handshake(ctx context.Context, r *ofp.Reader) error {
 		}
 		return fmt.Errorf("switch offers version 0x%02x without 1.3: HELLO_FAILED sent", h.Version)
 	}
+	return nil
+}
+
+// negotiate learns the datapath id and ports of a switch that speaks 1.3,
+// sets its configuration and starts the session's goroutines. A session
+// taken over from another process starts here: its HELLO was exchanged.
+func (s *Switch) negotiate(ctx context.Context, r *ofp.Reader, deadline time.Time) error {
+	cfg := s.ctl.cfg
 	// The writer touches nothing the handshake sets below, so it may
 	// start; the reader and the echo loop read the datapath id, the
 	// features and the log, so they start once those are known. Until

@@ -61,6 +61,9 @@ type Switch struct {
 	closeErr  error
 
 	ops switchOps // counters and state for operators (ops.go)
+
+	// ho moves the session to another process (handover.go).
+	ho sessionHandover
 }
 
 // pending is a request waiting for its reply, or a message whose only
@@ -129,6 +132,7 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 
 		downDone: make(chan struct{}),
 	}
+	s.ho.pause = make(chan pauseRequest)
 	s.xid.Store(0x1000)
 	s.ops.init(time.Now())
 	if c.cfg.PacketInRate > 0 {
@@ -232,6 +236,11 @@ func (s *Switch) enqueue(ctx context.Context, b []byte) error {
 }
 
 func (s *Switch) enqueueMsg(ctx context.Context, m outMsg) error {
+	s.ho.mu.RLock()
+	defer s.ho.mu.RUnlock()
+	if s.ho.held {
+		return fmt.Errorf("switch %s: session being handed over: %w", s, ErrSwitchClosed)
+	}
 	select {
 	case s.out <- m:
 		return nil
@@ -414,9 +423,16 @@ func (s *Switch) writeLoop() {
 // replies to their requests and queueing events. Any message proves the
 // switch alive; silence longer than the echo timeout ends the session.
 func (s *Switch) readLoop(r *ofp.Reader) {
+	s.ho.r = r
 	for {
+		if s.ho.readerStops() {
+			return
+		}
 		s.conn.SetReadDeadline(time.Now().Add(s.ctl.cfg.EchoTimeout))
 		m, err := s.next(r)
+		if err != nil && s.ho.readerStops() {
+			return
+		}
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -705,6 +721,8 @@ func (s *Switch) eventLoop() {
 			return
 		case e := <-s.control:
 			s.ctl.dispatch(s, e)
+		case req := <-s.ho.pause:
+			s.paused(req)
 		case <-s.resync:
 			s.syncAndLog()
 		case e := <-s.events:

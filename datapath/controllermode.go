@@ -42,8 +42,12 @@ func (p *Path) tick(ctx context.Context, send func(*packet.Batch)) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !p.enter() {
+				continue
+			}
 			p.view.Load().Engine.Expire(b)
 			send(b)
+			p.leave()
 			b.Reset()
 		}
 	}
@@ -52,6 +56,10 @@ func (p *Path) tick(ctx context.Context, send func(*packet.Batch)) {
 // PacketIn runs a punted frame through the engine and sends what it
 // produces as packet-outs.
 func (p *Path) PacketIn(_ *controller.Switch, pi *ofp.PacketIn) {
+	if !p.enter() {
+		return // quiesced for a hand-over
+	}
+	defer p.leave()
 	p.stats.PacketIns.Add(1)
 	for _, f := range p.Process(pi.Data) {
 		p.output(f)

@@ -317,6 +317,32 @@ func TestEchoEnginePortMode(t *testing.T) {
 	}
 }
 
+// The timer's output leaves by the first engine port whose socket takes
+// it: with the first port's link down, by the second.
+func TestTimerOutputAvoidsDownPort(t *testing.T) {
+	ports := map[string]*memPort{"mem0": newMemPort(), "mem1": newMemPort()}
+	app, eng := newEcho(t, datapath.Config{
+		Mode: topo.DataPathPort,
+		Ports: []*topo.EnginePort{{Interface: "mem0", Switch: "s1", DPID: 1, Port: 10},
+			{Interface: "mem1", Switch: "s1", DPID: 1, Port: 11}},
+		OpenPort: func(ep *topo.EnginePort) (datapath.PortIO, error) { return ports[ep.Interface], nil },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := app.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	h1 := h1v4
+	eng.beacon.Store(&h1)
+	if f := ports["mem0"].sender.next(t); !bytes.Equal(f[:6], h1MAC) {
+		t.Errorf("timer frame %x by the first port", f)
+	}
+	ports["mem0"].sender.down.Store(true)
+	if f := ports["mem1"].sender.next(t); !bytes.Equal(f[:6], h1MAC) {
+		t.Errorf("timer frame %x by the second port", f)
+	}
+}
+
 // memPort is an engine port in memory: frames written to rx are received
 // by its one receiver; what the path sends is kept per socket.
 type memPort struct {
@@ -342,18 +368,26 @@ type memSocket struct {
 	mu     sync.Mutex
 	queued [][]byte
 	sent   chan []byte
+	// down makes Flush refuse every frame, as a socket on an interface
+	// whose link is down does.
+	down atomic.Bool
 }
 
-func (s *memSocket) Receive(timeout time.Duration, fn func([]byte)) (int, error) {
+func (s *memSocket) Serve(timeout time.Duration, frame func([]byte), batch func()) (int, error) {
 	if s.rx == nil {
 		return 0, errors.New("send-only socket")
 	}
-	select {
-	case f := <-s.rx:
-		fn(f)
-		return 1, nil
-	case <-time.After(timeout):
-		return 0, nil
+	n := 0
+	deadline := time.After(timeout)
+	for {
+		select {
+		case f := <-s.rx:
+			frame(f)
+			batch()
+			n++
+		case <-deadline:
+			return n, nil
+		}
 	}
 }
 
@@ -373,6 +407,10 @@ func (s *memSocket) Queued() int {
 func (s *memSocket) Flush() (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.down.Load() {
+		s.queued = nil
+		return 0, errors.New("network is down")
+	}
 	n := len(s.queued)
 	for _, f := range s.queued {
 		select {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,16 @@ type Config struct {
 	// OpenPort opens an engine port's sockets; nil opens AF_PACKET
 	// sockets on the Linux interface. Tests give an in-memory port.
 	OpenPort func(*topo.EnginePort) (PortIO, error)
+	// ClientPool6, when valid, is the prefix in which the engine embeds
+	// its IPv4 clients' addresses (RFC 6052) on the IPv6 side. The
+	// AF_PACKET workers of an engine port then share out connections by
+	// client, sending both halves of each to one worker (the IPv4 half
+	// by source address and port, the IPv6 half by the embedded address
+	// and destination port); otherwise by the kernel's flow hash, which
+	// splits them. It is set when the sockets open: a reload that
+	// changes the prefix leaves the halves on different workers, which
+	// costs batching, not correctness (the engine is one for all).
+	ClientPool6 netip.Prefix
 }
 
 // Steer is a kind of traffic the engine must see, as a flow the path
@@ -99,6 +110,8 @@ type Path struct {
 	batches sync.Pool
 	stats   Counters
 	ports   atomic.Pointer[portIO]
+	// ho stops the path for a hand-over (handover.go).
+	ho handoverGate
 }
 
 // view is a State with the link state and the paths computed from it.

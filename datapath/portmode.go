@@ -3,6 +3,7 @@ package datapath
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/sixgate/sixgate/afpacket"
@@ -19,8 +20,9 @@ import (
 
 const (
 	// pollEvery bounds how long a worker sleeps in poll, so that it sees
-	// a cancelled context soon.
-	pollEvery = 100 * time.Millisecond
+	// a cancelled context soon, and so that a hand-over (Quiesce), which
+	// waits for the receive in hand, stops the data path only briefly.
+	pollEvery = 20 * time.Millisecond
 	// flushAt sends the output gathered so far once a receive batch has
 	// produced this many packets, so that a burst does not wait for the
 	// end of a whole ring block.
@@ -33,8 +35,9 @@ const (
 // Socket is one socket of an engine port, as afpacket.Socket provides it.
 // A socket is used by one goroutine at a time, except Stats.
 type Socket interface {
-	// Receive calls fn for each frame received within timeout.
-	Receive(timeout time.Duration, fn func(frame []byte)) (int, error)
+	// Serve receives for timeout, calling frame for each frame and
+	// batch after each batch of frames.
+	Serve(timeout time.Duration, frame func([]byte), batch func()) (int, error)
 	// Queue adds a frame (head then body) to the send batch, reporting
 	// false when the batch is full; both slices stay untouched until
 	// Flush returns.
@@ -58,11 +61,11 @@ type PortIO interface {
 }
 
 // portIO is the port data path: a PortIO per engine port and a worker
-// per receiving socket, plus one for the timer's output.
+// per receiving socket, plus one per port for the timer's output.
 type portIO struct {
 	ports   []PortIO
 	workers []*worker
-	timer   *worker
+	timers  []*worker
 }
 
 // worker runs the engine on one socket. Only its own goroutine touches
@@ -75,7 +78,8 @@ type worker struct {
 	out   *packet.Batch
 	heads [][packet.EthernetHeaderLen]byte // one Ethernet header per queued packet
 	v     *view                            // loaded once per receive batch
-	frame func([]byte)                     // w.handle, bound once so Receive gets no new closure
+	frame func([]byte)                     // w.handle, bound once so Serve gets no new closure
+	batch func()                           // w.batchDone, likewise
 	stats workerCounters
 }
 
@@ -84,11 +88,19 @@ type worker struct {
 func (p *Path) startPorts(ctx context.Context) error {
 	open := p.cfg.OpenPort
 	if open == nil {
-		open = openAFPacket
+		steer := clientSteering(p.cfg.ClientPool6)
+		open = func(ep *topo.EnginePort) (PortIO, error) { return openAFPacket(ep, steer) }
 	}
 	pio := &portIO{}
+	defer p.closeAdopted()
 	for _, ep := range p.cfg.Ports {
-		io, err := open(ep)
+		io := p.takeAdopted(ep)
+		var err error
+		if io == nil {
+			io, err = open(ep)
+		} else {
+			p.log.WithField("interface", ep.Interface).Info("engine port sockets taken over from the previous process")
+		}
 		if err != nil {
 			pio.close()
 			return err
@@ -104,8 +116,11 @@ func (p *Path) startPorts(ctx context.Context) error {
 		}
 	}
 	// The timer's output (SYN retransmissions, resets, failover) leaves
-	// by the first engine port; the switch forwards it by MAC from any.
-	pio.timer = p.newWorker(p.cfg.Ports[0].Interface, pio.ports[0].Index(), pio.ports[0].Sender())
+	// by the first engine port that takes it; the switch forwards it by
+	// MAC from any.
+	for i, io := range pio.ports {
+		pio.timers = append(pio.timers, p.newWorker(p.cfg.Ports[i].Interface, io.Index(), io.Sender()))
+	}
 	p.ports.Store(pio)
 
 	done := make(chan struct{}, len(pio.workers)+1)
@@ -113,7 +128,7 @@ func (p *Path) startPorts(ctx context.Context) error {
 		go func() { w.run(ctx); done <- struct{}{} }()
 	}
 	go func() {
-		p.tick(ctx, pio.timer.send)
+		p.tick(ctx, pio.sendTimer)
 		done <- struct{}{}
 	}()
 	go func() {
@@ -134,7 +149,7 @@ func (pio *portIO) close() {
 func (p *Path) newWorker(iface string, index int, s Socket) *worker {
 	w := &worker{p: p, iface: iface, index: index, sock: s, out: packet.NewBatch(flushAt, packet.DefaultBufSize),
 		heads: make([][packet.EthernetHeaderLen]byte, flushAt)}
-	w.frame = w.handle
+	w.frame, w.batch = w.handle, w.batchDone
 	return w
 }
 
@@ -147,9 +162,14 @@ func (w *worker) run(ctx context.Context) {
 	log := w.p.log.WithField("interface", w.iface)
 	failing := false
 	for ctx.Err() == nil {
+		if !w.p.enter() {
+			w.p.waitThaw(ctx)
+			continue
+		}
 		w.v = w.p.view.Load()
-		_, err := w.sock.Receive(pollEvery, w.frame)
+		_, err := w.sock.Serve(pollEvery, w.frame, w.batch)
 		w.flush()
+		w.p.leave()
 		switch {
 		case err != nil && !failing:
 			failing = true
@@ -169,6 +189,13 @@ func (w *worker) run(ctx context.Context) {
 			failing = false
 		}
 	}
+}
+
+// batchDone sends the output of a receive batch and takes the view the
+// next batch will use (a reload or a link change may have replaced it).
+func (w *worker) batchDone() {
+	w.flush()
+	w.v = w.p.view.Load()
 }
 
 // handle runs one frame through the engine; the output is sent when the
@@ -193,13 +220,26 @@ func (w *worker) handle(frame []byte) {
 	}
 }
 
-// send sends b (the timer's output) through the worker's socket.
-func (w *worker) send(b *packet.Batch) {
-	w.v = w.p.view.Load()
-	w.write(b)
+// sendTimer sends b (the timer's output) by the first engine port whose
+// socket takes any of it: one whose link is down refuses every frame
+// (ENETDOWN), and the output must not wait for that link to come back.
+func (pio *portIO) sendTimer(b *packet.Batch) {
+	for _, w := range pio.timers {
+		if sent, err := w.send(b); sent > 0 || err == nil {
+			return
+		}
+	}
 }
 
-// flush sends the engine's output gathered so far.
+// send sends b through the worker's socket and returns how many frames
+// the socket took and its first error.
+func (w *worker) send(b *packet.Batch) (int, error) {
+	w.v = w.p.view.Load()
+	return w.write(b)
+}
+
+// flush sends the engine's output gathered so far. A refused frame is
+// counted by the socket (Stats) and lost, as on a congested link.
 func (w *worker) flush() {
 	w.write(w.out)
 	w.out.Reset()
@@ -209,14 +249,15 @@ func (w *worker) flush() {
 // to the host that owns its destination, and flushes the socket. A
 // refused frame is lost as it would be on a congested link; the counters
 // say so and the endpoints retransmit.
-func (w *worker) write(b *packet.Batch) {
+func (w *worker) write(b *packet.Batch) (int, error) {
 	if b.Len() == 0 {
-		return
+		return 0, nil
 	}
 	if n := b.Len(); n > len(w.heads) {
 		// A replay of many held segments: grow once, keep it.
 		w.heads = append(w.heads, make([][packet.EthernetHeaderLen]byte, n-len(w.heads))...)
 	}
+	sent, first := 0, error(nil)
 	for i := range b.Packets {
 		o := &b.Packets[i]
 		head := w.heads[i][:]
@@ -225,13 +266,22 @@ func (w *worker) write(b *packet.Batch) {
 			continue
 		}
 		if !w.sock.Queue(head, o.Data) {
-			w.sock.Flush()
+			n, err := w.sock.Flush()
+			sent += n
+			if first == nil {
+				first = err
+			}
 			w.sock.Queue(head, o.Data)
 		}
 	}
 	if w.sock.Queued() > 0 {
-		w.sock.Flush()
+		n, err := w.sock.Flush()
+		sent += n
+		if first == nil {
+			first = err
+		}
 	}
+	return sent, first
 }
 
 // PortStats are the port data path's counters for one engine interface.
@@ -250,7 +300,7 @@ func (p *Path) PortStats() []PortStats {
 	}
 	var out []PortStats
 	index := map[string]int{}
-	for _, w := range append(pio.workers, pio.timer) {
+	for _, w := range append(pio.workers, pio.timers...) {
 		i, ok := index[w.iface]
 		if !ok {
 			i = len(out)
@@ -281,10 +331,37 @@ type workerCounters struct {
 	_       [64]byte
 }
 
+// clientSteering is the fanout steering for clients embedded in pool6
+// (RFC 6052: the address's bytes follow the prefix, skipping byte 8), or
+// nil for none.
+func clientSteering(pool6 netip.Prefix) *afpacket.ClientSteering {
+	if !pool6.IsValid() || !pool6.Addr().Is6() {
+		return nil
+	}
+	switch pool6.Bits() {
+	case 32, 40, 48, 56, 64, 96:
+	default:
+		return nil
+	}
+	var s afpacket.ClientSteering
+	pos := pool6.Bits() / 8
+	for i := range s.Embedded {
+		if pos == 8 {
+			pos++
+		}
+		s.Embedded[i] = pos
+		pos++
+	}
+	return &s
+}
+
 // openAFPacket opens an engine port's AF_PACKET sockets: a fanout group
 // to receive, and a sender for the timer.
-func openAFPacket(ep *topo.EnginePort) (PortIO, error) {
-	g, err := afpacket.Open(afpacket.Config{Interface: ep.Interface, Promiscuous: true, NoRing: !ep.Ring})
+func openAFPacket(ep *topo.EnginePort, steer *afpacket.ClientSteering) (PortIO, error) {
+	// Without ring: true, recvmmsg. A TPACKET_V2 ring (FrameRing) reads
+	// without a system call, but measured no cheaper on the bench, and a
+	// socket without a ring is simpler to hand to another process.
+	g, err := afpacket.Open(afpacket.Config{Interface: ep.Interface, Promiscuous: true, NoRing: !ep.Ring, Steering: steer})
 	if err != nil {
 		return nil, err
 	}
@@ -313,8 +390,11 @@ func (a *afpacketPort) Sender() Socket { return a.sender }
 func (a *afpacketPort) Index() int     { return a.g.Index }
 
 func (a *afpacketPort) Kind() string {
-	if a.g.Fallback != nil {
+	switch {
+	case a.g.Fallback != nil:
 		return "recvmmsg"
+	case a.g.Sockets()[0].FrameRing():
+		return "tpacket_v2"
 	}
 	return "tpacket_v3"
 }

@@ -8,11 +8,13 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // maxPending bounds the UDP queries waiting on the upstreams at once, per
@@ -221,12 +223,26 @@ func formErr(b []byte) []byte {
 // listenBoth opens UDP and TCP on a; with port 0, on one port the system
 // chose for both.
 func listenBoth(a netip.AddrPort) (net.PacketConn, net.Listener, error) {
+	// SO_REUSEPORT lets the process that takes over in an upgrade (sixgate
+	// -handover) bind the same addresses while this one still answers: the
+	// kernel spreads queries over both until the old one closes its
+	// sockets, so no query meets a closed port.
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ctx := context.Background()
 	for try := 0; ; try++ {
-		pc, err := net.ListenPacket("udp", a.String())
+		pc, err := lc.ListenPacket(ctx, "udp", a.String())
 		if err != nil {
 			return nil, nil, fmt.Errorf("dns64: listen udp %s: %w", a, err)
 		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		l, err := lc.Listen(ctx, "tcp", pc.LocalAddr().String())
 		if err == nil {
 			return pc, l, nil
 		}

@@ -60,3 +60,31 @@ func TestMalformedDatagram(t *testing.T) {
 		t.Errorf("reply %v (%v)", m, err)
 	}
 }
+
+// TestSecondServerOnSameAddress: the process taking over in an upgrade
+// binds the running one's addresses while it still serves; once the first
+// closes, the second answers every query, over UDP and TCP.
+func TestSecondServerOnSameAddress(t *testing.T) {
+	up := newFakeUpstream(t, testSOA, "v4.example. 3000 IN A 198.41.0.4")
+	r := newTestResolver(t, Config{Upstreams: []netip.AddrPort{up.addr}})
+	first, err := Listen([]netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := first.LocalAddrs()[0].(*net.UDPAddr).AddrPort()
+	second, err := Listen([]netip.AddrPort{addr}, r)
+	if err != nil {
+		t.Fatalf("second server on %v: %v", addr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	defer second.Close(ctx)
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, netw := range []string{"udp", "tcp"} {
+		for range 4 {
+			wantAnswer(t, askAt(t, addr.String(), netw, "v4.example", dns.TypeAAAA, nil), dns.RcodeSuccess, "v4.example. 300 IN AAAA 64:ff9b::c629:4")
+		}
+	}
+}

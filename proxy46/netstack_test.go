@@ -46,6 +46,11 @@ type netstackOptions struct {
 type fabric struct {
 	t      testing.TB
 	engine *Engine
+	// gate and next let a test hand the traffic over to another engine
+	// between two packets (swapEngine); the pumps and timers hold gate
+	// while they use the engine.
+	gate   sync.RWMutex
+	next   *Engine
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -259,7 +264,9 @@ func (f *fabric) pump(ep *channel.Endpoint, dead *atomic.Bool) {
 				continue
 			}
 			out.Reset()
-			f.engine.Handle(v.AsSlice(), out)
+			f.gate.RLock()
+			f.current().Handle(v.AsSlice(), out)
+			f.gate.RUnlock()
 			v.Release()
 			f.send(out)
 		}
@@ -279,11 +286,29 @@ func (f *fabric) timers() {
 		case <-tick.C:
 		}
 		out.Reset()
-		f.engine.Expire(out)
+		f.gate.RLock()
+		f.current().Expire(out)
+		f.gate.RUnlock()
 		f.send(out)
 		f.toClient.flush()
 		f.toBackend.flush()
 	}
+}
+
+// current is the engine the traffic goes through; call it with gate held.
+func (f *fabric) current() *Engine {
+	if f.next != nil {
+		return f.next
+	}
+	return f.engine
+}
+
+// swapEngine stops the traffic at a packet boundary, lets move build the
+// engine that takes it over from the current one, and resumes with it.
+func (f *fabric) swapEngine(move func(old *Engine) *Engine) {
+	f.gate.Lock()
+	defer f.gate.Unlock()
+	f.next = move(f.current())
 }
 
 func (f *fabric) send(out *packet.Batch) {

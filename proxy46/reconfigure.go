@@ -349,14 +349,20 @@ func (e *Engine) redirect(c *conn, svc *service, out *packet.Batch) {
 // drain starts c's drain. orphan says its service is gone, so that its
 // VIP and port stay with the engine until the drain ends.
 func (e *Engine) drain(c *conn, now int64, orphan bool) {
+	e.drainAt(c, now+int64(e.cfg.Timeouts.Drain), orphan)
+}
+
+// drainAt starts c's drain with its deadline at, unless it drains already.
+func (e *Engine) drainAt(c *conn, at int64, orphan bool) {
 	if c.drainAt == 0 {
-		c.drainAt = now + int64(e.cfg.Timeouts.Drain)
+		c.drainAt = at
 		e.stats.Draining++
 		e.noteDrain(c.drainAt)
 	}
 	if orphan && !c.orphan {
 		c.orphan = true
 		e.orphans[vipKey{c.k4.vip, c.k4.vipPort}]++
+		e.vipsStale = true
 	}
 }
 

@@ -16,6 +16,9 @@ type Path struct {
 	MTU4, MTU6           int
 	LowestIPv6MTU        int
 	AmendUDPChecksumZero bool
+	// ZeroizeTrafficClass sets the traffic class of packets translated
+	// to IPv6 to zero instead of copying the IPv4 TOS (RFC 7915 §4.1).
+	ZeroizeTrafficClass bool
 	// NextID returns the identification of an IPv4 packet made from an
 	// unfragmented IPv6 packet that may be fragmented on its way (RFC
 	// 7915 §5.1); nil means 0.
@@ -206,12 +209,16 @@ func (p *Path) To6(out *packet.Batch, ip packet.IPv4, src6, dst6 *[16]byte, m pa
 	}
 	b = b[:hdr+l6]
 	out.Trim(hdr + l6)
+	tc := ip.TOS()
+	if p.ZeroizeTrafficClass {
+		tc = 0
+	}
 	nh := next6
 	if isFrag {
 		nh = packet.ProtoFragment
 	}
 	packet.IPv6(b).Encode(&packet.IPv6Fields{
-		TrafficClass: ip.TOS(), PayloadLen: uint16(len(b) - packet.IPv6HeaderLen),
+		TrafficClass: tc, PayloadLen: uint16(len(b) - packet.IPv6HeaderLen),
 		NextHeader: nh, HopLimit: ip.TTL() - 1, Src: *src6, Dst: *dst6,
 	})
 	if !isFrag {

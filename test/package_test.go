@@ -158,7 +158,9 @@ func TestDebianPackageUnit(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"Type":                  "notify",
-		"ExecStart":             "/usr/bin/sixgate -config /etc/sixgate/sixgate.yaml",
+		"ExecStart":             "/usr/bin/sixgate -config /etc/sixgate/sixgate.yaml -handover /run/sixgate/handover.sock",
+		"NotifyAccess":          "all",
+		"RuntimeDirectory":      "sixgate",
 		"ExecReload":            "/bin/kill -HUP $MAINPID",
 		"Restart":               "on-failure",
 		"User":                  "sixgate",

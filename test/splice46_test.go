@@ -26,16 +26,21 @@ const (
 	portMode dataPath = "port"
 	// portRingMode: port mode with the TPACKET_V3 receive ring.
 	portRingMode dataPath = "port-ring"
+	// portPairMode: port mode on two engine ports, engineIface and
+	// engineIface2 (ports 10 and 11) behind the switch's select group.
+	portPairMode dataPath = "port-pair"
 )
 
 var dataPaths = []dataPath{controllerMode, portMode}
 
 // onPort says whether the engine runs on the engine port.
-func (m dataPath) onPort() bool { return m == portMode || m == portRingMode }
+func (m dataPath) onPort() bool { return m == portMode || m == portRingMode || m == portPairMode }
 
 const (
-	engineIface = "sgs-eng0"
-	enginePort  = 10
+	engineIface  = "sgs-eng0"
+	enginePort   = 10
+	engineIface2 = "sgs-eng1"
+	enginePort2  = 11
 )
 
 // inEachMode runs fn as a subtest per data path, each on a lab of its own.
@@ -112,8 +117,11 @@ func newSeedLabAs(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, 
 	cfg = strings.TrimRight(cfg, "\n") + "\n" + extraServices
 	if mode.onPort() {
 		section := portSection
-		if mode == portRingMode {
+		switch mode {
+		case portRingMode:
 			section = strings.Replace(section, "port: 10}", "port: 10, ring: true}", 1)
+		case portPairMode:
+			section += fmt.Sprintf("    - {interface: %q, switch: s1, port: %d}\n", engineIface2, enginePort2)
 		}
 		cfg = strings.Replace(cfg, "  mtu6: 1500\n", "  mtu6: 1500\n"+section, 1)
 	}
@@ -134,6 +142,9 @@ func newSeedLabAs(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, 
 	ovs.Run(t, "ovs-vsctl", "set", "controller", l.br.Name, "controller_queue_size=512")
 	if mode.onPort() {
 		ovs.AddEnginePort(t, l.br, engineIface, enginePort)
+	}
+	if mode == portPairMode {
+		ovs.AddEnginePort(t, l.br, engineIface2, enginePort2)
 	}
 	l.h1 = ovs.AddNetns(t, l.br, "sgs-h1", 1, "00:00:0a:00:00:01", "2001:db8::1/64")
 	l.h2 = ovs.AddNetns(t, l.br, "sgs-h2", 2, "00:00:0a:00:00:02", "2001:db8::2/64")

@@ -86,7 +86,7 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildSubnets(fc.Subnets)
 	// A file for a translator alone (sixgate translate) or a DNS64
 	// resolver alone declares no switch.
-	b.buildSwitches(fc.Switches, fc.SIIT != nil || fc.DNS64 != nil)
+	b.buildSwitches(fc.Switches, fc.SIIT != nil || fc.NAT64 != nil || fc.DNS64 != nil)
 	b.buildLinks(fc.Links)
 	b.buildHosts(fc.Hosts)
 	// splice46 goes before the gateways because a gateway without a MAC of
@@ -94,9 +94,14 @@ func (b *builder) build(fc *fileConfig) {
 	b.buildSplice46(fc.Splice46)
 	b.buildGateways(fc.Gateways)
 	b.buildSIIT(fc.SIIT)
-	// No nat64 section yet: the prefix must be written.
-	b.buildDNS64(fc.DNS64, netip.Prefix{})
 	b.buildSIITFabric(fc.SIIT)
+	b.buildNAT64(fc.NAT64)
+	// The DNS64 prefix defaults to the NAT64's pool6.
+	var pool6 netip.Prefix
+	if b.t.NAT64 != nil {
+		pool6 = b.t.NAT64.Pool6
+	}
+	b.buildDNS64(fc.DNS64, pool6)
 	b.buildDHCP4(fc.DHCP4)
 	// Defaults that come from other sections, now that all are read.
 	ResolveHostConfig(b.t, b.hostConfigSources())

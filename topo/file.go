@@ -16,6 +16,7 @@ type fileConfig struct {
 	SIIT       *fileSIIT       `yaml:"siit"`
 	DNS64      *fileDNS64      `yaml:"dns64"`
 	DHCP4      *fileDHCP4      `yaml:"dhcp4"`
+	NAT64      *fileNAT64      `yaml:"nat64"`
 }
 
 type fileController struct {

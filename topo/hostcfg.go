@@ -27,11 +27,12 @@ type HostConfigSources struct {
 }
 
 // hostConfigSources gathers the sources from the sections read so far:
-// the DNS64 resolver's listen addresses. The fabric has no NAT64 section
-// of its own yet, so only the explicit keys (ra.pref64, dhcp4.pref64)
-// name a NAT64 prefix.
+// the NAT64's pool6 and the DNS64 resolver's listen addresses.
 func (b *builder) hostConfigSources() HostConfigSources {
 	var src HostConfigSources
+	if n := b.t.NAT64; n != nil {
+		src.NAT64 = n.Pool6
+	}
 	if d := b.t.DNS64; d != nil {
 		for _, ap := range d.Listen {
 			src.DNS64 = append(src.DNS64, ap.Addr())

@@ -29,6 +29,7 @@ type Topology struct {
 	SIIT     *SIIT     // nil when the section is absent
 	DNS64    *DNS64    // nil when the section is absent
 	DHCP4    *DHCP4    // nil when the section is absent
+	NAT64    *NAT64    // nil when the section is absent
 
 	switchByName map[string]*Switch
 	switchByDPID map[uint64]*Switch

@@ -1,9 +1,9 @@
 package siit
 
 import (
-	"hash/fnv"
 	"net/netip"
 
+	"github.com/sixgate/sixgate/apps/handoff"
 	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/controller/ofp"
 	"github.com/sixgate/sixgate/datapath"
@@ -44,18 +44,7 @@ const (
 	groupLow    = 1 // the select group over several engine ports
 )
 
-// prefixCookie is the low bits of the cookie of prefix p's flow: an IPv4
-// prefix as its address and length, an IPv6 one as a hash of both.
-func prefixCookie(kind uint64, p netip.Prefix) uint64 {
-	if p.Addr().Is4() {
-		a := p.Addr().As4()
-		return kind | uint64(a[0])<<40 | uint64(a[1])<<32 | uint64(a[2])<<24 | uint64(a[3])<<16 | uint64(p.Bits())
-	}
-	h := fnv.New64a()
-	b, _ := p.MarshalBinary()
-	h.Write(b)
-	return kind | h.Sum64()&(1<<48-1)
-}
+func prefixCookie(kind uint64, p netip.Prefix) uint64 { return handoff.PrefixCookie(kind, p) }
 
 // steering is what the translator must see, sent to its MAC: IPv6 to
 // pool6, to every EAM IPv6 prefix and to every CLAT address; IPv4 to every
@@ -92,9 +81,4 @@ func steering(l *layout) []datapath.Steer {
 
 // guarded is what must never come back in from an engine port: anything
 // to the translator's MAC (it sends only to hosts' MACs).
-func guarded(l *layout) []ofp.Match {
-	return []ofp.Match{
-		ofp.NewMatch(ofp.EthDst(l.mac), ofp.EthType(packet.EtherTypeIPv4)),
-		ofp.NewMatch(ofp.EthDst(l.mac), ofp.EthType(packet.EtherTypeIPv6)),
-	}
-}
+func guarded(l *layout) []ofp.Match { return handoff.Guard(l.mac) }

@@ -95,6 +95,7 @@ func New(t *topo.Topology, log *logrus.Entry) (*App, error) {
 	p, err := datapath.New(datapath.Config{
 		Name: "splice46", CookieID: CookieID, Log: log, Mode: s.Mode, Ports: s.Ports,
 		GuardPriority: prioGuard, GuardCookie: cookieGuard, GroupID: engineGroupLow,
+		ClientPool6: s.Pool6,
 	}, dataPathState(t, e, nil))
 	if err != nil {
 		set.abandon(rs)

@@ -38,6 +38,9 @@ type Results struct {
 	DNS64Note      string       `json:"dns64_note,omitempty"`
 	Translators    []Translator `json:"translators"`
 	TranslatorNote string       `json:"translator_note,omitempty"`
+	// NAT64 are the stateful NAT64 rows, the peer last.
+	NAT64     []Translator `json:"nat64,omitempty"`
+	NAT64Note string       `json:"nat64_note,omitempty"`
 }
 
 // DNS64 is one DNS64 resolver under dnsperf: synthesized answers per
@@ -74,6 +77,10 @@ type Translator struct {
 	// TCP and UDP runs.
 	CPUPerGBTCP float64 `json:"cpu_seconds_per_gb_tcp"`
 	CPUPerGBUDP float64 `json:"cpu_seconds_per_gb_udp"`
+	// ConnsPerSec is new TCP connections a second through the
+	// translator (RFC 9693's connection establishment rate): HTTP
+	// requests of one connection each. NAT64 rows only.
+	ConnsPerSec float64 `json:"conns_per_sec,omitempty"`
 }
 
 // ControlPlane is the daemon's cost for one large configuration: what
@@ -154,6 +161,51 @@ type Setup struct {
 	// request, response, close) with one connection at a time.
 	LatencyP50 time.Duration `json:"latency_p50_ns"`
 	LatencyP99 time.Duration `json:"latency_p99_ns"`
+
+	// IperfBytes is what iperf3's receiver got, and IperfCPU the CPU
+	// spent meanwhile; Requests is what wrk completed in the rate phase,
+	// and RateCPU the CPU spent meanwhile. Nil when not measured.
+	IperfBytes int64 `json:"iperf_bytes"`
+	IperfCPU   *CPU  `json:"iperf_cpu,omitempty"`
+	Requests   int64 `json:"requests"`
+	RateCPU    *CPU  `json:"rate_cpu,omitempty"`
+	// Profiles are files written beside the results for this setup
+	// (CPU profiles of its data-path process).
+	Profiles []string `json:"profiles,omitempty"`
+}
+
+// CPU is the CPU time, in seconds, spent during one measured phase.
+type CPU struct {
+	// Process is the setup's data-path process (sixgate, haproxy),
+	// every thread, user and system time; 0 when the setup has none.
+	Process float64 `json:"process_s"`
+	// OVS is ovs-vswitchd's.
+	OVS float64 `json:"ovs_vswitchd_s"`
+	// Machine is every CPU's busy time (user, nice, system, irq and
+	// softirq), whoever spent it.
+	Machine float64 `json:"machine_s"`
+}
+
+// PerGB returns the CPU seconds of each kind per 10^9 bytes carried by
+// the iperf3 phase, or nil.
+func (s *Setup) PerGB() *CPU {
+	if s.IperfCPU == nil || s.IperfBytes <= 0 {
+		return nil
+	}
+	return s.IperfCPU.scaled(1e9 / float64(s.IperfBytes))
+}
+
+// PerKConn returns the CPU milliseconds of each kind per 1000 short
+// connections in the rate phase, or nil.
+func (s *Setup) PerKConn() *CPU {
+	if s.RateCPU == nil || s.Requests <= 0 {
+		return nil
+	}
+	return s.RateCPU.scaled(1e6 / float64(s.Requests))
+}
+
+func (c *CPU) scaled(k float64) *CPU {
+	return &CPU{Process: c.Process * k, OVS: c.OVS * k, Machine: c.Machine * k}
 }
 
 // Write writes results.md, results.json and chart.png into dir and
@@ -236,6 +288,84 @@ func us(d time.Duration) string {
 	return ms(d)
 }
 
+// cpuMarkdown renders the CPU each setup spent per GB (iperf3 phase) and
+// per 1000 short connections (wrk rate phase), with ratios to haproxy's.
+func (r *Results) cpuMarkdown(p func(string, ...any)) {
+	measured := false
+	for i := range r.E2E {
+		if r.E2E[i].Available && (r.E2E[i].PerGB() != nil || r.E2E[i].PerKConn() != nil) {
+			measured = true
+		}
+	}
+	if !measured {
+		return
+	}
+	p("### CPU per GB and per 1000 connections (lower is better)\n\n")
+	p("CPU time sampled from /proc at the start and end of the iperf3 phase (per GB received) and of the wrk rate phase (per 1000 connections): the data-path process (sixgate or haproxy, every thread, user and system), ovs-vswitchd, and the whole machine (/proc/stat: user, nice, system, irq, softirq; clients and servers included).\n\n")
+	p("| setup | process s/GB | ovs-vswitchd s/GB | machine s/GB | process ms/1000 conn | ovs-vswitchd ms/1000 conn | machine ms/1000 conn | process vs haproxy (GB, conn) | machine vs haproxy (GB, conn) |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	hap := r.setup("haproxy")
+	var hGB, hConn *CPU
+	if hap != nil {
+		hGB, hConn = hap.PerGB(), hap.PerKConn()
+	}
+	f := func(v float64, ok bool) string {
+		if !ok || v <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	fc := func(v float64, ok bool) string {
+		if !ok || v <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f", v)
+	}
+	// cmp is ratio for two optional CPU figures picked by field.
+	cmp := func(a, b *CPU, field func(*CPU) float64) string {
+		if a == nil || b == nil {
+			return "–"
+		}
+		return ratio(field(a), field(b))
+	}
+	proc := func(c *CPU) float64 { return c.Process }
+	mach := func(c *CPU) float64 { return c.Machine }
+	for i := range r.E2E {
+		s := &r.E2E[i]
+		if !s.Available {
+			continue
+		}
+		gb, kc := s.PerGB(), s.PerKConn()
+		var g, k CPU
+		if gb != nil {
+			g = *gb
+		}
+		if kc != nil {
+			k = *kc
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s, %s | %s, %s |\n", s.Label,
+			f(g.Process, gb != nil), f(g.OVS, gb != nil), f(g.Machine, gb != nil),
+			fc(k.Process, kc != nil), fc(k.OVS, kc != nil), fc(k.Machine, kc != nil),
+			cmp(gb, hGB, proc), cmp(kc, hConn, proc), cmp(gb, hGB, mach), cmp(kc, hConn, mach))
+	}
+	if hap != nil {
+		for i := range r.E2E {
+			s := &r.E2E[i]
+			if s.Available && strings.HasPrefix(s.Name, "port") {
+				gb, kc := s.PerGB(), s.PerKConn()
+				p("\n**%s CPU against haproxy's: the process %s per GB and %s per 1000 connections; the whole machine %s and %s.**\n", s.Label,
+					cmp(gb, hGB, proc), cmp(kc, hConn, proc), cmp(gb, hGB, mach), cmp(kc, hConn, mach))
+			}
+		}
+	}
+	for _, s := range r.E2E {
+		if s.Available && len(s.Profiles) > 0 {
+			p("\n%s: profiles written with the results: %s.\n", s.Label, "`"+strings.Join(s.Profiles, "`, `")+"`")
+		}
+	}
+	p("\n")
+}
+
 // Markdown renders the results; the end-to-end ratios come first since
 // they are the headline.
 func (r *Results) Markdown() string {
@@ -281,7 +411,7 @@ func (r *Results) Markdown() string {
 		}
 		if hap != nil {
 			for _, s := range r.E2E {
-				if s.Available && (s.Name == "controller" || s.Name == "port") {
+				if s.Available && (s.Name == "controller" || strings.HasPrefix(s.Name, "port")) {
 					p("\n**%s: %s haproxy's throughput, %s its short connections per second.**\n", s.Label,
 						ratio(s.ThroughputMbps, hap.ThroughputMbps), ratio(s.ConnPerSec, hap.ConnPerSec))
 				}
@@ -293,9 +423,11 @@ func (r *Results) Markdown() string {
 			}
 		}
 		p("\n")
+		r.cpuMarkdown(p)
 	}
 
 	r.translatorMarkdown(p)
+	r.nat64Markdown(p)
 
 	p("## Controller: cbench-style simulated switches, learning-switch app\n\n")
 	if r.ControllerNote != "" {
@@ -453,6 +585,39 @@ func (r *Results) translatorMarkdown(p func(string, ...any)) {
 			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec)
 		}
 		p("| %s | %.0f | %.0f | %.2f | %.2f | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.CPUPerGBTCP, s.CPUPerGBUDP, vs)
+	}
+	p("\n")
+}
+
+// nat64Markdown renders the NAT64 rows, with ratios to the last row
+// (the peer).
+func (r *Results) nat64Markdown(p func(string, ...any)) {
+	if len(r.NAT64) == 0 && r.NAT64Note == "" {
+		return
+	}
+	p("## NAT64: IPv6-only client to IPv4-only server (stateful, RFC 6146)\n\n")
+	if r.NAT64Note != "" {
+		p("%s\n\n", r.NAT64Note)
+	}
+	if len(r.NAT64) == 0 {
+		return
+	}
+	var peer *Translator
+	if last := &r.NAT64[len(r.NAT64)-1]; last.Available {
+		peer = last
+	}
+	p("| NAT64 | iperf3 Mbit/s | UDP 64 B packets/s | new connections/s | CPU s/GB (TCP) | CPU s/GB (UDP) | vs %s (Mbit/s, packets/s, connections/s) |\n", peerName(peer))
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, s := range r.NAT64 {
+		if !s.Available {
+			p("| %s | not available: %s | | | | | |\n", s.Label, cellText(s.Note))
+			continue
+		}
+		vs := "–"
+		if peer != nil {
+			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec) + ", " + ratio(s.ConnsPerSec, peer.ConnsPerSec)
+		}
+		p("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.ConnsPerSec, s.CPUPerGBTCP, s.CPUPerGBUDP, vs)
 	}
 	p("\n")
 }

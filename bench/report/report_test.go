@@ -97,3 +97,31 @@ func TestTranslatorMarkdown(t *testing.T) {
 		t.Errorf("without the peer:\n%s", md)
 	}
 }
+
+func TestCPUMarkdown(t *testing.T) {
+	r := sample()
+	// Port mode measured: 2 GB in the iperf3 phase, 4000 connections in
+	// the rate phase; haproxy half the bytes for the same CPU.
+	r.E2E[2] = Setup{Name: "port", Label: "port mode", Available: true, ThroughputMbps: 800, ConnPerSec: 3000,
+		IperfBytes: 2e9, IperfCPU: &CPU{Process: 2, OVS: 6, Machine: 12},
+		Requests: 4000, RateCPU: &CPU{Process: 0.2, OVS: 0.4, Machine: 1.2},
+		Profiles: []string{"port-iperf3.pprof"}}
+	r.E2E[3].IperfBytes, r.E2E[3].IperfCPU = 1e9, &CPU{Process: 2, OVS: 7, Machine: 12}
+	r.E2E[3].Requests, r.E2E[3].RateCPU = 2000, &CPU{Process: 0.2, OVS: 0.2, Machine: 1}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| port mode | 1.00 | 3.00 | 6.00 | 50 | 100 | 300 | 0.50×, 0.50× | 0.50×, 0.60× |",
+		"| haproxy | 2.00 | 7.00 | 12.00 | 100 | 100 | 500 | 1.00×, 1.00× | 1.00×, 1.00× |",
+		"| ceiling | – | – | – | – | – | – | –, – | –, – |",
+		"**port mode CPU against haproxy's: the process 0.50× per GB and 0.50× per 1000 connections; the whole machine 0.50× and 0.60×.**",
+		"port mode: profiles written with the results: `port-iperf3.pprof`.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// Without any CPU figure, no CPU table.
+	if strings.Contains(sample().Markdown(), "CPU per GB") {
+		t.Error("CPU table without CPU figures")
+	}
+}

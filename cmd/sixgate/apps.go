@@ -8,7 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/api"
 	"github.com/sixgate/sixgate/apps/dhcp4"
+	"github.com/sixgate/sixgate/apps/nat64"
 	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
@@ -25,6 +27,7 @@ type appSet struct {
 	splice46 bool          // the splice46 app runs
 	siit     *siit.App     // nil without a siit section
 	dhcp4    *dhcp4.App    // nil without a dhcp4 section
+	nat64    *nat64.App    // nil without a nat64 section
 	// fromTopology is set when the topology chose the apps (newApps), so
 	// that a reload which would choose others can say it needs a restart.
 	fromTopology bool
@@ -83,6 +86,21 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 	case t.SIIT != nil && len(t.Switches) > 0:
 		log.Warnf("%s:%d: siit: switches but no hosts are declared, so the translator does not run in the fabric", t.File, t.SIIT.Line)
 	}
+	if t.NAT64 != nil {
+		var reg nat64.Registrar
+		if s.neighbor != nil {
+			reg = s.neighbor
+		}
+		x, err := nat64.New(t, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		s.nat64 = x
+		s.list = append(s.list, x)
+		s.collectors = append(s.collectors, x.Collectors()...)
+		s.handlers[api.PathNAT64BIB] = x.BIBHandler()
+		s.handlers[api.PathNAT64Sessions] = x.SessionsHandler()
+	}
 	if t.DHCP4 != nil {
 		// Dynamic leases are answered for by the neighbor app.
 		var leaser dhcp4.Leaser
@@ -107,9 +125,6 @@ func (s *appSet) reload(t *topo.Topology) error {
 	if err := s.checkReload(t); err != nil {
 		return err
 	}
-	if s.fromTopology && (t.DHCP4 != nil) != (s.dhcp4 != nil) {
-		return errors.New("the dhcp4 section was added or removed, which changes the set of apps: restart sixgate to apply it")
-	}
 	var errs []error
 	for _, a := range s.list {
 		if r, ok := a.(reloader); ok {
@@ -128,13 +143,21 @@ func (s *appSet) checkReload(t *topo.Topology) error {
 	if s.fromTopology && (len(t.Hosts) > 0) != (s.neighbor != nil) {
 		return &topo.Error{File: t.File, Field: "hosts", Msg: "hosts were added or removed altogether, which changes the set of apps: restart sixgate to apply it"}
 	}
-	if s.fromTopology && (t.Splice46 != nil) != s.splice46 {
-		return &topo.Error{File: t.File, Line: t.KeyLine("splice46"), Field: "splice46",
-			Msg: "the section was added or removed, which changes the set of apps: restart sixgate to apply it"}
-	}
-	if s.fromTopology && fabricSIIT(t) != (s.siit != nil) {
-		return &topo.Error{File: t.File, Line: t.KeyLine("siit"), Field: "siit",
-			Msg: "the translator was added to or removed from the fabric, which changes the set of apps: restart sixgate to apply it"}
+	if s.fromTopology {
+		for _, sec := range []struct {
+			key        string
+			now, start bool
+		}{
+			{"splice46", t.Splice46 != nil, s.splice46},
+			{"siit", fabricSIIT(t), s.siit != nil},
+			{"nat64", t.NAT64 != nil, s.nat64 != nil},
+			{"dhcp4", t.DHCP4 != nil, s.dhcp4 != nil},
+		} {
+			if sec.now != sec.start {
+				return &topo.Error{File: t.File, Line: t.KeyLine(sec.key), Field: sec.key,
+					Msg: "the section was added or removed, which changes the set of apps: restart sixgate to apply it"}
+			}
+		}
 	}
 	var errs []error
 	for _, a := range s.list {

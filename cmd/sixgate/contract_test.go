@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/apps/dhcp4"
+	appnat64 "github.com/sixgate/sixgate/apps/nat64"
 	"github.com/sixgate/sixgate/apps/neighbor"
 	"github.com/sixgate/sixgate/apps/siit"
 	"github.com/sixgate/sixgate/apps/splice46"
@@ -577,4 +578,67 @@ func solicitedNode(a string) string {
 func solicitedNodeMAC(a string) net.HardwareAddr {
 	b := netip.MustParseAddr(a).As16()
 	return net.HardwareAddr{0x33, 0x33, 0xff, b[13], b[14], b[15]}
+}
+
+// nat64Source is a fabric with the NAT64: n6 (IPv6-only, port 1), gw
+// (the IPv4 gateway toward the Internet, port 2).
+const nat64Source = `
+switches: [{name: s1, dpid: "0x1"}]
+hosts:
+  - {name: n6, switch: s1, port: 1, mac: "00:00:0c:00:00:06", ipv6: ["2001:db8:7::6"]}
+  - {name: gw, switch: s1, port: 2, mac: "00:00:0c:00:00:05", ipv4: ["192.0.2.5"]}
+nat64:
+  mac: "00:00:0c:00:00:64"
+  pool6: "64:ff9b::/96"
+  pool4: [{address: "192.0.2.2", ports: "1-3000"}]
+  ipv4: {address: "192.0.2.2/24", gateway: "192.0.2.5"}
+  ipv6: {address: "2001:db8:7::1/64"}
+`
+
+var (
+	n6MAC    = net.HardwareAddr{0, 0, 0x0c, 0, 0, 6}
+	ngwMAC   = net.HardwareAddr{0, 0, 0x0c, 0, 0, 5}
+	nat64MAC = net.HardwareAddr{0, 0, 0x0c, 0, 0, 0x64}
+)
+
+// nat64Rows are the NAT64's contract: what hosts send to its MAC for pool6
+// and pool4 is steered to it; the neighbor app answers for its addresses.
+func nat64Rows(t *testing.T, portMode bool) []contractRow {
+	const nb, x = neighbor.CookieID, appnat64.CookieID
+	steered := controllerBy(x)
+	if portMode {
+		steered = outBy(x, enginePort)
+	}
+	return []contractRow{
+		{"ARP for the pool4 address", 2, arpRequest(t, ngwMAC, broadcast, "192.0.2.5", "192.0.2.2"), controllerBy(nb)},
+		{"NS for the NAT64's address", 1, neighborSolicitation(t, n6MAC, solicitedNodeMAC("2001:db8:7::1"), "2001:db8:7::6", solicitedNode("2001:db8:7::1"), "2001:db8:7::1"), controllerBy(nb)},
+		{"IPv6 to pool6", 1, tcp6(t, n6MAC, nat64MAC, "2001:db8:7::6", "64:ff9b::cb00:7109", 80), steered},
+		{"IPv4 to pool4", 2, udp4(t, ngwMAC, nat64MAC, "203.0.113.9", "192.0.2.2"), steered},
+		{"IPv4 to the NAT64's MAC for nothing it stands for", 2, udp4(t, ngwMAC, nat64MAC, "203.0.113.9", "192.0.2.77"), droppedBy(nb)},
+	}
+}
+
+func TestNAT64PriorityContract(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tail string
+		rows func(*testing.T) []contractRow
+	}{
+		{"controller mode", "", func(t *testing.T) []contractRow { return nat64Rows(t, false) }},
+		{"port mode", "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n",
+			func(t *testing.T) []contractRow {
+				const nb, x = neighbor.CookieID, appnat64.CookieID
+				return append(nat64Rows(t, true),
+					contractRow{"the translated packet to the gateway", enginePort, udp4(t, nat64MAC, ngwMAC, "192.0.2.2", "203.0.113.9"), outBy(nb, 2)},
+					contractRow{"the translated packet to n6", enginePort, tcp6(t, nat64MAC, n6MAC, "64:ff9b::cb00:7109", "2001:db8:7::6", 40000), outBy(nb, 1)},
+					contractRow{"to the NAT64's MAC from the engine port", enginePort, udp4(t, ngwMAC, nat64MAC, "203.0.113.9", "192.0.2.2"), droppedBy(x)})
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sw := installApps(t, parseSeed(t, nat64Source+c.tail))
+			for _, r := range c.rows(t) {
+				t.Run(r.name, func(t *testing.T) { r.want.check(t, sw.Lookup(t, r.frame, r.inPort)) })
+			}
+		})
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 
 	"github.com/sixgate/sixgate/api"
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/handover"
 	"github.com/sixgate/sixgate/sdnotify"
 	"github.com/sixgate/sixgate/topo"
 )
@@ -30,6 +32,8 @@ import (
 // daemonOptions are the controller's flags.
 type daemonOptions struct {
 	config, level, format, solo *string
+	handover                    *string
+	pprof                       *string
 	version                     *bool
 }
 
@@ -38,11 +42,13 @@ func daemonFlags(out io.Writer) (*flag.FlagSet, *daemonOptions) {
 	fs := flag.NewFlagSet("sixgate", flag.ContinueOnError)
 	fs.SetOutput(out)
 	o := &daemonOptions{
-		config:  fs.String("config", "", "topology and service `file` (YAML)"),
-		level:   fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
-		format:  fs.String("log-format", "text", "log `format`: text or json"),
-		solo:    fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)"),
-		version: fs.Bool("version", false, "print the version and exit"),
+		config:   fs.String("config", "", "topology and service `file` (YAML)"),
+		level:    fs.String("log-level", "info", "log `level`: debug, info, warn, error"),
+		format:   fs.String("log-format", "text", "log `format`: text or json"),
+		solo:     fs.String("app", "", "run only this `app` instead of the configured ones (learning: a learning switch, for benchmarks)"),
+		handover: fs.String("handover", "", "hand-over Unix `socket`: take over from the sixgate running there, if any, then listen there for the next one (SIGUSR2 starts it; docs/operations.md)"),
+		pprof:    fs.String("pprof", "", "serve Go's runtime profiles (/debug/pprof/) on `address`, e.g. 127.0.0.1:6060; off when empty"),
+		version:  fs.Bool("version", false, "print the version and exit"),
 	}
 	fs.Usage = func() { writeHelp(out, fs) }
 	return fs, o
@@ -88,7 +94,15 @@ func daemonMain(args []string) int {
 			return 2
 		}
 	}
-	if err := serve(ctx, *config, *solo, logrus.NewEntry(log)); err != nil {
+	if *o.pprof != "" {
+		srv, err := servePprof(*o.pprof, logrus.NewEntry(log))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sixgate: -pprof: %v\n", err)
+			return 1
+		}
+		defer srv.Close()
+	}
+	if err := serveHandover(ctx, *config, *solo, *o.handover, logrus.NewEntry(log)); err != nil {
 		log.WithError(err).Error("sixgate stopped")
 		return 1
 	}
@@ -200,6 +214,13 @@ func prepareWith(path, solo string, log *logrus.Entry, appsFor func(*topo.Topolo
 // on SIGHUP. A non-empty solo names the one app to run instead of the
 // configured ones.
 func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
+	return serveHandover(ctx, path, solo, "", log)
+}
+
+// serveHandover is serve with a hand-over socket (-handover): it takes
+// over from the process running there, if any, and listens there for the
+// next one (handover.go).
+func serveHandover(ctx context.Context, path, solo, handoverPath string, log *logrus.Entry) error {
 	p, err := prepare(path, solo, log)
 	if err != nil {
 		return err
@@ -216,17 +237,43 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 		}
 		defer p.dns.stop()
 	}
-	l, err := ctl.Listen()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var hc *handover.Conn
+	var inherited map[string]handover.Section
+	if handoverPath != "" {
+		if hc, inherited, err = takeOver(ctx, handoverPath, log); err != nil {
+			return fmt.Errorf("hand-over: %w", err)
+		}
+		if hc != nil {
+			defer hc.Close()
+		}
+		defer closeSections(inherited)
+		for _, a := range apps.handoverApps() {
+			if err := a.AdoptSections(inherited); err != nil {
+				return fmt.Errorf("hand-over: app %s: %w", a.Name(), err)
+			}
+		}
+		if err := adoptSessions(ctl, inherited); err != nil {
+			return fmt.Errorf("hand-over: %w", err)
+		}
+	}
+	l, tcpL, err := controllerListener(t, inherited)
 	if err != nil {
 		return err
 	}
+	var webL net.Listener
 	if t.Controller.HTTP.IsValid() {
 		a := &api.Server{Controller: ctl, Config: live.info}
-		srv, _, err := serveHTTPOn(t.Controller.HTTP.String(), p.reg, apps.handlers, a, log)
+		webL, err = inheritedListener(inherited, sectionHTTP, t.Controller.HTTP)
+		if err == nil && webL == nil {
+			webL, err = net.Listen("tcp", t.Controller.HTTP.String())
+		}
 		if err != nil {
 			l.Close()
-			return err
+			return fmt.Errorf("controller.http: %w", err)
 		}
+		srv := serveHTTPListener(webL, p.reg, apps.handlers, a, log)
 		defer srv.Close()
 	}
 
@@ -249,18 +296,65 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 			}
 		}
 	}()
-	// STOPPING=1 must leave before the process exits: the notifier sends
-	// it once nctx is done, and serve waits for it, whether the controller
-	// stopped on a signal or on an error.
-	nctx, stopNotify := context.WithCancel(ctx)
+	var handedOver, unconfirmed atomic.Bool
+	// A cold start listens for the next process at once; a process that
+	// takes over only once it serves, just before it confirms: until
+	// then the socket's path must lead to the running process, which
+	// resumes if this one fails.
+	var hl *handover.Listener
+	if handoverPath != "" && hc == nil {
+		if hl, err = handover.Listen(handoverPath); err != nil {
+			l.Close()
+			return err
+		}
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ctl.Listening():
+		}
+		if handoverPath != "" && hl == nil {
+			var err error
+			if hl, err = handover.Listen(handoverPath); err != nil {
+				log.WithError(err).Error("hand-over socket: an upgrade in place will not be possible")
+			}
+		}
+		if hc != nil {
+			if err := confirmTakeOver(hc, notify, log); err != nil {
+				// The previous process may serve on: two must not.
+				log.WithError(err).Error("hand-over: the previous process did not hear the confirmation; stopping")
+				unconfirmed.Store(true)
+				cancel()
+				return
+			}
+		}
+		if hl == nil {
+			return
+		}
+		src := &handoverSource{l: hl, apps: apps.handoverApps(), ctl: ctl, log: log, done: make(chan struct{}),
+			files: func() ([]handover.Section, error) { return listenerSections(tcpL, webL) }}
+		go src.serve(ctx)
+		select {
+		case <-ctx.Done():
+		case <-src.done:
+			handedOver.Store(true)
+			cancel()
+		}
+	}()
+	go upgradeOnSignal(ctx, handoverPath, log)
 	supervised := make(chan struct{})
 	go func() {
-		defer close(supervised)
-		superviseNotify(nctx, notify, ctl, live, log)
+		superviseNotify(ctx, notify, ctl, live, log, handedOver.Load)
+		close(supervised)
 	}()
 	err = ctl.Serve(ctx, l)
-	stopNotify()
+	// STOPPING=1 leaves before the process exits.
+	cancel()
 	<-supervised
+	if err == nil && unconfirmed.Load() {
+		err = errors.New("hand-over not confirmed")
+	}
 	return err
 }
 
@@ -268,13 +362,20 @@ func serve(ctx context.Context, path, solo string, log *logrus.Entry) error {
 // that sixgate is ready once the controller accepts switches, feeds its
 // watchdog while the controller proves alive, and says when it stops.
 // Without $NOTIFY_SOCKET it does nothing.
-func superviseNotify(ctx context.Context, notify *sdnotify.Notifier, ctl *controller.Controller, live *liveConfig, log *logrus.Entry) {
+func superviseNotify(ctx context.Context, notify *sdnotify.Notifier, ctl *controller.Controller, live *liveConfig, log *logrus.Entry, handedOver func() bool) {
 	if !notify.Enabled() {
 		return
 	}
+	// A process that handed over does not stop the service: the new one
+	// is its main process now.
+	stopping := func() {
+		if !handedOver() {
+			notifyLog(notify, log, sdnotify.Stopping)
+		}
+	}
 	select {
 	case <-ctx.Done():
-		notifyLog(notify, log, sdnotify.Stopping)
+		stopping()
 		return
 	case <-ctl.Listening():
 	}
@@ -293,7 +394,7 @@ func superviseNotify(ctx context.Context, notify *sdnotify.Notifier, ctl *contro
 	for {
 		select {
 		case <-ctx.Done():
-			notifyLog(notify, log, sdnotify.Stopping)
+			stopping()
 			return
 		case <-tick:
 			// The ping proves that the controller serves, not that this
@@ -462,6 +563,11 @@ func serveHTTPOn(addr string, reg *prometheus.Registry, handlers map[string]http
 	if err != nil {
 		return nil, "", fmt.Errorf("controller.http: %w", err)
 	}
+	return serveHTTPListener(l, reg, handlers, a, log), l.Addr().String(), nil
+}
+
+// serveHTTPListener is serveHTTPOn on a listener already open.
+func serveHTTPListener(l net.Listener, reg *prometheus.Registry, handlers map[string]http.Handler, a *api.Server, log *logrus.Entry) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/", a.Handler())
@@ -476,7 +582,7 @@ func serveHTTPOn(addr string, reg *prometheus.Registry, handlers map[string]http
 		}
 	}()
 	log.WithField("addr", l.Addr().String()).Info("serving /metrics, /healthz and the read API")
-	return srv, l.Addr().String(), nil
+	return srv
 }
 
 func loadTLS(c *topo.TLS) (*tls.Config, error) {

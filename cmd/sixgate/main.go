@@ -5,6 +5,7 @@
 //	sixgate status [-http ADDR] [-json]
 //	sixgate flows [-http ADDR] [-dpid DPID] [-json]
 //	sixgate connections [-http ADDR] [-json]
+//	sixgate nat64 bib|sessions [-http ADDR] [-json]
 //	sixgate ofp-print [-hex] [-reencode] FILE|-
 //	sixgate translate -config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]
 //	sixgate clat -uplink IF [-ipv6 ADDR] [-pref64 PREFIX] [-tun NAME]
@@ -33,6 +34,7 @@ var commands = []struct{ name, usage, what string }{
 	{"status", "[-http ADDR] [-json]", "switches, ports with state and counters, role and configuration hash of a running sixgate"},
 	{"flows", "[-http ADDR] [-dpid DPID] [-json]", "each switch's flows as installed, marked where they differ from the desired state"},
 	{"connections", "[-http ADDR] [-json]", "the spliced connections of a running sixgate"},
+	{"nat64", "bib|sessions [-http ADDR] [-json]", "the NAT64's binding or session table of a running sixgate"},
 	{"ofp-print", "[-hex] [-reencode] FILE|-", "decode raw OpenFlow 1.3 messages"},
 	{"translate", "-config FILE [-engine siit|nat64] [-framing pcap|len16] [-clock real|packets]", "run the translator offline: IP packets on standard input, what it emits on standard output"},
 	{"clat", "-uplink IF [-ipv6 ADDR] [-pref64 PREFIX] [-tun NAME]", "the host side of 464XLAT: IPv4 over a TUN, translated toward a NAT64"},
@@ -57,6 +59,8 @@ func run(args []string) int {
 			return connectionsMain(args[1:], os.Stdout, os.Stderr)
 		case "clat":
 			return clatMain(args[1:], os.Stderr)
+		case "nat64":
+			return nat64Main(args[1:], os.Stdout, os.Stderr)
 		case "help":
 			fs, _ := daemonFlags(io.Discard)
 			writeHelp(os.Stdout, fs)

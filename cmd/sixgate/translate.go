@@ -15,7 +15,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	appnat64 "github.com/sixgate/sixgate/apps/nat64"
 	"github.com/sixgate/sixgate/datapath"
+	"github.com/sixgate/sixgate/nat64"
 	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/siit"
 	"github.com/sixgate/sixgate/topo"
@@ -65,31 +67,61 @@ func translate(args []string, in io.Reader, out, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	switch *engine {
-	case "", "siit":
+	name := *engine
+	if name == "" {
+		switch {
+		case t.SIIT != nil && t.NAT64 != nil:
+			fmt.Fprintf(stderr, "sixgate translate: %s has a siit and a nat64 section: choose with -engine\n", *config)
+			return 2
+		case t.NAT64 != nil:
+			name = "nat64"
+		default:
+			name = "siit"
+		}
+	}
+	x := &translator{}
+	switch name {
+	case "siit":
 		if t.SIIT == nil {
 			fmt.Fprintf(stderr, "sixgate translate: %s has no siit section\n", *config)
 			return 1
 		}
+		cfg := siitConfig(t.SIIT)
+		if *clock == "packets" {
+			cfg.Clock = x.packetTime
+		}
+		tr, err := siit.New(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "sixgate translate: %s: %v\n", *config, err)
+			return 1
+		}
+		x.engine = tr
 	case "nat64":
-		fmt.Fprintf(stderr, "sixgate translate: %s: no nat64 section (this build has no NAT64 engine yet)\n", *config)
-		return 1
+		if t.NAT64 == nil {
+			fmt.Fprintf(stderr, "sixgate translate: %s has no nat64 section\n", *config)
+			return 1
+		}
+		cfg := appnat64.Config(t.NAT64)
+		// Ports chosen at random are the same on every run: the output
+		// of a capture is repeatable.
+		cfg.Seed = 1
+		if *clock == "packets" {
+			cfg.Clock = x.packetTime
+		}
+		tr, err := nat64.New(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "sixgate translate: %s: %v\n", *config, err)
+			return 1
+		}
+		for _, w := range t.Warnings {
+			fmt.Fprintf(stderr, "sixgate translate: warning: %v\n", w)
+		}
+		x.engine = tr
 	default:
 		fmt.Fprintf(stderr, "sixgate translate: -engine %q: want siit or nat64\n", *engine)
 		return 2
 	}
 
-	x := &translator{}
-	cfg := siitConfig(t.SIIT)
-	if *clock == "packets" {
-		cfg.Clock = x.packetTime
-	}
-	tr, err := siit.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "sixgate translate: %s: %v\n", *config, err)
-		return 1
-	}
-	x.engine = tr
 	x.batch = packet.NewBatch(8, packet.DefaultBufSize)
 	bw := bufio.NewWriter(out)
 	if *framing == "pcap" {

@@ -12,6 +12,10 @@ type Reader struct {
 	r   io.Reader
 	buf []byte
 	off int64 // stream offset of the next message, for errors
+	// part is how many bytes of the next message a read that failed
+	// (a deadline) had already taken: the next ReadRaw goes on from
+	// there, so a reader interrupted on purpose loses nothing.
+	part int
 }
 
 // NewReader returns a Reader that reads messages from r. It does its own
@@ -25,11 +29,19 @@ func NewReader(r io.Reader) *Reader {
 // valid until the next call. At a clean end of stream it returns io.EOF; a
 // message cut short returns io.ErrUnexpectedEOF; a header length shorter
 // than the header is a *DecodeError, since the stream cannot be framed
-// past it.
+// past it. After another error (a read deadline), the bytes of the message
+// read so far are kept (Partial) and the next call goes on with it.
 func (r *Reader) ReadRaw() ([]byte, error) {
-	r.buf = r.buf[:HeaderLen]
-	if _, err := io.ReadFull(r.r, r.buf); err != nil {
-		return nil, err
+	if r.part < HeaderLen {
+		r.buf = r.buf[:HeaderLen]
+		n, err := io.ReadFull(r.r, r.buf[r.part:])
+		r.part += n
+		if err != nil {
+			if errors.Is(err, io.EOF) && r.part > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
 	_, typ, length, _, _ := PeekHeader(r.buf)
 	if int(length) < HeaderLen {
@@ -37,18 +49,26 @@ func (r *Reader) ReadRaw() ([]byte, error) {
 			Err: fmt.Errorf("length %d shorter than the header, at stream offset %d", length, r.off)}
 	}
 	if cap(r.buf) < int(length) {
-		r.buf = append(r.buf, make([]byte, int(length)-HeaderLen)...)
+		r.buf = append(r.buf[:r.part], make([]byte, int(length)-r.part)...)
 	}
 	r.buf = r.buf[:length]
-	if _, err := io.ReadFull(r.r, r.buf[HeaderLen:]); err != nil {
+	n, err := io.ReadFull(r.r, r.buf[r.part:])
+	r.part += n
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, fmt.Errorf("ofp: %s at stream offset %d: %d-byte message: %w", typ, r.off, length, err)
 	}
+	r.part = 0
 	r.off += int64(length)
 	return r.buf, nil
 }
+
+// Partial returns the bytes of the next message read so far, after a read
+// failed part way (a deadline): what another reader of the same stream
+// must start with.
+func (r *Reader) Partial() []byte { return r.buf[:r.part] }
 
 // ReadMessage reads and decodes the next message. At a clean end of
 // stream it returns io.EOF. A message that frames correctly but does not

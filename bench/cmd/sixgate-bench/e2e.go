@@ -127,6 +127,7 @@ func specs() map[string]setupSpec {
 		"ceiling":    {"ceiling", "IPv6 forwarding (ceiling)", h1v6, "http://[" + h1v6 + "]:8080/"},
 		"controller": {"controller", "sixgate controller mode", vip, "http://" + vip + ":8080/"},
 		"port":       {"port", "sixgate port mode", vip, "http://" + vip + ":8080/"},
+		"port-ring":  {"port-ring", "sixgate port mode, receive ring", vip, "http://" + vip + ":8080/"},
 		"haproxy":    {"haproxy", "haproxy (TCP/SNI, HTTP/Host)", haproxyV4, "http://" + haproxyV4 + ":8080/"},
 	}
 }
@@ -139,12 +140,21 @@ type e2eLab struct {
 	br                 *ovs.Bridge
 	h1, h2, h3, h4     *ovs.Netns
 	sixgate            *ovs.Daemon
+	haproxy            *ovs.Daemon
 	ctlPort, metricsAt int
+	// pprofAt is the port of sixgate's -pprof server.
+	pprofAt int
+	// engineCabled says the engine port exists (port mode ran).
+	engineCabled bool
 }
 
 // runE2E builds the lab once and measures each setup asked for, in order.
 func runE2E(ctx context.Context, o *options, t *lab.T) ([]report.Setup, string) {
-	note := fmt.Sprintf("One Open vSwitch bridge (userspace datapath), hosts in network namespaces. iperf3: one TCP stream for %v, client h3 to a server on h1. Short connections: wrk, %d connections at a time for %v, `Connection: close` (a new TCP connection per request), GET / with `Host: %s`. Request latency: the same with one connection at a time.",
+	stream := "one TCP stream"
+	if o.bitrate != "" {
+		stream += " capped at " + o.bitrate + "bit/s"
+	}
+	note := fmt.Sprintf("One Open vSwitch bridge (userspace datapath), hosts in network namespaces. iperf3: "+stream+" for %v, client h3 to a server on h1. Short connections: wrk, %d connections at a time for %v, `Connection: close` (a new TCP connection per request), GET / with `Host: %s`. Request latency: the same with one connection at a time.",
 		o.duration, concurrency, o.duration, httpHost)
 	if why := e2ePrereqs(); why != "" {
 		return nil, "Skipped: " + why + "."
@@ -208,7 +218,7 @@ func (l *e2eLab) build(ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.ctlPort, l.metricsAt = freePort(t), freePort(t)
+	l.ctlPort, l.metricsAt, l.pprofAt = freePort(t), freePort(t), freePort(t)
 	l.config = filepath.Join(dir, "bench.yaml")
 	if err := os.WriteFile(l.config, []byte(fmt.Sprintf(benchTopology, l.ctlPort, l.metricsAt)), 0o644); err != nil {
 		t.Fatal(err)
@@ -243,7 +253,7 @@ func (l *e2eLab) startSixgate(config string) {
 	if l.sixgate != nil {
 		l.sixgate.Stop()
 	}
-	l.sixgate = ovs.StartSixgate(t, l.bin, "-config", config, "-log-level", "warn")
+	l.sixgate = ovs.StartSixgate(t, l.bin, "-config", config, "-log-level", "warn", "-pprof", fmt.Sprintf("127.0.0.1:%d", l.pprofAt))
 	if !ovs.Wait(20*time.Second, func() bool { return l.br.Connected(t) && len(l.br.DumpFlows(t)) > 1 }) {
 		t.Fatalf("sixgate did not program the bridge:\n%s", l.sixgate.Logs())
 	}
@@ -254,7 +264,9 @@ func (l *e2eLab) startSixgate(config string) {
 func (l *e2eLab) prepare(_ context.Context, name string) string {
 	switch name {
 	case "port":
-		return portModeAvailable(l)
+		return portModeAvailable(l, false)
+	case "port-ring":
+		return portModeAvailable(l, true)
 	case "haproxy":
 		if _, err := exec.LookPath("haproxy"); err != nil {
 			return "haproxy not installed (run bench/install-deps.sh)"
@@ -266,6 +278,7 @@ func (l *e2eLab) prepare(_ context.Context, name string) string {
 				l.t.Fatal(err)
 			}
 			d := l.h4.Start(l.t, "haproxy", "-db", "-f", cfg)
+			l.haproxy = d
 			if !ovs.Wait(10*time.Second, func() bool {
 				out, _ := l.h4.Output(5*time.Second, "", "ss", "-ltn")
 				return strings.Contains(out, haproxyV4+":8080")
@@ -292,8 +305,8 @@ const (
 // check` (a binary without port mode says why, and the setup is reported as
 // not available); then the engine port is cabled and sixgate restarted with
 // that file. The measurement is the same as for the other setups.
-func portModeAvailable(l *e2eLab) string {
-	section := fmt.Sprintf("  mode: port\n  ports:\n    - {interface: %q, switch: s1, port: %d}\n", engineIface, enginePort)
+func portModeAvailable(l *e2eLab, ring bool) string {
+	section := fmt.Sprintf("  mode: port\n  ports:\n    - {interface: %q, switch: s1, port: %d, ring: %v}\n", engineIface, enginePort, ring)
 	cfg := strings.Replace(fmt.Sprintf(benchTopology, l.ctlPort, l.metricsAt), "  mtu6: 1500\n", "  mtu6: 1500\n"+section, 1)
 	path := filepath.Join(filepath.Dir(l.config), "bench-port.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -308,7 +321,10 @@ func portModeAvailable(l *e2eLab) string {
 		return "sixgate does not accept `splice46.mode: port` (" + msg + ")"
 	}
 	if err := l.t.Do(func() {
-		ovs.AddEnginePort(l.t, l.br, engineIface, enginePort)
+		if !l.engineCabled {
+			ovs.AddEnginePort(l.t, l.br, engineIface, enginePort)
+			l.engineCabled = true
+		}
 		l.startSixgate(path)
 		// The old process's flows are still there: wait for the steering.
 		steer := fmt.Sprintf("output:%d", enginePort)
@@ -322,30 +338,48 @@ func portModeAvailable(l *e2eLab) string {
 }
 
 // measure runs iperf3, then wrk for the rate, then wrk for the latency,
-// after one request proves the path works.
+// after one request proves the path works. The CPU of the data-path
+// process, of ovs-vswitchd and of the machine is sampled around the first
+// two; in port mode a CPU profile of sixgate is taken during each.
 func (l *e2eLab) measure(ctx context.Context, sp setupSpec, s *report.Setup) {
 	t, o := l.t, l.o
 	if out, err := l.h3.Output(20*time.Second, "", "curl", "-sS", "--max-time", "15", "-H", "Host: "+httpHost, sp.url); err != nil || !strings.Contains(out, "h1") {
 		t.Fatalf("no answer from h1 through %s: %v: %s", sp.label, err, strings.TrimSpace(out))
 	}
 	secs := strconv.Itoa(max(1, int(o.duration.Seconds())))
-	out, err := l.run(ctx, o.duration+30*time.Second, "iperf3", "-c", sp.iperfHost, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J")
+	m := cpuMeter{proc: l.dataPID(sp.name), ovs: ovsPID()}
+
+	stop := l.profile(ctx, sp.name, "iperf3", m.proc, s)
+	c0 := m.sample()
+	iperf := []string{"iperf3", "-c", sp.iperfHost, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J"}
+	if o.bitrate != "" {
+		iperf = append(iperf, "-b", o.bitrate)
+	}
+	out, err := l.run(ctx, o.duration+30*time.Second, iperf...)
+	c1 := m.sample()
+	stop()
 	if err != nil {
 		t.Fatalf("iperf3: %v: %s", err, lastLines([]byte(out), 5))
 	}
-	if s.ThroughputMbps, err = parseIperf(out); err != nil {
+	ip, err := parseIperf(out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	o.progress("  iperf3: %.0f Mbit/s", s.ThroughputMbps)
+	s.ThroughputMbps, s.IperfBytes, s.IperfCPU = ip.mbps, ip.bytes, c1.since(c0, m)
+	o.progress("  iperf3: %.0f Mbit/s%s", s.ThroughputMbps, cpuProgress(s.PerGB(), "s/GB", "%.2f"))
 
+	stop = l.profile(ctx, sp.name, "wrk", m.proc, s)
+	c0 = m.sample()
 	out, err = l.run(ctx, o.duration+30*time.Second, "wrk", "-t", "1", "-c", strconv.Itoa(concurrency), "-d", secs+"s",
 		"-H", "Host: "+httpHost, "-H", "Connection: close", sp.url)
+	c1 = m.sample()
+	stop()
 	if err != nil {
 		t.Fatalf("wrk: %v: %s", err, lastLines([]byte(out), 5))
 	}
 	w := parseWrk(out)
-	s.ConnPerSec, s.Errors = w.rps, w.errors
-	o.progress("  wrk -c %d: %.0f conn/s, %d errors", concurrency, w.rps, w.errors)
+	s.ConnPerSec, s.Errors, s.Requests, s.RateCPU = w.rps, w.errors, w.requests, c1.since(c0, m)
+	o.progress("  wrk -c %d: %.0f conn/s, %d errors%s", concurrency, w.rps, w.errors, cpuProgress(s.PerKConn(), "ms/1000 conn", "%.0f"))
 
 	out, err = l.run(ctx, o.duration+30*time.Second, "wrk", "-t", "1", "-c", "1", "-d", secs+"s", "--latency",
 		"-H", "Host: "+httpHost, "-H", "Connection: close", sp.url)
@@ -359,6 +393,101 @@ func (l *e2eLab) measure(ctx context.Context, sp setupSpec, s *report.Setup) {
 	s.Available = true
 }
 
+// cpuProgress formats a CPU figure for the progress lines.
+func cpuProgress(c *report.CPU, unit, format string) string {
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf("; CPU "+format+" process, "+format+" ovs-vswitchd, "+format+" machine %s", c.Process, c.OVS, c.Machine, unit)
+}
+
+// dataPID is the process that carries a setup's traffic, 0 for none (the
+// ceiling is the switch alone).
+func (l *e2eLab) dataPID(setup string) int {
+	switch {
+	case (setup == "controller" || strings.HasPrefix(setup, "port")) && l.sixgate != nil:
+		return l.sixgate.PID()
+	case setup == "haproxy" && l.haproxy != nil:
+		return l.haproxy.PID()
+	}
+	return 0
+}
+
+// profile starts profiling a phase of a setup and returns the function
+// that waits for the profiles and lists them in s: in port mode, a Go CPU
+// profile of sixgate for the measurement duration (NAME-PHASE.pprof);
+// with -perf, perf record -g of the data-path process
+// (NAME-PHASE.perf.data and its report, NAME-PHASE.perf.txt) and perf stat
+// of its context switches and system calls (NAME-PHASE.perf-stat.txt).
+func (l *e2eLab) profile(ctx context.Context, setup, phase string, pid int, s *report.Setup) func() {
+	o := l.o
+	secs := max(1, int(o.duration.Seconds()))
+	base := setup + "-" + phase
+	var waits []func() string
+	if strings.HasPrefix(setup, "port") {
+		done := make(chan string, 1)
+		go func() {
+			done <- fetchProfile(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", l.pprofAt, secs),
+				filepath.Join(o.dir, base+".pprof"), time.Duration(secs+30)*time.Second)
+		}()
+		waits = append(waits, func() string { return <-done })
+	}
+	if o.perf && pid != 0 {
+		if _, err := exec.LookPath("perf"); err == nil {
+			data := filepath.Join(o.dir, base+".perf.data")
+			cmd := exec.CommandContext(ctx, "perf", "record", "-q", "-g", "-p", strconv.Itoa(pid), "-o", data, "--", "sleep", strconv.Itoa(secs))
+			// Context switches and system calls of the process, counted
+			// meanwhile: wake-ups are what port mode pays for.
+			stat := filepath.Join(o.dir, base+".perf-stat.txt")
+			counts := exec.CommandContext(ctx, "perf", "stat", "-e", "sched:sched_switch,raw_syscalls:sys_enter", "-p", strconv.Itoa(pid), "-o", stat, "--", "sleep", strconv.Itoa(secs))
+			if err := counts.Start(); err == nil {
+				waits = append(waits, func() string {
+					if err := counts.Wait(); err != nil {
+						fmt.Fprintf(o.log, "perf stat %s: %v\n", base, err)
+						return ""
+					}
+					return filepath.Base(stat)
+				})
+			}
+			if err := cmd.Start(); err == nil {
+				waits = append(waits, func() string {
+					if err := cmd.Wait(); err != nil {
+						fmt.Fprintf(o.log, "perf record %s: %v\n", base, err)
+						return ""
+					}
+					txt := filepath.Join(o.dir, base+".perf.txt")
+					rep, err := exec.CommandContext(ctx, "perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "0.5").Output()
+					if err != nil || os.WriteFile(txt, rep, 0o644) != nil {
+						return filepath.Base(data)
+					}
+					return filepath.Base(data) + "`, `" + filepath.Base(txt)
+				})
+			}
+		}
+	}
+	return func() {
+		for _, w := range waits {
+			if f := w(); f != "" {
+				s.Profiles = append(s.Profiles, f)
+			}
+		}
+	}
+}
+
+// fetchProfile writes what url answers (a CPU profile, once its seconds
+// have passed) to file and returns the file's base name, or "" (the
+// failure goes to the log).
+func fetchProfile(ctx context.Context, url, file string, timeout time.Duration) string {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "curl", "-sS", "--fail", "-o", file, url).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sixgate-bench: CPU profile %s: %v: %s\n", filepath.Base(file), err, out)
+		return ""
+	}
+	return filepath.Base(file)
+}
+
 // run runs a client on h3, ended by ctx or the timeout.
 func (l *e2eLab) run(ctx context.Context, timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -368,26 +497,34 @@ func (l *e2eLab) run(ctx context.Context, timeout time.Duration, args ...string)
 	return string(out), err
 }
 
-func parseIperf(out string) (float64, error) {
+// iperfResult is iperf3's receiver figures.
+type iperfResult struct {
+	mbps  float64
+	bytes int64
+}
+
+func parseIperf(out string) (iperfResult, error) {
 	var r struct {
 		End struct {
 			SumReceived struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
+				Bytes         int64   `json:"bytes"`
 			} `json:"sum_received"`
 		} `json:"end"`
 		Error string `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		return 0, fmt.Errorf("iperf3 output: %v: %s", err, lastLines([]byte(out), 3))
+		return iperfResult{}, fmt.Errorf("iperf3 output: %v: %s", err, lastLines([]byte(out), 3))
 	}
 	if r.Error != "" {
-		return 0, fmt.Errorf("iperf3: %s", r.Error)
+		return iperfResult{}, fmt.Errorf("iperf3: %s", r.Error)
 	}
-	return r.End.SumReceived.BitsPerSecond / 1e6, nil
+	return iperfResult{mbps: r.End.SumReceived.BitsPerSecond / 1e6, bytes: r.End.SumReceived.Bytes}, nil
 }
 
 type wrkResult struct {
 	rps      float64
+	requests int64
 	errors   int
 	p50, p99 time.Duration
 }
@@ -396,6 +533,9 @@ func parseWrk(out string) wrkResult {
 	var w wrkResult
 	if m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindStringSubmatch(out); m != nil {
 		w.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := regexp.MustCompile(`(\d+) requests in`).FindStringSubmatch(out); m != nil {
+		w.requests, _ = strconv.ParseInt(m[1], 10, 64)
 	}
 	// "Socket errors: connect 0, read 3, write 0, timeout 0" and
 	// "Non-2xx or 3xx responses: N" are the failures wrk counts.

@@ -4,8 +4,8 @@
 // latency on Open vSwitch against plain IPv6 forwarding and haproxy, and
 // the stateless translator against TAYGA.
 //
-//	sixgate-bench [-out DIR] [-parts micro,controller,controlplane,dns64,e2e] [-setups ceiling,controller,port,haproxy]
-//	              [-duration 3s] [-benchtime 200ms] [-contended] [-publish]
+//	sixgate-bench [-out DIR] [-parts micro,controller,controlplane,dns64,e2e,translator,nat64] [-setups ceiling,controller,port,haproxy]
+//	              [-duration 3s] [-benchtime 200ms] [-contended] [-iperf-bitrate RATE] [-perf] [-publish]
 //
 // It prints the Markdown table and writes DIR/<timestamp>/results.md,
 // results.json and chart.png. The end-to-end part needs root and Open
@@ -40,15 +40,23 @@ type options struct {
 	benchtime string
 	setups    []string
 	log       *os.File
+	// dir is where this run's results go; perf also records the
+	// data-path process with perf(1) into it when set.
+	dir  string
+	perf bool
+	// bitrate caps iperf3's stream (iperf3 -b), "" for none.
+	bitrate string
 }
 
 func run() int {
 	out := flag.String("out", "results", "write the report under `dir`/<timestamp>/")
-	parts := flag.String("parts", "micro,controller,controlplane,dns64,e2e,translator", "comma-separated `parts` to run")
-	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order")
+	parts := flag.String("parts", "micro,controller,controlplane,dns64,e2e,translator,nat64", "comma-separated `parts` to run")
+	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order (also port-ring: port mode with the TPACKET_V3 receive ring)")
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
 	contended := flag.Bool("contended", false, "label the report as measured on a shared, busy machine")
+	bitrate := flag.String("iperf-bitrate", "", "cap the iperf3 stream at `rate` (iperf3 -b, e.g. 200M), so that CPU per GB compares setups at one load")
+	perf := flag.Bool("perf", false, "also record each data-path process with perf record -g during the measurements (costs CPU; off for the published figures)")
 	doPublish := flag.Bool("publish", false, "also put the table into docs/benchmarks.md and the chart into docs/benchmarks.png")
 	flag.Parse()
 	if flag.NArg() != 0 {
@@ -64,6 +72,7 @@ func run() int {
 
 	res := &report.Results{Started: time.Now(), Machine: machine(), Contended: *contended}
 	dir := filepath.Join(*out, res.Started.UTC().Format("20060102-150405"))
+	o.dir, o.perf, o.bitrate = dir, *perf, *bitrate
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(os.Stderr, "sixgate-bench: %v\n", err)
 		return 1
@@ -130,6 +139,11 @@ func run() int {
 		res.Translators, res.TranslatorNote = runTranslators(ctx, o, t)
 	} else {
 		res.TranslatorNote = "Not run (-parts)."
+	}
+	if want["nat64"] && ctx.Err() == nil {
+		res.NAT64, res.NAT64Note = runNAT64(ctx, o, t)
+	} else {
+		res.NAT64Note = "Not run (-parts)."
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(os.Stderr, "sixgate-bench: interrupted; no report written (log in %s)\n", dir)

@@ -22,7 +22,7 @@ Requests/sec:    594.61
 Transfer/sec:     85.00KB
 `
 	w := parseWrk(out)
-	if w.rps != 594.61 || w.errors != 6 || w.p50 != 1500*time.Microsecond || w.p99 != 780*time.Microsecond {
+	if w.rps != 594.61 || w.requests != 1190 || w.errors != 6 || w.p50 != 1500*time.Microsecond || w.p99 != 780*time.Microsecond {
 		t.Errorf("parseWrk = %+v", w)
 	}
 }
@@ -46,9 +46,9 @@ PASS
 }
 
 func TestParseIperf(t *testing.T) {
-	mbps, err := parseIperf(`{"start": {}, "end": {"sum_received": {"bits_per_second": 552000000.5}}}`)
-	if err != nil || mbps < 551.9 || mbps > 552.1 {
-		t.Errorf("parseIperf = %v, %v", mbps, err)
+	r, err := parseIperf(`{"start": {}, "end": {"sum_received": {"bits_per_second": 552000000.5, "bytes": 207000000}}}`)
+	if err != nil || r.mbps < 551.9 || r.mbps > 552.1 || r.bytes != 207000000 {
+		t.Errorf("parseIperf = %+v, %v", r, err)
 	}
 	if _, err := parseIperf(`{"error": "unable to connect to server"}`); err == nil {
 		t.Error("iperf3 error not reported")
@@ -61,5 +61,29 @@ func TestParseChoose(t *testing.T) {
 	ms := parseChoose(out)
 	if len(ms) != 2 || ms[1].Conns != 100000 || ms[1].NsPerOp != 83.32 || ms[1].AllocsPerOp != 0 || ms[0].Direction != "choose-by-name" {
 		t.Errorf("parseChoose = %+v", ms)
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	// The command name may hold spaces and parentheses; utime and stime
+	// are fields 14 and 15.
+	d, err := parseProcStat("4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 1000 1 1 1\n")
+	if err != nil || d != 3250*time.Millisecond {
+		t.Errorf("parseProcStat = %v, %v; want 3.25s", d, err)
+	}
+	if _, err := parseProcStat("4242 (x) S 1 2"); err == nil {
+		t.Error("short /proc/PID/stat accepted")
+	}
+}
+
+func TestParseMachineStat(t *testing.T) {
+	// user nice system idle iowait irq softirq steal: busy is all but
+	// idle, iowait and steal.
+	d, err := parseMachineStat("cpu  100 10 50 9000 30 5 20 7 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	if err != nil || d != 1850*time.Millisecond {
+		t.Errorf("parseMachineStat = %v, %v; want 1.85s", d, err)
+	}
+	if _, err := parseMachineStat("intr 1 2 3\n"); err == nil {
+		t.Error("/proc/stat without the cpu line accepted")
 	}
 }

@@ -199,18 +199,25 @@ func (l *xlatLab) route(sp xlatSpec) {
 // measure runs one TCP stream and one UDP flood through sp, after a ping
 // proves the path, reading the translating process's CPU time around each.
 func (l *xlatLab) measure(ctx context.Context, sp xlatSpec, r *report.Translator) {
-	t, o := l.t, l.o
+	t := l.t
 	l.route(sp)
 	if _, _, err := l.h6.PingUntil(xlatH4Pool6, time.Second, 15*time.Second); err != nil {
 		tun, _ := l.tg.Output(5*time.Second, "", "ip", "-s", "-o", "link", "show", "sgxb")
 		t.Logf("no path through %s: %v\nTAYGA's TUN device: %s\nTAYGA: %s", sp.label, err, tun, l.tayga.Logs())
 		t.Fatalf("no path through %s (log.txt has the details)", sp.label)
 	}
-	pid := sp.pid(l)
+	l.iperfRuns(ctx, xlatH4Pool6, sp.pid(l), r)
+}
+
+// iperfRuns measures one TCP stream and one UDP flood of 64-byte
+// datagrams from h6 to dst, reading the CPU time of process pid around
+// each.
+func (l *xlatLab) iperfRuns(ctx context.Context, dst string, pid int, r *report.Translator) {
+	t, o := l.t, l.o
 	secs := strconv.Itoa(max(1, int(o.duration.Seconds())))
 
 	cpu0 := cpuSeconds(t, pid)
-	out, err := l.iperf(ctx, "-c", xlatH4Pool6, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J")
+	out, err := l.iperf(ctx, "-c", dst, "-p", strconv.Itoa(iperfPort), "-t", secs, "-J")
 	if err != nil {
 		t.Fatalf("iperf3 TCP: %v: %s", err, lastLines([]byte(out), 5))
 	}
@@ -224,7 +231,7 @@ func (l *xlatLab) measure(ctx context.Context, sp xlatSpec, r *report.Translator
 	o.progress("  iperf3 TCP: %.0f Mbit/s, %.2f CPU s/GB", r.ThroughputMbps, r.CPUPerGBTCP)
 
 	cpu0 = cpuSeconds(t, pid)
-	out, err = l.iperf(ctx, "-c", xlatH4Pool6, "-p", strconv.Itoa(iperfPort), "-t", secs, "-u", "-l", "64", "-b", "0", "-J")
+	out, err = l.iperf(ctx, "-c", dst, "-p", strconv.Itoa(iperfPort), "-t", secs, "-u", "-l", "64", "-b", "0", "-J")
 	if err != nil {
 		t.Fatalf("iperf3 UDP: %v: %s", err, lastLines([]byte(out), 5))
 	}

@@ -1,0 +1,59 @@
+// Package handoff is the steering the translators share (apps/siit,
+// apps/nat64): an engine that answers ARP and NDP for its addresses with
+// a MAC of its own (through the neighbor app) sees what hosts send to
+// that MAC, matched in the neighbor app's handoff table by destination
+// prefix. Matching the MAC keeps the engine's own output, which goes to
+// hosts' MACs, from ever being steered back to it.
+package handoff
+
+import (
+	"hash/fnv"
+	"net"
+	"net/netip"
+
+	"github.com/sixgate/sixgate/apps/neighbor"
+	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/datapath"
+	"github.com/sixgate/sixgate/packet"
+)
+
+// PrefixCookie is the low bits of the cookie of prefix p's flow: kind
+// (bits 48-55), then an IPv4 prefix as its address and length, an IPv6
+// one as a hash of both. A flow keeps its cookie when entries are added
+// or removed around it, so reloads leave it alone.
+func PrefixCookie(kind uint64, p netip.Prefix) uint64 {
+	if p.Addr().Is4() {
+		a := p.Addr().As4()
+		return kind | uint64(a[0])<<40 | uint64(a[1])<<32 | uint64(a[2])<<24 | uint64(a[3])<<16 | uint64(p.Bits())
+	}
+	h := fnv.New64a()
+	b, _ := p.MarshalBinary()
+	h.Write(b)
+	return kind | h.Sum64()&(1<<48-1)
+}
+
+// ToMAC steers IPv4 to the prefixes v4 and IPv6 to v6, sent to mac, to the
+// engine, at priority prio in the handoff table; kind4 and kind6 are the
+// cookie kinds of each family.
+func ToMAC(mac net.HardwareAddr, prio uint16, kind4, kind6 uint64, v4, v6 []netip.Prefix) []datapath.Steer {
+	m := ofp.EthDst(mac)
+	out := make([]datapath.Steer, 0, len(v4)+len(v6))
+	for _, p := range v4 {
+		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prio, Cookie: PrefixCookie(kind4, p),
+			Match: ofp.NewMatch(m, ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Dst(p))})
+	}
+	for _, p := range v6 {
+		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prio, Cookie: PrefixCookie(kind6, p),
+			Match: ofp.NewMatch(m, ofp.EthType(packet.EtherTypeIPv6), ofp.IPv6Dst(p))})
+	}
+	return out
+}
+
+// Guard is what must never come back in from an engine port: anything
+// to the engine's MAC (it sends only to hosts' MACs).
+func Guard(mac net.HardwareAddr) []ofp.Match {
+	return []ofp.Match{
+		ofp.NewMatch(ofp.EthDst(mac), ofp.EthType(packet.EtherTypeIPv4)),
+		ofp.NewMatch(ofp.EthDst(mac), ofp.EthType(packet.EtherTypeIPv6)),
+	}
+}
