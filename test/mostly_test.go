@@ -23,13 +23,17 @@ import (
 //	         PREF64, RDNSS and DNSSL from the RA; sixgate clat at
 //	         2001:db8:6::c1a7
 //	legacy   busybox udhcpc: an IPv4-only host whose DHCPv4 lease is the
-//	         address the model gives it, 192.0.2.10
-//	v4web    192.0.2.80, an IPv4-only web server, on the hosts' subnet
+//	         address the model gives it, 198.51.100.10
+//	v4web    198.51.100.80, an IPv4-only web server, on the hosts' subnet
 //	web1/2   2001:db8:6::a and ::b, IPv6-only web servers behind the VIP
-//	         192.0.2.42:8080 (splice46, chosen by the Host header)
+//	         198.51.100.42:8080 (splice46, chosen by the Host header)
 //	resolver 2001:db8:6::53, an Open vSwitch internal port: sixgate's DNS64,
 //	         forwarding to an unbound on loopback that knows only the A
 //	         record of v4only.mostly.test
+//
+// The root-namespace ends of the hosts' veth pairs answer ARP for the
+// machine's own addresses, so the scene's IPv4 subnet must be none of
+// the machine's (192.0.2.0/24 is one on some test machines).
 //
 // The NAT64's pool6 is a network-specific prefix, 2001:db8:64::/96: the
 // fabric's IPv4 addresses are documentation addresses, which RFC 6052 3.1
@@ -37,22 +41,23 @@ import (
 // option 108 all follow from the nat64 and dns64 sections.
 const (
 	mostlyPool6    = "2001:db8:64::/96"
-	mostlyV4Web    = "192.0.2.80"
-	mostlyV4Web6   = "2001:db8:64::c000:250" // v4web under pool6
-	mostlyVIP      = "192.0.2.42"
+	mostlyV4Web    = "198.51.100.80"
+	mostlyV4Web6   = "2001:db8:64::c633:6450" // v4web under pool6
+	mostlyVIP      = "198.51.100.42"
 	mostlyHostMAC  = "00:00:0f:00:00:01"
 	mostlyHostAddr = "2001:db8:6::1"
-	mostlyLegacy   = "192.0.2.10"
+	mostlyLegacy   = "198.51.100.10"
 	mostlyCLAT     = "2001:db8:6::c1a7"
 	mostlyResolver = "2001:db8:6::53"
 	mostlyNAT64    = "2001:db8:6::64" // the NAT64's IPv6 address: the hosts' next hop to pool6
+	mostlyPool4    = "198.51.100.2"   // the NAT64's IPv4 address, shared by the IPv6 hosts
 	mostlyName     = "v4only.mostly.test"
 )
 
 const mostlyTopology = `controller:
   listen: "tcp:127.0.0.1:PORT"
   http: "127.0.0.1:HTTP"
-subnets: ["192.0.2.0/24", "2001:db8:6::/64"]
+subnets: ["198.51.100.0/24", "2001:db8:6::/64"]
 switches: [{name: s1, dpid: "0x6"}]
 hosts:
   - {name: mostly, switch: s1, port: 1, mac: "` + mostlyHostMAC + `", ipv6: ["` + mostlyHostAddr + `", "` + mostlyCLAT + `"]}
@@ -64,22 +69,27 @@ hosts:
 gateways:
   - name: gw
     mac: "00:00:0f:00:00:fe"
-    ipv4: ["192.0.2.1"]
+    ipv4: ["198.51.100.1"]
     ipv6: ["2001:db8:6::fe"]
     router_advertisements: true
-    ra: {interval: 10s, dnssl: [mostly.test]PREF64}
+    ra: {interval: 10s, dnssl: [mostly.test]}
 dhcp4:
   lease_file: LEASES
-PREF64DHCP  subnets:
-    - prefix: "192.0.2.0/24"
-      pool: "192.0.2.100-192.0.2.199"
-      router: "192.0.2.1"
+  subnets:
+    - prefix: "198.51.100.0/24"
+      pool: "198.51.100.100-198.51.100.199"
+      router: "198.51.100.1"
       lease: 10m
       ipv6_only_preferred: 300s
 dns64:
   listen: ["[` + mostlyResolver + `]:53"]
   upstream: ["127.0.0.1:UPSTREAM"]
-PREF64DNS
+nat64:
+  mac: "00:00:0f:00:00:64"
+  pool6: "` + mostlyPool6 + `"
+  pool4: [{address: "` + mostlyPool4 + `"}]
+  ipv4: {address: "` + mostlyPool4 + `/24"}
+  ipv6: {address: "` + mostlyNAT64 + `/64"}
 splice46:
   mac: "00:00:0f:00:00:42"
   pool6: "2001:db8:ffff::/96"
@@ -142,11 +152,7 @@ func TestIPv6Mostly(t *testing.T) {
 
 	port, httpPort := freePort(t), freePort(t)
 	cfg := strings.NewReplacer("PORT", fmt.Sprint(port), "HTTP", fmt.Sprint(httpPort), "UPSTREAM", fmt.Sprint(upstream),
-		"LEASES", filepath.Join(t.TempDir(), "dhcp4.leases"),
-		// Until the fabric has a NAT64, its prefix is named where
-		// each app needs it.
-		"PREF64DHCP", `  pref64: "`+mostlyPool6+"\"\n", "PREF64DNS", `  prefix: "`+mostlyPool6+`"`, "PREF64", `, pref64: "`+mostlyPool6+`"`,
-	).Replace(mostlyTopology)
+		"LEASES", filepath.Join(t.TempDir(), "dhcp4.leases")).Replace(mostlyTopology)
 	config := ovs.WriteFile(t, "mostly.yaml", cfg)
 	if out, err := exec.Command(bin, "check", "-config", config).CombinedOutput(); err != nil {
 		t.Fatalf("sixgate check: %v\n%s\n%s", err, out, cfg)
@@ -185,7 +191,8 @@ func TestIPv6Mostly(t *testing.T) {
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
 		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
 	}
-	r.ok("sixgate runs neighbor (RAs), dhcp4, dns64 on [%s]:53 and splice46 on one bridge (%v)", mostlyResolver, time.Since(start).Round(time.Millisecond))
+	r.ok("sixgate runs neighbor (RAs), dhcp4, dns64 on [%s]:53, nat64 (%s -> %s) and splice46 on one bridge (%v)",
+		mostlyResolver, mostlyPool6, mostlyPool4, time.Since(start).Round(time.Millisecond))
 
 	r.section("1. The IPv6-mostly host: dhcpcd with option ipv6_only_preferred")
 	conf := ovs.WriteFile(t, "mostly-dhcpcd.conf", strings.Replace(dhcpcdConf, "EXTRA", "option ipv6_only_preferred", 1))
@@ -193,22 +200,11 @@ func TestIPv6Mostly(t *testing.T) {
 	// dhcpcd forks helpers that keep its output open: end every process
 	// of the namespace, by pid, before the daemons' cleanups wait.
 	t.Cleanup(func() { killNetnsProcesses(mostly.Name) })
-	// The legacy host asks at the same time (step 2 reads its result).
-	type lease struct {
-		addr string
-		err  error
-	}
-	leased := make(chan lease, 1)
-	go func() {
-		a, err := udhcpcLease(t, legacy)
-		leased <- lease{a, err}
-	}()
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(dhcpcd.Logs(), "IPv6-Only Preferred received") }) {
 		r.fail("dhcpcd did not hear option 108:\n%s", dhcpcd.Logs())
 	} else {
-		// dhcpcd now waits V6ONLY_WAIT without asking again; the legacy
-		// host's lease (below) shows the server answers, so a quiet
-		// second is enough to see it took none.
+		// dhcpcd now waits V6ONLY_WAIT without sending the REQUEST:
+		// a quiet second is enough to see it took no address.
 		time.Sleep(time.Second)
 		if a := ipv4Of(t, mostly); len(a) != 0 {
 			r.fail("dhcpcd took an IPv4 lease after option 108: %v", a)
@@ -297,12 +293,35 @@ func TestIPv6Mostly(t *testing.T) {
 		r.ok("v4only (search %s) resolved through the DNS64 at %v: synthesized AAAA %s", dnssl[0], rdnss[0], mostlyV4Web6)
 	}
 
-	r.section("2. The legacy IPv4-only host: busybox udhcpc")
-	var legacyAddr string
-	if l := <-leased; l.err != nil {
-		r.fail("no lease: %v", l.err)
+	// Both ways reach v4web from the NAT64's pool4 address.
+	for _, f := range []struct{ what, family, url, host string }{
+		{"by name over IPv6 through the NAT64", "-6", "http://v4only:8080/", "v4only:8080"},
+		{"by IPv4 literal through the CLAT and the NAT64", "-4", "http://" + mostlyV4Web + ":8080/", mostlyV4Web + ":8080"},
+	} {
+		want := fmt.Sprintf("v4web: Host %s from %s:", f.host, mostlyPool4)
+		out, err := mostly.Output(15*time.Second, "", "curl", f.family, "-sS", "--max-time", "10", f.url)
+		if err != nil || !strings.HasPrefix(out, want) {
+			r.fail("curl %s %s: %v: %q, want %q", f.family, f.url, err, out, want)
+		} else {
+			r.ok("fetched %s %s: %q", f.url, f.what, strings.TrimSpace(out))
+		}
+	}
+	sessions, err := exec.Command(bin, "nat64", "sessions", "-http", fmt.Sprintf("127.0.0.1:%d", httpPort)).CombinedOutput()
+	if err != nil || !strings.Contains(string(sessions), mostlyHostAddr) || !strings.Contains(string(sessions), mostlyCLAT) {
+		r.fail("sixgate nat64 sessions lacks the host %s or its CLAT %s: %v\n%s", mostlyHostAddr, mostlyCLAT, err, sessions)
 	} else {
-		legacyAddr = l.addr
+		r.ok("sixgate nat64 sessions lists both, the host's own address and its CLAT's:")
+		for _, l := range strings.Split(strings.TrimSpace(string(sessions)), "\n") {
+			fmt.Printf("       %s\n", l)
+		}
+	}
+
+	r.section("2. The legacy IPv4-only host: busybox udhcpc")
+	legacyAddr, err := udhcpcLease(t, legacy)
+	if err != nil {
+		r.fail("no lease: %v", err)
+		legacyAddr = ""
+	} else {
 		if legacyAddr != mostlyLegacy {
 			r.fail("udhcpc leased %s, want the model's %s", legacyAddr, mostlyLegacy)
 		}
