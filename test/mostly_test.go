@@ -325,7 +325,7 @@ func TestIPv6Mostly(t *testing.T) {
 		if legacyAddr != mostlyLegacy {
 			r.fail("udhcpc leased %s, want the model's %s", legacyAddr, mostlyLegacy)
 		}
-		r.ok("udhcpc got its IPv4 lease, %s: option 108 goes only to clients that ask", legacyAddr)
+		r.ok("udhcpc, which does not ask for option 108, got its IPv4 lease: %s", legacyAddr)
 		want := fmt.Sprintf("v4web: Host %s:8080 from %s:", mostlyV4Web, legacyAddr)
 		if out, err := legacy.Output(10*time.Second, "", "curl", "-sS", "--max-time", "5", "http://"+mostlyV4Web+":8080/"); err != nil || !strings.HasPrefix(out, want) {
 			r.fail("legacy -> v4web over IPv4: %v: %q", err, out)
