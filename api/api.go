@@ -28,13 +28,33 @@ const (
 	PathConfig   = "/api/v1/config"
 	PathRole     = "/api/v1/role"
 	PathHealthz  = "/healthz"
+	// PathHealthzMaster answers 200 on the master instance only.
+	PathHealthzMaster = "/healthz/master"
 	// The NAT64's tables, served when the nat64 app runs.
 	PathNAT64BIB      = "/api/v1/nat64/bib"
 	PathNAT64Sessions = "/api/v1/nat64/sessions"
 )
 
-// RoleMaster is the only role for now: one instance controls every switch.
-const RoleMaster = "master"
+// Roles of an instance. Without an ha section an instance runs alone and
+// is always master.
+const (
+	RoleMaster = "master"
+	RoleSlave  = "slave"
+)
+
+// Role is the instance's place among several controllers (docs/ha.md).
+type Role struct {
+	Role string `json:"role"`
+	// HA tells whether the instance is one of several; the fields below
+	// are set only then.
+	HA   bool   `json:"ha"`
+	Name string `json:"name,omitempty"`
+	// Master is the current master's name as last seen in etcd.
+	Master     string `json:"master,omitempty"`
+	Generation uint64 `json:"generation_id,omitempty"`
+	// Lease tells whether the instance holds a live lease in etcd.
+	Lease bool `json:"lease,omitempty"`
+}
 
 // Config is which configuration is live.
 type Config struct {
@@ -88,14 +108,19 @@ type Switch struct {
 	PacketInDrops uint64 `json:"packet_in_drops"`
 	Errors        uint64 `json:"errors"`
 	// Flows the apps hold on the switch as of the last sync; nil before.
-	Flows   *int64     `json:"flows,omitempty"`
+	Flows *int64 `json:"flows,omitempty"`
+	// Role is this controller's role as the switch last confirmed it
+	// (master, slave, or equal without ha).
+	Role    string     `json:"role,omitempty"`
 	StatsAt *time.Time `json:"stats_at,omitempty"`
 	Ports   []Port     `json:"ports"`
 }
 
 // Status is everything `sixgate status` shows.
 type Status struct {
-	Role     string   `json:"role"`
+	Role string `json:"role"`
+	// HA is the role in detail: the current master, the generation id.
+	HA       Role     `json:"ha"`
 	Config   Config   `json:"config"`
 	Switches []Switch `json:"switches"`
 	// Missing lists the declared switches that are not connected.
@@ -122,6 +147,15 @@ type Server struct {
 	Config func() Config
 	// FlowTimeout bounds the flow-stats read of each switch (default 5s).
 	FlowTimeout time.Duration
+	// Role returns the instance's role; nil: alone, always master.
+	Role func() Role
+}
+
+func (s *Server) role() Role {
+	if s.Role == nil {
+		return Role{Role: RoleMaster}
+	}
+	return s.Role()
 }
 
 // Handler serves the API paths and /healthz.
@@ -130,11 +164,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.Status()) })
 	mux.HandleFunc("GET "+PathSwitches, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.Status().Switches) })
 	mux.HandleFunc("GET "+PathConfig, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.config()) })
-	mux.HandleFunc("GET "+PathRole, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]string{"role": RoleMaster})
-	})
+	mux.HandleFunc("GET "+PathRole, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, s.role()) })
 	mux.HandleFunc("GET "+PathFlows, s.serveFlows)
 	mux.HandleFunc("GET "+PathHealthz, s.serveHealthz)
+	mux.HandleFunc("GET "+PathHealthzMaster, s.serveHealthzMaster)
 	return mux
 }
 
@@ -156,7 +189,8 @@ func (s *Server) config() Config {
 // declared absent ones included.
 func (s *Server) Status() Status {
 	cfg := s.config()
-	st := Status{Role: RoleMaster, Config: cfg, Switches: []Switch{}, Missing: []string{}}
+	role := s.role()
+	st := Status{Role: role.Role, HA: role, Config: cfg, Switches: []Switch{}, Missing: []string{}}
 	for _, d := range s.Controller.Missing() {
 		st.Missing = append(st.Missing, controller.FormatDPID(d))
 	}
@@ -201,6 +235,7 @@ func switchInfo(sw *controller.Switch, name string) Switch {
 	if n.Flows >= 0 {
 		out.Flows = &n.Flows
 	}
+	out.Role = controller.RoleName(sw.Role().Role)
 	stats, at := sw.PortStats()
 	if !at.IsZero() {
 		at = at.UTC()
@@ -297,4 +332,27 @@ func (s *Server) serveHealthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, "ok: %d switches connected\n", len(s.Controller.Switches()))
+}
+
+// serveHealthzMaster answers 200 on the master instance while it serves,
+// 503 on a slave (or a master not serving), so that a load balancer or
+// an operator's check finds the master.
+func (s *Server) serveHealthzMaster(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	role := s.role()
+	switch {
+	case !s.Controller.Serving():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not serving: the controller is not accepting switches")
+	case role.Role != RoleMaster:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		master := role.Master
+		if master == "" {
+			master = "unknown"
+		}
+		fmt.Fprintf(w, "%s: the master is %s (generation %d)\n", role.Role, master, role.Generation)
+	default:
+		fmt.Fprintf(w, "master (generation %d)\n", role.Generation)
+	}
 }

@@ -128,10 +128,10 @@ func TestAPI(t *testing.T) {
 	if cfg.Hash != "0123456789ab" || cfg.File != "/etc/sixgate.yaml" || !cfg.Loaded.Equal(loaded) || cfg.ReloadsSuccess != 2 {
 		t.Errorf("config: %+v", cfg)
 	}
-	var role map[string]string
+	var role api.Role
 	getJSON(t, srv, api.PathRole, &role)
-	if role["role"] != "master" {
-		t.Errorf("role: %v", role)
+	if role.Role != "master" || role.HA {
+		t.Errorf("role: %+v", role)
 	}
 
 	s2 := &ofptest.Switch{DPID: 0xb2, NTables: 1}
@@ -212,5 +212,29 @@ func TestHealthzNotServing(t *testing.T) {
 	defer srv.Close()
 	if code, body := get(t, srv, api.PathHealthz); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not serving") {
 		t.Errorf("healthz before Serve: %d %q", code, body)
+	}
+}
+
+func TestHealthzMasterFollowsTheRole(t *testing.T) {
+	ctl, _, _ := controllertest.StartConfig(t, controller.Config{})
+	var role atomic.Pointer[api.Role]
+	role.Store(&api.Role{Role: api.RoleSlave, HA: true, Name: "b", Master: "a", Generation: 7, Lease: true})
+	srv := httptest.NewServer((&api.Server{Controller: ctl, Role: func() api.Role { return *role.Load() }}).Handler())
+	defer srv.Close()
+	ofptest.WaitFor(t, "serving", ctl.Serving)
+	if code, body := get(t, srv, api.PathHealthzMaster); code != http.StatusServiceUnavailable || body != "slave: the master is a (generation 7)\n" {
+		t.Errorf("healthz/master on a slave: %d %q", code, body)
+	}
+	if code, _ := get(t, srv, api.PathHealthz); code != http.StatusOK {
+		t.Errorf("healthz on a serving slave: %d", code)
+	}
+	var st api.Status
+	getJSON(t, srv, api.PathStatus, &st)
+	if st.Role != "slave" || st.HA.Master != "a" || st.HA.Generation != 7 || st.HA.Name != "b" {
+		t.Errorf("status role: %+v", st)
+	}
+	role.Store(&api.Role{Role: api.RoleMaster, HA: true, Name: "b", Master: "b", Generation: 9, Lease: true})
+	if code, body := get(t, srv, api.PathHealthzMaster); code != http.StatusOK || body != "master (generation 9)\n" {
+		t.Errorf("healthz/master on the master: %d %q", code, body)
 	}
 }

@@ -82,8 +82,14 @@ type Config struct {
 	// StatsInterval is how often each switch is asked for PORT_STATS;
 	// 0 (unlike the other durations) means never.
 	StatsInterval time.Duration
-	Apps          []App
-	Log           *logrus.Entry
+	// HA makes the controller one of several connected to every switch:
+	// each session asks to be a slave right after FEATURES and nothing is
+	// written (flows, groups, meters, packet-outs) until SetRole makes the
+	// controller master and the switch confirms it. Without it the
+	// controller keeps the switch's default role (equal) and writes.
+	HA   bool
+	Apps []App
+	Log  *logrus.Entry
 	// Registerer receives the controller's metrics; nil keeps them private.
 	Registerer prometheus.Registerer
 }
@@ -164,6 +170,9 @@ type Controller struct {
 	conflictsMu sync.Mutex
 	conflicts   map[string]bool
 
+	// role is what SetRole last asked for (Config.HA).
+	role atomic.Pointer[Role]
+
 	// listening is closed once Serve has started the apps and accepts
 	// switches.
 	listening     chan struct{}
@@ -200,6 +209,7 @@ func New(cfg Config) (*Controller, error) {
 		}
 		c.byID[id] = a
 	}
+	c.role.Store(&Role{Role: ofp.RoleSlave})
 	c.SetSwitchSubjects(cfg.SwitchSubjects)
 	m, err := newMetrics(cfg.Registerer, c)
 	if err != nil {
@@ -557,6 +567,15 @@ func (s *Switch) negotiate(ctx context.Context, r *ofp.Reader, deadline time.Tim
 	s.conn.SetReadDeadline(time.Time{})
 	go s.readLoop(r)
 	go s.echoLoop()
+	if cfg.HA {
+		// Slave (or master, if elected already) before anything else:
+		// nothing this session sends may change the switch until the
+		// switch has confirmed it as master.
+		if err := s.applyRole(hctx, false); err != nil {
+			return fmt.Errorf("role request: %w", err)
+		}
+		go s.roleLoop()
+	}
 
 	set := &ofp.SetConfig{SwitchConfig: ofp.SwitchConfig{Flags: ofp.ConfigFragNormal, MissSendLen: ofp.MaxLenNoBuffer}}
 	if err := s.Send(hctx, set); err != nil {
@@ -572,7 +591,7 @@ func (s *Switch) negotiate(ctx context.Context, r *ofp.Reader, deadline time.Tim
 		return err
 	}
 
-	if cfg.PacketInRate > 0 {
+	if cfg.PacketInRate > 0 && s.MayWrite() {
 		metered, err := s.installPacketInMeter(hctx)
 		if err != nil {
 			s.log.WithError(err).Warn("switch refused the packet-in meter; limiting packet-ins on arrival only")
@@ -582,6 +601,11 @@ func (s *Switch) negotiate(ctx context.Context, r *ofp.Reader, deadline time.Tim
 
 	if err := s.ctl.register(hctx, s); err != nil {
 		return err
+	}
+	if cfg.HA {
+		// SetRole reaches registered switches only: apply a change made
+		// during the handshake (a no-op request otherwise).
+		s.kickRole()
 	}
 	s.log.WithFields(logrus.Fields{"ports": len(s.Ports()), "tables": s.features.NTables}).Info("switch connected")
 	go s.eventLoop()
@@ -746,6 +770,12 @@ func (c *Controller) dispatch(s *Switch, e event) {
 			}
 		}
 	case eventPacketIn:
+		if !s.MayWrite() {
+			// A slave does not answer (Open vSwitch sends slaves no
+			// packet-ins unless asked to).
+			c.metrics.packetInsDropped.Inc()
+			return
+		}
 		pi := e.msg.(*ofp.PacketIn)
 		owner, owned := c.byID[uint8(pi.Cookie>>CookieShift)]
 		for _, a := range c.cfg.Apps {

@@ -24,6 +24,9 @@ type metrics struct {
 	multipartAborted   *prometheus.CounterVec
 	refusedMessages    *prometheus.CounterVec
 	flowConflicts      prometheus.Counter
+	writesGated        *prometheus.CounterVec
+	roleReplies        *prometheus.CounterVec
+	roleErrors         *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
@@ -52,6 +55,15 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 	m.refusedMessages = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
 		Name: "messages_refused_total", Help: "Messages of unknown types (or experimenters) answered with an ERROR, by type."}, []string{"type"})
 	m.flowConflicts = counter("flow_conflicts_total", "Flows declared by two apps on a switch, counted once each: the second app's is not installed.")
+	m.writesGated = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "writes_not_master_total", Help: "Writes (flow, group, meter mods, packet-outs) not sent because this controller is not the switch's master, by type."}, []string{"type"})
+	m.roleReplies = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "role_replies_total", Help: "ROLE_REPLY messages received, by the role they confirm."}, []string{"role"})
+	m.roleErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sixgate", Subsystem: "of",
+		Name: "role_errors_total", Help: "Errors by which switches refused a role (OFPRRFC_*) or a write from a slave (OFPBRC_IS_SLAVE), by code."}, []string{"code"})
+	for _, code := range []string{"OFPRRFC_STALE", "OFPRRFC_UNSUP", "OFPRRFC_BAD_ROLE", "OFPBRC_IS_SLAVE"} {
+		m.roleErrors.WithLabelValues(code)
+	}
 	for _, r := range []string{"handshakes", "handshakes_per_source", "dpid_in_use", "tls_subject"} {
 		m.refused.WithLabelValues(r)
 	}
@@ -66,7 +78,7 @@ func newMetrics(reg prometheus.Registerer, c *Controller) (*metrics, error) {
 		Name: "multipart_bytes", Help: "Bytes held by the multipart replies in progress."}, func() float64 { return float64(c.multipartBytes.Load()) })
 	for _, col := range []prometheus.Collector{m.connections, m.handshakeFailures, m.decodeErrors,
 		m.switchErrors, m.syncErrors, m.packetIns, m.packetInsDropped, m.packetInsThrottled, m.flowMods, m.statsPollFailures, m.messagesIn, switches,
-		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes, m.refusedMessages, m.flowConflicts, &switchCollector{c}} {
+		m.acceptErrors, m.refused, handshakes, m.multipartAborted, multipartBytes, m.refusedMessages, m.flowConflicts, m.writesGated, m.roleReplies, m.roleErrors, &switchCollector{c}} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

@@ -62,6 +62,15 @@ type Switch struct {
 
 	ops switchOps // counters and state for operators (ops.go)
 
+	// master is set once the switch confirmed this controller as its
+	// master (Config.HA); writes need it. confirmed and confirmedGen are
+	// the role and generation id of the last ROLE_REPLY. roleKick wakes
+	// roleLoop.
+	master       atomic.Bool
+	confirmed    atomic.Uint32
+	confirmedGen atomic.Uint64
+	roleKick     chan struct{}
+
 	// ho moves the session to another process (handover.go).
 	ho sessionHandover
 }
@@ -131,7 +140,9 @@ func newSwitch(c *Controller, conn net.Conn) *Switch {
 		done:    make(chan struct{}),
 
 		downDone: make(chan struct{}),
+		roleKick: make(chan struct{}, 1),
 	}
+	s.confirmed.Store(ofp.RoleEqual)
 	s.ho.pause = make(chan pauseRequest)
 	s.xid.Store(0x1000)
 	s.ops.init(time.Now())
@@ -207,8 +218,15 @@ func (s *Switch) nextXID() uint32 {
 
 // Send queues messages for the switch without waiting for an answer. A
 // message with a zero xid gets a fresh one. Errors the switch returns for
-// them are logged; use Apply to get them back.
+// them are logged; use Apply to get them back. With Config.HA, writes
+// (flow, group and meter mods, packet-outs) are refused with ErrNotMaster
+// unless the switch has confirmed this controller as its master.
 func (s *Switch) Send(ctx context.Context, msgs ...ofp.Message) error {
+	for _, m := range msgs {
+		if err := s.gate(m); err != nil {
+			return err
+		}
+	}
 	for _, m := range msgs {
 		if m.XID() == 0 {
 			m.SetXID(s.nextXID())
@@ -399,6 +417,15 @@ func (s *Switch) writeLoop() {
 	for {
 		select {
 		case m := <-s.out:
+			if s.ctl.cfg.HA && len(m.b) > 1 && isWriteType(ofp.Type(m.b[1])) && !s.MayWrite() {
+				// Queued while master, demoted since: the fence holds
+				// for what is still in the queue too.
+				s.ctl.metrics.writesGated.WithLabelValues(ofp.Type(m.b[1]).String()).Inc()
+				if m.written != nil {
+					close(m.written)
+				}
+				continue
+			}
 			s.conn.SetWriteDeadline(time.Now().Add(s.ctl.cfg.WriteTimeout))
 			if _, err := w.Write(m.b); err != nil {
 				s.close(fmt.Errorf("write: %w", err))
@@ -556,8 +583,9 @@ func (s *Switch) handle(m ofp.Message) {
 	case *ofp.FlowRemoved:
 		s.queueEvent(event{kind: eventFlowRemoved, msg: m})
 	default:
-		if _, ok := m.(*ofp.ErrorMsg); ok {
+		if e, ok := m.(*ofp.ErrorMsg); ok {
 			s.ops.errors.Add(1)
+			s.noteRoleError(e)
 		}
 		s.mu.Lock()
 		p := s.pending[m.XID()]
@@ -745,6 +773,13 @@ func (s *Switch) syncAndLog() {
 		// The switch's table is not what the apps want: try again. After
 		// the session ends the resync request is simply never read.
 		time.AfterFunc(syncRetry, s.Resync)
+		return
+	}
+	if st.ReadOnly || !s.MayWrite() {
+		// A slave reads and compares, ready to take over; what it would
+		// change goes to debug level (it changes at every master's sync).
+		s.ops.flows.Store(int64(st.Kept + st.Deleted))
+		s.log.WithFields(logrus.Fields{"differ_add": st.Added, "differ_delete": st.Deleted, "kept": st.Kept}).Debug("flows compared (not master: nothing written)")
 		return
 	}
 	s.ops.flows.Store(int64(st.Added + st.Kept))

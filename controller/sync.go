@@ -20,6 +20,10 @@ type SyncStats struct {
 	Groups int
 	// Meters counts meter-mods (adds, modifications, deletions).
 	Meters int
+	// ReadOnly is set when the controller may not write to the switch
+	// (Config.HA, not its master): the table was read and compared, and
+	// the counts say what a master would change; nothing was sent.
+	ReadOnly bool
 }
 
 // flowKey identifies a flow entry the way a switch does: table, priority
@@ -221,6 +225,10 @@ func (s *Switch) Sync(ctx context.Context) (SyncStats, error) {
 	mods = append(mods, groupDels...)
 	mods = append(mods, meterDels...)
 	if len(mods) == 0 {
+		return st, nil
+	}
+	if !s.MayWrite() {
+		st.ReadOnly = true
 		return st, nil
 	}
 	if err := s.Apply(ctx, mods...); err != nil {

@@ -3,7 +3,7 @@
 # any packages named as arguments, then starts Open vSwitch. Run as root on
 # Debian 12 with Go already installed.
 set -euo pipefail
-pkgs=(openvswitch-switch iproute2 ethtool iputils-ping iperf3 socat curl openssl tcpdump mininet python3-yaml unbound lintian file systemd tayga nftables traceroute dhcpcd-base udhcpc "$@")
+pkgs=(openvswitch-switch iproute2 ethtool iputils-ping iperf3 socat curl openssl tcpdump mininet python3-yaml unbound etcd-server lintian file systemd tayga nftables traceroute dhcpcd-base udhcpc "$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -106,6 +106,13 @@ func newSeedLabIn(t *testing.T, mode dataPath) *seedLab {
 // not nil.
 func newSeedLabAs(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, config string) []string) *seedLab {
 	t.Helper()
+	return buildSeedLab(t, mode, launcher, true)
+}
+
+// buildSeedLab builds the lab, starting sixgate when start is set (the
+// HA tests start their instances themselves).
+func buildSeedLab(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, config string) []string, start bool) *seedLab {
+	t.Helper()
 	ovs.Require(t)
 	seed, err := os.ReadFile("../topo/examples/seed.yaml")
 	if err != nil {
@@ -152,7 +159,9 @@ func newSeedLabAs(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, 
 	for _, h := range []*ovs.Netns{l.h1, l.h2} {
 		h.Run(t, "ip", "-6", "route", "add", "2001:db8:ffff::/96", "dev", "eth0")
 	}
-	l.start(t)
+	if start {
+		l.start(t)
+	}
 	for name, h := range map[string]*ovs.Netns{"h1": l.h1, "h2": l.h2} {
 		d := h.Start(t, server, "-name", name, "-line", "[::]:80", "-http", "[::]:8080", "-https", "[::]:443")
 		if !ovs.Wait(10*time.Second, func() bool { return strings.Contains(d.Logs(), "serving") }) {

@@ -83,6 +83,7 @@ func (b *builder) ownerAt(entry, path string) owner {
 
 func (b *builder) build(fc *fileConfig) {
 	b.buildController(fc.Controller)
+	b.buildHA(fc.HA)
 	b.buildSubnets(fc.Subnets)
 	// A file for a translator alone (sixgate translate) or a DNS64
 	// resolver alone declares no switch.

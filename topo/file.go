@@ -17,6 +17,15 @@ type fileConfig struct {
 	DNS64      *fileDNS64      `yaml:"dns64"`
 	DHCP4      *fileDHCP4      `yaml:"dhcp4"`
 	NAT64      *fileNAT64      `yaml:"nat64"`
+	HA         *fileHA         `yaml:"ha"`
+}
+
+type fileHA struct {
+	Etcd   []string `yaml:"etcd"`
+	Lease  string   `yaml:"lease"`
+	Name   string   `yaml:"name"`
+	Prefix string   `yaml:"prefix"`
+	TLS    *fileTLS `yaml:"tls"`
 }
 
 type fileController struct {

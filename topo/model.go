@@ -30,6 +30,7 @@ type Topology struct {
 	DNS64    *DNS64    // nil when the section is absent
 	DHCP4    *DHCP4    // nil when the section is absent
 	NAT64    *NAT64    // nil when the section is absent
+	HA       *HA       // nil when the section is absent: one controller alone
 
 	switchByName map[string]*Switch
 	switchByDPID map[uint64]*Switch

@@ -26,7 +26,14 @@ func Load(path string) (*Topology, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tls := t.Controller.TLS; tls != nil {
+	tlss := []*TLS{t.Controller.TLS}
+	if t.HA != nil {
+		tlss = append(tlss, t.HA.TLS)
+	}
+	for _, tls := range tlss {
+		if tls == nil {
+			continue
+		}
 		dir := filepath.Dir(path)
 		for _, f := range []*string{&tls.Cert, &tls.Key, &tls.CA} {
 			if *f != "" && !filepath.IsAbs(*f) {

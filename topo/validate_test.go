@@ -544,7 +544,7 @@ nat46: {}
 		want: []string{
 			`t.yaml:3: switches[0].model: unknown field (known fields: dpid, name, tls_subject)`,
 			`t.yaml:6: hosts[0].name: key given twice (also at line 5)`,
-			`t.yaml:7: nat46: unknown field (known fields: controller, dhcp4, dns64, gateways, hosts, links, nat64, siit, splice46, subnets, switches)`,
+			`t.yaml:7: nat46: unknown field (known fields: controller, dhcp4, dns64, gateways, ha, hosts, links, nat64, siit, splice46, subnets, switches)`,
 		},
 	},
 	{

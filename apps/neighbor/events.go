@@ -324,6 +324,9 @@ func (a *App) advertiseLoop(ctx context.Context) {
 		v := a.view.Load()
 		frames := v.routerAdvertisements(allNodes(), multicastMAC(allNodes()))
 		for _, sw := range ctl.Switches() {
+			if !sw.MayWrite() {
+				continue // a slave (ha): the master advertises
+			}
 			for _, h := range v.topo.Hosts {
 				if p, ok := sw.Port(h.Port); h.DPID != sw.DPID() || !ok || !p.Up() {
 					continue

@@ -16,6 +16,7 @@ import (
 	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/apps/tablemiss"
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/ha"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -33,6 +34,24 @@ type appSet struct {
 	fromTopology bool
 	collectors   []prometheus.Collector
 	handlers     map[string]http.Handler
+}
+
+// stateUser is an app whose state must survive a failover (with an ha
+// section): it writes it to the Store, as master only, before it
+// acknowledges what the state records, and reads it back as the new master
+// (docs/ha.md, "State that survives a failover"). It is handed the Store
+// before the controller starts; without an ha section, never.
+type stateUser interface {
+	UseState(ha.Store)
+}
+
+// useState hands the Store to the apps that keep state in it.
+func (s *appSet) useState(st ha.Store) {
+	for _, a := range s.list {
+		if u, ok := a.(stateUser); ok {
+			u.UseState(st)
+		}
+	}
 }
 
 // fabricSIIT reports whether t runs the translator in the fabric: a siit

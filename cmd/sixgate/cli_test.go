@@ -187,3 +187,18 @@ func TestVersion(t *testing.T) {
 		t.Errorf("versionString() = %q", v)
 	}
 }
+
+func TestStatusOutputWithHA(t *testing.T) {
+	st := sampleStatus()
+	st.Role = "slave"
+	st.HA = api.Role{Role: "slave", HA: true, Name: "b", Master: "a", Generation: 42, Lease: true}
+	st.Switches[0].Role = "slave"
+	var b strings.Builder
+	writeStatus(&b, st, time.Date(2026, 12, 1, 14, 5, 0, 0, time.UTC))
+	out := b.String()
+	for _, want := range []string{"slave (instance b; master a, generation 42, lease held)", "FLOWS  ROLE", "12     slave"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status with ha lacks %q:\n%s", want, out)
+		}
+	}
+}

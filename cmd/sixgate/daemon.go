@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"reflect"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/sixgate/sixgate/api"
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/ha"
 	"github.com/sixgate/sixgate/handover"
 	"github.com/sixgate/sixgate/sdnotify"
 	"github.com/sixgate/sixgate/topo"
@@ -176,6 +179,7 @@ func prepareWith(path, solo string, log *logrus.Entry, appsFor func(*topo.Topolo
 		MaxMultipartTotal:      t.Controller.MaxMultipartBytesTotal,
 		TakeoverProbeTimeout:   t.Controller.TakeoverProbeTimeout,
 		SwitchSubjects:         switchSubjects(t),
+		HA:                     t.HA != nil,
 
 		Apps:       apps.list,
 		Log:        log,
@@ -258,13 +262,30 @@ func serveHandover(ctx context.Context, path, solo, handoverPath string, log *lo
 			return fmt.Errorf("hand-over: %w", err)
 		}
 	}
+	var elector *ha.Elector
+	if t.HA != nil {
+		if elector, err = newElector(t.HA, ctl, p.reg, log); err != nil {
+			return err
+		}
+		apps.useState(elector)
+	}
 	l, tcpL, err := controllerListener(t, inherited)
 	if err != nil {
 		return err
 	}
+	if elector != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			elector.Run(ctx)
+		}()
+		// On the way out the lease is given up, so that another instance
+		// takes over at once rather than when it expires.
+		defer func() { <-done }()
+	}
 	var webL net.Listener
 	if t.Controller.HTTP.IsValid() {
-		a := &api.Server{Controller: ctl, Config: live.info}
+		a := &api.Server{Controller: ctl, Config: live.info, Role: roleOf(elector)}
 		webL, err = inheritedListener(inherited, sectionHTTP, t.Controller.HTTP)
 		if err == nil && webL == nil {
 			webL, err = net.Listen("tcp", t.Controller.HTTP.String())
@@ -452,6 +473,9 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 		log.WithError(err).Error("reload: the configuration changes what only a restart applies; keeping the running one")
 		return false
 	}
+	if !reflect.DeepEqual(t.HA, live.topology().HA) {
+		log.Warn("reload: ha section changed; restart sixgate to apply it")
+	}
 	if err := apps.reload(t); err != nil {
 		live.failed()
 		log.WithError(err).Error("reload: apps rejected the configuration; keeping the running one")
@@ -572,6 +596,7 @@ func serveHTTPListener(l net.Listener, reg *prometheus.Registry, handlers map[st
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/api/", a.Handler())
 	mux.Handle(api.PathHealthz, a.Handler())
+	mux.Handle(api.PathHealthzMaster, a.Handler())
 	for path, h := range handlers {
 		mux.Handle(path, h)
 	}
@@ -604,4 +629,65 @@ func loadTLS(c *topo.TLS) (*tls.Config, error) {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
+}
+
+// newElector makes the etcd election of the ha section, telling the
+// controller every change of role.
+func newElector(h *topo.HA, ctl *controller.Controller, reg prometheus.Registerer, log *logrus.Entry) (*ha.Elector, error) {
+	cfg := ha.Config{
+		Endpoints: h.Etcd, Lease: h.Lease, Name: h.Name, Prefix: h.Prefix,
+		Log: log, Registerer: reg,
+		OnRole: func(r ha.Role) {
+			role := controller.Role{Role: ofp.RoleSlave, Generation: r.Generation}
+			if r.Master {
+				role.Role = ofp.RoleMaster
+			}
+			ctl.SetRole(role)
+		},
+	}
+	if h.TLS != nil {
+		tc, err := etcdTLS(h.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("ha.tls: %w", err)
+		}
+		cfg.TLS = tc
+	}
+	return ha.New(cfg)
+}
+
+// etcdTLS is the client side of TLS towards etcd: the CA that signs the
+// servers' certificates, and a client certificate when one is given.
+func etcdTLS(c *topo.TLS) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if c.CA != "" {
+		pem, err := os.ReadFile(c.CA)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no certificate found", c.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// roleOf reports the instance's role to the read API: always master
+// without an election.
+func roleOf(e *ha.Elector) func() api.Role {
+	if e == nil {
+		return nil
+	}
+	return func() api.Role {
+		st := e.Status()
+		return api.Role{Role: st.Role, HA: true, Name: st.Name, Master: st.Master, Generation: st.Generation, Lease: st.Lease}
+	}
 }

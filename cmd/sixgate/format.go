@@ -44,7 +44,11 @@ func label(name, dpid string) string {
 // writeStatus prints what `sixgate status` shows; now gives the ages.
 func writeStatus(w io.Writer, st *api.Status, now time.Time) {
 	tw := table(w)
-	row(tw, "role", st.Role)
+	role := st.Role
+	if st.HA.HA {
+		role = fmt.Sprintf("%s (instance %s; master %s, generation %d, lease %s)", st.Role, st.HA.Name, orDash(st.HA.Master), st.HA.Generation, map[bool]string{true: "held", false: "none"}[st.HA.Lease])
+	}
+	row(tw, "role", role)
 	c := st.Config
 	row(tw, "config", fmt.Sprintf("%s  %s  loaded %s  reloads: %d ok, %d failed",
 		orDash(c.Hash), orDash(c.File), c.Loaded.UTC().Format(time.RFC3339), c.ReloadsSuccess, c.ReloadsFailure))
@@ -63,10 +67,18 @@ func writeStatus(w io.Writer, st *api.Status, now time.Time) {
 
 	fmt.Fprintln(w)
 	tw = table(w)
-	row(tw, "SWITCH", "DPID", "STATE", "REMOTE", "UP", "PACKET-INS", "DROPS", "ERRORS", "FLOWS")
+	// With ha, a last column: the role each switch confirmed to this
+	// instance.
+	roleCol := func(cells []any, role string) []any {
+		if st.HA.HA {
+			return append(cells, orDash(role))
+		}
+		return cells
+	}
+	row(tw, roleCol([]any{"SWITCH", "DPID", "STATE", "REMOTE", "UP", "PACKET-INS", "DROPS", "ERRORS", "FLOWS"}, "ROLE")...)
 	for _, s := range st.Switches {
 		if !s.Connected {
-			row(tw, orDash(s.Name), s.DPID, "disconnected", "-", "-", "-", "-", "-", "-")
+			row(tw, roleCol([]any{orDash(s.Name), s.DPID, "disconnected", "-", "-", "-", "-", "-", "-"}, "")...)
 			continue
 		}
 		up, flows := "-", "-"
@@ -76,7 +88,7 @@ func writeStatus(w io.Writer, st *api.Status, now time.Time) {
 		if s.Flows != nil {
 			flows = fmt.Sprint(*s.Flows)
 		}
-		row(tw, orDash(s.Name), s.DPID, "connected", s.Remote, up, s.PacketIns, s.PacketInDrops, s.Errors, flows)
+		row(tw, roleCol([]any{orDash(s.Name), s.DPID, "connected", s.Remote, up, s.PacketIns, s.PacketInDrops, s.Errors, flows}, s.Role)...)
 	}
 	tw.Flush()
 

@@ -32,7 +32,13 @@ const (
 	BadRequestBadMultipart    = 2
 	BadRequestBadExperimenter = 3
 	BadRequestBadLen          = 6
+	BadRequestIsSlave         = 10
 	FlowModBadTableID         = 2
+
+	// ROLE_REQUEST_FAILED codes (ofp_role_request_failed_code).
+	RoleRequestFailedStale   = 0
+	RoleRequestFailedUnsup   = 1
+	RoleRequestFailedBadRole = 2
 )
 
 type errorNames struct {

@@ -59,6 +59,93 @@ type Switch struct {
 	portStats []ofp.PortStats
 	received  []ofp.Message
 	conn      net.Conn
+
+	// Roles, as Open vSwitch keeps them: one per connection (equal until
+	// asked), and one generation id for the switch, undefined until a
+	// master or slave request sets it.
+	roles       map[net.Conn]uint32
+	generation  uint64
+	genDefined  bool
+	slaveWrites int
+}
+
+// Roles returns the role of every connection being served (ofp.RoleEqual,
+// RoleMaster or RoleSlave), as `ovs-vsctl list controller` shows them.
+func (s *Switch) Roles() []uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]uint32, 0, len(s.roles))
+	for _, r := range s.roles {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Generation returns the switch's generation id and whether one was set.
+func (s *Switch) Generation() (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.generation, s.genDefined
+}
+
+// SlaveWrites counts the writes refused with OFPBRC_IS_SLAVE.
+func (s *Switch) SlaveWrites() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.slaveWrites
+}
+
+// roleRequest answers a ROLE_REQUEST from connection c as Open vSwitch
+// does: a master or slave request whose generation id is older than the
+// switch's (compared as a signed difference, so ids may wrap) fails with
+// STALE; otherwise it becomes the switch's generation id. A new master
+// turns the previous one into a slave.
+func (s *Switch) roleRequest(c net.Conn, m *ofp.RoleRequest) ofp.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch m.Role {
+	case ofp.RoleNoChange:
+	case ofp.RoleEqual:
+		s.roles[c] = m.Role
+	case ofp.RoleMaster, ofp.RoleSlave:
+		if s.genDefined && int64(m.GenerationID-s.generation) < 0 {
+			return s.errorFor(m, ofp.ErrRoleRequestFailed, ofp.RoleRequestFailedStale)
+		}
+		s.generation, s.genDefined = m.GenerationID, true
+		if m.Role == ofp.RoleMaster {
+			for o, r := range s.roles {
+				if r == ofp.RoleMaster {
+					s.roles[o] = ofp.RoleSlave
+				}
+			}
+		}
+		s.roles[c] = m.Role
+	default:
+		return s.errorFor(m, ofp.ErrRoleRequestFailed, ofp.RoleRequestFailedBadRole)
+	}
+	var gen uint64
+	if s.genDefined {
+		gen = s.generation
+	}
+	return reply(m, &ofp.RoleReply{RoleBody: ofp.RoleBody{Role: s.roles[c], GenerationID: gen}})
+}
+
+// slaveRefuses tells whether connection c is a slave and m a write a
+// slave may not make; it counts the refusal.
+func (s *Switch) slaveRefuses(c net.Conn, m ofp.Message) bool {
+	switch m.Type() {
+	case ofp.TypeFlowMod, ofp.TypeGroupMod, ofp.TypeMeterMod, ofp.TypePacketOut, ofp.TypePortMod, ofp.TypeTableMod:
+	default:
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.roles[c] != ofp.RoleSlave {
+		return false
+	}
+	s.slaveWrites++
+	return true
 }
 
 // Flows returns a copy of the flow table, sorted by table, priority, cookie.
@@ -195,17 +282,28 @@ func (s *Switch) Dial(ctx context.Context, addr string) error {
 func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
 	s.mu.Lock()
 	s.conn = c
+	if s.roles == nil {
+		s.roles = map[net.Conn]uint32{}
+	}
+	s.roles[c] = ofp.RoleEqual
 	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	defer c.Close()
+	defer func() {
+		s.mu.Lock()
+		delete(s.roles, c)
+		s.mu.Unlock()
+	}()
 
 	hello := ofp.NewHello()
 	if s.HelloVersion != 0 {
 		hello = &ofp.Hello{}
 		hello.Version = s.HelloVersion
 	}
-	if err := s.SendMessage(hello); err != nil {
+	if b, err := ofp.Marshal(hello); err != nil {
+		return err
+	} else if _, err := c.Write(b); err != nil {
 		return err
 	}
 	r := ofp.NewReader(bufio.NewReader(c))
@@ -221,8 +319,16 @@ func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
 			return errors.New("hung up on purpose")
 		}
 		var out []ofp.Message
-		if s.Ignore == nil || !s.Ignore(m) {
-			out = s.answer(m)
+		switch {
+		case s.Ignore != nil && s.Ignore(m):
+		case s.slaveRefuses(c, m):
+			out = []ofp.Message{s.errorFor(m, ofp.ErrBadRequest, ofp.BadRequestIsSlave)}
+		default:
+			if rr, ok := m.(*ofp.RoleRequest); ok {
+				out = []ofp.Message{s.roleRequest(c, rr)}
+			} else {
+				out = s.answer(m)
+			}
 		}
 		if s.Around != nil {
 			before, after := s.Around(m)
@@ -237,7 +343,7 @@ func (s *Switch) Serve(ctx context.Context, c net.Conn) error {
 			b = append(b, mb...)
 		}
 		if len(b) > 0 {
-			if err := s.Send(b); err != nil {
+			if _, err := c.Write(b); err != nil {
 				return err
 			}
 		}
