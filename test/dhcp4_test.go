@@ -85,6 +85,29 @@ func ipv4Of(t *testing.T, n *ovs.Netns) []string {
 	return addrs
 }
 
+// udhcpcLease runs busybox udhcpc once on a namespace's eth0, with a
+// script that takes the address and nothing else (no route, no
+// resolv.conf), and returns the one IPv4 address eth0 then has.
+func udhcpcLease(t *testing.T, n *ovs.Netns) (string, error) {
+	t.Helper()
+	script := ovs.WriteFile(t, "udhcpc.sh", `#!/bin/sh
+# Takes the address and nothing else.
+[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"
+exit 0
+`)
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := n.Output(20*time.Second, "", "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-i", "eth0", "-s", script); err != nil {
+		return "", fmt.Errorf("udhcpc in %s: %v\n%s", n.Name, err, out)
+	}
+	a := ipv4Of(t, n)
+	if len(a) != 1 {
+		return "", fmt.Errorf("udhcpc in %s: addresses %v, want one", n.Name, a)
+	}
+	return a[0], nil
+}
+
 // capture runs tcpdump on a namespace's eth0 for DHCP.
 func capture(t *testing.T, n *ovs.Netns) (*ovs.Daemon, string) {
 	t.Helper()
@@ -176,22 +199,10 @@ func TestDHCP4RealClients(t *testing.T) {
 			killNetnsProcesses(n.Name)
 		}
 	})
-	script := ovs.WriteFile(t, "udhcpc.sh", `#!/bin/sh
-# Takes the address and nothing else.
-[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"
-exit 0
-`)
-	if err := os.Chmod(script, 0o755); err != nil {
-		t.Fatal(err)
+	leased, err := udhcpcLease(t, legacy)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, d.Logs())
 	}
-	if out, err := legacy.Output(20*time.Second, "", "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-i", "eth0", "-s", script); err != nil {
-		t.Fatalf("udhcpc: %v\n%s\n%s", err, out, d.Logs())
-	}
-	legacyAddr := ipv4Of(t, legacy)
-	if len(legacyAddr) != 1 {
-		t.Fatalf("udhcpc's addresses: %v", legacyAddr)
-	}
-	leased := legacyAddr[0]
 	if a := netip.MustParseAddr(leased); a.Compare(netip.MustParseAddr("192.0.2.100")) < 0 || a.Compare(netip.MustParseAddr("192.0.2.199")) > 0 {
 		t.Fatalf("udhcpc leased %s, outside the pool", a)
 	}

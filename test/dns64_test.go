@@ -342,15 +342,7 @@ func TestDNS64FromTheFabric(t *testing.T) {
 
 	br := ovs.NewBridge(t, "sgd64", 0xd6, fmt.Sprintf("tcp:127.0.0.1:%d", ctlPort))
 	h1 := ovs.AddNetns(t, br, "sgd64-h1", 1, "00:00:0a:00:00:01", "2001:db8:d6::1/64")
-	const iface = "sgd64dns"
-	exec.Command("ip", "link", "del", iface).Run()
-	ovs.Run(t, "ovs-vsctl", "add-port", br.Name, iface, "--", "set", "interface", iface, "type=internal", "ofport_request=5")
-	t.Cleanup(func() { exec.Command("ovs-vsctl", "--timeout=5", "--if-exists", "del-port", iface).Run() })
-	ovs.Run(t, "ip", "link", "set", iface, "address", "00:00:0a:00:00:35")
-	ovs.Run(t, "sysctl", "-qw", "net.ipv6.conf."+iface+".accept_dad=0", "net.ipv6.conf."+iface+".accept_ra=0")
-	ovs.Run(t, "ethtool", "-K", iface, "tx", "off")
-	ovs.Run(t, "ip", "link", "set", iface, "up")
-	ovs.Run(t, "ip", "addr", "add", "2001:db8:d6::53/64", "dev", iface, "nodad")
+	ovs.AddInternalPort(t, br, "sgd64dns", 5, "00:00:0a:00:00:35", "2001:db8:d6::53/64")
 
 	config := filepath.Join(t.TempDir(), "fabric.yaml")
 	cfg := fmt.Sprintf(`controller: {listen: "tcp:127.0.0.1:%d", http: "off"}

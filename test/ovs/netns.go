@@ -112,3 +112,27 @@ func AddEnginePort(t testing.TB, b *Bridge, iface string, ofport int) {
 	}
 	Run(t, "ovs-vsctl", "add-port", b.Name, peer, "--", "set", "interface", peer, fmt.Sprintf("ofport_request=%d", ofport))
 }
+
+// AddInternalPort gives the machine itself (the root namespace, where
+// sixgate runs) an address on the fabric: an Open vSwitch internal port
+// iface on port ofport of b, with the given MAC and addresses, IPv6
+// duplicate address detection and router advertisements off, TX checksum
+// offload off. The topology declares it as a host. It is removed when t
+// ends.
+func AddInternalPort(t testing.TB, b *Bridge, iface string, ofport int, mac string, addrs ...string) {
+	t.Helper()
+	exec.Command("ip", "link", "del", iface).Run()
+	Run(t, "ovs-vsctl", "add-port", b.Name, iface, "--", "set", "interface", iface, "type=internal", fmt.Sprintf("ofport_request=%d", ofport))
+	t.Cleanup(func() { exec.Command("ovs-vsctl", "--timeout=5", "--if-exists", "del-port", iface).Run() })
+	Run(t, "ip", "link", "set", iface, "address", mac)
+	Run(t, "sysctl", "-qw", "net.ipv6.conf."+iface+".accept_dad=0", "net.ipv6.conf."+iface+".accept_ra=0")
+	Run(t, "ethtool", "-K", iface, "tx", "off")
+	Run(t, "ip", "link", "set", iface, "up")
+	for _, a := range addrs {
+		args := []string{"addr", "add", a, "dev", iface}
+		if strings.Contains(a, ":") {
+			args = append(args, "nodad")
+		}
+		Run(t, "ip", args...)
+	}
+}
