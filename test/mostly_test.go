@@ -49,7 +49,7 @@ const (
 	mostlyLegacy   = "198.51.100.10"
 	mostlyCLAT     = "2001:db8:6::c1a7"
 	mostlyResolver = "2001:db8:6::53"
-	mostlyNAT64    = "2001:db8:6::64" // the NAT64's IPv6 address: the hosts' next hop to pool6
+	mostlyNAT64    = "2001:db8:6::64" // the NAT64's IPv6 address
 	mostlyPool4    = "198.51.100.2"   // the NAT64's IPv4 address, shared by the IPv6 hosts
 	mostlyName     = "v4only.mostly.test"
 )
@@ -268,10 +268,8 @@ func TestIPv6Mostly(t *testing.T) {
 	if err := os.WriteFile(etc+"/resolv.conf", []byte(rc.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// sixgate's gateways answer for their addresses but do not route:
-	// the NAT64's own address is the next hop toward pool6.
-	mostly.Run(t, "ip", "-6", "route", "add", mostlyPool6, "via", mostlyNAT64, "dev", "eth0")
-
+	// No route of the host's own toward pool6: the default route from the
+	// RA leads to the gateway, and the NAT64 takes pool6 from there.
 	clatd := mostly.Start(t, bin, "clat", "-uplink", "eth0", "-ipv6", mostlyCLAT, "-log-level", "debug")
 	if !ovs.Wait(10*time.Second, func() bool {
 		return strings.Contains(clatd.Logs(), `prefix="`+mostlyPool6+`" source=ra`)

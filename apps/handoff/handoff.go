@@ -1,9 +1,13 @@
 // Package handoff is the steering the translators share (apps/siit,
-// apps/nat64): an engine that answers ARP and NDP for its addresses with
-// a MAC of its own (through the neighbor app) sees what hosts send to
-// that MAC, matched in the neighbor app's handoff table by destination
-// prefix. Matching the MAC keeps the engine's own output, which goes to
-// hosts' MACs, from ever being steered back to it.
+// apps/nat64). The neighbor app's handoff table receives what hosts send
+// to a virtual MAC: a gateway's, or a translator's (which the neighbor app
+// answers ARP and NDP with for the addresses the translator owns). A
+// translator's destination prefixes are matched there whatever the
+// virtual MAC, so that a host whose default route is a gateway (learnt
+// from its router advertisements) reaches pool6 through that gateway as
+// well as through the translator's own address. The engine's own output
+// goes to hosts' MACs, which never enter that table, so it is never
+// steered back to it.
 package handoff
 
 import (
@@ -32,19 +36,18 @@ func PrefixCookie(kind uint64, p netip.Prefix) uint64 {
 	return kind | h.Sum64()&(1<<48-1)
 }
 
-// ToMAC steers IPv4 to the prefixes v4 and IPv6 to v6, sent to mac, to the
-// engine, at priority prio in the handoff table; kind4 and kind6 are the
-// cookie kinds of each family.
-func ToMAC(mac net.HardwareAddr, prio uint16, kind4, kind6 uint64, v4, v6 []netip.Prefix) []datapath.Steer {
-	m := ofp.EthDst(mac)
+// ToPrefixes steers IPv4 to the prefixes v4 and IPv6 to v6, sent to any
+// virtual MAC, to the engine, at priority prio in the handoff table;
+// kind4 and kind6 are the cookie kinds of each family.
+func ToPrefixes(prio uint16, kind4, kind6 uint64, v4, v6 []netip.Prefix) []datapath.Steer {
 	out := make([]datapath.Steer, 0, len(v4)+len(v6))
 	for _, p := range v4 {
 		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prio, Cookie: PrefixCookie(kind4, p),
-			Match: ofp.NewMatch(m, ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Dst(p))})
+			Match: ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Dst(p))})
 	}
 	for _, p := range v6 {
 		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prio, Cookie: PrefixCookie(kind6, p),
-			Match: ofp.NewMatch(m, ofp.EthType(packet.EtherTypeIPv6), ofp.IPv6Dst(p))})
+			Match: ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv6), ofp.IPv6Dst(p))})
 	}
 	return out
 }

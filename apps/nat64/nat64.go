@@ -120,7 +120,7 @@ func (a *App) Start(ctx context.Context, c *controller.Controller) error {
 func state(t *topo.Topology, e *engine.NAT64) datapath.State {
 	n := t.NAT64
 	st := datapath.State{Topology: t, Engine: e, MAC: n.MAC,
-		Steer: handoff.ToMAC(n.MAC, prioSteer, kindDst4, kindDst6, pool4Prefixes(n), []netip.Prefix{n.Pool6}),
+		Steer: handoff.ToPrefixes(prioSteer, kindDst4, kindDst6, pool4Prefixes(n), []netip.Prefix{n.Pool6}),
 		Guard: handoff.Guard(n.MAC)}
 	if g := n.IPv4.Gateway; g.IsValid() {
 		st.Gateway4, _ = t.HostByAddr(g)

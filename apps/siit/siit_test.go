@@ -93,8 +93,10 @@ func TestRegistrations(t *testing.T) {
 	}
 }
 
-// The steering flows sit in the handoff table and match the
-// translator's MAC; the CLAT host's flow, by source, is above the rest.
+// The steering flows sit in the handoff table. The destination ones match
+// no MAC, so that what a host sends to a gateway (its default route)
+// reaches the translator too; the CLAT host's flow, by source, matches
+// the translator's MAC and is above the rest.
 func TestSteeringFlows(t *testing.T) {
 	a, _ := newApp(t, fabric)
 	flows := a.Flows(nil)
@@ -106,14 +108,14 @@ func TestSteeringFlows(t *testing.T) {
 		if f.Table != neighbor.HandoffTable {
 			t.Errorf("flow %v in table %d", f.Match, f.Table)
 		}
-		if !strings.Contains(f.Match.String(), "eth_dst=00:00:0b:00:00:99") {
-			t.Errorf("flow %v does not match the translator's MAC", f.Match)
+		clat := strings.Contains(f.Match.String(), "ipv4_src=192.0.2.30")
+		if byMAC := strings.Contains(f.Match.String(), "eth_dst=00:00:0b:00:00:99"); byMAC != clat {
+			t.Errorf("flow %v: matches the translator's MAC %v, want %v", f.Match, byMAC, clat)
 		}
 		if cookies[f.Cookie] {
 			t.Errorf("cookie %#x twice", f.Cookie)
 		}
 		cookies[f.Cookie] = true
-		clat := strings.Contains(f.Match.String(), "ipv4_src=192.0.2.30")
 		if clat != (f.Priority == prioCLAT) {
 			t.Errorf("flow %v at priority %d", f.Match, f.Priority)
 		}

@@ -11,13 +11,13 @@ import (
 )
 
 // Flow priorities. The steering flows sit in the neighbor app's handoff
-// table, which receives what hosts send to the translator's MAC: hosts
-// reach the translator as a router (its own addresses are their next hop)
-// or as the owner of the addresses it stands for (the neighbor app
-// answers ARP and NDP for them with the MAC), so matching that MAC keeps
-// the translator's own output, which goes to hosts' MACs, from ever being
-// steered back to it. The guard in table 0 drops what would loop back in
-// from an engine port all the same.
+// table, which receives what hosts send to a virtual MAC: the
+// translator's (hosts reach it as a router, its own addresses being their
+// next hop, or as the owner of the addresses it stands for, which the
+// neighbor app answers ARP and NDP for with that MAC) or a gateway's (a
+// host's default route). The translator's own output goes to hosts' MACs,
+// which never enter that table (apps/handoff); the guard in table 0 drops
+// what would loop back in from an engine port all the same.
 const (
 	prioGuard = 2300 // table 0, engine switch, port mode
 	prioCLAT  = 300  // handoff table: a CLAT host's IPv4, by source
@@ -62,19 +62,13 @@ func steering(l *layout) []datapath.Steer {
 		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: kindFamily | 4,
 			Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv4))})
 	} else {
-		for _, p := range l.steer4 {
-			out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: prefixCookie(kindDst4, p),
-				Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Dst(p))})
-		}
+		out = append(out, handoff.ToPrefixes(prioSteer, kindDst4, kindDst6, l.steer4, nil)...)
 	}
 	if len(l.steer6) > maxPrefixFlows {
 		out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: kindFamily | 6,
 			Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv6))})
 	} else {
-		for _, p := range l.steer6 {
-			out = append(out, datapath.Steer{Table: neighbor.HandoffTable, Priority: prioSteer, Cookie: prefixCookie(kindDst6, p),
-				Match: ofp.NewMatch(mac, ofp.EthType(packet.EtherTypeIPv6), ofp.IPv6Dst(p))})
-		}
+		out = append(out, handoff.ToPrefixes(prioSteer, kindDst4, kindDst6, nil, l.steer6)...)
 	}
 	return out
 }
