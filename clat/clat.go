@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config, log *logrus.Entry) (err error) {
 		cfg.Lookup = systemLookup
 	}
 	if cfg.Pref64.IsValid() {
-		if err := ValidNAT64Prefix(cfg.Pref64); err != nil {
+		if err := packet.CheckRFC6052Prefix(cfg.Pref64); err != nil {
 			return fmt.Errorf("-pref64: %w", err)
 		}
 	}
@@ -642,7 +642,7 @@ func (c *clat) dnsLoop(ctx context.Context, out chan<- netip.Prefix) {
 		p, err := DiscoverPrefix(qctx, c.cfg.Lookup)
 		cancel()
 		if err == nil {
-			if verr := ValidNAT64Prefix(p); verr != nil {
+			if verr := packet.CheckRFC6052Prefix(p); verr != nil {
 				err = verr
 				p = netip.Prefix{}
 			}

@@ -116,23 +116,6 @@ func (p *Prefixes) NextExpiry() (time.Time, bool) {
 	return t, !t.IsZero()
 }
 
-// ValidNAT64Prefix says whether pfx can be a NAT64 prefix: IPv6, one of
-// the RFC 6052 lengths, and without host bits set.
-func ValidNAT64Prefix(pfx netip.Prefix) error {
-	if !pfx.Addr().Is6() || pfx.Addr().Is4In6() {
-		return fmt.Errorf("%s is not an IPv6 prefix", pfx)
-	}
-	switch pfx.Bits() {
-	case 32, 40, 48, 56, 64, 96:
-	default:
-		return fmt.Errorf("%s: a NAT64 prefix is /32, /40, /48, /56, /64 or /96 (RFC 6052)", pfx)
-	}
-	if pfx.Masked() != pfx {
-		return fmt.Errorf("%s has bits set beyond its length", pfx)
-	}
-	return nil
-}
-
 // The name and well-known addresses of RFC 7050.
 const ipv4onlyARPA = "ipv4only.arpa"
 

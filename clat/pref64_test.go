@@ -83,19 +83,6 @@ func TestPrefixesBounded(t *testing.T) {
 	}
 }
 
-func TestValidNAT64Prefix(t *testing.T) {
-	for _, s := range []string{"64:ff9b::/96", "2001:db8::/32", "2001:db8:100::/40", "2001:db8:122::/48", "2001:db8:122:300::/56", "2001:db8:122:344::/64"} {
-		if err := ValidNAT64Prefix(netip.MustParsePrefix(s)); err != nil {
-			t.Errorf("%s: %v", s, err)
-		}
-	}
-	for _, s := range []string{"64:ff9b::/95", "192.0.2.0/24", "64:ff9b::1/96", "::ffff:0:0/96", "2001:db8::/128"} {
-		if err := ValidNAT64Prefix(netip.MustParsePrefix(s)); err == nil {
-			t.Errorf("%s: no error", s)
-		}
-	}
-}
-
 func TestPrefixFromSynthesized(t *testing.T) {
 	// RFC 6052 section 2.4's table, with 192.0.0.170 in place of
 	// 192.0.2.33, and 192.0.0.171.

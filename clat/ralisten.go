@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/mdlayher/ndp"
+	"github.com/sixgate/sixgate/packet"
 	"golang.org/x/net/ipv6"
 )
 
@@ -65,7 +66,7 @@ func raPREF64s(ra *ndp.RouterAdvertisement) []PREF64 {
 	var prefs []PREF64
 	for _, o := range ra.Options {
 		p, ok := o.(*ndp.PREF64)
-		if !ok || ValidNAT64Prefix(p.Prefix.Masked()) != nil {
+		if !ok || packet.CheckRFC6052Prefix(p.Prefix.Masked()) != nil {
 			continue
 		}
 		prefs = append(prefs, PREF64{Prefix: p.Prefix.Masked(), Lifetime: p.Lifetime})

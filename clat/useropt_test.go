@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/ndp"
+	"github.com/sixgate/sixgate/packet"
 )
 
 // userOptMessage builds an RTM_NEWNDUSEROPT netlink message the way the
@@ -201,7 +202,7 @@ func FuzzParseNetlink(f *testing.F) {
 			}
 			prefs, _ := PREF64s(m.Options)
 			for _, p := range prefs {
-				if err := ValidNAT64Prefix(p.Prefix); err != nil {
+				if err := packet.CheckRFC6052Prefix(p.Prefix); err != nil {
 					t.Fatalf("decoded an invalid prefix: %v", err)
 				}
 			}

@@ -47,14 +47,15 @@ func TestCheckPrefixRejects(t *testing.T) {
 	}
 }
 
-func TestGlobal4(t *testing.T) {
-	for s, want := range map[string]bool{
-		"192.0.2.33": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false, "100.64.0.1": false,
-		"127.0.0.1": false, "169.254.1.1": false, "224.0.0.1": false, "255.255.255.255": false, "0.1.2.3": false,
-		"8.8.8.8": true, "198.41.0.4": true, "172.32.0.1": true, "100.128.0.1": true,
-	} {
-		if got := Global4(netip.MustParseAddr(s)); got != want {
-			t.Errorf("Global4(%s) = %v", s, got)
+func TestSynthesizable(t *testing.T) {
+	wkp, nsp := netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("2001:db8:64::/96")
+	for s, global := range map[string]bool{"192.0.2.33": false, "10.1.2.3": false, "8.8.8.8": true, "198.41.0.4": true} {
+		a := netip.MustParseAddr(s)
+		if got := synthesizable(wkp, a); got != global {
+			t.Errorf("synthesizable(%s, %s) = %v", wkp, s, got)
+		}
+		if !synthesizable(nsp, a) {
+			t.Errorf("synthesizable(%s, %s) = false", nsp, s)
 		}
 	}
 }

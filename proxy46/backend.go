@@ -13,7 +13,7 @@ const defaultMSS6 = 1220
 // (step 3). A backend 4-tuple already used by another connection is
 // skipped, as the backend could not tell the two apart.
 func (e *Engine) openBackend(c *conn, idx int, out *packet.Batch) {
-	client6 := embed4in6(e.pool, e.poolBits, c.k4.client)
+	client6 := packet.Embed4(e.pool, e.poolBits, c.k4.client)
 	for idx >= 0 {
 		b := &c.svc.backends[idx]
 		k := key6{backend: b.addr, client6: client6, backendPort: b.port, clientPort: c.k4.clientPort}

@@ -55,7 +55,7 @@ func addSynthetic(e *Engine, n int) {
 			clientPort: uint16(1024 + i%60000), vipPort: 80}
 		b := &svc.backends[i%len(svc.backends)]
 		c := &conn{svc: svc, state: StateEstablished, k4: k4, backend: i % len(svc.backends)}
-		c.k6 = key6{backend: b.addr, client6: embed4in6(e.pool, e.poolBits, k4.client), backendPort: b.port, clientPort: k4.clientPort}
+		c.k6 = key6{backend: b.addr, client6: packet.Embed4(e.pool, e.poolBits, k4.client), backendPort: b.port, clientPort: k4.clientPort}
 		c.adj46, c.adj64 = addressAdjustments(c.k4, c.k6)
 		e.insert(c)
 		e.by6[c.k6] = c

@@ -31,7 +31,7 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 		if svc == nil {
 			return e.closedPort(k, tcp, out) // host.go
 		}
-		if e.wkp && !global4(k.client) {
+		if e.wkp && !packet.Global4(k.client) {
 			// RFC 6052 §3.1: the Well-Known Prefix does not carry
 			// private or special-purpose IPv4 addresses, so such a
 			// client cannot be given a source address; it gets no

@@ -141,7 +141,7 @@ func New(cfg Config) (*Engine, error) {
 		orphans:  make(map[vipKey]int),
 		pool:     cfg.Pool6.Addr().As16(),
 		poolBits: cfg.Pool6.Bits(),
-		wkp:      cfg.Pool6 == wellKnownPrefix,
+		wkp:      packet.IsWellKnownPrefix(cfg.Pool6),
 		isn:      newISNGenerator(cfg.ISNKey),
 		by4:      make(map[key4]*conn),
 		by6:      make(map[key6]*conn),

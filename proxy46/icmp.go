@@ -101,7 +101,7 @@ func (e *Engine) icmpFromClientPath(pkt []byte, ihl int, out *packet.Batch) pack
 	router := packet.IPv4(pkt).Src()
 	src6 := c.k6.client6
 	if e.embeddable(router) {
-		src6 = embed4in6(e.pool, e.poolBits, router)
+		src6 = packet.Embed4(e.pool, e.poolBits, router)
 	}
 	b := out.Next(packet.IPv6HeaderLen+packet.ICMPv6ErrorMax, packet.IPv6Family, c.backendAddr())
 	n := packet.ICMPv4to6(b[packet.IPv6HeaderLen:], icmp, &src6, &c.k6.backend, e.cfg.MTU6, 0, c)

@@ -7,33 +7,24 @@ import (
 	"github.com/sixgate/sixgate/packet"
 )
 
-// TestEmbed4in6 uses the examples of RFC 6052 §2.4 (192.0.2.33).
-func TestEmbed4in6(t *testing.T) {
+// TestInPool6: an address embedded under each RFC 6052 length (the
+// examples of §2.4) is in the pool; one under another prefix is not.
+func TestInPool6(t *testing.T) {
 	v4 := [4]byte{192, 0, 2, 33}
-	for _, tc := range []struct{ prefix, want string }{
-		{"2001:db8::/32", "2001:db8:c000:221::"},
-		{"2001:db8:100::/40", "2001:db8:1c0:2:21::"},
-		{"2001:db8:122::/48", "2001:db8:122:c000:2:2100::"},
-		{"2001:db8:122:300::/56", "2001:db8:122:3c0:0:221::"},
-		{"2001:db8:122:344::/64", "2001:db8:122:344:c0:2:2100:0"},
-		{"2001:db8:122:344::/96", "2001:db8:122:344::192.0.2.33"},
-		{"64:ff9b::/96", "64:ff9b::192.0.2.33"},
-	} {
-		p := netip.MustParsePrefix(tc.prefix)
+	other := netip.MustParseAddr("2001:db9::").As16()
+	for _, s := range []string{"2001:db8::/32", "2001:db8:100::/40", "2001:db8:122::/48", "2001:db8:122:300::/56",
+		"2001:db8:122:344::/64", "2001:db8:122:344::/96", "64:ff9b::/96"} {
+		p := netip.MustParsePrefix(s)
 		if err := validPool6(p); err != nil {
 			t.Fatalf("%v: %v", p, err)
 		}
-		got := netip.AddrFrom16(embed4in6(p.Addr().As16(), p.Bits(), v4))
-		if want := netip.MustParseAddr(tc.want); got != want {
-			t.Errorf("%v: embed = %v, want %v", p, got, want)
-		}
-		if back := extract4from6(got.As16(), p.Bits()); back != v4 {
-			t.Errorf("%v: extract = %v", p, back)
-		}
-		a := got.As16()
 		pa := p.Addr().As16()
+		a := packet.Embed4(pa, p.Bits(), v4)
 		if !inPool6(&a, &pa, p.Bits()) {
-			t.Errorf("%v: %v not in pool", p, got)
+			t.Errorf("%v: %v not in pool", p, netip.AddrFrom16(a))
+		}
+		if b := packet.Embed4(other, p.Bits(), v4); inPool6(&b, &pa, p.Bits()) {
+			t.Errorf("%v: %v in pool", p, netip.AddrFrom16(b))
 		}
 	}
 }

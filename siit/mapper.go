@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // EAM is one Explicit Address Mapping (RFC 7757): every address of IPv4
@@ -251,19 +253,8 @@ func NewMapper(pool6 netip.Prefix, eams []EAM, rfc6791v4, rfc6791v6 []netip.Pref
 // an IPv6 prefix of length 32, 40, 48, 56, 64 or 96, no host bits, and
 // bits 64-71 (the "u" octet) zero.
 func ValidPool6(p netip.Prefix) error {
-	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() {
-		return fmt.Errorf("siit: pool6 %v is not an IPv6 prefix", p)
-	}
-	switch p.Bits() {
-	case 32, 40, 48, 56, 64, 96:
-	default:
-		return fmt.Errorf("siit: pool6 %v: RFC 6052 allows only /32, /40, /48, /56, /64 or /96", p)
-	}
-	if p.Masked() != p {
-		return fmt.Errorf("siit: pool6 %v has host bits set", p)
-	}
-	if a := p.Addr().As16(); a[8] != 0 {
-		return fmt.Errorf("siit: pool6 %v: bits 64-71 (the u octet) must be zero", p)
+	if err := packet.CheckRFC6052Prefix(p); err != nil {
+		return fmt.Errorf("siit: pool6 %w", err)
 	}
 	return nil
 }
@@ -356,33 +347,14 @@ func (m *Mapper) inPool6(v u128) bool {
 // embed places a inside pool6 (RFC 6052 §2.2): the 32 bits right after the
 // prefix, skipping bits 64-71 (the u octet, zero), the suffix zero.
 func (m *Mapper) embed(a [4]byte) [16]byte {
-	var out [16]byte
-	m.pool6.store(&out)
-	pos := m.pool6Bits / 8
-	for _, b := range a {
-		if pos == 8 {
-			pos++
-		}
-		out[pos] = b
-		pos++
-	}
-	return out
+	var prefix [16]byte
+	m.pool6.store(&prefix)
+	return packet.Embed4(prefix, m.pool6Bits, a)
 }
 
 // extract is the inverse of embed; the u octet and the suffix are not
 // looked at.
-func (m *Mapper) extract(a *[16]byte) [4]byte {
-	var v4 [4]byte
-	pos := m.pool6Bits / 8
-	for i := range v4 {
-		if pos == 8 {
-			pos++
-		}
-		v4[i] = a[pos]
-		pos++
-	}
-	return v4
-}
+func (m *Mapper) extract(a *[16]byte) [4]byte { return packet.Extract4(a, m.pool6Bits) }
 
 // rfc6791Source4 picks the IPv4 source of a translated ICMPv6 error whose
 // source has no mapping: an address from the RFC 6791 pool chosen by a

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/sixgate/sixgate/clat"
+	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/sdnotify"
 )
 
@@ -55,7 +56,7 @@ func clatMain(args []string, stderr io.Writer) int {
 	if *pref64 != "" {
 		p, err := netip.ParsePrefix(*pref64)
 		if err == nil {
-			err = clat.ValidNAT64Prefix(p)
+			err = packet.CheckRFC6052Prefix(p)
 		}
 		if err != nil {
 			return usage("-pref64 %q: %v", *pref64, err)
