@@ -102,10 +102,11 @@ func (p *Path) frames(v *view, b *packet.Batch) []Frame {
 		return nil
 	}
 	out := make([]Frame, 0, b.Len())
+	leases := p.leases.Load()
 	for i := range b.Packets {
 		o := &b.Packets[i]
 		data := make([]byte, packet.EthernetHeaderLen+len(o.Data))
-		h, ok := v.header(o, data)
+		h, ok := v.header(o, data, leases)
 		if !ok {
 			p.stats.NoRoute.Add(1)
 			continue

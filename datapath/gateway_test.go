@@ -86,3 +86,47 @@ func mustHost(t *testing.T, top *topo.Topology, name string) *topo.Host {
 	}
 	return h
 }
+
+// leaseTable is a LeaseHolder over a fixed map.
+type leaseTable map[netip.Addr]*topo.Host
+
+func (l leaseTable) LeaseHolder(a netip.Addr) (*topo.Host, bool) { h, ok := l[a]; return h, ok }
+
+// Output to an address leased to a host (DHCPv4) goes to that host, ahead
+// of the gateway; without the lease it goes to the gateway.
+func TestLeasedDestination(t *testing.T) {
+	top, err := topo.Parse("echo.yaml", []byte(echoTopology))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, h2 := mustHost(t, top, "h1"), mustHost(t, top, "h2")
+	leased := netip.MustParseAddr("192.0.2.7")
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	frame := make([]byte, packet.EthernetHeaderLen+packet.IPv4MinLen)
+	packet.Ethernet(frame).Encode(echoMAC, h1MAC, packet.EtherTypeIPv4)
+	packet.IPv4(frame[packet.EthernetHeaderLen:]).Encode(&packet.IPv4Fields{TotalLen: packet.IPv4MinLen, TTL: 64,
+		Protocol: 253, Src: h1v4.As4(), Dst: leased.As4()})
+	p, err := datapath.New(datapath.Config{Name: "relay", CookieID: 0x7e, Log: logrus.NewEntry(log)},
+		datapath.State{Topology: top, Engine: relayEngine{leased}, MAC: echoMAC, Gateway4: h1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		leases leaseTable
+		want   *topo.Host
+	}{
+		{"no lease: the gateway", leaseTable{}, h1},
+		{"leased to h2", leaseTable{leased: h2}, h2},
+	} {
+		p.UseLeases(tc.leases)
+		out := p.Process(frame)
+		if len(out) != 1 {
+			t.Fatalf("%s: %d frames, want 1", tc.name, len(out))
+		}
+		if f := out[0]; f.Port != tc.want.Port || packet.Ethernet(f.Data).Dst().String() != tc.want.MAC.String() {
+			t.Errorf("%s: frame to port %d %v, want %s's", tc.name, f.Port, packet.Ethernet(f.Data).Dst(), tc.want.Name)
+		}
+	}
+}

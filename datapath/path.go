@@ -112,7 +112,21 @@ type Path struct {
 	ports   atomic.Pointer[portIO]
 	// ho stops the path for a hand-over (handover.go).
 	ho handoverGate
+	// leases finds the hosts of addresses the model does not name
+	// (UseLeases); nil when none.
+	leases atomic.Pointer[LeaseHolder]
 }
+
+// LeaseHolder names the host an address was leased to (the DHCPv4
+// server, through the neighbor app): a host of the model whose address
+// the topology file does not give.
+type LeaseHolder interface {
+	LeaseHolder(netip.Addr) (*topo.Host, bool)
+}
+
+// UseLeases makes the engine's output reach hosts at addresses leased to
+// them, beside those the topology gives them.
+func (p *Path) UseLeases(l LeaseHolder) { p.leases.Store(&l) }
 
 // view is a State with the link state and the paths computed from it.
 // A reload or a link change stores a new view; packets load one.
@@ -266,15 +280,19 @@ type Counters struct {
 func (p *Path) Counters() *Counters { return &p.stats }
 
 // header writes the Ethernet header of a frame carrying o to the host
-// that owns its destination, or to the gateway of its family when no host
-// does, and returns that host.
-func (v *view) header(o *packet.Out, head []byte) (*topo.Host, bool) {
+// that owns its destination (in the model, or by a lease when leases is
+// not nil), or to the gateway of its family when no host does, and
+// returns that host.
+func (v *view) header(o *packet.Out, head []byte, leases *LeaseHolder) (*topo.Host, bool) {
 	et := uint16(packet.EtherTypeIPv4)
 	gw := v.Gateway4
 	if o.Family == packet.IPv6Family {
 		et, gw = packet.EtherTypeIPv6, v.Gateway6
 	}
 	h, ok := v.Topology.HostByAddr(o.Dst)
+	if !ok && leases != nil {
+		h, ok = (*leases).LeaseHolder(o.Dst)
+	}
 	if !ok {
 		if gw == nil {
 			return nil, false

@@ -258,10 +258,11 @@ func (w *worker) write(b *packet.Batch) (int, error) {
 		w.heads = append(w.heads, make([][packet.EthernetHeaderLen]byte, n-len(w.heads))...)
 	}
 	sent, first := 0, error(nil)
+	leases := w.p.leases.Load()
 	for i := range b.Packets {
 		o := &b.Packets[i]
 		head := w.heads[i][:]
-		if _, ok := w.v.header(o, head); !ok {
+		if _, ok := w.v.header(o, head, leases); !ok {
 			w.stats.noRoute.inc()
 			continue
 		}

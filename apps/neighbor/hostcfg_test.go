@@ -211,7 +211,17 @@ func TestLeasedAddresses(t *testing.T) {
 	if _, _, vd := v.handle(arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.151")); vd != unknownTarget {
 		t.Errorf("lease to no host: %v", vd)
 	}
+	// The engines' output finds the host by the same leases.
+	if h, ok := a.LeaseHolder(leased); !ok || h.MAC.String() != h3MAC {
+		t.Errorf("LeaseHolder(%v) = %v %v, want the host of %s", leased, h, ok, h3MAC)
+	}
+	if h, ok := a.LeaseHolder(netip.MustParseAddr("10.0.0.151")); ok {
+		t.Errorf("LeaseHolder of a lease to no host = %v", h)
+	}
 	a.SetLeases("dhcp4", nil)
+	if _, ok := a.LeaseHolder(leased); ok {
+		t.Error("LeaseHolder after the lease went")
+	}
 	if _, _, vd := a.view.Load().handle(arpRequest(t, mac(h1MAC), "10.0.0.1", "10.0.0.150")); vd != unknownTarget {
 		t.Errorf("after the lease went: %v", vd)
 	}

@@ -243,6 +243,17 @@ func (a *App) SetLeases(owner string, leases map[netip.Addr]net.HardwareAddr) {
 	a.mu.Unlock()
 }
 
+// LeaseHolder returns the host of the model that addr is leased to (by
+// SetLeases), so that the engines' output reaches it at that address.
+func (a *App) LeaseHolder(addr netip.Addr) (*topo.Host, bool) {
+	v := a.view.Load()
+	mac, ok := v.leased[addr.Unmap()]
+	if !ok {
+		return nil, false
+	}
+	return v.topo.HostByMAC(mac)
+}
+
 // Unregister forgets every registration of owner.
 func (a *App) Unregister(owner string) {
 	a.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/apps/tablemiss"
 	"github.com/sixgate/sixgate/controller"
+	"github.com/sixgate/sixgate/datapath"
 	"github.com/sixgate/sixgate/ha"
 	"github.com/sixgate/sixgate/topo"
 )
@@ -119,6 +120,14 @@ func newApps(t *topo.Topology, log *logrus.Entry) (*appSet, error) {
 		s.collectors = append(s.collectors, x.Collectors()...)
 		s.handlers[api.PathNAT64BIB] = x.BIBHandler()
 		s.handlers[api.PathNAT64Sessions] = x.SessionsHandler()
+	}
+	if t.DHCP4 != nil && s.neighbor != nil {
+		// The engines reach hosts at their leased addresses too.
+		for _, a := range s.list {
+			if u, ok := a.(interface{ UseLeases(datapath.LeaseHolder) }); ok {
+				u.UseLeases(s.neighbor)
+			}
+		}
 	}
 	if t.DHCP4 != nil {
 		// Dynamic leases are answered for by the neighbor app.
