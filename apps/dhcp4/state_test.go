@@ -241,3 +241,50 @@ func TestNoAckWithoutTheWrite(t *testing.T) {
 		t.Errorf("after expiry: %v", ks)
 	}
 }
+
+// termStore is a fakeStore that tells a role, as ha.Elector does.
+type termStore struct {
+	*fakeStore
+	mu sync.Mutex
+	st ha.Status
+}
+
+func (s *termStore) Status() ha.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
+
+func (s *termStore) set(master bool, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Role, s.st.Generation = "slave", gen
+	if master {
+		s.st.Role = "master"
+	}
+}
+
+// An instance master again after another's term reads the leases back:
+// it does not answer from the table of its earlier term.
+func TestNewTermReadsTheLeasesAgain(t *testing.T) {
+	shared := &fakeStore{m: map[string][]byte{}}
+	sa, sb := &termStore{fakeStore: shared}, &termStore{fakeStore: shared}
+	now := time.Unix(1_800_000_000, 0)
+	sa.set(true, 1)
+	a, b := haFixture(t, sa, now), haFixture(t, sb, now)
+	addr2 := a.obtain(2, h2MAC)
+
+	sa.set(false, 2)
+	sb.set(true, 2)
+	addr3 := b.obtain(3, h3MAC)
+
+	sb.set(false, 3)
+	sa.set(true, 3)
+	got := a.obtain(2, h2MAC, withClientID("second"), withRequested(addr3))
+	if got == addr3 || got == addr2 {
+		t.Errorf("back as master, a handed out %s again", got)
+	}
+	if n := len(a.app.Leases()); n != 3 {
+		t.Errorf("a holds %d leases, want 3", n)
+	}
+}
