@@ -125,8 +125,14 @@ func (a *App) Flows(*controller.Switch) []controller.Flow {
 	}}
 }
 
-// Start drops ended leases every few seconds until ctx is done.
+// Start drops ended leases every few seconds until ctx is done; with ha
+// it also reads the leases back from etcd soon after this instance becomes
+// master, so that the fabric answers ARP for them before any client
+// speaks DHCP again.
 func (a *App) Start(ctx context.Context, _ *controller.Controller) error {
+	if a.state != nil {
+		go a.followTerms(ctx)
+	}
 	go func() {
 		t := time.NewTicker(expireEvery)
 		defer t.Stop()

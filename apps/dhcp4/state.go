@@ -33,6 +33,9 @@ const (
 // client retries sooner than it would wait for a reply.
 const stateTimeout = time.Second
 
+// termEvery is how often the role is checked for a new term as master.
+const termEvery = 250 * time.Millisecond
+
 // stateLogEvery is how often a failing Store is logged at most.
 const stateLogEvery = 5 * time.Second
 
@@ -89,6 +92,23 @@ func (a *App) ensureTerm() bool {
 	a.log.WithFields(logrus.Fields{"generation_id": gen, "leases": n, "skipped": skipped}).Info("leases read from etcd as master")
 	a.publish()
 	return true
+}
+
+// followTerms reads the leases back at each new term as master until ctx
+// is done.
+func (a *App) followTerms(ctx context.Context) {
+	t := time.NewTicker(termEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.smu.Lock()
+		a.ensureTerm()
+		a.smu.Unlock()
+	}
 }
 
 // term is this instance's term as master and whether it is master; a

@@ -80,8 +80,19 @@ func TestLeaseRenewedAfterFailover(t *testing.T) {
 		t.Fatalf("the slave answered: %v %v", r, v)
 	}
 
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := b.app.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b.leaser.registered(addr2) {
+		t.Fatalf("the slave registered %s before it was master", addr2)
+	}
 	stopA()
 	ofptest.WaitFor(t, "b master", eb.IsMaster)
+	// The new master reads the leases back by itself: the fabric answers
+	// ARP for them before any client speaks DHCP.
+	ofptest.WaitFor(t, "b registers the leases", func() bool { return b.leaser.registered(addr2) && b.leaser.registered(addr3) })
 	ack, _, _, v := b.send(2, renew(t, h2MAC, addr2), gwMAC, addr2, "192.0.2.1")
 	if ack == nil || ack.MessageType() != dhcpv4.MessageTypeAck || yi(ack) != addr2 {
 		t.Fatalf("RENEWING %s on the new master: %v %v", addr2, v, ack)
