@@ -18,6 +18,8 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"github.com/sixgate/sixgate/api"
+	"github.com/sixgate/sixgate/ha/etcdtest"
 	"github.com/sixgate/sixgate/test/ovs"
 )
 
@@ -252,4 +254,88 @@ func TestDHCP4RealClients(t *testing.T) {
 		t.Errorf("lease file: %v\n%s", err, data)
 	}
 	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// Two instances with ha on one bridge: udhcpc takes a lease from the
+// master, the master is killed, and the new master renews the same
+// address (SIGUSR1 makes udhcpc renew at once, unicast with ciaddr) and
+// refuses it to another client that asks for it: the lease came from
+// etcd, not from the new master's own table.
+func TestHADHCP4RenewAcrossFailover(t *testing.T) {
+	ovs.Require(t)
+	requireTools(t, "udhcpc")
+	begin := time.Now()
+	srv := etcdtest.Start(t)
+	bin := ovs.BuildSixgate(t)
+	leasesDir := t.TempDir()
+	var ins []*haInstance
+	var targets []string
+	for _, name := range []string{"a", "b"} {
+		port, httpAddr := freePort(t), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := strings.NewReplacer("PORT", fmt.Sprint(port), "LEASES", filepath.Join(leasesDir, name+".leases"),
+			`http: "off"`, fmt.Sprintf("http: %q", httpAddr)).Replace(dhcp4Fabric)
+		cfg += fmt.Sprintf("ha:\n  etcd: [%q]\n  lease: %v\n  name: %s\n  prefix: /sixgate/dhcp4ha\n", srv.Endpoint(), haLease, name)
+		ins = append(ins, &haInstance{name: name, config: ovs.WriteFile(t, name+".yaml", cfg), http: httpAddr, bin: bin})
+		targets = append(targets, fmt.Sprintf("tcp:127.0.0.1:%d", port))
+	}
+	a, b := ins[0], ins[1]
+	br := ovs.NewBridge(t, "sgdha", 1, targets[0])
+	ovs.Run(t, "ovs-vsctl", append([]string{"set-controller", br.Name}, targets...)...)
+	legacy := ovs.AddNetns(t, br, "sgdha-leg", 3, "00:00:0e:00:00:03")
+	other := ovs.AddNetns(t, br, "sgdha-four", 2, "00:00:0e:00:00:02")
+	a.start(t)
+	if !ovs.Wait(20*time.Second, func() bool { return a.healthz(api.PathHealthzMaster) == 200 && a.switchRole() == "master" }) {
+		t.Fatalf("a did not become master:\n%s", a.d.Logs())
+	}
+	b.start(t)
+	if !ovs.Wait(20*time.Second, func() bool { return b.switchRole() == "slave" }) {
+		t.Fatalf("b not a slave on the bridge:\n%s", b.d.Logs())
+	}
+	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(join(br.DumpFlows(t)), "tp_dst=67") }) {
+		t.Fatalf("no DHCP flow:\n%s", join(br.DumpFlows(t)))
+	}
+
+	events := filepath.Join(t.TempDir(), "events")
+	script := ovs.WriteFile(t, "udhcpc-ha.sh", `#!/bin/sh
+# Records each event and takes the address, nothing else.
+echo "$1 $ip" >> `+events+`
+[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"
+exit 0
+`)
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	client := legacy.Start(t, "udhcpc", "-f", "-t", "5", "-T", "1", "-i", "eth0", "-s", script)
+	eventLines := func() string { b, _ := os.ReadFile(events); return string(b) }
+	if !ovs.Wait(15*time.Second, func() bool { return len(ipv4Of(t, legacy)) == 1 }) {
+		t.Fatalf("udhcpc got no lease: %q\n%s\n%s", eventLines(), client.Logs(), a.d.Logs())
+	}
+	leased := ipv4Of(t, legacy)[0]
+	t.Logf("udhcpc leased %s from a", leased)
+
+	a.d.Kill()
+	killed := time.Now()
+	if !ovs.Wait(haLease+haOutageBound, func() bool { return b.healthz(api.PathHealthzMaster) == 200 && b.switchRole() == "master" }) {
+		t.Fatalf("b not master %v after a's death:\n%s", haLease+haOutageBound, b.d.Logs())
+	}
+	t.Logf("b master %v after a's death", time.Since(killed).Round(time.Millisecond))
+
+	// Another client asking for that address gets another one.
+	if out, err := other.Output(20*time.Second, "", "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-i", "eth0", "-r", leased, "-s", "/bin/true"); err != nil {
+		t.Fatalf("second client: %v\n%s\n%s", err, out, b.d.Logs())
+	} else if !strings.Contains(out, "lease of ") || strings.Contains(out, "lease of "+leased+" ") {
+		t.Fatalf("second client, asking for %s held by the first:\n%s", leased, out)
+	}
+
+	renewed := time.Now()
+	if err := client.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	if !ovs.Wait(10*time.Second, func() bool { return strings.Contains(eventLines(), "renew "+leased) }) {
+		t.Fatalf("no renewal of %s from b: %q\n%s\n%s", leased, eventLines(), client.Logs(), b.d.Logs())
+	}
+	t.Logf("renewed %s from b in %v; test took %v", leased, time.Since(renewed).Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+	if n := strings.Count(eventLines(), "bound "); n != 1 {
+		t.Errorf("udhcpc bound %d times, want once: %q", n, eventLines())
+	}
 }

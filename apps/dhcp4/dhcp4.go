@@ -22,6 +22,7 @@ import (
 
 	"github.com/sixgate/sixgate/controller"
 	"github.com/sixgate/sixgate/controller/ofp"
+	"github.com/sixgate/sixgate/ha"
 	"github.com/sixgate/sixgate/topo"
 )
 
@@ -60,14 +61,23 @@ type App struct {
 	path   string // the lease file
 	stats  counters
 	saveOK atomic.Bool
+
+	// With ha (UseState): the Store, set before the controller starts.
+	// smu orders the answers and their writes to etcd; loadedGen is the
+	// term whose leases the table holds (0: read them again).
+	state       ha.Store
+	smu         sync.Mutex
+	loadedGen   uint64
+	stateLogged atomic.Int64 // unix nanoseconds of the last failure logged
 }
 
 type counters struct {
 	received [dhcpv4.MessageTypeInform + 1]atomic.Uint64 // by message type
 	sent     [dhcpv4.MessageTypeInform + 1]atomic.Uint64
-	verdicts [silent + 1]atomic.Uint64
+	verdicts [notStored + 1]atomic.Uint64
 	send     atomic.Uint64 // packet-outs that failed
 	saves    atomic.Uint64 // lease file writes that failed
+	state    atomic.Uint64 // etcd reads and writes that failed (with ha)
 }
 
 var (
@@ -115,8 +125,14 @@ func (a *App) Flows(*controller.Switch) []controller.Flow {
 	}}
 }
 
-// Start drops ended leases every few seconds until ctx is done.
+// Start drops ended leases every few seconds until ctx is done; with ha
+// it also reads the leases back from etcd soon after this instance becomes
+// master, so that the fabric answers ARP for them before any client
+// speaks DHCP again.
 func (a *App) Start(ctx context.Context, _ *controller.Controller) error {
+	if a.state != nil {
+		go a.followTerms(ctx)
+	}
 	go func() {
 		t := time.NewTicker(expireEvery)
 		defer t.Stop()
@@ -125,6 +141,10 @@ func (a *App) Start(ctx context.Context, _ *controller.Controller) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+			}
+			if a.state != nil {
+				a.expireStored()
+				continue
 			}
 			a.mu.Lock()
 			if a.srv.table.expire(a.srv.now()) {
@@ -183,10 +203,19 @@ func (a *App) PacketIn(sw *controller.Switch, pi *ofp.PacketIn) {
 // handle answers one frame from port of switch dpid, counting it, and
 // writes and registers the leases if they changed.
 func (a *App) handle(frame []byte, dpid uint64, port uint32) []byte {
+	if a.state != nil {
+		return a.handleStored(frame, dpid, port)
+	}
 	a.mu.Lock()
 	out, mt, v := a.srv.handle(frame, dpid, port)
 	dirty := a.srv.dirty
 	a.mu.Unlock()
+	return a.handled(out, mt, v, dirty, dpid, port)
+}
+
+// handled counts and logs one answer and publishes the leases if they
+// changed.
+func (a *App) handled(out []byte, mt dhcpv4.MessageType, v verdict, dirty bool, dpid uint64, port uint32) []byte {
 	a.stats.verdicts[v].Add(1)
 	if int(mt) < len(a.stats.received) {
 		a.stats.received[mt].Add(1)
@@ -200,7 +229,8 @@ func (a *App) handle(frame []byte, dpid uint64, port uint32) []byte {
 	return out
 }
 
-// replyType reads the message type back from a framed reply.
+// replyType reads the message type of a framed message (a reply, or a
+// request not answered).
 func replyType(frame []byte) dhcpv4.MessageType {
 	const off = 14 + 20 + 8
 	if len(frame) <= off {
@@ -249,12 +279,16 @@ type Stats struct {
 	Leases            int    // bound dynamic leases
 	PacketOutFailures uint64
 	LeaseFileFailures uint64
+	// StateFailures counts etcd reads and writes that failed (with ha):
+	// each kept an answer back.
+	StateFailures uint64
 }
 
 // Stats returns the app's counters.
 func (a *App) Stats() Stats {
 	s := Stats{Received: map[string]uint64{}, Sent: map[string]uint64{}, Handled: map[string]uint64{},
-		PacketOutFailures: a.stats.send.Load(), LeaseFileFailures: a.stats.saves.Load()}
+		PacketOutFailures: a.stats.send.Load(), LeaseFileFailures: a.stats.saves.Load(),
+		StateFailures: a.stats.state.Load()}
 	for mt := dhcpv4.MessageTypeDiscover; mt <= dhcpv4.MessageTypeInform; mt++ {
 		name := strings.ToLower(strings.TrimPrefix(mt.String(), "DHCP"))
 		s.Received[name] = a.stats.received[mt].Load()

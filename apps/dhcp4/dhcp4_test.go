@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,14 +61,24 @@ func mustMAC(s string) net.HardwareAddr {
 }
 
 type fakeLeaser struct {
-	m map[netip.Addr]net.HardwareAddr
+	mu sync.Mutex // for the apps whose Start runs; tests read m alone
+	m  map[netip.Addr]net.HardwareAddr
 }
 
 func (f *fakeLeaser) SetLeases(owner string, m map[netip.Addr]net.HardwareAddr) {
 	if owner != "dhcp4" {
 		panic(owner)
 	}
+	f.mu.Lock()
 	f.m = m
+	f.mu.Unlock()
+}
+
+func (f *fakeLeaser) registered(addr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.m[netip.MustParseAddr(addr)]
+	return ok
 }
 
 type fixture struct {

@@ -34,6 +34,10 @@ type table struct {
 	byKey    map[string]*lease
 	byAddr   map[netip.Addr]*lease
 	declined map[netip.Addr]time.Time // address -> end of its quarantine
+	// journal is set with ha: changes then lists what the bound leases
+	// and quarantines became since the last takeChanges, for etcd.
+	journal bool
+	changes []change
 }
 
 func newTable() *table {
@@ -43,21 +47,35 @@ func newTable() *table {
 func (t *table) put(l *lease) {
 	if old, ok := t.byKey[l.key]; ok {
 		delete(t.byAddr, old.addr)
+		if !l.bound {
+			t.journalLease(old, true)
+		}
 	}
 	if old, ok := t.byAddr[l.addr]; ok {
 		delete(t.byKey, old.key)
+		if old.key != l.key {
+			t.journalLease(old, true)
+		}
 	}
 	t.byKey[l.key] = l
 	t.byAddr[l.addr] = l
+	t.journalLease(l, false)
 }
 
 func (t *table) remove(l *lease) {
 	if t.byKey[l.key] == l {
 		delete(t.byKey, l.key)
+		t.journalLease(l, true)
 	}
 	if t.byAddr[l.addr] == l {
 		delete(t.byAddr, l.addr)
 	}
+}
+
+// decline puts addr in quarantine until until.
+func (t *table) decline(addr netip.Addr, until time.Time) {
+	t.declined[addr] = until
+	t.journalDeclined(addr, until, false)
 }
 
 // expire drops the leases and quarantines that ended by now, reporting
@@ -74,6 +92,7 @@ func (t *table) expire(now time.Time) bool {
 	for a, until := range t.declined {
 		if !now.Before(until) {
 			delete(t.declined, a)
+			t.journalDeclined(a, until, true)
 			changed = true
 		}
 	}

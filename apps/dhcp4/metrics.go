@@ -12,7 +12,7 @@ func (a *App) Collectors() []prometheus.Collector {
 		verdicts: prometheus.NewDesc("sixgate_dhcp4_handled_total", "DHCP messages by outcome (replied, malformed, unknown_host, pool_exhausted, ...).", []string{"outcome"}, nil),
 		opt108:   prometheus.NewDesc("sixgate_dhcp4_ipv6_only_preferred_sent_total", "Replies that carried option 108 (RFC 8925).", nil, nil),
 		leases:   prometheus.NewDesc("sixgate_dhcp4_leases", "Bound dynamic leases.", nil, nil),
-		failures: prometheus.NewDesc("sixgate_dhcp4_failures_total", "Packet-outs and lease file writes that failed.", []string{"what"}, nil),
+		failures: prometheus.NewDesc("sixgate_dhcp4_failures_total", "Packet-outs, lease file writes and (with ha) etcd reads and writes of the leases that failed.", []string{"what"}, nil),
 	}}
 }
 
@@ -42,4 +42,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(s.Leases))
 	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.PacketOutFailures), "packet_out")
 	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.LeaseFileFailures), "lease_file")
+	ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(s.StateFailures), "etcd")
 }

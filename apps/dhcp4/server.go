@@ -27,9 +27,10 @@ const (
 	relayed                      // sent through a relay agent, which the fabric does not use
 	notForUs                     // a message type a server does not answer
 	silent                       // RFC 2131 asks the server to stay silent (INIT-REBOOT without a record)
+	notStored                    // with ha: not master, or the lease could not be written to etcd: no answer
 )
 
-var verdictNames = [...]string{"replied", "no_reply", "malformed", "unknown_host", "no_subnet", "pool_exhausted", "relayed", "not_for_server", "silent"}
+var verdictNames = [...]string{"replied", "no_reply", "malformed", "unknown_host", "no_subnet", "pool_exhausted", "relayed", "not_for_server", "silent", "not_stored"}
 
 func (v verdict) String() string { return verdictNames[v] }
 
@@ -162,7 +163,7 @@ func (s *server) answer(req request) (*dhcpv4.DHCPv4, verdict) {
 			s.table.remove(l)
 		}
 		if sub.InPool(addr) {
-			s.table.declined[addr] = now.Add(s.cfg.DeclineHold)
+			s.table.decline(addr, now.Add(s.cfg.DeclineHold))
 			s.dirty = true
 		}
 		return nil, noReply
