@@ -140,7 +140,7 @@ func TestHandoverNewConfiguration(t *testing.T) {
 
 	clk2 := &fakeClock{t: time.Unix(1_000_000, 0)}
 	c := testConfig(clk2)
-	c.Pool4 = c.Pool4[:1]         // 192.0.2.3 goes
+	c.Pool4 = c.Pool4[:1]        // 192.0.2.3 goes
 	c.Timeouts.UDP = time.Second // below the RFC, for the test
 	n, rep := handOver(t, e, c)
 	// The TCP session through 192.0.2.3 and the one of the static binding
