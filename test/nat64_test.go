@@ -467,6 +467,14 @@ func (l *nat64Lab) testHandover(t *testing.T) {
 	}
 
 	want := fileSHA256(t, filepath.Join(l.dir, "data"))
+	// A download the hand-over broke would hold the server's socat child
+	// (and its output pipe) until TCP gives up: end it first.
+	t.Cleanup(func() {
+		out, _ := exec.Command("ip", "netns", "pids", l.server.Name).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			exec.Command("kill", "-9", pid).Run()
+		}
+	})
 	download := make(chan string, 1)
 	go func() {
 		out, err := l.a6.Output(60*time.Second, "", "sh", "-c",
