@@ -237,3 +237,24 @@ func FuzzHandoverState(f *testing.F) {
 		}
 	})
 }
+
+// The per-host counts are rebuilt on import: a host at its binding limit
+// before the hand-over is at it after.
+func TestHandoverHostCounts(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+	c := testConfig(clk)
+	c.Limits = Limits{BindingsPerHost: 5}
+	e := newTest(t, c)
+	for i := range 5 {
+		one(t, e, tcp6(t, ap(h1, uint16(4000+i)), ap(r1v6, 80), layers.TCP{SYN: true}))
+	}
+	n, rep := handOver(t, e, c)
+	if rep.Bindings != 5 || rep.Sessions != 5 {
+		t.Fatalf("report %+v", rep)
+	}
+	dropped(t, n, tcp6(t, ap(h1, 4100), ap(r1v6, 80), layers.TCP{SYN: true}))
+	if d := n.Stats().Drops["host_binding_limit"]; d != 1 {
+		t.Fatalf("h1's sixth binding: %d host limit drops, want 1", d)
+	}
+	one(t, n, tcp6(t, ap(h2, 4100), ap(r1v6, 80), layers.TCP{SYN: true}))
+}
