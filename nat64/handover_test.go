@@ -2,6 +2,7 @@ package nat64
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -257,4 +258,38 @@ func TestHandoverHostCounts(t *testing.T) {
 		t.Fatalf("h1's sixth binding: %d host limit drops, want 1", d)
 	}
 	one(t, n, tcp6(t, ap(h2, 4100), ap(r1v6, 80), layers.TCP{SYN: true}))
+}
+
+// BenchmarkHandover exports, encodes, decodes and imports the tables of
+// 100 000 UDP sessions: the time the engines stand still for them.
+func BenchmarkHandover(b *testing.B) {
+	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+	c := testConfig(clk)
+	c.Pool4 = []Pool4Entry{{Address: p4, First: 1, Last: 65535}}
+	c.Limits = Limits{SessionsPerHost: 1 << 20, BindingsPerHost: 1 << 20}
+	e := newTest(b, c)
+	out := packet.NewBatch(4, packet.DefaultBufSize)
+	// 5000 bindings (50 hosts, 100 ports each), 20 remotes each.
+	for i := range 100_000 {
+		h, r := h1.As16(), r1v6.As16()
+		h[15], r[15] = byte(i%5000/100), byte(i/5000)
+		e.Handle(udp6(b, ap(netip.AddrFrom16(h), uint16(1024+i%100)), ap(netip.AddrFrom16(r), 53), "q"), out)
+		out.Reset()
+	}
+	if n := len(e.Sessions()); n != 100_000 {
+		b.Fatalf("%d sessions", n)
+	}
+	b.ResetTimer()
+	for range b.N {
+		data, _ := e.Export().MarshalBinary()
+		var st HandoverState
+		if err := st.UnmarshalBinary(data); err != nil {
+			b.Fatal(err)
+		}
+		n := newTest(b, c)
+		if rep, err := n.Import(&st); err != nil || rep.Sessions != 100_000 {
+			b.Fatalf("%+v %v", rep, err)
+		}
+		b.ReportMetric(float64(len(data))/100_000, "bytes/session")
+	}
 }
