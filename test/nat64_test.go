@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ nat64:
   pool4:
     - {address: "` + nat64Pool4 + `", ports: "1-3000", protocols: [udp, icmp]}
     - {address: "` + nat64Pool4 + `", ports: "20000-30000", protocols: [tcp]}
-  timeouts: {udp: 3s}
+  timeouts: {udp: %s}
   ipv4: {address: "` + nat64Pool4 + `/24", gateway: "100.64.0.5"}
   ipv6: {address: "2001:db8:7::1/64"}
 `
@@ -62,12 +63,19 @@ type nat64Lab struct {
 	mode       dataPath
 	http       string
 	bin, dir   string
+	config     string
 	a6, b6, gw *ovs.Netns
 	server     *ovs.Netns
 	sixgate    *ovs.Daemon
 }
 
 func newNAT64Lab(t *testing.T, mode dataPath) *nat64Lab {
+	t.Helper()
+	return newNAT64LabUDP(t, mode, "3s")
+}
+
+// newNAT64LabUDP is the lab with the UDP session timeout udp.
+func newNAT64LabUDP(t *testing.T, mode dataPath, udp string) *nat64Lab {
 	t.Helper()
 	ovs.Require(t)
 	requireTools(t, "traceroute", "socat", "curl")
@@ -77,7 +85,7 @@ func newNAT64Lab(t *testing.T, mode dataPath) *nat64Lab {
 	if mode.onPort() {
 		section = fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", nat64Iface, nat64Port)
 	}
-	cfg := ovs.WriteFile(t, "nat64.yaml", fmt.Sprintf(nat64Topology, port, httpPort, section))
+	cfg := ovs.WriteFile(t, "nat64.yaml", fmt.Sprintf(nat64Topology, port, httpPort, section, udp))
 	bin := ovs.BuildSixgate(t)
 	out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput()
 	if err != nil {
@@ -86,7 +94,7 @@ func newNAT64Lab(t *testing.T, mode dataPath) *nat64Lab {
 	if !strings.Contains(string(out), "below the RFC 6146 minimum") {
 		t.Errorf("sixgate check does not warn of the short UDP timeout: %s", out)
 	}
-	l := &nat64Lab{mode: mode, http: fmt.Sprintf("127.0.0.1:%d", httpPort), bin: bin, dir: t.TempDir()}
+	l := &nat64Lab{mode: mode, http: fmt.Sprintf("127.0.0.1:%d", httpPort), bin: bin, dir: t.TempDir(), config: cfg}
 	br := ovs.NewBridge(t, "sgn1", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", br.Name, "controller_queue_size=512")
 	if mode.onPort() {
@@ -140,9 +148,11 @@ func (l *nat64Lab) serverBehind(t *testing.T, unbound string) *ovs.Netns {
 	s.Start(t, "socat", "TCP4-LISTEN:8000,bind="+nat64Server+",reuseaddr,fork",
 		fmt.Sprintf("SYSTEM:'printf \"HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n\"; cat %s'", len(b), data))
 	waitListening(t, s, nat64Server, "8000")
-	// TCP: who the server sees.
+	// TCP and UDP: who the server sees.
 	s.Start(t, "socat", "TCP4-LISTEN:8001,bind="+nat64Server+",reuseaddr,fork", "SYSTEM:'echo $SOCAT_PEERADDR:$SOCAT_PEERPORT'")
 	waitListening(t, s, nat64Server, "8001")
+	s.Start(t, "socat", "UDP4-RECVFROM:8002,bind="+nat64Server+",fork", "SYSTEM:'echo $SOCAT_PEERADDR:$SOCAT_PEERPORT'")
+	waitListeningUDP(t, s, nat64Server, "8002")
 	// DNS: unbound on the server's address.
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "unbound.conf")
@@ -413,4 +423,133 @@ func TestNAT64WithCLAT(t *testing.T) {
 	if !found {
 		t.Errorf("no NAT64 session of the CLAT address: %+v", ss)
 	}
+}
+
+// TestNAT64Handover restarts sixgate through the hand-over (docs/operations.md)
+// in each data path while a6 downloads 20 MB from the IPv4 server, rate
+// limited so the hand-over falls in its middle: the download arrives
+// intact (sha256), and a UDP session keeps its pool4 address and port (its
+// source port is outside pool4's UDP range, so that a new binding would
+// most likely get another port).
+func TestNAT64Handover(t *testing.T) {
+	for _, mode := range dataPaths {
+		t.Run(string(mode), func(t *testing.T) {
+			start := time.Now()
+			l := newNAT64LabUDP(t, mode, "60s")
+			l.testHandover(t)
+			t.Logf("%s mode: %v", mode, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+func (l *nat64Lab) testHandover(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "handover.sock")
+	if code := l.sixgate.Stop(); code != 0 {
+		t.Fatalf("SIGTERM: exit %d", code)
+	}
+	l.sixgate = ovs.StartSixgate(t, l.bin, "-config", l.config, "-handover", sock)
+	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(l.sixgate.Logs(), "flows synced") }) {
+		t.Fatalf("sixgate did not sync the bridge:\n%s", l.sixgate.Logs())
+	}
+	old := l.sixgate
+
+	// The UDP session: who the server sees.
+	udpPeer := func() string {
+		out, err := l.a6.Output(5*time.Second, "x", "socat", "-t", "2", "-", fmt.Sprintf("UDP6:[%s]:8002,sourceport=40000", nat64Srv6))
+		if err != nil {
+			t.Fatalf("UDP: %v: %s", err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	udpBefore := udpPeer()
+	if !strings.HasPrefix(udpBefore, nat64Pool4+":") {
+		t.Fatalf("UDP from a6 seen as %q, want %s", udpBefore, nat64Pool4)
+	}
+
+	want := fileSHA256(t, filepath.Join(l.dir, "data"))
+	// A download the hand-over broke would hold the server's socat child
+	// (and its output pipe) until TCP gives up: end it first.
+	t.Cleanup(func() {
+		out, _ := exec.Command("ip", "netns", "pids", l.server.Name).Output()
+		for _, pid := range strings.Fields(string(out)) {
+			exec.Command("kill", "-9", pid).Run()
+		}
+	})
+	download := make(chan string, 1)
+	go func() {
+		out, err := l.a6.Output(60*time.Second, "", "sh", "-c",
+			fmt.Sprintf("curl -sS -g --max-time 50 --limit-rate 4M http://[%s]:8000/data | sha256sum", nat64Srv6))
+		if err != nil {
+			out += err.Error()
+		}
+		download <- out
+	}()
+	// The download is under way once its session is established and a
+	// second has passed.
+	established := func() bool {
+		var ss []nat64.SessionInfo
+		if l.tryAPI("sessions", &ss) != nil {
+			return false
+		}
+		for _, s := range ss {
+			if s.Protocol == "tcp" && s.IPv4Remote.Port() == 8000 && s.State == "ESTABLISHED" {
+				return true
+			}
+		}
+		return false
+	}
+	if !ovs.Wait(10*time.Second, established) {
+		t.Fatal("the download did not start")
+	}
+	time.Sleep(time.Second) // a few MB in: the hand-over falls in the middle
+
+	started := time.Now()
+	l.sixgate = ovs.StartSixgate(t, l.bin, "-config", l.config, "-handover", sock)
+	if code := old.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("old process: exit %d after the hand-over, want 0:\n%s", code, old.Logs())
+	}
+	took := time.Since(started)
+	select {
+	case out := <-download:
+		t.Fatalf("the download ended before the hand-over (%q): the rate limit is too high", out)
+	default:
+	}
+	if !strings.Contains(l.sixgate.Logs(), "nat64 tables taken over") {
+		t.Fatalf("new process took no NAT64 tables over:\n%s", l.sixgate.Logs())
+	}
+	// The new process has the UDP binding before a packet of it passes.
+	var bib []nat64.BindingInfo
+	if !ovs.Wait(10*time.Second, func() bool { return l.tryAPI("bib", &bib) == nil }) {
+		t.Fatal("the new process's API does not answer")
+	}
+	found := ""
+	for _, b := range bib {
+		if b.Protocol == "udp" && b.IPv6.Port() == 40000 {
+			found = b.IPv4.String()
+		}
+	}
+	if found != udpBefore {
+		t.Errorf("UDP binding in the new process %q, want %s: %+v", found, udpBefore, bib)
+	}
+	if after := udpPeer(); after != udpBefore {
+		t.Errorf("UDP from a6 seen as %s after the hand-over, %s before", after, udpBefore)
+	}
+	got := <-download
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("download across the hand-over: %q, want sha256 %s", got, want)
+	}
+	t.Logf("%s mode: old process exited %v after the new one started; %s", l.mode, took.Round(time.Millisecond),
+		matchingLines(old.Logs()+l.sixgate.Logs(), regexp.MustCompile(`engines_stopped_for|nat64 tables`)))
+	if code := l.sixgate.Stop(); code != 0 {
+		t.Errorf("new process: SIGTERM: exit %d", code)
+	}
+}
+
+// tryAPI reads one of the NAT64's tables, or says why it cannot.
+func (l *nat64Lab) tryAPI(table string, v any) error {
+	out, err := exec.Command(l.bin, "nat64", table, "-json", "-http", l.http).Output()
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(out, v)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/sirupsen/logrus"
 
+	"github.com/sixgate/sixgate/handover"
 	"github.com/sixgate/sixgate/packet"
 	"github.com/sixgate/sixgate/topo"
 )
@@ -121,4 +122,57 @@ func TestFramesAndReload(t *testing.T) {
 	if after := a.Engine().Sessions(); len(after) != kept {
 		t.Fatalf("%d sessions after the reload, want the %d on 100.64.0.2", len(after), kept)
 	}
+}
+
+// A hand-over moves the NAT64's sessions to the new process's app, which
+// keeps its own configuration: those on a pool4 address it dropped are
+// dropped, the others translate through the same pool4 address and port.
+func TestHandoverSections(t *testing.T) {
+	a, _ := newApp(t, fabric)
+	for p := uint16(100); p < 200; p++ {
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP,
+			SrcIP: net.ParseIP(fmt.Sprintf("2001:db8:7::%x", 0x100+p%20)), DstIP: net.ParseIP("64:ff9b::cb00:7109")}
+		u := &layers.UDP{SrcPort: layers.UDPPort(p), DstPort: 5300}
+		u.SetNetworkLayerForChecksum(ip)
+		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{0, 0, 0x0d, 0, 0, 6}, DstMAC: net.HardwareAddr{0, 0, 0x0d, 0, 0, 0x64}, EthernetType: layers.EthernetTypeIPv6}
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, u, gopacket.Payload("x")); err != nil {
+			t.Fatal(err)
+		}
+		a.Process(buf.Bytes())
+	}
+	a.Quiesce()
+	secs, err := a.HandoverSections()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secs) != 1 || secs[0].Name != SectionEngine {
+		t.Fatalf("sections %+v, want the engine's alone in controller mode", secs)
+	}
+	var want []string
+	for _, s := range a.Engine().Sessions() {
+		if s.IPv4Local.Addr().String() == "100.64.0.2" {
+			want = append(want, s.IPv6Local.String()+" "+s.IPv4Local.String()+" "+s.IPv4Remote.String())
+		}
+	}
+	n, _ := newApp(t, strings.Replace(fabric, `    - {address: "100.64.0.3", ports: "1-3000"}`+"\n", "", 1))
+	if err := n.AdoptSections(map[string]handover.Section{SectionEngine: secs[0]}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range n.Engine().Sessions() {
+		got = append(got, s.IPv6Local.String()+" "+s.IPv4Local.String()+" "+s.IPv4Remote.String())
+	}
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("sessions after the hand-over %q, want %q", got, want)
+	}
+	bad := handover.Section{Name: SectionEngine, Data: secs[0].Data[:10]}
+	if err := newAppOnly(t).AdoptSections(map[string]handover.Section{SectionEngine: bad}); err == nil {
+		t.Fatal("a truncated state adopted")
+	}
+}
+
+func newAppOnly(t *testing.T) *App {
+	a, _ := newApp(t, fabric)
+	return a
 }

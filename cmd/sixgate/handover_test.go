@@ -17,8 +17,16 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	appnat64 "github.com/sixgate/sixgate/apps/nat64"
+	"github.com/sixgate/sixgate/apps/splice46"
 	"github.com/sixgate/sixgate/handover"
 	"github.com/sixgate/sixgate/sdnotify"
+)
+
+// The apps whose engines keep state hand it over.
+var (
+	_ handoverApp = (*splice46.App)(nil)
+	_ handoverApp = (*appnat64.App)(nil)
 )
 
 // recordingApp is an app in a hand-over that records what it was asked.

@@ -1,0 +1,350 @@
+package nat64
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// The hand-over moves the NAT64's tables to another process (an upgrade
+// that keeps sessions): the old engine exports them once nothing hands it
+// packets or runs its timers, the new one imports them before it sees a
+// packet. The state travels as a versioned binary encoding (below), which
+// a new binary must keep reading for as long as an older one may hand
+// over to it.
+//
+// What travels: the dynamic bindings, every session (of dynamic and static
+// bindings) with its TCP state and its timer as the time left, and the
+// seed of the port allocator's hash, so that a host keeps being lent ports
+// of the address it has. The ports in use are the bindings themselves: an
+// imported binding's port is never lent twice. What does not: the static
+// bindings (the new configuration makes them), IPv4 SYNs held for a
+// simultaneous open (the remote sends its SYN again), fragments waiting
+// for their first one (the sender's reassembly times out, as on a loss),
+// the FTP gateway's control connections (a control connection whose
+// commands the gateway rewrote loses its sequence shift: it fails, and
+// the client opens a new one; one the gateway never rewrote goes on
+// untranslated), the ICMP error rate limiter, and the counters.
+//
+// Encoding, version 1, big-endian:
+//
+//	magic "n64h" | version u16 | flags u16 (0)
+//	wall i64 (Unix ns at export) | seed u64
+//	bindings u32, per binding (dynamic only):
+//	  protocol u8 | ipv6 [16] | ipv6 port u16 | ipv4 [4] | ipv4 port u16
+//	sessions u32, per session:
+//	  protocol u8 | ipv6 [16] | ipv6 port u16 | ipv4 [4] | ipv4 port u16
+//	  remote [4] | remote port u16 | tcp state u8 | timer class u8
+//	  time left i64 (ns)
+//
+// Decoding trusts no count: each is checked against a bound and against
+// the bytes left, so a corrupt or hostile stream is an error, never a
+// panic or an allocation out of proportion to its length.
+
+const (
+	handoverMagic   = "n64h"
+	handoverVersion = 1
+
+	handoverHeaderLen  = 4 + 2 + 2 + 8 + 8
+	handoverBindingLen = 1 + 16 + 2 + 4 + 2
+	handoverSessionLen = handoverBindingLen + 4 + 2 + 1 + 1 + 8
+
+	// Bounds a decoder enforces beyond the bytes left.
+	maxHandoverBindings = 1 << 24
+	maxHandoverSessions = 1 << 24
+	// maxHandoverLeft bounds a timer's time left (far above any
+	// lifetime), so that the arithmetic on it cannot overflow.
+	maxHandoverLeft = int64(100 * 365 * 24 * time.Hour)
+	// maxHandoverGap bounds the wall time an import takes off the
+	// timers for the time the state spent in transit.
+	maxHandoverGap = 10 * time.Second
+)
+
+// HandoverState is a NAT64's tables as Export takes them and Import puts
+// them in another NAT64.
+type HandoverState struct {
+	wall     int64
+	seed     uint64
+	bindings []exportedBinding
+	sessions []exportedSession
+}
+
+// exportedBinding is a binding detached from its engine.
+type exportedBinding struct {
+	proto Protocol
+	addr6 [16]byte
+	port6 uint16
+	addr4 [4]byte
+	port4 uint16
+}
+
+// exportedSession is a session with its binding's addresses and its
+// timer as the time left at the export.
+type exportedSession struct {
+	b      exportedBinding
+	remote [4]byte
+	rport  uint16
+	state  tcpState
+	list   uint8
+	left   int64
+}
+
+// Bindings and Sessions count what the state holds.
+func (s *HandoverState) Bindings() int { return len(s.bindings) }
+func (s *HandoverState) Sessions() int { return len(s.sessions) }
+
+func exportBinding(b *binding) exportedBinding {
+	return exportedBinding{proto: b.proto, addr6: b.addr6, port6: b.port6, addr4: b.addr4, port4: b.port4}
+}
+
+// Export takes the NAT64's tables for a hand-over. Call it once nothing
+// hands the NAT64 packets or runs its timers any more: what it does
+// after Export is not in the state.
+func (e *NAT64) Export() *HandoverState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.st.cfg.Clock().UnixNano()
+	st := &HandoverState{wall: time.Now().UnixNano(), seed: e.seed,
+		bindings: make([]exportedBinding, 0, e.t.nDynamic), sessions: make([]exportedSession, 0, len(e.t.sessions))}
+	for _, b := range e.t.bib4 {
+		if !b.static {
+			st.bindings = append(st.bindings, exportBinding(b))
+		}
+	}
+	// By timer list, each in order of expiry: the importer's lists come
+	// out in order by appending.
+	for l := range e.t.lists {
+		for ss := e.t.lists[l].head; ss != nil; ss = ss.next {
+			st.sessions = append(st.sessions, exportedSession{b: exportBinding(ss.b), remote: ss.remote, rport: ss.rport,
+				state: ss.state, list: ss.list, left: ss.expires - now})
+		}
+	}
+	return st
+}
+
+// ImportReport says what Import did with the tables of a state.
+type ImportReport struct {
+	Bindings, Sessions int
+	// Dropped are the sessions the importing NAT64 cannot carry: their
+	// pool4 address and port are not in its pool4 (or taken by one of its
+	// static bindings), their static binding is gone, or its tables are
+	// full. DroppedBindings are the dynamic bindings dropped likewise.
+	Dropped, DroppedBindings int
+}
+
+// ErrNotEmpty is Import's refusal of an engine that has translated
+// already.
+var ErrNotEmpty = errors.New("nat64: import: the NAT64 already has dynamic bindings or sessions")
+
+// Import puts a state taken by Export into e, which must have no dynamic
+// binding or session yet. The configuration stays e's own, as after a
+// reload: what pool4 no longer holds is dropped and counted, lifetimes
+// shortened since the export apply to the time left, the table bounds
+// hold (nothing over them is imported).
+func (e *NAT64) Import(st *HandoverState) (ImportReport, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var rep ImportReport
+	if e.t.nDynamic != 0 || len(e.t.sessions) != 0 {
+		return rep, ErrNotEmpty
+	}
+	s := e.st
+	gap := time.Duration(time.Now().UnixNano() - st.wall)
+	gap = max(0, min(gap, maxHandoverGap))
+	now := s.cfg.Clock().UnixNano()
+	e.seed = st.seed
+	e.rng = rand.New(rand.NewPCG(st.seed, uint64(st.wall)))
+	for i := range st.bindings {
+		x := &st.bindings[i]
+		k4 := key4{x.addr4, x.port4, x.proto}
+		k6 := key6{x.addr6, x.port6, x.proto}
+		if !s.inRange(x.proto, x.addr4, x.port4) || e.t.bib4[k4] != nil || e.t.bib6[k6] != nil || e.t.nDynamic >= s.cfg.Limits.Bindings {
+			rep.DroppedBindings++
+			continue
+		}
+		e.t.addBinding(&binding{addr6: x.addr6, port6: x.port6, addr4: x.addr4, port4: x.port4, proto: x.proto})
+	}
+	// Each list in order of expiry, whatever order the state came in.
+	sessions := slices.Clone(st.sessions)
+	slices.SortStableFunc(sessions, func(a, b exportedSession) int {
+		return cmp.Or(cmp.Compare(a.list, b.list), cmp.Compare(a.left, b.left))
+	})
+	for i := range sessions {
+		x := &sessions[i]
+		b := e.t.bib4[key4{x.b.addr4, x.b.port4, x.b.proto}]
+		if b == nil || b.addr6 != x.b.addr6 || b.port6 != x.b.port6 || e.sessionCount() >= s.cfg.Limits.Sessions {
+			rep.Dropped++
+			continue
+		}
+		k := skey{local: b.addr4, lport: b.port4, remote: x.remote, rport: x.rport, proto: b.proto}
+		if e.t.sessions[k] != nil {
+			rep.Dropped++
+			continue
+		}
+		left := min(x.left-int64(gap), s.life[x.list])
+		ss := e.t.newSession(b, x.remote, x.rport, x.list, now+left)
+		ss.state = x.state
+	}
+	// A dynamic binding lives as long as its sessions: one left without
+	// any (its sessions dropped) goes.
+	for _, b := range e.t.bib4 {
+		if !b.static && b.nsess == 0 {
+			e.t.removeBinding(b)
+			rep.DroppedBindings++
+		}
+	}
+	rep.Bindings, rep.Sessions = e.t.nDynamic, len(e.t.sessions)
+	return rep, nil
+}
+
+// MarshalBinary encodes the state (version 1).
+func (s *HandoverState) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, handoverHeaderLen+8+len(s.bindings)*handoverBindingLen+len(s.sessions)*handoverSessionLen)
+	b = append(b, handoverMagic...)
+	b = binary.BigEndian.AppendUint16(b, handoverVersion)
+	b = binary.BigEndian.AppendUint16(b, 0)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.wall))
+	b = binary.BigEndian.AppendUint64(b, s.seed)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.bindings)))
+	for i := range s.bindings {
+		b = appendBinding(b, &s.bindings[i])
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.sessions)))
+	for i := range s.sessions {
+		x := &s.sessions[i]
+		b = appendBinding(b, &x.b)
+		b = append(b, x.remote[:]...)
+		b = binary.BigEndian.AppendUint16(b, x.rport)
+		b = append(b, byte(x.state), x.list)
+		b = binary.BigEndian.AppendUint64(b, uint64(x.left))
+	}
+	return b, nil
+}
+
+func appendBinding(b []byte, x *exportedBinding) []byte {
+	b = append(b, byte(x.proto))
+	b = append(b, x.addr6[:]...)
+	b = binary.BigEndian.AppendUint16(b, x.port6)
+	b = append(b, x.addr4[:]...)
+	return binary.BigEndian.AppendUint16(b, x.port4)
+}
+
+// UnmarshalBinary decodes a state MarshalBinary encoded; anything else is
+// an error.
+func (s *HandoverState) UnmarshalBinary(data []byte) error {
+	r := &hreader{b: data}
+	if string(r.bytes(4)) != handoverMagic {
+		return r.fail("not a nat64 hand-over state")
+	}
+	if v := r.u16(); r.err == nil && v != handoverVersion {
+		return fmt.Errorf("nat64: hand-over state version %d; this binary reads version %d", v, handoverVersion)
+	}
+	if f := r.u16(); r.err == nil && f != 0 {
+		return r.fail("unknown flags")
+	}
+	st := HandoverState{wall: int64(r.u64()), seed: r.u64()}
+	n := r.u32()
+	if r.err != nil {
+		return r.err
+	}
+	if n > maxHandoverBindings || int(n) > r.left()/handoverBindingLen {
+		return r.fail(fmt.Sprintf("%d bindings in %d bytes", n, r.left()))
+	}
+	st.bindings = make([]exportedBinding, n)
+	for i := range st.bindings {
+		if err := r.binding(&st.bindings[i]); err != nil {
+			return fmt.Errorf("%w (binding %d)", err, i)
+		}
+	}
+	n = r.u32()
+	if r.err != nil {
+		return r.err
+	}
+	if n > maxHandoverSessions || int(n) > r.left()/handoverSessionLen {
+		return r.fail(fmt.Sprintf("%d sessions in %d bytes", n, r.left()))
+	}
+	st.sessions = make([]exportedSession, n)
+	for i := range st.sessions {
+		if err := r.session(&st.sessions[i]); err != nil {
+			return fmt.Errorf("%w (session %d)", err, i)
+		}
+	}
+	if r.left() != 0 {
+		return r.fail("trailing bytes")
+	}
+	*s = st
+	return nil
+}
+
+func (r *hreader) binding(x *exportedBinding) error {
+	x.proto = Protocol(r.u8())
+	copy(x.addr6[:], r.bytes(16))
+	x.port6 = r.u16()
+	copy(x.addr4[:], r.bytes(4))
+	x.port4 = r.u16()
+	if r.err == nil && x.proto >= numProtocols {
+		return r.fail("unknown protocol")
+	}
+	return r.err
+}
+
+func (r *hreader) session(x *exportedSession) error {
+	if err := r.binding(&x.b); err != nil {
+		return err
+	}
+	copy(x.remote[:], r.bytes(4))
+	x.rport = r.u16()
+	x.state, x.list = tcpState(r.u8()), r.u8()
+	x.left = int64(r.u64())
+	if r.err != nil {
+		return r.err
+	}
+	switch {
+	case x.left < -maxHandoverLeft || x.left > maxHandoverLeft:
+		return r.fail("time left out of range")
+	case x.b.proto != TCP && x.state != stClosed:
+		return r.fail("a TCP state in a session of " + x.b.proto.String())
+	case x.b.proto == TCP && x.state > stTrans:
+		return r.fail("unknown TCP state")
+	case x.b.proto == UDP && x.list != listUDP, x.b.proto == ICMP && x.list != listICMP,
+		x.b.proto == TCP && x.list != listTCPEst && x.list != listTCPTrans && x.list != listSYN:
+		return r.fail("a timer class not of its protocol")
+	}
+	return nil
+}
+
+// hreader reads the encoding; the first short read sticks as err.
+type hreader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *hreader) fail(msg string) error {
+	if r.err == nil {
+		r.err = fmt.Errorf("nat64: hand-over state: %s at byte %d", msg, r.off)
+	}
+	return r.err
+}
+
+func (r *hreader) left() int { return len(r.b) - r.off }
+
+// bytes returns the next n bytes, zeros once the input ran short.
+func (r *hreader) bytes(n int) []byte {
+	if r.err != nil || n > r.left() {
+		r.fail("truncated")
+		return make([]byte, n)
+	}
+	v := r.b[r.off : r.off+n]
+	r.off += n
+	return v
+}
+
+func (r *hreader) u8() uint8   { return r.bytes(1)[0] }
+func (r *hreader) u16() uint16 { return binary.BigEndian.Uint16(r.bytes(2)) }
+func (r *hreader) u32() uint32 { return binary.BigEndian.Uint32(r.bytes(4)) }
+func (r *hreader) u64() uint64 { return binary.BigEndian.Uint64(r.bytes(8)) }
