@@ -23,16 +23,15 @@ import (
 // The DNS64 benchmark: dnsperf sends AAAA queries for names with A
 // records only (every answer synthesized) to sixgate's DNS64 and to
 // Unbound's dns64 module, both in front of the same Unbound serving the
-// zone from memory (an auth-zone). Both see the zone warm: Unbound's dns64
-// from its cache, sixgate (which keeps no cache) from the upstream's
-// memory.
+// zone from memory (an auth-zone). Both see the zone warm, each from its
+// own cache of answers after the warming pass.
 const dnsBenchNames = 1000
 
 // clk is the clock tick of /proc/PID/stat times (USER_HZ, 100 on Linux).
 const clk = 100
 
 func runDNS64(ctx context.Context, o *options, t *lab.T) ([]report.DNS64, string) {
-	note := fmt.Sprintf("dnsperf (%s) on loopback, %s per run, AAAA queries over UDP for %d names that have A records only, so every answer is synthesized; the zone is served from memory by an Unbound auth-zone upstream that both DNS64s forward to, and both were warmed with one pass first. CPU: user+system seconds of the DNS64 process per 10^4 answers, and of the upstream Unbound beside it (sixgate keeps no cache, so it asks the upstream twice per answer, AAAA then A).", dnsperfVersion(), o.duration, dnsBenchNames)
+	note := fmt.Sprintf("dnsperf (%s) on loopback, %s per run, AAAA queries over UDP for %d names that have A records only, so every answer is synthesized; the zone is served from memory by an Unbound auth-zone upstream that both DNS64s forward to, and both were warmed with one pass first. CPU: user+system seconds of the DNS64 process per 10^4 answers, and of the upstream Unbound beside it (both answer from their caches once warm, so the upstream is barely asked).", dnsperfVersion(), o.duration, dnsBenchNames)
 	var out []report.DNS64
 	unbound, err := exec.LookPath("unbound")
 	if err != nil {
