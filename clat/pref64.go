@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // Source says where the NAT64 prefix in use came from.
@@ -121,20 +123,6 @@ const ipv4onlyARPA = "ipv4only.arpa"
 
 var wellKnownIPv4 = [...][4]byte{{192, 0, 0, 170}, {192, 0, 0, 171}}
 
-// embedded returns the IPv4 address that RFC 6052 embeds in a behind a
-// prefix of bits bits (skipping bits 64 to 71, the u octet).
-func embedded(a [16]byte, bits int) (v4 [4]byte) {
-	j := bits / 8
-	for i := range v4 {
-		if j == 8 {
-			j++
-		}
-		v4[i] = a[j]
-		j++
-	}
-	return v4
-}
-
 // PrefixFromSynthesized finds the NAT64 prefix in an address that a DNS64
 // synthesized for ipv4only.arpa (RFC 7050, section 3): the prefix is what
 // precedes one of the well-known IPv4 addresses embedded in it. The u
@@ -148,7 +136,7 @@ func PrefixFromSynthesized(a netip.Addr) (netip.Prefix, bool) {
 		if bits < 96 && b[8] != 0 {
 			continue
 		}
-		v4 := embedded(b, bits)
+		v4 := packet.Extract4(&b, bits)
 		if slices.Contains(wellKnownIPv4[:], v4) {
 			return netip.PrefixFrom(a, bits).Masked(), true
 		}

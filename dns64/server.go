@@ -112,6 +112,9 @@ func serveUDP(pc *net.UDPConn, r *Resolver, pending chan struct{}) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// A socket error that does not go away must not spin a
+			// core: try again a little later.
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		cfg := r.cfg.Load()

@@ -13,9 +13,11 @@ const (
 // addr6:port6 (RFC 6146 §3.5.1.1): the same port if it is free (port
 // preservation), else a port of the same range (well-known below 1024,
 // ephemeral above) and parity, else any, chosen at random (RFC 6056
-// §3.3.1, random start and search). A host starts at the pool4 address
-// its address hashes to, so that its bindings tend to share one address
-// (paired pooling, RFC 4787 REQ-2).
+// §3.3.1, random start and search). Port preservation comes first, on
+// any pool4 address, so a host whose port is taken on its own address can
+// get it on another (its bindings then use several addresses); otherwise
+// a host starts at the pool4 address its address hashes to, so that its
+// bindings tend to share one address (paired pooling, RFC 4787 REQ-2).
 func (e *NAT64) allocate(s *state, proto Protocol, addr6 *[16]byte, port6 uint16) ([4]byte, uint16, bool) {
 	ranges := s.ranges[proto]
 	if len(ranges) == 0 {

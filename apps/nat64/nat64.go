@@ -159,6 +159,18 @@ func (a *App) register(n *topo.NAT64) error {
 	return nil
 }
 
+// CheckReload refuses, before any app takes the file, what needs a
+// restart: a new mode or other engine ports.
+func (a *App) CheckReload(t *topo.Topology) error {
+	if t.NAT64 == nil {
+		return &topo.Error{File: t.File, Field: "nat64", Msg: "the section was removed: restart sixgate to apply it"}
+	}
+	if err := a.CheckLayout(t, "nat64", t.NAT64.Mode, t.NAT64.Ports); err != nil {
+		return err
+	}
+	return nil
+}
+
 // Reload takes a new configuration: the engine keeps the bindings and
 // sessions whose pool4 address and port remain; the steering and the
 // registrations follow. A change of mode or engine ports needs a restart.

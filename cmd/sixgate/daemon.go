@@ -468,13 +468,10 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 	}
 	// What only a restart applies, from every section at once, before
 	// any app takes the file.
-	if err := errors.Join(controllerChanges(live.topology().Controller, t), dns64Changes(live.topology(), t), apps.checkReload(t)); err != nil {
+	if err := errors.Join(controllerChanges(live.topology().Controller, t), haChanges(live.topology(), t), dns64Changes(live.topology(), t), apps.checkReload(t)); err != nil {
 		live.failed()
 		log.WithError(err).Error("reload: the configuration changes what only a restart applies; keeping the running one")
 		return false
-	}
-	if !reflect.DeepEqual(t.HA, live.topology().HA) {
-		log.Warn("reload: ha section changed; restart sixgate to apply it")
 	}
 	if err := apps.reload(t); err != nil {
 		live.failed()
@@ -494,6 +491,15 @@ func reload(path string, live *liveConfig, apps *appSet, ctl *controller.Control
 	log.WithFields(logrus.Fields{"file": path, "hash": t.ShortHash()}).Info("configuration reloaded")
 	ctl.ResyncAll()
 	return true
+}
+
+// haChanges refuses a change of the ha section, which the election was
+// set up with at start.
+func haChanges(cur, t *topo.Topology) error {
+	if reflect.DeepEqual(cur.HA, t.HA) {
+		return nil
+	}
+	return &topo.Error{File: t.File, Line: t.KeyLine("ha"), Field: "ha", Msg: "changed: restart sixgate to apply it"}
 }
 
 // declared lists the datapath ids the topology declares.

@@ -26,7 +26,8 @@ splice46:
 `
 
 // TestReloadRefusesWhatNeedsARestart: a reload that changes what only a
-// restart applies (a controller setting, the data path's mode, pool6) is
+// restart applies (a controller setting, the data path's mode, pool6, the
+// ha section) is
 // refused with FILE:LINE: key: message, counted as a failure, and leaves
 // the running configuration in force; one that adds a service is taken.
 func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
@@ -49,6 +50,7 @@ func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
 		{"  services:\n", "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n  services:\n",
 			path + ":12: splice46.mode: changed from controller to port: restart sixgate to apply it"},
 		{`pool6: "2001:db8:ffff::/96"`, `pool6: "2001:db8:fffe::/96"`, path + ":11: splice46.pool6: changed from 2001:db8:ffff::/96 to 2001:db8:fffe::/96"},
+		{"switches:", "ha: {etcd: [\"http://127.0.0.1:2379\"], name: a}\nswitches:", path + ":5: ha: changed: restart sixgate to apply it"},
 	} {
 		logs.Reset()
 		if err := os.WriteFile(path, []byte(strings.Replace(reloadBase, tc.from, tc.to, 1)), 0o644); err != nil {
@@ -81,7 +83,7 @@ func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
 	if !reload(path, p.live, p.apps, p.ctl, p.dns, log) {
 		t.Fatalf("adding a service refused:\n%s", logs.String())
 	}
-	if info := p.live.info(); info.ReloadsFailure != 5 || info.ReloadsSuccess != 1 {
-		t.Errorf("reloads: %d ok, %d failed; want 1 and 5", info.ReloadsSuccess, info.ReloadsFailure)
+	if info := p.live.info(); info.ReloadsFailure != 6 || info.ReloadsSuccess != 1 {
+		t.Errorf("reloads: %d ok, %d failed; want 1 and 6", info.ReloadsSuccess, info.ReloadsFailure)
 	}
 }
