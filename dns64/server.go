@@ -105,7 +105,12 @@ func serveUDP(pc *net.UDPConn, r *Resolver, pending chan struct{}) {
 		in[i].Buffers = [][]byte{make([]byte, maxQuery)}
 		replies[i] = make([]byte, 0, dns.MaxMsgSize)
 	}
-	out := make([]ipv4.Message, 0, batchSize)
+	// The replies go out through msgs, whose buffers are set in place:
+	// building messages anew would allocate for every reply.
+	msgs := make([]ipv4.Message, batchSize)
+	for i := range msgs {
+		msgs[i].Buffers = make([][]byte, 1)
+	}
 	for {
 		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
@@ -119,7 +124,7 @@ func serveUDP(pc *net.UDPConn, r *Resolver, pending chan struct{}) {
 		}
 		cfg := r.cfg.Load()
 		now := time.Now()
-		out = out[:0]
+		k := 0
 		for i := range n {
 			m := &in[i]
 			from, ok := m.Addr.(*net.UDPAddr)
@@ -129,15 +134,16 @@ func serveUDP(pc *net.UDPConn, r *Resolver, pending chan struct{}) {
 			reply := serveDatagram(pc, r, pending, m.Buffers[0][:m.N], from.AddrPort(), cfg, now, replies[i][:0])
 			if len(reply) > 0 {
 				replies[i] = reply
-				out = append(out, ipv4.Message{Buffers: [][]byte{reply}, Addr: m.Addr})
+				msgs[k].Buffers[0], msgs[k].Addr = reply, m.Addr
+				k++
 			}
 		}
-		for len(out) > 0 {
-			k, err := bc.WriteBatch(out, 0)
-			if err != nil || k == 0 {
+		for sent := 0; sent < k; {
+			w, err := bc.WriteBatch(msgs[sent:k], 0)
+			if err != nil || w == 0 {
 				break
 			}
-			out = out[k:]
+			sent += w
 		}
 	}
 }
