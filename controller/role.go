@@ -183,8 +183,19 @@ func (s *Switch) applyRole(ctx context.Context, resync bool) error {
 		return nil // changed meanwhile: the next kick applies the new one
 	}
 	if want.IsMaster() && rep.Role == ofp.RoleMaster {
-		if !s.master.Swap(true) && resync {
-			s.log.WithField("generation_id", gen).Info("master of the switch: syncing")
+		was := s.master.Swap(true)
+		if s.ctl.role.Load() != want {
+			// Demoted between the check above and the swap: no writes.
+			s.master.Store(false)
+			return nil
+		}
+		// A role change always syncs (Sync sends only what differs): a
+		// quick demotion and promotion may have left the flag set while
+		// another master wrote.
+		if resync {
+			if !was {
+				s.log.WithField("generation_id", gen).Info("master of the switch: syncing")
+			}
 			s.Resync()
 		}
 	} else {
