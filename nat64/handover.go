@@ -144,7 +144,9 @@ var ErrNotEmpty = errors.New("nat64: import: the NAT64 already has dynamic bindi
 // binding or session yet. The configuration stays e's own, as after a
 // reload: what pool4 no longer holds is dropped and counted, lifetimes
 // shortened since the export apply to the time left, the table bounds
-// hold (nothing over them is imported).
+// hold (nothing over them is imported). The per-host bounds are not
+// applied to what the exporter had granted: as after a reload that
+// lowers them, they refuse new bindings and sessions, and evict nothing.
 func (e *NAT64) Import(st *HandoverState) (ImportReport, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
