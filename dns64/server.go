@@ -295,8 +295,9 @@ func (s *Server) LocalAddrs() []net.Addr {
 	return out
 }
 
-// Close stops serving: the sockets close at once, and queries under way
-// get until ctx is done to finish.
+// Close stops serving: the sockets close at once. TCP queries under way
+// get until ctx is done to finish; a UDP query waiting on an upstream
+// can no longer answer, and its goroutine ends at the upstream's timeout.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
 	for _, pc := range s.udp {
