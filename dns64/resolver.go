@@ -44,9 +44,9 @@ const (
 	DefaultCacheSize  = 65536
 )
 
-// DefaultExclude is the exclusion set when none is given: IPv4-mapped
-// addresses, which are never reachable over IPv6.
-var DefaultExclude = []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/96")}
+// DefaultExclude returns the exclusion set used when none is given:
+// IPv4-mapped addresses, which are never reachable over IPv6.
+func DefaultExclude() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/96")} }
 
 const (
 	// bufferSize is the EDNS(0) UDP payload size offered to clients and
@@ -87,7 +87,7 @@ func (r *Resolver) SetConfig(cfg Config) error {
 		return fmt.Errorf("dns64: %w", err)
 	}
 	if cfg.Exclude == nil {
-		cfg.Exclude = DefaultExclude
+		cfg.Exclude = DefaultExclude()
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout

@@ -80,9 +80,12 @@ func checkNAT64Prefix(p netip.Prefix) error {
 	return nil
 }
 
-// DefaultDNS64Exclude is the exclusion set when none is written:
-// IPv4-mapped addresses, never reachable over IPv6 (RFC 6147 section 5.1.4).
-var DefaultDNS64Exclude = []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/96")}
+// defaultDNS64Exclude returns the exclusion set when none is written:
+// IPv4-mapped addresses, never reachable over IPv6 (RFC 6147 section
+// 5.1.4).
+func defaultDNS64Exclude() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/96")}
+}
 
 // buildDNS64 reads the dns64 section. nat64 is the NAT64 prefix the
 // section's prefix defaults to, invalid when none is configured.
@@ -138,7 +141,7 @@ func (b *builder) buildDNS64(f *fileDNS64, nat64 netip.Prefix) {
 	}
 	d.Prefix = p
 	if f.Exclude == nil {
-		d.Exclude = append(d.Exclude, DefaultDNS64Exclude...)
+		d.Exclude = defaultDNS64Exclude()
 	} else {
 		d.Exclude = []netip.Prefix{}
 		for i, s := range *f.Exclude {
