@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/netip"
 	"time"
+
+	"github.com/sixgate/sixgate/packet"
 )
 
 // Netlink constants for the ND user options that the kernel passes to
@@ -211,10 +213,12 @@ func parsePREF64(b []byte) (PREF64, error) {
 	}
 	var a [16]byte
 	copy(a[:12], b[4:16])
-	return PREF64{
-		Prefix:   netip.PrefixFrom(netip.AddrFrom16(a), bits).Masked(),
-		Lifetime: time.Duration(v>>3) * 8 * time.Second,
-	}, nil
+	p := netip.PrefixFrom(netip.AddrFrom16(a), bits).Masked()
+	if err := packet.CheckRFC6052Prefix(p); err != nil {
+		// Bits 64-71 set: no IPv4 address can be embedded in it.
+		return PREF64{}, fmt.Errorf("clat: PREF64 option: %w", err)
+	}
+	return PREF64{Prefix: p, Lifetime: time.Duration(v>>3) * 8 * time.Second}, nil
 }
 
 // plcBits maps the Prefix Length Code to the prefix length (RFC 8781,
