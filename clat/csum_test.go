@@ -3,6 +3,7 @@ package clat
 import (
 	"encoding/binary"
 	"testing"
+	"unsafe"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -106,20 +107,18 @@ func TestCompleteChecksumAllocs(t *testing.T) {
 	}
 }
 
-// cmsg builds one control message as the kernel lays it out.
+// cmsg builds one control message as the kernel lays it out on this
+// platform (the header's length field is as wide as a pointer).
 func cmsg(level, typ int32, data []byte) []byte {
 	b := make([]byte, unix.CmsgSpace(len(data)))
-	binary.NativeEndian.PutUint64(b[0:8], uint64(unix.CmsgLen(len(data))))
-	binary.NativeEndian.PutUint32(b[8:12], uint32(level))
-	binary.NativeEndian.PutUint32(b[12:16], uint32(typ))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(len(data)))
 	copy(b[unix.SizeofCmsghdr:], data)
 	return b
 }
 
 func TestAuxStatus(t *testing.T) {
-	if unix.SizeofCmsghdr != 16 {
-		t.Skip("the test builds 64-bit control messages")
-	}
 	aux := make([]byte, 20) // struct tpacket_auxdata
 	binary.NativeEndian.PutUint32(aux, unix.TP_STATUS_USER|unix.TP_STATUS_CSUMNOTREADY)
 	other := cmsg(unix.SOL_SOCKET, unix.SCM_TIMESTAMP, make([]byte, 16))
