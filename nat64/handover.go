@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/sixgate/sixgate/statecodec"
 )
 
 // The hand-over moves the NAT64's tables to another process (an upgrade
@@ -238,115 +240,83 @@ func appendBinding(b []byte, x *exportedBinding) []byte {
 // UnmarshalBinary decodes a state MarshalBinary encoded; anything else is
 // an error.
 func (s *HandoverState) UnmarshalBinary(data []byte) error {
-	r := &hreader{b: data}
-	if string(r.bytes(4)) != handoverMagic {
-		return r.fail("not a nat64 hand-over state")
+	r := statecodec.NewReader("nat64: hand-over state", data)
+	if string(r.Bytes(4)) != handoverMagic {
+		return r.Fail("not a nat64 hand-over state")
 	}
-	if v := r.u16(); r.err == nil && v != handoverVersion {
+	if v := r.U16(); r.Err() == nil && v != handoverVersion {
 		return fmt.Errorf("nat64: hand-over state version %d; this binary reads version %d", v, handoverVersion)
 	}
-	if f := r.u16(); r.err == nil && f != 0 {
-		return r.fail("unknown flags")
+	if f := r.U16(); r.Err() == nil && f != 0 {
+		return r.Fail("unknown flags")
 	}
-	st := HandoverState{wall: int64(r.u64()), seed: r.u64()}
-	n := r.u32()
-	if r.err != nil {
-		return r.err
+	st := HandoverState{wall: int64(r.U64()), seed: r.U64()}
+	n := r.U32()
+	if r.Err() != nil {
+		return r.Err()
 	}
-	if n > maxHandoverBindings || int(n) > r.left()/handoverBindingLen {
-		return r.fail(fmt.Sprintf("%d bindings in %d bytes", n, r.left()))
+	if n > maxHandoverBindings || int(n) > r.Left()/handoverBindingLen {
+		return r.Fail(fmt.Sprintf("%d bindings in %d bytes", n, r.Left()))
 	}
 	st.bindings = make([]exportedBinding, n)
 	for i := range st.bindings {
-		if err := r.binding(&st.bindings[i]); err != nil {
+		if err := readBinding(r, &st.bindings[i]); err != nil {
 			return fmt.Errorf("%w (binding %d)", err, i)
 		}
 	}
-	n = r.u32()
-	if r.err != nil {
-		return r.err
+	n = r.U32()
+	if r.Err() != nil {
+		return r.Err()
 	}
-	if n > maxHandoverSessions || int(n) > r.left()/handoverSessionLen {
-		return r.fail(fmt.Sprintf("%d sessions in %d bytes", n, r.left()))
+	if n > maxHandoverSessions || int(n) > r.Left()/handoverSessionLen {
+		return r.Fail(fmt.Sprintf("%d sessions in %d bytes", n, r.Left()))
 	}
 	st.sessions = make([]exportedSession, n)
 	for i := range st.sessions {
-		if err := r.session(&st.sessions[i]); err != nil {
+		if err := readSession(r, &st.sessions[i]); err != nil {
 			return fmt.Errorf("%w (session %d)", err, i)
 		}
 	}
-	if r.left() != 0 {
-		return r.fail("trailing bytes")
+	if r.Left() != 0 {
+		return r.Fail("trailing bytes")
 	}
 	*s = st
 	return nil
 }
 
-func (r *hreader) binding(x *exportedBinding) error {
-	x.proto = Protocol(r.u8())
-	copy(x.addr6[:], r.bytes(16))
-	x.port6 = r.u16()
-	copy(x.addr4[:], r.bytes(4))
-	x.port4 = r.u16()
-	if r.err == nil && x.proto >= numProtocols {
-		return r.fail("unknown protocol")
+func readBinding(r *statecodec.Reader, x *exportedBinding) error {
+	x.proto = Protocol(r.U8())
+	copy(x.addr6[:], r.Bytes(16))
+	x.port6 = r.U16()
+	copy(x.addr4[:], r.Bytes(4))
+	x.port4 = r.U16()
+	if r.Err() == nil && x.proto >= numProtocols {
+		return r.Fail("unknown protocol")
 	}
-	return r.err
+	return r.Err()
 }
 
-func (r *hreader) session(x *exportedSession) error {
-	if err := r.binding(&x.b); err != nil {
+func readSession(r *statecodec.Reader, x *exportedSession) error {
+	if err := readBinding(r, &x.b); err != nil {
 		return err
 	}
-	copy(x.remote[:], r.bytes(4))
-	x.rport = r.u16()
-	x.state, x.list = tcpState(r.u8()), r.u8()
-	x.left = int64(r.u64())
-	if r.err != nil {
-		return r.err
+	copy(x.remote[:], r.Bytes(4))
+	x.rport = r.U16()
+	x.state, x.list = tcpState(r.U8()), r.U8()
+	x.left = int64(r.U64())
+	if r.Err() != nil {
+		return r.Err()
 	}
 	switch {
 	case x.left < -maxHandoverLeft || x.left > maxHandoverLeft:
-		return r.fail("time left out of range")
+		return r.Fail("time left out of range")
 	case x.b.proto != TCP && x.state != stClosed:
-		return r.fail("a TCP state in a session of " + x.b.proto.String())
+		return r.Fail("a TCP state in a session of " + x.b.proto.String())
 	case x.b.proto == TCP && x.state > stTrans:
-		return r.fail("unknown TCP state")
+		return r.Fail("unknown TCP state")
 	case x.b.proto == UDP && x.list != listUDP, x.b.proto == ICMP && x.list != listICMP,
 		x.b.proto == TCP && x.list != listTCPEst && x.list != listTCPTrans && x.list != listSYN:
-		return r.fail("a timer class not of its protocol")
+		return r.Fail("a timer class not of its protocol")
 	}
 	return nil
 }
-
-// hreader reads the encoding; the first short read sticks as err.
-type hreader struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (r *hreader) fail(msg string) error {
-	if r.err == nil {
-		r.err = fmt.Errorf("nat64: hand-over state: %s at byte %d", msg, r.off)
-	}
-	return r.err
-}
-
-func (r *hreader) left() int { return len(r.b) - r.off }
-
-// bytes returns the next n bytes, zeros once the input ran short.
-func (r *hreader) bytes(n int) []byte {
-	if r.err != nil || n > r.left() {
-		r.fail("truncated")
-		return make([]byte, n)
-	}
-	v := r.b[r.off : r.off+n]
-	r.off += n
-	return v
-}
-
-func (r *hreader) u8() uint8   { return r.bytes(1)[0] }
-func (r *hreader) u16() uint16 { return binary.BigEndian.Uint16(r.bytes(2)) }
-func (r *hreader) u32() uint32 { return binary.BigEndian.Uint32(r.bytes(4)) }
-func (r *hreader) u64() uint64 { return binary.BigEndian.Uint64(r.bytes(8)) }

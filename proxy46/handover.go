@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/sixgate/sixgate/statecodec"
 )
 
 // The hand-over moves an engine's state to another process (an upgrade
@@ -468,172 +470,130 @@ func boolByte(v bool) byte {
 // UnmarshalBinary decodes a state MarshalBinary encoded; anything else is
 // an error.
 func (s *HandoverState) UnmarshalBinary(data []byte) error {
-	r := &hreader{b: data}
-	if string(r.bytes(4)) != handoverMagic {
-		return r.fail("not a proxy46 hand-over state")
+	r := statecodec.NewReader("proxy46: hand-over state", data)
+	if string(r.Bytes(4)) != handoverMagic {
+		return r.Fail("not a proxy46 hand-over state")
 	}
-	if v := r.u16(); r.err == nil && v != handoverVersion {
+	if v := r.U16(); r.Err() == nil && v != handoverVersion {
 		return fmt.Errorf("proxy46: hand-over state version %d; this binary reads version %d", v, handoverVersion)
 	}
-	if r.u16() != 0 {
-		return r.fail("unknown flags")
+	if r.U16() != 0 {
+		return r.Fail("unknown flags")
 	}
-	st := HandoverState{clock: int64(r.u64()), wall: int64(r.u64())}
-	copy(st.pool[:], r.bytes(16))
-	st.poolBits = r.u8()
-	st.k0, st.k1 = r.u64(), r.u64()
-	st.cookieCount = r.u32()
-	sent := r.u8()
-	n := r.u32()
-	if r.err != nil {
-		return r.err
+	st := HandoverState{clock: int64(r.U64()), wall: int64(r.U64())}
+	copy(st.pool[:], r.Bytes(16))
+	st.poolBits = r.U8()
+	st.k0, st.k1 = r.U64(), r.U64()
+	st.cookieCount = r.U32()
+	sent := r.U8()
+	n := r.U32()
+	if r.Err() != nil {
+		return r.Err()
 	}
 	if sent > 1 || st.poolBits > 96 || st.clock < 0 {
-		return r.fail("bad header")
+		return r.Fail("bad header")
 	}
 	st.cookiesSent = sent == 1
-	if n > maxHandoverConns || int(n) > r.left()/connFixedLen {
-		return r.fail(fmt.Sprintf("%d connections in %d bytes", n, r.left()))
+	if n > maxHandoverConns || int(n) > r.Left()/connFixedLen {
+		return r.Fail(fmt.Sprintf("%d connections in %d bytes", n, r.Left()))
 	}
 	st.conns = make([]exportedConn, n)
 	for i := range st.conns {
-		if err := r.conn(&st.conns[i]); err != nil {
+		if err := readConn(r, &st.conns[i]); err != nil {
 			return fmt.Errorf("%w (connection %d)", err, i)
 		}
 	}
-	if r.left() != 0 {
-		return r.fail("trailing bytes")
+	if r.Left() != 0 {
+		return r.Fail("trailing bytes")
 	}
 	*s = st
 	return nil
 }
 
-func (r *hreader) conn(c *exportedConn) error {
-	copy(c.vip[:], r.bytes(4))
-	c.vipPort = r.u16()
-	copy(c.client[:], r.bytes(4))
-	c.clientPort = r.u16()
-	c.state = State(r.u8())
-	c.flags = r.u32()
-	copy(c.k6.backend[:], r.bytes(16))
-	copy(c.k6.client6[:], r.bytes(16))
-	c.k6.backendPort, c.k6.clientPort = r.u16(), r.u16()
+func readConn(r *statecodec.Reader, c *exportedConn) error {
+	copy(c.vip[:], r.Bytes(4))
+	c.vipPort = r.U16()
+	copy(c.client[:], r.Bytes(4))
+	c.clientPort = r.U16()
+	c.state = State(r.U8())
+	c.flags = r.U32()
+	copy(c.k6.backend[:], r.Bytes(16))
+	copy(c.k6.client6[:], r.Bytes(16))
+	c.k6.backendPort, c.k6.clientPort = r.U16(), r.U16()
 	for i := range c.u32 {
-		c.u32[i] = r.u32()
+		c.u32[i] = r.U32()
 	}
 	for i := range c.u16 {
-		c.u16[i] = r.u16()
+		c.u16[i] = r.U16()
 	}
-	copy(c.u8[:], r.bytes(len(c.u8)))
+	copy(c.u8[:], r.Bytes(len(c.u8)))
 	for i := range c.t {
-		c.t[i] = int64(r.u64())
+		c.t[i] = int64(r.U64())
 	}
 	for i := range c.n {
-		c.n[i] = r.u64()
+		c.n[i] = r.U64()
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err() != nil {
+		return r.Err()
 	}
 	switch {
 	case c.state >= numStates:
-		return r.fail("unknown state")
+		return r.Fail("unknown state")
 	case c.flags&^hfAll != 0:
-		return r.fail("unknown flags")
+		return r.Fail("unknown flags")
 	case c.state >= StateBackendSyn && c.flags&hfHasBackend == 0:
-		return r.fail("no backend in state " + c.state.String())
+		return r.Fail("no backend in state " + c.state.String())
 	case c.u8[0] > 14 || c.u8[1] > 14 || c.u8[2] > 14 || c.u8[3] > uint8(sideBackend):
-		return r.fail("bad window scale or reset side")
+		return r.Fail("bad window scale or reset side")
 	case c.u32[19] > 65535:
-		return r.fail("bad path MTU")
+		return r.Fail("bad path MTU")
 	}
 	for _, t := range c.t {
 		// Times are within a century of the export: the arithmetic on
 		// them cannot overflow.
 		if t < -100*365*24*int64(time.Hour) || t > 100*365*24*int64(time.Hour) {
-			return r.fail("time out of range")
+			return r.Fail("time out of range")
 		}
 	}
-	held := r.u32()
+	held := r.U32()
 	if held > maxHandoverHeld {
-		return r.fail("held bytes out of range")
+		return r.Fail("held bytes out of range")
 	}
-	c.held = r.copyBytes(int(held))
-	no := r.u16()
-	if r.err == nil && (no > maxHandoverOOO || int(no) > r.left()/9) {
-		return r.fail("out-of-order segments out of range")
+	c.held = r.CopyBytes(int(held))
+	no := r.U16()
+	if r.Err() == nil && (no > maxHandoverOOO || int(no) > r.Left()/9) {
+		return r.Fail("out-of-order segments out of range")
 	}
 	total := 0
 	for range no {
-		h := heldRange{off: int(r.u32())}
-		fin := r.u8()
-		l := r.u32()
-		if r.err != nil {
-			return r.err
+		h := heldRange{off: int(r.U32())}
+		fin := r.U8()
+		l := r.U32()
+		if r.Err() != nil {
+			return r.Err()
 		}
 		total += int(l)
 		if fin > 1 || l > maxHandoverHeld || total > 2*maxHandoverHeld || h.off > maxHandoverHeld*2 {
-			return r.fail("bad out-of-order segment")
+			return r.Fail("bad out-of-order segment")
 		}
-		h.fin, h.data = fin == 1, r.copyBytes(int(l))
+		h.fin, h.data = fin == 1, r.CopyBytes(int(l))
 		c.ooo = append(c.ooo, h)
 	}
-	nc := r.u16()
-	if r.err == nil && (int(nc) > maxHandoverCands || int(nc) > r.left()/candLen) {
-		return r.fail("candidates out of range")
+	nc := r.U16()
+	if r.Err() == nil && (int(nc) > maxHandoverCands || int(nc) > r.Left()/candLen) {
+		return r.Fail("candidates out of range")
 	}
 	if nc > 0 {
 		c.cands = make([]candidate, nc)
 	}
 	for i := range c.cands {
-		copy(c.cands[i].addr[:], r.bytes(16))
-		c.cands[i].port = r.u16()
-		d := r.u8()
+		copy(c.cands[i].addr[:], r.Bytes(16))
+		c.cands[i].port = r.U16()
+		d := r.U8()
 		if d > 1 {
-			return r.fail("bad candidate")
+			return r.Fail("bad candidate")
 		}
 		c.cands[i].isDefault = d == 1
 	}
-	return r.err
+	return r.Err()
 }
-
-// hreader reads the encoding; the first short read sticks as err.
-type hreader struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (r *hreader) fail(msg string) error {
-	if r.err == nil {
-		r.err = fmt.Errorf("proxy46: hand-over state: %s at byte %d", msg, r.off)
-	}
-	return r.err
-}
-
-func (r *hreader) left() int { return len(r.b) - r.off }
-
-func (r *hreader) bytes(n int) []byte {
-	if r.err != nil || n > r.left() {
-		r.fail("truncated")
-		return make([]byte, n)
-	}
-	v := r.b[r.off : r.off+n]
-	r.off += n
-	return v
-}
-
-func (r *hreader) copyBytes(n int) []byte {
-	if n == 0 || r.err != nil {
-		return nil
-	}
-	if n > r.left() {
-		r.fail("truncated")
-		return nil
-	}
-	return append([]byte(nil), r.bytes(n)...)
-}
-
-func (r *hreader) u8() uint8   { return r.bytes(1)[0] }
-func (r *hreader) u16() uint16 { return binary.BigEndian.Uint16(r.bytes(2)) }
-func (r *hreader) u32() uint32 { return binary.BigEndian.Uint32(r.bytes(4)) }
-func (r *hreader) u64() uint64 { return binary.BigEndian.Uint64(r.bytes(8)) }
