@@ -273,6 +273,19 @@ func TestEPRTRetriedAsPORT(t *testing.T) {
 	p.expect("server got", p.sv.rcv, "EPRT |1|192.0.2.1|61002|\r\nPORT 192,0,2,1,238,74\r\nPORT 192,0,2,1,238,74\r\n")
 }
 
+// A retransmission that ends where the gateway inserted text (the PORT
+// retried for a refused EPRT, sent while the next line was held) carries
+// the inserted text too, so the bytes after it land where they did the
+// first time.
+func TestRetransmissionEndingAtInsertion(t *testing.T) {
+	p := newPipe(t)
+	p.cl.sent = []byte("EPRT |2|::1|1|\r\nNOOP\r\n")
+	p.send(true, 0, 20) // the EPRT line and "NOOP", held
+	p.write(false, "500 no\r\n")
+	p.send(true, 12, len(p.cl.sent)-12) // from inside the EPRT line to the end
+	p.expect("server got", p.sv.rcv, "EPRT |1|192.0.2.1|61002|\r\nPORT 192,0,2,1,238,74\r\nNOOP\r\n")
+}
+
 func TestLPRTAndLPSVAnswered(t *testing.T) {
 	p := newPipe(t)
 	p.write(false, "220 hi\r\n")

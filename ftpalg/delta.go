@@ -167,9 +167,8 @@ func (d *Deltas) render(dst []byte, seq uint32, data []byte) ([]byte, uint32) {
 		first = false
 		dst = append(dst, e.txt()...)
 		pos = e.end
-		if !lt(pos, end) {
-			return dst, out
-		}
+		// No early return when pos reaches end: an insertion at end
+		// (a retried command, an answer) still belongs to the segment.
 	}
 	if lt(pos, end) {
 		dst = append(dst, data[pos-seq:]...)
