@@ -34,6 +34,14 @@ const (
 	// frameSize is the largest frame taken whole, VLAN tags and jumbo
 	// frames included; the ring's frame size only has to divide a block.
 	frameSize = 9216
+	// superFrameSize is the largest frame of a socket with VnetHdr: the
+	// header, then a GRO super-packet of up to 64 KB behind an Ethernet
+	// header and a VLAN tag.
+	superFrameSize = vnetHdrLen + 18 + 0x10000
+	vnetHdrLen     = 10
+	// superRcvBuf is the receive buffer of a socket with VnetHdr: the
+	// default (about 200 KB) holds three super-packets.
+	superRcvBuf = 8 << 20
 )
 
 // Config describes the sockets of a Group.
@@ -66,6 +74,11 @@ type Config struct {
 	// Steering, when set, spreads frames over the sockets by client
 	// (ClientSteering) instead of by the kernel's flow hash.
 	Steering *ClientSteering
+	// VnetHdr sets PACKET_VNET_HDR: every frame received and sent starts
+	// with a struct virtio_net_hdr, so that GRO super-packets arrive
+	// whole and super-packets can be sent for the kernel to segment. It
+	// implies NoRing (the ring's frames are too small for them).
+	VnetHdr bool
 }
 
 func (c *Config) setDefaults() {
@@ -106,6 +119,9 @@ func Open(cfg Config) (*Group, error) {
 		return nil, fmt.Errorf("afpacket: %w", err)
 	}
 	g := &Group{Interface: cfg.Interface, Index: ifi.Index}
+	if cfg.VnetHdr {
+		cfg.NoRing = true
+	}
 	if cfg.NoRing {
 		g.Fallback = errors.New("rings disabled by configuration")
 	}
@@ -233,6 +249,9 @@ type Socket struct {
 	perBlock  int
 	frames    int
 
+	// vnetHdr: PACKET_VNET_HDR is set (Config.VnetHdr).
+	vnetHdr bool
+
 	// recvmmsg buffers, when there is no ring.
 	rxMsgs  []unix.Mmsghdr
 	rxIov   []unix.Iovec
@@ -300,6 +319,12 @@ func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
 		}
 	} else {
 		s.initRX(cfg.Batch)
+	}
+	if cfg.VnetHdr {
+		if err := s.SetVnetHdr(true); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	// Our own frames would come back as PACKET_OUTGOING; kernels before
 	// 4.20 lack the option, and Receive skips them anyway.
@@ -374,14 +399,18 @@ func (s *Socket) setupFrameRing(ifindex int, cfg Config) error {
 }
 
 func (s *Socket) initRX(n int) {
+	size := frameSize
+	if s.vnetHdr {
+		size = superFrameSize
+	}
 	s.rxMsgs = make([]unix.Mmsghdr, n)
 	s.rxIov = make([]unix.Iovec, n)
 	s.rxBufs = make([][]byte, n)
 	s.rxAddrs = make([]unix.RawSockaddrLinklayer, n)
 	for i := range s.rxMsgs {
-		s.rxBufs[i] = make([]byte, frameSize)
+		s.rxBufs[i] = make([]byte, size)
 		s.rxIov[i].Base = &s.rxBufs[i][0]
-		s.rxIov[i].SetLen(frameSize)
+		s.rxIov[i].SetLen(size)
 		h := &s.rxMsgs[i].Hdr
 		h.Iov = &s.rxIov[i]
 		h.SetIovlen(1)
@@ -416,6 +445,39 @@ func (s *Socket) joinFanout(mode, id int) (int, error) {
 	}
 	return id, unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_FANOUT, mode<<16|id)
 }
+
+// SetVnetHdr turns PACKET_VNET_HDR on or off (Config.VnetHdr) on a socket
+// without a ring, sizing its receive buffers to match. A socket handed
+// over keeps its setting, which the adopting process can change with it.
+// Call it while no goroutine uses the socket.
+func (s *Socket) SetVnetHdr(on bool) error {
+	if s.ring != nil {
+		return errors.New("PACKET_VNET_HDR: not with a receive ring")
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, v); err != nil {
+		return fmt.Errorf("PACKET_VNET_HDR: %w", err)
+	}
+	if on {
+		// As root, past net.core.rmem_max; otherwise as far as it goes.
+		if unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, superRcvBuf) != nil {
+			_ = unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, superRcvBuf)
+		}
+	}
+	changed := s.vnetHdr != on
+	s.vnetHdr = on
+	if changed && s.rxMsgs != nil {
+		s.initRX(len(s.rxMsgs))
+	}
+	return nil
+}
+
+// VnetHdr reports whether every frame in and out starts with a struct
+// virtio_net_hdr.
+func (s *Socket) VnetHdr() bool { return s.vnetHdr }
 
 // Ring reports whether the socket receives through a ring (TPACKET_V3,
 // or TPACKET_V2 with FrameRing).

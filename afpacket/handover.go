@@ -74,6 +74,9 @@ func Adopt(f *os.File, st SocketState) (*Socket, error) {
 		return nil, fmt.Errorf("afpacket: adopt: %w", err)
 	}
 	s.initTX(st.Batch)
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR); err == nil && v != 0 {
+		s.vnetHdr = true
+	}
 	if !st.Ring {
 		if st.Receiver {
 			s.initRX(st.Batch)

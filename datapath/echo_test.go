@@ -423,6 +423,7 @@ func (s *memSocket) Flush() (int, error) {
 }
 
 func (s *memSocket) Stats() afpacket.Stats { return afpacket.Stats{} }
+func (s *memSocket) VnetHdr() bool         { return false }
 
 // next waits for the next frame the path sent on s.
 func (s *memSocket) next(t *testing.T) []byte {

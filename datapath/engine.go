@@ -16,3 +16,13 @@ type Engine interface {
 	// Expire runs the engine's timers and appends what they send.
 	Expire(out *packet.Batch)
 }
+
+// OffloadEngine is an Engine that takes TCP super-packets whole: the
+// packets GRO merged on an engine port with `offload` (packet.VirtioNetHdr).
+type OffloadEngine interface {
+	// HandleOffload takes pkt, merged from segments of gso payload
+	// bytes, whose TCP checksum may be partial, and reports false,
+	// having done nothing, when it wants the segments one by one. Its
+	// output may hold super-packets (packet.Out.GSOSize).
+	HandleOffload(pkt []byte, gso int, out *packet.Batch) (packet.Verdict, bool)
+}

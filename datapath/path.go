@@ -201,7 +201,7 @@ func (p *Path) SameLayout(mode topo.DataPath, ports []*topo.EnginePort) error {
 		}
 		out := []string{string(mode)}
 		for _, p := range ports {
-			out = append(out, fmt.Sprintf("%s@%#x:%d/%v", p.Interface, p.DPID, p.Port, p.Ring))
+			out = append(out, fmt.Sprintf("%s@%#x:%d/%v/%v", p.Interface, p.DPID, p.Port, p.Ring, p.Offload))
 		}
 		return out
 	}
@@ -244,6 +244,9 @@ func portList(ps []*topo.EnginePort) string {
 		out[i] = p.String()
 		if p.Ring {
 			out[i] += " ring"
+		}
+		if p.Offload {
+			out[i] += " offload"
 		}
 	}
 	return strings.Join(out, ", ")

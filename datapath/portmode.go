@@ -45,6 +45,9 @@ type Socket interface {
 	Queued() int
 	Flush() (int, error)
 	Stats() afpacket.Stats
+	// VnetHdr reports whether every frame in and out starts with a
+	// struct virtio_net_hdr (segment offload).
+	VnetHdr() bool
 }
 
 // PortIO is an engine port's sockets: receivers, one worker each, and a
@@ -76,12 +79,21 @@ type worker struct {
 	index int
 	sock  Socket
 	out   *packet.Batch
-	heads [][packet.EthernetHeaderLen]byte // one Ethernet header per queued packet
-	v     *view                            // loaded once per receive batch
-	frame func([]byte)                     // w.handle, bound once so Serve gets no new closure
-	batch func()                           // w.batchDone, likewise
-	stats workerCounters
+	heads [][headRoom]byte // a virtio_net_hdr and an Ethernet header per queued packet
+	v     *view            // loaded once per receive batch
+	frame func([]byte)     // w.handle, bound once so Serve gets no new closure
+	batch func()           // w.batchDone, likewise
+	// vnet: the socket's frames start with a virtio_net_hdr (offload.go).
+	vnet bool
+	// soft holds the segments of a received super-packet cut in
+	// software, cutOut the output of a socket without offload.
+	soft, cutOut *packet.Batch
+	stats        workerCounters
 }
+
+// headRoom is what goes in front of a packet: a virtio_net_hdr, with
+// offload, and the Ethernet header.
+const headRoom = packet.VirtioNetHdrLen + packet.EthernetHeaderLen
 
 // startPorts opens the engine ports and starts the workers; they run
 // until ctx is done, and then the sockets are closed.
@@ -100,6 +112,9 @@ func (p *Path) startPorts(ctx context.Context) error {
 			io, err = open(ep)
 		} else {
 			p.log.WithField("interface", ep.Interface).Info("engine port sockets taken over from the previous process")
+		}
+		if err == nil {
+			err = setOffload(io, ep)
 		}
 		if err != nil {
 			pio.close()
@@ -148,7 +163,7 @@ func (pio *portIO) close() {
 
 func (p *Path) newWorker(iface string, index int, s Socket) *worker {
 	w := &worker{p: p, iface: iface, index: index, sock: s, out: packet.NewBatch(flushAt, packet.DefaultBufSize),
-		heads: make([][packet.EthernetHeaderLen]byte, flushAt)}
+		heads: make([][headRoom]byte, flushAt), vnet: s.VnetHdr(), soft: packet.NewBatch(0, 0)}
 	w.frame, w.batch = w.handle, w.batchDone
 	return w
 }
@@ -201,6 +216,23 @@ func (w *worker) batchDone() {
 // handle runs one frame through the engine; the output is sent when the
 // batch is full and after every receive batch.
 func (w *worker) handle(frame []byte) {
+	if w.vnet {
+		h, err := packet.DecodeVirtioNetHdr(frame)
+		if err != nil {
+			w.stats.notIP.inc()
+			return
+		}
+		frame = frame[packet.VirtioNetHdrLen:]
+		if h.GSOType != packet.VirtioGSONone || h.Flags&packet.VirtioNeedsCsum != 0 {
+			w.handleOffloaded(&h, frame)
+			return
+		}
+	}
+	w.handleFrame(frame)
+}
+
+// handleFrame runs one Ethernet frame through the engine.
+func (w *worker) handleFrame(frame []byte) {
 	eth := packet.Ethernet(frame)
 	if !eth.IsValid() {
 		w.stats.notIP.inc()
@@ -253,18 +285,25 @@ func (w *worker) write(b *packet.Batch) (int, error) {
 	if b.Len() == 0 {
 		return 0, nil
 	}
+	if !w.vnet && hasSuper(b) {
+		b = w.cut(b)
+	}
 	if n := b.Len(); n > len(w.heads) {
 		// A replay of many held segments: grow once, keep it.
-		w.heads = append(w.heads, make([][packet.EthernetHeaderLen]byte, n-len(w.heads))...)
+		w.heads = append(w.heads, make([][headRoom]byte, n-len(w.heads))...)
 	}
 	sent, first := 0, error(nil)
 	leases := w.p.leases.Load()
 	for i := range b.Packets {
 		o := &b.Packets[i]
-		head := w.heads[i][:]
+		head := w.heads[i][packet.VirtioNetHdrLen:]
 		if _, ok := w.v.header(o, head, leases); !ok {
 			w.stats.noRoute.inc()
 			continue
+		}
+		if w.vnet {
+			head = w.heads[i][:]
+			putVnetHdr(head, o)
 		}
 		if !w.sock.Queue(head, o.Data) {
 			n, err := w.sock.Flush()
@@ -290,6 +329,10 @@ type PortStats struct {
 	Interface string
 	afpacket.Stats
 	NotIP, Pass, NoRoute uint64
+	// Offload counts super-packets the engine took whole, OffloadCut
+	// those cut into segments first, OffloadBad those that could not be
+	// (offload.go).
+	Offload, OffloadCut, OffloadBad uint64
 }
 
 // PortStats returns the counters of every engine interface, or nil in
@@ -319,6 +362,9 @@ func (p *Path) PortStats() []PortStats {
 		o.NotIP += w.stats.notIP.load()
 		o.Pass += w.stats.pass.load()
 		o.NoRoute += w.stats.noRoute.load()
+		o.Offload += w.stats.offload.load()
+		o.OffloadCut += w.stats.offloadCut.load()
+		o.OffloadBad += w.stats.offloadBad.load()
 	}
 	return out
 }
@@ -329,7 +375,9 @@ type workerCounters struct {
 	notIP   counter // not IPv4 or IPv6
 	pass    counter // IP but not for the engine
 	noRoute counter // engine output to an address no host owns
-	_       [64]byte
+
+	offload, offloadCut, offloadBad counter
+	_                               [64]byte
 }
 
 // clientSteering is the fanout steering for clients embedded in pool6
@@ -362,7 +410,7 @@ func openAFPacket(ep *topo.EnginePort, steer *afpacket.ClientSteering) (PortIO, 
 	// Without ring: true, recvmmsg. A TPACKET_V2 ring (FrameRing) reads
 	// without a system call, but measured no cheaper on the bench, and a
 	// socket without a ring is simpler to hand to another process.
-	g, err := afpacket.Open(afpacket.Config{Interface: ep.Interface, Promiscuous: true, NoRing: !ep.Ring, Steering: steer})
+	g, err := afpacket.Open(afpacket.Config{Interface: ep.Interface, Promiscuous: true, NoRing: !ep.Ring, Steering: steer, VnetHdr: ep.Offload})
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,12 @@ type Out struct {
 	// Data is the raw IP packet, header first. It belongs to the Batch
 	// and is reused after Reset.
 	Data []byte
+	// GSOSize, when not zero, says Data is a TCP super-packet to be cut
+	// into segments of GSOSize payload bytes, and that its TCP checksum
+	// field holds only the pseudo-header's sum (a partial checksum). A
+	// data path hands it to the kernel with a GSO header
+	// (VirtioNetHdr) or cuts it itself (SegmentTCP).
+	GSOSize uint16
 }
 
 // Batch collects the packets an engine produces. Its buffers are reused
@@ -33,6 +39,9 @@ type Batch struct {
 
 // DefaultBufSize fits a full-sized segment at a 1500-byte MTU with room.
 const DefaultBufSize = 2048
+
+// MaxPacketSize is the largest IP packet (a GRO super-packet at most).
+const MaxPacketSize = 0x10000 + IPv6HeaderLen
 
 // NewBatch returns a Batch with n preallocated buffers of size bytes.
 func NewBatch(n, size int) *Batch {
@@ -61,11 +70,16 @@ func (b *Batch) Next(n int, fam Family, dst netip.Addr) []byte {
 		b.Packets = append(b.Packets, Out{})
 	}
 	p := &b.Packets[i]
-	p.Family, p.Dst = fam, dst
-	if cap(p.Data) >= n {
+	p.Family, p.Dst, p.GSOSize = fam, dst, 0
+	switch {
+	case cap(p.Data) >= n:
 		p.Data = p.Data[:n]
-	} else {
-		p.Data = make([]byte, n, max(n, DefaultBufSize))
+	case n > DefaultBufSize:
+		// A super-packet: a buffer that fits any, so that the next one
+		// does not grow it again.
+		p.Data = make([]byte, n, max(n, MaxPacketSize))
+	default:
+		p.Data = make([]byte, n, DefaultBufSize)
 	}
 	return p.Data
 }

@@ -64,6 +64,10 @@ type Stats struct {
 	ICMPSent       uint64 // Fragmentation Needed for oversize client segments
 	SegmentsSplit  uint64 // segments sent as pieces of a larger one (path MTU, MSS)
 
+	// Segment offload (offload.go): super-packets translated whole, and
+	// sent as one for the kernel to cut up.
+	OffloadIn, OffloadOut uint64
+
 	// Answers for the VIPs, as a host gives them (host.go).
 	EchoReplies       uint64 // echo replies to pings
 	ClosedPortResets  uint64 // resets for TCP to a port without a service (also in ClientResets)

@@ -12,14 +12,16 @@ import (
 // updated from the changed words alone (RFC 1624), never over the payload.
 
 // clientToBackend translates a client segment (IPv4) for the backend.
-func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+// gso is 0 for a segment, or the segment size of a super-packet
+// (offload.go), which leaves as one with a partial checksum.
+func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff, gso int, out *packet.Batch) packet.Verdict {
 	ttl := packet.IPv4(pkt).TTL()
 	if ttl <= 1 {
 		e.timeExceeded4(pkt, out) // host.go
 		return e.drop(DropTTLExpired)
 	}
 	n := len(tcp)
-	if packet.IPv6HeaderLen+n > e.cfg.MTU6 {
+	if gso == 0 && packet.IPv6HeaderLen+n > e.cfg.MTU6 {
 		return e.clientTooBig(c, pkt, out)
 	}
 	flags := tcp.Flags()
@@ -63,11 +65,17 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 			return e.drop(DropBadOptions)
 		}
 	}
-	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj46))
-	if n-packet.TCPMinLen > int(c.mssBackend) && flags&packet.TCPFlagRST == 0 {
-		// Larger than the backend takes: the client was told MTU6 - 60
-		// before the backend and its MSS were known.
-		e.splitLast(out, int(c.mssBackend)+packet.TCPMinLen-doff)
+	limit := int(c.mssBackend) + packet.TCPMinLen - doff
+	switch {
+	case gso != 0:
+		e.offloadLast(out, packet.IPv6(b).PseudoHeaderSum(packet.ProtoTCP, n), packet.IPv6HeaderLen, doff, min(gso, limit))
+	default:
+		seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj46))
+		if n-doff > limit && flags&packet.TCPFlagRST == 0 {
+			// Larger than the backend takes: the client was told MTU6 - 60
+			// before the backend and its MSS were known.
+			e.splitLast(out, limit)
+		}
 	}
 
 	c.tsClient = tsClient
@@ -86,15 +94,16 @@ func (e *Engine) clientToBackend(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 	c.packetsC2B++
 	c.bytesC2B += uint64(n - doff)
 	e.stats.Bytes4In += uint64(len(pkt))
-	e.stats.Packets6Out++
+	e.stats.Packets6Out++ // a super-packet's are counted by offloadLast
 	if c.watch || flags&(packet.TCPFlagFIN|packet.TCPFlagRST) != 0 {
 		e.closeTrack(c, flags, rst == rstExact, sideClient, end)
 	}
 	return packet.Consumed
 }
 
-// backendToClient translates a backend segment (IPv6) for the client.
-func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
+// backendToClient translates a backend segment (IPv6) for the client;
+// gso as for clientToBackend.
+func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff, gso int, out *packet.Batch) packet.Verdict {
 	hops := packet.IPv6(pkt).HopLimit()
 	if hops <= 1 {
 		e.timeExceeded6(pkt, out) // host.go
@@ -150,9 +159,14 @@ func (e *Engine) backendToClient(c *conn, pkt []byte, tcp packet.TCP, doff int, 
 			ed.Put32(seg, off, c.tsValB-c.tsShift)
 		}
 	}
-	seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj64))
-	if c.pmtu4 != 0 || grow != 0 {
-		e.fitClient(c, out, doff+grow)
+	switch {
+	case gso != 0:
+		e.offloadLast(out, packet.IPv4(b).PseudoHeaderSum(packet.ProtoTCP, n+grow), packet.IPv4MinLen, doff+grow, min(gso, c.clientLimit(doff+grow)))
+	default:
+		seg.SetChecksum(ed.Apply(seg.Checksum(), c.adj64))
+		if c.pmtu4 != 0 || grow != 0 {
+			e.splitLast(out, c.clientLimit(doff+grow))
+		}
 	}
 
 	if flags&packet.TCPFlagACK != 0 {
@@ -353,26 +367,24 @@ func (c *conn) tsValToClient(now int64) uint32 {
 	return c.tsEdge + uint32(max(now-c.created, 0)/1e6)
 }
 
-// fitClient cuts the backend segment just translated (the last in out,
-// with a TCP header of doff bytes) to what the client can take: its path
-// MTU once a Fragmentation Needed reported one, and its MSS (which a
-// segment grown by an inserted TSopt may pass if the backend ignored the
-// lowered MSS it was given).
-func (e *Engine) fitClient(c *conn, out *packet.Batch, doff int) {
+// clientLimit is the most payload a segment to the client with a TCP
+// header of doff bytes may carry: what its path MTU allows once a
+// Fragmentation Needed reported one, and its MSS (which a segment grown
+// by an inserted TSopt may pass if the backend ignored the lowered MSS it
+// was given).
+func (c *conn) clientLimit(doff int) int {
 	limit := int(c.mssClient) + packet.TCPMinLen - doff
 	if c.pmtu4 != 0 {
 		limit = min(limit, c.pmtu4-packet.IPv4MinLen-doff)
 	}
-	e.splitLast(out, limit)
+	return limit
 }
 
 // splitLast cuts the last packet of out, a TCP segment the engine has just
 // translated (IPv4 or IPv6, with a header of its own making), into
-// segments of at most mss payload bytes, each with the same header and
-// options, its own sequence number and a checksum computed in full. PSH
-// and FIN go on the last piece only, CWR on the first; an urgent pointer
-// stays with the piece it points into or past. Used when a segment does
-// not fit what the receiver's path or MSS allows: a slow path.
+// segments of at most mss payload bytes (packet.SegmentTCP). Used when a
+// segment does not fit what the receiver's path or MSS allows: a slow
+// path.
 func (e *Engine) splitLast(out *packet.Batch, mss int) {
 	mss = max(mss, 8)
 	last := &out.Packets[out.Len()-1]
@@ -381,59 +393,20 @@ func (e *Engine) splitLast(out *packet.Batch, mss int) {
 		hl = packet.IPv6HeaderLen
 	}
 	tcp := packet.TCP(last.Data[hl:])
-	doff := tcp.DataOffset()
-	if len(tcp)-doff <= mss {
+	if len(tcp)-tcp.DataOffset() <= mss {
 		return
 	}
 	if e.scratch == nil {
-		e.scratch = make([]byte, 0, 0x10000+packet.IPv6HeaderLen)
+		e.scratch = make([]byte, 0, packet.MaxPacketSize)
 	}
 	src := append(e.scratch[:0], last.Data...)
 	fam, dst := last.Family, last.Dst
 	out.Unnext()
-	tcp = packet.TCP(src[hl:])
-	payload := tcp[doff:]
-	flags, seq, urg := tcp.Flags(), tcp.Seq(), int(binary.BigEndian.Uint16(tcp[packet.TCPUrgent:]))
-	for off := 0; off < len(payload); off += mss {
-		n := min(mss, len(payload)-off)
-		b := out.Next(hl+doff+n, fam, dst)
-		copy(b, src[:hl+doff])
-		copy(b[hl+doff:], payload[off:off+n])
-		seg := packet.TCP(b[hl:])
-		f := flags
-		if off+n < len(payload) {
-			f &^= packet.TCPFlagPSH | packet.TCPFlagFIN
-		}
-		if off > 0 {
-			f &^= packet.TCPFlagCWR
-		}
-		u := 0
-		if flags&packet.TCPFlagURG != 0 && urg > off {
-			u = urg - off
-		} else {
-			f &^= packet.TCPFlagURG
-		}
-		seg[packet.TCPFlags] = f
-		binary.BigEndian.PutUint16(seg[packet.TCPUrgent:], uint16(u))
-		binary.BigEndian.PutUint32(seg[packet.TCPSeq:], seq+uint32(off))
-		seg.SetChecksum(0)
-		if fam == packet.IPv4Family {
-			ip := packet.IPv4(b)
-			binary.BigEndian.PutUint16(b[packet.IPv4TotalLength:], uint16(len(b)))
-			ip.SetChecksum(0)
-			ip.SetChecksum(^packet.Sum(b[:packet.IPv4MinLen]))
-			seg.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
-			if off > 0 {
-				e.stats.Packets4Out++
-			}
-		} else {
-			ip := packet.IPv6(b)
-			ip.SetPayloadLength(len(seg))
-			seg.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(seg)), seg))
-			if off > 0 {
-				e.stats.Packets6Out++
-			}
-		}
-		e.stats.SegmentsSplit++
+	n := packet.SegmentTCP(src, mss, out, fam, dst)
+	if fam == packet.IPv4Family {
+		e.stats.Packets4Out += uint64(n - 1)
+	} else {
+		e.stats.Packets6Out += uint64(n - 1)
 	}
+	e.stats.SegmentsSplit += uint64(n)
 }

@@ -108,8 +108,12 @@ func (b *builder) dataPath(entry, mode string, ports []fileEnginePort) (DataPath
 	}
 	for i, fp := range ports {
 		path := fmt.Sprintf("%s.ports[%d]", entry, i)
-		p := &EnginePort{Interface: fp.Interface, Switch: fp.Switch, Ring: fp.Ring, Line: b.p.lines.line(path)}
+		p := &EnginePort{Interface: fp.Interface, Switch: fp.Switch, Ring: fp.Ring, Offload: fp.Offload, Line: b.p.lines.line(path)}
 		ok := true
+		if fp.Ring && fp.Offload {
+			b.p.add(path+".offload", "offload and ring exclude each other (a ring's frames cannot hold a 64 KB super-packet)")
+			ok = false
+		}
 		if err := checkInterfaceName(fp.Interface); err != nil {
 			b.p.add(path+".interface", "%v", err)
 			ok = false

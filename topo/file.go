@@ -119,6 +119,7 @@ type fileEnginePort struct {
 	Switch    string `yaml:"switch"`
 	Port      string `yaml:"port"`
 	Ring      bool   `yaml:"ring"`
+	Offload   bool   `yaml:"offload"`
 }
 
 type fileService struct {

@@ -50,7 +50,12 @@ type EnginePort struct {
 	// per system call under sustained load, but a segment may wait up to
 	// the ring's 1 ms block timeout, which short connections feel.
 	Ring bool
-	Line int
+	// Offload reads and writes the port with PACKET_VNET_HDR, so that
+	// GRO super-packets of established connections are translated whole
+	// and leave as one for the kernel to cut up (docs/splice46.md,
+	// "Segment offload"). It excludes Ring.
+	Offload bool
+	Line    int
 }
 
 func (p *EnginePort) String() string {
