@@ -302,10 +302,12 @@ func (l *nat64Lab) testExpiry(t *testing.T) {
 		}
 		return false
 	}
-	if !has() {
+	sent := time.Now()
+	// In controller mode the datagram reaches sixgate as a packet-in
+	// after socat has exited: wait for its session.
+	if !ovs.Wait(2*time.Second, has) {
 		t.Fatal("no session for the datagram")
 	}
-	sent := time.Now()
 	if !ovs.Wait(10*time.Second, func() bool { return !has() }) {
 		t.Fatal("the session outlived its 3 s timer by 7 s")
 	}

@@ -29,12 +29,17 @@ const (
 	// portPairMode: port mode on two engine ports, engineIface and
 	// engineIface2 (ports 10 and 11) behind the switch's select group.
 	portPairMode dataPath = "port-pair"
+	// portOffloadMode: port mode with segment offload, GRO on the
+	// engine's end of the veth pair.
+	portOffloadMode dataPath = "port-offload"
 )
 
 var dataPaths = []dataPath{controllerMode, portMode}
 
 // onPort says whether the engine runs on the engine port.
-func (m dataPath) onPort() bool { return m == portMode || m == portRingMode || m == portPairMode }
+func (m dataPath) onPort() bool {
+	return m == portMode || m == portRingMode || m == portPairMode || m == portOffloadMode
+}
 
 const (
 	engineIface  = "sgs-eng0"
@@ -129,6 +134,8 @@ func buildSeedLab(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, 
 			section = strings.Replace(section, "port: 10}", "port: 10, ring: true}", 1)
 		case portPairMode:
 			section += fmt.Sprintf("    - {interface: %q, switch: s1, port: %d}\n", engineIface2, enginePort2)
+		case portOffloadMode:
+			section = strings.Replace(section, "port: 10}", "port: 10, offload: true}", 1)
 		}
 		cfg = strings.Replace(cfg, "  mtu6: 1500\n", "  mtu6: 1500\n"+section, 1)
 	}
@@ -149,6 +156,9 @@ func buildSeedLab(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, 
 	ovs.Run(t, "ovs-vsctl", "set", "controller", l.br.Name, "controller_queue_size=512")
 	if mode.onPort() {
 		ovs.AddEnginePort(t, l.br, engineIface, enginePort)
+	}
+	if mode == portOffloadMode {
+		ovs.Run(t, "ethtool", "-K", engineIface, "gro", "on")
 	}
 	if mode == portPairMode {
 		ovs.AddEnginePort(t, l.br, engineIface2, enginePort2)

@@ -91,6 +91,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			"received": p.Received, "sent": p.Sent, "truncated": p.Truncated, "send_error": p.SendErrors,
 			"kernel_drop": p.KernelDrops, "ring_full": p.RingFull,
 			"not_ip": p.NotIP, "pass": p.Pass, "no_route": p.NoRoute,
+			"offload": p.Offload, "offload_cut": p.OffloadCut, "offload_bad": p.OffloadBad,
 		} {
 			counter(descPortFrames, v, p.Interface, event)
 		}

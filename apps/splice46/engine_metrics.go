@@ -110,6 +110,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"echo_reply", s.EchoReplies}, {"closed_port_reset", s.ClosedPortResets},
 		{"port_unreachable", s.PortUnreachables}, {"time_exceeded", s.TimeExceeded},
 		{"icmp_error_limited", s.ICMPErrorsLimited}, {"segment_split", s.SegmentsSplit},
+		{"offload_in", s.OffloadIn}, {"offload_out", s.OffloadOut},
 	} {
 		counter(c.events, ev.v, ev.name)
 	}

@@ -59,6 +59,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			"received": p.Received, "sent": p.Sent, "truncated": p.Truncated, "send_error": p.SendErrors,
 			"kernel_drop": p.KernelDrops, "ring_full": p.RingFull,
 			"not_ip": p.NotIP, "pass": p.Pass, "no_route": p.NoRoute,
+			"offload": p.Offload, "offload_cut": p.OffloadCut, "offload_bad": p.OffloadBad,
 		} {
 			ch <- prometheus.MustNewConstMetric(descPortFrames, prometheus.CounterValue, float64(v), p.Interface, event)
 		}

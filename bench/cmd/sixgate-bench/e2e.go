@@ -124,11 +124,12 @@ type setupSpec struct {
 
 func specs() map[string]setupSpec {
 	return map[string]setupSpec{
-		"ceiling":    {"ceiling", "IPv6 forwarding (ceiling)", h1v6, "http://[" + h1v6 + "]:8080/"},
-		"controller": {"controller", "sixgate controller mode", vip, "http://" + vip + ":8080/"},
-		"port":       {"port", "sixgate port mode", vip, "http://" + vip + ":8080/"},
-		"port-ring":  {"port-ring", "sixgate port mode, receive ring", vip, "http://" + vip + ":8080/"},
-		"haproxy":    {"haproxy", "haproxy (TCP/SNI, HTTP/Host)", haproxyV4, "http://" + haproxyV4 + ":8080/"},
+		"ceiling":      {"ceiling", "IPv6 forwarding (ceiling)", h1v6, "http://[" + h1v6 + "]:8080/"},
+		"controller":   {"controller", "sixgate controller mode", vip, "http://" + vip + ":8080/"},
+		"port":         {"port", "sixgate port mode", vip, "http://" + vip + ":8080/"},
+		"port-ring":    {"port-ring", "sixgate port mode, receive ring", vip, "http://" + vip + ":8080/"},
+		"port-offload": {"port-offload", "sixgate port mode, segment offload", vip, "http://" + vip + ":8080/"},
+		"haproxy":      {"haproxy", "haproxy (TCP/SNI, HTTP/Host)", haproxyV4, "http://" + haproxyV4 + ":8080/"},
 	}
 }
 
@@ -264,9 +265,11 @@ func (l *e2eLab) startSixgate(config string) {
 func (l *e2eLab) prepare(_ context.Context, name string) string {
 	switch name {
 	case "port":
-		return portModeAvailable(l, false)
+		return portModeAvailable(l, "")
 	case "port-ring":
-		return portModeAvailable(l, true)
+		return portModeAvailable(l, "ring")
+	case "port-offload":
+		return portModeAvailable(l, "offload")
 	case "haproxy":
 		if _, err := exec.LookPath("haproxy"); err != nil {
 			return "haproxy not installed (run bench/install-deps.sh)"
@@ -304,9 +307,12 @@ const (
 // topology with `mode: port` on the engine interface must pass `sixgate
 // check` (a binary without port mode says why, and the setup is reported as
 // not available); then the engine port is cabled and sixgate restarted with
-// that file. The measurement is the same as for the other setups.
-func portModeAvailable(l *e2eLab, ring bool) string {
-	section := fmt.Sprintf("  mode: port\n  ports:\n    - {interface: %q, switch: s1, port: %d, ring: %v}\n", engineIface, enginePort, ring)
+// that file. The measurement is the same as for the other setups. io is
+// "" (recvmmsg), "ring" or "offload" (GRO on the engine's end of the
+// veth pair, super-packets through the engine).
+func portModeAvailable(l *e2eLab, io string) string {
+	section := fmt.Sprintf("  mode: port\n  ports:\n    - {interface: %q, switch: s1, port: %d, ring: %v, offload: %v}\n",
+		engineIface, enginePort, io == "ring", io == "offload")
 	cfg := strings.Replace(fmt.Sprintf(benchTopology, l.ctlPort, l.metricsAt), "  mtu6: 1500\n", "  mtu6: 1500\n"+section, 1)
 	path := filepath.Join(filepath.Dir(l.config), "bench-port.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
@@ -325,6 +331,11 @@ func portModeAvailable(l *e2eLab, ring bool) string {
 			ovs.AddEnginePort(l.t, l.br, engineIface, enginePort)
 			l.engineCabled = true
 		}
+		gro := "off"
+		if io == "offload" {
+			gro = "on"
+		}
+		ovs.Run(l.t, "ethtool", "-K", engineIface, "gro", gro)
 		l.startSixgate(path)
 		// The old process's flows are still there: wait for the steering.
 		steer := fmt.Sprintf("output:%d", enginePort)

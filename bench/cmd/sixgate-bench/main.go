@@ -51,7 +51,7 @@ type options struct {
 func run() int {
 	out := flag.String("out", "results", "write the report under `dir`/<timestamp>/")
 	parts := flag.String("parts", "micro,controller,controlplane,dns64,e2e,translator,nat64", "comma-separated `parts` to run")
-	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order (also port-ring: port mode with the TPACKET_V3 receive ring)")
+	setups := flag.String("setups", "ceiling,controller,port,haproxy", "comma-separated end-to-end `setups`, in table order (also port-ring: port mode with the TPACKET_V3 receive ring; port-offload: with segment offload)")
 	duration := flag.Duration("duration", 3*time.Second, "length of each controller and end-to-end measurement")
 	benchtime := flag.String("benchtime", "200ms", "go test -benchtime for the engine microbenchmarks")
 	contended := flag.Bool("contended", false, "label the report as measured on a shared, busy machine")
