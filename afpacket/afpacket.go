@@ -37,7 +37,7 @@ const (
 	// superFrameSize is the largest frame of a socket with VnetHdr: the
 	// header, then a GRO super-packet of up to 64 KB behind an Ethernet
 	// header and a VLAN tag.
-	superFrameSize = vnetHdrLen + 18 + 0x10000
+	superFrameSize = vnetHdrLen + 18 + 0x10000 + 64
 	vnetHdrLen     = 10
 	// superRcvBuf is the receive buffer of a socket with VnetHdr: the
 	// default (about 200 KB) holds three super-packets.
@@ -330,8 +330,12 @@ func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
 	// 4.20 lack the option, and Receive skips them anyway.
 	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
 	// Frames go straight to the driver: the engine does its own batching
-	// and a qdisc would only add a lock.
-	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
+	// and a qdisc would only add a lock. Not with VnetHdr: the direct
+	// path drops a super-packet the device cannot segment itself rather
+	// than segment it in software.
+	if !cfg.VnetHdr {
+		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("bind: %w", err)
@@ -460,6 +464,11 @@ func (s *Socket) SetVnetHdr(on bool) error {
 	}
 	if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, v); err != nil {
 		return fmt.Errorf("PACKET_VNET_HDR: %w", err)
+	}
+	// The qdisc path segments what the device cannot (openSocket); a
+	// socket handed over may have been opened without it.
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1-v); err != nil {
+		return fmt.Errorf("PACKET_QDISC_BYPASS: %w", err)
 	}
 	if on {
 		// As root, past net.core.rmem_max; otherwise as far as it goes.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,25 @@ func (l *seedLab) metric(t *testing.T, series string) float64 {
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v
+}
+
+// metricsMatching returns the non-zero samples of the named metrics.
+func (l *seedLab) metricsMatching(t *testing.T, names ...string) string {
+	resp, err := http.Get("http://" + l.metrics + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var b strings.Builder
+	for _, line := range strings.Split(string(body), "\n") {
+		for _, n := range names {
+			if strings.HasPrefix(line, n) && !strings.HasSuffix(line, " 0") {
+				b.WriteString(line + "\n")
+			}
+		}
+	}
+	return b.String()
 }
 
 // checkDataPath checks, after the seed demo's requests, that the spliced
@@ -65,6 +85,11 @@ func (l *seedLab) checkDataPath(t *testing.T) {
 // nothing about offload.
 func TestSpliceOffload(t *testing.T) {
 	l := newSeedLabIn(t, portOffloadMode)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("metrics:\n%s", l.metricsMatching(t, "sixgate_splice46_port_frames_total", "sixgate_proxy46_drops_total", "sixgate_proxy46_events_total", "sixgate_proxy46_packets_total"))
+		}
+	})
 	testSeedDemo(t, l)
 	testBulkTransfers(t, l)
 	port := func(event string) float64 {

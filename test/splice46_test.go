@@ -159,6 +159,9 @@ func buildSeedLab(t *testing.T, mode dataPath, launcher func(t *testing.T, bin, 
 	}
 	if mode == portOffloadMode {
 		ovs.Run(t, "ethtool", "-K", engineIface, "gro", "on")
+		if err := os.WriteFile("/sys/class/net/"+engineIface+"/gro_flush_timeout", []byte("20000"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if mode == portPairMode {
 		ovs.AddEnginePort(t, l.br, engineIface2, enginePort2)
@@ -281,7 +284,7 @@ func testBulkTransfers(t *testing.T, l *seedLab) {
 
 	start := time.Now()
 	out, err := l.client(5*time.Minute, "", "sh", "-c",
-		fmt.Sprintf("curl -sS --max-time 240 -H 'Host: a.example' 'http://10.0.0.42:8080/bytes?n=%d' | sha256sum", size))
+		fmt.Sprintf("curl -sS --max-time ${SGTIMEOUT:-240} -H 'Host: a.example' 'http://10.0.0.42:8080/bytes?n=%d' | sha256sum", size))
 	if err != nil || !strings.HasPrefix(out, want) {
 		t.Fatalf("50 MB download: sha256 %q (%v), want %s", out, err, want)
 	}

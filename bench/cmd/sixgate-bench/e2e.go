@@ -331,11 +331,14 @@ func portModeAvailable(l *e2eLab, io string) string {
 			ovs.AddEnginePort(l.t, l.br, engineIface, enginePort)
 			l.engineCabled = true
 		}
-		gro := "off"
+		gro, flush := "off", "0"
 		if io == "offload" {
-			gro = "on"
+			gro, flush = "on", "20000"
 		}
 		ovs.Run(l.t, "ethtool", "-K", engineIface, "gro", gro)
+		if err := os.WriteFile("/sys/class/net/"+engineIface+"/gro_flush_timeout", []byte(flush), 0o644); err != nil {
+			l.t.Fatalf("gro_flush_timeout: %v", err)
+		}
 		l.startSixgate(path)
 		// The old process's flows are still there: wait for the steering.
 		steer := fmt.Sprintf("output:%d", enginePort)
