@@ -77,6 +77,9 @@ type Translator struct {
 	// TCP and UDP runs.
 	CPUPerGBTCP float64 `json:"cpu_seconds_per_gb_tcp"`
 	CPUPerGBUDP float64 `json:"cpu_seconds_per_gb_udp"`
+	// Ceiling marks a row of plain forwarding, the most a translator on
+	// the same path could carry; no process's CPU is counted for it.
+	Ceiling bool `json:"ceiling,omitempty"`
 	// ConnsPerSec is new TCP connections a second through the
 	// translator (RFC 9693's connection establishment rate): HTTP
 	// requests of one connection each. NAT64 rows only.
@@ -584,7 +587,11 @@ func (r *Results) translatorMarkdown(p func(string, ...any)) {
 		if peer != nil {
 			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec)
 		}
-		p("| %s | %.0f | %.0f | %.2f | %.2f | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.CPUPerGBTCP, s.CPUPerGBUDP, vs)
+		cpuTCP, cpuUDP := fmt.Sprintf("%.2f", s.CPUPerGBTCP), fmt.Sprintf("%.2f", s.CPUPerGBUDP)
+		if s.Ceiling {
+			cpuTCP, cpuUDP = "–", "–"
+		}
+		p("| %s | %.0f | %.0f | %s | %s | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, cpuTCP, cpuUDP, vs)
 	}
 	p("\n")
 }
