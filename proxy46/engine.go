@@ -86,6 +86,7 @@ type Engine struct {
 	// its counters, and a segment being rewritten.
 	ftpConns    []*conn
 	expects     []*expectation
+	expectFree  []*expectation // entries to use again, fewer than MaxExpectations
 	passive     map[vipKey]*expectation
 	active      map[activeKey]*expectation
 	ftpNextPort uint16

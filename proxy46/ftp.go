@@ -135,14 +135,20 @@ func (e *Engine) dropFTPControl(c *conn) {
 	last.ftp.idx = f.idx
 	e.ftpConns[len(e.ftpConns)-1] = nil
 	e.ftpConns = e.ftpConns[:len(e.ftpConns)-1]
-	for i := 0; i < len(e.expects) && f.nexp > 0; {
+	e.unexpectAll(c)
+	c.ftp = nil
+}
+
+// unexpectAll forgets the data connections c announced that have not
+// come: c is closed or gone.
+func (e *Engine) unexpectAll(c *conn) {
+	for i := 0; i < len(e.expects) && c.ftp.nexp > 0; {
 		if x := e.expects[i]; x.ctl == c {
 			e.unexpect(x)
 			continue
 		}
 		i++
 	}
-	c.ftp = nil
 }
 
 // expectPassive lends a port of the passive range on the control
@@ -161,9 +167,8 @@ func (e *Engine) expectPassive(c *conn, serverPort uint16) (netip.AddrPort, bool
 			continue
 		}
 		e.ftpNextPort = uint16((int(p-first) + 1) % n)
-		x := &expectation{ctl: c, client: c.k4.client, vip: c.k4.vip, port: p,
-			server: c.k6.backend, serverPort: serverPort}
-		e.expect(x)
+		x := e.expect(expectation{ctl: c, client: c.k4.client, vip: c.k4.vip, port: p,
+			server: c.k6.backend, serverPort: serverPort})
 		if e.passive == nil {
 			e.passive = make(map[vipKey]*expectation)
 		}
@@ -189,9 +194,8 @@ func (e *Engine) expectActive(c *conn, client netip.AddrPort) (netip.AddrPort, b
 	if !e.roomToExpect(c) {
 		return netip.AddrPort{}, false
 	}
-	x := &expectation{ctl: c, active: true, client: c.k4.client, vip: c.k4.vip, port: client.Port(),
-		client6: c.k6.client6, server: c.k6.backend}
-	e.expect(x)
+	x := e.expect(expectation{ctl: c, active: true, client: c.k4.client, vip: c.k4.vip, port: client.Port(),
+		client6: c.k6.client6, server: c.k6.backend})
 	if e.active == nil {
 		e.active = make(map[activeKey]*expectation)
 	}
@@ -219,13 +223,23 @@ func (e *Engine) roomToExpect(c *conn) bool {
 	return true
 }
 
-// expect adds x to the list, in deadline order (one timeout for all).
-func (e *Engine) expect(x *expectation) {
+// expect adds v to the list, in deadline order (one timeout for all),
+// in an entry used before if there is one.
+func (e *Engine) expect(v expectation) *expectation {
+	var x *expectation
+	if n := len(e.expectFree); n > 0 {
+		x = e.expectFree[n-1]
+		e.expectFree = e.expectFree[:n-1]
+	} else {
+		x = new(expectation)
+	}
+	*x = v
 	x.deadline = e.now + int64(e.cfg.FTP.ExpectTimeout)
 	x.idx = len(e.expects)
 	e.expects = append(e.expects, x)
 	x.ctl.ftp.nexp++
 	e.stats.FTP.Expected++
+	return x
 }
 
 // unexpect forgets x, keeping the list in order.
@@ -243,6 +257,10 @@ func (e *Engine) unexpect(x *expectation) {
 	}
 	if x.ctl.ftp != nil {
 		x.ctl.ftp.nexp--
+	}
+	*x = expectation{}
+	if len(e.expectFree) < e.cfg.FTP.MaxExpectations {
+		e.expectFree = append(e.expectFree, x)
 	}
 }
 

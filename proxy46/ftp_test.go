@@ -343,6 +343,7 @@ func TestFTPExpectationBounds(t *testing.T) {
 	f, _ := newFTPFabric(t, func(c *Config) {
 		c.FTP.MaxExpectations = 3
 		c.FTP.ExpectTimeout = 300 * time.Millisecond
+		c.Timeouts.Closed = 200 * time.Millisecond
 	}, impairment{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -401,11 +402,12 @@ func TestFTPExpectationBounds(t *testing.T) {
 		t.Fatalf("the newest lent port %d: %v", last, err)
 	}
 	d.Close()
-	// Closing the control connection forgets its expectations.
+	// Closing the control connection forgets its expectations, and
+	// the gateway goes with the connection.
 	fc.cmd("QUIT")
 	fc.c.Close()
 	deadline = time.Now().Add(5 * time.Second)
-	for f.engine.Stats().FTP.Control != 0 {
+	for st := f.engine.Stats().FTP; st.Control != 0 || st.Expectations != 0; st = f.engine.Stats().FTP {
 		if time.Now().After(deadline) {
 			t.Fatalf("control connection still followed: %+v", f.engine.Stats().FTP)
 		}
@@ -422,17 +424,30 @@ func TestFTPControlAllocatesNothing(t *testing.T) {
 	}
 	c4, c6 := openFTP(t, e)
 	out := packet.NewBatch(8, 2048)
-	allocs := testing.AllocsPerRun(200, func() {
+	// Built beforehand: one exchange per run, and one more for the
+	// run AllocsPerRun makes first.
+	const runs = 200
+	var cmds, replies [][]byte
+	for range runs + 1 {
+		cmds = append(cmds, c4.next([]byte("PASV\r\n")))
+		replies = append(replies, c6.next([]byte("229 Entering Extended Passive Mode (|||40001|)\r\n")))
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
 		out.Reset()
-		e.Handle(c4.next([]byte("NOOP\r\n")), out)
+		e.Handle(cmds[i], out)
 		out.Reset()
-		e.Handle(c6.next([]byte("200 NOOP ok.\r\n")), out)
+		e.Handle(replies[i], out)
+		i++
 	})
+	if out.Len() != 1 || !bytes.HasPrefix(decodeOut(t, out.Packets[0]).tcp.Payload, []byte("227 ")) {
+		t.Fatalf("the reply was not rewritten: %d packets", out.Len())
+	}
 	if allocs != 0 {
 		t.Fatalf("%v allocations per exchange on a control connection", allocs)
 	}
-	if n := e.Stats().FTP.Control; n != 1 {
-		t.Fatalf("%d control connections followed", n)
+	if st := e.Stats().FTP; st.Control != 1 || st.Rewrites != 2*(runs+1) {
+		t.Fatalf("FTP stats %+v", st)
 	}
 }
 

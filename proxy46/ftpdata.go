@@ -44,9 +44,10 @@ func (e *Engine) passiveService(k key4) *service {
 		e.stats.FTP.Refused++
 		return nil
 	}
-	e.unexpect(x)
+	v := *x
+	e.unexpect(x) // which clears x for use again
 	e.stats.FTP.PassiveOpened++
-	return dataService(x.vip, x.port, x.server, x.serverPort)
+	return dataService(v.vip, v.port, v.server, v.serverPort)
 }
 
 // acceptActive opens the connection of a server's SYN that an active-mode
@@ -67,12 +68,13 @@ func (e *Engine) acceptActive(k key6, pkt []byte, tcp packet.TCP, doff int, out 
 	if e.embryonic() >= e.cfg.MaxEmbryonic {
 		return e.drop(DropEmbryonicFull), true
 	}
-	e.unexpect(x)
+	vip := x.vip
+	e.unexpect(x) // which clears x for use again
 	e.stats.FTP.ActiveOpened++
 	o := parseSynOptions(tcp.Options())
 	now := e.now
 	c := &conn{
-		svc:         dataService(x.vip, k.backendPort, k.backend, k.backendPort),
+		svc:         dataService(vip, k.backendPort, k.backend, k.backendPort),
 		state:       StateBackendSyn,
 		k4:          k4,
 		k6:          k,
