@@ -454,7 +454,7 @@ func TestFTPControlAllocatesNothing(t *testing.T) {
 // scripted is one side of a scripted connection: each call to next is its
 // next segment, in order, acknowledging nothing new.
 type scripted struct {
-	t          *testing.T
+	t          testing.TB
 	v4         bool
 	seq, ack   uint32
 	sport, dpt uint16
@@ -470,7 +470,7 @@ func (s *scripted) next(payload []byte) []byte {
 }
 
 // openFTP opens a control connection through e with scripted packets.
-func openFTP(t *testing.T, e *Engine) (*scripted, *scripted) {
+func openFTP(t testing.TB, e *Engine) (*scripted, *scripted) {
 	t.Helper()
 	out := packet.NewBatch(8, 2048)
 	const isnC, isnB = 1000, 900000
@@ -492,4 +492,82 @@ func openFTP(t *testing.T, e *Engine) (*scripted, *scripted) {
 		t.Fatalf("banner not translated: %d packets", out.Len())
 	}
 	return c4, c6
+}
+
+// FuzzFTP feeds a control connection through the gateway arbitrary lines
+// both ways, in segments of arbitrary cuts, with SYNs to the ports it
+// lends and from the server to the addresses it lets through, then runs
+// the timers. The engine must not panic, must keep its expectations and
+// table within their bounds, and every packet it sends must have
+// consistent lengths.
+func FuzzFTP(f *testing.F) {
+	f.Add([]byte("\x01220 hi\r\n\x00PASV\r\n\x01229 Entering Extended Passive Mode (|||40001|)\r\n\x02\x00"))
+	f.Add([]byte("\x00PORT 198,51,100,7,195,80\r\n\x01200 ok\r\n\x03\xc3\x50\x00EPRT |1|198.51.100.7|50001|\r\n"))
+	f.Add([]byte("\x00PA\x00SV\r\nEPSV\r\n\x01229 (|||1|)\r\n229 (|||2|)\r\n\x02\x01\x02\x00\x00LPSV\r\n"))
+	f.Add([]byte("\x00AUTH TLS\r\n\x01234 go\r\n\x00PASV\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		clock := newFakeClock()
+		e, err := New(ftpEngineConfig(func(c *Config) {
+			c.Clock = clock.Now
+			c.MaxConnections = 8
+			c.FTP = FTP{PassiveFirst: 50000, PassiveLast: 50003, ExpectTimeout: time.Second, MaxExpectations: 3}
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c4, c6 := openFTP(t, e)
+		out := packet.NewBatch(8, 2048)
+		// Chunks: a byte saying what, then up to the next byte below
+		// 0x04 (lines end in "\n", which is 0x0a).
+		for n := 0; len(data) > 0 && n < 64; n++ {
+			what := data[0]
+			data = data[1:]
+			end := 0
+			for end < len(data) && data[end] >= 0x04 {
+				end++
+			}
+			chunk := data[:end]
+			data = data[end:]
+			switch what % 4 {
+			case 0:
+				e.Handle(c4.next(chunk), out)
+			case 1:
+				e.Handle(c6.next(chunk), out)
+			case 2: // the client's SYN to a lent port
+				p := uint16(50000)
+				if len(chunk) > 0 {
+					p += uint16(chunk[0] % 4)
+				}
+				e.Handle(pkt4(t, client4, vip, 41000+uint16(n), p, seg{seq: 77, flags: "S"}), out)
+			case 3: // the server's SYN to the client
+				p := uint16(50000)
+				if len(chunk) > 1 {
+					p = uint16(chunk[0])<<8 | uint16(chunk[1])
+				}
+				e.Handle(pkt6(t, hostFTP, client6, 20, p, seg{seq: 99, flags: "S"}), out)
+			}
+			if len(e.expects) > e.cfg.FTP.MaxExpectations || len(e.passive)+len(e.active) != len(e.expects) {
+				t.Fatalf("%d expectations (%d passive, %d active), bound %d", len(e.expects), len(e.passive), len(e.active), e.cfg.FTP.MaxExpectations)
+			}
+			for i, x := range e.expects {
+				if x.idx != i || x.ctl.ftp == nil {
+					t.Fatalf("expectation %d of %d misplaced", i, len(e.expects))
+				}
+			}
+			clock.Advance(50 * time.Millisecond)
+			e.Expire(out)
+			for _, p := range out.Packets {
+				checkLengths(t, p)
+			}
+			out.Reset()
+		}
+		clock.Advance(2 * time.Second)
+		e.Expire(out)
+		if len(e.expects) != 0 {
+			t.Fatalf("%d expectations after their timeout", len(e.expects))
+		}
+		if e.Len() > 8 || len(e.by6) > e.Len() {
+			t.Fatalf("table out of bounds: %d by4, %d by6", e.Len(), len(e.by6))
+		}
+	})
 }
