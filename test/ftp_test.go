@@ -236,8 +236,9 @@ func tail(s string, n int) string {
 //
 //	c4   10.0.0.3/24, IPv4-only, curl as the FTP client, reaching the
 //	     server through the VIP 10.0.0.42:21
-//	srv6 2001:db8::21/64, IPv6-only: vsftpd listening on IPv6 only; it
-//	     sees the client as 2001:db8:ffff::a00:3 (pool6)
+//	srv6 2001:db8::21/64, IPv6-only: vsftpd listening on IPv6 only, and
+//	     pyftpdlib on port 2121 sending its 229 replies in two segments;
+//	     both see the client as 2001:db8:ffff::a00:3 (pool6)
 //
 // Passive data connections come to VIP ports 50000-50015; active ones
 // leave vsftpd from port 20 and reach the client from VIP:20.
@@ -263,6 +264,32 @@ splice46:
       alg: ftp
       backends:
         - {address: "[2001:db8::21]:21"}
+    - vip: "10.0.0.42"
+      port: 2121
+      alg: ftp
+      backends:
+        - {address: "[2001:db8::21]:2121"}
+`
+
+// pyftpd6Script serves root anonymously on [2001:db8::21]:2121 and sends
+// its 229 replies in two segments, the second 100 ms after the first, so
+// that the splice's gateway meets a reply cut in the middle.
+const pyftpd6Script = `import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+a = DummyAuthorizer()
+a.add_anonymous(sys.argv[1])
+class Handler(FTPHandler):
+    def respond(self, resp, logfun=None):
+        if resp.startswith("229 "):
+            self.push(resp[:20])
+            self.ioloop.call_later(0.1, self.push, resp[20:] + "\r\n")
+            return
+        FTPHandler.respond(self, resp)
+Handler.authorizer = a
+print("serving", flush=True)
+FTPServer(("2001:db8::21", 2121), Handler).serve_forever()
 `
 
 // vsftpd6Config serves root to anonymous users on [2001:db8::21]:21 only.
@@ -298,7 +325,13 @@ func TestFTPThroughSplice(t *testing.T) {
 
 func testFTPThroughSplice(t *testing.T, mode dataPath) {
 	ovs.Require(t)
-	requireTools(t, "vsftpd", "curl")
+	requireTools(t, "vsftpd", "curl", "python3")
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pyftpdlib missing (scripts/install-deps.sh installs python3-pyftpdlib): %s", out)
+		}
+		t.Skipf("pyftpdlib missing: %s", out)
+	}
 	start := time.Now()
 	port, metrics := freePort(t), freePort(t)
 	section := ""
@@ -339,38 +372,44 @@ func testFTPThroughSplice(t *testing.T, mode dataPath) {
 	want := sha256.Sum256(data)
 	vconf := ovs.WriteFile(t, "vsftpd6.conf", fmt.Sprintf(vsftpd6Config, pub, empty, filepath.Join(root, "vsftpd.log")))
 	vs := srv.Start(t, "vsftpd", vconf)
-	t.Cleanup(func() { vs.Stop() })
+	py := srv.Start(t, "/usr/bin/python3", "-c", pyftpd6Script, pub)
+	t.Cleanup(func() { vs.Stop(); py.Stop() })
 
 	d := ovs.StartSixgate(t, bin, "-config", cfg)
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
 		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
 	}
-	if !ovs.Wait(10*time.Second, func() bool {
-		_, err := srv.Output(time.Second, "", "bash", "-c", "exec 3<>/dev/tcp/2001:db8::21/21")
-		return err == nil
-	}) {
-		t.Fatalf("no FTP server on [2001:db8::21]:21:\nvsftpd: %s", vs.Logs())
+	for _, srvPort := range []int{21, 2121} {
+		if !ovs.Wait(10*time.Second, func() bool {
+			_, err := srv.Output(time.Second, "", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/2001:db8::21/%d", srvPort))
+			return err == nil
+		}) {
+			t.Fatalf("no FTP server on [2001:db8::21]:%d:\nvsftpd: %s\npyftpdlib: %s", srvPort, vs.Logs(), py.Logs())
+		}
 	}
 	t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
 	lab := &siitLab{metrics: fmt.Sprintf("127.0.0.1:%d", metrics)}
 	packetIns := lab.metric(t, `sixgate_splice46_packets_total{event="packet_in"}`)
 
-	url := "ftp://10.0.0.42/"
 	for _, c := range []struct {
 		name string
+		port int
 		args []string
 	}{
-		{"EPSV", nil},
-		{"PASV", []string{"--disable-epsv"}},
-		{"EPRT", []string{"--ftp-port", "-"}},
-		{"PORT", []string{"--ftp-port", "-", "--disable-eprt"}},
+		{"EPSV", 21, nil},
+		{"PASV", 21, []string{"--disable-epsv"}},
+		{"EPRT", 21, []string{"--ftp-port", "-"}},
+		{"PORT", 21, []string{"--ftp-port", "-", "--disable-eprt"}},
+		{"229 cut: PASV", 2121, []string{"--disable-epsv"}},
+		{"pyftpdlib PORT", 2121, []string{"--ftp-port", "-", "--disable-eprt"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			url := fmt.Sprintf("ftp://10.0.0.42:%d/", c.port)
 			out := filepath.Join(root, "got")
 			os.Remove(out)
 			args := append([]string{"curl", "-sS", "--max-time", "15", "-o", out}, c.args...)
 			if o, err := c4.Output(20*time.Second, "", append(args, url+ftpFile)...); err != nil {
-				t.Fatalf("curl RETR: %v: %s\nsixgate: %s\nvsftpd: %s", err, o, tail(d.Logs(), 20), vs.Logs())
+				t.Fatalf("curl RETR: %v: %s\nsixgate: %s\nvsftpd: %s\npyftpdlib: %s", err, o, tail(d.Logs(), 20), vs.Logs(), tail(py.Logs(), 20))
 			}
 			got, err := os.ReadFile(out)
 			if err != nil {
@@ -385,7 +424,7 @@ func testFTPThroughSplice(t *testing.T, mode dataPath) {
 			}
 		})
 	}
-	for event, least := range map[string]float64{"rewrite": 8, "passive_opened": 4, "active_opened": 4} {
+	for event, least := range map[string]float64{"rewrite": 12, "passive_opened": 6, "active_opened": 6, "held": 2} {
 		if v := lab.metric(t, fmt.Sprintf(`sixgate_proxy46_ftp_alg_total{event=%q}`, event)); v < least {
 			t.Errorf("sixgate_proxy46_ftp_alg_total{event=%q} = %v, want at least %v", event, v, least)
 		}

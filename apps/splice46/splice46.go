@@ -44,6 +44,7 @@ const CookieID = 0x03
 const (
 	prioGuard   = 2200
 	prioService = 2100 // TCP to a service, TCP and Packet Too Big to pool6
+	prioFTP     = 2050 // TCP to a VIP of an FTP service (its data connections)
 	prioVIP     = 2000 // anything else to a VIP
 )
 

@@ -16,7 +16,7 @@ const (
 	cookiePool6    = 0x2000
 	cookiePool6PTB = 0x2001
 	cookieGuard    = 0x3000
-	cookieFTP      = 0x4000 // the FTP data connections of FTP services' VIPs
+	cookieFTP      = 0x4000 // TCP to the VIPs of FTP services
 	engineGroupLow = 1      // the select group over several engine ports
 )
 
@@ -91,49 +91,23 @@ func guarded(s *topo.Splice46, orphans []netip.AddrPort) []ofp.Match {
 	return append(out, ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv6), ofp.IPv6Dst(s.Pool6)))
 }
 
-// ftpDataPort is the port an active-mode FTP server connects from in
-// general (RFC 959); the engine keeps the server's port toward the client.
-const ftpDataPort = 20
-
-// ftpSteering steers the FTP data connections of the VIPs of FTP services
-// to the engine in either mode: the passive ports (the client's SYN and
-// what follows) and port 20 (the client's side of active-mode
-// connections). An active-mode server that connects from another port
-// still reaches the engine, its packets to the client's address in pool6
-// being steered already; the client's answers then take the controller
-// path of the VIP's other traffic.
+// ftpSteering steers all TCP to the VIPs of FTP services to the engine,
+// in either mode: the data connections come to ports other than the
+// services' (the passive ports lent, and whatever port an active-mode
+// server connects from, 20 in general, which the client answers to). On
+// such a VIP the engine then also answers closed TCP ports from the data
+// path rather than from the controller; the rest to the VIP (pings, UDP)
+// stays on the controller path.
 func ftpSteering(s *topo.Splice46) []datapath.Steer {
 	var out []datapath.Steer
 	seen := map[netip.Addr]bool{}
-	first, last := s.FTP.PassivePorts()
 	for _, svc := range s.Services {
 		if svc.ALG != topo.ALGFTP || seen[svc.VIP] {
 			continue
 		}
 		seen[svc.VIP] = true
-		match := func(port, mask uint16) ofp.Match {
-			return ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPProto(packet.ProtoTCP),
-				ofp.IPv4Dst(netip.PrefixFrom(svc.VIP, 32)), ofp.TCPDstMasked(port, mask))
-		}
-		for _, b := range portBlocks(first, last) {
-			out = append(out, datapath.Steer{Priority: prioService, Cookie: cookieFTP, Match: match(b[0], b[1])})
-		}
-		out = append(out, datapath.Steer{Priority: prioService, Cookie: cookieFTP, Match: match(ftpDataPort, 0xffff)})
-	}
-	return out
-}
-
-// portBlocks covers the ports first to last with aligned blocks of a power
-// of two ports, as few as can be: each is a port and a mask.
-func portBlocks(first, last uint16) [][2]uint16 {
-	var out [][2]uint16
-	for p := uint32(first); p <= uint32(last); {
-		size := uint32(1)
-		for p%(size*2) == 0 && p+size*2-1 <= uint32(last) && size < 1<<16 {
-			size *= 2
-		}
-		out = append(out, [2]uint16{uint16(p), uint16(0x10000 - size)})
-		p += size
+		out = append(out, datapath.Steer{Priority: prioFTP, Cookie: cookieFTP,
+			Match: ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPProto(packet.ProtoTCP), ofp.IPv4Dst(netip.PrefixFrom(svc.VIP, 32)))})
 	}
 	return out
 }

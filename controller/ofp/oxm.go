@@ -377,15 +377,6 @@ func IPv6NDSLL(a net.HardwareAddr) OXM { return basicBytes(FieldIPv6NDSLL, a) }
 func IPv6NDTLL(a net.HardwareAddr) OXM { return basicBytes(FieldIPv6NDTLL, a) }
 func TunnelID(id uint64) OXM           { return basic(FieldTunnelID, id) }
 
-// TCPDstMasked matches the TCP destination port under mask, a block of
-// ports (Open vSwitch takes the mask on OpenFlow 1.3, as an extension).
-func TCPDstMasked(p, mask uint16) OXM {
-	if mask == 0xffff {
-		return TCPDst(p)
-	}
-	return basicMasked(FieldTCPDst, uint64(p), uint64(mask))
-}
-
 // EthDstMasked matches the destination MAC under mask.
 func EthDstMasked(a, mask net.HardwareAddr) OXM {
 	o := EthDst(a)
