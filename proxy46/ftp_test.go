@@ -601,3 +601,36 @@ func BenchmarkFTPControlSegment(b *testing.B) {
 		})
 	}
 }
+
+// TestFTPActiveHandshakeNotExported checks that a hand-over leaves out an
+// active-mode data connection in its handshake, which the state cannot
+// describe, and keeps the control connection as a plain splice.
+func TestFTPActiveHandshakeNotExported(t *testing.T) {
+	e, err := New(ftpEngineConfig(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c4, c6 := openFTP(t, e)
+	out := packet.NewBatch(8, 2048)
+	e.Handle(c4.next([]byte("PORT 198,51,100,7,195,80\r\n")), out)
+	if out.Len() != 1 || !bytes.Contains(decodeOut(t, out.Packets[0]).tcp.Payload, []byte("EPRT |2|2001:db8:d246::c633:6407|50000|")) {
+		t.Fatalf("PORT not rewritten: %d packets", out.Len())
+	}
+	out.Reset()
+	e.Handle(c6.next([]byte("200 ok\r\n")), out)
+	out.Reset()
+	e.Handle(pkt6(t, hostFTP, client6, 20, 50000, seg{seq: 5, flags: "S"}), out)
+	if out.Len() != 1 || out.Packets[0].Family != packet.IPv4Family {
+		t.Fatalf("the server's SYN not sent on to the client: %d packets", out.Len())
+	}
+	d := decodeOut(t, out.Packets[0])
+	if ip(d.ip4.SrcIP) != vip || d.tcp.SrcPort != 20 || d.tcp.DstPort != 50000 || !d.tcp.SYN || d.tcp.Seq != 5 {
+		t.Fatalf("SYN to the client: %v:%d -> %d, SYN %v, seq %d", d.ip4.SrcIP, d.tcp.SrcPort, d.tcp.DstPort, d.tcp.SYN, d.tcp.Seq)
+	}
+	if e.Len() != 2 {
+		t.Fatalf("%d connections, want the control and the data connection", e.Len())
+	}
+	if n := e.Export().Connections(); n != 1 {
+		t.Fatalf("%d connections exported, want the control connection alone", n)
+	}
+}
