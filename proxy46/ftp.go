@@ -293,6 +293,13 @@ func (e *Engine) expireFTP(now int64, out *packet.Batch) {
 func (e *Engine) ftpControlSegment(c *conn, fromClient bool, pkt []byte, tcp packet.TCP, doff int, out *packet.Batch) packet.Verdict {
 	f := c.ftp
 	flags := tcp.Flags()
+	// The checks of the established path that drop a segment come
+	// first: what they drop (a blind injection) must not reach the
+	// gateway's streams.
+	if fromClient && flags&packet.TCPFlagACK != 0 && !ackAcceptable(tcp.Ack()+c.seqShift, c.sndNxtB, c.maxWinC) ||
+		!fromClient && flags&packet.TCPFlagACK != 0 && !ackAcceptable(tcp.Ack(), c.sndNxtC, c.maxWinB) {
+		return e.drop(DropACKOutOfWindow)
+	}
 	recv := 1 // the receiver of the segment: 0 the client, 1 the backend
 	if !fromClient {
 		recv = 0
@@ -339,17 +346,21 @@ func (e *Engine) ftpControlSegment(c *conn, fromClient bool, pkt []byte, tcp pac
 			e.fitClient(c, out, packet.TCP(out.Packets[out.Len()-1].Data[packet.IPv4MinLen:]).DataOffset())
 		}
 	}
-	var ack uint32
 	for i := first; i < out.Len(); i++ {
 		p := &out.Packets[i]
 		if fromClient != (p.Family == packet.IPv6Family) {
 			continue // an ICMP error back to the sender
 		}
-		ack = e.ftpMapAcks(c, fromClient, p.Data)
+		e.ftpMapAcks(c, fromClient, p.Data)
 	}
-	if out.Len() == first {
-		return v
+	// What the gateway answered, or acknowledged in the sender's name, is
+	// its own to deliver even if the segment itself was not sent on: the
+	// streams already count it.
+	ack := tcp.Ack()
+	if fromClient {
+		ack += c.seqShift
 	}
+	ack = f.g.Ack(fromClient, ack)
 	if r.Own && len(r.Payload) > 0 {
 		seq := r.Seq
 		if !fromClient {
@@ -379,16 +390,15 @@ func (e *Engine) ftpControlSegment(c *conn, fromClient bool, pkt []byte, tcp pac
 
 // ftpMapAcks maps the acknowledgement and SACK blocks of a translated
 // control segment (IPv6 toward the backend if fromClient, IPv4 toward the
-// client otherwise) and computes its checksums in full. It returns the
-// acknowledgement number sent.
-func (e *Engine) ftpMapAcks(c *conn, fromClient bool, pkt []byte) uint32 {
+// client otherwise) and computes its checksums in full.
+func (e *Engine) ftpMapAcks(c *conn, fromClient bool, pkt []byte) {
 	hl := packet.IPv6HeaderLen
 	if !fromClient {
 		hl = packet.IPv4(pkt).HeaderLength()
 	}
 	t := packet.TCP(pkt[hl:])
 	if len(t) < packet.TCPMinLen || t.DataOffset() > len(t) {
-		return 0
+		return
 	}
 	g := c.ftp.g
 	if t.Flags()&packet.TCPFlagACK != 0 && g.Shifted() {
@@ -411,7 +421,6 @@ func (e *Engine) ftpMapAcks(c *conn, fromClient bool, pkt []byte) uint32 {
 		ip := packet.IPv4(pkt)
 		t.SetChecksum(packet.Checksum(ip.PseudoHeaderSum(packet.ProtoTCP, len(t)), t))
 	}
-	return t.Ack()
 }
 
 // ftpSend sends a segment of the gateway's own toward the client (to 0,

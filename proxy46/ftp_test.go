@@ -462,7 +462,9 @@ type scripted struct {
 }
 
 func (s *scripted) next(payload []byte) []byte {
-	sg := seg{seq: s.seq, ack: s.ack, flags: "AP", payload: payload}
+	// A full window: the acknowledgement stays where it is, which
+	// RFC 5961 allows up to twice the window behind.
+	sg := seg{seq: s.seq, ack: s.ack, flags: "AP", payload: payload, window: 0xffff}
 	s.seq += uint32(len(payload))
 	if s.v4 {
 		return pkt4(s.t, client4, vip, s.sport, s.dpt, sg)
@@ -475,16 +477,16 @@ func openFTP(t testing.TB, e *Engine) (*scripted, *scripted) {
 	t.Helper()
 	out := packet.NewBatch(8, 2048)
 	const isnC, isnB = 1000, 900000
-	e.Handle(pkt4(t, client4, vip, 40000, 21, seg{seq: isnC, flags: "S"}), out)
+	e.Handle(pkt4(t, client4, vip, 40000, 21, seg{seq: isnC, flags: "S", window: 0xffff}), out)
 	synAck := decodeOut(t, out.Packets[0])
 	isnE := synAck.tcp.Seq
 	out.Reset()
-	e.Handle(pkt4(t, client4, vip, 40000, 21, seg{seq: isnC + 1, ack: isnE + 1, flags: "A"}), out)
+	e.Handle(pkt4(t, client4, vip, 40000, 21, seg{seq: isnC + 1, ack: isnE + 1, flags: "A", window: 0xffff}), out)
 	if out.Len() != 1 {
 		t.Fatalf("no SYN to the server: %d packets", out.Len())
 	}
 	out.Reset()
-	e.Handle(pkt6(t, hostFTP, client6, 21, 40000, seg{seq: isnB, ack: isnC + 1, flags: "SA"}), out)
+	e.Handle(pkt6(t, hostFTP, client6, 21, 40000, seg{seq: isnB, ack: isnC + 1, flags: "SA", window: 0xffff}), out)
 	c4 := &scripted{t: t, v4: true, seq: isnC + 1, ack: isnE + 1, sport: 40000, dpt: 21}
 	c6 := &scripted{t: t, seq: isnB + 1, ack: isnC + 1, sport: 21, dpt: 40000}
 	out.Reset()
@@ -632,5 +634,30 @@ func TestFTPActiveHandshakeNotExported(t *testing.T) {
 	}
 	if n := e.Export().Connections(); n != 1 {
 		t.Fatalf("%d connections exported, want the control connection alone", n)
+	}
+}
+
+// TestFTPBlindSegmentNotParsed checks that a control segment the
+// established path refuses (an acknowledgement of data never sent, RFC
+// 5961) does not reach the gateway: its command is not taken.
+func TestFTPBlindSegmentNotParsed(t *testing.T) {
+	e, err := New(ftpEngineConfig(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c4, _ := openFTP(t, e)
+	out := packet.NewBatch(8, 2048)
+	blind := pkt4(t, client4, vip, 40000, 21, seg{seq: c4.seq, ack: c4.ack + 1<<30, flags: "AP", window: 0xffff,
+		payload: []byte("PORT 198,51,100,7,195,80\r\n")})
+	if v := e.Handle(blind, out); v != packet.Drop || out.Len() != 0 {
+		t.Fatalf("blind segment: %v, %d packets", v, out.Len())
+	}
+	st := e.Stats()
+	if st.FTP.Rewrites != 0 || st.FTP.Expected != 0 || st.Drops[DropACKOutOfWindow] != 1 {
+		t.Fatalf("blind segment reached the gateway: %+v", st.FTP)
+	}
+	e.Handle(c4.next([]byte("PORT 198,51,100,7,195,80\r\n")), out)
+	if out.Len() != 1 || !bytes.Contains(decodeOut(t, out.Packets[0]).tcp.Payload, []byte("EPRT |2|")) {
+		t.Fatalf("the real PORT after it not rewritten: %d packets", out.Len())
 	}
 }
