@@ -196,6 +196,14 @@ func (c *Conn) Segment(fromClient bool, seq uint32, data []byte, fin bool, r *Re
 		s.nxt, s.init = seq, true
 	}
 	end := seq + uint32(len(data))
+	if lt(s.nxt, seq) && len(data) == 0 {
+		// Nothing to parse: an acknowledgement sent past bytes the
+		// gateway has not seen yet, or the last ACK after a FIN, which
+		// takes a sequence number the gateway does not count. Its
+		// number maps as any byte's there.
+		r.Seq = s.d.Map(seq)
+		return
+	}
 	if lt(s.nxt, seq) || len(data) > maxPayload {
 		// A gap: nothing after it can be parsed before it is filled.
 		if len(data) > maxPayload {

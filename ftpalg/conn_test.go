@@ -380,3 +380,25 @@ func TestNoAllocation(t *testing.T) {
 		t.Fatalf("%v allocations per segment pair", n)
 	}
 }
+
+// TestAckAfterFIN checks that the segments after a FIN, which takes a
+// sequence number of its own, pass with their numbers mapped rather than
+// being taken for bytes past a gap.
+func TestAckAfterFIN(t *testing.T) {
+	p := newPipe(t)
+	p.write(true, "EPRT |2|2001:db8::10|50000|\r\n")
+	var r Result
+	seq := p.cl.isn + 1 + uint32(len(p.cl.sent))
+	p.c.Segment(true, seq, nil, true, &r)
+	// The FIN goes on at the end of what the server received.
+	if r.Drop || r.Seq != p.cl.isn+1+uint32(len(p.sv.rcv)) {
+		t.Fatalf("FIN: drop %v, seq %d, want %d", r.Drop, r.Seq, p.cl.isn+1+uint32(len(p.sv.rcv)))
+	}
+	p.c.Segment(true, seq+1, nil, false, &r)
+	if r.Drop || r.Seq != p.cl.isn+1+uint32(len(p.sv.rcv))+1 {
+		t.Fatalf("ACK after the FIN: drop %v, seq %d, want %d", r.Drop, r.Seq, p.cl.isn+1+uint32(len(p.sv.rcv))+1)
+	}
+	if n := p.cnt.OutOfOrder.Load(); n != 0 {
+		t.Fatalf("%d segments taken for out of order", n)
+	}
+}

@@ -96,8 +96,16 @@ func (e *Engine) backendSlow(c *conn, k key6, pkt []byte, tcp packet.TCP, doff i
 	e.clock()
 	flags := tcp.Flags()
 	if c == nil {
+		if len(e.active) > 0 && flags&(packet.TCPFlagSYN|packet.TCPFlagACK|packet.TCPFlagRST|packet.TCPFlagFIN) == packet.TCPFlagSYN {
+			if v, ok := e.acceptActive(k, pkt, tcp, doff, out); ok { // ftpdata.go
+				return v
+			}
+		}
 		e.resetStray6(k, tcp, out)
 		return e.drop(DropNoConnection)
+	}
+	if c.fromBackend {
+		return e.activeFromBackend(c, pkt, tcp, doff, out)
 	}
 	ack := tcp.Ack()
 	if c.state != StateBackendSyn {
@@ -169,6 +177,9 @@ func (e *Engine) splice(c *conn, tcp packet.TCP, out *packet.Batch) {
 	e.unschedule(c)
 	e.setState(c, StateEstablished)
 	e.stats.Spliced++
+	if c.svc.cfg.ALG == ALGFTP {
+		e.newFTPControl(c) // before the held bytes are released
+	}
 	e.replay(c, int(tcp.Window()), out)
 	c.lastSeen = e.now
 }

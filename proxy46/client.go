@@ -26,8 +26,14 @@ func (e *Engine) clientSlow(c *conn, k key4, pkt []byte, tcp packet.TCP, doff in
 		e.remove(c)
 		c = nil
 	}
+	if c != nil && c.fromBackend {
+		return e.activeFromClient(c, pkt, tcp, doff, out) // ftpdata.go
+	}
 	if c == nil {
 		svc := e.services[vipKey{k.vip, k.vipPort}]
+		if svc == nil && len(e.passive) > 0 && flags&(packet.TCPFlagSYN|packet.TCPFlagACK|packet.TCPFlagRST|packet.TCPFlagFIN) == packet.TCPFlagSYN {
+			svc = e.passiveService(k) // ftpdata.go
+		}
 		if svc == nil {
 			return e.closedPort(k, tcp, out) // host.go
 		}
@@ -128,7 +134,9 @@ func (e *Engine) acceptSYN(svc *service, k key4, tcp packet.TCP, doff int, out *
 		return e.drop(DropTableFull)
 	}
 	emb := e.embryonic()
-	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th {
+	if th := e.cfg.SynCookieThreshold; th > 0 && emb >= th && !svc.data {
+		// (A data connection's service is in no table a cookie could
+		// find again; it was announced, and is bounded, already.)
 		e.noteSYNData(tcp, doff)
 		if !e.sendCookie(k, tcp, out) {
 			return e.drop(DropCookieMSS)

@@ -77,7 +77,52 @@ type Service struct {
 	// DNS, if set, finds the backend of a name that neither Backends
 	// nor Names match in DNS (http-host and sni; no Default).
 	DNS *DNSBackends
+	// ALG is the application-level gateway the service's connections go
+	// through (ALGNone: none).
+	ALG ALG
 }
+
+// ALG names an application-level gateway of the splice.
+type ALG uint8
+
+const (
+	// ALGNone: the connections are spliced as they are.
+	ALGNone ALG = iota
+	// ALGFTP: the connections are FTP control connections (ftp.go): the
+	// gateway rewrites their PASV, EPSV, PORT and EPRT, and the engine
+	// splices the data connections they announce.
+	ALGFTP
+)
+
+// FTP configures the FTP gateway of the services with ALGFTP. Zero values
+// take defaults.
+type FTP struct {
+	// PassiveFirst and PassiveLast are the range of VIP ports lent to
+	// passive-mode data connections, one per expected connection
+	// (default 50000 to 50999). No service of an FTP service's VIP may
+	// listen in it.
+	PassiveFirst, PassiveLast uint16
+	// ExpectTimeout bounds the wait for an announced data connection
+	// (default 30 s): its VIP port, or its way through for the
+	// server's connection, is then given up.
+	ExpectTimeout time.Duration
+	// MaxExpectations bounds the data connections expected at once,
+	// over all control connections (default 1024); a PASV, EPSV, PORT
+	// or EPRT beyond it is answered 425.
+	MaxExpectations int
+	// MaxControl bounds the control connections the gateway follows at
+	// once (default 4096); more are spliced without it and counted.
+	MaxControl int
+}
+
+// Defaults of FTP.
+const (
+	DefaultFTPPassiveFirst    = 50000
+	DefaultFTPPassiveLast     = 50999
+	DefaultFTPExpectTimeout   = 30 * time.Second
+	DefaultFTPMaxExpectations = 1024
+	DefaultFTPMaxControl      = 4096
+)
 
 // NameRoute sends a host name (or a "*.example.com" wildcard) to
 // backends, given as indices into the service's Backends in the order
@@ -174,6 +219,8 @@ type Config struct {
 	// Clock returns the current time; nil means time.Now. Tests inject
 	// a fake clock to make timers deterministic.
 	Clock func() time.Time
+	// FTP configures the gateway of the services with ALGFTP.
+	FTP FTP
 }
 
 // DefaultDrain is Timeouts.Drain when it is zero.
@@ -227,6 +274,17 @@ func (c *Config) setDefaults() {
 	setDur(&t.Closed, min(10*time.Second, t.Transitory))
 	t.Linger = t.Closed
 	setDur(&t.Drain, DefaultDrain)
+	f := &c.FTP
+	if f.PassiveFirst == 0 && f.PassiveLast == 0 {
+		f.PassiveFirst, f.PassiveLast = DefaultFTPPassiveFirst, DefaultFTPPassiveLast
+	}
+	setDur(&f.ExpectTimeout, DefaultFTPExpectTimeout)
+	if f.MaxExpectations == 0 {
+		f.MaxExpectations = DefaultFTPMaxExpectations
+	}
+	if f.MaxControl == 0 {
+		f.MaxControl = DefaultFTPMaxControl
+	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -278,6 +336,9 @@ func (c *Config) validate() error {
 	if c.SynCookieThreshold > c.MaxEmbryonic {
 		// Cookies would never be sent: the hard cap would refuse first.
 		return fmt.Errorf("proxy46: SynCookieThreshold %d above MaxEmbryonic %d", c.SynCookieThreshold, c.MaxEmbryonic)
+	}
+	if err := c.validateFTP(); err != nil {
+		return err
 	}
 	seen := make(map[netip.AddrPort]bool)
 	for i, s := range c.Services {
@@ -359,6 +420,41 @@ func validBackend(a netip.AddrPort) error {
 	}
 	if a.Port() == 0 {
 		return fmt.Errorf("%v has no port", a)
+	}
+	return nil
+}
+
+// validateFTP checks the gateway's settings and the FTP services: their
+// server speaks first, so the backend is chosen without waiting for
+// bytes (hash or round-robin), and the passive ports of their VIPs must
+// be free of services.
+func (c *Config) validateFTP() error {
+	f := c.FTP
+	if f.PassiveFirst == 0 || f.PassiveFirst > f.PassiveLast {
+		return fmt.Errorf("proxy46: FTP passive ports %d-%d: want a range of ports from 1 to 65535, first <= last", f.PassiveFirst, f.PassiveLast)
+	}
+	if f.ExpectTimeout < 0 || f.MaxExpectations < 0 || f.MaxControl < 0 {
+		return fmt.Errorf("proxy46: FTP expect timeout %v, max expectations %d and max control connections %d must not be negative",
+			f.ExpectTimeout, f.MaxExpectations, f.MaxControl)
+	}
+	ftpVIPs := map[netip.Addr]bool{}
+	for i, s := range c.Services {
+		switch s.ALG {
+		case ALGNone:
+			continue
+		case ALGFTP:
+		default:
+			return fmt.Errorf("proxy46: service %d (%v:%d): unknown ALG %d", i, s.VIP, s.Port, s.ALG)
+		}
+		if !s.Policy.layer4() {
+			return fmt.Errorf("proxy46: service %d (%v:%d): an FTP service needs policy hash or round-robin (the server speaks first), not %v", i, s.VIP, s.Port, s.Policy)
+		}
+		ftpVIPs[s.VIP] = true
+	}
+	for i, s := range c.Services {
+		if ftpVIPs[s.VIP] && s.Port >= f.PassiveFirst && s.Port <= f.PassiveLast {
+			return fmt.Errorf("proxy46: service %d (%v:%d): port inside the FTP passive ports %d-%d of its VIP", i, s.VIP, s.Port, f.PassiveFirst, f.PassiveLast)
+		}
 	}
 	return nil
 }

@@ -145,6 +145,13 @@ type conn struct {
 	// orphan: draining because its service is gone (Engine.orphans).
 	orphan bool
 
+	// ftp is the FTP gateway of a control connection (ftp.go), nil for
+	// any other connection.
+	ftp *ftpControl
+	// fromBackend: an active-mode FTP data connection, which the
+	// backend opened (ftpdata.go).
+	fromBackend bool
+
 	packetsC2B, packetsB2C uint64
 	bytesC2B, bytesB2C     uint64
 

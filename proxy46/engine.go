@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sixgate/sixgate/ftpalg"
 	"github.com/sixgate/sixgate/packet"
 )
 
@@ -79,6 +80,19 @@ type Engine struct {
 	waiting     map[string][]*conn
 	waitSweepAt int // size of waiting that triggers a sweep of it
 
+	// The FTP gateway (ftp.go): the control connections it follows,
+	// the data connections they announced (in deadline order, and by
+	// VIP port or by the server's SYN), the next passive port to try,
+	// its counters, and a segment being rewritten.
+	ftpConns    []*conn
+	expects     []*expectation
+	expectFree  []*expectation // entries to use again, fewer than MaxExpectations
+	passive     map[vipKey]*expectation
+	active      map[activeKey]*expectation
+	ftpNextPort uint16
+	ftpc        ftpalg.Counters
+	ftpBuf      []byte
+
 	stats Stats
 }
 
@@ -111,6 +125,9 @@ type service struct {
 	// byAddr indexes the configured backends by address, built by
 	// configuredIndex when a reconfiguration first needs it.
 	byAddr map[netip.AddrPort]int
+	// data: the service of one FTP data connection (ftpdata.go), in no
+	// table; reconfigurations leave it alone.
+	data bool
 }
 
 type prefixRoute struct {
@@ -193,6 +210,9 @@ func (e *Engine) remove(c *conn) {
 	}
 	e.releaseHeld(c)
 	e.undrain(c)
+	if c.ftp != nil {
+		e.dropFTPControl(c)
+	}
 	e.stats.ByState[c.state]--
 	e.stats.ConnectionsClosed++
 }

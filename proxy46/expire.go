@@ -22,6 +22,7 @@ func (e *Engine) Expire(out *packet.Batch) {
 		}
 	}
 	e.expireDrains(now, out) // reconfigure.go
+	e.expireFTP(now, out)    // ftp.go
 	if e.vipsStale {
 		e.publishVIPs()
 	}
@@ -62,6 +63,13 @@ func (e *Engine) fire(c *conn, now int64, out *packet.Batch) {
 		e.stats.EmbryonicExpired++
 		e.tryChoose(c, true, out)
 	case StateBackendSyn:
+		if c.fromBackend {
+			// An active-mode data connection the client did not
+			// answer in time.
+			e.stats.EmbryonicExpired++
+			e.remove(c)
+			return
+		}
 		if now-c.synStarted >= int64(e.cfg.Timeouts.Backend) {
 			e.stats.BackendTimeouts++
 			e.resetBackend(c, out)

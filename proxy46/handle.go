@@ -80,6 +80,9 @@ func (e *Engine) handle4(pkt []byte, out *packet.Batch) packet.Verdict {
 	k := key4{client: ip.Src(), vip: dst, clientPort: tcp.SrcPort(), vipPort: tcp.DstPort()}
 	c := e.by4[k]
 	if c != nil && c.state >= StateEstablished && !tcp.HasAny(packet.TCPFlagSYN) {
+		if c.ftp != nil {
+			return e.ftpControlSegment(c, true, pkt, tcp, doff, out)
+		}
 		return e.clientToBackend(c, pkt, tcp, doff, 0, out)
 	}
 	if !packet.ChecksumOK(ip.PseudoHeaderSum(packet.ProtoTCP, len(tcp)), tcp) {
@@ -128,6 +131,9 @@ func (e *Engine) handle6(pkt []byte, out *packet.Batch) packet.Verdict {
 	k := key6{backend: ip.Src(), client6: *dst, backendPort: tcp.SrcPort(), clientPort: tcp.DstPort()}
 	c := e.by6[k]
 	if c != nil && c.state >= StateEstablished && !tcp.HasAny(packet.TCPFlagSYN) {
+		if c.ftp != nil {
+			return e.ftpControlSegment(c, false, pkt, tcp, doff, out)
+		}
 		return e.backendToClient(c, pkt, tcp, doff, 0, out)
 	}
 	if !packet.ChecksumOK(ip.PseudoHeaderSum(packet.ProtoTCP, len(tcp)), tcp) {

@@ -143,6 +143,13 @@ func (e *Engine) Export() *HandoverState {
 		k0: e.isn.k0, k1: e.isn.k1, cookieCount: e.cookieCount, cookiesSent: e.cookiesSent,
 		conns: make([]exportedConn, 0, len(e.all))}
 	for _, c := range e.all {
+		if c.fromBackend && c.state < StateEstablished {
+			// An active-mode FTP data connection in its handshake: the
+			// state has no form for it (the server's SYN, retried,
+			// is refused by the next engine and the transfer fails;
+			// the FTP gateway's state is not handed over either).
+			continue
+		}
 		st.conns = append(st.conns, exportConn(c, now))
 	}
 	return st

@@ -56,7 +56,7 @@ func (e *Engine) offload4(pkt []byte, gso int, out *packet.Batch) (packet.Verdic
 	defer e.mu.Unlock()
 	k := key4{client: ip.Src(), vip: dst, clientPort: tcp.SrcPort(), vipPort: tcp.DstPort()}
 	c := e.by4[k]
-	if c == nil || c.state < StateEstablished {
+	if c == nil || c.state < StateEstablished || c.ftp != nil {
 		return 0, false
 	}
 	segs := segmentCount(len(tcp)-doff, gso)
@@ -92,7 +92,7 @@ func (e *Engine) offload6(pkt []byte, gso int, out *packet.Batch) (packet.Verdic
 	defer e.mu.Unlock()
 	k := key6{backend: ip.Src(), client6: *dst, backendPort: tcp.SrcPort(), clientPort: tcp.DstPort()}
 	c := e.by6[k]
-	if c == nil || c.state < StateEstablished {
+	if c == nil || c.state < StateEstablished || c.ftp != nil {
 		return 0, false
 	}
 	segs := segmentCount(len(tcp)-doff, gso)

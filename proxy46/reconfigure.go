@@ -212,6 +212,10 @@ func (e *Engine) rebind(c *conn, now int64, r *Reconfiguration, out *packet.Batc
 	case c.state == StateClosed:
 		// Over already; its timer removes it.
 		return
+	case c.svc.data:
+		// An FTP data connection: its service is its own.
+		r.Kept++
+		return
 	case svc == nil:
 		// The service is gone: the connection goes on with the
 		// old one's settings while it drains.

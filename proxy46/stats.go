@@ -85,6 +85,9 @@ type Stats struct {
 	DNSTimeouts      uint64 // reset: no answer before the embryonic timeout
 	DNSBackendsFull  uint64 // resolved addresses not tried: MaxBackends in use
 
+	// FTP counts what the FTP gateway did (ftp.go).
+	FTP FTPStats
+
 	Drops [NumDropReasons]uint64
 
 	// Limits are the configured bounds, so that dashboards can show how
@@ -103,6 +106,28 @@ type Limits struct {
 	MaxHeldBytesTotal  int
 	ChallengeACKLimit  int // per second; negative: none sent
 	ICMPErrorLimit     int // per second; negative: none sent
+}
+
+// FTPStats are the FTP gateway's counters: control connections and the
+// lines of theirs it rewrote or answered, and the data connections they
+// announced. Control and Expectations are gauges.
+type FTPStats struct {
+	Control     int    // control connections followed now
+	ControlFull uint64 // control connections spliced without the gateway: MaxControl reached
+	// The gateway's lines (package ftpalg's counters).
+	Rewrites, Answered, Failures, LinesTooLong uint64
+	Held, HeldAcked, OutOfOrder, TLS           uint64
+	Sent, Resent                               uint64 // segments of the gateway's own, and sent again
+	TooBig                                     uint64 // rewritten segments too large for the path, dropped
+	Expectations                               int    // data connections expected now
+	Expected                                   uint64 // data connections announced
+	PassiveOpened, ActiveOpened                uint64 // expected data connections that came
+	ExpectExpired                              uint64 // that did not come in time
+	ExpectReplaced                             uint64 // given up for a newer one of the same control connection
+	ExpectFull                                 uint64 // not expected: MaxExpectations or the passive ports in use
+	Refused                                    uint64 // PORT or EPRT for another host, SYN to a lent port from another client
+	// Limits.
+	MaxControl, MaxExpectations int
 }
 
 // BackendStats counts what happened to one backend of one service.
@@ -126,6 +151,11 @@ func (e *Engine) Stats() Stats {
 	defer e.mu.Unlock()
 	s := e.stats
 	s.Backends = nil
+	f, g := &s.FTP, &e.ftpc
+	f.Control, f.Expectations = len(e.ftpConns), len(e.expects)
+	f.Rewrites, f.Answered, f.Failures, f.LinesTooLong = g.Rewrites.Load(), g.Answered.Load(), g.Failures.Load(), g.LinesTooLong.Load()
+	f.Held, f.HeldAcked, f.OutOfOrder, f.TLS = g.Held.Load(), g.HeldAcked.Load(), g.OutOfOrder.Load(), g.TLS.Load()
+	f.MaxControl, f.MaxExpectations = e.cfg.FTP.MaxControl, e.cfg.FTP.MaxExpectations
 	s.Limits = Limits{
 		MaxConnections: e.cfg.MaxConnections, MaxEmbryonic: e.cfg.MaxEmbryonic,
 		SynCookieThreshold: e.cfg.SynCookieThreshold, MaxHeldBytes: e.cfg.MaxHeldBytes,

@@ -329,6 +329,9 @@ func (e *Engine) closeTrack(c *conn, flags uint8, exact bool, from side, end uin
 // closeNow moves a connection to the closed state.
 func (e *Engine) closeNow(c *conn) {
 	c.watch, c.rstFrom = true, rstNone
+	if c.ftp != nil {
+		e.unexpectAll(c) // ftp.go
+	}
 	if c.state != StateClosed {
 		e.setState(c, StateClosed)
 		c.closedIdx = len(e.closed)

@@ -38,6 +38,7 @@ const (
 	DropUDPChecksum                       // UDP checksum wrong (datagram not answered)
 	DropCookieMSS                         // SYN under SYN cookies announcing an MSS below the smallest a cookie carries
 	DropNonGlobalClient                   // client address RFC 6052 §3.1 keeps out of the Well-Known Prefix 64:ff9b::/96
+	DropFTPGap                            // FTP control segment past a gap, which the gateway cannot parse yet (the sender resends it)
 	numDropReasons
 )
 
@@ -49,7 +50,7 @@ var dropReasonNames = [numDropReasons]string{
 	"bad-header-length", "bad-ip-checksum", "bad-tcp-checksum", "bad-options",
 	"syn-data", "rst-out-of-window", "rst-challenged", "ack-out-of-window",
 	"icmp-unknown", "bad-icmp-checksum", "bad-source", "bad-udp-checksum",
-	"cookie-mss", "non-global-client",
+	"cookie-mss", "non-global-client", "ftp-gap",
 }
 
 func (r DropReason) String() string {

@@ -230,3 +230,211 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// The FTP gateway of the splice (docs/ftp-alg.md, "The splice") on a
+// real bridge:
+//
+//	c4   10.0.0.3/24, IPv4-only, curl as the FTP client, reaching the
+//	     server through the VIP 10.0.0.42:21
+//	srv6 2001:db8::21/64, IPv6-only: vsftpd listening on IPv6 only, and
+//	     pyftpdlib on port 2121 sending its 229 replies in two segments;
+//	     both see the client as 2001:db8:ffff::a00:3 (pool6)
+//
+// Passive data connections come to VIP ports 50000-50015; active ones
+// leave vsftpd from port 20 and reach the client from VIP:20.
+const spliceFTPTopology = `controller:
+  listen: "tcp:127.0.0.1:%d"
+  http: "127.0.0.1:%d"
+subnets:
+  - "10.0.0.0/24"
+  - "2001:db8::/64"
+switches:
+  - {name: s1, dpid: "0x1"}
+hosts:
+  - {name: c4, switch: s1, port: 1, mac: "00:00:0d:00:00:03", ipv4: ["10.0.0.3/24"]}
+  - {name: srv6, switch: s1, port: 2, mac: "00:00:0d:00:00:21", ipv6: ["2001:db8::21"]}
+splice46:
+  mac: "00:00:0d:00:00:42"
+  pool6: "2001:db8:ffff::/96"
+%s  alg:
+    ftp: {passive_ports: 50000-50015, expect_timeout: 10s}
+  services:
+    - vip: "10.0.0.42"
+      port: 21
+      alg: ftp
+      backends:
+        - {address: "[2001:db8::21]:21"}
+    - vip: "10.0.0.42"
+      port: 2121
+      alg: ftp
+      backends:
+        - {address: "[2001:db8::21]:2121"}
+`
+
+// pyftpd6Script serves root anonymously on [2001:db8::21]:2121 and sends
+// its 229 replies in two segments, the second 100 ms after the first, so
+// that the splice's gateway meets a reply cut in the middle.
+const pyftpd6Script = `import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+a = DummyAuthorizer()
+a.add_anonymous(sys.argv[1])
+class Handler(FTPHandler):
+    def respond(self, resp, logfun=None):
+        if resp.startswith("229 "):
+            self.push(resp[:20])
+            self.ioloop.call_later(0.1, self.push, resp[20:] + "\r\n")
+            return
+        FTPHandler.respond(self, resp)
+Handler.authorizer = a
+print("serving", flush=True)
+FTPServer(("2001:db8::21", 2121), Handler).serve_forever()
+`
+
+// vsftpd6Config serves root to anonymous users on [2001:db8::21]:21 only.
+const vsftpd6Config = `listen=NO
+listen_ipv6=YES
+listen_address6=2001:db8::21
+listen_port=21
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+local_enable=NO
+write_enable=NO
+anon_root=%s
+secure_chroot_dir=%s
+seccomp_sandbox=NO
+isolate=NO
+isolate_network=NO
+connect_from_port_20=YES
+pasv_enable=YES
+pasv_min_port=40000
+pasv_max_port=40100
+port_enable=YES
+xferlog_enable=NO
+syslog_enable=NO
+vsftpd_log_file=%s
+`
+
+func TestFTPThroughSplice(t *testing.T) {
+	for _, mode := range dataPaths {
+		t.Run(string(mode), func(t *testing.T) { testFTPThroughSplice(t, mode) })
+	}
+}
+
+func testFTPThroughSplice(t *testing.T, mode dataPath) {
+	ovs.Require(t)
+	requireTools(t, "vsftpd", "curl", "python3")
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pyftpdlib missing (scripts/install-deps.sh installs python3-pyftpdlib): %s", out)
+		}
+		t.Skipf("pyftpdlib missing: %s", out)
+	}
+	start := time.Now()
+	port, metrics := freePort(t), freePort(t)
+	section := ""
+	if mode.onPort() {
+		section = fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", ftpIface, ftpPort)
+	}
+	cfg := ovs.WriteFile(t, "splice-ftp.yaml", fmt.Sprintf(spliceFTPTopology, port, metrics, section))
+	bin := ovs.BuildSixgate(t)
+	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("test configuration invalid: %s", out)
+	}
+	br := ovs.NewBridge(t, "sgf2", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
+	ovs.Run(t, "ovs-vsctl", "set", "controller", br.Name, "controller_queue_size=512")
+	if mode.onPort() {
+		ovs.AddEnginePort(t, br, ftpIface, ftpPort)
+	}
+	c4 := ovs.AddNetns(t, br, "sgf-c4", 1, "00:00:0d:00:00:03", "10.0.0.3/24")
+	srv := ovs.AddNetns(t, br, "sgf-srv6", 2, "00:00:0d:00:00:21", "2001:db8::21/64")
+	srv.Run(t, "ip", "-6", "route", "add", "2001:db8:ffff::/96", "dev", "eth0")
+
+	root, err := os.MkdirTemp("", "sixgate-ftp46-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	pub, empty := filepath.Join(root, "pub"), filepath.Join(root, "empty")
+	for _, d := range []string{pub, empty} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(root, 0o755)
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(pub, ftpFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(data)
+	vconf := ovs.WriteFile(t, "vsftpd6.conf", fmt.Sprintf(vsftpd6Config, pub, empty, filepath.Join(root, "vsftpd.log")))
+	vs := srv.Start(t, "vsftpd", vconf)
+	py := srv.Start(t, "/usr/bin/python3", "-c", pyftpd6Script, pub)
+	t.Cleanup(func() { vs.Stop(); py.Stop() })
+
+	d := ovs.StartSixgate(t, bin, "-config", cfg)
+	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
+		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
+	}
+	for _, srvPort := range []int{21, 2121} {
+		if !ovs.Wait(10*time.Second, func() bool {
+			_, err := srv.Output(time.Second, "", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/2001:db8::21/%d", srvPort))
+			return err == nil
+		}) {
+			t.Fatalf("no FTP server on [2001:db8::21]:%d:\nvsftpd: %s\npyftpdlib: %s", srvPort, vs.Logs(), py.Logs())
+		}
+	}
+	t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
+	lab := &siitLab{metrics: fmt.Sprintf("127.0.0.1:%d", metrics)}
+	packetIns := lab.metric(t, `sixgate_splice46_packets_total{event="packet_in"}`)
+
+	for _, c := range []struct {
+		name string
+		port int
+		args []string
+	}{
+		{"EPSV", 21, nil},
+		{"PASV", 21, []string{"--disable-epsv"}},
+		{"EPRT", 21, []string{"--ftp-port", "-"}},
+		{"PORT", 21, []string{"--ftp-port", "-", "--disable-eprt"}},
+		{"229 cut: PASV", 2121, []string{"--disable-epsv"}},
+		{"pyftpdlib PORT", 2121, []string{"--ftp-port", "-", "--disable-eprt"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			url := fmt.Sprintf("ftp://10.0.0.42:%d/", c.port)
+			out := filepath.Join(root, "got")
+			os.Remove(out)
+			args := append([]string{"curl", "-sS", "--max-time", "15", "-o", out}, c.args...)
+			if o, err := c4.Output(20*time.Second, "", append(args, url+ftpFile)...); err != nil {
+				t.Fatalf("curl RETR: %v: %s\nsixgate: %s\nvsftpd: %s\npyftpdlib: %s", err, o, tail(d.Logs(), 20), vs.Logs(), tail(py.Logs(), 20))
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sha256.Sum256(got) != want {
+				t.Fatalf("file differs: %d bytes", len(got))
+			}
+			list, err := c4.Output(20*time.Second, "", append([]string{"curl", "-sS", "--max-time", "15"}, append(c.args, url)...)...)
+			if err != nil || !strings.Contains(list, ftpFile) {
+				t.Fatalf("curl LIST: %v: %s", err, list)
+			}
+		})
+	}
+	for event, least := range map[string]float64{"rewrite": 12, "passive_opened": 6, "active_opened": 6, "held": 2} {
+		if v := lab.metric(t, fmt.Sprintf(`sixgate_proxy46_ftp_alg_total{event=%q}`, event)); v < least {
+			t.Errorf("sixgate_proxy46_ftp_alg_total{event=%q} = %v, want at least %v", event, v, least)
+		}
+	}
+	// In port mode the data connections (1 MB each way of the test)
+	// take the engine port, not the controller.
+	if mode.onPort() {
+		if n := lab.metric(t, `sixgate_splice46_packets_total{event="packet_in"}`) - packetIns; n > 50 {
+			t.Errorf("port mode: %v packet-ins during the transfers, want the data on the engine port", n)
+		}
+	}
+	t.Logf("done in %v", time.Since(start).Round(time.Millisecond))
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // DefaultMTU6 is the IPv6-side MTU when splice46.mtu6 is not given.
@@ -68,11 +69,15 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 
 	s.Mode, s.Ports = b.dataPath(entry, fs.Mode, fs.Ports)
 	b.buildLimits(s, fs.Limits, fs.Timeouts)
+	if fs.ALG != nil && fs.ALG.FTP != nil {
+		b.buildSplice46FTP(entry+".alg.ftp", fs.ALG.FTP, &s.FTP)
+	}
 
 	if len(fs.Services) == 0 {
 		b.p.add(entry+".services", "at least one service must be declared")
 	}
 	seen := map[netip.AddrPort]owner{}
+	var paths []string // of s.Services, in the file
 	for i, fsvc := range fs.Services {
 		path := fmt.Sprintf("%s.services[%d]", entry, i)
 		if svc, ok := b.service(path, fsvc, s.Pool6); ok {
@@ -82,7 +87,72 @@ func (b *builder) buildSplice46(fs *fileSplice46) {
 			key := netip.AddrPortFrom(svc.VIP, svc.Port)
 			if claim(b, seen, key, b.ownerAt(path, path), path, "service "+key.String()) {
 				s.Services = append(s.Services, svc)
+				paths = append(paths, path)
 			}
+		}
+	}
+	b.checkPassivePorts(s, paths)
+}
+
+// buildSplice46FTP reads splice46.alg.ftp: the passive ports ("50000-50999"),
+// the expectation timeout and the bounds.
+func (b *builder) buildSplice46FTP(path string, f *fileSplice46FTP, n *Splice46FTP) {
+	n.Line = b.p.lines.line(path)
+	if f.PassivePorts != "" {
+		lo, hi, ok := strings.Cut(f.PassivePorts, "-")
+		first, err1 := parseTCPPort(strings.TrimSpace(lo))
+		last, err2 := parseTCPPort(strings.TrimSpace(hi))
+		switch {
+		case !ok || err1 != nil || err2 != nil:
+			b.p.add(path+".passive_ports", "malformed port range %q (want FIRST-LAST, such as 50000-50999)", f.PassivePorts)
+		case first > last:
+			b.p.add(path+".passive_ports", "range %q runs backwards", f.PassivePorts)
+		default:
+			n.PassiveFirst, n.PassiveLast = first, last
+		}
+	}
+	if f.ExpectTimeout != "" {
+		d, err := parseDuration(f.ExpectTimeout)
+		switch {
+		case err != nil:
+			b.p.add(path+".expect_timeout", "%v", err)
+		case d < 100*time.Millisecond || d > time.Hour:
+			b.p.add(path+".expect_timeout", "%v out of range 100ms to 1h", d)
+		default:
+			n.ExpectTimeout = d
+		}
+	}
+	for _, v := range []struct {
+		key, s string
+		dst    *int
+	}{{"expectations", f.Expectations, &n.Expectations}, {"connections", f.Connections, &n.Connections}} {
+		if v.s == "" {
+			continue
+		}
+		x, err := parseUint(v.s, 1, 1<<20)
+		if err != nil {
+			b.p.add(path+"."+v.key, "%v", err)
+			continue
+		}
+		*v.dst = int(x)
+	}
+}
+
+// checkPassivePorts refuses a service listening inside the passive ports
+// on the VIP of an FTP service: the gateway lends those ports. paths are
+// the services' keys in the file.
+func (b *builder) checkPassivePorts(s *Splice46, paths []string) {
+	first, last := s.FTP.PassivePorts()
+	ftpVIPs := map[netip.Addr]bool{}
+	for _, svc := range s.Services {
+		if svc.ALG == ALGFTP {
+			ftpVIPs[svc.VIP] = true
+		}
+	}
+	for i, svc := range s.Services {
+		if ftpVIPs[svc.VIP] && svc.Port >= first && svc.Port <= last {
+			b.p.add(paths[i]+".port", "port %d is inside the FTP passive ports %d-%d of VIP %s (splice46.alg.ftp.passive_ports)",
+				svc.Port, first, last, svc.VIP)
 		}
 	}
 }
@@ -252,6 +322,16 @@ func (b *builder) service(path string, fs fileService, pool netip.Prefix) (*Serv
 	}
 	if fs.BackendsFromDNS != nil {
 		svc.DNS = b.dnsBackends(path+".backends_from_dns", fs.BackendsFromDNS, svc, pool) // splice46_dns.go
+	}
+	switch fs.ALG {
+	case "":
+	case ALGFTP:
+		if svc.Select.NeedsPayload() {
+			b.p.add(path+".alg", "an FTP service needs select hash or round-robin, not %s: the server speaks first", svc.Select)
+		}
+		svc.ALG = ALGFTP
+	default:
+		b.p.add(path+".alg", "unknown ALG %q (want ftp)", fs.ALG)
 	}
 	return svc, b.p.count == errs
 }

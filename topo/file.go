@@ -111,7 +111,19 @@ type fileSplice46 struct {
 	Timeouts *fileTimeouts    `yaml:"timeouts"`
 
 	// WindowScale is a string so that an absent key ("") and 0 differ.
-	WindowScale string `yaml:"window_scale"`
+	WindowScale string           `yaml:"window_scale"`
+	ALG         *fileSplice46ALG `yaml:"alg"`
+}
+
+type fileSplice46ALG struct {
+	FTP *fileSplice46FTP `yaml:"ftp"`
+}
+
+type fileSplice46FTP struct {
+	PassivePorts  string `yaml:"passive_ports"`
+	ExpectTimeout string `yaml:"expect_timeout"`
+	Expectations  string `yaml:"expectations"`
+	Connections   string `yaml:"connections"`
 }
 
 type fileEnginePort struct {
@@ -132,6 +144,7 @@ type fileService struct {
 	// BackendsFromDNS is a pointer so that an empty mapping still
 	// turns the feature on (and its missing keys are reported).
 	BackendsFromDNS *fileDNSBackends `yaml:"backends_from_dns"`
+	ALG             string           `yaml:"alg"`
 }
 
 type fileBackend struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // Splice46 is the 4->6 TCP splicing service: IPv4 clients connect to a VIP
@@ -25,6 +26,49 @@ type Splice46 struct {
 	// given, which means the engine's default (7). 0 is a value of its
 	// own: scaling negotiated, the engine's windows unscaled.
 	WindowScale *uint8
+
+	// FTP configures the FTP gateway of the services with alg: ftp
+	// (splice46.alg.ftp).
+	FTP Splice46FTP
+}
+
+// Splice46FTP configures the splice's FTP gateway. Zero values take the
+// engine's defaults.
+type Splice46FTP struct {
+	// PassiveFirst and PassiveLast are the VIP ports lent to passive-mode
+	// data connections.
+	PassiveFirst, PassiveLast uint16
+	// ExpectTimeout bounds the wait for an announced data connection.
+	ExpectTimeout time.Duration
+	// Expectations bounds the data connections expected at once, and
+	// Connections the control connections followed at once.
+	Expectations, Connections int
+	Line                      int
+}
+
+// The engine's passive ports when splice46.alg.ftp.passive_ports is not
+// given (proxy46.DefaultFTPPassiveFirst and Last).
+const (
+	DefaultFTPPassiveFirst = 50000
+	DefaultFTPPassiveLast  = 50999
+)
+
+// PassivePorts returns the passive port range in force.
+func (f *Splice46FTP) PassivePorts() (first, last uint16) {
+	if f.PassiveFirst == 0 {
+		return DefaultFTPPassiveFirst, DefaultFTPPassiveLast
+	}
+	return f.PassiveFirst, f.PassiveLast
+}
+
+// HasFTP reports whether a service of s goes through the FTP gateway.
+func (s *Splice46) HasFTP() bool {
+	for _, svc := range s.Services {
+		if svc.ALG == ALGFTP {
+			return true
+		}
+	}
+	return false
 }
 
 // DataPath says how spliced packets reach the engine.
@@ -82,9 +126,15 @@ type Service struct {
 	Names []NameRoute
 	// DNS, if set, finds the backend of a name nothing above matches in
 	// DNS (backends_from_dns).
-	DNS  *DNSBackends
+	DNS *DNSBackends
+	// ALG is the application-level gateway of the service's connections:
+	// "" (none) or ALGFTP.
+	ALG  string
 	Line int
 }
+
+// ALGFTP is the value of services[].alg for FTP control connections.
+const ALGFTP = "ftp"
 
 // NameRoute sends one host name (or a "*.example.com" wildcard) to
 // backends, tried in the order given.

@@ -25,6 +25,7 @@ type engineCollector struct {
 	byState, drops, heldBytes, heldTotal       *prometheus.Desc
 	backendChosen, backendFailed, events       *prometheus.Desc
 	embryonic, limits, dns                     *prometheus.Desc
+	ftp, ftpControl, ftpExpected               *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*engineCollector)(nil)
@@ -51,13 +52,17 @@ func newEngineCollector(e statsSource) *engineCollector {
 		embryonic:     d("embryonic_connections", "Connections not yet spliced (syn-received, holding, backend-syn)."),
 		limits:        d("limit", "Configured bounds (negative: off).", "bound"),
 		dns:           d("dns_connections_total", "Connections of services with backends from DNS, by outcome of their name's lookup.", "outcome"),
+		ftp:           d("ftp_alg_total", "What the FTP gateway did: lines rewritten or answered, data connections expected, opened, expired or refused.", "event"),
+		ftpControl:    d("ftp_control_connections", "FTP control connections the gateway follows."),
+		ftpExpected:   d("ftp_expectations", "FTP data connections announced and not yet opened."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.connsOpened, c.connsClosed, c.spliced, c.byState,
-		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events, c.embryonic, c.limits, c.dns} {
+		c.drops, c.heldBytes, c.heldTotal, c.backendChosen, c.backendFailed, c.events, c.embryonic, c.limits, c.dns,
+		c.ftp, c.ftpControl, c.ftpExpected} {
 		ch <- d
 	}
 }
@@ -124,6 +129,22 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		counter(c.dns, o.v, o.name)
 	}
+	f := &s.FTP
+	for _, ev := range []struct {
+		name string
+		v    uint64
+	}{
+		{"rewrite", f.Rewrites}, {"answered", f.Answered}, {"failure", f.Failures}, {"line_too_long", f.LinesTooLong},
+		{"held", f.Held}, {"held_acked", f.HeldAcked}, {"out_of_order", f.OutOfOrder}, {"tls", f.TLS},
+		{"sent", f.Sent}, {"resent", f.Resent}, {"too_big", f.TooBig}, {"control_full", f.ControlFull},
+		{"expected", f.Expected}, {"passive_opened", f.PassiveOpened}, {"active_opened", f.ActiveOpened},
+		{"expect_expired", f.ExpectExpired}, {"expect_replaced", f.ExpectReplaced}, {"expect_full", f.ExpectFull},
+		{"refused", f.Refused},
+	} {
+		counter(c.ftp, ev.v, ev.name)
+	}
+	gauge(c.ftpControl, float64(f.Control))
+	gauge(c.ftpExpected, float64(f.Expectations))
 	gauge(c.embryonic, float64(s.ByState[proxy46.StateSynReceived]+s.ByState[proxy46.StateHolding]+s.ByState[proxy46.StateBackendSyn]))
 	for _, l := range []struct {
 		name string
@@ -133,6 +154,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		{"syn_cookie_threshold", s.Limits.SynCookieThreshold}, {"max_held_bytes", s.Limits.MaxHeldBytes},
 		{"max_held_bytes_total", s.Limits.MaxHeldBytesTotal}, {"challenge_ack_limit", s.Limits.ChallengeACKLimit},
 		{"icmp_error_limit", s.Limits.ICMPErrorLimit},
+		{"ftp_control_connections", f.MaxControl}, {"ftp_expectations", f.MaxExpectations},
 	} {
 		gauge(c.limits, float64(l.v), l.name)
 	}

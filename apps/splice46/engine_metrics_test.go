@@ -65,6 +65,8 @@ func TestEngineMetricNames(t *testing.T) {
 	s.DNSOutsidePrefix, s.DNSTimeouts = 21, 22
 	s.ByState[proxy46.StateHolding] = 2
 	s.Drops[proxy46.DropNoService] = 5
+	s.FTP.PassiveOpened, s.FTP.ActiveOpened, s.FTP.Rewrites, s.FTP.Control, s.FTP.Expectations = 31, 32, 33, 3, 4
+	s.FTP.MaxExpectations = 1024
 	reg := prometheus.NewPedanticRegistry()
 	fs := fixedStats(s)
 	reg.MustRegister(newEngineCollector(&fs))
@@ -87,6 +89,9 @@ func TestEngineMetricNames(t *testing.T) {
 		"sixgate_proxy46_embryonic_connections":     "Connections not yet spliced (syn-received, holding, backend-syn).",
 		"sixgate_proxy46_limit":                     "Configured bounds (negative: off).",
 		"sixgate_proxy46_dns_connections_total":     "Connections of services with backends from DNS, by outcome of their name's lookup.",
+		"sixgate_proxy46_ftp_alg_total":             "What the FTP gateway did: lines rewritten or answered, data connections expected, opened, expired or refused.",
+		"sixgate_proxy46_ftp_control_connections":   "FTP control connections the gateway follows.",
+		"sixgate_proxy46_ftp_expectations":          "FTP data connections announced and not yet opened.",
 	}
 	var got []string
 	for _, mf := range families {
@@ -130,6 +135,12 @@ func TestEngineMetricNames(t *testing.T) {
 		{"sixgate_proxy46_dns_connections_total", []string{"outcome", "outside_prefix"}, 21},
 		{"sixgate_proxy46_dns_connections_total", []string{"outcome", "timeout"}, 22},
 		{"sixgate_proxy46_limit", []string{"bound", "challenge_ack_limit"}, 0},
+		{"sixgate_proxy46_ftp_alg_total", []string{"event", "passive_opened"}, 31},
+		{"sixgate_proxy46_ftp_alg_total", []string{"event", "active_opened"}, 32},
+		{"sixgate_proxy46_ftp_alg_total", []string{"event", "rewrite"}, 33},
+		{"sixgate_proxy46_ftp_control_connections", nil, 3},
+		{"sixgate_proxy46_ftp_expectations", nil, 4},
+		{"sixgate_proxy46_limit", []string{"bound", "ftp_expectations"}, 1024},
 	} {
 		if v := value(t, reg, c.name, c.labels...); v != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, v, c.want)

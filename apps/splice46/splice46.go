@@ -44,6 +44,7 @@ const CookieID = 0x03
 const (
 	prioGuard   = 2200
 	prioService = 2100 // TCP to a service, TCP and Packet Too Big to pool6
+	prioFTP     = 2050 // TCP to a VIP of an FTP service (its data connections)
 	prioVIP     = 2000 // anything else to a VIP
 )
 
@@ -205,6 +206,8 @@ func engineConfig(s *topo.Splice46, rs map[string]*dnsResolver) (proxy46.Config,
 		ICMPErrorLimit: l.ICMPErrorLimit,
 		Timeouts: proxy46.Timeouts{Embryonic: t.Embryonic, SYNRetransmit: t.SYNRetransmit, Backend: t.Backend,
 			Idle: t.Idle, Transitory: t.Transitory, Closed: t.Closed, Drain: t.Drain},
+		FTP: proxy46.FTP{PassiveFirst: s.FTP.PassiveFirst, PassiveLast: s.FTP.PassiveLast,
+			ExpectTimeout: s.FTP.ExpectTimeout, MaxExpectations: s.FTP.Expectations, MaxControl: s.FTP.Connections},
 	}
 	if _, err := rand.Read(cfg.ISNKey[:]); err != nil {
 		return cfg, fmt.Errorf("splice46: ISN key: %w", err)
@@ -234,6 +237,9 @@ func engineService(svc *topo.Service, p proxy46.Policy, rs map[string]*dnsResolv
 		for i, r := range svc.Names {
 			ps.Names[i] = proxy46.NameRoute{Name: r.Name, Backends: r.Backends}
 		}
+	}
+	if svc.ALG == topo.ALGFTP {
+		ps.ALG = proxy46.ALGFTP
 	}
 	if d := svc.DNS; d != nil {
 		ps.DNS = &proxy46.DNSBackends{Resolver: resolverFor(rs, svc), Prefixes: d.Prefixes, Port: d.Port, MaxBackends: d.MaxBackends}

@@ -16,7 +16,8 @@ const (
 	cookiePool6    = 0x2000
 	cookiePool6PTB = 0x2001
 	cookieGuard    = 0x3000
-	engineGroupLow = 1 // the select group over several engine ports
+	cookieFTP      = 0x4000 // TCP to the VIPs of FTP services
+	engineGroupLow = 1      // the select group over several engine ports
 )
 
 // serviceCookie is the cookie of the steering flow of the service at ap:
@@ -62,6 +63,7 @@ func steering(s *topo.Splice46, orphans []netip.AddrPort) []datapath.Steer {
 	for _, o := range orphans {
 		out = append(out, serviceSteer(o))
 	}
+	out = append(out, ftpSteering(s)...)
 	for _, vip := range vips(s, orphans) {
 		out = append(out, datapath.Steer{
 			Priority: prioVIP, Cookie: cookieVIP, Controller: true,
@@ -87,4 +89,25 @@ func guarded(s *topo.Splice46, orphans []netip.AddrPort) []ofp.Match {
 		out = append(out, ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Dst(netip.PrefixFrom(vip, 32))))
 	}
 	return append(out, ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv6), ofp.IPv6Dst(s.Pool6)))
+}
+
+// ftpSteering steers all TCP to the VIPs of FTP services to the engine,
+// in either mode: the data connections come to ports other than the
+// services' (the passive ports lent, and whatever port an active-mode
+// server connects from, 20 in general, which the client answers to). On
+// such a VIP the engine then also answers closed TCP ports from the data
+// path rather than from the controller; the rest to the VIP (pings, UDP)
+// stays on the controller path.
+func ftpSteering(s *topo.Splice46) []datapath.Steer {
+	var out []datapath.Steer
+	seen := map[netip.Addr]bool{}
+	for _, svc := range s.Services {
+		if svc.ALG != topo.ALGFTP || seen[svc.VIP] {
+			continue
+		}
+		seen[svc.VIP] = true
+		out = append(out, datapath.Steer{Priority: prioFTP, Cookie: cookieFTP,
+			Match: ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPProto(packet.ProtoTCP), ofp.IPv4Dst(netip.PrefixFrom(svc.VIP, 32)))})
+	}
+	return out
 }

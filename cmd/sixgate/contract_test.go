@@ -137,6 +137,30 @@ func seedRows(t *testing.T, portMode bool) []contractRow {
 	}
 }
 
+// ftpTail adds an FTP service on a VIP of its own to the seed.
+const ftpTail = `    - {vip: "10.0.0.43", port: 21, alg: ftp, backends: [{address: "[2001:db8::1]:21"}]}
+`
+
+// ftpRows are the contract of an FTP service's VIP: all its TCP goes to
+// the engine (the data connections come to lent ports, and the client
+// answers an active-mode server at the server's port), its other traffic
+// stays on the controller path, and the other VIP keeps its closed ports
+// there.
+func ftpRows(t *testing.T, portMode bool) []contractRow {
+	const sp = splice46.CookieID
+	steered := controllerBy(sp)
+	if portMode {
+		steered = outBy(sp, enginePort)
+	}
+	return []contractRow{
+		{"TCP to the FTP service", 3, tcp4(t, h3MAC, spliceMAC, h3, "10.0.0.43", 21), steered},
+		{"TCP to a passive port of the FTP VIP", 3, tcp4(t, h3MAC, spliceMAC, h3, "10.0.0.43", 50123), steered},
+		{"TCP to port 20 of the FTP VIP", 3, tcp4(t, h3MAC, spliceMAC, h3, "10.0.0.43", 20), steered},
+		{"ICMP echo to the FTP VIP", 3, ping4(t, h3MAC, spliceMAC, h3, "10.0.0.43"), controllerBy(sp)},
+		{"TCP to a closed port of the other VIP", 3, tcp4(t, h3MAC, spliceMAC, h3, vip, 22), controllerBy(sp)},
+	}
+}
+
 // enginePortRows are the port-mode rows for what comes in from the
 // engine's port: its output is forwarded like any host's, and what would
 // loop back to it is dropped.
@@ -174,6 +198,9 @@ func TestAppsPriorityContract(t *testing.T) {
 		{"seed, port mode", seed(t, "  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n"),
 			func(t *testing.T) []contractRow { return append(seedRows(t, true), enginePortRows(t)...) }},
 		{"seed without hosts", withoutHosts(t), hostlessRows},
+		{"seed with FTP, controller mode", seed(t, ftpTail), func(t *testing.T) []contractRow { return ftpRows(t, false) }},
+		{"seed with FTP, port mode", seed(t, ftpTail+"  mode: port\n  ports: [{interface: eng0, switch: s1, port: 10}]\n"),
+			func(t *testing.T) []contractRow { return ftpRows(t, true) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sw := installApps(t, c.top)
