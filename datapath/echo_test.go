@@ -116,6 +116,13 @@ var (
 
 func newEcho(t *testing.T, cfg datapath.Config) (echoApp, *echoEngine) {
 	t.Helper()
+	e := &echoEngine{addr4: echo4, addr6: echo6}
+	return newEchoWith(t, cfg, e), e
+}
+
+// newEchoWith is newEcho with the engine given (a variant of the echo).
+func newEchoWith(t *testing.T, cfg datapath.Config, e datapath.Engine) echoApp {
+	t.Helper()
 	top, err := topo.Parse("echo.yaml", []byte(echoTopology))
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +132,6 @@ func newEcho(t *testing.T, cfg datapath.Config) (echoApp, *echoEngine) {
 	cfg.Name, cfg.CookieID, cfg.Log = "echo", 0x7e, logrus.NewEntry(log)
 	cfg.Tick = 20 * time.Millisecond
 	cfg.GuardPriority, cfg.GuardCookie, cfg.GroupID = 3000, 0x300, 1
-	e := &echoEngine{addr4: echo4, addr6: echo6}
 	p, err := datapath.New(cfg, datapath.State{Topology: top, Engine: e, MAC: echoMAC,
 		Steer: []datapath.Steer{
 			{Priority: 2500, Cookie: 1, Match: ofp.NewMatch(ofp.EthType(packet.EtherTypeIPv4), ofp.IPv4Dst(netip.PrefixFrom(echo4, 32)))},
@@ -136,7 +142,7 @@ func newEcho(t *testing.T, cfg datapath.Config) (echoApp, *echoEngine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return echoApp{p}, e
+	return echoApp{p}
 }
 
 // frameFromH1 is a UDP datagram from h1 (port 5000) to dst (port 7).
@@ -371,6 +377,8 @@ type memSocket struct {
 	// down makes Flush refuse every frame, as a socket on an interface
 	// whose link is down does.
 	down atomic.Bool
+	// vnet: frames in and out start with a virtio_net_hdr.
+	vnet bool
 }
 
 func (s *memSocket) Serve(timeout time.Duration, frame func([]byte), batch func()) (int, error) {
@@ -423,7 +431,7 @@ func (s *memSocket) Flush() (int, error) {
 }
 
 func (s *memSocket) Stats() afpacket.Stats { return afpacket.Stats{} }
-func (s *memSocket) VnetHdr() bool         { return false }
+func (s *memSocket) VnetHdr() bool         { return s.vnet }
 
 // next waits for the next frame the path sent on s.
 func (s *memSocket) next(t *testing.T) []byte {
