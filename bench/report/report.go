@@ -624,7 +624,11 @@ func (r *Results) nat64Markdown(p func(string, ...any)) {
 		if peer != nil {
 			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec) + ", " + ratio(s.ConnsPerSec, peer.ConnsPerSec)
 		}
-		p("| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.ConnsPerSec, s.CPUPerGBTCP, s.CPUPerGBUDP, vs)
+		cpuTCP, cpuUDP := fmt.Sprintf("%.2f", s.CPUPerGBTCP), fmt.Sprintf("%.2f", s.CPUPerGBUDP)
+		if s.Ceiling {
+			cpuTCP, cpuUDP = "–", "–"
+		}
+		p("| %s | %.0f | %.0f | %.0f | %s | %s | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.ConnsPerSec, cpuTCP, cpuUDP, vs)
 	}
 	p("\n")
 }

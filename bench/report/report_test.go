@@ -79,19 +79,21 @@ func TestTranslatorMarkdown(t *testing.T) {
 	r := sample()
 	r.Translators = []Translator{
 		{Name: "sixgate", Label: "sixgate siit", Available: true, ThroughputMbps: 900, PacketsPerSec: 150000, CPUPerGBTCP: 1.5, CPUPerGBUDP: 30},
+		{Name: "ceiling", Label: "routed (ceiling)", Available: true, Ceiling: true, ThroughputMbps: 1200, PacketsPerSec: 200000},
 		{Name: "tayga", Label: "TAYGA", Available: true, ThroughputMbps: 600, PacketsPerSec: 50000, CPUPerGBTCP: 2.5, CPUPerGBUDP: 50},
 	}
 	md := r.Markdown()
 	for _, want := range []string{
 		"## Translator: IPv6-only client to IPv4-only server",
 		"| sixgate siit | 900 | 150000 | 1.50 | 30.00 | 1.50×, 3.00× |",
+		"| routed (ceiling) | 1200 | 200000 | – | – | 2.00×, 4.00× |",
 		"| TAYGA | 600 | 50000 | 2.50 | 50.00 | 1.00×, 1.00× |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md)
 		}
 	}
-	r.Translators[1] = Translator{Name: "tayga", Label: "TAYGA", Note: "tayga not installed"}
+	r.Translators[2] = Translator{Name: "tayga", Label: "TAYGA", Note: "tayga not installed"}
 	if md := r.Markdown(); !strings.Contains(md, "| sixgate siit | 900 | 150000 | 1.50 | 30.00 | – |") ||
 		!strings.Contains(md, "| TAYGA | not available: tayga not installed |") {
 		t.Errorf("without the peer:\n%s", md)

@@ -147,6 +147,16 @@ func runTranslators(ctx context.Context, o *options, t *lab.T) ([]report.Transla
 	return out, note + " Each translator is measured twice (sixgate, TAYGA, TAYGA, sixgate); each figure is the better of its two runs, with the CPU cost of that run. The ceiling row is IPv6 from h6 to an IPv6 address of h4, routed by the kernel of TAYGA's namespace: the same two passes through the bridge as a translator's traffic, without translation, once."
 }
 
+// routeCeiling gives h4 and tg addresses on the ceiling's prefix and
+// routes h6 to h4 through tg (the topologies declare the addresses).
+func (l *xlatLab) routeCeiling() {
+	t := l.t
+	l.h4.Run(t, "ip", "-6", "addr", "add", xlatH4v6+"/64", "dev", "eth0", "nodad")
+	l.tg.Run(t, "ip", "-6", "addr", "add", "2001:db8:4::2/64", "dev", "eth0", "nodad")
+	l.h6.Run(t, "ip", "-6", "route", "add", xlatRouted, "via", "2001:db8:6::2", "dev", "eth0")
+	l.h4.Run(t, "ip", "-6", "route", "add", "2001:db8:6::/64", "via", "2001:db8:4::2", "dev", "eth0")
+}
+
 // measureCeiling runs the same iperf3 tests to h4's IPv6 address, routed
 // by tg's kernel.
 func (l *xlatLab) measureCeiling(ctx context.Context, r *report.Translator) {
@@ -186,10 +196,9 @@ func (l *xlatLab) build(ctx context.Context) {
 	l.br = ovs.NewBridge(t, xlatBridge, 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", ctlPort))
 	ovs.AddEnginePort(t, l.br, xlatIface, xlatPort)
 	l.h6 = ovs.AddNetns(t, l.br, "sgxb-h6", 1, "00:00:0b:00:00:06", xlatH6+"/64")
-	l.h4 = ovs.AddNetns(t, l.br, "sgxb-h4", 2, "00:00:0b:00:00:04", "198.18.0.4/24", xlatH4v6+"/64")
-	l.tg = ovs.AddNetns(t, l.br, "sgxb-tg", 3, "00:00:0b:00:00:02", "198.18.0.2/24", "2001:db8:6::2/64", "2001:db8:4::2/64")
-	l.h6.Run(t, "ip", "-6", "route", "add", xlatRouted, "via", "2001:db8:6::2", "dev", "eth0")
-	l.h4.Run(t, "ip", "-6", "route", "add", "2001:db8:6::/64", "via", "2001:db8:4::2", "dev", "eth0")
+	l.h4 = ovs.AddNetns(t, l.br, "sgxb-h4", 2, "00:00:0b:00:00:04", "198.18.0.4/24")
+	l.tg = ovs.AddNetns(t, l.br, "sgxb-tg", 3, "00:00:0b:00:00:02", "198.18.0.2/24", "2001:db8:6::2/64")
+	l.routeCeiling()
 
 	// TAYGA: its TUN device carries pool6 and h6's IPv4 address.
 	tc := filepath.Join(dir, "tayga.conf")
