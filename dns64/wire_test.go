@@ -22,51 +22,62 @@ func TestParseQueryAgreesWithUnpack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, ok := parseQuery(b)
-		if !ok {
+		var q wireQuery
+		if !parseQuery(b, &q) {
 			t.Fatalf("%v not read", m)
 		}
-		checkParsed(t, b, q)
+		checkParsed(t, b, &q)
 	}
 	// What goes to the full decoder.
 	m := question("v4.example.", dns.TypeAAAA)
 	m.Opcode = dns.OpcodeNotify
 	b, _ := m.Pack()
-	if _, ok := parseQuery(b); ok {
+	if parseQuery(b, new(wireQuery)) {
 		t.Error("NOTIFY read as a plain query")
 	}
 	m = question("v4.example.", dns.TypeAAAA)
 	m.SetEdns0(1232, false)
 	m.IsEdns0().SetVersion(1)
 	b, _ = m.Pack()
-	if _, ok := parseQuery(b); ok {
+	if parseQuery(b, new(wireQuery)) {
 		t.Error("EDNS version 1 read as a plain query")
 	}
 	b, _ = question("v4.example.", dns.TypeAAAA).Pack()
-	if _, ok := parseQuery(append(b, 0)); ok {
+	if parseQuery(append(b, 0), new(wireQuery)) {
 		t.Error("trailing byte accepted")
 	}
 }
 
 // checkParsed compares parseQuery's reading of b with miekg's.
-func checkParsed(t *testing.T, b []byte, q wireQuery) {
+func checkParsed(t *testing.T, b []byte, q *wireQuery) {
 	t.Helper()
 	m := new(dns.Msg)
 	if err := m.Unpack(b); err != nil {
 		t.Fatalf("parseQuery read what Unpack refuses (%v): %x", err, b)
 	}
 	opt := m.IsEdns0()
-	want := wireKey{qtype: m.Question[0].Qtype, qclass: m.Question[0].Qclass, rd: m.RecursionDesired, cd: m.CheckingDisabled,
-		edns: opt != nil, do: opt != nil && opt.Do()}
-	got := q.key
-	got.name = ""
-	if got != want || q.id != m.Id || m.Response || m.Opcode != dns.OpcodeQuery {
-		t.Fatalf("parseQuery %+v, Unpack %+v (id %d, %v)", q.key, want, m.Id, m)
+	var flags byte
+	for bit, set := range map[byte]bool{keyRD: m.RecursionDesired, keyCD: m.CheckingDisabled, keyEDNS: opt != nil, keyDO: opt != nil && opt.Do()} {
+		if set {
+			flags |= bit
+		}
 	}
+	want := []byte{flags, byte(m.Question[0].Qtype >> 8), byte(m.Question[0].Qtype), byte(m.Question[0].Qclass >> 8), byte(m.Question[0].Qclass)}
 	wire := make([]byte, 256)
 	n, err := dns.PackDomainName(strings.ToLower(m.Question[0].Name), wire, 0, nil, false)
-	if err != nil || q.key.name != string(wire[:n]) {
-		t.Fatalf("name %q, want %q (%v)", q.key.name, wire[:n], err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, wire[:n]...)
+	if string(q.keyBytes()) != string(want) || q.id != m.Id || m.Response || m.Opcode != dns.OpcodeQuery {
+		t.Fatalf("parseQuery key %x, Unpack %x (id %d, %v)", q.keyBytes(), want, m.Id, m)
+	}
+	size := 512
+	if opt != nil {
+		size = min(max(int(opt.UDPSize()), 512), bufferSize)
+	}
+	if q.udpSize != size || q.qlen != n+4 {
+		t.Fatalf("parseQuery size %d, question %d bytes; Unpack %d, %d", q.udpSize, q.qlen, size, n+4)
 	}
 }
 
@@ -78,8 +89,9 @@ func FuzzParseQuery(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if q, ok := parseQuery(b); ok {
-			checkParsed(t, b, q)
+		var q wireQuery
+		if parseQuery(b, &q) {
+			checkParsed(t, b, &q)
 		}
 		if offs, ok := ttlOffsets(b); ok {
 			for _, o := range offs {
@@ -120,16 +132,20 @@ func TestFastPath(t *testing.T) {
 	srv := serve(t, r)
 	wantAnswer(t, askAt(t, srv, "udp", "v4.example", dns.TypeAAAA, nil), dns.RcodeSuccess, "v4.example. 300 IN AAAA 64:ff9b::c629:4")
 	wantAnswer(t, askAt(t, srv, "udp", "v4.example", dns.TypeAAAA, nil), dns.RcodeSuccess, "v4.example. 300 IN AAAA 64:ff9b::c629:4")
-	r.cache.mu.Lock()
-	n := len(r.cache.wire)
-	for k, e := range r.cache.wire {
-		// Entries are not changed once kept: replace it with one
-		// kept 7 s ago.
-		old := *e
-		old.stored = old.stored.Add(-7 * time.Second)
-		r.cache.wire[k] = &old
+	n := 0
+	for i := range r.cache.wire {
+		sh := &r.cache.wire[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		for k, e := range sh.m {
+			// Entries are not changed once kept: replace it with one
+			// kept 7 s ago.
+			old := *e
+			old.stored = old.stored.Add(-7 * time.Second)
+			sh.m[k] = &old
+		}
+		sh.mu.Unlock()
 	}
-	r.cache.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d packed replies kept, want 1", n)
 	}
