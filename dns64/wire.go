@@ -51,7 +51,10 @@ func (q *wireQuery) keyBytes() []byte { return q.key[:q.klen] }
 
 // parseQuery reads a plain query into q: opcode QUERY, one question with
 // an uncompressed name, and at most an EDNS(0) OPT record version 0 with
-// nothing after it. It reports false for anything else.
+// nothing after it. It reports false for anything else. Unlike miekg's
+// decoder it does not look inside the options (a client subnet option
+// with an unknown family, say): the fast path ignores them, as RFC 6891
+// asks of options a server does not implement.
 func parseQuery(b []byte, q *wireQuery) bool {
 	if len(b) < headerLen+5 {
 		return false
@@ -124,7 +127,22 @@ func parseQuery(b []byte, q *wireQuery) bool {
 	}
 	q.udpSize = min(max(int(binary.BigEndian.Uint16(b[off+3:])), 512), bufferSize)
 	rdlen := int(binary.BigEndian.Uint16(b[off+9:]))
-	return off+11+rdlen == len(b)
+	if off+11+rdlen != len(b) {
+		return false
+	}
+	// The options must fill the RDATA exactly (RFC 6891 section 6.1.2);
+	// what they say is not read: none changes the answer, and none is
+	// echoed.
+	for o := off + 11; o < len(b); {
+		if o+4 > len(b) {
+			return false
+		}
+		o += 4 + int(binary.BigEndian.Uint16(b[o+2:]))
+		if o > len(b) {
+			return false
+		}
+	}
+	return true
 }
 
 // ttlOffsets finds the TTL field of every record of a packed message but
@@ -155,6 +173,70 @@ func ttlOffsets(b []byte) (offs []uint16, ok bool) {
 		}
 	}
 	return offs, off == len(b)
+}
+
+// patchSafe reports whether patching the header and the TTLs at ttls
+// changes no name in b. A name may be a pointer to bytes read as labels
+// elsewhere in the message (RFC 1035 section 4.1.4): miekg's encoder
+// only points at earlier names, but a pointer into a TTL would make the
+// patched reply say another name. Pointers inside RDATA cannot be told
+// from data without knowing every type, so every pair of bytes that reads
+// as a pointer to within the message is followed; one that reaches a
+// patched byte keeps the reply out of the fast path, which costs only
+// speed.
+func patchSafe(b []byte, ttls []uint16) bool {
+	patched := make([]bool, len(b))
+	for i := range min(headerLen, len(b)) {
+		patched[i] = true
+	}
+	for _, o := range ttls {
+		for i := int(o); i < int(o)+4 && i < len(b); i++ {
+			patched[i] = true
+		}
+	}
+	for p := headerLen; p+1 < len(b); p++ {
+		if b[p]&0xc0 != 0xc0 {
+			continue
+		}
+		if t := int(binary.BigEndian.Uint16(b[p:]) & 0x3fff); t < len(b) && !nameUntouched(b, t, patched) {
+			return false
+		}
+	}
+	return true
+}
+
+// nameUntouched reports whether the name read at off, following its
+// pointers, reads no byte marked in patched (and ends within b, in a
+// bounded number of steps).
+func nameUntouched(b []byte, off int, patched []bool) bool {
+	for range 256 {
+		if off >= len(b) || patched[off] {
+			return false
+		}
+		l := int(b[off])
+		switch {
+		case l == 0:
+			return true
+		case l&0xc0 == 0xc0:
+			if off+1 >= len(b) || patched[off+1] {
+				return false
+			}
+			off = int(binary.BigEndian.Uint16(b[off:]) & 0x3fff)
+			continue
+		case l&0xc0 != 0:
+			return false
+		}
+		if off+1+l > len(b) {
+			return false
+		}
+		for _, p := range patched[off+1 : off+1+l] {
+			if p {
+				return false
+			}
+		}
+		off += 1 + l
+	}
+	return false
 }
 
 // skipName returns the offset after the name at off, or -1.
@@ -244,7 +326,7 @@ func patchReply(reply, question []byte, id uint16, ttls []uint16, age uint32) []
 // wirePut keeps a copy of reply, the packed answer to q, for ttl seconds.
 func (c *cache) wirePut(q *wireQuery, reply []byte, rcode int, ttl uint32, cfg *Config, now time.Time) {
 	offs, ok := ttlOffsets(reply)
-	if !ok || ttl == 0 || len(reply) < headerLen+q.qlen {
+	if !ok || ttl == 0 || len(reply) < headerLen+q.qlen || !patchSafe(reply, offs) {
 		return
 	}
 	e := &wireEntry{reply: append([]byte(nil), reply...), ttls: offs, rcode: rcode, cfg: cfg, stored: now,
