@@ -126,6 +126,11 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 		return
 	}
+	r.serveAdmitted(w, req, tcp)
+}
+
+// serveAdmitted answers a query the rate limit let through.
+func (r *Resolver) serveAdmitted(w dns.ResponseWriter, req *dns.Msg, tcp bool) {
 	out, ok := r.quick(req, tcp)
 	if !ok {
 		out = r.resolve(req, tcp)

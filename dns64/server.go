@@ -54,7 +54,9 @@ func Listen(addrs []netip.AddrPort, r *Resolver) (*Server, error) {
 		// not hold its connection forever.
 		s.servers = append(s.servers, &dns.Server{Listener: l, Handler: r, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }})
 		if a.Addr().IsUnspecified() {
-			s.servers = append(s.servers, &dns.Server{PacketConn: pc, Handler: r})
+			s.servers = append(s.servers, &dns.Server{PacketConn: pc, Handler: admitted{r},
+				DecorateReader: func(in dns.Reader) dns.Reader { return admittingReader{Reader: in, r: r} },
+				MsgInvalidFunc: func([]byte, error) { r.metrics.malformed.Inc() }})
 			continue
 		}
 		s.udp = append(s.udp, pc.(*net.UDPConn))
@@ -93,6 +95,28 @@ func Listen(addrs []netip.AddrPort, r *Resolver) (*Server, error) {
 	}
 	return s, nil
 }
+
+// admittingReader applies the rate limit to every datagram miekg's UDP
+// server reads, before miekg decodes it: a malformed query would
+// otherwise get its FORMERR from miekg without taking a token.
+type admittingReader struct {
+	dns.Reader
+	r *Resolver
+}
+
+func (a admittingReader) ReadUDP(conn *net.UDPConn, timeout time.Duration) ([]byte, *dns.SessionUDP, error) {
+	for {
+		b, s, err := a.Reader.ReadUDP(conn, timeout)
+		if err != nil || a.r.admit(clientOf(s.RemoteAddr()), false) {
+			return b, s, err
+		}
+	}
+}
+
+// admitted is the handler behind an admittingReader.
+type admitted struct{ r *Resolver }
+
+func (a admitted) ServeDNS(w dns.ResponseWriter, req *dns.Msg) { a.r.serveAdmitted(w, req, false) }
 
 // batchSize is the datagrams read or written per system call.
 const batchSize = 32

@@ -157,3 +157,53 @@ func TestDatagramHitAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per cached answer", n)
 	}
 }
+
+// TestWildcardRateLimitsMalformed: on a wildcard address too, a datagram
+// that does not decode takes a token before it gets FORMERR, and a query
+// is counted once.
+func TestWildcardRateLimitsMalformed(t *testing.T) {
+	up := newFakeUpstream(t, testSOA, "v4.example. 3000 IN A 198.41.0.4")
+	r := newTestResolver(t, Config{Upstreams: []netip.AddrPort{up.addr}, Rate: 0.001, Burst: 2})
+	s, err := Listen([]netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:0")}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	addr := fmt.Sprintf("127.0.0.1:%d", s.LocalAddrs()[0].(*net.UDPAddr).Port)
+	wantAnswer(t, askAt(t, addr, "udp", "v4.example", dns.TypeAAAA, nil), dns.RcodeSuccess, "v4.example. 300 IN AAAA 64:ff9b::c629:4")
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bad := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'a'}
+	buf := make([]byte, 512)
+	for i, want := range []bool{true, false} {
+		if _, err := c.Write(bad); err != nil {
+			t.Fatal(err)
+		}
+		wait := 2 * time.Second
+		if !want {
+			wait = 300 * time.Millisecond
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		if _, err := c.Read(buf); (err == nil) != want {
+			t.Fatalf("malformed datagram %d: answered %v, want %v", i+1, err == nil, want)
+		}
+	}
+	if v := testutil.ToFloat64(r.metrics.rateLimited); v != 1 {
+		t.Errorf("rate-limited counter %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(r.metrics.queriesUDP); v != 3 {
+		t.Errorf("UDP queries counted %v, want 3", v)
+	}
+	if v := testutil.ToFloat64(r.metrics.malformed); v != 1 {
+		t.Errorf("malformed counter %v, want 1", v)
+	}
+}
