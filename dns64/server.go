@@ -228,18 +228,29 @@ func listenBoth(a netip.AddrPort) (net.PacketConn, net.Listener, error) {
 // process that takes over in an upgrade (sixgate -handover) bind the same
 // addresses while this one still answers: the kernel spreads queries over
 // both until the old one closes its sockets, so no query meets a closed
-// port. It also gives an address one UDP socket per core.
+// port. It also gives an address one UDP socket per core. UDP sockets
+// get a receive buffer of udpReceiveBuffer bytes.
 func reusePort() net.ListenConfig {
-	return net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+	return net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
 		var serr error
 		if err := c.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if network == "udp" || network == "udp4" || network == "udp6" {
+				// Room for a burst of queries while the reader is
+				// off the core; the kernel caps it at
+				// net.core.rmem_max, which is fine.
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, udpReceiveBuffer)
+			}
 		}); err != nil {
 			return err
 		}
 		return serr
 	}}
 }
+
+// udpReceiveBuffer is the receive buffer asked for each UDP socket
+// (SO_RCVBUF): a few thousand queries.
+const udpReceiveBuffer = 1 << 20
 
 // listenUDP opens another UDP socket on addr, whose first socket is open.
 func listenUDP(addr string) (*net.UDPConn, error) {
