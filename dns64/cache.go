@@ -1,8 +1,10 @@
 package dns64
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -33,14 +35,21 @@ type cacheEntry struct {
 // TTLs counted down. It is bounded; when full, an expired entry or else
 // one at random goes.
 type cache struct {
+	max     atomic.Int64 // entries of each kind at most
 	mu      sync.Mutex
-	max     int
 	entries map[cacheKey]*cacheEntry
-	wire    map[wireKey]*wireEntry // packed replies, for the UDP fast path
+	// wire are packed replies, for the UDP fast path, in shards chosen
+	// by a hash of their key.
+	seed maphash.Seed
+	wire [wireShards]wireShard
 }
 
 func newCache() *cache {
-	return &cache{entries: map[cacheKey]*cacheEntry{}, wire: map[wireKey]*wireEntry{}}
+	c := &cache{entries: map[cacheKey]*cacheEntry{}, seed: maphash.MakeSeed()}
+	for i := range c.wire {
+		c.wire[i].m = map[string]*wireEntry{}
+	}
+	return c
 }
 
 func keyOf(q dns.Question, rd, cd, do bool) cacheKey {
@@ -50,10 +59,15 @@ func keyOf(q dns.Question, rd, cd, do bool) cacheKey {
 // reset empties the cache and sets its bound (0: no cache).
 func (c *cache) reset(max int) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.max = max
+	c.max.Store(int64(max))
 	clear(c.entries)
-	clear(c.wire)
+	c.mu.Unlock()
+	for i := range c.wire {
+		sh := &c.wire[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.mu.Unlock()
+	}
 }
 
 // get returns a copy of the answer stored for k under cfg with its TTLs
@@ -89,10 +103,10 @@ func (c *cache) put(k cacheKey, m *dns.Msg, cfg *Config, now time.Time) {
 	e := &cacheEntry{msg: m.Copy(), cfg: cfg, stored: now, expires: now.Add(time.Duration(min(ttl, maxCacheTTL)) * time.Second)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.max == 0 {
+	if c.max.Load() == 0 {
 		return
 	}
-	if _, there := c.entries[k]; !there && len(c.entries) >= c.max {
+	if _, there := c.entries[k]; !there && int64(len(c.entries)) >= c.max.Load() {
 		c.evict(now)
 	}
 	c.entries[k] = e

@@ -3,11 +3,13 @@ package dns64
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // limiter holds a token bucket per client in a bounded table.
 type limiter struct {
+	on         atomic.Bool // rate is not 0: read without the lock
 	mu         sync.Mutex
 	rate       float64 // tokens per second; 0: no limit
 	burst      float64
@@ -30,6 +32,7 @@ func (l *limiter) configure(rate float64, burst, maxClients int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.rate, l.burst, l.maxClients = rate, float64(burst), maxClients
+	l.on.Store(rate != 0)
 	if rate == 0 {
 		clear(l.clients)
 	}
@@ -37,6 +40,9 @@ func (l *limiter) configure(rate float64, burst, maxClients int) {
 
 // allow takes a token from client's bucket.
 func (l *limiter) allow(client netip.Addr, now time.Time) bool {
+	if !l.on.Load() {
+		return true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.rate == 0 {

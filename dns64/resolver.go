@@ -126,6 +126,11 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 		return
 	}
+	r.serveAdmitted(w, req, tcp)
+}
+
+// serveAdmitted answers a query the rate limit let through.
+func (r *Resolver) serveAdmitted(w dns.ResponseWriter, req *dns.Msg, tcp bool) {
 	out, ok := r.quick(req, tcp)
 	if !ok {
 		out = r.resolve(req, tcp)
@@ -138,12 +143,17 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 
 // admit counts a query from client and takes a token from its bucket.
 func (r *Resolver) admit(client netip.Addr, tcp bool) bool {
+	return r.admitAt(client, tcp, time.Now())
+}
+
+// admitAt is admit at the time now.
+func (r *Resolver) admitAt(client netip.Addr, tcp bool, now time.Time) bool {
 	if tcp {
 		r.metrics.queriesTCP.Inc()
 	} else {
 		r.metrics.queriesUDP.Inc()
 	}
-	if !r.limit.allow(client, time.Now()) {
+	if !r.limit.allow(client, now) {
 		r.metrics.rateLimited.Inc()
 		return false
 	}

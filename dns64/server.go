@@ -7,13 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,32 +29,56 @@ type Server struct {
 	// query came to (miekg reads it from the packet's control data).
 	servers []*dns.Server
 	// udp are the sockets on specific addresses, which the resolver
-	// reads itself: cached answers are written back by the reading
-	// goroutine, and only queries that must wait on an upstream get one
-	// of their own.
-	udp  []*net.UDPConn
-	wg   sync.WaitGroup
-	done chan error
+	// reads itself (udpReader), one per address; extra are the other
+	// sockets on the same addresses, one per core beyond the first
+	// (SO_REUSEPORT: the kernel spreads clients over them by their
+	// address and port), each with a reader of its own.
+	udp, extra []*net.UDPConn
+	wg         sync.WaitGroup
+	done       chan error
 }
 
 // Listen opens UDP and TCP sockets on every address and serves r on them
 // until Close. Nothing is left open when it fails.
 func Listen(addrs []netip.AddrPort, r *Resolver) (*Server, error) {
 	s := &Server{addrs: addrs, done: make(chan error, 2*len(addrs))}
+	cores := runtime.GOMAXPROCS(0)
+	var readers []*udpReader
 	for _, a := range addrs {
 		pc, l, err := listenBoth(a)
 		if err != nil {
 			s.closeAll()
 			return nil, err
 		}
-		if a.Addr().IsUnspecified() {
-			s.servers = append(s.servers, &dns.Server{PacketConn: pc, Handler: r})
-		} else {
-			s.udp = append(s.udp, pc.(*net.UDPConn))
-		}
 		// A TCP client gets a few seconds between queries and may
 		// not hold its connection forever.
 		s.servers = append(s.servers, &dns.Server{Listener: l, Handler: r, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }})
+		if a.Addr().IsUnspecified() {
+			s.servers = append(s.servers, &dns.Server{PacketConn: pc, Handler: admitted{r},
+				DecorateReader: func(in dns.Reader) dns.Reader { return admittingReader{Reader: in, r: r} },
+				MsgInvalidFunc: func([]byte, error) { r.metrics.malformed.Inc() }})
+			continue
+		}
+		s.udp = append(s.udp, pc.(*net.UDPConn))
+		socks := []*net.UDPConn{pc.(*net.UDPConn)}
+		for range cores - 1 {
+			more, err := listenUDP(pc.LocalAddr().String())
+			if err != nil {
+				s.closeAll()
+				return nil, err
+			}
+			s.extra = append(s.extra, more)
+			socks = append(socks, more)
+		}
+		pending := make(chan struct{}, maxPending)
+		for _, c := range socks {
+			u, err := newUDPReader(c, r, pending)
+			if err != nil {
+				s.closeAll()
+				return nil, fmt.Errorf("dns64: %s: %w", a, err)
+			}
+			readers = append(readers, u)
+		}
 	}
 	for _, srv := range s.servers {
 		started := make(chan struct{})
@@ -63,26 +86,37 @@ func Listen(addrs []netip.AddrPort, r *Resolver) (*Server, error) {
 		go func() { s.done <- srv.ActivateAndServe() }()
 		<-started
 	}
-	readers := runtime.GOMAXPROCS(0)
-	for _, pc := range s.udp {
-		pending := make(chan struct{}, maxPending)
-		for range readers {
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				serveUDP(pc, r, pending)
-			}()
-		}
+	for _, u := range readers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			u.serve()
+		}()
 	}
 	return s, nil
 }
 
-// batchConn reads and writes several datagrams per system call
-// (recvmmsg and sendmmsg on Linux).
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+// admittingReader applies the rate limit to every datagram miekg's UDP
+// server reads, before miekg decodes it: a malformed query would
+// otherwise get its FORMERR from miekg without taking a token.
+type admittingReader struct {
+	dns.Reader
+	r *Resolver
 }
+
+func (a admittingReader) ReadUDP(conn *net.UDPConn, timeout time.Duration) ([]byte, *dns.SessionUDP, error) {
+	for {
+		b, s, err := a.Reader.ReadUDP(conn, timeout)
+		if err != nil || a.r.admit(clientOf(s.RemoteAddr()), false) {
+			return b, s, err
+		}
+	}
+}
+
+// admitted is the handler behind an admittingReader.
+type admitted struct{ r *Resolver }
+
+func (a admitted) ServeDNS(w dns.ResponseWriter, req *dns.Msg) { a.r.serveAdmitted(w, req, false) }
 
 // batchSize is the datagrams read or written per system call.
 const batchSize = 32
@@ -91,107 +125,47 @@ const batchSize = 32
 // (queries are a question and an OPT record: a few hundred bytes).
 const maxQuery = 4096
 
-// serveUDP reads queries from pc until it is closed, a batch at a time,
-// and writes the answers it has at once as a batch. pending holds a slot
-// for each query under way upstream.
-func serveUDP(pc *net.UDPConn, r *Resolver, pending chan struct{}) {
-	var bc batchConn = ipv4.NewPacketConn(pc)
-	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		bc = ipv6.NewPacketConn(pc)
-	}
-	in := make([]ipv4.Message, batchSize)
-	replies := make([][]byte, batchSize)
-	for i := range in {
-		in[i].Buffers = [][]byte{make([]byte, maxQuery)}
-		replies[i] = make([]byte, 0, dns.MaxMsgSize)
-	}
-	// The replies go out through msgs, whose buffers are set in place:
-	// building messages anew would allocate for every reply.
-	msgs := make([]ipv4.Message, batchSize)
-	for i := range msgs {
-		msgs[i].Buffers = make([][]byte, 1)
-	}
-	for {
-		n, err := bc.ReadBatch(in, 0)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// A socket error that does not go away must not spin a
-			// core: try again a little later.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		cfg := r.cfg.Load()
-		now := time.Now()
-		k := 0
-		for i := range n {
-			m := &in[i]
-			from, ok := m.Addr.(*net.UDPAddr)
-			if !ok || m.N == maxQuery {
-				continue
-			}
-			reply := serveDatagram(pc, r, pending, m.Buffers[0][:m.N], from.AddrPort(), cfg, now, replies[i][:0])
-			if len(reply) > 0 {
-				replies[i] = reply
-				msgs[k].Buffers[0], msgs[k].Addr = reply, m.Addr
-				k++
-			}
-		}
-		for sent := 0; sent < k; {
-			w, err := bc.WriteBatch(msgs[sent:k], 0)
-			if err != nil || w == 0 {
-				break
-			}
-			sent += w
-		}
-	}
+// laterQuery is a query that must wait on the upstreams, and what the
+// fast path read of it when it was plain (to keep its packed reply).
+type laterQuery struct {
+	req  *dns.Msg
+	keep *wireQuery
 }
 
-// serveDatagram answers one datagram: the reply appended to buf when it
-// is ready at once (from the cache, or an error), else nothing, and the
-// query goes to a goroutine of its own that replies when the upstreams
-// have answered.
-func serveDatagram(pc *net.UDPConn, r *Resolver, pending chan struct{}, pkt []byte, from netip.AddrPort, cfg *Config, now time.Time, buf []byte) []byte {
-	wq, plain := parseQuery(pkt)
+// serveDatagram answers one datagram from client: the reply appended to
+// buf when it is ready at once (from the cache, or an error), else
+// nothing, or the query to resolve when it must wait on the upstreams.
+// A cache hit allocates nothing.
+func (r *Resolver) serveDatagram(pkt []byte, client netip.Addr, cfg *Config, now time.Time, buf []byte) ([]byte, *laterQuery) {
+	// Every datagram counts against its client's rate, a malformed one
+	// too: FORMERR is a reply as much as an answer is.
+	if !r.admitAt(clientKey(client), false, now) {
+		return nil, nil
+	}
+	var wq wireQuery
+	plain := parseQuery(pkt, &wq)
 	if plain {
-		if !r.admit(clientKey(from.Addr()), false) {
-			return nil
-		}
 		if out, rcode, hit := r.cache.wireGet(&wq, pkt, cfg, now, buf); hit {
 			r.metrics.cacheHits.Inc()
 			r.metrics.response(rcode)
-			return out
+			return out, nil
 		}
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		r.metrics.malformed.Inc()
-		return append(buf, formErr(pkt)...)
-	}
-	if !plain && !r.admit(clientKey(from.Addr()), false) {
-		return nil
+		return append(buf, formErr(pkt)...), nil
 	}
 	var keep *wireQuery
 	if plain {
-		keep = &wq
+		// A copy: wq itself stays on the stack for the hits.
+		keep = new(wireQuery)
+		*keep = wq
 	}
 	if reply, ok := r.quick(req, false); ok {
-		return pack(r, reply, buf, keep, cfg, now)
+		return pack(r, reply, buf, keep, cfg, now), nil
 	}
-	select {
-	case pending <- struct{}{}:
-	default:
-		r.metrics.dropped.Inc()
-		return nil
-	}
-	go func() {
-		defer func() { <-pending }()
-		if b := pack(r, r.resolve(req, false), nil, keep, cfg, time.Now()); len(b) > 0 {
-			_, _ = pc.WriteToUDPAddrPort(b, from)
-		}
-	}()
-	return nil
+	return nil, &laterQuery{req: req, keep: keep}
 }
 
 // pack appends reply to buf, counting it. With keep, the packed reply is
@@ -202,7 +176,7 @@ func pack(r *Resolver, reply *dns.Msg, buf []byte, keep *wireQuery, cfg *Config,
 		return nil
 	}
 	r.metrics.response(reply.Rcode)
-	b, err := reply.PackBuffer(buf)
+	b, err := reply.PackBuffer(buf[:cap(buf)])
 	if err != nil {
 		return nil
 	}
@@ -232,19 +206,7 @@ func formErr(b []byte) []byte {
 // listenBoth opens UDP and TCP on a; with port 0, on one port the system
 // chose for both.
 func listenBoth(a netip.AddrPort) (net.PacketConn, net.Listener, error) {
-	// SO_REUSEPORT lets the process that takes over in an upgrade (sixgate
-	// -handover) bind the same addresses while this one still answers: the
-	// kernel spreads queries over both until the old one closes its
-	// sockets, so no query meets a closed port.
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
+	lc := reusePort()
 	ctx := context.Background()
 	for try := 0; ; try++ {
 		pc, err := lc.ListenPacket(ctx, "udp", a.String())
@@ -262,6 +224,44 @@ func listenBoth(a netip.AddrPort) (net.PacketConn, net.Listener, error) {
 	}
 }
 
+// reusePort is a ListenConfig that sets SO_REUSEPORT. It lets the
+// process that takes over in an upgrade (sixgate -handover) bind the same
+// addresses while this one still answers: the kernel spreads queries over
+// both until the old one closes its sockets, so no query meets a closed
+// port. It also gives an address one UDP socket per core. UDP sockets
+// get a receive buffer of udpReceiveBuffer bytes.
+func reusePort() net.ListenConfig {
+	return net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			if network == "udp" || network == "udp4" || network == "udp6" {
+				// Room for a burst of queries while the reader is
+				// off the core; the kernel caps it at
+				// net.core.rmem_max, which is fine.
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, udpReceiveBuffer)
+			}
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+}
+
+// udpReceiveBuffer is the receive buffer asked for each UDP socket
+// (SO_RCVBUF): a few thousand queries.
+const udpReceiveBuffer = 1 << 20
+
+// listenUDP opens another UDP socket on addr, whose first socket is open.
+func listenUDP(addr string) (*net.UDPConn, error) {
+	lc := reusePort()
+	pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dns64: listen udp %s: %w", addr, err)
+	}
+	return pc.(*net.UDPConn), nil
+}
+
 // closeAll closes the sockets of servers that never started.
 func (s *Server) closeAll() {
 	for _, srv := range s.servers {
@@ -272,7 +272,7 @@ func (s *Server) closeAll() {
 			srv.Listener.Close()
 		}
 	}
-	for _, pc := range s.udp {
+	for _, pc := range slices.Concat(s.udp, s.extra) {
 		pc.Close()
 	}
 }
@@ -300,7 +300,7 @@ func (s *Server) LocalAddrs() []net.Addr {
 // can no longer answer, and its goroutine ends at the upstream's timeout.
 func (s *Server) Close(ctx context.Context) error {
 	var errs []error
-	for _, pc := range s.udp {
+	for _, pc := range slices.Concat(s.udp, s.extra) {
 		pc.Close()
 	}
 	for _, srv := range s.servers {

@@ -2,6 +2,8 @@ package dns64
 
 import (
 	"encoding/binary"
+	"hash/maphash"
+	"sync"
 	"time"
 )
 
@@ -19,53 +21,68 @@ import (
 type wireQuery struct {
 	id      uint16
 	qlen    int // bytes of the question section, from offset 12
-	key     wireKey
 	udpSize int // the reply's size limit over UDP
+	// key is what a packed reply depends on, as bytes, so that looking
+	// it up allocates nothing: the client's flags (keyFlags), QTYPE,
+	// QCLASS, then the name in lower case as on the wire. Nothing else
+	// of the query changes the reply: EDNS options (client subnet,
+	// cookies) are not passed upstream nor echoed, so clients sharing
+	// an entry get the same bytes.
+	key  [keyPrefix + maxName]byte
+	klen int
 }
 
-// wireKey is what a packed reply depends on: the question (the name in
-// lower case, as on the wire), the client's RD, CD and DO bits and
-// whether it sent an OPT record.
-type wireKey struct {
-	name          string
-	qtype, qclass uint16
-	rd, cd, do    bool
-	edns          bool
-}
+// The flags of a key's first byte.
+const (
+	keyRD   = 1 << iota // recursion desired
+	keyCD               // checking disabled
+	keyDO               // DNSSEC OK
+	keyEDNS             // an OPT record (the reply has one)
+)
 
-const headerLen = 12
+const (
+	keyPrefix = 5   // flags, QTYPE, QCLASS
+	maxName   = 255 // RFC 1035 section 2.3.4, on the wire
+	headerLen = 12
+)
 
-// parseQuery reads a plain query: opcode QUERY, one question with an
-// uncompressed name, and at most an EDNS(0) OPT record version 0 with
-// nothing after it. ok is false for anything else.
-func parseQuery(b []byte) (q wireQuery, ok bool) {
+// keyBytes returns the key; it is only valid while q is.
+func (q *wireQuery) keyBytes() []byte { return q.key[:q.klen] }
+
+// parseQuery reads a plain query into q: opcode QUERY, one question with
+// an uncompressed name, and at most an EDNS(0) OPT record version 0 with
+// nothing after it. It reports false for anything else. Unlike miekg's
+// decoder it does not look inside the options (a client subnet option
+// with an unknown family, say): the fast path ignores them, as RFC 6891
+// asks of options a server does not implement.
+func parseQuery(b []byte, q *wireQuery) bool {
 	if len(b) < headerLen+5 {
-		return q, false
+		return false
 	}
 	flags := binary.BigEndian.Uint16(b[2:])
 	const qrOpcodeTC = 0x8000 | 0x7800 | 0x0200
 	if flags&qrOpcodeTC != 0 || binary.BigEndian.Uint16(b[4:]) != 1 || binary.BigEndian.Uint16(b[6:]) != 0 ||
 		binary.BigEndian.Uint16(b[8:]) != 0 {
-		return q, false
+		return false
 	}
 	ar := binary.BigEndian.Uint16(b[10:])
 	if ar > 1 {
-		return q, false
+		return false
 	}
-	var name [255]byte
+	name := q.key[keyPrefix:]
 	n := 0
 	off := headerLen
 	for {
 		if off >= len(b) {
-			return q, false
+			return false
 		}
 		l := int(b[off])
 		if l == 0 {
 			off++
 			break
 		}
-		if l&0xc0 != 0 || off+1+l > len(b) || n+1+l > len(name)-1 {
-			return q, false
+		if l&0xc0 != 0 || off+1+l > len(b) || n+1+l > maxName-1 {
+			return false
 		}
 		name[n] = byte(l)
 		for i, c := range b[off+1 : off+1+l] {
@@ -80,29 +97,52 @@ func parseQuery(b []byte) (q wireQuery, ok bool) {
 	name[n] = 0
 	n++
 	if off+4 > len(b) {
-		return q, false
+		return false
 	}
-	q.key = wireKey{
-		name: string(name[:n]), qtype: binary.BigEndian.Uint16(b[off:]), qclass: binary.BigEndian.Uint16(b[off+2:]),
-		rd: flags&0x0100 != 0, cd: flags&0x0010 != 0,
+	var kf byte
+	if flags&0x0100 != 0 {
+		kf |= keyRD
 	}
+	if flags&0x0010 != 0 {
+		kf |= keyCD
+	}
+	q.key[0] = kf
+	copy(q.key[1:keyPrefix], b[off:off+4]) // QTYPE, QCLASS
+	q.klen = keyPrefix + n
 	off += 4
 	q.id = binary.BigEndian.Uint16(b)
 	q.qlen = off - headerLen
 	q.udpSize = 512
 	if ar == 0 {
-		return q, off == len(b)
+		return off == len(b)
 	}
 	// The OPT record (RFC 6891 section 6.1.2): root name, TYPE 41,
 	// CLASS the UDP size, TTL the extended RCODE, version and flags.
 	if off+11 > len(b) || b[off] != 0 || binary.BigEndian.Uint16(b[off+1:]) != 41 || b[off+6] != 0 {
-		return q, false
+		return false
 	}
-	q.key.edns = true
-	q.key.do = b[off+7]&0x80 != 0
+	q.key[0] |= keyEDNS
+	if b[off+7]&0x80 != 0 {
+		q.key[0] |= keyDO
+	}
 	q.udpSize = min(max(int(binary.BigEndian.Uint16(b[off+3:])), 512), bufferSize)
 	rdlen := int(binary.BigEndian.Uint16(b[off+9:]))
-	return q, off+11+rdlen == len(b)
+	if off+11+rdlen != len(b) {
+		return false
+	}
+	// The options must fill the RDATA exactly (RFC 6891 section 6.1.2);
+	// what they say is not read: none changes the answer, and none is
+	// echoed.
+	for o := off + 11; o < len(b); {
+		if o+4 > len(b) {
+			return false
+		}
+		o += 4 + int(binary.BigEndian.Uint16(b[o+2:]))
+		if o > len(b) {
+			return false
+		}
+	}
+	return true
 }
 
 // ttlOffsets finds the TTL field of every record of a packed message but
@@ -135,6 +175,70 @@ func ttlOffsets(b []byte) (offs []uint16, ok bool) {
 	return offs, off == len(b)
 }
 
+// patchSafe reports whether patching the header and the TTLs at ttls
+// changes no name in b. A name may be a pointer to bytes read as labels
+// elsewhere in the message (RFC 1035 section 4.1.4): miekg's encoder
+// only points at earlier names, but a pointer into a TTL would make the
+// patched reply say another name. Pointers inside RDATA cannot be told
+// from data without knowing every type, so every pair of bytes that reads
+// as a pointer to within the message is followed; one that reaches a
+// patched byte keeps the reply out of the fast path, which costs only
+// speed.
+func patchSafe(b []byte, ttls []uint16) bool {
+	patched := make([]bool, len(b))
+	for i := range min(headerLen, len(b)) {
+		patched[i] = true
+	}
+	for _, o := range ttls {
+		for i := int(o); i < int(o)+4 && i < len(b); i++ {
+			patched[i] = true
+		}
+	}
+	for p := headerLen; p+1 < len(b); p++ {
+		if b[p]&0xc0 != 0xc0 {
+			continue
+		}
+		if t := int(binary.BigEndian.Uint16(b[p:]) & 0x3fff); t < len(b) && !nameUntouched(b, t, patched) {
+			return false
+		}
+	}
+	return true
+}
+
+// nameUntouched reports whether the name read at off, following its
+// pointers, reads no byte marked in patched (and ends within b, in a
+// bounded number of steps).
+func nameUntouched(b []byte, off int, patched []bool) bool {
+	for range 256 {
+		if off >= len(b) || patched[off] {
+			return false
+		}
+		l := int(b[off])
+		switch {
+		case l == 0:
+			return true
+		case l&0xc0 == 0xc0:
+			if off+1 >= len(b) || patched[off+1] {
+				return false
+			}
+			off = int(binary.BigEndian.Uint16(b[off:]) & 0x3fff)
+			continue
+		case l&0xc0 != 0:
+			return false
+		}
+		if off+1+l > len(b) {
+			return false
+		}
+		for _, p := range patched[off+1 : off+1+l] {
+			if p {
+				return false
+			}
+		}
+		off += 1 + l
+	}
+	return false
+}
+
 // skipName returns the offset after the name at off, or -1.
 func skipName(b []byte, off int) int {
 	for {
@@ -157,7 +261,8 @@ func skipName(b []byte, off int) int {
 	}
 }
 
-// wireEntry is a packed reply kept for the fast path.
+// wireEntry is a packed reply kept for the fast path. It is not changed
+// once kept: a hit copies it.
 type wireEntry struct {
 	reply   []byte
 	ttls    []uint16
@@ -167,50 +272,81 @@ type wireEntry struct {
 	expires time.Time
 }
 
+// wireShards is the number of parts the packed replies are kept in, each
+// under its own lock, so that the readers of several cores seldom wait on
+// one another.
+const wireShards = 16
+
+type wireShard struct {
+	mu sync.Mutex
+	m  map[string]*wireEntry
+	_  [40]byte // a cache line each
+}
+
+func (c *cache) shard(key []byte) *wireShard {
+	return &c.wire[maphash.Bytes(c.seed, key)%wireShards]
+}
+
 // wireGet appends to out the reply kept for q under cfg, for the query in
-// pkt, with its id, question and TTLs patched.
+// pkt, with its id, question and TTLs patched. It allocates nothing.
 func (c *cache) wireGet(q *wireQuery, pkt []byte, cfg *Config, now time.Time, out []byte) ([]byte, int, bool) {
-	c.mu.Lock()
-	e, ok := c.wire[q.key]
+	key := q.keyBytes()
+	sh := c.shard(key)
+	sh.mu.Lock()
+	e, ok := sh.m[string(key)] // no copy of the key: the compiler sees it is only looked up
 	if ok && (!now.Before(e.expires) || e.cfg != cfg) {
-		delete(c.wire, q.key)
+		delete(sh.m, string(key))
 		ok = false
 	}
-	c.mu.Unlock()
-	if !ok || len(e.reply) > q.udpSize || len(e.reply) < headerLen+q.qlen {
+	sh.mu.Unlock()
+	if !ok || len(e.reply) > q.udpSize || len(e.reply) < headerLen+q.qlen || len(pkt) < headerLen+q.qlen {
 		return out, 0, false
 	}
-	out = append(out[:0], e.reply...)
-	binary.BigEndian.PutUint16(out, q.id)
-	copy(out[headerLen:headerLen+q.qlen], pkt[headerLen:headerLen+q.qlen])
-	age := uint32(now.Sub(e.stored) / time.Second)
+	out = patchReply(append(out[:0], e.reply...), pkt[headerLen:headerLen+q.qlen], q.id, e.ttls, uint32(now.Sub(e.stored)/time.Second))
+	return out, e.rcode, true
+}
+
+// patchReply makes reply, a copy of a kept reply, the answer to a query
+// with id whose question section (as the client wrote it) is question:
+// the id and the question are written over the kept ones, which have the
+// same length and differ at most in letter case, and the TTLs at ttls
+// are counted down by age seconds.
+func patchReply(reply, question []byte, id uint16, ttls []uint16, age uint32) []byte {
+	binary.BigEndian.PutUint16(reply, id)
+	copy(reply[headerLen:], question)
 	if age > 0 {
-		for _, o := range e.ttls {
-			ttl := binary.BigEndian.Uint32(out[o:])
-			binary.BigEndian.PutUint32(out[o:], ttl-min(age, ttl))
+		for _, o := range ttls {
+			ttl := binary.BigEndian.Uint32(reply[o:])
+			binary.BigEndian.PutUint32(reply[o:], ttl-min(age, ttl))
 		}
 	}
-	return out, e.rcode, true
+	return reply
 }
 
 // wirePut keeps a copy of reply, the packed answer to q, for ttl seconds.
 func (c *cache) wirePut(q *wireQuery, reply []byte, rcode int, ttl uint32, cfg *Config, now time.Time) {
 	offs, ok := ttlOffsets(reply)
-	if !ok || ttl == 0 {
+	if !ok || ttl == 0 || len(reply) < headerLen+q.qlen || !patchSafe(reply, offs) {
 		return
 	}
 	e := &wireEntry{reply: append([]byte(nil), reply...), ttls: offs, rcode: rcode, cfg: cfg, stored: now,
 		expires: now.Add(time.Duration(min(ttl, maxCacheTTL)) * time.Second)}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.max == 0 {
+	key := q.keyBytes()
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	limit := c.max.Load() / wireShards
+	if c.max.Load() > 0 {
+		limit = max(limit, 1)
+	}
+	if limit == 0 {
 		return
 	}
-	if _, there := c.wire[q.key]; !there && len(c.wire) >= c.max {
-		for k := range c.wire { // Go picks one at random
-			delete(c.wire, k)
+	if _, there := sh.m[string(key)]; !there && int64(len(sh.m)) >= limit {
+		for k := range sh.m { // Go picks one at random
+			delete(sh.m, k)
 			break
 		}
 	}
-	c.wire[q.key] = e
+	sh.m[string(key)] = e
 }

@@ -57,6 +57,10 @@ type DNS64 struct {
 	// answers; UpstreamCPUPer10k the upstream resolver's in that time.
 	CPUPer10k         float64 `json:"cpu_s_per_10k"`
 	UpstreamCPUPer10k float64 `json:"upstream_cpu_s_per_10k"`
+	// RoundQueriesPerSec and RoundCPUPer10k are each turn's figures,
+	// in the order measured.
+	RoundQueriesPerSec []float64 `json:"round_queries_per_sec,omitempty"`
+	RoundCPUPer10k     []float64 `json:"round_cpu_s_per_10k,omitempty"`
 }
 
 // Translator is one stateless translator carrying an IPv6-only client's
@@ -469,7 +473,7 @@ func (r *Results) Markdown() string {
 				peer = &r.DNS64[i]
 			}
 		}
-		p("| resolver | queries/s | lost | avg latency | CPU s per 10^4 | upstream CPU s per 10^4 | vs Unbound (queries/s) |\n")
+		p("| resolver | queries/s | lost | avg latency | CPU s per 10^4 | upstream CPU s per 10^4 | vs Unbound (queries/s, CPU per answer) |\n")
 		p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, d := range r.DNS64 {
 			if !d.Available {
@@ -478,11 +482,22 @@ func (r *Results) Markdown() string {
 			}
 			vs := "–"
 			if peer != nil {
-				vs = ratio(d.QueriesPerSec, peer.QueriesPerSec)
+				vs = ratio(d.QueriesPerSec, peer.QueriesPerSec) + ", " + ratio(d.CPUPer10k, peer.CPUPer10k)
 			}
 			p("| %s | %.0f | %d | %s | %.3f | %.3f | %s |\n", d.Label, d.QueriesPerSec, d.Lost, us(d.AvgLatency), d.CPUPer10k, d.UpstreamCPUPer10k, vs)
 		}
 		p("\n")
+		for _, d := range r.DNS64 {
+			if peer == nil || d.Name == peer.Name || !d.Available || len(d.RoundQueriesPerSec) != len(peer.RoundQueriesPerSec) || len(d.RoundQueriesPerSec) < 2 {
+				continue
+			}
+			var rate, cpu []string
+			for i := range d.RoundQueriesPerSec {
+				rate = append(rate, ratio(d.RoundQueriesPerSec[i], peer.RoundQueriesPerSec[i]))
+				cpu = append(cpu, ratio(d.RoundCPUPer10k[i], peer.RoundCPUPer10k[i]))
+			}
+			p("%s against %s, round by round: queries/s %s; CPU per answer %s.\n\n", d.Label, peer.Label, strings.Join(rate, ", "), strings.Join(cpu, ", "))
+		}
 	}
 
 	p("## Control plane: large configurations\n\n")

@@ -30,9 +30,13 @@ const dnsBenchNames = 1000
 // clk is the clock tick of /proc/PID/stat times (USER_HZ, 100 on Linux).
 const clk = 100
 
+// dnsRounds is how many times each resolver is measured, in turns
+// (sixgate, Unbound, then Unbound, sixgate, ...), so that a change in the
+// machine's other load during the run falls on both alike.
+const dnsRounds = 3
+
 func runDNS64(ctx context.Context, o *options, t *lab.T) ([]report.DNS64, string) {
-	note := fmt.Sprintf("dnsperf (%s) on loopback, %s per run, AAAA queries over UDP for %d names that have A records only, so every answer is synthesized; the zone is served from memory by an Unbound auth-zone upstream that both DNS64s forward to, and both were warmed with one pass first. CPU: user+system seconds of the DNS64 process per 10^4 answers, and of the upstream Unbound beside it (both answer from their caches once warm, so the upstream is barely asked).", dnsperfVersion(), o.duration, dnsBenchNames)
-	var out []report.DNS64
+	note := fmt.Sprintf("dnsperf (%s) on loopback, AAAA queries over UDP for %d names that have A records only, so every answer is synthesized; the zone is served from memory by an Unbound auth-zone upstream that both DNS64s forward to, and both were warmed with one pass first. Each resolver is measured %d times for %s, in turns (sixgate, Unbound, Unbound, sixgate, ...), and its figures are over all its turns; the ratios of each round are listed below the table. CPU: user+system seconds of the DNS64 process per 10^4 answers, and of the upstream Unbound beside it (both answer from their caches once warm, so the upstream is barely asked).", dnsperfVersion(), dnsBenchNames, dnsRounds, o.duration)
 	unbound, err := exec.LookPath("unbound")
 	if err != nil {
 		unbound = "/usr/sbin/unbound"
@@ -43,34 +47,37 @@ func runDNS64(ctx context.Context, o *options, t *lab.T) ([]report.DNS64, string
 	if _, err := exec.LookPath("dnsperf"); err != nil {
 		return nil, "Not run: dnsperf is not installed (bench/install-deps.sh)."
 	}
-	var bin, queries string
+	type resolver struct {
+		row  report.DNS64
+		addr string
+		pid  int
+		// Totals over the turns.
+		completed, lost int
+		secs, latency   float64 // seconds measured; latency × answers
+		cpu, upCPU      int64
+	}
+	rs := []*resolver{{row: report.DNS64{Name: "sixgate", Label: "sixgate DNS64"}}, {row: report.DNS64{Name: "unbound", Label: "Unbound dns64 module"}}}
 	var upPID int
-	var upPort int
-	rows := []struct{ name, label string }{{"sixgate", "sixgate DNS64"}, {"unbound", "Unbound dns64 module"}}
-	for _, r := range rows {
-		o.progress("dns64: %s", r.label)
-		row := report.DNS64{Name: r.name, Label: r.label}
-		if err := t.Do(func() {
-			if bin == "" {
-				b, err := build(ctx, o, t.TempDir(), "./cmd/sixgate", "sixgate")
-				if err != nil {
-					t.Fatal(err)
-				}
-				bin = b
-				upPort = freeUDP(t)
-				upPID = startBenchUpstream(t, unbound, upPort)
-				queries = filepath.Join(t.TempDir(), "queries")
-				var b2 strings.Builder
-				for i := range dnsBenchNames {
-					fmt.Fprintf(&b2, "n%d.bench.test AAAA\n", i)
-				}
-				if err := os.WriteFile(queries, []byte(b2.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+	var queries string
+	o.progress("dns64: starting the upstream, sixgate and Unbound")
+	if err := t.Do(func() {
+		bin, err := build(ctx, o, t.TempDir(), "./cmd/sixgate", "sixgate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		upPort := freeUDP(t)
+		upPID = startBenchUpstream(t, unbound, upPort)
+		queries = filepath.Join(t.TempDir(), "queries")
+		var b strings.Builder
+		for i := range dnsBenchNames {
+			fmt.Fprintf(&b, "n%d.bench.test AAAA\n", i)
+		}
+		if err := os.WriteFile(queries, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
 			port := freeUDP(t)
-			var pid int
-			switch r.name {
+			switch r.row.Name {
 			case "sixgate":
 				dir := t.TempDir()
 				cfg := filepath.Join(dir, "dns64.yaml")
@@ -81,32 +88,70 @@ func runDNS64(ctx context.Context, o *options, t *lab.T) ([]report.DNS64, string
 				}
 				d := ovs.StartSixgate(t, bin, "-config", cfg, "-log-level", "warn")
 				t.Cleanup(func() { d.Stop() })
-				pid = d.PID()
+				r.pid = d.PID()
 			default:
-				pid = startBenchUnboundDNS64(t, unbound, port, upPort)
+				r.pid = startBenchUnboundDNS64(t, unbound, port, upPort)
 			}
-			addr := fmt.Sprintf("127.0.0.1:%d", port)
-			waitSynthesized(t, addr)
+			r.addr = fmt.Sprintf("127.0.0.1:%d", port)
+			waitSynthesized(t, r.addr)
 			// Warm: every name once through.
-			if _, err := dnsperf(ctx, addr, queries, time.Second, 1); err != nil {
+			if _, err := dnsperf(ctx, r.addr, queries, time.Second, 1); err != nil {
 				t.Fatal(err)
 			}
-			cpu0, up0 := cpuTicks(pid), cpuTicks(upPID)
-			res, err := dnsperf(ctx, addr, queries, o.duration, 0)
+		}
+	}); err != nil {
+		for _, r := range rs {
+			r.row.Note = err.Error()
+		}
+		return []report.DNS64{rs[0].row, rs[1].row}, note
+	}
+	var failed error
+	for round := range dnsRounds {
+		order := []*resolver{rs[0], rs[1]}
+		if round%2 == 1 {
+			order[0], order[1] = rs[1], rs[0]
+		}
+		for _, r := range order {
+			cpu0, up0 := cpuTicks(r.pid), cpuTicks(upPID)
+			res, err := dnsperf(ctx, r.addr, queries, o.duration, 0)
 			if err != nil {
-				t.Fatal(err)
+				failed = err
+				break
 			}
-			cpu1, up1 := cpuTicks(pid), cpuTicks(upPID)
-			row.QueriesPerSec, row.Lost = res.qps, res.lost
-			row.AvgLatency = res.latency
+			cpu1, up1 := cpuTicks(r.pid), cpuTicks(upPID)
+			r.completed += res.completed
+			r.lost += res.lost
+			if res.qps > 0 {
+				r.secs += float64(res.completed) / res.qps
+			}
+			r.latency += res.latency.Seconds() * float64(res.completed)
+			r.cpu += cpu1 - cpu0
+			r.upCPU += up1 - up0
+			r.row.RoundQueriesPerSec = append(r.row.RoundQueriesPerSec, res.qps)
+			per10k := 0.0
 			if res.completed > 0 {
-				row.CPUPer10k = float64(cpu1-cpu0) / clk / float64(res.completed) * 1e4
-				row.UpstreamCPUPer10k = float64(up1-up0) / clk / float64(res.completed) * 1e4
+				per10k = float64(cpu1-cpu0) / clk / float64(res.completed) * 1e4
 			}
+			r.row.RoundCPUPer10k = append(r.row.RoundCPUPer10k, per10k)
+			o.progress("  dns64 round %d, %s: %.0f queries/s, %d lost, avg latency %v, CPU %.3f s per 10^4", round+1, r.row.Label, res.qps, res.lost, res.latency, per10k)
+		}
+		if failed != nil {
+			break
+		}
+	}
+	var out []report.DNS64
+	for _, r := range rs {
+		row := r.row
+		switch {
+		case failed != nil:
+			row = report.DNS64{Name: row.Name, Label: row.Label, Note: failed.Error()}
+		case r.completed > 0 && r.secs > 0:
+			row.QueriesPerSec = float64(r.completed) / r.secs
+			row.Lost = r.lost
+			row.AvgLatency = time.Duration(r.latency / float64(r.completed) * float64(time.Second))
+			row.CPUPer10k = float64(r.cpu) / clk / float64(r.completed) * 1e4
+			row.UpstreamCPUPer10k = float64(r.upCPU) / clk / float64(r.completed) * 1e4
 			row.Available = true
-			o.progress("  %.0f queries/s, %d lost, avg latency %v, CPU %.3f s + upstream %.3f s per 10^4", row.QueriesPerSec, row.Lost, row.AvgLatency, row.CPUPer10k, row.UpstreamCPUPer10k)
-		}); err != nil {
-			row.Note = err.Error()
 		}
 		out = append(out, row)
 	}
