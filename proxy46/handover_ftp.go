@@ -153,6 +153,8 @@ func (e *Engine) importExpects(xs []exportedExpect, conns []*conn, now int64) in
 		}
 		e.passive[k] = x
 	}
+	// Announced in the exporter, not here (as ConnectionsOpened).
+	e.stats.FTP.Expected -= uint64(len(e.expects))
 	// The deadlines came from the state, clamped: keep the list in order.
 	slices.SortStableFunc(e.expects, func(a, b *expectation) int { return cmp.Compare(a.deadline, b.deadline) })
 	for i, x := range e.expects {
