@@ -123,19 +123,36 @@ func ftpAcrossHandover(t *testing.T, client *ovs.Netns, host string, port int, d
 
 // TestFTPHandoverSplice: an IPv4 client's control connection through the
 // splice to vsftpd on IPv6 (PORT rewritten as a longer EPRT, 229 replies
-// as 227) survives the hand-over.
+// as 227) survives the hand-over, in each data path.
 func TestFTPHandoverSplice(t *testing.T) {
+	for _, mode := range dataPaths {
+		t.Run(string(mode), func(t *testing.T) { testFTPHandoverSplice(t, mode) })
+	}
+}
+
+// ftpPortSection is the engine section's lines for port mode.
+func ftpPortSection(mode dataPath) string {
+	if !mode.onPort() {
+		return ""
+	}
+	return fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", ftpIface, ftpPort)
+}
+
+func testFTPHandoverSplice(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	requireTools(t, "vsftpd", "python3")
 	start := time.Now()
 	port, metrics := freePort(t), freePort(t)
-	cfg := ovs.WriteFile(t, "splice-ftp-ho.yaml", fmt.Sprintf(spliceFTPTopology, port, metrics, ""))
+	cfg := ovs.WriteFile(t, "splice-ftp-ho.yaml", fmt.Sprintf(spliceFTPTopology, port, metrics, ftpPortSection(mode)))
 	bin := ovs.BuildSixgate(t)
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}
 	br := ovs.NewBridge(t, "sgf3", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", br.Name, "controller_queue_size=512")
+	if mode.onPort() {
+		ovs.AddEnginePort(t, br, ftpIface, ftpPort)
+	}
 	c4 := ovs.AddNetns(t, br, "sgh-c4", 1, "00:00:0d:00:00:03", "10.0.0.3/24")
 	srv := ovs.AddNetns(t, br, "sgh-srv6", 2, "00:00:0d:00:00:21", "2001:db8::21/64")
 	srv.Run(t, "ip", "-6", "route", "add", "2001:db8:ffff::/96", "dev", "eth0")
@@ -176,8 +193,14 @@ func TestFTPHandoverSplice(t *testing.T) {
 // NAT64 to pyftpdlib on IPv4 without EPSV and EPRT (EPRT rewritten to
 // |1| and retried as PORT, EPSV retried as PASV, the 227 reply cut in
 // two) survives the hand-over, and the gateway remembers after it that the
-// server refuses EPRT.
+// server refuses EPRT; in each data path.
 func TestFTPHandoverNAT64(t *testing.T) {
+	for _, mode := range dataPaths {
+		t.Run(string(mode), func(t *testing.T) { testFTPHandoverNAT64(t, mode) })
+	}
+}
+
+func testFTPHandoverNAT64(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	requireTools(t, "python3")
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
@@ -188,13 +211,16 @@ func TestFTPHandoverNAT64(t *testing.T) {
 	}
 	start := time.Now()
 	port, metrics := freePort(t), freePort(t)
-	cfg := ovs.WriteFile(t, "ftp-ho.yaml", fmt.Sprintf(ftpTopology, port, metrics, ""))
+	cfg := ovs.WriteFile(t, "ftp-ho.yaml", fmt.Sprintf(ftpTopology, port, metrics, ftpPortSection(mode)))
 	bin := ovs.BuildSixgate(t)
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("test configuration invalid: %s", out)
 	}
 	br := ovs.NewBridge(t, "sgf4", 0x1, fmt.Sprintf("tcp:127.0.0.1:%d", port))
 	ovs.Run(t, "ovs-vsctl", "set", "controller", br.Name, "controller_queue_size=512")
+	if mode.onPort() {
+		ovs.AddEnginePort(t, br, ftpIface, ftpPort)
+	}
 	h6 := ovs.AddNetns(t, br, "sgh-h6", 1, "00:00:0c:00:00:06", "2001:db8:6::6/64")
 	srv := ovs.AddNetns(t, br, "sgh-srv", 2, "00:00:0c:00:00:80", "203.0.113.80/24")
 	h6.Run(t, "ip", "-6", "route", "add", "default", "via", "2001:db8:6::1", "dev", "eth0")
