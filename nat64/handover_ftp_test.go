@@ -3,6 +3,8 @@ package nat64
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +174,19 @@ func TestFTPHandoverVersionsAndRefusals(t *testing.T) {
 	n := newTest(t, ftpConfig(clk))
 	if rep, err := n.Import(&got); err != nil || rep.Sessions != st.Sessions() || rep.FTP != 0 {
 		t.Fatalf("version 1 import: %+v %v", rep, err)
+	}
+
+	// The previous release's own encoding (testdata, from a control
+	// connection whose EPRT it rewrote).
+	old, err := os.ReadFile(filepath.Join("testdata", "handover-v1.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.UnmarshalBinary(old); err != nil || got.version != 1 || got.Sessions() == 0 {
+		t.Fatalf("the previous release's state: %v", err)
+	}
+	if rep, err := newTest(t, ftpConfig(clk)).Import(&got); err != nil || rep.Sessions != got.Sessions() || rep.FTP != 0 {
+		t.Fatalf("the previous release's state imported: %+v %v", rep, err)
 	}
 
 	bad := *st

@@ -3,6 +3,8 @@ package nat64
 import (
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -217,6 +219,9 @@ func FuzzHandoverState(f *testing.F) {
 	f.Add(data)
 	f.Add(data[:handoverHeaderLen+4])
 	f.Add([]byte("n64h\x00\x01\x00\x00"))
+	if v1, err := os.ReadFile(filepath.Join("testdata", "handover-v1.bin")); err == nil {
+		f.Add(v1)
+	}
 	pkts, after := ftpHandoverScript(f)
 	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
 	ftp := newTest(f, ftpConfig(clk))
