@@ -31,12 +31,12 @@ func ftpSession(t *testing.T) (*NAT64, uint32, uint32, uint16) {
 }
 
 // tcpData6 and tcpData4 are segments carrying payload.
-func tcpData6(t *testing.T, src, dst netip.AddrPort, tcp layers.TCP, payload string) []byte {
+func tcpData6(t testing.TB, src, dst netip.AddrPort, tcp layers.TCP, payload string) []byte {
 	tcp.SrcPort, tcp.DstPort, tcp.Window = layers.TCPPort(src.Port()), layers.TCPPort(dst.Port()), 1000
 	return serialize(t, v6(src.Addr(), dst.Addr(), layers.IPProtocolTCP), &tcp, gopacket.Payload(payload))
 }
 
-func tcpData4(t *testing.T, src, dst netip.AddrPort, tcp layers.TCP, payload string) []byte {
+func tcpData4(t testing.TB, src, dst netip.AddrPort, tcp layers.TCP, payload string) []byte {
 	tcp.SrcPort, tcp.DstPort, tcp.Window = layers.TCPPort(src.Port()), layers.TCPPort(dst.Port()), 1000
 	return serialize(t, v4(src.Addr(), dst.Addr(), layers.IPProtocolTCP), &tcp, gopacket.Payload(payload))
 }

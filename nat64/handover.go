@@ -27,12 +27,17 @@ import (
 // bindings (the new configuration makes them), IPv4 SYNs held for a
 // simultaneous open (the remote sends its SYN again), fragments waiting
 // for their first one (the sender's reassembly times out, as on a loss),
-// the FTP gateway's control connections (a control connection whose
-// commands the gateway rewrote loses its sequence shift: it fails, and
-// the client opens a new one; one the gateway never rewrote goes on
-// untranslated), the ICMP error rate limiter, and the counters.
+// the ICMP error rate limiter, and the counters.
 //
-// Encoding, version 1, big-endian:
+// Since version 2 the FTP gateway's control connections travel too
+// (handover_ftp.go), so that a control connection whose lines the gateway
+// rewrote keeps its sequence shift, its held bytes and what it waits for.
+// A version 1 state (from the previous release) is still read: its
+// control connections go on without their gateway, as that release's
+// import had them (one whose lines were rewritten fails, and the client
+// opens a new one).
+//
+// Encoding, version 2, big-endian (version 1 ends after the sessions):
 //
 //	magic "n64h" | version u16 | flags u16 (0)
 //	wall i64 (Unix ns at export) | seed u64
@@ -42,6 +47,7 @@ import (
 //	  protocol u8 | ipv6 [16] | ipv6 port u16 | ipv4 [4] | ipv4 port u16
 //	  remote [4] | remote port u16 | tcp state u8 | timer class u8
 //	  time left i64 (ns)
+//	v2: FTP control connections (handover_ftp.go)
 //
 // Decoding trusts no count: each is checked against a bound and against
 // the bytes left, so a corrupt or hostile stream is an error, never a
@@ -49,7 +55,9 @@ import (
 
 const (
 	handoverMagic   = "n64h"
-	handoverVersion = 1
+	handoverVersion = 2
+	// handoverOldest is the oldest version a decoder reads.
+	handoverOldest = 1
 
 	handoverHeaderLen  = 4 + 2 + 2 + 8 + 8
 	handoverBindingLen = 1 + 16 + 2 + 4 + 2
@@ -73,6 +81,10 @@ type HandoverState struct {
 	seed     uint64
 	bindings []exportedBinding
 	sessions []exportedSession
+	ftp      []exportedFTP
+	// version is the encoding's the state was read from (0: exported
+	// here).
+	version uint16
 }
 
 // exportedBinding is a binding detached from its engine.
@@ -125,6 +137,7 @@ func (e *NAT64) Export() *HandoverState {
 				state: ss.state, list: ss.list, left: ss.expires - now})
 		}
 	}
+	st.ftp = e.exportFTP(now)
 	return st
 }
 
@@ -136,6 +149,10 @@ type ImportReport struct {
 	// static bindings), their static binding is gone, or its tables are
 	// full. DroppedBindings are the dynamic bindings dropped likewise.
 	Dropped, DroppedBindings int
+	// FTP are the FTP control connections imported with their gateway,
+	// DroppedFTP those that could not be (their session dropped, their
+	// server port no longer a control port, or the gateway's bound).
+	FTP, DroppedFTP int
 }
 
 // ErrNotEmpty is Import's refusal of an engine that has translated
@@ -201,13 +218,19 @@ func (e *NAT64) Import(st *HandoverState) (ImportReport, error) {
 			rep.DroppedBindings++
 		}
 	}
-	rep.Bindings, rep.Sessions = e.t.nDynamic, len(e.t.sessions)
+	rep.DroppedFTP = e.importFTP(s, st.ftp, now)
+	rep.Bindings, rep.Sessions, rep.FTP = e.t.nDynamic, len(e.t.sessions), len(e.t.ftp)
 	return rep, nil
 }
 
-// MarshalBinary encodes the state (version 1).
+// MarshalBinary encodes the state (version 2, whatever version it was
+// read from).
 func (s *HandoverState) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, handoverHeaderLen+8+len(s.bindings)*handoverBindingLen+len(s.sessions)*handoverSessionLen)
+	n := handoverHeaderLen + 12 + len(s.bindings)*handoverBindingLen + len(s.sessions)*handoverSessionLen
+	for i := range s.ftp {
+		n += ftpLen(&s.ftp[i])
+	}
+	b := make([]byte, 0, n)
 	b = append(b, handoverMagic...)
 	b = binary.BigEndian.AppendUint16(b, handoverVersion)
 	b = binary.BigEndian.AppendUint16(b, 0)
@@ -225,6 +248,10 @@ func (s *HandoverState) MarshalBinary() ([]byte, error) {
 		b = binary.BigEndian.AppendUint16(b, x.rport)
 		b = append(b, byte(x.state), x.list)
 		b = binary.BigEndian.AppendUint64(b, uint64(x.left))
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.ftp)))
+	for i := range s.ftp {
+		b = appendFTP(b, &s.ftp[i])
 	}
 	return b, nil
 }
@@ -244,13 +271,14 @@ func (s *HandoverState) UnmarshalBinary(data []byte) error {
 	if string(r.Bytes(4)) != handoverMagic {
 		return r.Fail("not a nat64 hand-over state")
 	}
-	if v := r.U16(); r.Err() == nil && v != handoverVersion {
-		return fmt.Errorf("nat64: hand-over state version %d; this binary reads version %d", v, handoverVersion)
+	v := r.U16()
+	if r.Err() == nil && (v < handoverOldest || v > handoverVersion) {
+		return fmt.Errorf("nat64: hand-over state version %d; this binary reads versions %d to %d", v, handoverOldest, handoverVersion)
 	}
 	if f := r.U16(); r.Err() == nil && f != 0 {
 		return r.Fail("unknown flags")
 	}
-	st := HandoverState{wall: int64(r.U64()), seed: r.U64()}
+	st := HandoverState{wall: int64(r.U64()), seed: r.U64(), version: v}
 	n := r.U32()
 	if r.Err() != nil {
 		return r.Err()
@@ -275,6 +303,15 @@ func (s *HandoverState) UnmarshalBinary(data []byte) error {
 	for i := range st.sessions {
 		if err := readSession(r, &st.sessions[i]); err != nil {
 			return fmt.Errorf("%w (session %d)", err, i)
+		}
+	}
+	if v >= 2 {
+		var err error
+		if st.ftp, err = readFTPs(r); err != nil {
+			return err
+		}
+		if err := checkFTPSessions(r, &st); err != nil {
+			return err
 		}
 	}
 	if r.Left() != 0 {

@@ -3,6 +3,8 @@ package nat64
 import (
 	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -191,7 +193,7 @@ func TestHandoverDecodeErrors(t *testing.T) {
 		v    byte
 	}{
 		{"magic", 0, 'x'},
-		{"version", 5, 2},
+		{"version", 5, 3},
 		{"flags", 7, 1},
 		{"binding count", handoverHeaderLen, 0xff},
 		{"binding protocol", handoverHeaderLen + 4, 3},
@@ -217,16 +219,38 @@ func FuzzHandoverState(f *testing.F) {
 	f.Add(data)
 	f.Add(data[:handoverHeaderLen+4])
 	f.Add([]byte("n64h\x00\x01\x00\x00"))
+	if v1, err := os.ReadFile(filepath.Join("testdata", "handover-v1.bin")); err == nil {
+		f.Add(v1)
+	}
+	pkts, after := ftpHandoverScript(f)
+	clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+	ftp := newTest(f, ftpConfig(clk))
+	for _, p := range pkts[:after+3] {
+		run(f, ftp, p)
+	}
+	data, _ = ftp.Export().MarshalBinary()
+	f.Add(data)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var st HandoverState
 		if err := st.UnmarshalBinary(b); err != nil {
 			return
 		}
 		again, _ := st.MarshalBinary()
+		if st.version == 1 {
+			// An older version is encoded as the current one, which
+			// must then go round unchanged.
+			var st2 HandoverState
+			if err := st2.UnmarshalBinary(again); err != nil {
+				t.Fatalf("version 1 state re-encoded does not decode: %v", err)
+			}
+			b, again = again, nil
+			again, _ = st2.MarshalBinary()
+		}
 		if string(again) != string(b) {
 			t.Fatalf("re-encoded %x, want %x", again, b)
 		}
-		n, clk := newDefault(t)
+		clk := &fakeClock{t: time.Unix(1_000_000, 0)}
+		n := newTest(t, ftpConfig(clk))
 		if _, err := n.Import(&st); err != nil {
 			t.Fatal(err)
 		}

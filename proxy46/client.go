@@ -108,9 +108,16 @@ func (e *Engine) challengeSpliced(c *conn, out *packet.Batch) {
 	if c.rescaleB2C {
 		window = rescaleWindow(window, c.scaleBackend, c.scaleClientView())
 	}
+	// The backend's acknowledgement is in its own space; on an FTP
+	// control connection whose lines the gateway rewrote, the client's
+	// differs (ftp.go).
+	ack := c.ackB
+	if c.ftp != nil {
+		ack = c.ftp.g.Ack(false, ack)
+	}
 	s := segment{
 		srcPort: c.k4.vipPort, dstPort: c.k4.clientPort,
-		seq: c.sndNxtB - c.seqShift, ack: c.ackB, flags: packet.TCPFlagACK,
+		seq: c.sndNxtB - c.seqShift, ack: ack, flags: packet.TCPFlagACK,
 		window: window, opts: w.bytes(),
 	}
 	e.emit4(out, c.k4.vip, c.k4.client, &s)

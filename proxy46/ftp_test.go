@@ -604,10 +604,10 @@ func BenchmarkFTPControlSegment(b *testing.B) {
 	}
 }
 
-// TestFTPActiveHandshakeNotExported checks that a hand-over leaves out an
-// active-mode data connection in its handshake, which the state cannot
-// describe, and keeps the control connection as a plain splice.
-func TestFTPActiveHandshakeNotExported(t *testing.T) {
+// TestFTPActiveHandshakeExported checks that a hand-over carries an
+// active-mode data connection in its handshake beside its control
+// connection (TestFTPHandoverMidRewrite has the new engine complete it).
+func TestFTPActiveHandshakeExported(t *testing.T) {
 	e, err := New(ftpEngineConfig(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -632,8 +632,14 @@ func TestFTPActiveHandshakeNotExported(t *testing.T) {
 	if e.Len() != 2 {
 		t.Fatalf("%d connections, want the control and the data connection", e.Len())
 	}
-	if n := e.Export().Connections(); n != 1 {
-		t.Fatalf("%d connections exported, want the control connection alone", n)
+	st := e.Export()
+	if n := st.Connections(); n != 2 {
+		t.Fatalf("%d connections exported, want the control and the data connection", n)
+	}
+	for _, c := range st.conns {
+		if c.state == StateBackendSyn && c.kind != hkFTPData|hkFromBackend || c.state == StateEstablished && c.ftp == nil {
+			t.Fatalf("connection in state %v exported as kind %b", c.state, c.kind)
+		}
 	}
 }
 

@@ -25,7 +25,16 @@ import (
 // for an answer looks its name up again on its next segment or at its
 // embryonic timeout).
 //
-// Encoding, version 1, big-endian:
+// Since version 2, the FTP gateway travels too (handover_ftp.go): the state
+// of every control connection's gateway, its text not yet acknowledged, the
+// data connections announced and not yet opened with their time left, and
+// which connections are data connections (with a service of their own, not
+// one of the configuration) and which the backend opened, an active-mode
+// one still in its handshake included. A version 1 state (from the previous
+// release) is still read: its control connections go on without their
+// gateway and its data connections drain, as that release's import did.
+//
+// Encoding, version 2, big-endian (version 1 lacks what is marked v2):
 //
 //	magic "p46h" | version u16 | flags u16 (0)
 //	clock i64 (engine ns at export) | wall i64 (Unix ns at export)
@@ -44,6 +53,9 @@ import (
 //	  4 u64: packets c2b, b2c, bytes c2b, b2c
 //	  held u32 + bytes | out-of-order u16 + (offset u32 | fin u8 | len u32 + bytes)*
 //	  candidates u16 + (address [16] | port u16 | default u8)*
+//	  v2: kind u8, an FTP data connection's server and the FTP gateway
+//	      (handover_ftp.go)
+//	v2: expectations (handover_ftp.go)
 //
 // Decoding trusts no count: each is checked against a bound and against the
 // bytes left, so a corrupt or hostile stream is an error, never a panic or
@@ -51,7 +63,9 @@ import (
 
 const (
 	handoverMagic   = "p46h"
-	handoverVersion = 1
+	handoverVersion = 2
+	// handoverOldest is the oldest version a decoder reads.
+	handoverOldest = 1
 
 	// Bounds a decoder enforces beyond the bytes left.
 	maxHandoverConns = 1 << 24
@@ -61,6 +75,9 @@ const (
 	// maxHandoverGap bounds the wall time an import adds to the exported
 	// clock for the time the state spent in transit.
 	maxHandoverGap = 10 * time.Second
+	// maxHandoverTime bounds a time relative to the export (a century),
+	// so that the arithmetic on it cannot overflow.
+	maxHandoverTime = 100 * 365 * 24 * int64(time.Hour)
 
 	connFixedLen = 4 + 2 + 4 + 2 + 1 + 4 + 16 + 16 + 2 + 2 + 20*4 + 7*2 + 6 + 5*8 + 4*8 + 4 + 2 + 2
 	candLen      = 16 + 2 + 1
@@ -100,6 +117,10 @@ type HandoverState struct {
 	cookieCount uint32
 	cookiesSent bool
 	conns       []exportedConn
+	expects     []exportedExpect
+	// version is the encoding's the state was read from (0: exported
+	// here).
+	version uint16
 }
 
 // Connections is the number of connections the state holds.
@@ -123,6 +144,11 @@ type exportedConn struct {
 	held  []byte
 	ooo   []heldRange
 	cands []candidate
+
+	kind uint8
+	ftp  *exportedFTP
+	// data is the one backend of an FTP data connection's service.
+	data candidate
 }
 
 // candidate is a backend a connection may still try.
@@ -142,16 +168,30 @@ func (e *Engine) Export() *HandoverState {
 	st := &HandoverState{clock: now, wall: time.Now().UnixNano(), pool: e.pool, poolBits: uint8(e.poolBits),
 		k0: e.isn.k0, k1: e.isn.k1, cookieCount: e.cookieCount, cookiesSent: e.cookiesSent,
 		conns: make([]exportedConn, 0, len(e.all))}
-	for _, c := range e.all {
-		if c.fromBackend && c.state < StateEstablished {
-			// An active-mode FTP data connection in its handshake: the
-			// state has no form for it (the server's SYN, retried,
-			// is refused by the next engine and the transfer fails;
-			// the FTP gateway's state is not handed over either).
-			continue
-		}
-		st.conns = append(st.conns, exportConn(c, now))
+	var pos map[*conn]uint32
+	if len(e.expects) > 0 {
+		pos = make(map[*conn]uint32, len(e.ftpConns))
 	}
+	for _, c := range e.all {
+		cs := exportConn(c, now)
+		if c.ftp != nil {
+			cs.kind |= hkFTPControl
+			cs.ftp = exportFTP(c.ftp, now)
+			if pos != nil {
+				pos[c] = uint32(len(st.conns))
+			}
+		}
+		if c.svc.data {
+			cs.kind |= hkFTPData
+			b := &c.svc.backends[0]
+			cs.data = candidate{addr: b.addr, port: b.port}
+		}
+		if c.fromBackend {
+			cs.kind |= hkFromBackend
+		}
+		st.conns = append(st.conns, cs)
+	}
+	st.expects = e.exportExpects(pos, now)
 	return st
 }
 
@@ -234,6 +274,13 @@ type ImportReport struct {
 	// draining in the exporter, or their service or backend is not in
 	// the importing engine's configuration.
 	Draining int
+	// Expectations are the FTP data connections still expected;
+	// ExpectationsDropped those the importing engine could not keep (their
+	// control connection dropped, their port taken or out of its range).
+	Expectations, ExpectationsDropped int
+	// GatewaysDropped are FTP control connections imported without their
+	// gateway (over MaxControl): they go on untranslated.
+	GatewaysDropped int
 }
 
 // Import puts a state taken by Export into e, which must be new (no
@@ -258,13 +305,21 @@ func (e *Engine) Import(st *HandoverState) (ImportReport, error) {
 	now := e.clock()
 	e.isn = isnGenerator{k0: st.k0, k1: st.k1}
 	e.cookieCount, e.cookiesSent = st.cookieCount, st.cookiesSent
+	conns := make([]*conn, len(st.conns))
 	for i := range st.conns {
-		if e.importConn(&st.conns[i], now) {
-			rep.Imported++
-		} else {
+		c := e.importConn(&st.conns[i], now)
+		switch {
+		case c == nil:
 			rep.Dropped++
+			continue
+		case st.conns[i].ftp != nil && c.state != StateClosed && !e.importFTP(c, st.conns[i].ftp, now):
+			rep.GatewaysDropped++
 		}
+		conns[i] = c
+		rep.Imported++
 	}
+	rep.ExpectationsDropped = e.importExpects(st.expects, conns, now)
+	rep.Expectations = len(e.expects)
 	rep.Draining = int(e.stats.Draining)
 	if len(e.orphans) > 0 {
 		e.publishVIPs()
@@ -272,13 +327,18 @@ func (e *Engine) Import(st *HandoverState) (ImportReport, error) {
 	return rep, nil
 }
 
-// importConn adds one connection; false means e cannot carry it.
-func (e *Engine) importConn(cs *exportedConn, now int64) bool {
+// importConn adds one connection; nil means e cannot carry it.
+func (e *Engine) importConn(cs *exportedConn, now int64) *conn {
 	vk := vipKey{cs.vip, cs.vipPort}
 	svc := e.services[vk]
+	if cs.kind&hkFTPData != 0 {
+		// A data connection's service is its own, whatever the
+		// configuration says of the VIP's port.
+		svc = dataService(cs.vip, cs.vipPort, cs.data.addr, cs.data.port)
+	}
 	k4 := key4{client: cs.client, vip: cs.vip, clientPort: cs.clientPort, vipPort: cs.vipPort}
 	if e.by4[k4] != nil || len(e.by4) >= e.cfg.MaxConnections {
-		return false
+		return nil
 	}
 	// A spliced connection whose service or backend this engine does not
 	// have (removed by a reload before the hand-over, or by the new
@@ -288,12 +348,12 @@ func (e *Engine) importConn(cs *exportedConn, now int64) bool {
 	bk := candidate{addr: cs.k6.backend, port: cs.k6.backendPort, isDefault: cs.flags&hfBackendDefault != 0}
 	orphan := svc == nil
 	if orphan && !spliced {
-		return false
+		return nil
 	}
-	c := &conn{svc: svc, state: cs.state, k4: k4, backend: -1}
+	c := &conn{svc: svc, state: cs.state, k4: k4, backend: -1, fromBackend: cs.kind&hkFromBackend != 0}
 	if cs.flags&hfHasBackend != 0 {
 		if e.by6[cs.k6] != nil {
-			return false
+			return nil
 		}
 		i, ok := 0, false
 		if svc != nil {
@@ -307,9 +367,12 @@ func (e *Engine) importConn(cs *exportedConn, now int64) bool {
 				cs.t[4] = int64(e.cfg.Timeouts.Drain)
 			}
 		default:
-			return false
+			return nil
 		}
 		c.backend, c.k6 = i, cs.k6
+		if c.svc.data {
+			c.svc.backends[0].chosen++
+		}
 	}
 	u := cs.u32
 	c.isnClient, c.isnEdge, c.isnBackend, c.seqShift = u[0], u[1], u[2], u[3]
@@ -365,7 +428,7 @@ func (e *Engine) importConn(cs *exportedConn, now int64) bool {
 	if cs.t[4] != 0 {
 		e.drainAt(c, now+cs.t[4], orphan)
 	}
-	return true
+	return c
 }
 
 // detachedService is the service of its own that a connection drains in
@@ -400,12 +463,19 @@ func (e *Engine) findBackend(svc *service, b candidate) (int, bool) {
 	return int(i), ok
 }
 
-// MarshalBinary encodes the state (version 1).
+// MarshalBinary encodes the state (version 2, whatever version it was
+// read from).
 func (s *HandoverState) MarshalBinary() ([]byte, error) {
-	n := 4 + 2 + 2 + 8 + 8 + 16 + 1 + 16 + 4 + 1 + 4
+	n := 4 + 2 + 2 + 8 + 8 + 16 + 1 + 16 + 4 + 1 + 4 + 4 + len(s.expects)*expectLen
 	for i := range s.conns {
 		c := &s.conns[i]
-		n += connFixedLen + len(c.held) + len(c.cands)*candLen
+		n += connFixedLen + 1 + len(c.held) + len(c.cands)*candLen
+		if c.ftp != nil {
+			n += ftpLen(c.ftp)
+		}
+		if c.kind&hkFTPData != 0 {
+			n += 18
+		}
 		for _, r := range c.ooo {
 			n += 9 + len(r.data)
 		}
@@ -463,6 +533,18 @@ func (s *HandoverState) MarshalBinary() ([]byte, error) {
 			b = binary.BigEndian.AppendUint16(b, cd.port)
 			b = append(b, boolByte(cd.isDefault))
 		}
+		b = append(b, c.kind)
+		if c.kind&hkFTPData != 0 {
+			b = append(b, c.data.addr[:]...)
+			b = binary.BigEndian.AppendUint16(b, c.data.port)
+		}
+		if c.ftp != nil {
+			b = appendFTP(b, c.ftp)
+		}
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s.expects)))
+	for i := range s.expects {
+		b = appendExpect(b, &s.expects[i])
 	}
 	return b, nil
 }
@@ -481,13 +563,14 @@ func (s *HandoverState) UnmarshalBinary(data []byte) error {
 	if string(r.Bytes(4)) != handoverMagic {
 		return r.Fail("not a proxy46 hand-over state")
 	}
-	if v := r.U16(); r.Err() == nil && v != handoverVersion {
-		return fmt.Errorf("proxy46: hand-over state version %d; this binary reads version %d", v, handoverVersion)
+	v := r.U16()
+	if r.Err() == nil && (v < handoverOldest || v > handoverVersion) {
+		return fmt.Errorf("proxy46: hand-over state version %d; this binary reads versions %d to %d", v, handoverOldest, handoverVersion)
 	}
 	if r.U16() != 0 {
 		return r.Fail("unknown flags")
 	}
-	st := HandoverState{clock: int64(r.U64()), wall: int64(r.U64())}
+	st := HandoverState{clock: int64(r.U64()), wall: int64(r.U64()), version: v}
 	copy(st.pool[:], r.Bytes(16))
 	st.poolBits = r.U8()
 	st.k0, st.k1 = r.U64(), r.U64()
@@ -506,8 +589,14 @@ func (s *HandoverState) UnmarshalBinary(data []byte) error {
 	}
 	st.conns = make([]exportedConn, n)
 	for i := range st.conns {
-		if err := readConn(r, &st.conns[i]); err != nil {
+		if err := readConn(r, &st.conns[i], v); err != nil {
 			return fmt.Errorf("%w (connection %d)", err, i)
+		}
+	}
+	if v >= 2 {
+		var err error
+		if st.expects, err = readExpects(r, st.conns); err != nil {
+			return err
 		}
 	}
 	if r.Left() != 0 {
@@ -517,7 +606,7 @@ func (s *HandoverState) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-func readConn(r *statecodec.Reader, c *exportedConn) error {
+func readConn(r *statecodec.Reader, c *exportedConn, version uint16) error {
 	copy(c.vip[:], r.Bytes(4))
 	c.vipPort = r.U16()
 	copy(c.client[:], r.Bytes(4))
@@ -601,6 +690,39 @@ func readConn(r *statecodec.Reader, c *exportedConn) error {
 			return r.Fail("bad candidate")
 		}
 		c.cands[i].isDefault = d == 1
+	}
+	if version < 2 {
+		return r.Err()
+	}
+	c.kind = r.U8()
+	if r.Err() != nil {
+		return r.Err()
+	}
+	switch {
+	case c.kind&^hkAll != 0:
+		return r.Fail("unknown connection kind")
+	case c.kind&hkFTPControl != 0 && c.kind&hkFTPData != 0:
+		return r.Fail("an FTP connection both control and data")
+	case c.kind&hkFromBackend != 0 && c.kind&hkFTPData == 0:
+		return r.Fail("a connection the backend opened that is no FTP data connection")
+	case c.kind&hkFromBackend != 0 && c.flags&hfHasBackend == 0:
+		return r.Fail("a connection the backend opened without its backend")
+	case c.kind&hkFTPControl != 0 && c.state < StateEstablished:
+		return r.Fail("an FTP control connection not spliced yet")
+	}
+	if c.kind&hkFTPData != 0 {
+		copy(c.data.addr[:], r.Bytes(16))
+		c.data.port = r.U16()
+		if r.Err() == nil && c.flags&hfHasBackend != 0 && (c.data.addr != c.k6.backend || c.data.port != c.k6.backendPort) {
+			return r.Fail("an FTP data connection spliced to another server than its own")
+		}
+	}
+	if c.kind&hkFTPControl != 0 {
+		f, err := readFTP(r)
+		if err != nil {
+			return err
+		}
+		c.ftp = f
 	}
 	return r.Err()
 }

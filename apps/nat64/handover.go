@@ -58,8 +58,9 @@ func (a *App) AdoptSections(secs map[string]handover.Section) error {
 			return fmt.Errorf("nat64: %w", err)
 		}
 		l := a.log.WithFields(logrus.Fields{"bindings": rep.Bindings, "sessions": rep.Sessions,
-			"sessions_dropped": rep.Dropped, "bindings_dropped": rep.DroppedBindings})
-		if rep.Dropped > 0 || rep.DroppedBindings > 0 {
+			"sessions_dropped": rep.Dropped, "bindings_dropped": rep.DroppedBindings,
+			"ftp_control": rep.FTP, "ftp_control_dropped": rep.DroppedFTP})
+		if rep.Dropped > 0 || rep.DroppedBindings > 0 || rep.DroppedFTP > 0 {
 			l.Warn("nat64 tables taken over; what the configuration no longer allows was dropped")
 		} else {
 			l.Info("nat64 tables taken over")

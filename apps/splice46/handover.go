@@ -55,9 +55,11 @@ func (a *App) AdoptSections(secs map[string]handover.Section) error {
 		if err != nil {
 			return fmt.Errorf("splice46: %w", err)
 		}
-		l := a.log.WithFields(logrus.Fields{"connections": rep.Imported, "dropped": rep.Dropped, "draining": rep.Draining})
-		if rep.Dropped > 0 {
-			l.Warn("connections taken over; those not yet spliced towards a configured backend were dropped")
+		l := a.log.WithFields(logrus.Fields{"connections": rep.Imported, "dropped": rep.Dropped, "draining": rep.Draining,
+			"ftp_expectations": rep.Expectations, "ftp_expectations_dropped": rep.ExpectationsDropped,
+			"ftp_gateways_dropped": rep.GatewaysDropped})
+		if rep.Dropped > 0 || rep.ExpectationsDropped > 0 || rep.GatewaysDropped > 0 {
+			l.Warn("connections taken over; those not yet spliced towards a configured backend were dropped, and FTP state the configuration no longer allows")
 		} else {
 			l.Info("connections taken over")
 		}
