@@ -23,31 +23,8 @@ type ftpConn struct {
 	ts    [2]bool
 	// unacked is the gateway's text not yet acknowledged, by receiver (0
 	// the client, 1 the server): sent again on the timer until it is.
-	unacked [2]ftpText
+	unacked [2]ftpalg.Unacked
 }
-
-// ftpText is text the gateway sent, as the receiver numbers it.
-type ftpText struct {
-	seq, ack uint32
-	n        int
-	at       int64
-	text     [1024]byte
-}
-
-// keep records text sent to the receiver at seq, acknowledging ack, to
-// be sent again until the receiver acknowledges it; text right after
-// what is kept already is added to it.
-func (u *ftpText) keep(seq, ack uint32, text []byte, now int64) {
-	if u.n == 0 || u.seq+uint32(u.n) != seq || u.n+len(text) > len(u.text) {
-		u.n, u.seq = 0, seq
-	}
-	u.n += copy(u.text[u.n:], text)
-	u.ack, u.at = ack, now
-}
-
-// ftpResend is how long the gateway's text waits for its
-// acknowledgement before it is sent again.
-const ftpResend = 200 * 1e6
 
 // ftpBinder makes the bindings an EPRT asks for, within the NAT64's lock.
 type ftpBinder struct {
@@ -140,8 +117,8 @@ func (e *NAT64) ftp(s *state, now int64, ss *session, fromClient bool, flags uin
 		e.t.ftp[k] = fc
 	}
 	fc.win[dir] = t.Window()
-	if u := &fc.unacked[dir]; u.n > 0 && flags&packet.TCPFlagACK != 0 && !seqLess(t.Ack(), u.seq+uint32(u.n)) {
-		u.n = 0 // the sender has the gateway's text
+	if flags&packet.TCPFlagACK != 0 {
+		fc.unacked[dir].Acked(t.Ack()) // the sender has the gateway's text
 	}
 	tsOff := -1
 	opts := packet.NewTCPOptions(t.Options())
@@ -192,7 +169,7 @@ func (e *NAT64) ftp(s *state, now int64, ss *session, fromClient bool, flags uin
 	}
 	fixLengths(pkt, fromClient, hl)
 	if r.Own && len(r.Payload) > 0 {
-		fc.unacked[1-dir].keep(r.Seq, t.Ack(), r.Payload, now)
+		fc.unacked[1-dir].Keep(r.Seq, t.Ack(), r.Payload, now)
 	}
 	if len(r.Back) > 0 || r.AckBack {
 		to := 1
@@ -201,12 +178,10 @@ func (e *NAT64) ftp(s *state, now int64, ss *session, fromClient bool, flags uin
 		}
 		e.ftpSend(s, ss, fc, to, r.BackSeq, r.BackAck, r.Back, out)
 		if len(r.Back) > 0 {
-			fc.unacked[to].keep(r.BackSeq, r.BackAck, r.Back, now)
+			fc.unacked[to].Keep(r.BackSeq, r.BackAck, r.Back, now)
 		}
 	}
 }
-
-func seqLess(a, b uint32) bool { return int32(a-b) < 0 }
 
 // ftpExpire sends again the gateway's text whose acknowledgement is late:
 // nothing else would (the peer does not have it to retransmit).
@@ -214,15 +189,15 @@ func (e *NAT64) ftpExpire(s *state, now int64, out *packet.Batch) {
 	for k, fc := range e.t.ftp {
 		for to := range fc.unacked {
 			u := &fc.unacked[to]
-			if u.n == 0 || now-u.at < ftpResend {
+			if !u.Due(now) {
 				continue
 			}
 			ss := e.t.sessions[k]
 			if ss == nil {
 				continue
 			}
-			u.at = now
-			e.ftpSend(s, ss, fc, to, u.seq, u.ack, u.text[:u.n], out)
+			u.At = now
+			e.ftpSend(s, ss, fc, to, u.Seq, u.Ack, u.Text(), out)
 			e.c.ftpResent.Add(1)
 		}
 	}

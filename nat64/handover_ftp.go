@@ -21,8 +21,7 @@ import (
 //	  gateway len u16 + ftpalg state
 
 const (
-	handoverFTPMin  = 4 + 2 + 4 + 2 + 2*(2+4) + 1 + 2*ftpTextMin + 2
-	ftpTextMin      = 4 + 4 + 8 + 2
+	handoverFTPMin  = 4 + 2 + 4 + 2 + 2*(2+4) + 1 + 2*ftpalg.UnackedStateMin + 2
 	maxHandoverFTPs = 1 << 20
 )
 
@@ -33,15 +32,8 @@ type exportedFTP struct {
 	win           [2]uint16
 	tsval         [2]uint32
 	ts            [2]bool
-	unacked       [2]exportedText
+	unacked       [2]ftpalg.UnackedState
 	g             ftpalg.State
-}
-
-// exportedText is an ftpText with its time relative to the export.
-type exportedText struct {
-	seq, ack uint32
-	at       int64
-	text     []byte
 }
 
 // FTPConnections counts the control connections the state holds.
@@ -56,10 +48,7 @@ func (e *NAT64) exportFTP(now int64) []exportedFTP {
 		x := exportedFTP{local: k.local, remote: k.remote, lport: k.lport, rport: k.rport,
 			win: fc.win, tsval: fc.tsval, ts: fc.ts, g: fc.g.State()}
 		for i := range fc.unacked {
-			u := &fc.unacked[i]
-			if u.n > 0 {
-				x.unacked[i] = exportedText{seq: u.seq, ack: u.ack, at: min(u.at-now, 0), text: append([]byte(nil), u.text[:u.n]...)}
-			}
+			x.unacked[i] = fc.unacked[i].State(now)
 		}
 		out = append(out, x)
 	}
@@ -85,10 +74,7 @@ func (e *NAT64) importFTP(s *state, xs []exportedFTP, now int64) int {
 			continue
 		}
 		for j := range x.unacked {
-			u := &x.unacked[j]
-			if len(u.text) > 0 {
-				fc.unacked[j] = ftpText{seq: u.seq, ack: u.ack, at: now + u.at, n: copy(fc.unacked[j].text[:], u.text)}
-			}
+			fc.unacked[j].Restore(&x.unacked[j], now)
 		}
 		if e.t.ftp == nil {
 			e.t.ftp = map[skey]*ftpConn{}
@@ -113,12 +99,7 @@ func appendFTP(b []byte, x *exportedFTP) []byte {
 	}
 	b = append(b, ts)
 	for i := range x.unacked {
-		u := &x.unacked[i]
-		b = binary.BigEndian.AppendUint32(b, u.seq)
-		b = binary.BigEndian.AppendUint32(b, u.ack)
-		b = binary.BigEndian.AppendUint64(b, uint64(u.at))
-		b = binary.BigEndian.AppendUint16(b, uint16(len(u.text)))
-		b = append(b, u.text...)
+		b = x.unacked[i].Append(b)
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(x.g.Len()))
 	b, _ = x.g.AppendBinary(b)
@@ -126,7 +107,7 @@ func appendFTP(b []byte, x *exportedFTP) []byte {
 }
 
 func ftpLen(x *exportedFTP) int {
-	return handoverFTPMin + len(x.unacked[0].text) + len(x.unacked[1].text) + x.g.Len()
+	return handoverFTPMin + len(x.unacked[0].Text) + len(x.unacked[1].Text) + x.g.Len()
 }
 
 func readFTPs(r *statecodec.Reader) ([]exportedFTP, error) {
@@ -163,19 +144,11 @@ func readFTP(r *statecodec.Reader, x *exportedFTP) error {
 	}
 	x.ts = [2]bool{ts&1 != 0, ts&2 != 0}
 	for i := range x.unacked {
-		u := &x.unacked[i]
-		u.seq, u.ack, u.at = r.U32(), r.U32(), int64(r.U64())
-		n := r.U16()
-		if r.Err() != nil {
-			return r.Err()
+		u, err := ftpalg.ReadUnackedState(r, maxHandoverLeft)
+		if err != nil {
+			return err
 		}
-		if int(n) > len(ftpText{}.text) || u.at > 0 || u.at < -maxHandoverLeft {
-			return r.Fail("bad FTP gateway text")
-		}
-		if n == 0 && (u.seq != 0 || u.ack != 0 || u.at != 0) {
-			return r.Fail("FTP gateway text numbered but empty")
-		}
-		u.text = r.CopyBytes(int(n))
+		x.unacked[i] = u
 	}
 	n := r.U16()
 	if r.Err() != nil {

@@ -34,33 +34,10 @@ type ftpControl struct {
 	// unacked is the gateway's own text (or bytes it acknowledged to
 	// their sender) not yet acknowledged, by receiver: 0 the client, 1
 	// the backend. Sent again on the timer until it is.
-	unacked [2]ftpText
+	unacked [2]ftpalg.Unacked
 	idx     int // position in Engine.ftpConns
 	nexp    int // expectations of this control connection
 }
-
-// ftpText is text the gateway sent, numbered as its receiver sees it.
-type ftpText struct {
-	seq, ack uint32
-	n        int
-	at       int64
-	text     [1024]byte
-}
-
-// keep records text sent to the receiver at seq, acknowledging ack, to
-// be sent again until the receiver acknowledges it; text right after
-// what is kept already is added to it.
-func (u *ftpText) keep(seq, ack uint32, text []byte, now int64) {
-	if u.n == 0 || u.seq+uint32(u.n) != seq || u.n+len(text) > len(u.text) {
-		u.n, u.seq = 0, seq
-	}
-	u.n += copy(u.text[u.n:], text)
-	u.ack, u.at = ack, now
-}
-
-// ftpResend is how long the gateway's text waits for its acknowledgement
-// before it is sent again.
-const ftpResend = 200 * 1e6
 
 // maxExpectPerControl bounds the data connections one control connection
 // has announced and not yet opened: a client that sends PASV again and
@@ -275,11 +252,11 @@ func (e *Engine) expireFTP(now int64, out *packet.Batch) {
 	for _, c := range e.ftpConns {
 		for to := range c.ftp.unacked {
 			u := &c.ftp.unacked[to]
-			if u.n == 0 || now-u.at < ftpResend {
+			if !u.Due(now) {
 				continue
 			}
-			u.at = now
-			e.ftpSend(c, to, u.seq, u.ack, u.text[:u.n], out)
+			u.At = now
+			e.ftpSend(c, to, u.Seq, u.Ack, u.Text(), out)
 			e.stats.FTP.Resent++
 		}
 	}
@@ -304,8 +281,8 @@ func (e *Engine) ftpControlSegment(c *conn, fromClient bool, pkt []byte, tcp pac
 	if !fromClient {
 		recv = 0
 	}
-	if u := &f.unacked[1-recv]; u.n > 0 && flags&packet.TCPFlagACK != 0 && int32(tcp.Ack()-(u.seq+uint32(u.n))) >= 0 {
-		u.n = 0 // the sender has the gateway's text
+	if flags&packet.TCPFlagACK != 0 {
+		f.unacked[1-recv].Acked(tcp.Ack()) // the sender has the gateway's text
 	}
 	if fromClient {
 		f.win = tcp.Window()
@@ -366,7 +343,7 @@ func (e *Engine) ftpControlSegment(c *conn, fromClient bool, pkt []byte, tcp pac
 		if !fromClient {
 			seq -= c.seqShift
 		}
-		f.unacked[recv].keep(seq, ack, r.Payload, e.now)
+		f.unacked[recv].Keep(seq, ack, r.Payload, e.now)
 	}
 	if len(r.Back) > 0 || r.AckBack {
 		to := 1 - recv // back to the sender
@@ -376,7 +353,7 @@ func (e *Engine) ftpControlSegment(c *conn, fromClient bool, pkt []byte, tcp pac
 		}
 		e.ftpSend(c, to, seq, r.BackAck, r.Back, out)
 		if len(r.Back) > 0 {
-			f.unacked[to].keep(seq, r.BackAck, r.Back, e.now)
+			f.unacked[to].Keep(seq, r.BackAck, r.Back, e.now)
 			// The inserted text is the other side's to acknowledge.
 			if end := seq + uint32(len(r.Back)); to == 0 && int32(end+c.seqShift-c.sndNxtB) > 0 {
 				c.sndNxtB = end + c.seqShift

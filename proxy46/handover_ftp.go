@@ -34,8 +34,6 @@ const (
 
 const (
 	expectLen = 4 + 1 + 2 + 2 + 8
-	// ftpTextMin is an ftpText's encoding without its bytes.
-	ftpTextMin = 4 + 4 + 8 + 2
 	// maxHandoverExpects bounds the expectations a decoder takes.
 	maxHandoverExpects = 1 << 20
 )
@@ -43,15 +41,8 @@ const (
 // exportedFTP is a control connection's gateway detached from its engine.
 type exportedFTP struct {
 	win     uint16
-	unacked [2]exportedText
+	unacked [2]ftpalg.UnackedState
 	g       ftpalg.State
-}
-
-// exportedText is an ftpText with its time relative to the export.
-type exportedText struct {
-	seq, ack uint32
-	at       int64
-	text     []byte
 }
 
 // exportedExpect is an expectation: its control connection by position
@@ -66,10 +57,7 @@ type exportedExpect struct {
 func exportFTP(f *ftpControl, now int64) *exportedFTP {
 	x := &exportedFTP{win: f.win, g: f.g.State()}
 	for i := range f.unacked {
-		u := &f.unacked[i]
-		if u.n > 0 {
-			x.unacked[i] = exportedText{seq: u.seq, ack: u.ack, at: min(u.at-now, 0), text: append([]byte(nil), u.text[:u.n]...)}
-		}
+		x.unacked[i] = f.unacked[i].State(now)
 	}
 	return x
 }
@@ -102,10 +90,7 @@ func (e *Engine) importFTP(c *conn, x *exportedFTP, now int64) bool {
 		return false // the decoder refuses a NAT64's gateway already
 	}
 	for i := range x.unacked {
-		u := &x.unacked[i]
-		if len(u.text) > 0 {
-			f.unacked[i] = ftpText{seq: u.seq, ack: u.ack, at: now + u.at, n: copy(f.unacked[i].text[:], u.text)}
-		}
+		f.unacked[i].Restore(&x.unacked[i], now)
 	}
 	c.ftp = f
 	e.ftpConns = append(e.ftpConns, c)
@@ -166,12 +151,7 @@ func (e *Engine) importExpects(xs []exportedExpect, conns []*conn, now int64) in
 func appendFTP(b []byte, x *exportedFTP) []byte {
 	b = binary.BigEndian.AppendUint16(b, x.win)
 	for i := range x.unacked {
-		u := &x.unacked[i]
-		b = binary.BigEndian.AppendUint32(b, u.seq)
-		b = binary.BigEndian.AppendUint32(b, u.ack)
-		b = binary.BigEndian.AppendUint64(b, uint64(u.at))
-		b = binary.BigEndian.AppendUint16(b, uint16(len(u.text)))
-		b = append(b, u.text...)
+		b = x.unacked[i].Append(b)
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(x.g.Len()))
 	b, _ = x.g.AppendBinary(b)
@@ -179,25 +159,17 @@ func appendFTP(b []byte, x *exportedFTP) []byte {
 }
 
 func ftpLen(x *exportedFTP) int {
-	return 2 + 2*ftpTextMin + len(x.unacked[0].text) + len(x.unacked[1].text) + 2 + x.g.Len()
+	return 2 + x.unacked[0].Len() + x.unacked[1].Len() + 2 + x.g.Len()
 }
 
 func readFTP(r *statecodec.Reader) (*exportedFTP, error) {
 	x := &exportedFTP{win: r.U16()}
 	for i := range x.unacked {
-		u := &x.unacked[i]
-		u.seq, u.ack, u.at = r.U32(), r.U32(), int64(r.U64())
-		n := r.U16()
-		if r.Err() != nil {
-			return nil, r.Err()
+		u, err := ftpalg.ReadUnackedState(r, maxHandoverTime)
+		if err != nil {
+			return nil, err
 		}
-		if int(n) > len(ftpText{}.text) || u.at > 0 || u.at < -maxHandoverTime {
-			return nil, r.Fail("bad FTP gateway text")
-		}
-		if n == 0 && (u.seq != 0 || u.ack != 0 || u.at != 0) {
-			return nil, r.Fail("FTP gateway text numbered but empty")
-		}
-		u.text = r.CopyBytes(int(n))
+		x.unacked[i] = u
 	}
 	n := r.U16()
 	if r.Err() != nil {
