@@ -319,6 +319,12 @@ func openSocket(ifindex int, cfg Config, ring bool) (*Socket, error) {
 		}
 	} else {
 		s.initRX(cfg.Batch)
+		// The queue a recvmmsg socket has instead of a ring: as much as
+		// a ring holds, to ride out a scheduling delay or the pause of a
+		// hand-over. The default (about 200 KB, some 90 full-sized
+		// frames) overflowed in the pause of a hand-over on a busy
+		// machine.
+		setRcvBuf(fd, cfg.BlockSize*cfg.Blocks)
 	}
 	if cfg.VnetHdr {
 		if err := s.SetVnetHdr(true); err != nil {
@@ -471,10 +477,7 @@ func (s *Socket) SetVnetHdr(on bool) error {
 		return fmt.Errorf("PACKET_QDISC_BYPASS: %w", err)
 	}
 	if on {
-		// As root, past net.core.rmem_max; otherwise as far as it goes.
-		if unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, superRcvBuf) != nil {
-			_ = unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, superRcvBuf)
-		}
+		setRcvBuf(s.fd, superRcvBuf)
 	}
 	changed := s.vnetHdr != on
 	s.vnetHdr = on
@@ -509,3 +512,11 @@ func (s *Socket) Close() error {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// setRcvBuf sets a socket's receive buffer: past net.core.rmem_max as
+// root (CAP_NET_ADMIN), otherwise as far as that limit lets it.
+func setRcvBuf(fd, n int) {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+	}
+}

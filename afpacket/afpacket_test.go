@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // vethPair makes a veth pair for t and returns its two ends. The tests need
@@ -499,5 +501,28 @@ func TestClientSteering(t *testing.T) {
 			}
 			t.Logf("clients per socket: %v", per)
 		})
+	}
+}
+
+// A recvmmsg socket queues as much as a ring would hold, and one with
+// VnetHdr more: a scheduling delay or a hand-over's pause must not
+// overflow it.
+func TestReceiveBuffer(t *testing.T) {
+	a, _ := vethPair(t)
+	for _, vnet := range []bool{false, true} {
+		g, err := Open(Config{Interface: a, Sockets: 1, NoRing: true, VnetHdr: vnet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := unix.GetsockoptInt(g.Sockets()[0].fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+		g.Close()
+		want := DefaultBlockSize * DefaultBlocks
+		if vnet {
+			want = superRcvBuf
+		}
+		// The kernel reports twice what was set (its bookkeeping share).
+		if err != nil || got < want {
+			t.Errorf("vnet %v: receive buffer %d (%v), want at least %d", vnet, got, err, want)
+		}
 	}
 }
