@@ -10,6 +10,8 @@ import (
 // between the families with its sequence space shifted. It copies the
 // segment once and touches only the fields it changes; the checksum is
 // updated from the changed words alone (RFC 1624), never over the payload.
+// A super-packet (offload.go) goes the same way and leaves with a partial
+// checksum, the new pseudo-header's sum, for the kernel to finish.
 
 // clientToBackend translates a client segment (IPv4) for the backend.
 // gso is 0 for a segment, or the segment size of a super-packet

@@ -166,12 +166,7 @@ func testFTPHandoverSplice(t *testing.T, mode dataPath) {
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
 		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
 	}
-	if !ovs.Wait(10*time.Second, func() bool {
-		_, err := srv.Output(time.Second, "", "bash", "-c", "exec 3<>/dev/tcp/2001:db8::21/21")
-		return err == nil
-	}) {
-		t.Fatalf("no FTP server on [2001:db8::21]:21:\n%s", vs.Logs())
-	}
+	waitFTPServer(t, srv, "2001:db8::21", 21, vs)
 	t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
 	nd := ftpAcrossHandover(t, c4, "10.0.0.42", 21, d, bin, cfg, sock, root, sum)
 	if !regexp.MustCompile(`connections taken over.* ftp_expectations_dropped=0 ftp_gateways_dropped=0`).MatchString(nd.Logs()) {
@@ -203,12 +198,7 @@ func TestFTPHandoverNAT64(t *testing.T) {
 func testFTPHandoverNAT64(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	requireTools(t, "python3")
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("pyftpdlib missing (scripts/install-deps.sh installs python3-pyftpdlib): %s", out)
-		}
-		t.Skipf("pyftpdlib missing: %s", out)
-	}
+	requirePyftpdlib(t)
 	start := time.Now()
 	port, metrics := freePort(t), freePort(t)
 	cfg := ovs.WriteFile(t, "ftp-ho.yaml", fmt.Sprintf(ftpTopology, port, metrics, ftpPortSection(mode)))
@@ -234,12 +224,7 @@ func testFTPHandoverNAT64(t *testing.T, mode dataPath) {
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
 		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
 	}
-	if !ovs.Wait(10*time.Second, func() bool {
-		_, err := srv.Output(time.Second, "", "bash", "-c", "exec 3<>/dev/tcp/203.0.113.80/2121")
-		return err == nil
-	}) {
-		t.Fatalf("no FTP server on port 2121:\n%s", py.Logs())
-	}
+	waitFTPServer(t, srv, "203.0.113.80", 2121, py)
 	if _, _, err := h6.PingUntil(ftpServer6, 200*time.Millisecond, 10*time.Second); err != nil {
 		t.Fatalf("no path to the server through the NAT64: %v", err)
 	}

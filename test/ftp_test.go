@@ -1,7 +1,6 @@
 package test
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -104,18 +103,10 @@ func TestFTPThroughNAT64(t *testing.T) {
 func testFTPThroughNAT64(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	requireTools(t, "vsftpd", "curl", "python3")
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("pyftpdlib missing (scripts/install-deps.sh installs python3-pyftpdlib): %s", out)
-		}
-		t.Skipf("pyftpdlib missing: %s", out)
-	}
+	requirePyftpdlib(t)
 	start := time.Now()
 	port, metrics := freePort(t), freePort(t)
-	section := ""
-	if mode.onPort() {
-		section = fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", ftpIface, ftpPort)
-	}
+	section := ftpPortSection(mode)
 	cfg := ovs.WriteFile(t, "ftp.yaml", fmt.Sprintf(ftpTopology, port, metrics, section))
 	bin := ovs.BuildSixgate(t)
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
@@ -133,24 +124,7 @@ func testFTPThroughNAT64(t *testing.T, mode dataPath) {
 
 	// The served directory must be readable by vsftpd's unprivileged
 	// user and not writable by it; 1 MB of random bytes to fetch.
-	root, err := os.MkdirTemp("", "sixgate-ftp-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	pub, empty := filepath.Join(root, "pub"), filepath.Join(root, "empty")
-	for _, d := range []string{pub, empty} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.Chmod(root, 0o755)
-	data := make([]byte, 1<<20)
-	rand.Read(data)
-	if err := os.WriteFile(filepath.Join(pub, ftpFile), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	want := sha256.Sum256(data)
+	root, pub, empty, want := ftpFiles(t)
 	vconf := ovs.WriteFile(t, "vsftpd.conf", fmt.Sprintf(vsftpdConfig, pub, empty, filepath.Join(root, "vsftpd.log")))
 	vs := srv.Start(t, "vsftpd", vconf)
 	py := srv.Start(t, "/usr/bin/python3", "-c", pyftpdScript, pub)
@@ -160,14 +134,8 @@ func testFTPThroughNAT64(t *testing.T, mode dataPath) {
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
 		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
 	}
-	for _, srvPort := range []int{21, 2121} {
-		if !ovs.Wait(10*time.Second, func() bool {
-			_, err := srv.Output(time.Second, "", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/203.0.113.80/%d", srvPort))
-			return err == nil
-		}) {
-			t.Fatalf("no FTP server on port %d:\nvsftpd: %s\npyftpdlib: %s", srvPort, vs.Logs(), py.Logs())
-		}
-	}
+	waitFTPServer(t, srv, "203.0.113.80", 21, vs)
+	waitFTPServer(t, srv, "203.0.113.80", 2121, py)
 	t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
 	lab := &siitLab{metrics: fmt.Sprintf("127.0.0.1:%d", metrics)}
 	if _, _, err := h6.PingUntil(ftpServer6, 200*time.Millisecond, 10*time.Second); err != nil {
@@ -205,7 +173,7 @@ func testFTPThroughNAT64(t *testing.T, mode dataPath) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sha256.Sum256(got) != want {
+			if fmt.Sprintf("%x", sha256.Sum256(got)) != want {
 				t.Fatalf("file differs: %d bytes", len(got))
 			}
 			list, err := h6.Output(20*time.Second, "", append([]string{"curl", "-sS", "--max-time", "15"}, append(c.args, url)...)...)
@@ -317,6 +285,30 @@ syslog_enable=NO
 vsftpd_log_file=%s
 `
 
+// requirePyftpdlib fails the test without pyftpdlib under CI=true and
+// skips it otherwise, as requireTools does for commands.
+func requirePyftpdlib(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("pyftpdlib missing (scripts/install-deps.sh installs python3-pyftpdlib): %s", out)
+		}
+		t.Skipf("pyftpdlib missing (set CI=true to fail instead): %s", out)
+	}
+}
+
+// waitFTPServer waits until server (run as d) accepts connections on
+// addr and port in n.
+func waitFTPServer(t *testing.T, n *ovs.Netns, addr string, port int, d *ovs.Daemon) {
+	t.Helper()
+	if !ovs.Wait(10*time.Second, func() bool {
+		_, err := n.Output(time.Second, "", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/%d", addr, port))
+		return err == nil
+	}) {
+		t.Fatalf("no FTP server on %s port %d:\n%s", addr, port, d.Logs())
+	}
+}
+
 func TestFTPThroughSplice(t *testing.T) {
 	for _, mode := range dataPaths {
 		t.Run(string(mode), func(t *testing.T) { testFTPThroughSplice(t, mode) })
@@ -326,18 +318,10 @@ func TestFTPThroughSplice(t *testing.T) {
 func testFTPThroughSplice(t *testing.T, mode dataPath) {
 	ovs.Require(t)
 	requireTools(t, "vsftpd", "curl", "python3")
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import pyftpdlib").CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("pyftpdlib missing (scripts/install-deps.sh installs python3-pyftpdlib): %s", out)
-		}
-		t.Skipf("pyftpdlib missing: %s", out)
-	}
+	requirePyftpdlib(t)
 	start := time.Now()
 	port, metrics := freePort(t), freePort(t)
-	section := ""
-	if mode.onPort() {
-		section = fmt.Sprintf("  mode: port\n  ports: [{interface: %q, switch: s1, port: %d}]\n", ftpIface, ftpPort)
-	}
+	section := ftpPortSection(mode)
 	cfg := ovs.WriteFile(t, "splice-ftp.yaml", fmt.Sprintf(spliceFTPTopology, port, metrics, section))
 	bin := ovs.BuildSixgate(t)
 	if out, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
@@ -352,24 +336,7 @@ func testFTPThroughSplice(t *testing.T, mode dataPath) {
 	srv := ovs.AddNetns(t, br, "sgf-srv6", 2, "00:00:0d:00:00:21", "2001:db8::21/64")
 	srv.Run(t, "ip", "-6", "route", "add", "2001:db8:ffff::/96", "dev", "eth0")
 
-	root, err := os.MkdirTemp("", "sixgate-ftp46-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	pub, empty := filepath.Join(root, "pub"), filepath.Join(root, "empty")
-	for _, d := range []string{pub, empty} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.Chmod(root, 0o755)
-	data := make([]byte, 1<<20)
-	rand.Read(data)
-	if err := os.WriteFile(filepath.Join(pub, ftpFile), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	want := sha256.Sum256(data)
+	root, pub, empty, want := ftpFiles(t)
 	vconf := ovs.WriteFile(t, "vsftpd6.conf", fmt.Sprintf(vsftpd6Config, pub, empty, filepath.Join(root, "vsftpd.log")))
 	vs := srv.Start(t, "vsftpd", vconf)
 	py := srv.Start(t, "/usr/bin/python3", "-c", pyftpd6Script, pub)
@@ -379,14 +346,8 @@ func testFTPThroughSplice(t *testing.T, mode dataPath) {
 	if !ovs.Wait(20*time.Second, func() bool { return strings.Contains(d.Logs(), "flows synced") }) {
 		t.Fatalf("sixgate did not sync the bridge:\n%s", d.Logs())
 	}
-	for _, srvPort := range []int{21, 2121} {
-		if !ovs.Wait(10*time.Second, func() bool {
-			_, err := srv.Output(time.Second, "", "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/2001:db8::21/%d", srvPort))
-			return err == nil
-		}) {
-			t.Fatalf("no FTP server on [2001:db8::21]:%d:\nvsftpd: %s\npyftpdlib: %s", srvPort, vs.Logs(), py.Logs())
-		}
-	}
+	waitFTPServer(t, srv, "2001:db8::21", 21, vs)
+	waitFTPServer(t, srv, "2001:db8::21", 2121, py)
 	t.Logf("lab up in %v", time.Since(start).Round(time.Millisecond))
 	lab := &siitLab{metrics: fmt.Sprintf("127.0.0.1:%d", metrics)}
 	packetIns := lab.metric(t, `sixgate_splice46_packets_total{event="packet_in"}`)
@@ -415,7 +376,7 @@ func testFTPThroughSplice(t *testing.T, mode dataPath) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sha256.Sum256(got) != want {
+			if fmt.Sprintf("%x", sha256.Sum256(got)) != want {
 				t.Fatalf("file differs: %d bytes", len(got))
 			}
 			list, err := c4.Output(20*time.Second, "", append([]string{"curl", "-sS", "--max-time", "15"}, append(c.args, url)...)...)

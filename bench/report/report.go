@@ -602,10 +602,7 @@ func (r *Results) translatorMarkdown(p func(string, ...any)) {
 		if peer != nil {
 			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec)
 		}
-		cpuTCP, cpuUDP := fmt.Sprintf("%.2f", s.CPUPerGBTCP), fmt.Sprintf("%.2f", s.CPUPerGBUDP)
-		if s.Ceiling {
-			cpuTCP, cpuUDP = "–", "–"
-		}
+		cpuTCP, cpuUDP := s.cpuCells()
 		p("| %s | %.0f | %.0f | %s | %s | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, cpuTCP, cpuUDP, vs)
 	}
 	p("\n")
@@ -639,13 +636,19 @@ func (r *Results) nat64Markdown(p func(string, ...any)) {
 		if peer != nil {
 			vs = ratio(s.ThroughputMbps, peer.ThroughputMbps) + ", " + ratio(s.PacketsPerSec, peer.PacketsPerSec) + ", " + ratio(s.ConnsPerSec, peer.ConnsPerSec)
 		}
-		cpuTCP, cpuUDP := fmt.Sprintf("%.2f", s.CPUPerGBTCP), fmt.Sprintf("%.2f", s.CPUPerGBUDP)
-		if s.Ceiling {
-			cpuTCP, cpuUDP = "–", "–"
-		}
+		cpuTCP, cpuUDP := s.cpuCells()
 		p("| %s | %.0f | %.0f | %.0f | %s | %s | %s |\n", s.Label, s.ThroughputMbps, s.PacketsPerSec, s.ConnsPerSec, cpuTCP, cpuUDP, vs)
 	}
 	p("\n")
+}
+
+// cpuCells are the CPU per GB cells of a row: none for a ceiling, whose
+// forwarding no process does.
+func (t *Translator) cpuCells() (tcp, udp string) {
+	if t.Ceiling {
+		return "–", "–"
+	}
+	return fmt.Sprintf("%.2f", t.CPUPerGBTCP), fmt.Sprintf("%.2f", t.CPUPerGBUDP)
 }
 
 func peerName(t *Translator) string {
